@@ -1,0 +1,34 @@
+// Times and memory of each compute action, per stage. Produced by the cost
+// model (from FLOPs and device speed), read from a measured costs file
+// (`pipec profile`), or unit costs for comparing with papers and PyTorch.
+// Consumed by the list scheduler, the automatic scheduler and the simulator.
+
+export interface StageTimes {
+  /** Seconds (or abstract units under unit costs) per microbatch. */
+  readonly forward: number;
+  readonly backward: number;
+  readonly backwardInput: number;
+  readonly backwardWeight: number;
+  /** Activation memory per microbatch, bytes (or 1 per stage under unit costs). */
+  readonly activation: number;
+}
+
+export interface CostModel {
+  readonly kind: 'unit' | 'derived' | 'measured';
+  readonly stages: readonly StageTimes[];
+  /** Time to move stage s's output to stage s+1 (0 when both are on one device). */
+  readonly sendActivation: readonly number[];
+  /** Time to move stage s's input gradient to stage s-1 (index s; 0 for s = 0). */
+  readonly sendGradient: readonly number[];
+}
+
+/** F = I = W = 1, B = 2, activation 1 per stage, no communication time. */
+export function unitCostModel(stageCount: number): CostModel {
+  const stage: StageTimes = { forward: 1, backward: 2, backwardInput: 1, backwardWeight: 1, activation: 1 };
+  return {
+    kind: 'unit',
+    stages: Array.from({ length: stageCount }, () => stage),
+    sendActivation: Array.from({ length: stageCount }, () => 0),
+    sendGradient: Array.from({ length: stageCount }, () => 0),
+  };
+}

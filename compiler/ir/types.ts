@@ -1,0 +1,138 @@
+// The instruction-stream IR: what the compiler emits and the runtime
+// interprets. Versioned JSON; docs/ir.md describes it and
+// compiler/ir/schema.ts holds its JSON Schema. The runtime depends on this
+// file only (plus the model description inside the IR), never on the AST.
+//
+// Channel contract (the runtime must honour it; lowering relies on it):
+//  - Each (sender device, receiver device) pair has a FIFO-free, tagged
+//    mailbox. A message is tagged (kind, stage, microbatch); `recv_*` takes
+//    the message with its tag, whenever it arrived.
+//  - `send_*` never blocks (buffered, asynchronous). `recv_*` blocks until the
+//    tagged message is there.
+//  - A send to the sender's own device is a local hand-off through the same
+//    mailbox semantics.
+// Under this contract a set of streams deadlocks only if some recv waits for
+// a send that is never reached; lowering proves that cannot happen by
+// executing the streams abstractly (compiler/schedule/deadlock.ts).
+
+export const IR_VERSION = 1 as const;
+
+export type InstructionOp =
+  | 'load_microbatch'
+  | 'recv_act'
+  | 'forward'
+  | 'send_act'
+  | 'loss'
+  | 'recv_grad'
+  | 'backward'
+  | 'backward_input'
+  | 'backward_weight'
+  | 'send_grad'
+  | 'recompute'
+  | 'offload'
+  | 'reload'
+  | 'free'
+  | 'allreduce'
+  | 'optimizer_step';
+
+export interface SourceRef {
+  readonly file: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * One instruction. `slot` names the device's activation buffer holding
+ * everything a (stage, microbatch) keeps between its forward and its
+ * backward: the stage input, saved intermediates, and, until sent, its
+ * output. Slots are allocated statically; a device has `slots` of them.
+ */
+export interface Instruction {
+  readonly op: InstructionOp;
+  /** Global stage index (all ops but optimizer_step on a device with several stages name one). */
+  readonly stage: number;
+  readonly microbatch?: number;
+  readonly slot?: number;
+  /** Peer device (global device index) for send_*/recv_*. */
+  readonly peer?: number;
+  /** Bytes moved by send/recv/offload/reload, bytes summed by allreduce. */
+  readonly bytes?: number;
+  /** allreduce: the global device indices that hold a replica of `stage`. */
+  readonly group?: readonly number[];
+  /** The schedule statement (or pipeline member) it came from. */
+  readonly source?: SourceRef;
+}
+
+export interface IrLayer {
+  readonly name: string;
+  readonly operator: string;
+  readonly args: Readonly<Record<string, number | string | boolean>>;
+  /** Per-example shapes: dims exclude the leading batch dim. */
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly inputDtype: 'f32' | 'i32';
+  readonly outputDtype: 'f32' | 'i32';
+  readonly parameters: number;
+  readonly children: readonly IrLayer[];
+  readonly implementation?: string;
+}
+
+export interface IrStage {
+  readonly index: number;
+  readonly name: string;
+  /** Pipeline rank. */
+  readonly rank: number;
+  /** Indices into IrModel.layers. */
+  readonly layers: readonly number[];
+  readonly recompute: boolean;
+  readonly offload: boolean;
+  /** Bytes per microbatch kept live from F until B/W (compiler's prediction). */
+  readonly activationBytes: number;
+}
+
+export interface IrModel {
+  readonly name: string;
+  readonly layers: readonly IrLayer[];
+  /** Per-example input shape (batch dim excluded) and dtype. */
+  readonly input: { readonly name: string; readonly shape: readonly number[]; readonly dtype: 'f32' | 'i32' };
+  readonly target: { readonly name: string; readonly shape: readonly number[]; readonly dtype: 'f32' | 'i32' };
+  readonly loss: string;
+}
+
+export interface IrDevice {
+  /** Global device index (replica * ranks + rank). */
+  readonly index: number;
+  readonly name: string;
+  readonly replica: number;
+  readonly rank: number;
+  /** Activation slots this device needs (= predicted peak live activations). */
+  readonly slots: number;
+  /** Predicted peak memory in bytes, broken down. */
+  readonly memory: {
+    readonly weights: number;
+    readonly gradients: number;
+    readonly optimizerState: number;
+    readonly activations: number;
+    readonly peak: number;
+    readonly capacity: number;
+  };
+  readonly instructions: readonly Instruction[];
+}
+
+export interface IrProgram {
+  readonly version: typeof IR_VERSION;
+  readonly pipeline: string;
+  readonly schedule: string;
+  readonly splitBackward: boolean;
+  readonly ranks: number;
+  readonly replicas: number;
+  readonly microbatches: number;
+  readonly microbatchSize: number;
+  readonly batch: number;
+  readonly seed: number;
+  readonly optimizer: { readonly name: string; readonly args: Readonly<Record<string, number>> };
+  readonly data?: { readonly name: string; readonly args: Readonly<Record<string, number | string | boolean>> };
+  readonly model: IrModel;
+  readonly stages: readonly IrStage[];
+  readonly devices: readonly IrDevice[];
+}

@@ -1,0 +1,190 @@
+// The checked program: what the type checker hands to every later phase.
+// Everything here is resolved and numeric (no AST lookups needed later),
+// but keeps spans so later phases can point back at the source.
+
+import type { Span } from '../grammar/source.ts';
+import type { ScheduleDeclaration } from '../grammar/ast.ts';
+
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32';
+
+/** A dimension: a concrete size, or a symbolic name bound per microbatch (e.g. 'batch'). */
+export type Dim = number | string;
+
+export interface TensorShape {
+  readonly dtype: DType;
+  readonly dims: readonly Dim[];
+}
+
+/** A literal argument value after evaluation (`relu` is kept as the string 'relu'). */
+export type ArgumentValue = number | string | boolean;
+
+/**
+ * One layer of the sequential model, after `repeat` expansion. Costs are per
+ * example (one row of the batch); multiply by the microbatch size.
+ * Residual blocks are one CheckedLayer with `operator: 'Residual'` and
+ * their body in `children` (run in order, output added to the input).
+ */
+export interface CheckedLayer {
+  /** Unique display name: 'fc1', 'hidden[3]', 'block[2].attn'. */
+  readonly name: string;
+  /** Catalog operator ('Dense', 'TransformerBlock', ...) or an extern layer's name. */
+  readonly operator: string;
+  readonly args: Readonly<Record<string, ArgumentValue>>;
+  readonly inputShape: TensorShape;
+  readonly outputShape: TensorShape;
+  /** Trainable parameter count. */
+  readonly parameters: number;
+  /** Forward FLOPs per example. Backward-input and backward-weight are each about the same for matmul layers. */
+  readonly forwardFlops: number;
+  readonly backwardInputFlops: number;
+  readonly backwardWeightFlops: number;
+  /** Bytes per example kept live from forward until backward (saved activations, including the layer input). */
+  readonly activationBytes: number;
+  /** Bytes per example of the layer's output tensor. */
+  readonly outputBytes: number;
+  readonly children: readonly CheckedLayer[];
+  /** For extern layers: the implementation module path as resolved by the host. */
+  readonly implementation?: string;
+  readonly span: Span;
+}
+
+export interface CheckedTensor {
+  readonly name: string;
+  readonly role: 'input' | 'target';
+  readonly shape: TensorShape;
+  readonly span: Span;
+}
+
+export interface CheckedLoss {
+  /** 'softmax_cross_entropy' | 'mse' | 'sparse_softmax_cross_entropy' ... */
+  readonly function: string;
+  readonly target: string;
+  readonly span: Span;
+}
+
+export interface CheckedModel {
+  readonly name: string;
+  /** Symbolic dim names (bound to the microbatch size at run time) and fixed dims. */
+  readonly dims: Readonly<Record<string, number | null>>;
+  readonly inputs: readonly CheckedTensor[];
+  readonly targets: readonly CheckedTensor[];
+  readonly layers: readonly CheckedLayer[];
+  readonly loss: CheckedLoss;
+  readonly span: Span;
+}
+
+export interface CheckedDevice {
+  /** Global device index, in declaration order ('gpu[0]' ... ). */
+  readonly index: number;
+  readonly name: string;
+  readonly memoryBytes: number;
+  /** Sustained FLOP/s for the cost model. */
+  readonly flopsPerSecond: number;
+  readonly span: Span;
+}
+
+export interface CheckedLink {
+  readonly from: number;
+  readonly to: number;
+  readonly bandwidthBytesPerSecond: number;
+  readonly latencySeconds: number;
+  readonly span: Span;
+}
+
+export interface CheckedCluster {
+  readonly name: string;
+  readonly devices: readonly CheckedDevice[];
+  /** Directed links (a `<->` declaration yields both directions). */
+  readonly links: readonly CheckedLink[];
+  readonly span: Span;
+}
+
+/** Per-microbatch costs of one stage, summed over its layers (microbatch size applied). */
+export interface StageCostSummary {
+  readonly forwardFlops: number;
+  readonly backwardInputFlops: number;
+  readonly backwardWeightFlops: number;
+  readonly parameters: number;
+  /** Bytes of weights (parameters × dtype size). */
+  readonly weightBytes: number;
+  /** Bytes kept live per microbatch from F until B (or W when split). */
+  readonly activationBytes: number;
+  /** Bytes sent to the next stage per microbatch (= gradient bytes sent back). */
+  readonly outputBytes: number;
+  /** Bytes of the stage input per microbatch (what recompute must keep). */
+  readonly inputBytes: number;
+}
+
+export interface CheckedStage {
+  /** Global stage index 0..n-1, in pipeline order. */
+  readonly index: number;
+  readonly name: string;
+  /** Device index within one replica (0..p-1) — the pipeline rank. */
+  readonly device: number;
+  /** Indices into CheckedModel.layers, contiguous and ascending. */
+  readonly layers: readonly number[];
+  readonly inputShape: TensorShape;
+  readonly outputShape: TensorShape;
+  readonly recompute: boolean;
+  readonly offload: boolean;
+  readonly costs: StageCostSummary;
+  readonly span: Span;
+}
+
+export type Placement = 'explicit' | 'loop' | 'v';
+
+export interface CheckedScheduleUse {
+  /** As written, normalised to underscores ('1f1b', 'zb_v', 'auto', 'my_sched'). */
+  readonly name: string;
+  /** Evaluated named arguments. `auto(memory: ...)` keeps memory in activation units or bytes (see memoryUnit). */
+  readonly args: Readonly<Record<string, ArgumentValue>>;
+  /** The declaration (user's or standard library's); undefined for 'auto'. */
+  readonly declaration?: ScheduleDeclaration;
+  readonly span: Span;
+}
+
+export interface CheckedOptimizer {
+  readonly name: 'sgd' | 'momentum' | 'adam';
+  readonly args: Readonly<Record<string, number>>;
+  /** Optimizer state bytes per parameter byte (sgd 0, momentum 1, adam 2). */
+  readonly stateFactor: number;
+  readonly span: Span;
+}
+
+export interface CheckedData {
+  /** 'mnist' | 'synthetic' | 'chars' */
+  readonly name: string;
+  readonly args: Readonly<Record<string, ArgumentValue>>;
+  readonly span: Span;
+}
+
+export interface CheckedPipeline {
+  readonly name: string;
+  readonly batch: number;
+  readonly microbatches: number;
+  /** Rows per microbatch (batch / microbatches, or per remainder policy). */
+  readonly microbatchSize: number;
+  readonly remainder: 'error' | 'drop' | 'pad';
+  /** Data-parallel replicas; replica r's pipeline rank d runs on cluster device r*p + d. */
+  readonly replicas: number;
+  /** Pipeline ranks (devices per replica). */
+  readonly devicesPerReplica: number;
+  readonly placement: Placement;
+  readonly stages: readonly CheckedStage[];
+  readonly schedule: CheckedScheduleUse;
+  readonly optimizer: CheckedOptimizer;
+  readonly data?: CheckedData;
+  readonly seed: number;
+  readonly steps?: number;
+  readonly span: Span;
+}
+
+export interface CheckedProgram {
+  readonly model: CheckedModel;
+  readonly cluster: CheckedCluster;
+  readonly pipeline: CheckedPipeline;
+  /** Every schedule declaration visible (user's and imported), by name. */
+  readonly schedules: ReadonlyMap<string, ScheduleDeclaration>;
+  /** Source texts by file name, for rendering spans later. */
+  readonly sources: ReadonlyMap<string, string>;
+}

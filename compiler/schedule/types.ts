@@ -1,0 +1,56 @@
+// A schedule is the compute order per pipeline rank (device): which
+// F / B / I / W of which (stage, microbatch) each device runs, in order.
+// Communication is not part of it; lowering inserts send/recv.
+
+import type { Span } from '../../grammar/source.ts';
+import type { ComputeOperation } from '../../grammar/ast.ts';
+
+export type { ComputeOperation };
+
+export interface ComputeAction {
+  readonly operation: ComputeOperation;
+  /** Global stage index. */
+  readonly stage: number;
+  readonly microbatch: number;
+  /**
+   * Actions on one device with the same overlap group id, adjacent in the
+   * order, run together (DualPipe's overlapped F&B). Undefined: alone.
+   */
+  readonly overlapGroup?: number;
+  /** The schedule statement that produced it (absent for imported CSVs). */
+  readonly span?: Span;
+}
+
+export interface PipelineShape {
+  /** Pipeline ranks. */
+  readonly devices: number;
+  /** Total stages n (= devices × stages per device for regular placements). */
+  readonly stages: number;
+  readonly microbatches: number;
+  /** stageDevice[s] = the rank that runs stage s. */
+  readonly stageDevice: readonly number[];
+}
+
+export interface ComputeSchedule extends PipelineShape {
+  /** e.g. '1f1b', 'zb_v', 'auto', 'csv:Schedule1F1B_p4_m8_v1.csv'. */
+  readonly name: string;
+  /** True when backward is split into I and W. */
+  readonly splitBackward: boolean;
+  /** orders[d] = device d's actions in execution order. */
+  readonly orders: readonly (readonly ComputeAction[])[];
+}
+
+/** Stage s on device d under a placement style, for regular placements. */
+export function placeStages(style: 'loop' | 'v', devices: number, stagesPerDevice: number): number[] {
+  const n = devices * stagesPerDevice;
+  const stageDevice: number[] = [];
+  for (let s = 0; s < n; s++) {
+    if (style === 'loop') stageDevice.push(s % devices);
+    else {
+      const lap = Math.floor(s / devices);
+      const offset = s % devices;
+      stageDevice.push(lap % 2 === 0 ? offset : devices - 1 - offset);
+    }
+  }
+  return stageDevice;
+}
