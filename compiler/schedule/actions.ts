@@ -1,0 +1,95 @@
+// Small shared vocabulary for compute actions: labels in PyTorch's notation
+// (stage, operation, microbatch: `1F3`), durations under a cost model, and
+// the dependency each action waits for. Every phase that reasons about a
+// ComputeSchedule (timing, validation, list scheduling, lowering) uses these
+// so they agree on what "F of stage s needs" means.
+
+import type { CostModel } from '../cost/types.ts';
+import type { ComputeAction, ComputeOperation, PipelineShape } from './types.ts';
+
+/** PyTorch's cell notation: global stage, operation, microbatch (`0F3`, `7B2`). */
+export function actionLabel(action: { readonly stage: number; readonly operation: ComputeOperation; readonly microbatch: number }): string {
+  return `${action.stage}${action.operation}${action.microbatch}`;
+}
+
+export function describeAction(action: { readonly stage: number; readonly operation: ComputeOperation; readonly microbatch: number }): string {
+  return `${actionLabel(action)} (${operationName(action.operation)} of stage ${action.stage}, microbatch ${action.microbatch})`;
+}
+
+export function operationName(operation: ComputeOperation): string {
+  switch (operation) {
+    case 'F': return 'forward';
+    case 'B': return 'backward';
+    case 'I': return 'backward for inputs';
+    case 'W': return 'backward for weights';
+  }
+}
+
+export function actionDuration(costs: CostModel, operation: ComputeOperation, stage: number): number {
+  const times = costs.stages[stage];
+  switch (operation) {
+    case 'F': return times.forward;
+    case 'B': return times.backward;
+    case 'I': return times.backwardInput;
+    case 'W': return times.backwardWeight;
+  }
+}
+
+/**
+ * What an action waits for on other stages, as (operation class, stage)
+ * pairs of the same microbatch. 'G' means "the input gradient of that
+ * stage is ready" — produced by either its B or its I.
+ */
+export type DependencyClass = 'F' | 'G' | 'I';
+
+export interface Dependency {
+  readonly kind: DependencyClass;
+  readonly stage: number;
+  /** Communication delay when the producer runs on another device. */
+  readonly crossDevice: boolean;
+}
+
+export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation, stage: number): Dependency[] {
+  const deps: Dependency[] = [];
+  const device = shape.stageDevice[stage];
+  if (operation === 'F') {
+    if (stage > 0) deps.push({ kind: 'F', stage: stage - 1, crossDevice: shape.stageDevice[stage - 1] !== device });
+  } else if (operation === 'B' || operation === 'I') {
+    deps.push({ kind: 'F', stage, crossDevice: false });
+    if (stage < shape.stages - 1) deps.push({ kind: 'G', stage: stage + 1, crossDevice: shape.stageDevice[stage + 1] !== device });
+  } else {
+    deps.push({ kind: 'I', stage, crossDevice: false });
+  }
+  return deps;
+}
+
+/** Communication time charged on a dependency edge under a cost model. */
+export function dependencyDelay(costs: CostModel, dependency: Dependency): number {
+  if (!dependency.crossDevice) return 0;
+  // F of s waits for F of s-1's output: sendActivation[s-1]; B/I of s waits
+  // for the gradient sent back by s+1: sendGradient[s+1].
+  return dependency.kind === 'F' ? costs.sendActivation[dependency.stage] ?? 0 : costs.sendGradient[dependency.stage] ?? 0;
+}
+
+/** Index of a (stage, microbatch) pair in flat per-pair arrays. */
+export function pairIndex(shape: PipelineShape, stage: number, microbatch: number): number {
+  return stage * shape.microbatches + microbatch;
+}
+
+export function isBackward(operation: ComputeOperation): boolean {
+  return operation === 'B' || operation === 'I';
+}
+
+/** Group a device's order into units that run together (overlap groups, or single actions). */
+export function executionUnits(order: readonly ComputeAction[]): Array<{ readonly first: number; readonly end: number }> {
+  const units: Array<{ first: number; end: number }> = [];
+  let index = 0;
+  while (index < order.length) {
+    const group = order[index].overlapGroup;
+    let end = index + 1;
+    if (group !== undefined) while (end < order.length && order[end].overlapGroup === group) end++;
+    units.push({ first: index, end });
+    index = end;
+  }
+  return units;
+}

@@ -1,0 +1,142 @@
+// Validation of a compute order (ComputeSchedule), independent of where it
+// came from (a .pipe schedule, the list scheduler, an imported PyTorch CSV):
+//  - every (stage, microbatch) has F, and either B or both I and W, once;
+//  - per stage (all on one device): F before I/B before W;
+//  - each action runs on the device its stage is placed on;
+//  - cross-stage dependencies can be met: executing the orders (timing.ts)
+//    finishes; when it cannot, every stuck device is named with what it
+//    waits for.
+// Problems are data with device, step and action; `problemsToDiagnostics`
+// turns them into diagnostics at the action's span (the schedule statement,
+// or the CSV cell), or at a fallback span for generated orders.
+
+import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
+import type { Span } from '../../grammar/source.ts';
+import { scheduleMessages } from '../messages/schedules.ts';
+import { actionLabel, pairIndex } from './actions.ts';
+import type { ComputeAction, ComputeSchedule } from './types.ts';
+import { timeSchedule } from './unitTiming.ts';
+
+export interface ScheduleProblem {
+  readonly message: MessageDefinition;
+  readonly args: Readonly<Record<string, string | number>>;
+  readonly device?: number;
+  readonly step?: number;
+  readonly action?: ComputeAction;
+}
+
+const OPS = 'FBIW';
+
+/** Problems stop being listed after this many of one kind; the rest would repeat the cause. */
+const MAX_PER_KIND = 20;
+
+export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  const counts = new Map<string, number>();
+  const report = (problem: ScheduleProblem) => {
+    const seen = counts.get(problem.message.code) ?? 0;
+    counts.set(problem.message.code, seen + 1);
+    if (seen < MAX_PER_KIND) problems.push(problem);
+  };
+  const { stages, microbatches } = schedule;
+  const pairs = stages * microbatches;
+  // position[op][pair] = device order index + 1 (0 = absent); positions on the
+  // placed device only, which is where the per-stage order is checked.
+  const position = [0, 1, 2, 3].map(() => new Int32Array(pairs));
+  let structural = false;
+
+  for (let d = 0; d < schedule.orders.length; d++) {
+    const order = schedule.orders[d];
+    for (let k = 0; k < order.length; k++) {
+      const action = order[k];
+      const where = { device: d, step: k, action };
+      const label = actionLabel(action);
+      if (!Number.isInteger(action.stage) || action.stage < 0 || action.stage >= stages) {
+        report({ ...where, message: scheduleMessages.stageOutOfRange, args: { action: label, device: d, step: k, stage: action.stage, stages } });
+        structural = true;
+        continue;
+      }
+      if (!Number.isInteger(action.microbatch) || action.microbatch < 0 || action.microbatch >= microbatches) {
+        report({ ...where, message: scheduleMessages.actionMicrobatchOutOfRange, args: { action: label, device: d, step: k, microbatch: action.microbatch, last: microbatches - 1 } });
+        structural = true;
+        continue;
+      }
+      if (schedule.stageDevice[action.stage] !== d) {
+        report({ ...where, message: scheduleMessages.wrongDevice, args: { action: label, device: d, step: k, stage: action.stage, placed: schedule.stageDevice[action.stage] } });
+        structural = true;
+        continue;
+      }
+      const op = OPS.indexOf(action.operation);
+      const pair = pairIndex(schedule, action.stage, action.microbatch);
+      if (position[op][pair] !== 0) {
+        report({ ...where, message: scheduleMessages.duplicateAction, args: { action: label, device: d, step: k } });
+        structural = true;
+        continue;
+      }
+      position[op][pair] = k + 1;
+      const mixed = action.operation === 'B' ? position[2][pair] || position[3][pair] : (action.operation === 'I' || action.operation === 'W') && position[1][pair];
+      if (mixed) {
+        report({ ...where, message: scheduleMessages.mixedBackward, args: { action: label, device: d, step: k, stage: action.stage, microbatch: action.microbatch } });
+        structural = true;
+      }
+    }
+    // Overlap groups must be contiguous.
+    const closed = new Set<number>();
+    for (let k = 0; k < order.length; k++) {
+      const group = order[k].overlapGroup;
+      const previous = k > 0 ? order[k - 1].overlapGroup : undefined;
+      if (previous !== undefined && previous !== group) closed.add(previous);
+      if (group !== undefined && closed.has(group)) {
+        report({ device: d, step: k, action: order[k], message: scheduleMessages.overlapNotAdjacent, args: { group, device: d, step: k } });
+      }
+    }
+  }
+
+  for (let s = 0; s < stages; s++) {
+    for (let i = 0; i < microbatches; i++) {
+      const pair = pairIndex(schedule, s, i);
+      const [f, b, ii, w] = [position[0][pair], position[1][pair], position[2][pair], position[3][pair]];
+      const missing = (what: string) => report({ message: scheduleMessages.missingAction, args: { stage: s, microbatch: i, what } });
+      if (!f) missing('run forward (F)');
+      if (!b && !ii && !w) missing('run backward (B, or I and W)');
+      else if (!b && !ii) missing('run backward for inputs (I) although its W runs');
+      else if (!b && !w) missing('run backward for weights (W) although its I runs');
+      const device = schedule.stageDevice[s];
+      const order = schedule.orders[device];
+      const before = (later: number, earlierLabel: string) => {
+        const action = order[later - 1];
+        report({ device, step: later - 1, action, message: scheduleMessages.orderWithinStage, args: { action: actionLabel(action), device, step: later - 1, before: earlierLabel } });
+        structural = true;
+      };
+      const backward = b || ii;
+      if (f && backward && backward < f) before(backward, `${s}F${i}`);
+      if (w && ii && w < ii) before(w, `${s}I${i}`);
+      else if (w && f && !ii && w < f) before(w, `${s}F${i}`);
+    }
+  }
+  if (problems.length > 0 && structural) return problems;
+
+  // Cross-stage dependencies: execute the orders; whatever cannot finish is
+  // a circular wait between devices.
+  const timing = timeSchedule(schedule);
+  for (const stuck of timing.stuck) {
+    const needed = `${stuck.waitsFor.stage}${stuck.waitsFor.operation === 'B or I' ? 'B/I' : stuck.waitsFor.operation}${stuck.waitsFor.microbatch}`;
+    const blocker = timing.stuck.find((other) => other.device === stuck.waitsFor.device);
+    const why = blocker
+      ? `device ${blocker.device} is itself stuck at step ${blocker.step} (${actionLabel(blocker.action)}) before reaching it`
+      : `it is never scheduled on device ${stuck.waitsFor.device}`;
+    report({
+      device: stuck.device,
+      step: stuck.step,
+      action: stuck.action,
+      message: scheduleMessages.dependencyOrder,
+      args: { action: actionLabel(stuck.action), device: stuck.device, step: stuck.step, needed, neededDevice: stuck.waitsFor.device, why },
+    });
+  }
+  return problems;
+}
+
+/** Diagnostics at each problem's action span, or at `fallback` when the action has none. */
+export function problemsToDiagnostics(problems: readonly ScheduleProblem[], fallback: Span): Diagnostic[] {
+  return problems.map((problem) => makeDiagnostic(problem.message, problem.action?.span ?? fallback, problem.args));
+}
