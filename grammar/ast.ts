@@ -466,6 +466,8 @@ export interface LimitRule extends NodeBase {
   readonly kind: 'LimitRule';
   readonly resource: Identifier;
   readonly bound: Expression;
+  /** `per device` as written (the bound is always per device; the words are optional). */
+  readonly per?: Identifier;
 }
 
 /** `priority I > F > W` or with chunks `priority B[1] > B[0] > F[1] > F[0]`. */

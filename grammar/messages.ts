@@ -1,0 +1,58 @@
+// Syntax diagnostics (PIPE1xxx). One table, so docs/diagnostics.md and the
+// tests can enumerate every code.
+
+import type { MessageDefinition } from './diagnostic.ts';
+
+function syntaxError(code: string, template: string, summary: string): MessageDefinition {
+  return { code, severity: 'error', template, summary };
+}
+
+export const syntaxMessages = {
+  unexpectedCharacter: syntaxError(
+    'PIPE1001',
+    "unexpected character '{character}'",
+    'A character that starts no token of the language.',
+  ),
+  unterminatedString: syntaxError(
+    'PIPE1002',
+    'this string is missing its closing \'"\'',
+    'A string literal runs into the end of its line.',
+  ),
+  unterminatedComment: syntaxError(
+    'PIPE1003',
+    "this comment is missing its closing '*/'",
+    'A /* block comment */ runs into the end of the file.',
+  ),
+  expectedToken: syntaxError(
+    'PIPE1004',
+    'expected {expected}{after}, found {found}',
+    'A required token is missing or a different one was written.',
+  ),
+  unexpectedToken: syntaxError(
+    'PIPE1005',
+    'expected {expected}{after}, found {found}',
+    'None of the forms allowed at this point starts with the token found.',
+  ),
+  expectedAtLeastOne: syntaxError(
+    'PIPE1006',
+    'expected at least one {expected}{after}, found {found}',
+    'A list that needs at least one element is empty.',
+  ),
+  unexpectedAtTopLevel: syntaxError(
+    'PIPE1007',
+    'expected {expected}, found {found}',
+    'Text at the top level that starts no declaration.',
+  ),
+  unknownAction: syntaxError(
+    'PIPE1008',
+    "unknown action '{name}'; an action is F (forward), B (backward), I (input gradient) or W (weight gradient)",
+    'An action or priority term whose letter is not F, B, I or W.',
+  ),
+  invalidEscape: syntaxError(
+    'PIPE1009',
+    "unknown escape '\\{character}' in a string",
+    'A backslash escape other than \\n, \\t, \\r, \\\\, \\" or \\u{...}.',
+  ),
+} as const satisfies Record<string, MessageDefinition>;
+
+export const allSyntaxMessages: readonly MessageDefinition[] = Object.values(syntaxMessages);
