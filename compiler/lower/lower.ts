@@ -1,0 +1,123 @@
+// Lowering: compute order per device → per-device instruction streams.
+// Each compute action becomes the instructions that feed it, run it and pass
+// its result on (see docs/ir.md for the full table):
+//   F(s,i):  load_microbatch (s = 0; the last stage also loads targets) or
+//            recv_act from s-1's device · forward · loss (last stage) or
+//            send_act to s+1's device · offload (offloaded stages)
+//   B/I(s,i): recv_grad from s+1's device (not the last stage) · reload ·
+//            recompute · backward | backward_input · send_grad to s-1's
+//            device (s > 0) · free (B)
+//   W(s,i):  backward_weight · free
+// and each device ends with optimizer_step per stage it holds.
+// Sends and receives between stages on the same device are kept (a local
+// hand-off through the mailbox): the runtime stays uniform and the deadlock
+// proof covers them too.
+//
+// Activation slots are allocated statically by interval colouring in order:
+// a slot is taken at F and returned at the free; the lowest free slot is
+// reused first, so a device needs exactly its peak number of live
+// activations.
+
+import type { Instruction, SourceRef } from '../ir/types.ts';
+import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
+
+export interface StageLoweringInfo {
+  readonly recompute: boolean;
+  readonly offload: boolean;
+  /** Bytes kept from F until B/W. */
+  readonly activationBytes: number;
+  /** Bytes of the stage's output (sent forward; its gradient is sent back). */
+  readonly outputBytes: number;
+  /** Bytes of the stage's input (its gradient is sent to the previous stage). */
+  readonly inputBytes: number;
+}
+
+export interface LoweredDevice {
+  readonly rank: number;
+  readonly slots: number;
+  readonly instructions: Instruction[];
+}
+
+export interface LoweredStreams {
+  readonly devices: LoweredDevice[];
+}
+
+/** Unit-size stage info, for bare schedules (`pipec schedule`, CSVs). */
+export function unitStageInfo(stages: number): StageLoweringInfo[] {
+  return Array.from({ length: stages }, () => ({ recompute: false, offload: false, activationBytes: 1, outputBytes: 1, inputBytes: 1 }));
+}
+
+export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[]): LoweredStreams {
+  if (stageInfo.length !== schedule.stages) {
+    throw new Error(`lowerToInstructionStreams: ${stageInfo.length} stage infos for ${schedule.stages} stages`);
+  }
+  const { stages, microbatches, stageDevice } = schedule;
+  const last = stages - 1;
+  const slotOf = new Int32Array(stages * microbatches).fill(-1);
+  const splitPair = new Uint8Array(stages * microbatches);
+  for (const order of schedule.orders) for (const action of order) if (action.operation === 'W') splitPair[action.stage * microbatches + action.microbatch] = 1;
+
+  const devices: LoweredDevice[] = schedule.orders.map((order, rank) => {
+    const instructions: Instruction[] = [];
+    // Free slots as a min-heap would be overkill: slots are few; a sorted
+    // stack of released indices plus a high-water mark keeps reuse lowest-first.
+    const released: number[] = [];
+    let highWater = 0;
+    const take = () => {
+      if (released.length === 0) return highWater++;
+      let best = 0;
+      for (let k = 1; k < released.length; k++) if (released[k] < released[best]) best = k;
+      const slot = released[best];
+      released[best] = released[released.length - 1];
+      released.pop();
+      return slot;
+    };
+    const emit = (op: Instruction['op'], action: ComputeAction, extra: Partial<Instruction> = {}) => {
+      const source = sourceOf(action);
+      instructions.push({ op, stage: action.stage, microbatch: action.microbatch, ...extra, ...(source ? { source } : {}) });
+    };
+    for (const action of order) {
+      const s = action.stage;
+      const i = action.microbatch;
+      const pair = s * microbatches + i;
+      const info = stageInfo[s];
+      if (action.operation === 'F') {
+        const slot = take();
+        slotOf[pair] = slot;
+        if (s === 0) emit('load_microbatch', action, { slot });
+        else emit('recv_act', action, { slot, peer: stageDevice[s - 1], bytes: stageInfo[s - 1].outputBytes });
+        if (s === last && s !== 0) emit('load_microbatch', action, { slot });
+        emit('forward', action, { slot });
+        if (s === last) emit('loss', action, { slot });
+        else emit('send_act', action, { slot, peer: stageDevice[s + 1], bytes: info.outputBytes });
+        if (info.offload) emit('offload', action, { slot, bytes: info.activationBytes });
+        continue;
+      }
+      const slot = slotOf[pair];
+      if (slot < 0) throw new Error(`lowerToInstructionStreams: ${action.operation} of stage ${s} microbatch ${i} before its F (validate first)`);
+      if (action.operation === 'B' || action.operation === 'I') {
+        if (s !== last) emit('recv_grad', action, { slot, peer: stageDevice[s + 1], bytes: info.outputBytes });
+        if (info.offload) emit('reload', action, { slot, bytes: info.activationBytes });
+        if (info.recompute) emit('recompute', action, { slot });
+        emit(action.operation === 'B' ? 'backward' : 'backward_input', action, { slot });
+        if (s !== 0) emit('send_grad', action, { slot, peer: stageDevice[s - 1], bytes: info.inputBytes });
+        if (action.operation === 'B' || splitPair[pair] === 0) {
+          emit('free', action, { slot });
+          released.push(slot);
+        }
+      } else {
+        emit('backward_weight', action, { slot });
+        emit('free', action, { slot });
+        released.push(slot);
+      }
+    }
+    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank);
+    for (const { stage } of held) instructions.push({ op: 'optimizer_step', stage });
+    return { rank, slots: highWater, instructions };
+  });
+  return { devices };
+}
+
+function sourceOf(action: ComputeAction): SourceRef | undefined {
+  return action.span ? { file: action.span.file, start: action.span.start, end: action.span.end } : undefined;
+}

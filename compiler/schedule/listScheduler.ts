@@ -1,0 +1,283 @@
+// The dependency-driven list scheduler behind the rules form of schedules
+// (`split backward`, `limit activations <= ...`, `priority I > F > W`).
+// It simulates the pipeline under a cost model: whenever a device is idle it
+// starts the highest-priority action whose inputs have arrived, never an F
+// that would take the device past its activation limit. Ties go to the
+// lowest microbatch, then to the later stage (its results unblock more
+// work). Deterministic: the same rules and costs always give the same order.
+// Work is O(A log A) for A actions: ready actions wait in per-device,
+// per-class heaps; time advances by completion events.
+
+import type { CostModel } from '../cost/types.ts';
+import { actionDuration, dependencyDelay, dependenciesOf, pairIndex } from './actions.ts';
+import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
+
+export interface PriorityClass {
+  readonly operation: ComputeOperation;
+  /** Chunk (c-th lowest stage on the device); undefined: every chunk. */
+  readonly chunk?: number;
+}
+
+export interface ListSchedulingRules {
+  readonly splitBackward: boolean;
+  /** Per device, the most activations (in stage-microbatch units) alive at once. */
+  readonly activationLimit: readonly number[];
+  /** Highest first. Operations not named follow, in the order B/I, F, W. */
+  readonly priority: readonly PriorityClass[];
+  /** The span the generated actions point at (the schedule declaration). */
+  readonly span?: ComputeAction['span'];
+}
+
+export type ListScheduleResult =
+  | { readonly ok: true; readonly orders: ComputeAction[][] }
+  | { readonly ok: false; readonly detail: string; readonly orders: ComputeAction[][] };
+
+/** Min-heap of numbers (encoded candidates). */
+class NumberHeap {
+  private readonly items: number[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): number {
+    return this.items[0];
+  }
+  push(value: number): void {
+    const items = this.items;
+    items.push(value);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent] <= value) break;
+      items[i] = items[parent];
+      i = parent;
+    }
+    items[i] = value;
+  }
+  pop(): number {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      const n = items.length;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && items[r] < items[l] ? r : l;
+        if (items[c] >= last) break;
+        items[i] = items[c];
+        i = c;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
+
+const OPERATION_INDEX: Readonly<Record<ComputeOperation, number>> = { F: 0, B: 1, I: 2, W: 3 };
+
+export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, costs: CostModel): ListScheduleResult {
+  const { devices, stages, microbatches, stageDevice } = shape;
+  const backwardOp: ComputeOperation = rules.splitBackward ? 'I' : 'B';
+  const operations: ComputeOperation[] = rules.splitBackward ? ['F', 'I', 'W'] : ['F', 'B'];
+
+  // Chunk of each stage on its device and the device's stages.
+  const chunkOf = new Int32Array(stages);
+  const deviceStages: number[][] = Array.from({ length: devices }, () => []);
+  for (let s = 0; s < stages; s++) {
+    chunkOf[s] = deviceStages[stageDevice[s]].length;
+    deviceStages[stageDevice[s]].push(s);
+  }
+  const maxChunks = Math.max(1, ...deviceStages.map((list) => list.length));
+
+  // Class rank of (operation, chunk): position of the first matching term.
+  const normalise = (op: ComputeOperation): ComputeOperation => (op === 'B' || op === 'I' ? backwardOp : op);
+  const classRank = (op: ComputeOperation, chunk: number): number => {
+    for (let k = 0; k < rules.priority.length; k++) {
+      const term = rules.priority[k];
+      if (normalise(term.operation) === op && (term.chunk === undefined || term.chunk === chunk)) return k;
+    }
+    const defaults: ComputeOperation[] = [backwardOp, 'F', 'W'];
+    return rules.priority.length + defaults.indexOf(op);
+  };
+  // Per device, the candidate classes (operation × chunk) sorted by rank;
+  // classes of equal rank share a heap so microbatch order decides among them.
+  interface ClassQueue {
+    readonly rank: number;
+    readonly operation: ComputeOperation;
+    readonly heap: NumberHeap;
+  }
+  const queues: ClassQueue[][] = [];
+  const queueOf: ClassQueue[][] = []; // [device][opIndex * maxChunks + chunk]
+  for (let d = 0; d < devices; d++) {
+    const byRank = new Map<string, ClassQueue>();
+    const lookup: ClassQueue[] = [];
+    for (const op of operations) {
+      for (let c = 0; c < deviceStages[d].length; c++) {
+        const rank = classRank(op, c);
+        const key = `${rank}:${op}`;
+        let queue = byRank.get(key);
+        if (!queue) byRank.set(key, (queue = { rank, operation: op, heap: new NumberHeap() }));
+        lookup[OPERATION_INDEX[op] * maxChunks + c] = queue;
+      }
+    }
+    queues.push([...byRank.values()].sort((a, b) => a.rank - b.rank || OPERATION_INDEX[a.operation] - OPERATION_INDEX[b.operation]));
+    queueOf.push(lookup);
+  }
+  // Candidate encoding: microbatch-major, later stage first among equals.
+  const encode = (stage: number, microbatch: number) => microbatch * stages + (stages - 1 - stage);
+  const decodeStage = (code: number) => stages - 1 - (code % stages);
+  const decodeMicrobatch = (code: number) => Math.floor(code / stages);
+
+  const pairs = stages * microbatches;
+  // Remaining unmet dependencies of each (op, pair).
+  const remaining = [new Uint8Array(pairs), new Uint8Array(pairs), new Uint8Array(pairs), new Uint8Array(pairs)];
+  for (let s = 0; s < stages; s++) {
+    for (const op of operations) {
+      const count = dependenciesOf(shape, op, s).length;
+      for (let i = 0; i < microbatches; i++) remaining[OPERATION_INDEX[op]][pairIndex(shape, s, i)] = count;
+    }
+  }
+  const makeReady = (op: ComputeOperation, stage: number, microbatch: number) => {
+    queueOf[stageDevice[stage]][OPERATION_INDEX[op] * maxChunks + chunkOf[stage]].heap.push(encode(stage, microbatch));
+  };
+  for (let i = 0; i < microbatches; i++) makeReady('F', 0, i);
+
+  // Events: a finished action, or an input arriving after communication.
+  // Stored as parallel arrays with a heap over indices ordered by (time, index).
+  const eventTime: number[] = [];
+  const eventKind: number[] = []; // 0 = finish on device, 1 = arrival of a dependency
+  const eventA: number[] = []; // finish: device; arrival: op index of the waiting action
+  const eventB: number[] = []; // finish: unused;  arrival: pair of the waiting action
+  const heap: number[] = [];
+  const less = (x: number, y: number) => eventTime[x] < eventTime[y] || (eventTime[x] === eventTime[y] && x < y);
+  const pushEvent = (time: number, kind: number, a: number, b: number) => {
+    const id = eventTime.length;
+    eventTime.push(time);
+    eventKind.push(kind);
+    eventA.push(a);
+    eventB.push(b);
+    heap.push(id);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!less(id, heap[parent])) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = id;
+  };
+  const popEvent = () => {
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) break;
+        const r = l + 1;
+        const c = r < heap.length && less(heap[r], heap[l]) ? r : l;
+        if (!less(heap[c], last)) break;
+        heap[i] = heap[c];
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  };
+
+  const orders: ComputeAction[][] = Array.from({ length: devices }, () => []);
+  const busy = new Uint8Array(devices);
+  const running: { op: ComputeOperation; stage: number; microbatch: number }[] = Array.from({ length: devices }, () => ({ op: 'F', stage: 0, microbatch: 0 }));
+  const live = new Float64Array(devices);
+  const total = pairs * operations.length;
+  let done = 0;
+
+  const satisfy = (op: ComputeOperation, stage: number, microbatch: number) => {
+    const pair = pairIndex(shape, stage, microbatch);
+    const index = OPERATION_INDEX[op];
+    if (--remaining[index][pair] === 0) makeReady(op, stage, microbatch);
+  };
+  // When (producer) finishes at `time`, wake its consumers, after the
+  // communication delay when they run elsewhere.
+  const release = (op: ComputeOperation, stage: number, microbatch: number, time: number) => {
+    const consumers: Array<[ComputeOperation, number]> = [];
+    if (op === 'F') {
+      if (stage < stages - 1) consumers.push(['F', stage + 1]);
+      consumers.push([backwardOp, stage]);
+    } else if (op === backwardOp) {
+      if (stage > 0) consumers.push([backwardOp, stage - 1]);
+      if (op === 'I') consumers.push(['W', stage]);
+    }
+    for (const [consumerOp, consumerStage] of consumers) {
+      const dependency = dependenciesOf(shape, consumerOp, consumerStage).find((dep) => dep.stage === stage && (dep.kind === 'F') === (op === 'F') && (dep.kind === 'I') === (consumerOp === 'W'));
+      const delay = dependency ? dependencyDelay(costs, dependency) : 0;
+      if (delay > 0) pushEvent(time + delay, 1, OPERATION_INDEX[consumerOp], pairIndex(shape, consumerStage, microbatch));
+      else satisfy(consumerOp, consumerStage, microbatch);
+    }
+  };
+
+  const tryStart = (d: number, now: number): boolean => {
+    for (const queue of queues[d]) {
+      if (queue.heap.size === 0) continue;
+      if (queue.operation === 'F' && live[d] + 1 > rules.activationLimit[d]) continue;
+      const code = queue.heap.pop();
+      const stage = decodeStage(code);
+      const microbatch = decodeMicrobatch(code);
+      const op = queue.operation;
+      orders[d].push(rules.span ? { operation: op, stage, microbatch, span: rules.span } : { operation: op, stage, microbatch });
+      if (op === 'F') live[d] += 1;
+      busy[d] = 1;
+      running[d] = { op, stage, microbatch };
+      pushEvent(now + actionDuration(costs, op, stage), 0, d, 0);
+      return true;
+    }
+    return false;
+  };
+
+  let now = 0;
+  for (let d = 0; d < devices; d++) tryStart(d, now);
+  while (heap.length > 0) {
+    now = eventTime[heap[0]];
+    // Apply every event at this instant before anyone picks, so choices see
+    // all that has become ready at `now`.
+    while (heap.length > 0 && eventTime[heap[0]] === now) {
+      const id = popEvent();
+      if (eventKind[id] === 0) {
+        const d = eventA[id];
+        const { op, stage, microbatch } = running[d];
+        busy[d] = 0;
+        done++;
+        if (op === 'B' || op === 'W') live[d] -= 1;
+        release(op, stage, microbatch, now);
+      } else {
+        const opIndex = eventA[id];
+        const pair = eventB[id];
+        satisfy(operations.find((op) => OPERATION_INDEX[op] === opIndex)!, Math.floor(pair / microbatches), pair % microbatches);
+      }
+    }
+    for (let d = 0; d < devices; d++) if (!busy[d]) tryStart(d, now);
+  }
+  if (done === total) return { ok: true, orders };
+  const stuck: string[] = [];
+  for (let d = 0; d < devices; d++) {
+    const waitingF = queues[d].some((queue) => queue.operation === 'F' && queue.heap.size > 0);
+    const scheduled = orders[d].length;
+    const expected = deviceStages[d].length * microbatches * operations.length;
+    if (scheduled < expected) {
+      stuck.push(
+        waitingF
+          ? `device ${d} holds ${live[d]} activations, its limit is ${rules.activationLimit[d]}, and its next F cannot start before one is freed`
+          : `device ${d} ran ${scheduled} of ${expected} actions and waits for inputs that never come`,
+      );
+    }
+  }
+  return { ok: false, detail: stuck.join('; '), orders };
+}
+
+/** Wrap list-scheduled orders as a ComputeSchedule. */
+export function scheduleFromOrders(name: string, shape: PipelineShape, splitBackward: boolean, orders: ComputeAction[][]): ComputeSchedule {
+  return { ...shape, name, splitBackward, orders };
+}
