@@ -13,6 +13,7 @@ import { cstToAst, tokenEnd } from './toAst.ts';
 
 export type * from './ast.ts';
 export { syntaxMessages, allSyntaxMessages } from './messages.ts';
+export { printDocument, printExpression, type PrintOptions } from './printer.ts';
 
 export interface ParseResult {
   readonly document: Document;

@@ -122,6 +122,10 @@ function afterText(previous: IToken | undefined): string {
 
 const errorMessageProvider: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
+    // The top-level rule ends by expecting end of file: say what could have come instead.
+    if (expected === EOF) {
+      return encode({ expected: ruleDescriptions.document.what, found: describeToken(actual), after: '', rule: 'document' });
+    }
     let expectedWords = describeTokenType(expected);
     // A block that stopped early usually means a member the user mistyped.
     if (expected === t.RBrace) {

@@ -1,0 +1,471 @@
+// The canonical formatter. `printDocument(parse(x).document)` re-parses to
+// the same AST (spans aside) and printing is idempotent. Layout: one member
+// or statement per line, two-space indent, spaces around binary operators
+// except inside `[...]` and ranges (`F[i+w]`, `0..m-w`), short action-only
+// loop bodies on one line.
+//
+// Comments are kept: each one is printed before the first statement-level
+// node that starts after it (comments inside an expression move to just
+// before its statement). Given the source text, a comment on the same line
+// as the end of a statement stays at the end of that line, and one blank
+// line between members is kept where the source had one or more.
+
+import type * as ast from './ast.ts';
+
+export interface PrintOptions {
+  /** The text the document was parsed from: enables same-line comments and kept blank lines. */
+  readonly text?: string;
+}
+
+const indentUnit = '  ';
+const oneLineWidth = 80;
+
+const precedence: Readonly<Record<ast.BinaryOperator, number>> = {
+  '||': 1,
+  '&&': 2,
+  '==': 3,
+  '!=': 3,
+  '<': 4,
+  '<=': 4,
+  '>': 4,
+  '>=': 4,
+  '+': 5,
+  '-': 5,
+  '*': 6,
+  '/': 6,
+  '%': 6,
+};
+const unaryPrecedence = 7;
+
+export function printDocument(document: ast.Document, options: PrintOptions = {}): string {
+  return new Printer(document, options.text).print();
+}
+
+/** An expression on its own, e.g. for messages; `compact` drops spaces around operators. */
+export function printExpression(expression: ast.Expression | ast.RangeExpression, compact = false): string {
+  return expressionText(expression, compact);
+}
+
+function escapeString(value: string): string {
+  let out = '"';
+  for (const char of value) {
+    const code = char.codePointAt(0) ?? 0;
+    if (char === '"') out += '\\"';
+    else if (char === '\\') out += '\\\\';
+    else if (char === '\n') out += '\\n';
+    else if (char === '\t') out += '\\t';
+    else if (char === '\r') out += '\\r';
+    else if (code < 0x20 || code === 0x7f) out += `\\u{${code.toString(16)}}`;
+    else out += char;
+  }
+  return `${out}"`;
+}
+
+function expressionPrecedence(expression: ast.Expression): number {
+  if (expression.kind === 'BinaryExpression') return precedence[expression.operator];
+  if (expression.kind === 'UnaryExpression') return unaryPrecedence;
+  return 8;
+}
+
+function expressionText(expression: ast.Expression | ast.RangeExpression, compact: boolean): string {
+  switch (expression.kind) {
+    case 'NumberLiteral':
+      return expression.text !== '' ? expression.text : String(expression.value);
+    case 'QuantityLiteral':
+      return expression.text !== '' ? expression.text : `${expression.value}${expression.unit}`;
+    case 'StringLiteral':
+      return escapeString(expression.value);
+    case 'BooleanLiteral':
+      return expression.value ? 'true' : 'false';
+    case 'NameExpression':
+      return expression.name.name;
+    case 'CallExpression':
+      return `${expression.callee.name}(${argumentsText(expression.args)})`;
+    case 'ParenthesizedExpression':
+      return `(${expressionText(expression.expression, compact)})`;
+    case 'UnaryExpression': {
+      const operand = expressionText(expression.operand, compact);
+      // Parenthesize an operand that binds looser (only hand-built ASTs have one).
+      return expression.operator + (expressionPrecedence(expression.operand) < unaryPrecedence ? `(${operand})` : operand);
+    }
+    case 'BinaryExpression': {
+      const own = precedence[expression.operator];
+      let left = expressionText(expression.left, compact);
+      let right = expressionText(expression.right, compact);
+      if (expressionPrecedence(expression.left) < own) left = `(${left})`;
+      if (expressionPrecedence(expression.right) <= own) right = `(${right})`;
+      return compact ? `${left}${expression.operator}${right}` : `${left} ${expression.operator} ${right}`;
+    }
+    case 'RangeExpression':
+      return `${expressionText(expression.from, true)}..${expressionText(expression.to, true)}`;
+  }
+}
+
+function argumentsText(args: readonly ast.Argument[]): string {
+  return args
+    .map((argument) => {
+      const value = expressionText(argument.value, false);
+      return argument.name === undefined ? value : `${argument.name.name}: ${value}`;
+    })
+    .join(', ');
+}
+
+function indexText(index: ast.Expression | ast.RangeExpression | ast.WildcardIndex | undefined): string {
+  if (index === undefined) return '';
+  if (index.kind === 'WildcardIndex') return '[*]';
+  return `[${expressionText(index, true)}]`;
+}
+
+function propertiesText(properties: readonly ast.Property[]): string {
+  return properties.map((property) => ` ${property.key.name} ${expressionText(property.value, false)}`).join('');
+}
+
+function actionText(action: ast.ActionStatement): string {
+  const chunk = action.chunk === undefined ? '' : `, ${expressionText(action.chunk, true)}`;
+  return `${action.operation}[${expressionText(action.microbatch, true)}${chunk}]`;
+}
+
+/** Any node that has a span; the printer only needs positions to place comments. */
+interface Positioned {
+  readonly span: { readonly start: number; readonly end: number };
+}
+
+class Printer {
+  private readonly document: ast.Document;
+  private readonly text: string | undefined;
+  private readonly comments: readonly ast.Comment[];
+  private nextComment = 0;
+  private readonly lines: string[] = [];
+  private depth = 0;
+
+  constructor(document: ast.Document, text: string | undefined) {
+    this.document = document;
+    this.text = text;
+    this.comments = [...document.comments].sort((a, b) => a.span.start - b.span.start);
+  }
+
+  print(): string {
+    const items: (ast.ImportDeclaration | ast.Declaration)[] = [...this.document.imports, ...this.document.declarations];
+    items.sort((a, b) => a.span.start - b.span.start);
+    let previous: ast.ImportDeclaration | ast.Declaration | undefined;
+    for (const item of items) {
+      if (previous !== undefined && !(previous.kind === 'ImportDeclaration' && item.kind === 'ImportDeclaration')) {
+        this.blankLine();
+      } else if (previous !== undefined && this.hadBlankLineBefore(previous, item)) {
+        this.blankLine();
+      }
+      this.topLevel(item);
+      previous = item;
+    }
+    if (this.nextComment < this.comments.length && items.length > 0) this.blankLine();
+    this.flushCommentsBefore(Number.POSITIVE_INFINITY);
+    while (this.lines.length > 0 && this.lines[this.lines.length - 1] === '') this.lines.pop();
+    return this.lines.length === 0 ? '' : `${this.lines.join('\n')}\n`;
+  }
+
+  // ── lines and comments ──────────────────────────────────────────────
+  private line(content: string): void {
+    this.lines.push(indentUnit.repeat(this.depth) + content);
+  }
+
+  private blankLine(): void {
+    if (this.lines.length > 0 && this.lines[this.lines.length - 1] !== '') this.lines.push('');
+  }
+
+  private flushCommentsBefore(offset: number): void {
+    while (this.nextComment < this.comments.length && this.comments[this.nextComment].span.start < offset) {
+      this.line(this.comments[this.nextComment].text);
+      this.nextComment++;
+    }
+  }
+
+  /** Appends comments that sat on the same source line right after `end`. */
+  private trailingComments(end: number): void {
+    if (this.text === undefined) return;
+    while (this.nextComment < this.comments.length) {
+      const comment = this.comments[this.nextComment];
+      if (comment.span.start < end) return;
+      const between = this.text.slice(end, comment.span.start);
+      if (/\S|\n/.test(between)) return;
+      this.lines[this.lines.length - 1] += ` ${comment.text}`;
+      end = comment.span.end;
+      this.nextComment++;
+      if (comment.text.startsWith('//')) return;
+    }
+  }
+
+  private hasCommentWithin(node: Positioned): boolean {
+    const next = this.comments[this.nextComment];
+    return next !== undefined && next.span.start < node.span.end;
+  }
+
+  private hadBlankLineBefore(previous: Positioned, node: Positioned): boolean {
+    if (this.text === undefined) return false;
+    const nextComment = this.comments[this.nextComment];
+    const groupStart =
+      nextComment !== undefined && nextComment.span.start < node.span.start ? Math.min(nextComment.span.start, node.span.start) : node.span.start;
+    if (groupStart < previous.span.end) return false;
+    return /\n[ \t\r\f\v]*\n/.test(this.text.slice(previous.span.end, groupStart));
+  }
+
+  /** A statement printed on one line: comments inside it move above it. */
+  private simple(node: Positioned, content: string): void {
+    this.flushCommentsBefore(node.span.end);
+    this.line(content);
+    this.trailingComments(node.span.end);
+  }
+
+  /** `head {` members `}`; `head {}` when there is nothing inside. */
+  private block<T extends Positioned>(node: Positioned, head: string, members: readonly T[], member: (m: T) => void): void {
+    this.flushCommentsBefore(node.span.start);
+    if (members.length === 0 && !this.hasCommentWithin(node)) {
+      this.line(`${head} {}`);
+      this.trailingComments(node.span.end);
+      return;
+    }
+    this.line(`${head} {`);
+    this.depth++;
+    let previous: T | undefined;
+    for (const m of members) {
+      if (previous !== undefined && this.hadBlankLineBefore(previous, m)) this.blankLine();
+      this.flushCommentsBefore(m.span.start);
+      member(m);
+      previous = m;
+    }
+    this.flushCommentsBefore(node.span.end);
+    this.depth--;
+    this.line('}');
+    this.trailingComments(node.span.end);
+  }
+
+  // ── declarations ────────────────────────────────────────────────────
+  private topLevel(item: ast.ImportDeclaration | ast.Declaration): void {
+    switch (item.kind) {
+      case 'ImportDeclaration':
+        return this.simple(item, `import ${escapeString(item.path.value)}`);
+      case 'ExternLayerDeclaration': {
+        const params = item.params
+          .map((p) => `${p.name.name}: ${p.type.name}${p.default === undefined ? '' : ` = ${expressionText(p.default, false)}`}`)
+          .join(', ');
+        const dims = (list: readonly ast.Expression[]): string => list.map((d) => expressionText(d, false)).join(', ');
+        return this.simple(
+          item,
+          `extern layer ${item.name.name}(${params}) : [${dims(item.inputDims)}] -> [${dims(item.outputDims)}] from ${escapeString(item.path.value)}`,
+        );
+      }
+      case 'ModelDeclaration':
+        return this.block(item, `model ${item.name.name}`, item.members, (m) => this.modelMember(m));
+      case 'ClusterDeclaration':
+        return this.block(item, `cluster ${item.name.name}`, item.members, (m) => this.clusterMember(m));
+      case 'PipelineDeclaration':
+        return this.block(item, `pipeline ${item.name.name}`, item.members, (m) => this.pipelineMember(m));
+      case 'ScheduleDeclaration': {
+        const params = item.params
+          .map((p) => `${p.name.name}${p.default === undefined ? '' : ` = ${expressionText(p.default, false)}`}`)
+          .join(', ');
+        const head = `schedule ${item.name.name}${item.params.length === 0 ? '' : `(${params})`}`;
+        return this.block(item, head, item.body, (s) => this.scheduleStatement(s));
+      }
+    }
+  }
+
+  private layerNameText(name: ast.LayerName): string {
+    return `${name.base.name}${name.index === undefined ? '' : `[${expressionText(name.index, true)}]`}`;
+  }
+
+  private modelMember(member: ast.ModelMember): void {
+    switch (member.kind) {
+      case 'DimDeclaration':
+        return this.simple(
+          member,
+          `dim ${member.name.name}${member.value === undefined ? '' : ` = ${expressionText(member.value, false)}`}`,
+        );
+      case 'TensorDeclaration': {
+        const dims = member.type.dims.map((d) => expressionText(d, false)).join(', ');
+        return this.simple(member, `${member.role} ${member.name.name}: ${member.type.dtype.name}[${dims}]`);
+      }
+      case 'LayerDeclaration':
+        return this.simple(
+          member,
+          `layer ${this.layerNameText(member.name)} = ${member.operator.name}(${argumentsText(member.args)})`,
+        );
+      case 'RepeatBlock':
+        return this.block(
+          member,
+          `repeat ${member.variable.name} in ${expressionText(member.range, true)}`,
+          member.body,
+          (m) => this.modelMember(m),
+        );
+      case 'ResidualBlock':
+        return this.block(member, `residual ${this.layerNameText(member.name)}`, member.body, (m) => this.modelMember(m));
+      case 'LossDeclaration':
+        return this.simple(member, `loss ${member.function.name}(${argumentsText(member.args)})`);
+    }
+  }
+
+  private deviceReferenceText(reference: ast.DeviceReference): string {
+    return `${reference.base.name}${indexText(reference.index)}`;
+  }
+
+  private clusterMember(member: ast.ClusterMember): void {
+    if (member.kind === 'DeviceDeclaration') {
+      const range = member.range === undefined ? '' : `[${expressionText(member.range, true)}]`;
+      return this.simple(member, `device ${member.name.name}${range}${propertiesText(member.properties)}`);
+    }
+    const arrow = member.bidirectional ? '<->' : '->';
+    return this.simple(
+      member,
+      `link ${this.deviceReferenceText(member.from)} ${arrow} ${this.deviceReferenceText(member.to)}${propertiesText(member.properties)}`,
+    );
+  }
+
+  private pipelineMember(member: ast.PipelineMember): void {
+    switch (member.kind) {
+      case 'PipelineSetting':
+        return this.simple(member, `${member.key.name} ${expressionText(member.value, false)}`);
+      case 'AutoStages': {
+        const balance = member.balance === undefined ? '' : ` balance ${member.balance.name}`;
+        const placement = member.placement === undefined ? '' : ` placement ${member.placement.name}`;
+        return this.simple(member, `stages auto(${expressionText(member.count, false)})${balance}${placement}`);
+      }
+      case 'StagesBlock': {
+        const head = member.placement === undefined ? 'stages' : `stages placement ${member.placement.name}`;
+        return this.block(member, head, member.stages, (stage) => {
+          const device = stage.device === undefined ? '' : ` on ${this.deviceReferenceText(stage.device)}`;
+          const layers = stage.layers.map((l) => `${l.base.name}${indexText(l.index)}`).join(', ');
+          this.simple(stage, `${stage.name.name}${device} = ${layers}`);
+        });
+      }
+      case 'ScheduleUse':
+        return this.simple(
+          member,
+          `schedule ${member.name.name}${member.args.length === 0 ? '' : `(${argumentsText(member.args)})`}`,
+        );
+      case 'StageAttribute':
+        return this.simple(member, `${member.attribute} ${member.stages.map((s) => s.name).join(', ')}`);
+    }
+  }
+
+  // ── schedules ───────────────────────────────────────────────────────
+  private scheduleStatement(statement: ast.ScheduleStatement): void {
+    switch (statement.kind) {
+      case 'LetStatement':
+      case 'OnDeviceBlock':
+        return this.orderOrScheduleStatement(statement);
+      case 'SplitBackwardRule':
+        return this.simple(statement, 'split backward');
+      case 'LimitRule': {
+        const per = statement.per === undefined ? '' : ` per ${statement.per.name}`;
+        return this.simple(statement, `limit ${statement.resource.name} <= ${expressionText(statement.bound, false)}${per}`);
+      }
+      case 'PriorityRule': {
+        const terms = statement.terms.map(
+          (term) => `${term.operation}${term.chunk === undefined ? '' : `[${expressionText(term.chunk, true)}]`}`,
+        );
+        return this.simple(statement, `priority ${terms.join(' > ')}`);
+      }
+      case 'RequiresRule':
+        return this.simple(
+          statement,
+          `requires ${statement.what.name}${statement.value === undefined ? '' : ` ${statement.value.name}`}`,
+        );
+    }
+  }
+
+  private orderOrScheduleStatement(statement: ast.OrderStatement | ast.OnDeviceBlock): void {
+    switch (statement.kind) {
+      case 'LetStatement':
+        return this.simple(statement, `let ${statement.name.name} = ${expressionText(statement.value, false)}`);
+      case 'OnDeviceBlock':
+        return this.block(statement, `on device ${statement.variable.name}`, statement.body, (s) =>
+          this.orderOrScheduleStatement(s),
+        );
+      case 'ActionStatement':
+        return this.simple(statement, actionText(statement));
+      case 'ForStatement': {
+        const head = `for ${statement.variable.name} in ${expressionText(statement.range, true)}`;
+        const oneLine = this.oneLineBody(statement, statement.body);
+        if (oneLine !== undefined && this.fits(`${head} ${oneLine}`)) return this.simple(statement, `${head} ${oneLine}`);
+        return this.block(statement, head, statement.body, (s) => this.orderOrScheduleStatement(s));
+      }
+      case 'OverlapStatement': {
+        const oneLine = this.oneLineBody(statement, statement.body);
+        if (oneLine !== undefined && this.fits(`overlap ${oneLine}`)) return this.simple(statement, `overlap ${oneLine}`);
+        return this.block(statement, 'overlap', statement.body, (s) => this.orderOrScheduleStatement(s));
+      }
+      case 'IfStatement':
+        return this.ifStatement(statement);
+    }
+  }
+
+  private fits(content: string): boolean {
+    return indentUnit.length * this.depth + content.length <= oneLineWidth;
+  }
+
+  /** `{ F[i]; B[i] }` when the body is only actions and holds no comment; else undefined. */
+  private oneLineBody(node: Positioned, body: readonly ast.OrderStatement[]): string | undefined {
+    if (body.length === 0 || this.hasCommentWithin(node)) return undefined;
+    if (!body.every((s) => s.kind === 'ActionStatement')) return undefined;
+    return `{ ${body.map((s) => actionText(s as ast.ActionStatement)).join('; ')} }`;
+  }
+
+  private ifStatement(statement: ast.IfStatement): void {
+    // Try the whole chain on one line: `if d == 0 { F[0] } else { B[0] }`.
+    const parts: string[] = [];
+    let current: ast.IfStatement | undefined = statement;
+    let oneLine = !this.hasCommentWithin(statement);
+    while (current !== undefined && oneLine) {
+      const then = this.oneLineBody(current, current.then);
+      if (then === undefined) oneLine = false;
+      parts.push(`if ${expressionText(current.condition, false)} ${then}`);
+      const otherwise: readonly ast.OrderStatement[] | undefined = current.otherwise;
+      if (otherwise === undefined) current = undefined;
+      else if (otherwise.length === 1 && otherwise[0].kind === 'IfStatement') current = otherwise[0];
+      else {
+        const elseBody = this.oneLineBody(current, otherwise);
+        if (elseBody === undefined) oneLine = false;
+        parts.push(elseBody ?? '');
+        current = undefined;
+      }
+    }
+    const joined = parts.join(' else ');
+    if (oneLine && this.fits(joined)) return this.simple(statement, joined);
+
+    this.flushCommentsBefore(statement.span.start);
+    this.line(`if ${expressionText(statement.condition, false)} {`);
+    this.ifRest(statement);
+    this.trailingComments(statement.span.end);
+  }
+
+  /** The then-body of an if whose head line is printed, then its else chain. */
+  private ifRest(statement: ast.IfStatement): void {
+    const otherwise = statement.otherwise;
+    // Comments between the then-body and `else` stay at the end of the then-body.
+    const thenEnd = otherwise !== undefined && otherwise.length > 0 ? otherwise[0].span.start : statement.span.end;
+    this.nestedBody(statement.then, thenEnd);
+    if (otherwise === undefined) return;
+    if (otherwise.length === 1 && otherwise[0].kind === 'IfStatement') {
+      const nested = otherwise[0];
+      this.lines[this.lines.length - 1] += ` else if ${expressionText(nested.condition, false)} {`;
+      this.ifRest(nested);
+      return;
+    }
+    this.lines[this.lines.length - 1] += ' else {';
+    this.nestedBody(otherwise, statement.span.end);
+  }
+
+  /** Prints statements one level deeper and closes with `}`; comments before `end` go inside. */
+  private nestedBody(body: readonly ast.OrderStatement[], end: number): void {
+    this.depth++;
+    let previous: ast.OrderStatement | undefined;
+    for (const statement of body) {
+      if (previous !== undefined && this.hadBlankLineBefore(previous, statement)) this.blankLine();
+      this.flushCommentsBefore(statement.span.start);
+      this.orderOrScheduleStatement(statement);
+      previous = statement;
+    }
+    this.flushCommentsBefore(end);
+    this.depth--;
+    this.line('}');
+  }
+}
