@@ -7,13 +7,14 @@ import type { DocumentCstNode } from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from './diagnostic.ts';
 import { BlockComment, pipeLexer, UnterminatedString } from './lexer.ts';
 import { syntaxMessages } from './messages.ts';
-import { pipeParser, ruleDescriptions, type SyntaxErrorArguments } from './parser.ts';
+import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments } from './parser.ts';
 import type { Source, Span } from './source.ts';
 import { cstToAst, tokenEnd } from './toAst.ts';
 
 export type * from './ast.ts';
 export { syntaxMessages, allSyntaxMessages } from './messages.ts';
 export { printDocument, printExpression, type PrintOptions } from './printer.ts';
+export { visit, childKeys, childrenOf, type Visitor } from './visit.ts';
 
 export interface ParseResult {
   readonly document: Document;
@@ -96,7 +97,10 @@ function parserDiagnostic(error: IRecognitionException, file: string, text: stri
   }
   start = Math.max(0, Math.min(start, text.length));
   end = Math.max(start, Math.min(end, text.length));
-  const args = decodeArguments(error.message);
+  const decoded = decodeArguments(error.message);
+  // Chevrotain's idea of the previous token drifts after in-repetition recovery; the token
+  // stream says exactly what the user wrote before the offending token.
+  const args = decoded === undefined || decoded.after === '' ? decoded : { ...decoded, after: afterToken(tokens, start) };
   const form = args === undefined ? undefined : ruleDescriptions[args.rule]?.form;
   return makeDiagnostic(
     definition,
@@ -104,4 +108,19 @@ function parserDiagnostic(error: IRecognitionException, file: string, text: stri
     args === undefined ? { expected: 'something else', after: '', found: error.message } : { ...args },
     form === undefined ? {} : { hint: `${ruleDescriptions[args!.rule].what} looks like: ${form}` },
   );
+}
+
+/** "after 'x'" for the last real token that ends at or before `offset`. */
+function afterToken(tokens: readonly IToken[], offset: number): string {
+  let lo = 0;
+  let hi = tokens.length - 1;
+  let found: IToken | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (tokenEnd(tokens[mid]) <= offset) {
+      found = tokens[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found === undefined ? '' : ` after ${describeToken(found)}`;
 }
