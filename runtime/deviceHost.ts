@@ -1,0 +1,100 @@
+// Everything one device holds: its stages (layers, parameters, optimizer
+// state) and its interpreter. Used directly in in-process mode and inside
+// each worker thread in worker mode.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { IrProgram } from '../compiler/ir/types.ts';
+import type { BatchFeed } from './data/index.ts';
+import { DeviceInterpreter, type StepOptions, type StepReport, type Transport } from './interpreter.ts';
+import type { ExternRegistry } from './layers/registry.ts';
+import { disposeState, type Tensor } from './layers/types.ts';
+import { buildStage, stagesOnDevice, type StageRuntime } from './model.ts';
+
+export interface HostArray {
+  readonly shape: readonly number[];
+  readonly values: Float32Array;
+}
+
+/** Parameters and optimizer state of some stages, as plain arrays (checkpoints, worker messages). */
+export interface StageState {
+  readonly parameters: Record<string, HostArray>;
+  readonly optimizer: Record<string, HostArray>;
+  readonly optimizerSteps: number;
+}
+
+export class DeviceHost {
+  readonly interpreter: DeviceInterpreter;
+  readonly stages: ReadonlyMap<number, StageRuntime>;
+
+  constructor(ir: IrProgram, deviceIndex: number, externs: ExternRegistry, feed: BatchFeed, transport: Transport) {
+    const device = ir.devices.find((d) => d.index === deviceIndex);
+    if (!device) throw new Error(`no device ${deviceIndex} in the IR`);
+    const stages = new Map<number, StageRuntime>();
+    for (const stage of stagesOnDevice(ir, deviceIndex)) stages.set(stage, buildStage(ir, stage, externs));
+    this.stages = stages;
+    this.interpreter = new DeviceInterpreter(ir, device, stages, feed, transport);
+  }
+
+  runStep(options: StepOptions): Promise<StepReport> {
+    return this.interpreter.runStep(options);
+  }
+
+  async gradients(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const stage of this.stages.values()) Object.assign(out, await stage.parameters.snapshotGradients());
+    return out;
+  }
+
+  clearGradients(): void {
+    for (const stage of this.stages.values()) stage.parameters.clearGradients();
+  }
+
+  async state(): Promise<Record<number, StageState>> {
+    const out: Record<number, StageState> = {};
+    for (const [index, stage] of this.stages) {
+      const parameters: Record<string, HostArray> = {};
+      for (const name of stage.parameters.names()) {
+        const value = stage.parameters.get(name);
+        parameters[name] = { shape: value.shape, values: (await value.data()) as Float32Array };
+      }
+      const optimizer: Record<string, HostArray> = {};
+      for (const [name, value] of stage.optimizer.state()) optimizer[name] = { shape: value.shape, values: (await value.data()) as Float32Array };
+      out[index] = { parameters, optimizer, optimizerSteps: stage.optimizer.stepCount };
+    }
+    return out;
+  }
+
+  loadState(state: Readonly<Record<number, StageState>>): void {
+    for (const [index, stage] of this.stages) {
+      const saved = state[index];
+      if (!saved) throw new Error(`the checkpoint has no state for stage ${index}`);
+      stage.parameters.loadValues(Object.fromEntries(Object.entries(saved.parameters).map(([name, array]) => [name, array.values])));
+      stage.optimizer.restore(
+        new Map(Object.entries(saved.optimizer).map(([name, array]) => [name, array.values])),
+        new Map(Object.entries(saved.optimizer).map(([name, array]) => [name, array.shape])),
+        saved.optimizerSteps,
+      );
+    }
+  }
+
+  /** Inference through one stage (evaluation); takes ownership of `input`. */
+  forwardOnly(stageIndex: number, input: Tensor): Tensor {
+    const stage = this.stages.get(stageIndex);
+    if (!stage) throw new Error(`stage ${stageIndex} is not on this device`);
+    const result = stage.layer.forward(stage.parameters, input, { training: false, step: 0, seed: 0, exampleOffset: 0 });
+    disposeState(result.saved);
+    input.dispose();
+    return result.output;
+  }
+
+  dispose(): void {
+    for (const stage of this.stages.values()) {
+      stage.parameters.dispose();
+      for (const tensor of stage.optimizer.state().values()) tensor.dispose();
+    }
+  }
+}
+
+export function tensorFromHost(array: { shape: readonly number[]; values: Float32Array | Int32Array }): Tensor {
+  return tf.tensor(array.values, array.shape as number[], array.values instanceof Int32Array ? 'int32' : 'float32');
+}

@@ -1,0 +1,501 @@
+// Executes one device's instruction stream over a table of activation slots.
+// Messages follow the IR's channel contract: tagged, sends never block, a
+// recv waits until its tagged message is there. The same class runs every
+// device in one thread (in-process mode) or one device per worker thread;
+// only the Transport differs.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { Instruction, IrDevice, IrProgram } from '../compiler/ir/types.ts';
+import type { BatchFeed } from './data/index.ts';
+import { collectTensors, disposeState, type LayerState, type RunContext, type Tensor } from './layers/types.ts';
+import { computeLoss, parseLoss, type LossName } from './loss.ts';
+import { RuntimeFault, runtimeMessages, type FaultLocation } from './messages.ts';
+import type { StageRuntime } from './model.ts';
+import type { TraceEvent } from './trace.ts';
+
+/** Moves tensors between devices. Takes ownership of what it sends. */
+export interface Transport {
+  send(from: number, to: number, tag: string, tensors: Tensor[]): Promise<void>;
+  receive(from: number, to: number, tag: string): Promise<Tensor[]>;
+}
+
+interface HostTensor { readonly host: true; readonly shape: number[]; readonly dtype: tf.DataType; readonly values: tf.TypedArray }
+
+/** Everything one (stage, microbatch) keeps in its slot between instructions. */
+interface SlotContent {
+  readonly stage: number;
+  readonly microbatch: number;
+  input?: Tensor;
+  target?: Tensor;
+  output?: Tensor;
+  saved?: LayerState;
+  /** Set while `saved` lives in host memory (offload). */
+  offloaded?: unknown;
+  /** The forward kept only its input (recompute stage). */
+  needsRecompute?: boolean;
+  outputGradient?: Tensor;
+  inputGradient?: Tensor | null;
+  pending?: LayerState;
+}
+
+export interface StepOptions {
+  readonly step: number;
+  /** False for verify: gradients are kept for inspection instead of applied. */
+  readonly applyOptimizer: boolean;
+  readonly training: boolean;
+  /** Check outputs and gradients for NaN/Inf after each compute instruction. */
+  readonly checkFinite: boolean;
+  /** Trace origin (ms, performance.timeOrigin-based); events are recorded when set. */
+  readonly traceOrigin?: number;
+  /** Test hook: make this device fail at an instruction. */
+  readonly fault?: { readonly device: number; readonly instruction: number; readonly kind: 'throw' | 'exit' | 'hang' };
+}
+
+export interface StepReport {
+  readonly device: number;
+  /** Sum of the scaled microbatch losses this device computed (0 off the last stage). */
+  readonly loss: number;
+  readonly correct: number;
+  readonly counted: number;
+  readonly peakSlots: number;
+  readonly instructions: number;
+  readonly events: readonly TraceEvent[];
+}
+
+const OP_LETTER: Partial<Record<Instruction['op'], string>> = {
+  forward: 'F', backward: 'B', backward_input: 'I', backward_weight: 'W', loss: 'L', recompute: 'R',
+};
+
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class DeviceInterpreter {
+  readonly device: IrDevice;
+  readonly stages: ReadonlyMap<number, StageRuntime>;
+  private readonly ir: IrProgram;
+  private readonly feed: BatchFeed;
+  private readonly transport: Transport;
+  private readonly lossName: LossName;
+  private readonly perStageOptimizer: boolean;
+  private slots: (SlotContent | null)[];
+  /** Instruction being executed, for error reports from outside (hangs). */
+  current: FaultLocation;
+
+  constructor(ir: IrProgram, device: IrDevice, stages: ReadonlyMap<number, StageRuntime>, feed: BatchFeed, transport: Transport) {
+    this.ir = ir;
+    this.device = device;
+    this.stages = stages;
+    this.feed = feed;
+    this.transport = transport;
+    this.lossName = parseLoss(ir.model.loss);
+    const optimizerSteps = device.instructions.filter((i) => i.op === 'optimizer_step').length;
+    // One optimizer_step per stage: each names its stage; one in all: it updates every stage here.
+    this.perStageOptimizer = optimizerSteps > 1 && optimizerSteps === stages.size;
+    this.slots = new Array(Math.max(device.slots, 1)).fill(null);
+    this.current = { device: device.index, deviceName: device.name };
+  }
+
+  private stage(index: number, location: FaultLocation): StageRuntime {
+    const stage = this.stages.get(index);
+    if (!stage) throw new RuntimeFault(runtimeMessages.slotMisuse, `stage ${index} does not run on this device`, location);
+    return stage;
+  }
+
+  private stageDevice(stage: number): number {
+    return this.device.replica * this.ir.ranks + this.ir.stages[stage].rank;
+  }
+
+  /** Tag of an activation edge, named by its producer stage (either naming convention of the instruction is accepted). */
+  private activationProducer(ins: Instruction, sending: boolean): number {
+    const s = ins.stage;
+    const peer = ins.peer ?? this.device.index;
+    const here = this.device.index;
+    const last = this.ir.stages.length - 1;
+    if (sending) {
+      if (s < last && this.stageDevice(s) === here && this.stageDevice(s + 1) === peer) return s;
+      return s - 1;
+    }
+    if (s > 0 && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s - 1;
+    return s;
+  }
+
+  /** Tag of a gradient edge, named by the stage whose input gradient it is. */
+  private gradientSender(ins: Instruction, sending: boolean): number {
+    const s = ins.stage;
+    const peer = ins.peer ?? this.device.index;
+    const here = this.device.index;
+    if (sending) {
+      if (s > 0 && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s;
+      return s + 1;
+    }
+    if (s < this.ir.stages.length - 1 && this.stageDevice(s) === here && this.stageDevice(s + 1) === peer) return s + 1;
+    return s;
+  }
+
+  private slotIndex(ins: Instruction, location: FaultLocation): number {
+    const slot = ins.slot ?? 0;
+    if (slot < 0 || slot >= this.slots.length) {
+      // The compiler sized the table; a slot outside it is a lowering bug, but grow rather than corrupt.
+      if (slot < 0) throw new RuntimeFault(runtimeMessages.slotMisuse, `negative slot ${slot}`, location);
+      while (this.slots.length <= slot) this.slots.push(null);
+    }
+    return slot;
+  }
+
+  /** The slot of (stage, microbatch), created when empty. */
+  private open(slotIndex: number, stage: number, microbatch: number, location: FaultLocation): SlotContent {
+    const existing = this.slots[slotIndex];
+    if (existing) {
+      if (existing.stage !== stage || existing.microbatch !== microbatch) {
+        throw new RuntimeFault(runtimeMessages.slotMisuse,
+          `slot ${slotIndex} still holds stage ${existing.stage} microbatch ${existing.microbatch} (not freed before reuse)`, location);
+      }
+      return existing;
+    }
+    const created: SlotContent = { stage, microbatch };
+    this.slots[slotIndex] = created;
+    return created;
+  }
+
+  private find(stage: number, microbatch: number): SlotContent | undefined {
+    return this.slots.find((slot) => slot !== null && slot.stage === stage && slot.microbatch === microbatch) ?? undefined;
+  }
+
+  private context(step: number, microbatch: number, training: boolean): RunContext {
+    return { training, step, seed: this.ir.seed, exampleOffset: this.feed.exampleOffset(this.device.replica, microbatch) };
+  }
+
+  private loadTensors(step: number, microbatch: number): { input: Tensor; target: Tensor } {
+    const batch = this.feed.microbatch(step, this.device.replica, microbatch);
+    const model = this.ir.model;
+    const size = this.ir.microbatchSize;
+    return {
+      input: tf.tensor(batch.input, [size, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32'),
+      target: tf.tensor(batch.target, [size, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32'),
+    };
+  }
+
+  private async checkFinite(tensor: Tensor | null | undefined, what: string, location: FaultLocation, options: StepOptions): Promise<void> {
+    if (!options.checkFinite || !tensor || tensor.dtype !== 'float32') return;
+    const finite = tf.tidy(() => tf.all(tf.isFinite(tensor)));
+    const ok = (await finite.data())[0];
+    finite.dispose();
+    if (!ok) throw new RuntimeFault(runtimeMessages.nonFinite, `${what} contains NaN or Inf`, location);
+  }
+
+  /** Runs the whole stream once (one optimizer step). */
+  async runStep(options: StepOptions): Promise<StepReport> {
+    const events: TraceEvent[] = [];
+    const losses: Tensor[] = [];
+    const corrects: Tensor[] = [];
+    let counted = 0;
+    let occupied = 0;
+    let peakSlots = 0;
+    const instructions = this.device.instructions;
+    for (let index = 0; index < instructions.length; index++) {
+      const ins = instructions[index];
+      const location: FaultLocation = {
+        device: this.device.index, deviceName: this.device.name, instruction: index, op: ins.op,
+        stage: ins.op === 'optimizer_step' && !this.perStageOptimizer ? undefined : ins.stage, microbatch: ins.microbatch,
+      };
+      this.current = location;
+      if (options.fault && options.fault.device === this.device.index && options.fault.instruction === index) {
+        if (options.fault.kind === 'throw') throw new Error('injected fault');
+        if (options.fault.kind === 'exit') process.exit(3);
+        if (options.fault.kind === 'hang') await new Promise(() => {});
+      }
+      const started = options.traceOrigin !== undefined ? now() : 0;
+      let waited = 0;
+      try {
+        waited = await this.execute(ins, location, options, losses, corrects, (count) => { counted += count; });
+      } catch (error) {
+        if (error instanceof RuntimeFault) throw error;
+        throw new RuntimeFault(runtimeMessages.internal, error instanceof Error ? error.message : String(error), location);
+      }
+      occupied = this.slots.reduce((n, slot) => n + (slot ? 1 : 0), 0);
+      peakSlots = Math.max(peakSlots, occupied);
+      if (options.traceOrigin !== undefined) {
+        const ended = now();
+        const letter = OP_LETTER[ins.op];
+        const computeStart = started + waited;
+        if (waited > 0) {
+          events.push({ name: `wait ${ins.op}`, cat: 'wait', ph: 'X', ts: (started - options.traceOrigin) * 1000, dur: waited * 1000, pid: 0, tid: this.device.index, args: { stage: ins.stage, microbatch: ins.microbatch } });
+        }
+        events.push({
+          name: letter ? `${letter}${ins.microbatch ?? ''}` + (this.stages.size > 1 ? ` s${ins.stage}` : '') : ins.op,
+          cat: letter ? 'compute' : ins.op.startsWith('send') || ins.op.startsWith('recv') || ins.op === 'allreduce' ? 'communication' : 'other',
+          ph: 'X', ts: (computeStart - options.traceOrigin) * 1000, dur: Math.max(0, ended - computeStart) * 1000,
+          pid: 0, tid: this.device.index,
+          args: { op: ins.op, stage: ins.stage, microbatch: ins.microbatch, slot: ins.slot, instruction: index },
+        });
+      }
+    }
+    const leftovers = this.slots.filter((slot) => slot !== null).length;
+    this.clearSlots();
+    let loss = 0;
+    let correct = 0;
+    for (const value of losses) { loss += (await value.data())[0]; value.dispose(); }
+    for (const value of corrects) { correct += (await value.data())[0]; value.dispose(); }
+    if (leftovers > 0 && options.training) {
+      // Slots still holding data at the end of a step mean the stream never freed them: a lowering bug worth surfacing.
+      throw new RuntimeFault(runtimeMessages.slotMisuse, `${leftovers} slot(s) still occupied at the end of the step`, { device: this.device.index, deviceName: this.device.name });
+    }
+    return { device: this.device.index, loss, correct, counted, peakSlots, instructions: instructions.length, events };
+  }
+
+  private clearSlots(): void {
+    for (const slot of this.slots) if (slot) this.disposeSlot(slot);
+    this.slots = this.slots.map(() => null);
+  }
+
+  private disposeSlot(slot: SlotContent): void {
+    disposeState([slot.input, slot.target, slot.output, slot.saved, slot.outputGradient, slot.inputGradient, slot.pending]);
+  }
+
+  /** Executes one instruction; returns milliseconds spent waiting for a message. */
+  private async execute(ins: Instruction, location: FaultLocation, options: StepOptions, losses: Tensor[], corrects: Tensor[], count: (n: number) => void): Promise<number> {
+    const step = options.step;
+    const microbatch = ins.microbatch ?? 0;
+    switch (ins.op) {
+      case 'load_microbatch': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const { input, target } = this.loadTensors(step, microbatch);
+        if (ins.stage === 0 && !slot.input) slot.input = input; else input.dispose();
+        if (ins.stage === this.ir.stages.length - 1 && !slot.target) slot.target = target; else target.dispose();
+        return 0;
+      }
+      case 'recv_act': {
+        const producer = this.activationProducer(ins, false);
+        const slot = this.open(this.slotIndex(ins, location), producer + 1, microbatch, location);
+        const started = now();
+        const [tensor] = await this.transport.receive(ins.peer ?? this.device.index, this.device.index, `act:${producer}:${microbatch}`);
+        slot.input?.dispose();
+        slot.input = tensor;
+        return now() - started;
+      }
+      case 'send_act': {
+        const producer = this.activationProducer(ins, true);
+        const slot = this.open(this.slotIndex(ins, location), producer, microbatch, location);
+        if (!slot.output) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_act before the forward produced an output', location);
+        const output = slot.output;
+        slot.output = undefined;
+        await this.transport.send(this.device.index, ins.peer ?? this.device.index, `act:${producer}:${microbatch}`, [output]);
+        return 0;
+      }
+      case 'recv_grad': {
+        const sender = this.gradientSender(ins, false);
+        const slot = this.open(this.slotIndex(ins, location), sender - 1, microbatch, location);
+        const started = now();
+        const [tensor] = await this.transport.receive(ins.peer ?? this.device.index, this.device.index, `grad:${sender}:${microbatch}`);
+        slot.outputGradient?.dispose();
+        slot.outputGradient = tensor;
+        return now() - started;
+      }
+      case 'send_grad': {
+        const sender = this.gradientSender(ins, true);
+        const slot = this.open(this.slotIndex(ins, location), sender, microbatch, location);
+        if (!slot.inputGradient) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_grad before backward produced an input gradient', location);
+        const gradient = slot.inputGradient;
+        slot.inputGradient = undefined;
+        await this.transport.send(this.device.index, ins.peer ?? this.device.index, `grad:${sender}:${microbatch}`, [gradient]);
+        return 0;
+      }
+      case 'forward': {
+        const stage = this.stage(ins.stage, location);
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (!slot.input) slot.input = this.localInput(ins.stage, microbatch, step, location);
+        const result = stage.layer.forward(stage.parameters, slot.input, this.context(step, microbatch, options.training));
+        slot.output?.dispose();
+        slot.output = result.output;
+        if (stage.recompute) {
+          disposeState(result.saved);
+          slot.needsRecompute = true;
+        } else {
+          slot.saved = result.saved;
+        }
+        await this.checkFinite(result.output, `the output of stage ${ins.stage}`, location, options);
+        return 0;
+      }
+      case 'recompute': {
+        const stage = this.stage(ins.stage, location);
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        this.recompute(stage, slot, step, options, location);
+        return 0;
+      }
+      case 'loss': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (!slot.output) throw new RuntimeFault(runtimeMessages.slotMisuse, 'loss before the last stage produced an output', location);
+        if (!slot.target) slot.target = this.loadTensors(step, microbatch).target;
+        const result = computeLoss(this.lossName, slot.output, slot.target, 1 / this.ir.microbatches);
+        await this.checkFinite(result.loss, 'the loss', location, options);
+        losses.push(result.loss);
+        if (result.correct) corrects.push(result.correct);
+        count(result.count);
+        slot.output.dispose();
+        slot.output = undefined;
+        slot.outputGradient?.dispose();
+        slot.outputGradient = result.gradient;
+        return 0;
+      }
+      case 'backward':
+      case 'backward_input': {
+        const stage = this.stage(ins.stage, location);
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (!slot.outputGradient) slot.outputGradient = this.localGradient(ins.stage, microbatch, location);
+        if (slot.offloaded !== undefined) this.reload(slot);
+        if (slot.saved === undefined) {
+          if (!slot.needsRecompute) throw new RuntimeFault(runtimeMessages.slotMisuse, 'backward before forward', location);
+          this.recompute(stage, slot, step, options, location);
+        }
+        const context = this.context(step, microbatch, options.training);
+        const result = stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient, context);
+        disposeState(slot.saved);
+        slot.saved = undefined;
+        slot.outputGradient.dispose();
+        slot.outputGradient = undefined;
+        slot.inputGradient = ins.stage === 0 ? (result.inputGradient?.dispose(), null) : result.inputGradient;
+        await this.checkFinite(slot.inputGradient, `the input gradient of stage ${ins.stage}`, location, options);
+        if (ins.op === 'backward') {
+          stage.layer.backwardWeight(stage.parameters, result.pending, context);
+          disposeState(result.pending);
+        } else {
+          slot.pending = result.pending;
+        }
+        return 0;
+      }
+      case 'backward_weight': {
+        const stage = this.stage(ins.stage, location);
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (slot.pending === undefined) throw new RuntimeFault(runtimeMessages.slotMisuse, 'backward_weight before backward_input', location);
+        stage.layer.backwardWeight(stage.parameters, slot.pending, this.context(step, microbatch, options.training));
+        disposeState(slot.pending);
+        slot.pending = undefined;
+        return 0;
+      }
+      case 'offload': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (slot.saved !== undefined) {
+          slot.offloaded = await toHost(slot.saved);
+          disposeState(slot.saved);
+          slot.saved = undefined;
+        }
+        return 0;
+      }
+      case 'reload': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        this.reload(slot);
+        return 0;
+      }
+      case 'free': {
+        const index = this.slotIndex(ins, location);
+        const slot = this.slots[index];
+        if (slot) {
+          if (slot.stage !== ins.stage || (ins.microbatch !== undefined && slot.microbatch !== ins.microbatch)) {
+            throw new RuntimeFault(runtimeMessages.slotMisuse, `free of slot ${index} which holds stage ${slot.stage} microbatch ${slot.microbatch}`, location);
+          }
+          this.disposeSlot(slot);
+          this.slots[index] = null;
+        }
+        return 0;
+      }
+      case 'allreduce': {
+        const stage = this.stage(ins.stage, location);
+        const group = ins.group ?? [this.device.index];
+        const started = now();
+        await this.allreduce(stage, group, step);
+        return now() - started;
+      }
+      case 'optimizer_step': {
+        if (!options.applyOptimizer) return 0;
+        const targets = this.perStageOptimizer ? [this.stage(ins.stage, location)] : [...this.stages.values()];
+        for (const stage of targets) stage.optimizer.apply(stage.parameters);
+        return 0;
+      }
+    }
+  }
+
+  private recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): void {
+    if (!slot.input) throw new RuntimeFault(runtimeMessages.slotMisuse, 'recompute without the stage input', location);
+    const result = stage.layer.forward(stage.parameters, slot.input, this.context(step, slot.microbatch, options.training));
+    result.output.dispose();
+    disposeState(slot.saved);
+    slot.saved = result.saved;
+    slot.needsRecompute = false;
+  }
+
+  private reload(slot: SlotContent): void {
+    if (slot.offloaded === undefined) return;
+    slot.saved = fromHost(slot.offloaded);
+    slot.offloaded = undefined;
+  }
+
+  /** Input of a stage whose predecessor ran on this device without a send/recv pair. */
+  private localInput(stage: number, microbatch: number, step: number, location: FaultLocation): Tensor {
+    if (stage === 0) return this.loadTensors(step, microbatch).input;
+    const previous = this.find(stage - 1, microbatch);
+    if (!previous?.output) throw new RuntimeFault(runtimeMessages.slotMisuse, `forward of stage ${stage} has no input (no recv_act, and stage ${stage - 1} has no output here)`, location);
+    const input = previous.output;
+    previous.output = undefined;
+    return input;
+  }
+
+  private localGradient(stage: number, microbatch: number, location: FaultLocation): Tensor {
+    const next = this.find(stage + 1, microbatch);
+    if (!next?.inputGradient) throw new RuntimeFault(runtimeMessages.slotMisuse, `backward of stage ${stage} has no output gradient (no recv_grad or loss)`, location);
+    const gradient = next.inputGradient;
+    next.inputGradient = undefined;
+    return gradient;
+  }
+
+  /** Averages a stage's gradients over its replicas; every member sums in device order, so all end bitwise equal. */
+  private async allreduce(stage: StageRuntime, group: readonly number[], step: number): Promise<void> {
+    const members = [...group].sort((a, b) => a - b);
+    if (members.length < 2) return;
+    const names = stage.parameters.names();
+    const own = names.map((name) => stage.parameters.gradient(name) ?? tf.zeros(stage.parameters.get(name).shape));
+    for (const peer of members) {
+      if (peer === this.device.index) continue;
+      await this.transport.send(this.device.index, peer, `allreduce:${stage.index}:${step}`, own.map((t) => t.clone()));
+    }
+    const contributions: Tensor[][] = [];
+    for (const member of members) {
+      contributions.push(member === this.device.index ? own : await this.transport.receive(member, this.device.index, `allreduce:${stage.index}:${step}`));
+    }
+    names.forEach((name, i) => {
+      const averaged = tf.tidy(() => tf.div(tf.addN(contributions.map((c) => c[i])), members.length));
+      stage.parameters.setGradient(name, averaged);
+    });
+    for (const list of contributions) for (const tensor of list) if (!tensor.isDisposed) tensor.dispose();
+  }
+}
+
+async function toHost(state: LayerState): Promise<unknown> {
+  if (state instanceof tf.Tensor) {
+    const host: HostTensor = { host: true, shape: state.shape, dtype: state.dtype, values: await state.data() as tf.TypedArray };
+    return host;
+  }
+  if (Array.isArray(state)) return Promise.all(state.map(toHost));
+  if (state !== null && typeof state === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(state)) out[key] = await toHost(value);
+    return out;
+  }
+  return state;
+}
+
+function fromHost(state: unknown): LayerState {
+  if (state !== null && typeof state === 'object' && (state as HostTensor).host === true) {
+    const host = state as HostTensor;
+    return tf.tensor(host.values, host.shape, host.dtype);
+  }
+  if (Array.isArray(state)) return state.map(fromHost);
+  if (state !== null && typeof state === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(state)) out[key] = fromHost(value);
+    return out;
+  }
+  return state;
+}
+
+export { collectTensors };

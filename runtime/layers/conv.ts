@@ -1,0 +1,62 @@
+// Conv2D (NHWC). I: dz = act'(z)·dy, dX = conv2dTranspose(dz, W) (TF's
+// Conv2DBackpropInput); W: dW = Conv2DBackpropFilter(X, dz), db = Σdz.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { activationGradient, applyActivation, type ActivationName } from './activation.ts';
+import type { BackwardInputResult, ForwardResult, LayerState, ParameterSpec, ParameterStore, RunContext, RuntimeLayer, Tensor } from './types.ts';
+
+interface ConvSaved { readonly input: Tensor; readonly preActivation: Tensor; readonly output: Tensor }
+interface ConvPending { readonly input: Tensor; readonly preActivationGradient: Tensor }
+
+export class Conv2DLayer implements RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[];
+  private readonly kernel: number;
+  private readonly stride: number;
+  private readonly padding: 'same' | 'valid';
+  private readonly activation: ActivationName;
+  private readonly filterShape: [number, number, number, number];
+
+  constructor(name: string, inChannels: number, filters: number, kernel: number, stride: number, padding: 'same' | 'valid', activation: ActivationName) {
+    this.name = name;
+    this.kernel = kernel;
+    this.stride = stride;
+    this.padding = padding;
+    this.activation = activation;
+    this.filterShape = [kernel, kernel, inChannels, filters];
+    const fanIn = kernel * kernel * inChannels;
+    this.parameters = [
+      { name: `${name}/kernel`, shape: this.filterShape, init: { kind: 'glorot_uniform', fanIn, fanOut: kernel * kernel * filters } },
+      { name: `${name}/bias`, shape: [filters], init: { kind: 'zeros' } },
+    ];
+  }
+
+  forward(store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
+    return tf.tidy(() => {
+      const z = tf.add(tf.conv2d(input as tf.Tensor4D, store.get(`${this.name}/kernel`) as tf.Tensor4D, this.stride, this.padding), store.get(`${this.name}/bias`));
+      const output = applyActivation(this.activation, z);
+      return { output, saved: { input: input.clone(), preActivation: z, output: output.clone() } } as unknown as tf.TensorContainer;
+    }) as unknown as ForwardResult;
+  }
+
+  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+    const saved = state as ConvSaved;
+    return tf.tidy(() => {
+      const dz = activationGradient(this.activation, saved.preActivation, saved.output, outputGradient) as tf.Tensor4D;
+      const dx = tf.conv2dTranspose(dz, store.get(`${this.name}/kernel`) as tf.Tensor4D, saved.input.shape as [number, number, number, number], this.stride, this.padding);
+      return { inputGradient: dx, pending: { input: saved.input.clone(), preActivationGradient: dz } } as unknown as tf.TensorContainer;
+    }) as unknown as BackwardInputResult;
+  }
+
+  backwardWeight(store: ParameterStore, state: LayerState, _context: RunContext): void {
+    const pending = state as ConvPending;
+    const [kernel, bias] = tf.tidy(() => {
+      const kernelGradient = tf.engine().runKernel('Conv2DBackpropFilter', { x: pending.input, dy: pending.preActivationGradient }, {
+        strides: [this.stride, this.stride], pad: this.padding, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: this.filterShape,
+      } as unknown as tf.NamedAttrMap) as Tensor;
+      return [kernelGradient, tf.sum(pending.preActivationGradient, [0, 1, 2])];
+    });
+    store.accumulate(`${this.name}/kernel`, kernel);
+    store.accumulate(`${this.name}/bias`, bias);
+  }
+}

@@ -1,0 +1,55 @@
+// Embedding of integer ids. The input is not differentiable, so I only
+// hands the output gradient on to W, which scatters it into the table.
+// With `positions` set it also adds a learned position embedding (when the
+// compiler's parameter count includes one).
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackwardInputResult, ForwardResult, LayerState, ParameterSpec, ParameterStore, RunContext, RuntimeLayer, Tensor } from './types.ts';
+
+interface EmbeddingPending { readonly ids: Tensor; readonly outputGradient: Tensor }
+
+export class EmbeddingLayer implements RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[];
+  private readonly vocab: number;
+  private readonly dim: number;
+  private readonly positions: number;
+
+  constructor(name: string, vocab: number, dim: number, positions: number) {
+    this.name = name;
+    this.vocab = vocab;
+    this.dim = dim;
+    this.positions = positions;
+    const table: ParameterSpec = { name: `${name}/table`, shape: [vocab, dim], init: { kind: 'normal', std: 0.02 } };
+    this.parameters = positions > 0
+      ? [table, { name: `${name}/positions`, shape: [positions, dim], init: { kind: 'normal', std: 0.02 } }]
+      : [table];
+  }
+
+  forward(store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
+    return tf.tidy(() => {
+      const ids = tf.cast(input, 'int32');
+      const flat = tf.reshape(ids, [-1]);
+      let output = tf.reshape(tf.gather(store.get(`${this.name}/table`), flat), [...input.shape, this.dim]);
+      if (this.positions > 0) output = tf.add(output, store.get(`${this.name}/positions`));
+      return { output, saved: ids } as unknown as tf.TensorContainer;
+    }) as unknown as ForwardResult;
+  }
+
+  backwardInput(_store: ParameterStore, saved: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+    const pending: EmbeddingPending = { ids: (saved as Tensor).clone(), outputGradient: outputGradient.clone() };
+    return { inputGradient: null, pending };
+  }
+
+  backwardWeight(store: ParameterStore, state: LayerState, _context: RunContext): void {
+    const pending = state as EmbeddingPending;
+    const table = tf.tidy(() =>
+      tf.unsortedSegmentSum(tf.reshape(pending.outputGradient, [-1, this.dim]), tf.reshape(pending.ids, [-1]), this.vocab),
+    );
+    store.accumulate(`${this.name}/table`, table);
+    if (this.positions > 0) {
+      const positions = tf.tidy(() => tf.sum(tf.reshape(pending.outputGradient, [-1, this.positions, this.dim]), 0));
+      store.accumulate(`${this.name}/positions`, positions);
+    }
+  }
+}

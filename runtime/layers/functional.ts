@@ -1,0 +1,100 @@
+// Parameter-free layers: activations, softmax, flatten, max-pooling and the
+// attention core. Their backward-input is the vector-Jacobian product of the
+// function (autodiff re-running the cheap forward); they have no W step.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { applyActivation, activationGradient, type ActivationName } from './activation.ts';
+import { vjp, type BackwardInputResult, type ForwardResult, type LayerState, type ParameterSpec, type ParameterStore, type RunContext, type RuntimeLayer, type Tensor } from './types.ts';
+
+export class FunctionLayer implements RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[] = [];
+  private readonly fn: (x: Tensor) => Tensor;
+
+  constructor(name: string, fn: (x: Tensor) => Tensor) {
+    this.name = name;
+    this.fn = fn;
+  }
+
+  forward(_store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
+    return { output: tf.tidy(() => this.fn(input)), saved: input.clone() };
+  }
+
+  backwardInput(_store: ParameterStore, saved: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+    return { inputGradient: tf.tidy(() => vjp(this.fn, saved as Tensor, outputGradient)), pending: null };
+  }
+
+  backwardWeight(): void {}
+}
+
+/** ReLU / GELU / Tanh as layers, with the closed-form derivative. */
+export class ActivationLayer implements RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[] = [];
+  private readonly activation: ActivationName;
+
+  constructor(name: string, activation: ActivationName) {
+    this.name = name;
+    this.activation = activation;
+  }
+
+  forward(_store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
+    const output = tf.tidy(() => applyActivation(this.activation, input));
+    return { output, saved: { input: input.clone(), output: output.clone() } };
+  }
+
+  backwardInput(_store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+    const saved = state as { input: Tensor; output: Tensor };
+    return { inputGradient: activationGradient(this.activation, saved.input, saved.output, outputGradient), pending: null };
+  }
+
+  backwardWeight(): void {}
+}
+
+export class FlattenLayer implements RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[] = [];
+  constructor(name: string) { this.name = name; }
+
+  forward(_store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
+    return { output: tf.reshape(input, [input.shape[0], -1]), saved: { shape: input.shape } };
+  }
+
+  backwardInput(_store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+    return { inputGradient: tf.reshape(outputGradient, (state as { shape: number[] }).shape), pending: null };
+  }
+
+  backwardWeight(): void {}
+}
+
+export function softmaxLayer(name: string): FunctionLayer {
+  return new FunctionLayer(name, (x) => tf.softmax(x));
+}
+
+export function maxPoolLayer(name: string, size: number, stride: number): FunctionLayer {
+  return new FunctionLayer(name, (x) => tf.maxPool(x as tf.Tensor4D, size, stride, 'valid'));
+}
+
+/**
+ * Scaled dot-product attention over a fused [q | k | v] input of shape
+ * [batch, seq, 3·dim], output [batch, seq, dim]. Parameter-free: the
+ * projections around it are Dense layers, so their I and W stay split.
+ */
+export function attentionCoreLayer(name: string, heads: number, causal: boolean): FunctionLayer {
+  return new FunctionLayer(name, (qkv) => {
+    const [batch, seq, width] = qkv.shape;
+    const dim = width / 3;
+    const headDim = dim / heads;
+    const [q, k, v] = tf.split(qkv, 3, 2).map((part) =>
+      tf.transpose(tf.reshape(part, [batch, seq, heads, headDim]), [0, 2, 1, 3]),
+    );
+    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(headDim));
+    if (causal) {
+      const mask = tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0);
+      scores = tf.add(scores, tf.mul(tf.sub(1, mask), -1e9));
+    }
+    const weights = tf.softmax(scores);
+    const context = tf.matMul(weights, v);
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, seq, dim]);
+  });
+}

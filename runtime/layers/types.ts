@@ -1,0 +1,82 @@
+// The runtime's layer contract: every layer runs forward, backward-input
+// (the gradient w.r.t. its input, keeping what the weight gradient needs)
+// and backward-weight as separate calls, so a split-backward schedule (I and
+// W at different times) really splits the work.
+
+import * as tf from '@tensorflow/tfjs-core';
+
+export type Tensor = tf.Tensor;
+
+export type Initializer =
+  | { readonly kind: 'zeros' }
+  | { readonly kind: 'ones' }
+  | { readonly kind: 'glorot_uniform'; readonly fanIn: number; readonly fanOut: number }
+  | { readonly kind: 'he_normal'; readonly fanIn: number }
+  | { readonly kind: 'normal'; readonly std: number };
+
+export interface ParameterSpec {
+  /** Qualified name, e.g. `blocks[0]/attention/qkv/kernel`; it alone (with the seed) decides the initial values. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: Initializer;
+}
+
+/** Where a layer reads its parameters and deposits its weight gradients. */
+export interface ParameterStore {
+  get(name: string): Tensor;
+  /** Adds to the gradient accumulator of `name`; takes ownership of `gradient`. */
+  accumulate(name: string, gradient: Tensor): void;
+}
+
+export interface RunContext {
+  readonly training: boolean;
+  /** Optimizer step number: dropout masks depend on it. */
+  readonly step: number;
+  readonly seed: number;
+  /** Index, within the step's global batch, of this microbatch's first example. */
+  readonly exampleOffset: number;
+}
+
+/**
+ * State a layer keeps between its calls. Any nesting of tensors in arrays and
+ * plain objects; the owner disposes it with disposeState.
+ */
+export type LayerState = unknown;
+
+export interface ForwardResult {
+  readonly output: Tensor;
+  readonly saved: LayerState;
+}
+
+export interface BackwardInputResult {
+  /** Null when the input is not differentiable (integer token ids). */
+  readonly inputGradient: Tensor | null;
+  /** What backwardWeight needs (typically the layer input and the output-side gradient). */
+  readonly pending: LayerState;
+}
+
+export interface RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[];
+  /** Per-example output shape for a per-example input shape. */
+  forward(store: ParameterStore, input: Tensor, context: RunContext): ForwardResult;
+  /** Does not compute weight gradients; disposes nothing it was given. */
+  backwardInput(store: ParameterStore, saved: LayerState, outputGradient: Tensor, context: RunContext): BackwardInputResult;
+  backwardWeight(store: ParameterStore, pending: LayerState, context: RunContext): void;
+}
+
+export function collectTensors(state: LayerState, into: Tensor[] = []): Tensor[] {
+  if (state instanceof tf.Tensor) into.push(state);
+  else if (Array.isArray(state)) for (const item of state) collectTensors(item, into);
+  else if (state !== null && typeof state === 'object') for (const value of Object.values(state)) collectTensors(value, into);
+  return into;
+}
+
+export function disposeState(state: LayerState): void {
+  for (const tensor of collectTensors(state)) if (!tensor.isDisposed) tensor.dispose();
+}
+
+/** Vector-Jacobian product of a parameter-free function (recomputes its forward under the tape). */
+export function vjp(fn: (x: Tensor) => Tensor, input: Tensor, outputGradient: Tensor): Tensor {
+  return tf.grad(fn)(input, outputGradient);
+}

@@ -1,0 +1,119 @@
+// sgd, momentum and adam over a ParameterTable's accumulated gradients.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParameterTable } from './parameters.ts';
+import type { Tensor } from './layers/types.ts';
+
+export interface OptimizerSpec {
+  readonly name: string;
+  readonly args: Readonly<Record<string, number>>;
+}
+
+export interface Optimizer {
+  /** Applies the accumulated gradients of `table` and clears them. */
+  apply(table: ParameterTable): void;
+  /** State tensors by name, for checkpoints. */
+  state(): Map<string, Tensor>;
+  readonly stepCount: number;
+  restore(state: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, stepCount: number): void;
+}
+
+export function createOptimizer(spec: OptimizerSpec): Optimizer {
+  const lr = spec.args.lr ?? spec.args.learning_rate ?? 0.01;
+  switch (spec.name) {
+    case 'sgd': return new MomentumOptimizer(lr, 0);
+    case 'momentum': return new MomentumOptimizer(lr, spec.args.momentum ?? 0.9);
+    case 'adam': return new AdamOptimizer(lr, spec.args.beta1 ?? 0.9, spec.args.beta2 ?? 0.999, spec.args.eps ?? spec.args.epsilon ?? 1e-8);
+    default: throw new Error(`unknown optimizer '${spec.name}' (sgd, momentum, adam)`);
+  }
+}
+
+abstract class StatefulOptimizer implements Optimizer {
+  protected readonly slots = new Map<string, Tensor>();
+  stepCount = 0;
+
+  abstract apply(table: ParameterTable): void;
+
+  state(): Map<string, Tensor> {
+    return this.slots;
+  }
+
+  restore(state: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, stepCount: number): void {
+    for (const tensor of this.slots.values()) tensor.dispose();
+    this.slots.clear();
+    for (const [name, values] of state) {
+      const shape = shapes.get(name);
+      if (!shape) throw new Error(`optimizer state '${name}' has no shape`);
+      this.slots.set(name, tf.tensor(values, shape as number[], 'float32'));
+    }
+    this.stepCount = stepCount;
+  }
+
+  protected replaceSlot(name: string, value: Tensor): void {
+    this.slots.get(name)?.dispose();
+    this.slots.set(name, value);
+  }
+}
+
+class MomentumOptimizer extends StatefulOptimizer {
+  private readonly lr: number;
+  private readonly momentum: number;
+  constructor(lr: number, momentum: number) {
+    super();
+    this.lr = lr;
+    this.momentum = momentum;
+  }
+
+  apply(table: ParameterTable): void {
+    this.stepCount++;
+    for (const name of table.names()) {
+      const gradient = table.gradient(name);
+      if (!gradient) continue;
+      if (this.momentum === 0) {
+        table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(gradient, this.lr))));
+        continue;
+      }
+      const velocityName = `${name}#velocity`;
+      const previous = this.slots.get(velocityName);
+      const velocity = tf.tidy(() => (previous ? tf.add(tf.mul(previous, this.momentum), gradient) : gradient.clone()));
+      this.replaceSlot(velocityName, velocity);
+      table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(velocity, this.lr))));
+    }
+    table.clearGradients();
+  }
+}
+
+class AdamOptimizer extends StatefulOptimizer {
+  private readonly lr: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  constructor(lr: number, beta1: number, beta2: number, epsilon: number) {
+    super();
+    this.lr = lr;
+    this.beta1 = beta1;
+    this.beta2 = beta2;
+    this.epsilon = epsilon;
+  }
+
+  apply(table: ParameterTable): void {
+    this.stepCount++;
+    const correction1 = 1 - this.beta1 ** this.stepCount;
+    const correction2 = 1 - this.beta2 ** this.stepCount;
+    for (const name of table.names()) {
+      const gradient = table.gradient(name);
+      if (!gradient) continue;
+      const m0 = this.slots.get(`${name}#m`);
+      const v0 = this.slots.get(`${name}#v`);
+      const m = tf.tidy(() => tf.add(m0 ? tf.mul(m0, this.beta1) : tf.zerosLike(gradient), tf.mul(gradient, 1 - this.beta1)));
+      const v = tf.tidy(() => tf.add(v0 ? tf.mul(v0, this.beta2) : tf.zerosLike(gradient), tf.mul(tf.square(gradient), 1 - this.beta2)));
+      this.replaceSlot(`${name}#m`, m);
+      this.replaceSlot(`${name}#v`, v);
+      table.set(name, tf.tidy(() => {
+        const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), this.epsilon));
+        return tf.sub(table.get(name), tf.mul(update, this.lr));
+      }));
+    }
+    table.clearGradients();
+  }
+}

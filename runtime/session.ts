@@ -1,0 +1,176 @@
+// A training session runs all devices of an IrProgram step by step, either
+// in this thread (in-process) or on worker threads (runtime/workers.ts).
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { IrProgram } from '../compiler/ir/types.ts';
+import { BatchFeed, createDataset, dataShapes, type Dataset } from './data/index.ts';
+import { DeviceHost, type StageState } from './deviceHost.ts';
+import type { StepOptions, StepReport } from './interpreter.ts';
+import { InProcessTransport } from './inProcess.ts';
+import type { ExternRegistry } from './layers/registry.ts';
+import type { Tensor } from './layers/types.ts';
+import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { deviceOfStage } from './model.ts';
+
+export type SessionStepOptions = Omit<StepOptions, 'fault'> & { readonly fault?: StepOptions['fault'] };
+
+export interface StepSummary {
+  readonly step: number;
+  /** Mean training loss of the step's global batch. */
+  readonly loss: number;
+  /** Training accuracy of the step's batch (classification), or NaN. */
+  readonly accuracy: number;
+  readonly reports: readonly StepReport[];
+  readonly seconds: number;
+}
+
+export interface Evaluation {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly examples: number;
+}
+
+export interface TrainingSession {
+  readonly ir: IrProgram;
+  readonly dataset: Dataset;
+  step(options: SessionStepOptions): Promise<StepSummary>;
+  /** Accumulated gradients of replica 0, by parameter name. */
+  gradients(): Promise<Record<string, Float32Array>>;
+  clearGradients(): Promise<void>;
+  /** Parameters and optimizer state of every stage (from replica 0). */
+  state(): Promise<Record<number, StageState>>;
+  loadState(state: Readonly<Record<number, StageState>>): Promise<void>;
+  evaluate(maxExamples?: number): Promise<Evaluation>;
+  close(): Promise<void>;
+}
+
+export function summarize(ir: IrProgram, step: number, reports: readonly StepReport[], seconds: number): StepSummary {
+  // Each replica's losses sum to its batch mean (scaled by 1/microbatches); average over replicas.
+  const loss = reports.reduce((sum, r) => sum + r.loss, 0) / ir.replicas;
+  const counted = reports.reduce((sum, r) => sum + r.counted, 0);
+  const correct = reports.reduce((sum, r) => sum + r.correct, 0);
+  return { step, loss, accuracy: counted > 0 ? correct / counted : Number.NaN, reports, seconds };
+}
+
+/** Loss and accuracy of the model's output on a batch of test examples. */
+export function scoreOutput(output: Tensor, target: Tensor, lossName: string): { loss: number; correct: number; count: number } {
+  return tf.tidy(() => {
+    if (lossName === 'mse') {
+      const loss = tf.sum(tf.square(tf.sub(output, tf.cast(target, 'float32')))).dataSync()[0];
+      return { loss, correct: 0, count: output.size };
+    }
+    const classes = output.shape[output.rank - 1];
+    const logits = tf.reshape(output, [-1, classes]);
+    const labels = tf.reshape(tf.cast(target, 'int32'), [-1]);
+    const loss = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)))).dataSync()[0];
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')).dataSync()[0];
+    return { loss, correct, count: labels.shape[0] };
+  });
+}
+
+export interface InProcessOptions {
+  readonly baseDirectory: string;
+  readonly externs: ExternRegistry;
+  readonly dataset?: Dataset;
+}
+
+export class InProcessSession implements TrainingSession {
+  readonly ir: IrProgram;
+  readonly dataset: Dataset;
+  private readonly feed: BatchFeed;
+  private hosts: DeviceHost[] = [];
+  private readonly externs: ExternRegistry;
+  private readonly transport: InProcessTransport;
+
+  constructor(ir: IrProgram, options: InProcessOptions) {
+    this.ir = ir;
+    this.externs = options.externs;
+    this.dataset = options.dataset ?? createDataset(ir.data, dataShapes(ir), options.baseDirectory);
+    this.feed = new BatchFeed(this.dataset, ir.seed, ir.microbatchSize, ir.microbatches, ir.replicas);
+    this.transport = new InProcessTransport(new Map(ir.devices.map((d) => [d.index, d.name])));
+  }
+
+  private ensureBuilt(): DeviceHost[] {
+    if (this.hosts.length === 0) {
+      this.hosts = this.ir.devices.map((device) => new DeviceHost(this.ir, device.index, this.externs, this.feed, this.transport));
+    }
+    return this.hosts;
+  }
+
+  async step(options: SessionStepOptions): Promise<StepSummary> {
+    const transport = this.transport;
+    transport.begin();
+    const hosts = this.ensureBuilt();
+    const started = performance.now();
+    let failure: unknown;
+    const reports = await Promise.all(hosts.map(async (host) => {
+      try {
+        return await host.runStep(options);
+      } catch (error) {
+        failure ??= error;
+        return undefined;
+      } finally {
+        transport.finished();
+      }
+    }));
+    const leftover = transport.dispose();
+    if (failure) throw failure;
+    if (leftover > 0) throw new RuntimeFault(runtimeMessages.internal, `${leftover} message(s) were sent but never received`);
+    return summarize(this.ir, options.step, reports as StepReport[], (performance.now() - started) / 1000);
+  }
+
+  async gradients(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const host of this.hosts.filter((h) => h.interpreter.device.replica === 0)) Object.assign(out, await host.gradients());
+    return out;
+  }
+
+  async clearGradients(): Promise<void> {
+    for (const host of this.hosts) host.clearGradients();
+  }
+
+  async state(): Promise<Record<number, StageState>> {
+    this.ensureBuilt();
+    const out: Record<number, StageState> = {};
+    for (const host of this.hosts.filter((h) => h.interpreter.device.replica === 0)) Object.assign(out, await host.state());
+    return out;
+  }
+
+  async loadState(state: Readonly<Record<number, StageState>>): Promise<void> {
+    this.ensureBuilt();
+    for (const host of this.hosts) host.loadState(state);
+  }
+
+  async evaluate(maxExamples = Number.POSITIVE_INFINITY): Promise<Evaluation> {
+    this.ensureBuilt();
+    const total = Math.min(this.dataset.testSize, maxExamples);
+    const chunk = Math.max(this.ir.microbatchSize, 250);
+    let loss = 0;
+    let correct = 0;
+    let count = 0;
+    for (let start = 0; start < total; start += chunk) {
+      const end = Math.min(total, start + chunk);
+      const batch = this.dataset.testExamples(start, end);
+      const model = this.ir.model;
+      let activation: Tensor = tf.tensor(batch.input, [end - start, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32');
+      for (const stage of this.ir.stages) {
+        const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage.index, 0));
+        if (!host) throw new Error(`no device runs stage ${stage.index}`);
+        activation = host.forwardOnly(stage.index, activation);
+      }
+      const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
+      const score = scoreOutput(activation, target, model.loss);
+      activation.dispose();
+      target.dispose();
+      loss += score.loss;
+      correct += score.correct;
+      count += score.count;
+    }
+    return { loss: count > 0 ? loss / count : Number.NaN, accuracy: count > 0 ? correct / count : Number.NaN, examples: total };
+  }
+
+  async close(): Promise<void> {
+    for (const host of this.hosts) host.dispose();
+    this.hosts = [];
+  }
+}
