@@ -1,0 +1,250 @@
+// The type checker: loads the entry file and its imports through the host,
+// then checks declarations, models, clusters and pipelines, one concern per
+// file in this folder. Never throws on bad input: every user mistake is a
+// diagnostic. The program for later phases is returned only when there are
+// no errors (warnings are fine).
+
+import type { Diagnostic } from '../../grammar/diagnostic.ts';
+import { hasErrors } from '../../grammar/diagnostic.ts';
+import type { PipelineDeclaration, ScheduleDeclaration } from '../../grammar/ast.ts';
+import type { CompilerHost } from '../host.ts';
+import { NameMessages } from '../messages/names.ts';
+import { PlacementMessages } from '../messages/placement.ts';
+import type { CheckedPipeline, CheckedProgram, CheckedStage } from '../program.ts';
+import { checkCluster } from './cluster.ts';
+import type { ClusterCheckResult } from './cluster.ts';
+import { createReporter } from './context.ts';
+import type { Reporter } from './context.ts';
+import { stageCosts } from './costs.ts';
+import { collectDeclarations } from './declarations.ts';
+import type { DeclarationTable } from './declarations.ts';
+import { checkExternLayer } from './extern.ts';
+import { loadDocuments } from './imports.ts';
+import { checkModel } from './model.ts';
+import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
+import { checkScheduleUse } from './scheduleUse.ts';
+import { checkSettings } from './settings.ts';
+import { planStages } from './stages.ts';
+import { didYouMean } from './suggest.ts';
+
+export interface CheckOptions {
+  /** Which pipeline to hand on (default: the first in the entry file). All are checked. */
+  readonly pipeline?: string;
+}
+
+export interface CheckResult {
+  readonly program?: CheckedProgram;
+  readonly diagnostics: Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+export function checkProgram(entryFile: string, host: CompilerHost, options: CheckOptions = {}): CheckResult {
+  const reporter = createReporter();
+  const loaded = loadDocuments(entryFile, host, reporter);
+  if (!loaded.entryFound) {
+    reporter.report(NameMessages.importNotFound, { file: entryFile, start: 0, end: 0 }, { path: entryFile });
+    return { diagnostics: reporter.diagnostics, sources: loaded.sources };
+  }
+  const table = collectDeclarations(loaded.documents, reporter);
+
+  const externs = new Map<string, ExternLayerEntry>();
+  for (const [name, { declaration, file }] of table.externs) {
+    externs.set(name, { declaration, checked: checkExternLayer(declaration, file, host, reporter) });
+  }
+
+  // Every model and cluster the user wrote is checked, used or not.
+  const models = new Map<string, ModelCheckResult>();
+  const clusters = new Map<string, ClusterCheckResult>();
+  for (const { declaration } of table.userDeclarations) {
+    if (declaration.kind === 'ModelDeclaration' && table.models.get(declaration.name.name) === declaration) {
+      models.set(declaration.name.name, checkModel(declaration, externs, reporter));
+    } else if (declaration.kind === 'ClusterDeclaration' && table.clusters.get(declaration.name.name) === declaration) {
+      clusters.set(declaration.name.name, checkCluster(declaration, reporter));
+    }
+  }
+
+  const entryPipelines = table.userDeclarations
+    .filter(({ declaration, file }) => declaration.kind === 'PipelineDeclaration' && file === entryFile)
+    .map(({ declaration }) => declaration as PipelineDeclaration);
+  const userPipelines = table.userDeclarations
+    .filter(({ declaration }) => declaration.kind === 'PipelineDeclaration')
+    .map(({ declaration }) => declaration as PipelineDeclaration)
+    .filter((declaration) => table.pipelines.get(declaration.name.name) === declaration);
+
+  let selected: PipelineDeclaration | undefined;
+  if (options.pipeline !== undefined) {
+    selected = table.pipelines.get(options.pipeline);
+    if (selected === undefined) {
+      reporter.report(NameMessages.unknownPipeline, { file: entryFile, start: 0, end: 0 }, { name: options.pipeline, file: entryFile }, {
+        hint: didYouMean(options.pipeline, table.pipelines.keys()) ?? (table.pipelines.size === 0 ? 'the file declares no pipeline' : `pipelines: ${[...table.pipelines.keys()].join(', ')}`),
+      });
+    }
+  } else {
+    selected = entryPipelines[0] ?? userPipelines[0];
+  }
+
+  let pipeline: CheckedPipeline | undefined;
+  let programParts: Pick<CheckedProgram, 'model' | 'cluster'> | undefined;
+  for (const declaration of userPipelines) {
+    const checked = checkPipeline(declaration, table, models, clusters, reporter);
+    if (declaration === selected && checked !== undefined) {
+      pipeline = checked.pipeline;
+      programParts = { model: checked.model, cluster: checked.cluster };
+    }
+  }
+
+  const diagnostics = reporter.diagnostics;
+  if (hasErrors(diagnostics) || pipeline === undefined || programParts === undefined) {
+    return { diagnostics, sources: loaded.sources };
+  }
+  return {
+    program: {
+      model: programParts.model,
+      cluster: programParts.cluster,
+      pipeline,
+      schedules: table.schedules as ReadonlyMap<string, ScheduleDeclaration>,
+      sources: loaded.sources,
+    },
+    diagnostics,
+    sources: loaded.sources,
+  };
+}
+
+function checkPipeline(
+  declaration: PipelineDeclaration,
+  table: DeclarationTable,
+  models: ReadonlyMap<string, ModelCheckResult>,
+  clusters: ReadonlyMap<string, ClusterCheckResult>,
+  reporter: Reporter,
+): { pipeline: CheckedPipeline; model: CheckedProgram['model']; cluster: CheckedProgram['cluster'] } | undefined {
+  const name = declaration.name.name;
+  const errorsBefore = reporter.diagnostics.filter((d) => d.severity === 'error').length;
+  const settings = checkSettings(declaration, reporter);
+  const missing = (setting: string, hint: string) =>
+    reporter.report(NameMessages.missingSetting, declaration.name.span, { name, setting }, { hint });
+
+  let modelResult: ModelCheckResult | undefined;
+  if (settings.model === undefined) {
+    if (!settings.spans.has('model')) missing('model', 'add model <name>');
+  } else {
+    modelResult = models.get(settings.model.name);
+    if (modelResult === undefined && !table.models.has(settings.model.name)) {
+      reporter.report(NameMessages.unknownModel, settings.model.span, { name: settings.model.name }, {
+        hint: didYouMean(settings.model.name, table.models.keys()),
+      });
+    }
+  }
+  let clusterResult: ClusterCheckResult | undefined;
+  if (settings.cluster === undefined) {
+    if (!settings.spans.has('cluster')) missing('cluster', 'add cluster <name>');
+  } else {
+    clusterResult = clusters.get(settings.cluster.name);
+    if (clusterResult === undefined && !table.clusters.has(settings.cluster.name)) {
+      reporter.report(NameMessages.unknownCluster, settings.cluster.span, { name: settings.cluster.name }, {
+        hint: didYouMean(settings.cluster.name, table.clusters.keys()),
+      });
+    }
+  }
+  if (settings.batch === undefined && !settings.spans.has('batch')) missing('batch', 'add e.g. batch 64');
+  if (settings.microbatches === undefined && !settings.spans.has('microbatches')) missing('microbatches', 'add e.g. microbatches 8');
+  if (settings.optimizer === undefined && !settings.spans.has('optimizer')) missing('optimizer', 'add e.g. optimizer adam(lr: 1e-3)');
+
+  let microbatchSize: number | undefined;
+  if (settings.batch !== undefined && settings.microbatches !== undefined) {
+    const { batch, microbatches } = settings;
+    if (microbatches > batch || (batch % microbatches !== 0 && settings.remainder === 'error')) {
+      reporter.report(PlacementMessages.microbatchesDivide, settings.spans.get('microbatches')!, { microbatches, batch }, {
+        hint: microbatches > batch
+          ? 'use at most as many microbatches as examples in the batch'
+          : `use a divisor of ${batch} (e.g. ${nearestDivisor(batch, microbatches)}), or say what to do with the rest: remainder drop | pad`,
+      });
+    } else {
+      microbatchSize = settings.remainder === 'pad' ? Math.ceil(batch / microbatches) : Math.floor(batch / microbatches);
+    }
+  }
+
+  const plan = modelResult !== undefined && clusterResult !== undefined
+    ? planStages({
+      pipeline: declaration,
+      modelName: modelResult.name,
+      table: modelResult.table,
+      model: modelResult.model,
+      cluster: clusterResult,
+      replicas: settings.replicas,
+      microbatchSize,
+      optimizerStateFactor: settings.optimizer?.stateFactor ?? 0,
+      reporter,
+    })
+    : undefined;
+
+  if (plan !== undefined && clusterResult !== undefined) {
+    const computeDevices = clusterResult.devices.filter((device) => device.flopsPerSecond > 0).length;
+    if (settings.replicas * plan.ranks > computeDevices) {
+      reporter.report(PlacementMessages.replicas, settings.spans.get('replicas') ?? declaration.name.span, {
+        problem: `${settings.replicas} replica(s) × ${plan.ranks} pipeline rank(s) need ${settings.replicas * plan.ranks} compute devices, but cluster '${clusterResult.name}' has ${computeDevices}`,
+      }, { hint: 'use fewer replicas or stages, or declare more devices' });
+    }
+  }
+
+  const stagesPerDevice = plan === undefined ? undefined : plan.stages.length / plan.ranks;
+  const schedule = checkScheduleUse(
+    declaration,
+    table.schedules,
+    plan === undefined ? undefined : { placement: plan.placement, stagesPerDevice: stagesPerDevice! },
+    reporter,
+  );
+
+  const errorsAfter = reporter.diagnostics.filter((d) => d.severity === 'error').length;
+  const model = modelResult?.model;
+  const cluster = clusterResult?.cluster;
+  if (errorsAfter > errorsBefore || model === undefined || cluster === undefined || plan === undefined
+    || schedule === undefined || settings.optimizer === undefined || microbatchSize === undefined
+    || settings.batch === undefined || settings.microbatches === undefined) {
+    return undefined;
+  }
+
+  const stages: CheckedStage[] = plan.stages.map((stage, index) => {
+    const layers = stage.layers.map((layer) => model.layers[layer]);
+    return {
+      index,
+      name: stage.name,
+      device: stage.rank,
+      layers: stage.layers,
+      inputShape: layers[0].inputShape,
+      outputShape: layers[layers.length - 1].outputShape,
+      recompute: stage.recompute,
+      offload: stage.offload,
+      costs: stageCosts(layers, microbatchSize),
+      span: stage.span,
+    };
+  });
+  return {
+    model,
+    cluster,
+    pipeline: {
+      name,
+      batch: settings.batch,
+      microbatches: settings.microbatches,
+      microbatchSize,
+      remainder: settings.remainder,
+      replicas: settings.replicas,
+      devicesPerReplica: plan.ranks,
+      placement: plan.placement,
+      stages,
+      schedule,
+      optimizer: settings.optimizer,
+      ...(settings.data === undefined ? {} : { data: settings.data }),
+      seed: settings.seed,
+      ...(settings.steps === undefined ? {} : { steps: settings.steps }),
+      span: declaration.span,
+    },
+  };
+}
+
+function nearestDivisor(batch: number, wanted: number): number {
+  let best = 1;
+  for (let d = 1; d <= batch; d++) {
+    if (batch % d === 0 && Math.abs(d - wanted) < Math.abs(best - wanted)) best = d;
+  }
+  return best;
+}

@@ -1,0 +1,519 @@
+// A model: dims, inputs and targets, layers (repeat blocks expanded, residual
+// blocks kept as one unit with children), shapes propagated layer to layer
+// from the first input, and the loss. Layer costs come from the catalog.
+// After the first shape error the shape is unknown for the rest of the model,
+// so one mistake yields one diagnostic rather than a cascade.
+
+import type {
+  Argument, Expression, ExternLayerDeclaration, LayerName, LossDeclaration, ModelDeclaration, ModelMember, TensorType,
+} from '../../grammar/ast.ts';
+import type { Span } from '../../grammar/source.ts';
+import { bytesPerExample, formatShape, LAYER_CATALOG, lookupLayer, residualCosts, sameShape, withDefaults } from '../layers/catalog.ts';
+import type { ArgumentSchema, LayerCosts } from '../layers/catalog.ts';
+import { NameMessages } from '../messages/names.ts';
+import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedTensor, Dim, DType, TensorShape } from '../program.ts';
+import { checkArguments } from './arguments.ts';
+import { createReporter } from './context.ts';
+import type { Reporter } from './context.ts';
+import { evaluateDim, evaluateNumber, evaluateRange, extendScope } from './evaluate.ts';
+import type { Scope } from './evaluate.ts';
+import type { CheckedExternLayer } from './extern.ts';
+import { didYouMean } from './suggest.ts';
+
+const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
+const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
+
+/** What stage references resolve against: the model's top-level units by name. */
+export interface ModelLayerTable {
+  /** Display names of the top-level units, in model order. */
+  readonly names: readonly string[];
+  readonly spans: readonly Span[];
+  /** Plain layer name → unit index. */
+  readonly scalars: ReadonlyMap<string, number>;
+  /** Array base name → (element index → unit index). */
+  readonly arrays: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+export interface ModelCheckResult {
+  readonly name: string;
+  readonly table: ModelLayerTable;
+  /** Present when the model checked without errors. */
+  readonly model?: CheckedModel;
+}
+
+export interface ExternLayerEntry {
+  readonly declaration: ExternLayerDeclaration;
+  /** Undefined when the implementation had problems (already reported). */
+  readonly checked?: CheckedExternLayer;
+}
+
+interface LayerRecord {
+  readonly name: string;
+  readonly span: Span;
+  readonly layer?: CheckedLayer;
+}
+
+interface ModelWalk {
+  readonly reporter: Reporter;
+  readonly externs: ReadonlyMap<string, ExternLayerEntry>;
+  readonly modelName: string;
+  failed: boolean;
+}
+
+export function checkModel(
+  declaration: ModelDeclaration,
+  externs: ReadonlyMap<string, ExternLayerEntry>,
+  reporter: Reporter,
+): ModelCheckResult {
+  const modelName = declaration.name.name;
+  const walk: ModelWalk = { reporter, externs, modelName, failed: false };
+  const errorsBefore = reporter.diagnostics.filter((d) => d.severity === 'error').length;
+
+  // Dims first, so tensors and layers may use them wherever they are declared.
+  let scope: Scope = new Map([['batch', 'batch']]);
+  const dims: Record<string, number | null> = { batch: null };
+  for (const member of declaration.members) {
+    if (member.kind !== 'DimDeclaration' || member.name.name === '') continue;
+    const name = member.name.name;
+    if (member.value === undefined) {
+      dims[name] = null;
+      scope = extendScope(scope, name, name);
+    } else {
+      const value = evaluateNumber(member.value, scope, reporter, `dim '${name}'`);
+      if (value !== undefined) {
+        dims[name] = value;
+        scope = extendScope(scope, name, value);
+      }
+    }
+  }
+
+  const inputs: CheckedTensor[] = [];
+  const targets: CheckedTensor[] = [];
+  const tensorNames = new Map<string, Span>();
+  for (const member of declaration.members) {
+    if (member.kind !== 'TensorDeclaration' || member.name.name === '') continue;
+    const previous = tensorNames.get(member.name.name);
+    if (previous !== undefined) {
+      reporter.report(NameMessages.duplicateLayer, member.name.span, { name: member.name.name, model: modelName }, {
+        related: [{ span: previous, message: 'first declared here' }],
+      });
+      continue;
+    }
+    tensorNames.set(member.name.name, member.name.span);
+    const shape = checkTensorType(member.type, scope, reporter);
+    if (shape === undefined) { walk.failed = true; continue; }
+    const tensor: CheckedTensor = { name: member.name.name, role: member.role, shape, span: member.span };
+    (member.role === 'input' ? inputs : targets).push(tensor);
+  }
+
+  const records: LayerRecord[] = [];
+  const scalars = new Map<string, number>();
+  const arrays = new Map<string, Map<number, number>>();
+  const firstSpans = new Map<string, Span>();
+  for (const [name, span] of tensorNames) firstSpans.set(name, span);
+
+  const registerTopLevel = (layerName: LayerName, index: number | undefined, record: LayerRecord): void => {
+    const position = records.length;
+    records.push(record);
+    if (index === undefined) scalars.set(layerName.base.name, position);
+    else {
+      let elements = arrays.get(layerName.base.name);
+      if (elements === undefined) arrays.set(layerName.base.name, (elements = new Map()));
+      elements.set(index, position);
+    }
+  };
+
+  const startShape = inputs[0]?.shape;
+  if (inputs.length === 0 && !walk.failed) {
+    reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'input' }, {
+      hint: 'declare the data the first layer reads, e.g. input x: f32[batch, 784]',
+    });
+  }
+  const finalShape = walkMembers(walk, declaration.members, scope, startShape, '', firstSpans, registerTopLevel);
+
+  if (records.length === 0 && declaration.name.name !== '') {
+    reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'layers' }, {
+      hint: 'add layers, e.g. layer out = Dense(units: 10)',
+    });
+  }
+
+  const losses = declaration.members.filter((member): member is LossDeclaration => member.kind === 'LossDeclaration');
+  let loss: CheckedLoss | undefined;
+  if (losses.length === 0) {
+    if (records.length > 0) {
+      reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'loss' }, {
+        hint: `add a loss, e.g. loss softmax_cross_entropy(${records[records.length - 1].name}, y)`,
+      });
+    }
+  } else {
+    loss = checkLoss(losses[0], records, targets, finalShape, walk);
+    for (const extra of losses.slice(1)) {
+      reporter.report(NameMessages.duplicateDeclaration, extra.span, { kind: 'loss', name: extra.function.name }, {
+        related: [{ span: losses[0].span, message: 'first declared here' }],
+      });
+    }
+  }
+
+  const table: ModelLayerTable = {
+    names: records.map((record) => record.name),
+    spans: records.map((record) => record.span),
+    scalars,
+    arrays,
+  };
+  const errorsAfter = reporter.diagnostics.filter((d) => d.severity === 'error').length;
+  const layers = records.map((record) => record.layer);
+  if (errorsAfter > errorsBefore || walk.failed || loss === undefined || layers.some((layer) => layer === undefined)) {
+    return { name: modelName, table };
+  }
+  return {
+    name: modelName,
+    table,
+    model: { name: modelName, dims, inputs, targets, layers: layers as CheckedLayer[], loss, span: declaration.span },
+  };
+}
+
+function checkTensorType(type: TensorType, scope: Scope, reporter: Reporter): TensorShape | undefined {
+  const dtype = type.dtype.name;
+  let ok = true;
+  if (!DTYPES.includes(dtype as DType)) {
+    ok = false;
+    if (dtype !== '') {
+      reporter.report(NameMessages.unknownDtype, type.dtype.span, { name: dtype }, {
+        hint: didYouMean(dtype, DTYPES) ?? `use one of ${DTYPES.join(', ')}`,
+      });
+    }
+  }
+  const dims: Dim[] = [];
+  for (const expression of type.dims) {
+    const dim = evaluateDim(expression, scope, reporter);
+    if (dim === undefined) ok = false;
+    else if (typeof dim === 'number' && (!Number.isInteger(dim) || dim < 1)) {
+      ok = false;
+      reporter.report(NameMessages.notConstant, expression.span, { what: `a dimension (a positive integer, not ${dim})` });
+    } else dims.push(dim);
+  }
+  return ok ? { dtype: dtype as DType, dims } : undefined;
+}
+
+function layerDisplayName(layerName: LayerName, index: number | undefined, prefix: string): string {
+  return `${prefix}${layerName.base.name}${index === undefined ? '' : `[${index}]`}`;
+}
+
+function evaluateLayerIndex(walk: ModelWalk, layerName: LayerName, scope: Scope): { ok: boolean; index?: number } {
+  if (layerName.index === undefined) return { ok: true };
+  const index = evaluateNumber(layerName.index, scope, walk.reporter, 'a layer index');
+  if (index === undefined) return { ok: false };
+  if (!Number.isInteger(index) || index < 0) {
+    walk.reporter.report(NameMessages.notConstant, layerName.index.span, { what: `a layer index (a non-negative integer, not ${index})` });
+    return { ok: false };
+  }
+  return { ok: true, index };
+}
+
+/**
+ * Walks members in order, threading the current shape (undefined once unknown).
+ * `register` receives each unit declared at this level (repeat bodies count as this level).
+ */
+function walkMembers(
+  walk: ModelWalk,
+  members: readonly ModelMember[],
+  scope: Scope,
+  shape: TensorShape | undefined,
+  prefix: string,
+  declared: Map<string, Span>,
+  register: (name: LayerName, index: number | undefined, record: LayerRecord) => void,
+): TensorShape | undefined {
+  let current = shape;
+  for (const member of members) {
+    switch (member.kind) {
+      case 'LayerDeclaration': {
+        if (member.name.base.name === '') { walk.failed = true; current = undefined; break; }
+        const { ok, index } = evaluateLayerIndex(walk, member.name, scope);
+        if (!ok) { walk.failed = true; current = undefined; break; }
+        const name = layerDisplayName(member.name, index, prefix);
+        if (!claimName(walk, declared, name, member.name)) { current = undefined; break; }
+        const layer = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span);
+        register(member.name, index, { name, span: member.name.span, layer });
+        current = layer?.outputShape;
+        break;
+      }
+      case 'RepeatBlock': {
+        if (member.variable.name === '') { walk.failed = true; break; }
+        const range = evaluateRange(member.range, scope, walk.reporter, 'a repeat range');
+        if (range === undefined) { walk.failed = true; current = undefined; break; }
+        if (range.to <= range.from) {
+          walk.reporter.report(NameMessages.emptyRepeat, member.range.span, { range: `${range.from}..${range.to}` }, {
+            hint: 'ranges are half-open: 0..4 is 0, 1, 2, 3',
+          });
+        }
+        for (let i = range.from; i < range.to; i++) {
+          current = walkMembers(walk, member.body, extendScope(scope, member.variable.name, i), current, prefix, declared, register);
+        }
+        break;
+      }
+      case 'ResidualBlock': {
+        if (member.name.base.name === '') { walk.failed = true; current = undefined; break; }
+        const { ok, index } = evaluateLayerIndex(walk, member.name, scope);
+        if (!ok) { walk.failed = true; current = undefined; break; }
+        const name = layerDisplayName(member.name, index, prefix);
+        if (!claimName(walk, declared, name, member.name)) { current = undefined; break; }
+        const children: CheckedLayer[] = [];
+        let childrenOk = true;
+        const childNames = new Map<string, Span>();
+        const output = walkMembers(walk, member.body, scope, current, `${name}.`, childNames, (_n, _i, record) => {
+          if (record.layer === undefined) childrenOk = false;
+          else children.push(record.layer);
+        });
+        let layer: CheckedLayer | undefined;
+        if (current !== undefined && output !== undefined && childrenOk) {
+          if (children.length === 0) {
+            walk.reporter.report(NameMessages.incompleteModel, member.name.span, { name, what: 'layers in its residual body' });
+          } else if (!sameShape(current, output)) {
+            walk.reporter.report(NameMessages.residualShape, member.name.span, {
+              name, input: formatShape(current), output: formatShape(output),
+            }, { hint: 'the body is added back to its input, so its last layer must produce the input shape' });
+          } else {
+            const costs = residualCosts(current, children);
+            layer = {
+              name, operator: 'Residual', args: {}, inputShape: current, outputShape: current,
+              ...costs, children, span: member.span,
+            };
+          }
+        }
+        register(member.name, index, { name, span: member.name.span, layer });
+        current = layer?.outputShape;
+        break;
+      }
+      case 'DimDeclaration':
+      case 'TensorDeclaration':
+      case 'LossDeclaration':
+        // Handled by checkModel before and after the walk.
+        break;
+    }
+  }
+  return current;
+}
+
+function claimName(walk: ModelWalk, declared: Map<string, Span>, name: string, layerName: LayerName): boolean {
+  const previous = declared.get(name);
+  if (previous !== undefined) {
+    walk.reporter.report(NameMessages.duplicateLayer, layerName.span, { name, model: walk.modelName }, {
+      related: [{ span: previous, message: 'first declared here' }],
+      hint: layerName.index === undefined ? 'give each layer its own name, or use an indexed array such as hidden[i]' : undefined,
+    });
+    walk.failed = true;
+    return false;
+  }
+  declared.set(name, layerName.span);
+  return true;
+}
+
+function checkLayer(
+  walk: ModelWalk,
+  operator: string,
+  operatorSpan: Span,
+  args: readonly Argument[],
+  scope: Scope,
+  input: TensorShape | undefined,
+  name: string,
+  span: Span,
+): CheckedLayer | undefined {
+  const { reporter } = walk;
+  if (operator === '') return undefined;
+  const builtin = lookupLayer(operator);
+  const extern = walk.externs.get(operator);
+  if (builtin === undefined && extern === undefined) {
+    reporter.report(NameMessages.unknownOperator, operatorSpan, { name: operator }, {
+      hint: didYouMean(operator, [...LAYER_CATALOG.keys(), ...walk.externs.keys()], 0)
+        ?? `built-in layers: ${[...LAYER_CATALOG.keys()].join(', ')}; declare others with extern layer`,
+    });
+    return undefined;
+  }
+  const schema = builtin?.arguments ?? externSchema(extern!.declaration);
+  const checkedArgs = checkArguments(operator, operatorSpan, args, schema, scope, reporter);
+  if (!checkedArgs.ok || input === undefined) return undefined;
+
+  if (builtin !== undefined) {
+    const values = withDefaults(builtin, checkedArgs.values);
+    const inferred = builtin.inferShape(input, values);
+    if (!inferred.ok) {
+      reporter.report(NameMessages.shapeMismatch, span, {
+        layer: `${name} (${operator})`, expected: inferred.expected, actual: formatShape(input), reason: inferred.reason,
+      }, { hint: shapeHint(operator, input) });
+      return undefined;
+    }
+    const costs = builtin.costs(input, inferred.shape, values);
+    return { name, operator, args: values, inputShape: input, outputShape: inferred.shape, ...costs, children: [], span };
+  }
+
+  if (extern!.checked === undefined) return undefined;
+  const values = { ...externDefaults(extern!.declaration, scope, reporter), ...checkedArgs.values };
+  const matched = matchExternShape(extern!.declaration, values, input, scope);
+  if (!matched.ok) {
+    reporter.report(NameMessages.externShapeMismatch, span, {
+      name: operator, expected: matched.expected, actual: formatShape(input),
+    }, { hint: matched.reason });
+    return undefined;
+  }
+  const costs: LayerCosts = {
+    // The TypeScript implementation decides its parameters and work at run time;
+    // `pipec profile` measures them. Statically we only know the tensors it keeps.
+    parameters: 0,
+    forwardFlops: 0,
+    backwardInputFlops: 0,
+    backwardWeightFlops: 0,
+    activationBytes: bytesPerExample(input),
+    outputBytes: bytesPerExample(matched.shape),
+  };
+  return {
+    name, operator, args: values, inputShape: input, outputShape: matched.shape, ...costs, children: [],
+    implementation: extern!.checked.implementation, span,
+  };
+}
+
+function shapeHint(operator: string, input: TensorShape): string | undefined {
+  if (operator === 'Dense' && input.dtype === 'i32') return 'integer tokens need an Embedding first';
+  if ((operator === 'Conv2D' || operator === 'MaxPool') && input.dims.length === 2) return 'declare the input as an image, e.g. f32[batch, 28, 28, 1]';
+  if (operator === 'Embedding') return 'declare the input as i32 token ids';
+  return undefined;
+}
+
+function externSchema(declaration: ExternLayerDeclaration): readonly ArgumentSchema[] {
+  return declaration.params.map((parameter): ArgumentSchema => ({
+    name: parameter.name.name,
+    type: parameter.type.name === 'bool' ? 'bool' : parameter.type.name === 'float' ? 'float' : parameter.type.name === 'string' ? 'string' : 'int',
+    required: parameter.default === undefined,
+    description: `${parameter.type.name} parameter of ${declaration.name.name}`,
+  }));
+}
+
+function externDefaults(declaration: ExternLayerDeclaration, scope: Scope, reporter: Reporter): Record<string, number | string | boolean> {
+  const values: Record<string, number | string | boolean> = {};
+  for (const parameter of declaration.params) {
+    if (parameter.default === undefined) continue;
+    const value = parameter.default.kind === 'BooleanLiteral' || parameter.default.kind === 'StringLiteral'
+      ? parameter.default.value
+      : evaluateNumber(parameter.default, scope, reporter, `the default of '${parameter.name.name}'`);
+    if (value !== undefined) values[parameter.name.name] = value;
+  }
+  return values;
+}
+
+/** Matches the input against the declared pattern, binding fresh names; then builds the output. */
+function matchExternShape(
+  declaration: ExternLayerDeclaration,
+  args: Readonly<Record<string, number | string | boolean>>,
+  input: TensorShape,
+  scope: Scope,
+): { ok: true; shape: TensorShape } | { ok: false; expected: string; reason: string } {
+  const silent = createReporter();
+  const bindings = new Map<string, number | string>();
+  for (const [key, value] of Object.entries(args)) if (typeof value === 'number') bindings.set(key, value);
+  const pattern = `${input.dtype}[${declaration.inputDims.map(textOfDim).join(', ')}]`;
+  if (declaration.inputDims.length !== input.dims.length) {
+    return { ok: false, expected: pattern, reason: `the declaration expects rank ${declaration.inputDims.length}, the input has rank ${input.dims.length}` };
+  }
+  for (let i = 0; i < declaration.inputDims.length; i++) {
+    const expression = declaration.inputDims[i];
+    const actual = input.dims[i];
+    if (expression.kind === 'NameExpression' && !bindings.has(expression.name.name)) {
+      bindings.set(expression.name.name, actual);
+      continue;
+    }
+    const expected = expression.kind === 'NameExpression'
+      ? bindings.get(expression.name.name)
+      : evaluateDim(expression, new Map([...scope, ...bindings]), silent);
+    if (expected !== actual) {
+      return { ok: false, expected: pattern, reason: `dimension ${i + 1} must be ${expected ?? textOfDim(expression)}, not ${actual}` };
+    }
+  }
+  const dims: Dim[] = [];
+  for (const expression of declaration.outputDims) {
+    const value = expression.kind === 'NameExpression' && bindings.has(expression.name.name)
+      ? bindings.get(expression.name.name)!
+      : evaluateDim(expression, new Map([...scope, ...bindings]), silent);
+    if (value === undefined) {
+      return { ok: false, expected: pattern, reason: `the output dimension '${textOfDim(expression)}' is not bound by the input pattern or the parameters` };
+    }
+    dims.push(value);
+  }
+  return { ok: true, shape: { dtype: input.dtype, dims } };
+}
+
+function textOfDim(expression: Expression): string {
+  switch (expression.kind) {
+    case 'NameExpression': return expression.name.name;
+    case 'NumberLiteral': return expression.text;
+    default: return '…';
+  }
+}
+
+function checkLoss(
+  declaration: LossDeclaration,
+  records: readonly LayerRecord[],
+  targets: readonly CheckedTensor[],
+  output: TensorShape | undefined,
+  walk: ModelWalk,
+): CheckedLoss | undefined {
+  const { reporter } = walk;
+  const fn = declaration.function.name;
+  if (fn === '') return undefined;
+  let ok = true;
+  if (!(LOSS_FUNCTIONS as readonly string[]).includes(fn)) {
+    ok = false;
+    reporter.report(NameMessages.unknownLoss, declaration.function.span, { name: fn }, {
+      hint: didYouMean(fn, LOSS_FUNCTIONS) ?? `supported: ${LOSS_FUNCTIONS.join(', ')}`,
+    });
+  }
+  const [first, second] = declaration.args;
+  const last = records[records.length - 1];
+  if (first === undefined || second === undefined || declaration.args.length > 2) {
+    reporter.report(NameMessages.lossNotTarget, declaration.span, { name: declaration.args.length > 2 ? 'a third argument' : 'nothing' }, {
+      hint: `write loss ${fn}(${last?.name ?? 'out'}, <target>)`,
+    });
+    return undefined;
+  }
+  const firstName = first.value.kind === 'NameExpression' ? first.value.name.name : undefined;
+  if (last !== undefined && firstName !== last.name && firstName !== last.name.replace(/\[\d+\]$/, '')) {
+    ok = false;
+    reporter.report(NameMessages.lossNotLastLayer, first.value.span, { last: last.name, name: firstName ?? '(an expression)' }, {
+      hint: 'the loss reads the output of the whole model, which is its last layer',
+    });
+  }
+  const secondName = second.value.kind === 'NameExpression' ? second.value.name.name : undefined;
+  const target = targets.find((candidate) => candidate.name === secondName);
+  if (target === undefined) {
+    reporter.report(NameMessages.lossNotTarget, second.value.span, { name: secondName ?? '(an expression)' }, {
+      hint: targets.length > 0
+        ? didYouMean(secondName ?? '', targets.map((t) => t.name)) ?? `targets: ${targets.map((t) => t.name).join(', ')}`
+        : 'declare one, e.g. target y: i32[batch]',
+    });
+    return undefined;
+  }
+  if (!ok) return undefined;
+  if (output !== undefined) {
+    const problem = lossShapeProblem(fn, output, target.shape);
+    if (problem !== undefined) {
+      reporter.report(NameMessages.lossShape, declaration.span, {
+        function: fn, output: formatShape(output), target: formatShape(target.shape), reason: problem,
+      }, { related: [{ span: target.span, message: `target '${target.name}' is declared here` }] });
+      return undefined;
+    }
+  }
+  return { function: fn, target: target.name, span: declaration.span };
+}
+
+function lossShapeProblem(fn: string, output: TensorShape, target: TensorShape): string | undefined {
+  const dimsEqual = (a: readonly Dim[], b: readonly Dim[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  if (output.dtype === 'i32') return 'the model output must be floating-point';
+  if (fn === 'softmax_cross_entropy') {
+    if (target.dtype === 'i32') {
+      return dimsEqual(output.dims.slice(0, -1), target.dims)
+        ? undefined
+        : `integer class targets must have the output's shape without its last (class) dimension, i.e. i32[${output.dims.slice(0, -1).join(', ')}]`;
+    }
+    return dimsEqual(output.dims, target.dims) ? undefined : 'probability targets must have the same shape as the output';
+  }
+  if (target.dtype === 'i32') return 'mse needs a floating-point target';
+  return dimsEqual(output.dims, target.dims) ? undefined : 'mse needs a target of the same shape as the output';
+}

@@ -1,0 +1,190 @@
+// `schedule NAME(args)` in a pipeline: the name resolves among the declared
+// and standard-library schedules, the arguments match the declaration's
+// parameters (p, m, n and v are bound from the pipeline), and `requires`
+// rules hold. `schedule auto(memory: X)` takes bytes or K * activations(NAME).
+// The schedule bodies themselves are validated by the schedules phase.
+
+import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
+import type { Span } from '../../grammar/source.ts';
+import { NameMessages } from '../messages/names.ts';
+import { PlacementMessages } from '../messages/placement.ts';
+import type { ArgumentValue, CheckedScheduleUse, Placement } from '../program.ts';
+import { readQuantity } from './cluster.ts';
+import type { Reporter } from './context.ts';
+import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
+import { didYouMean } from './suggest.ts';
+
+/** Bound from the pipeline: devices, microbatches, stages, stages per device. */
+const RESERVED_PARAMETERS = ['p', 'm', 'n', 'v'] as const;
+
+export interface PipelineShapeForSchedule {
+  readonly placement: Placement;
+  readonly stagesPerDevice: number;
+}
+
+export function checkScheduleUse(
+  pipeline: PipelineDeclaration,
+  schedules: ReadonlyMap<string, ScheduleDeclaration>,
+  shape: PipelineShapeForSchedule | undefined,
+  reporter: Reporter,
+): CheckedScheduleUse | undefined {
+  const uses = pipeline.members.filter((m): m is ScheduleUse => m.kind === 'ScheduleUse');
+  if (uses.length === 0) {
+    reporter.report(NameMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting: 'schedule' }, {
+      hint: 'add e.g. schedule 1f1b',
+    });
+    return undefined;
+  }
+  for (const extra of uses.slice(1)) {
+    reporter.report(NameMessages.duplicateSetting, extra.span, { name: 'schedule' }, {
+      related: [{ span: uses[0].span, message: 'first given here' }],
+    });
+  }
+  const use = uses[0];
+  const name = use.name.name;
+  if (name === '') return undefined;
+  if (name === 'auto') return checkAutoSchedule(use, schedules, reporter);
+
+  const declaration = schedules.get(name);
+  if (declaration === undefined) {
+    reporter.report(NameMessages.unknownSchedule, use.name.span, { name }, {
+      hint: didYouMean(name, [...schedules.keys(), 'auto'], 0) ?? `schedules: ${[...schedules.keys()].join(', ')}, auto(memory: ...)`,
+    });
+    return undefined;
+  }
+  const args: Record<string, ArgumentValue> = {};
+  let ok = true;
+  const parameters = declaration.params.map((parameter) => parameter.name.name);
+  for (const argument of use.args) {
+    const argumentName = argument.name?.name;
+    if (argumentName === undefined) {
+      ok = false;
+      reporter.report(NameMessages.scheduleArgument, argument.span, { name, problem: 'arguments must be named' }, {
+        hint: parameters.length > 0 ? `parameters: ${parameters.join(', ')}` : undefined,
+      });
+      continue;
+    }
+    if (argumentName === '') { ok = false; continue; }
+    const value = evaluateArgument(argument.value, EMPTY_SCOPE, reporter);
+    if ((RESERVED_PARAMETERS as readonly string[]).includes(argumentName)) {
+      if (argumentName === 'v' && shape !== undefined && value === shape.stagesPerDevice) continue;
+      ok = false;
+      reporter.report(NameMessages.scheduleArgument, argument.span, {
+        name,
+        problem: argumentName === 'v' && shape !== undefined
+          ? `v is bound from the pipeline (${shape.stagesPerDevice} stage(s) per device), not ${String(value)}`
+          : `'${argumentName}' is bound from the pipeline and cannot be passed`,
+      }, { hint: argumentName === 'v' ? 'change the number of stages or the placement instead' : undefined });
+      continue;
+    }
+    if (!parameters.includes(argumentName)) {
+      ok = false;
+      reporter.report(NameMessages.scheduleArgument, argument.name!.span, { name, problem: `it has no parameter '${argumentName}'` }, {
+        hint: didYouMean(argumentName, parameters.filter((p) => !(RESERVED_PARAMETERS as readonly string[]).includes(p))),
+        related: [{ span: declaration.name.span, message: 'declared here' }],
+      });
+      continue;
+    }
+    if (typeof value !== 'number') {
+      ok = false;
+      reporter.report(NameMessages.scheduleArgument, argument.value.span, { name, problem: `'${argumentName}' must be a number` });
+      continue;
+    }
+    args[argumentName] = value;
+  }
+  for (const parameter of declaration.params) {
+    const parameterName = parameter.name.name;
+    if ((RESERVED_PARAMETERS as readonly string[]).includes(parameterName) || parameter.default !== undefined) continue;
+    if (!Object.hasOwn(args, parameterName) && !use.args.some((a) => a.name?.name === parameterName)) {
+      ok = false;
+      reporter.report(NameMessages.scheduleArgument, use.span, { name, problem: `it needs the argument '${parameterName}'` }, {
+        related: [{ span: parameter.span, message: 'parameter declared here' }],
+      });
+    }
+  }
+  if (shape !== undefined) {
+    for (const statement of declaration.body) {
+      if (statement.kind !== 'RequiresRule' || statement.what.name !== 'placement' || statement.value === undefined) continue;
+      const required = statement.value.name;
+      if (required !== shape.placement) {
+        ok = false;
+        reporter.report(PlacementMessages.scheduleRequires, use.span, {
+          schedule: name, requirement: `placement ${required}`, pipeline: pipeline.name.name,
+          actual: shape.placement === 'explicit' ? 'places its stages explicitly' : `uses placement ${shape.placement}`,
+        }, {
+          related: [{ span: statement.span, message: 'required here' }],
+          hint: required === 'v' ? 'use stages placement v { ... } or stages auto(N) placement v' : `use placement ${required}`,
+        });
+      }
+    }
+  }
+  if (!ok) return undefined;
+  return { name, args, declaration, span: use.span };
+}
+
+function checkAutoSchedule(
+  use: ScheduleUse,
+  schedules: ReadonlyMap<string, ScheduleDeclaration>,
+  reporter: Reporter,
+): CheckedScheduleUse | undefined {
+  const memory = use.args.find((argument) => argument.name === undefined || argument.name.name === 'memory');
+  for (const argument of use.args) {
+    if (argument !== memory) {
+      reporter.report(NameMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
+      return undefined;
+    }
+  }
+  if (memory === undefined) {
+    reporter.report(NameMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
+      hint: 'e.g. schedule auto(memory: 1.0 * activations(1f1b)) or auto(memory: 12GiB)',
+    });
+    return undefined;
+  }
+  const value = memory.value;
+  if (value.kind === 'QuantityLiteral') {
+    const bytes = readQuantity(value, 'bytes', 'memory', reporter);
+    if (bytes === undefined) return undefined;
+    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes' }, span: use.span };
+  }
+  const activations = readActivations(value);
+  if (activations === undefined) {
+    reporter.report(NameMessages.autoMemory, value.span, { actual: describe(value) });
+    return undefined;
+  }
+  if (!schedules.has(activations.reference)) {
+    reporter.report(NameMessages.unknownSchedule, activations.span, { name: activations.reference }, {
+      hint: didYouMean(activations.reference, schedules.keys(), 0),
+    });
+    return undefined;
+  }
+  return {
+    name: 'auto',
+    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference },
+    span: use.span,
+  };
+}
+
+function readActivations(value: Expression): { factor: number; reference: string; span: Span } | undefined {
+  const call = (expression: Expression) => {
+    if (expression.kind !== 'CallExpression' || expression.callee.name !== 'activations' || expression.args.length !== 1) return undefined;
+    const argument = expression.args[0].value;
+    return argument.kind === 'NameExpression' ? { reference: argument.name.name, span: argument.span } : undefined;
+  };
+  const direct = call(value);
+  if (direct !== undefined) return { factor: 1, ...direct };
+  if (value.kind === 'BinaryExpression' && value.operator === '*') {
+    const [number, other] = value.left.kind === 'NumberLiteral' ? [value.left, value.right] : [value.right, value.left];
+    if (number.kind !== 'NumberLiteral' || !(number.value > 0)) return undefined;
+    const inner = call(other);
+    return inner === undefined ? undefined : { factor: number.value, ...inner };
+  }
+  return undefined;
+}
+
+function describe(value: Expression): string {
+  switch (value.kind) {
+    case 'NumberLiteral': return `the plain number ${value.text}`;
+    case 'NameExpression': return `'${value.name.name}'`;
+    default: return 'another expression';
+  }
+}

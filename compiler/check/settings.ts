@@ -1,0 +1,207 @@
+// Pipeline settings: `model`, `cluster`, `batch`, `microbatches`, `replicas`,
+// `remainder`, `optimizer`, `data`, `seed`, `steps`. Known keys with
+// did-you-mean, no duplicates, values of the right kind; optimizers and data
+// sources are calls checked against their own argument schemas.
+
+import type { Argument, Expression, PipelineDeclaration, PipelineSetting } from '../../grammar/ast.ts';
+import type { Span } from '../../grammar/source.ts';
+import type { ArgumentSchema } from '../layers/catalog.ts';
+import { NameMessages } from '../messages/names.ts';
+import type { CheckedData, CheckedOptimizer } from '../program.ts';
+import { checkArguments } from './arguments.ts';
+import type { Reporter } from './context.ts';
+import { EMPTY_SCOPE } from './evaluate.ts';
+import { didYouMean } from './suggest.ts';
+
+type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call';
+
+const SETTINGS: Readonly<Record<string, SettingKind>> = {
+  model: 'name',
+  cluster: 'name',
+  batch: 'positive',
+  microbatches: 'positive',
+  replicas: 'natural',
+  remainder: 'remainder',
+  optimizer: 'call',
+  data: 'call',
+  seed: 'natural',
+  steps: 'positive',
+};
+
+const OPTIMIZERS: Readonly<Record<'sgd' | 'momentum' | 'adam', { schema: readonly ArgumentSchema[]; stateFactor: number }>> = {
+  sgd: {
+    schema: [{ name: 'lr', type: 'float', min: 0, minExclusive: true, required: true, description: 'learning rate' }],
+    stateFactor: 0,
+  },
+  momentum: {
+    schema: [
+      { name: 'lr', type: 'float', min: 0, minExclusive: true, required: true, description: 'learning rate' },
+      { name: 'momentum', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0.9, description: 'velocity decay' },
+    ],
+    stateFactor: 1,
+  },
+  adam: {
+    schema: [
+      { name: 'lr', type: 'float', min: 0, minExclusive: true, required: true, description: 'learning rate' },
+      { name: 'beta1', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0.9, description: 'first-moment decay' },
+      { name: 'beta2', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0.999, description: 'second-moment decay' },
+      { name: 'eps', type: 'float', min: 0, minExclusive: true, required: false, default: 1e-8, description: 'added to the denominator' },
+    ],
+    stateFactor: 2,
+  },
+};
+
+const DATA_SOURCES: Readonly<Record<string, readonly ArgumentSchema[]>> = {
+  mnist: [
+    { name: 'holdout', type: 'int', min: 0, max: 9999, required: false, default: 1000, description: 'digits held out as the test set' },
+    { name: 'seed', type: 'int', min: 0, required: false, default: 0, description: 'seed of the shuffle and the split' },
+  ],
+  synthetic: [
+    { name: 'examples', type: 'int', min: 1, required: false, default: 1024, description: 'examples generated' },
+    { name: 'seed', type: 'int', min: 0, required: false, default: 0, description: 'seed of the generator' },
+  ],
+  chars: [
+    { name: 'path', type: 'string', required: true, description: 'folder of text (.md) files, relative to the working directory' },
+    { name: 'seq', type: 'int', min: 1, required: true, description: 'characters per example' },
+    { name: 'seed', type: 'int', min: 0, required: false, default: 0, description: 'seed of the shuffle' },
+  ],
+};
+
+export interface PipelineSettings {
+  readonly model?: { readonly name: string; readonly span: Span };
+  readonly cluster?: { readonly name: string; readonly span: Span };
+  readonly batch?: number;
+  readonly microbatches?: number;
+  readonly replicas: number;
+  readonly remainder: 'error' | 'drop' | 'pad';
+  readonly optimizer?: CheckedOptimizer;
+  readonly data?: CheckedData;
+  readonly seed: number;
+  readonly steps?: number;
+  /** Where each setting was written (for diagnostics about their values). */
+  readonly spans: ReadonlyMap<string, Span>;
+}
+
+export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter): PipelineSettings {
+  const first = new Map<string, PipelineSetting>();
+  const values: Record<string, unknown> = {};
+  const spans = new Map<string, Span>();
+  for (const member of pipeline.members) {
+    if (member.kind !== 'PipelineSetting' || member.key.name === '') continue;
+    const key = member.key.name;
+    const kind = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
+    if (kind === undefined) {
+      reporter.report(NameMessages.unknownSetting, member.key.span, { name: key }, {
+        hint: didYouMean(key, [...Object.keys(SETTINGS), 'stages', 'schedule', 'recompute', 'offload'], 0)
+          ?? `settings: ${Object.keys(SETTINGS).join(', ')}`,
+      });
+      continue;
+    }
+    const previous = first.get(key);
+    if (previous !== undefined) {
+      reporter.report(NameMessages.duplicateSetting, member.key.span, { name: key }, {
+        related: [{ span: previous.span, message: 'first given here' }],
+      });
+      continue;
+    }
+    first.set(key, member);
+    spans.set(key, member.value.span);
+    const value = readSetting(key, kind, member.value, reporter);
+    if (value !== undefined) values[key] = value;
+  }
+  return {
+    model: values.model as PipelineSettings['model'],
+    cluster: values.cluster as PipelineSettings['cluster'],
+    batch: values.batch as number | undefined,
+    microbatches: values.microbatches as number | undefined,
+    replicas: (values.replicas as number | undefined) ?? 1,
+    remainder: (values.remainder as 'drop' | 'pad' | undefined) ?? 'error',
+    optimizer: values.optimizer as CheckedOptimizer | undefined,
+    data: values.data as CheckedData | undefined,
+    seed: (values.seed as number | undefined) ?? 0,
+    steps: values.steps as number | undefined,
+    spans,
+  };
+}
+
+function readSetting(key: string, kind: SettingKind, value: Expression, reporter: Reporter): unknown {
+  const wrong = (expected: string, hint?: string) => {
+    reporter.report(NameMessages.settingType, value.span, { name: key, expected }, { hint });
+    return undefined;
+  };
+  if (value.kind === 'NameExpression' && value.name.name === '') return undefined; // recovered
+  switch (kind) {
+    case 'name':
+      if (value.kind !== 'NameExpression') return wrong(`the name of a ${key}`);
+      return { name: value.name.name, span: value.span };
+    case 'positive':
+    case 'natural': {
+      const number = value.kind === 'NumberLiteral' ? value.value : undefined;
+      const min = kind === 'positive' ? 1 : key === 'replicas' ? 1 : 0;
+      if (number === undefined || !Number.isInteger(number) || number < min) {
+        return wrong(min === 1 ? 'a positive integer' : 'a non-negative integer');
+      }
+      return number;
+    }
+    case 'remainder':
+      if (value.kind !== 'NameExpression' || !['drop', 'pad'].includes(value.name.name)) {
+        return wrong("'drop' or 'pad'", value.kind === 'NameExpression' ? didYouMean(value.name.name, ['drop', 'pad']) : undefined);
+      }
+      return value.name.name;
+    case 'call':
+      return key === 'optimizer' ? readOptimizer(value, reporter) : readData(value, reporter);
+  }
+}
+
+function callParts(value: Expression): { name: string; span: Span; args: readonly Argument[]; whole: Span } | undefined {
+  if (value.kind === 'CallExpression') return { name: value.callee.name, span: value.callee.span, args: value.args, whole: value.span };
+  if (value.kind === 'NameExpression') return { name: value.name.name, span: value.span, args: [], whole: value.span };
+  return undefined;
+}
+
+function readOptimizer(value: Expression, reporter: Reporter): CheckedOptimizer | undefined {
+  const call = callParts(value);
+  if (call === undefined) {
+    reporter.report(NameMessages.settingType, value.span, { name: 'optimizer', expected: 'an optimizer such as adam(lr: 1e-3)' });
+    return undefined;
+  }
+  if (!Object.hasOwn(OPTIMIZERS, call.name)) {
+    reporter.report(NameMessages.unknownOptimizer, call.span, { name: call.name }, {
+      hint: didYouMean(call.name, Object.keys(OPTIMIZERS)),
+    });
+    return undefined;
+  }
+  const name = call.name as keyof typeof OPTIMIZERS;
+  const { schema, stateFactor } = OPTIMIZERS[name];
+  const checked = checkArguments(name, call.span, call.args, schema, EMPTY_SCOPE, reporter);
+  if (!checked.ok) return undefined;
+  const args: Record<string, number> = {};
+  for (const parameter of schema) {
+    const given = checked.values[parameter.name] ?? parameter.default;
+    if (typeof given === 'number') args[parameter.name] = given;
+  }
+  return { name, args, stateFactor, span: call.whole };
+}
+
+function readData(value: Expression, reporter: Reporter): CheckedData | undefined {
+  const call = callParts(value);
+  if (call === undefined) {
+    reporter.report(NameMessages.settingType, value.span, { name: 'data', expected: 'a data source such as mnist(holdout: 2000)' });
+    return undefined;
+  }
+  const schema = Object.hasOwn(DATA_SOURCES, call.name) ? DATA_SOURCES[call.name] : undefined;
+  if (schema === undefined) {
+    reporter.report(NameMessages.unknownData, call.span, { name: call.name }, {
+      hint: didYouMean(call.name, Object.keys(DATA_SOURCES)),
+    });
+    return undefined;
+  }
+  const checked = checkArguments(call.name, call.span, call.args, schema, EMPTY_SCOPE, reporter);
+  if (!checked.ok) return undefined;
+  const args: Record<string, number | string | boolean> = {};
+  for (const parameter of schema) {
+    const given = checked.values[parameter.name] ?? parameter.default;
+    if (given !== undefined) args[parameter.name] = given;
+  }
+  return { name: call.name, args, span: call.whole };
+}

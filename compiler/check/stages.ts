@@ -1,0 +1,395 @@
+// Stages: every layer in exactly one stage, stages contiguous and in model
+// order, unique names, devices that exist and can compute, and placements.
+// Explicit stages name their device (`s0 on gpu[0] = ...`); under
+// `placement loop|v` the compiler assigns ranks; `stages auto(N)` asks the
+// partitioner (compiler/partition) for balanced boundaries.
+//
+// Ranks: pipeline rank d of replica r runs on cluster device r*P + d
+// (compiler/program.ts). So explicitly placed stages must use the cluster's
+// devices 0..P-1 without gaps (rank = device index), and placements use the
+// first P compute devices, where P = compute devices / replicas, capped so
+// every rank gets a stage (loop) or two (v).
+
+import type { AutoStages, Identifier, LayerReference, PipelineDeclaration, StageAttribute, StagesBlock } from '../../grammar/ast.ts';
+import type { Span } from '../../grammar/source.ts';
+import { NameMessages } from '../messages/names.ts';
+import { PlacementMessages } from '../messages/placement.ts';
+import { partitionLayers } from '../partition/partition.ts';
+import type { CheckedModel, Placement } from '../program.ts';
+import { placeStages } from '../schedule/types.ts';
+import type { ClusterCheckResult } from './cluster.ts';
+import { resolveDevices } from './cluster.ts';
+import type { Reporter } from './context.ts';
+import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
+import type { ModelLayerTable } from './model.ts';
+import { didYouMean } from './suggest.ts';
+
+export interface PlannedStage {
+  readonly name: string;
+  readonly rank: number;
+  readonly layers: readonly number[];
+  readonly recompute: boolean;
+  readonly offload: boolean;
+  readonly span: Span;
+}
+
+export interface StagePlan {
+  readonly stages: readonly PlannedStage[];
+  readonly placement: Placement;
+  /** Pipeline ranks P. */
+  readonly ranks: number;
+}
+
+export interface StageInputs {
+  readonly pipeline: PipelineDeclaration;
+  readonly modelName: string;
+  readonly table: ModelLayerTable;
+  /** Needed only by `stages auto` (costs); undefined when the model had errors. */
+  readonly model?: CheckedModel;
+  readonly cluster: ClusterCheckResult;
+  readonly replicas: number;
+  readonly microbatchSize?: number;
+  readonly optimizerStateFactor: number;
+  readonly reporter: Reporter;
+}
+
+const PLACEMENTS = ['loop', 'v'] as const;
+const BALANCES = ['compute', 'memory'] as const;
+
+export function planStages(inputs: StageInputs): StagePlan | undefined {
+  const { pipeline, reporter } = inputs;
+  const blocks = pipeline.members.filter((m): m is StagesBlock | AutoStages => m.kind === 'StagesBlock' || m.kind === 'AutoStages');
+  if (blocks.length === 0) {
+    reporter.report(NameMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting: 'stages' }, {
+      hint: 'add stages { s0 on gpu[0] = ... } or stages auto(4)',
+    });
+    return undefined;
+  }
+  for (const extra of blocks.slice(1)) {
+    reporter.report(NameMessages.duplicateSetting, extra.span, { name: 'stages' }, {
+      related: [{ span: blocks[0].span, message: 'first given here' }],
+    });
+  }
+  const block = blocks[0];
+  const errorsBefore = countErrors(reporter);
+  const planned = block.kind === 'StagesBlock' ? planExplicit(block, inputs) : planAuto(block, inputs);
+  if (planned === undefined) return undefined;
+  const attributes = applyAttributes(pipeline, planned.stages, reporter);
+  if (countErrors(reporter) > errorsBefore) return undefined;
+  return { ...planned, stages: attributes };
+}
+
+function countErrors(reporter: Reporter): number {
+  return reporter.diagnostics.filter((d) => d.severity === 'error').length;
+}
+
+function computeDevices(cluster: ClusterCheckResult): number[] {
+  return cluster.devices.filter((device) => device.flopsPerSecond > 0).map((device) => device.index);
+}
+
+function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 'loop' | 'v' | undefined | null {
+  if (identifier === undefined || identifier.name === '') return undefined;
+  if ((PLACEMENTS as readonly string[]).includes(identifier.name)) return identifier.name as 'loop' | 'v';
+  reporter.report(PlacementMessages.unknownPlacement, identifier.span, { what: 'placement', name: identifier.name }, {
+    hint: didYouMean(identifier.name, PLACEMENTS) ?? 'placements are loop and v',
+  });
+  return null;
+}
+
+/** Ranks and the stage → rank map for a regular placement of `count` stages. */
+function placeRegular(
+  style: 'loop' | 'v',
+  count: number,
+  inputs: StageInputs,
+  span: Span,
+): { ranks: number; stageRank: number[] } | undefined {
+  const available = Math.floor(computeDevices(inputs.cluster).length / Math.max(1, inputs.replicas));
+  const perRankMinimum = style === 'v' ? 2 : 1;
+  const ranks = Math.min(available, Math.floor(count / perRankMinimum));
+  if (ranks < 1) {
+    inputs.reporter.report(PlacementMessages.placementShape, span, {
+      problem: available < 1
+        ? `placement ${style} needs compute devices, but cluster '${inputs.cluster.name}' has ${computeDevices(inputs.cluster).length} for ${inputs.replicas} replica(s)`
+        : `placement v needs at least 2 stages per device, got ${count} stage(s)`,
+    });
+    return undefined;
+  }
+  const perRank = count / ranks;
+  if (!Number.isInteger(perRank) || (style === 'v' && perRank % 2 !== 0)) {
+    inputs.reporter.report(PlacementMessages.placementShape, span, {
+      problem: style === 'v'
+        ? `placement v on ${ranks} device(s) needs an even number of stages per device, but ${count} stages give ${formatRatio(count, ranks)}`
+        : `placement loop on ${ranks} device(s) needs a multiple of ${ranks} stages, got ${count}`,
+    }, {
+      hint: style === 'v' ? `use ${2 * ranks * Math.max(1, Math.round(perRank / 2))} stages` : `use ${ranks * Math.max(1, Math.round(perRank))} stages`,
+    });
+    return undefined;
+  }
+  return { ranks, stageRank: placeStages(style, ranks, perRank) };
+}
+
+function formatRatio(count: number, ranks: number): string {
+  const value = count / ranks;
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
+
+function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: PlannedStage[]; placement: Placement; ranks: number } | undefined {
+  const { reporter, cluster, table } = inputs;
+  const placement = readPlacement(block.placement, reporter);
+  if (placement === null) return undefined;
+  let ok = true;
+
+  const names = new Map<string, Span>();
+  const deviceOfStage: (number | undefined)[] = [];
+  for (const stage of block.stages) {
+    const name = stage.name.name;
+    const previous = names.get(name);
+    if (name !== '' && previous !== undefined) {
+      ok = false;
+      reporter.report(PlacementMessages.duplicateStage, stage.name.span, { name }, { related: [{ span: previous, message: 'first declared here' }] });
+    } else if (name !== '') names.set(name, stage.name.span);
+
+    if (placement !== undefined) {
+      if (stage.device !== undefined) {
+        ok = false;
+        reporter.report(PlacementMessages.placementWithDevice, stage.device.span, { name, placement }, {
+          hint: `remove 'on ${stage.device.base.name}...', or remove 'placement ${placement}' and place every stage yourself`,
+        });
+      }
+      deviceOfStage.push(undefined);
+    } else if (stage.device === undefined) {
+      ok = false;
+      reporter.report(PlacementMessages.stageWithoutDevice, stage.name.span, { name }, {
+        hint: `write ${name} on <device> = ..., or ask for a placement: stages placement loop { ... }`,
+      });
+      deviceOfStage.push(undefined);
+    } else {
+      const devices = resolveDevices(stage.device, cluster.groups, cluster.name, reporter, false);
+      const device = devices?.[0];
+      if (device === undefined) ok = false;
+      else if (cluster.devices[device].flopsPerSecond <= 0) {
+        ok = false;
+        reporter.report(PlacementMessages.deviceCannotCompute, stage.device.span, { name: cluster.devices[device].name, stage: name }, {
+          hint: `give it a speed (e.g. speed 100TFLOPS) or place the stage on a compute device`,
+        });
+      }
+      deviceOfStage.push(device);
+    }
+  }
+
+  // Layers: resolve references, then every layer exactly once, in order.
+  const layerOwner = new Map<number, { stage: number; span: Span }>();
+  const stageLayers: number[][] = [];
+  let lastPlaced: { layer: number; stage: number } | undefined;
+  block.stages.forEach((stage, stageIndex) => {
+    const layers: number[] = [];
+    if (stage.layers.length === 0 && stage.name.name !== '') {
+      ok = false;
+      reporter.report(PlacementMessages.emptyStage, stage.name.span, { name: stage.name.name });
+    }
+    for (const reference of stage.layers) {
+      const resolved = resolveLayerReference(reference, inputs);
+      if (resolved === undefined) { ok = false; continue; }
+      for (const layer of resolved) {
+        const owner = layerOwner.get(layer);
+        if (owner !== undefined) {
+          ok = false;
+          reporter.report(PlacementMessages.layerPlacedTwice, reference.span, {
+            name: table.names[layer], first: block.stages[owner.stage].name.name, second: stage.name.name,
+          }, { related: [{ span: owner.span, message: 'first placed here' }] });
+          continue;
+        }
+        layerOwner.set(layer, { stage: stageIndex, span: reference.span });
+        if (lastPlaced !== undefined && layer < lastPlaced.layer) {
+          ok = false;
+          const laterStage = block.stages[lastPlaced.stage].name.name;
+          reporter.report(PlacementMessages.stagesOutOfOrder, reference.span, {
+            stage: stage.name.name, later: table.names[lastPlaced.layer], earlier: table.names[layer],
+          }, {
+            related: [{ span: layerOwner.get(lastPlaced.layer)!.span, message: `'${table.names[lastPlaced.layer]}' is taken here${laterStage === stage.name.name ? '' : `, in stage '${laterStage}'`}` }],
+            hint: 'list layers in the order the model declares them; each stage continues where the previous one stopped',
+          });
+        }
+        lastPlaced = { layer, stage: stageIndex };
+        layers.push(layer);
+      }
+    }
+    stageLayers.push(layers);
+  });
+  if (ok) {
+    for (let layer = 0; layer < table.names.length; layer++) {
+      if (layerOwner.has(layer)) continue;
+      ok = false;
+      reporter.report(PlacementMessages.layerNotPlaced, block.span, { name: table.names[layer] }, {
+        hint: `add '${table.names[layer]}' to the stage that holds the layers around it`,
+        related: [{ span: table.spans[layer], message: 'declared here' }],
+      });
+    }
+  }
+  if (!ok) return undefined;
+
+  let ranks: number;
+  let stageRank: number[];
+  if (placement !== undefined) {
+    const placed = placeRegular(placement, block.stages.length, inputs, block.placement!.span);
+    if (placed === undefined) return undefined;
+    ({ ranks, stageRank } = placed);
+  } else {
+    const used = [...new Set(deviceOfStage as number[])].sort((a, b) => a - b);
+    ranks = used.length;
+    const missing = Array.from({ length: ranks }, (_, i) => i).filter((i) => !used.includes(i));
+    if (missing.length > 0) {
+      const firstBad = block.stages.find((_, i) => (deviceOfStage[i] as number) >= ranks)!;
+      reporter.report(PlacementMessages.rankGap, firstBad.device!.span, {
+        used: used.filter((d) => d >= ranks).map((d) => cluster.devices[d].name).join(', '),
+        missing: missing.map((d) => cluster.devices[d].name).join(', '),
+      }, { hint: `place stages on ${Array.from({ length: ranks }, (_, i) => cluster.devices[i].name).join(', ')}` });
+      return undefined;
+    }
+    stageRank = deviceOfStage as number[];
+  }
+  return {
+    placement: placement ?? 'explicit',
+    ranks,
+    stages: block.stages.map((stage, i) => ({
+      name: stage.name.name, rank: stageRank[i], layers: stageLayers[i], recompute: false, offload: false, span: stage.span,
+    })),
+  };
+}
+
+function resolveLayerReference(reference: LayerReference, inputs: StageInputs): number[] | undefined {
+  const { table, reporter, modelName } = inputs;
+  const base = reference.base.name;
+  if (base === '') return undefined;
+  const scalar = table.scalars.get(base);
+  const array = table.arrays.get(base);
+  if (scalar === undefined && array === undefined) {
+    reporter.report(PlacementMessages.unknownLayer, reference.base.span, { model: modelName, name: base }, {
+      hint: didYouMean(base, [...table.scalars.keys(), ...table.arrays.keys()], 0),
+    });
+    return undefined;
+  }
+  const index = reference.index;
+  if (array === undefined) {
+    if (index === undefined) return [scalar!];
+    reporter.report(PlacementMessages.layerIndex, index.span, { problem: `'${base}' is a single layer, not an array` }, { hint: `write ${base}` });
+    return undefined;
+  }
+  const indices = [...array.keys()].sort((a, b) => a - b);
+  const describe = `'${base}' has indices ${indices[0]}..${indices[indices.length - 1] + 1}`;
+  if (index === undefined) return indices.map((i) => array.get(i)!);
+  if (index.kind === 'RangeExpression') {
+    const range = evaluateRange(index, EMPTY_SCOPE, reporter, 'a layer range');
+    if (range === undefined) return undefined;
+    if (range.to <= range.from) {
+      reporter.report(PlacementMessages.layerIndex, index.span, { problem: `the range ${base}[${range.from}..${range.to}] is empty` }, {
+        hint: 'ranges are half-open: hidden[0..2] is hidden[0] and hidden[1]',
+      });
+      return undefined;
+    }
+    const found: number[] = [];
+    for (let i = range.from; i < range.to; i++) {
+      const layer = array.get(i);
+      if (layer === undefined) {
+        reporter.report(PlacementMessages.layerIndex, index.span, { problem: `${base}[${i}] does not exist: ${describe}` }, {
+          hint: 'ranges are half-open: hidden[0..2] is hidden[0] and hidden[1]',
+        });
+        return undefined;
+      }
+      found.push(layer);
+    }
+    return found;
+  }
+  const value = evaluateNumber(index, EMPTY_SCOPE, reporter, 'a layer index');
+  if (value === undefined) return undefined;
+  const layer = array.get(value);
+  if (layer === undefined) {
+    reporter.report(PlacementMessages.layerIndex, index.span, { problem: `${base}[${value}] does not exist: ${describe}` });
+    return undefined;
+  }
+  return [layer];
+}
+
+function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStage[]; placement: Placement; ranks: number } | undefined {
+  const { reporter, table, model, cluster } = inputs;
+  const count = evaluateNumber(block.count, EMPTY_SCOPE, reporter, 'the stage count');
+  if (count === undefined) return undefined;
+  if (!Number.isInteger(count) || count < 1 || count > table.names.length) {
+    reporter.report(PlacementMessages.stageCount, block.count.span, {
+      problem: `auto(${count}) needs a whole number of stages between 1 and the model's ${table.names.length} layers`,
+    });
+    return undefined;
+  }
+  let balance: 'compute' | 'memory' = 'compute';
+  if (block.balance !== undefined && block.balance.name !== '') {
+    if (!(BALANCES as readonly string[]).includes(block.balance.name)) {
+      reporter.report(PlacementMessages.unknownPlacement, block.balance.span, { what: 'balance', name: block.balance.name }, {
+        hint: didYouMean(block.balance.name, BALANCES) ?? 'balance compute or balance memory',
+      });
+      return undefined;
+    }
+    balance = block.balance.name as 'compute' | 'memory';
+  }
+  const placementName = readPlacement(block.placement, reporter);
+  if (placementName === null) return undefined;
+  const style = placementName ?? 'loop';
+  const placed = placeRegular(style, count, inputs, block.placement?.span ?? block.count.span);
+  if (placed === undefined) return undefined;
+  if (model === undefined || inputs.microbatchSize === undefined) return undefined; // errors already reported
+
+  const rankDevices = computeDevices(cluster).slice(0, placed.ranks).map((index) => cluster.devices[index]);
+  const rows = inputs.microbatchSize;
+  const speedOf = (rank: number) => rankDevices[rank].flopsPerSecond;
+  // The partitioner wants one cost per layer; with uniform ranks the speed of rank 0 stands for all.
+  const referenceSpeed = speedOf(0);
+  const request = {
+    layers: model.layers.map((layer) => ({
+      computeTime: ((layer.forwardFlops + layer.backwardInputFlops + layer.backwardWeightFlops) * rows) / referenceSpeed,
+      staticBytes: layer.parameters * 4 * (2 + inputs.optimizerStateFactor),
+      activationBytes: layer.activationBytes * rows,
+    })),
+    stageCount: count,
+    stageDevice: placed.stageRank,
+    deviceCapacity: rankDevices.map((device) => device.memoryBytes),
+    inflightMicrobatches: placed.stageRank.map((rank) => placed.ranks - rank),
+    balance,
+  };
+  const result = partitionLayers(request);
+  if (!result.ok) {
+    reporter.report(PlacementMessages.autoPartition, block.span, { layers: table.names.length, stages: count, reason: result.reason });
+    return undefined;
+  }
+  const boundaries = [...result.firstLayerOfStage, table.names.length];
+  return {
+    placement: placementName ?? (placed.ranks === count ? 'explicit' : 'loop'),
+    ranks: placed.ranks,
+    stages: Array.from({ length: count }, (_, s) => ({
+      name: `s${s}`,
+      rank: placed.stageRank[s],
+      layers: Array.from({ length: boundaries[s + 1] - boundaries[s] }, (_, i) => boundaries[s] + i),
+      recompute: false,
+      offload: false,
+      span: block.span,
+    })),
+  };
+}
+
+function applyAttributes(pipeline: PipelineDeclaration, stages: readonly PlannedStage[], reporter: Reporter): PlannedStage[] {
+  const recompute = new Set<string>();
+  const offload = new Set<string>();
+  const known = stages.map((stage) => stage.name);
+  for (const member of pipeline.members) {
+    if (member.kind !== 'StageAttribute') continue;
+    for (const identifier of (member as StageAttribute).stages) {
+      if (identifier.name === '') continue;
+      if (!known.includes(identifier.name)) {
+        reporter.report(PlacementMessages.unknownStage, identifier.span, { name: identifier.name, attribute: member.attribute }, {
+          hint: didYouMean(identifier.name, known),
+        });
+        continue;
+      }
+      (member.attribute === 'recompute' ? recompute : offload).add(identifier.name);
+    }
+  }
+  return stages.map((stage) => ({ ...stage, recompute: recompute.has(stage.name), offload: offload.has(stage.name) }));
+}
