@@ -53,7 +53,7 @@ export interface Instruction {
   readonly stage: number;
   readonly microbatch?: number;
   readonly slot?: number;
-  /** Peer device (global device index) for send_*/recv_*. */
+  /** Peer device (global device index) for send_* and recv_* instructions. */
   readonly peer?: number;
   /** Bytes moved by send/recv/offload/reload, bytes summed by allreduce. */
   readonly bytes?: number;
