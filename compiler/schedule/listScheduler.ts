@@ -108,6 +108,9 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     readonly rank: number;
     readonly operation: ComputeOperation;
     readonly heap: NumberHeap;
+    /** For F classes: how many later chunks of the device a new F must leave room for. */
+    readonly reserve: number;
+    readonly chunk: number;
   }
   const queues: ClassQueue[][] = [];
   const queueOf: ClassQueue[][] = []; // [device][opIndex * maxChunks + chunk]
@@ -117,13 +120,14 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     for (const op of operations) {
       for (let c = 0; c < deviceStages[d].length; c++) {
         const rank = classRank(op, c);
-        const key = `${rank}:${op}`;
+        // Chunks sharing a rank share a queue; the reserve is the most any needs.
+        const key = op === 'F' ? `${rank}:${op}:${c}` : `${rank}:${op}`;
         let queue = byRank.get(key);
-        if (!queue) byRank.set(key, (queue = { rank, operation: op, heap: new NumberHeap() }));
+        if (!queue) byRank.set(key, (queue = { rank, operation: op, heap: new NumberHeap(), reserve: op === 'F' ? deviceStages[d].length - 1 - c : 0, chunk: c }));
         lookup[OPERATION_INDEX[op] * maxChunks + c] = queue;
       }
     }
-    queues.push([...byRank.values()].sort((a, b) => a.rank - b.rank || OPERATION_INDEX[a.operation] - OPERATION_INDEX[b.operation]));
+    queues.push([...byRank.values()].sort((a, b) => a.rank - b.rank || OPERATION_INDEX[a.operation] - OPERATION_INDEX[b.operation] || b.chunk - a.chunk));
     queueOf.push(lookup);
   }
   // Candidate encoding: microbatch-major, later stage first among equals.
@@ -223,6 +227,12 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     for (const queue of queues[d]) {
       if (queue.heap.size === 0) continue;
       if (queue.operation === 'F' && live[d] + 1 > rules.activationLimit[d]) continue;
+      if (queue.operation === 'F' && queue.reserve > 0) {
+        // An F of a lower chunk leaves room for the microbatch's later
+        // chunks on this device; otherwise a full device could never run
+        // the later F that its oldest microbatch needs to finish.
+        if (live[d] + 1 + queue.reserve > rules.activationLimit[d]) continue;
+      }
       const code = queue.heap.pop();
       const stage = decodeStage(code);
       const microbatch = decodeMicrobatch(code);
