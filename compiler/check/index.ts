@@ -190,7 +190,9 @@ function checkPipeline(
   const schedule = checkScheduleUse(
     declaration,
     table.schedules,
-    plan === undefined ? undefined : { placement: plan.placement, stagesPerDevice: stagesPerDevice! },
+    plan === undefined ? undefined : {
+      placement: plan.placement, stagesPerDevice: stagesPerDevice!, ranks: plan.ranks, stageRanks: plan.stages.map((stage) => stage.rank),
+    },
     reporter,
   );
 

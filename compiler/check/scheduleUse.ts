@@ -9,6 +9,7 @@ import type { Span } from '../../grammar/source.ts';
 import { NameMessages } from '../messages/names.ts';
 import { PlacementMessages } from '../messages/placement.ts';
 import type { ArgumentValue, CheckedScheduleUse, Placement } from '../program.ts';
+import { placeStages } from '../schedule/types.ts';
 import { readQuantity } from './cluster.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
@@ -20,6 +21,17 @@ const RESERVED_PARAMETERS = ['p', 'm', 'n', 'v'] as const;
 export interface PipelineShapeForSchedule {
   readonly placement: Placement;
   readonly stagesPerDevice: number;
+  readonly ranks: number;
+  /** Rank of each stage, so explicit placements that happen to be loop- or v-shaped satisfy `requires`. */
+  readonly stageRanks: readonly number[];
+}
+
+function satisfiesPlacement(shape: PipelineShapeForSchedule, required: string): boolean {
+  if (required === shape.placement) return true;
+  if (required !== 'loop' && required !== 'v') return false;
+  if (!Number.isInteger(shape.stagesPerDevice)) return false;
+  const expected = placeStages(required, shape.ranks, shape.stagesPerDevice);
+  return expected.length === shape.stageRanks.length && expected.every((rank, i) => rank === shape.stageRanks[i]);
 }
 
 export function checkScheduleUse(
@@ -106,7 +118,7 @@ export function checkScheduleUse(
     for (const statement of declaration.body) {
       if (statement.kind !== 'RequiresRule' || statement.what.name !== 'placement' || statement.value === undefined) continue;
       const required = statement.value.name;
-      if (required !== shape.placement) {
+      if (!satisfiesPlacement(shape, required)) {
         ok = false;
         reporter.report(PlacementMessages.scheduleRequires, use.span, {
           schedule: name, requirement: `placement ${required}`, pipeline: pipeline.name.name,

@@ -1,0 +1,66 @@
+// The Node side of loading a program: a CompilerHost over node:fs, and
+// `loadAndCheck`, which every command taking a FILE uses, so they all report
+// a missing file, syntax and type errors the same way.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Diagnostic } from '../grammar/diagnostic.ts';
+import { hasErrors } from '../grammar/diagnostic.ts';
+import { checkProgram } from '../compiler/check/index.ts';
+import type { CompilerHost } from '../compiler/host.ts';
+import type { CheckedProgram } from '../compiler/program.ts';
+
+/** Reads files relative to the working directory; imports resolve relative to the importing file. */
+export function createNodeHost(): CompilerHost {
+  return {
+    readFile(file) {
+      try {
+        return statSync(file).isFile() ? readFileSync(file, 'utf8') : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    resolveImport(fromFile, specifier) {
+      if (path.isAbsolute(specifier)) return specifier;
+      return path.normalize(path.join(path.dirname(fromFile), specifier));
+    },
+  };
+}
+
+export type LoadResult =
+  | { readonly kind: 'missing'; readonly file: string; readonly message: string }
+  | {
+    readonly kind: 'checked';
+    readonly file: string;
+    readonly program?: CheckedProgram;
+    readonly diagnostics: readonly Diagnostic[];
+    readonly sources: ReadonlyMap<string, string>;
+    readonly ok: boolean;
+  };
+
+export interface LoadOptions {
+  readonly pipeline?: string;
+  readonly host?: CompilerHost;
+}
+
+/**
+ * Checks FILE. A file that does not exist is not a diagnostic of the program
+ * but a usage problem (commands exit 2); everything else comes back as
+ * diagnostics, with `ok` false when there are errors or no pipeline.
+ */
+export function loadAndCheck(file: string, options: LoadOptions = {}): LoadResult {
+  const host = options.host ?? createNodeHost();
+  if (host.readFile(file) === undefined) {
+    const reason = existsSync(file) ? 'is not a readable file' : 'does not exist';
+    return { kind: 'missing', file, message: `pipec: ${file} ${reason}` };
+  }
+  const result = checkProgram(path.normalize(file), host, { pipeline: options.pipeline });
+  return {
+    kind: 'checked',
+    file,
+    program: result.program,
+    diagnostics: result.diagnostics,
+    sources: result.sources,
+    ok: !hasErrors(result.diagnostics) && result.program !== undefined,
+  };
+}
