@@ -8,6 +8,7 @@ import type { BatchFeed } from './data/index.ts';
 import { DeviceInterpreter, type StepOptions, type StepReport, type Transport } from './interpreter.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import { disposeState, type Tensor } from './layers/types.ts';
+import type { FaultLocation } from './messages.ts';
 import { buildStage, stagesOnDevice, type StageRuntime } from './model.ts';
 
 export interface HostArray {
@@ -26,13 +27,13 @@ export class DeviceHost {
   readonly interpreter: DeviceInterpreter;
   readonly stages: ReadonlyMap<number, StageRuntime>;
 
-  constructor(ir: IrProgram, deviceIndex: number, externs: ExternRegistry, feed: BatchFeed, transport: Transport) {
+  constructor(ir: IrProgram, deviceIndex: number, externs: ExternRegistry, feed: BatchFeed, transport: Transport, observer?: (location: FaultLocation) => void) {
     const device = ir.devices.find((d) => d.index === deviceIndex);
     if (!device) throw new Error(`no device ${deviceIndex} in the IR`);
     const stages = new Map<number, StageRuntime>();
     for (const stage of stagesOnDevice(ir, deviceIndex)) stages.set(stage, buildStage(ir, stage, externs));
     this.stages = stages;
-    this.interpreter = new DeviceInterpreter(ir, device, stages, feed, transport);
+    this.interpreter = new DeviceInterpreter(ir, device, stages, feed, transport, observer);
   }
 
   runStep(options: StepOptions): Promise<StepReport> {

@@ -81,8 +81,11 @@ export class DeviceInterpreter {
   private slots: (SlotContent | null)[];
   /** Instruction being executed, for error reports from outside (hangs). */
   current: FaultLocation;
+  /** Told about each instruction as it starts (worker progress reports). */
+  private readonly observer?: (location: FaultLocation) => void;
 
-  constructor(ir: IrProgram, device: IrDevice, stages: ReadonlyMap<number, StageRuntime>, feed: BatchFeed, transport: Transport) {
+  constructor(ir: IrProgram, device: IrDevice, stages: ReadonlyMap<number, StageRuntime>, feed: BatchFeed, transport: Transport, observer?: (location: FaultLocation) => void) {
+    this.observer = observer;
     this.ir = ir;
     this.device = device;
     this.stages = stages;
@@ -200,6 +203,7 @@ export class DeviceInterpreter {
         stage: ins.op === 'optimizer_step' && !this.perStageOptimizer ? undefined : ins.stage, microbatch: ins.microbatch,
       };
       this.current = location;
+      this.observer?.(location);
       if (options.fault && options.fault.device === this.device.index && options.fault.instruction === index) {
         if (options.fault.kind === 'throw') throw new Error('injected fault');
         if (options.fault.kind === 'exit') process.exit(3);

@@ -1,0 +1,136 @@
+// Entry point of one device's worker thread: its own TensorFlow.js engine
+// and backend, its own interpreter; tensors leave and arrive as transferred
+// ArrayBuffers routed by the main thread (runtime/workers.ts).
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import type { IrProgram } from '../compiler/ir/types.ts';
+import { useBackend, type BackendName } from './backends.ts';
+import { BatchFeed, createDataset, dataShapes } from './data/index.ts';
+import { DeviceHost, type StageState } from './deviceHost.ts';
+import type { StepOptions, Transport } from './interpreter.ts';
+import { loadExternLayers } from './layers/registry.ts';
+import type { Tensor } from './layers/types.ts';
+import { RuntimeFault } from './messages.ts';
+
+export interface WorkerInit {
+  readonly ir: IrProgram;
+  readonly device: number;
+  readonly backend: BackendName;
+  readonly baseDirectory: string;
+}
+
+export interface WireTensor {
+  readonly shape: number[];
+  readonly dtype: 'float32' | 'int32';
+  readonly buffer: ArrayBuffer;
+}
+
+export type WorkerRequest =
+  | { readonly type: 'call'; readonly id: number; readonly method: 'step'; readonly options: StepOptions }
+  | { readonly type: 'call'; readonly id: number; readonly method: 'gradients' | 'clearGradients' | 'state' | 'close' }
+  | { readonly type: 'call'; readonly id: number; readonly method: 'loadState'; readonly state: Record<number, StageState> }
+  | { readonly type: 'call'; readonly id: number; readonly method: 'forward'; readonly stage: number; readonly input: WireTensor }
+  | { readonly type: 'deliver'; readonly from: number; readonly tag: string; readonly tensors: WireTensor[] };
+
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'result'; readonly id: number; readonly value: unknown }
+  | { readonly type: 'error'; readonly id: number; readonly message: string; readonly code: number }
+  | { readonly type: 'progress'; readonly instruction: number; readonly op: string; readonly stage?: number; readonly microbatch?: number; readonly waiting: boolean }
+  | { readonly type: 'send'; readonly to: number; readonly tag: string; readonly tensors: WireTensor[] };
+
+export async function toWire(tensor: Tensor): Promise<WireTensor> {
+  const data = await tensor.data();
+  const dtype = tensor.dtype === 'int32' ? 'int32' : 'float32';
+  const copy = dtype === 'int32' ? Int32Array.from(data as Int32Array) : Float32Array.from(data as Float32Array);
+  return { shape: tensor.shape, dtype, buffer: copy.buffer as ArrayBuffer };
+}
+
+export function fromWire(wire: WireTensor): Tensor {
+  const values = wire.dtype === 'int32' ? new Int32Array(wire.buffer) : new Float32Array(wire.buffer);
+  return tf.tensor(values, wire.shape, wire.dtype);
+}
+
+const port = parentPort;
+if (port) {
+  const init = workerData as WorkerInit;
+  const waiting = new Map<string, (tensors: Tensor[]) => void>();
+  const arrived = new Map<string, WireTensor[]>();
+  const post = (message: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+
+  const transport: Transport = {
+    async send(_from, to, tag, tensors) {
+      const wires = await Promise.all(tensors.map(toWire));
+      for (const tensor of tensors) tensor.dispose();
+      post({ type: 'send', to, tag, tensors: wires }, wires.map((w) => w.buffer));
+    },
+    receive(from, _to, tag) {
+      const key = `${from}|${tag}`;
+      const message = arrived.get(key);
+      if (message) {
+        arrived.delete(key);
+        return Promise.resolve(message.map(fromWire));
+      }
+      const location = host?.interpreter.current;
+      post({ type: 'progress', instruction: location?.instruction ?? -1, op: location?.op ?? '', stage: location?.stage, microbatch: location?.microbatch, waiting: true });
+      return new Promise((resolve) => waiting.set(key, resolve));
+    },
+  };
+
+  let host: DeviceHost | undefined;
+  const ready = (async () => {
+    await useBackend(init.backend);
+    const resolve = (path: string): string => pathToFileURL(isAbsolute(path) ? path : resolvePath(init.baseDirectory, path)).href;
+    const externs = await loadExternLayers(init.ir.model.layers, resolve);
+    const dataset = createDataset(init.ir.data, dataShapes(init.ir), init.baseDirectory);
+    const feed = new BatchFeed(dataset, init.ir.seed, init.ir.microbatchSize, init.ir.microbatches, init.ir.replicas);
+    // Each instruction is reported as it starts, so the main thread can name where a hung device stopped.
+    host = new DeviceHost(init.ir, init.device, externs, feed, transport, (location) =>
+      post({ type: 'progress', instruction: location.instruction ?? -1, op: location.op ?? '', stage: location.stage, microbatch: location.microbatch, waiting: false }));
+  })();
+
+  const handle = async (request: Extract<WorkerRequest, { type: 'call' }>): Promise<{ value: unknown; transfer?: ArrayBuffer[] }> => {
+    await ready;
+    if (!host) throw new Error('worker failed to initialise');
+    switch (request.method) {
+      case 'step': return { value: await host.runStep(request.options) };
+      case 'gradients': return { value: await host.gradients() };
+      case 'clearGradients': host.clearGradients(); return { value: null };
+      case 'state': return { value: await host.state() };
+      case 'loadState': host.loadState(request.state); return { value: null };
+      case 'forward': {
+        const output = host.forwardOnly(request.stage, fromWire(request.input));
+        const wire = await toWire(output);
+        output.dispose();
+        return { value: wire, transfer: [wire.buffer] };
+      }
+      case 'close': host.dispose(); return { value: null };
+    }
+  };
+
+  port.on('message', (request: WorkerRequest) => {
+    if (request.type === 'deliver') {
+      const key = `${request.from}|${request.tag}`;
+      const resolve = waiting.get(key);
+      if (resolve) {
+        waiting.delete(key);
+        resolve(request.tensors.map(fromWire));
+      } else {
+        arrived.set(key, request.tensors);
+      }
+      return;
+    }
+    handle(request).then(
+      ({ value, transfer }) => post({ type: 'result', id: request.id, value }, transfer ?? []),
+      (error: unknown) => post({
+        type: 'error', id: request.id,
+        message: error instanceof Error ? error.message : String(error),
+        code: error instanceof RuntimeFault ? error.code : 6001,
+      }),
+    );
+  });
+  ready.then(() => post({ type: 'ready' }), (error: unknown) => post({ type: 'error', id: -1, message: error instanceof Error ? error.message : String(error), code: error instanceof RuntimeFault ? error.code : 6001 }));
+}

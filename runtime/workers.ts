@@ -1,0 +1,240 @@
+// Worker-thread mode: one worker per device, each with its own TensorFlow.js
+// engine and backend. The main thread only routes messages (transferring the
+// ArrayBuffers, never copying them) and watches: a worker that throws, exits
+// or makes no progress within the timeout stops the whole run with an error
+// that names the device and the instruction it was on.
+
+import { Worker } from 'node:worker_threads';
+import type { IrProgram } from '../compiler/ir/types.ts';
+import type { BackendName } from './backends.ts';
+import { createDataset, dataShapes, type Dataset } from './data/index.ts';
+import type { StageState } from './deviceHost.ts';
+import type { StepReport } from './interpreter.ts';
+import { describeLocation, RuntimeFault, runtimeMessages, type FaultLocation } from './messages.ts';
+import { deviceOfStage } from './model.ts';
+import { scoreOutput, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
+import { fromWire, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface WorkerSessionOptions {
+  readonly backend: BackendName;
+  readonly baseDirectory: string;
+  /** A device silent this long (while a call is outstanding) counts as hung. */
+  readonly timeoutMs?: number;
+  readonly dataset?: Dataset;
+}
+
+type RequestBody = WorkerRequest extends infer R ? R extends { type: 'call' } ? Omit<R, 'id' | 'type'> : never : never;
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface DeviceWorker {
+  readonly device: number;
+  readonly name: string;
+  readonly worker: Worker;
+  location: FaultLocation;
+  waiting: boolean;
+}
+
+export class WorkerSession implements TrainingSession {
+  readonly ir: IrProgram;
+  readonly dataset: Dataset;
+  private readonly workers: DeviceWorker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private lastActivity = Date.now();
+  private failure: RuntimeFault | undefined;
+  private closing = false;
+  private readonly watchdog: NodeJS.Timeout;
+  private readonly timeoutMs: number;
+  private readonly readyPromise: Promise<void>;
+
+  private constructor(ir: IrProgram, options: WorkerSessionOptions) {
+    this.ir = ir;
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.dataset = options.dataset ?? createDataset(ir.data, dataShapes(ir), options.baseDirectory);
+    const readiness: Promise<void>[] = [];
+    for (const device of ir.devices) {
+      const init: WorkerInit = { ir, device: device.index, backend: options.backend, baseDirectory: options.baseDirectory };
+      const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: init });
+      const entry: DeviceWorker = { device: device.index, name: device.name, worker, location: { device: device.index, deviceName: device.name }, waiting: false };
+      this.workers.push(entry);
+      readiness.push(new Promise((resolve, reject) => {
+        this.pending.set(-1 - device.index, { resolve: () => resolve(), reject });
+      }));
+      worker.on('message', (message: WorkerReply) => this.onMessage(entry, message));
+      worker.on('error', (error) => this.fail(new RuntimeFault(runtimeMessages.workerFailed, `the worker threw: ${error.message}`, entry.location)));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.fail(new RuntimeFault(runtimeMessages.workerExited, `the worker exited with code ${code}`, entry.location));
+      });
+    }
+    this.readyPromise = Promise.all(readiness).then(() => undefined);
+    this.watchdog = setInterval(() => this.checkProgress(), Math.min(1000, this.timeoutMs / 4));
+    this.watchdog.unref();
+  }
+
+  static async create(ir: IrProgram, options: WorkerSessionOptions): Promise<WorkerSession> {
+    const session = new WorkerSession(ir, options);
+    try {
+      await session.readyPromise;
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  private onMessage(entry: DeviceWorker, message: WorkerReply): void {
+    this.lastActivity = Date.now();
+    switch (message.type) {
+      case 'ready': {
+        const ready = this.pending.get(-1 - entry.device);
+        this.pending.delete(-1 - entry.device);
+        ready?.resolve(undefined);
+        return;
+      }
+      case 'progress':
+        entry.location = { device: entry.device, deviceName: entry.name, instruction: message.instruction, op: message.op, stage: message.stage, microbatch: message.microbatch };
+        entry.waiting = message.waiting;
+        return;
+      case 'send': {
+        const target = this.workers.find((w) => w.device === message.to);
+        if (!target) {
+          this.fail(new RuntimeFault(runtimeMessages.internal, `message for unknown device ${message.to}`, entry.location));
+          return;
+        }
+        const delivery: WorkerRequest = { type: 'deliver', from: entry.device, tag: message.tag, tensors: message.tensors };
+        target.worker.postMessage(delivery, message.tensors.map((t) => t.buffer));
+        return;
+      }
+      case 'result': {
+        const call = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        call?.resolve(message.value);
+        return;
+      }
+      case 'error': {
+        const detail = message.message.replace(/^PIPE\d+: /, '');
+        // The worker's message already names its location when it came from the interpreter.
+        const fault = new RuntimeFault({ code: message.code, title: '' }, detail.includes('device ') ? detail : `${describeLocation(entry.location)}: ${detail}`);
+        if (message.id < 0) {
+          const ready = this.pending.get(-1 - entry.device);
+          this.pending.delete(-1 - entry.device);
+          ready?.reject(fault);
+        }
+        this.fail(fault);
+        return;
+      }
+    }
+  }
+
+  private checkProgress(): void {
+    if (this.pending.size === 0 || this.failure) return;
+    if (Date.now() - this.lastActivity < this.timeoutMs) return;
+    const stuck = this.workers.filter((w) => !w.waiting);
+    const blamed = stuck.length > 0 ? stuck : this.workers;
+    const where = blamed.map((w) => describeLocation(w.location)).join('; ');
+    this.fail(new RuntimeFault(runtimeMessages.workerHung, `no progress for ${Math.round(this.timeoutMs / 1000)} s; stopped at ${where}`));
+  }
+
+  /** Stops everything: terminates every worker and rejects every outstanding call. */
+  private fail(fault: RuntimeFault): void {
+    if (this.failure || this.closing) return;
+    this.failure = fault;
+    for (const call of this.pending.values()) call.reject(fault);
+    this.pending.clear();
+    void this.terminate();
+  }
+
+  private async terminate(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.watchdog);
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  private call<T>(entry: DeviceWorker, body: RequestBody, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      entry.worker.postMessage({ type: 'call', id, ...body } as WorkerRequest, transfer);
+    });
+  }
+
+  private replicaZero(): DeviceWorker[] {
+    return this.workers.filter((w) => this.ir.devices.find((d) => d.index === w.device)?.replica === 0);
+  }
+
+  async step(options: SessionStepOptions): Promise<StepSummary> {
+    const started = performance.now();
+    this.lastActivity = Date.now();
+    const reports = await Promise.all(this.workers.map((w) => this.call<StepReport>(w, { method: 'step', options })));
+    return summarize(this.ir, options.step, reports, (performance.now() - started) / 1000);
+  }
+
+  async gradients(): Promise<Record<string, Float32Array>> {
+    const parts = await Promise.all(this.replicaZero().map((w) => this.call<Record<string, Float32Array>>(w, { method: 'gradients' })));
+    return Object.assign({}, ...parts);
+  }
+
+  async clearGradients(): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.call(w, { method: 'clearGradients' })));
+  }
+
+  async state(): Promise<Record<number, StageState>> {
+    const parts = await Promise.all(this.replicaZero().map((w) => this.call<Record<number, StageState>>(w, { method: 'state' })));
+    return Object.assign({}, ...parts);
+  }
+
+  async loadState(state: Readonly<Record<number, StageState>>): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.call(w, { method: 'loadState', state: state as Record<number, StageState> })));
+  }
+
+  async evaluate(maxExamples = Number.POSITIVE_INFINITY): Promise<Evaluation> {
+    const total = Math.min(this.dataset.testSize, maxExamples);
+    const chunk = Math.max(this.ir.microbatchSize, 250);
+    const model = this.ir.model;
+    let loss = 0;
+    let correct = 0;
+    let count = 0;
+    for (let start = 0; start < total; start += chunk) {
+      const end = Math.min(total, start + chunk);
+      const batch = this.dataset.testExamples(start, end);
+      const input = tf.tensor(batch.input, [end - start, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32');
+      let wire: WireTensor = await toWire(input);
+      input.dispose();
+      for (const stage of this.ir.stages) {
+        const entry = this.workers.find((w) => w.device === deviceOfStage(this.ir, stage.index, 0));
+        if (!entry) throw new Error(`no worker runs stage ${stage.index}`);
+        wire = await this.call<WireTensor>(entry, { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);
+      }
+      const output = fromWire(wire);
+      const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
+      const score = scoreOutput(output, target, model.loss);
+      output.dispose();
+      target.dispose();
+      loss += score.loss;
+      correct += score.correct;
+      count += score.count;
+    }
+    return { loss: count > 0 ? loss / count : Number.NaN, accuracy: count > 0 ? correct / count : Number.NaN, examples: total };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    if (!this.failure) {
+      try {
+        await Promise.race([
+          Promise.all(this.workers.map((w) => this.call(w, { method: 'close' }))),
+          new Promise((resolve) => setTimeout(resolve, 2000)),
+        ]);
+      } catch {
+        // Closing after a failure: the workers are terminated below anyway.
+      }
+    }
+    await this.terminate();
+  }
+}

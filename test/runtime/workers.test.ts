@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { useBackend } from '../../runtime/backends.ts';
+import { InProcessSession } from '../../runtime/session.ts';
+import { WorkerSession } from '../../runtime/workers.ts';
+import { compareGradients } from '../../runtime/reference.ts';
+import { handMlpIr } from './helpers/handIr.ts';
+
+describe('worker_threads mode', () => {
+  it('trains 1f1b and matches in-process gradients and losses', async () => {
+    await useBackend('cpu');
+    const ir = handMlpIr('1f1b', 2, 4);
+    const inProcess = new InProcessSession(ir, { baseDirectory: '.', externs: new Map() });
+    const workers = await WorkerSession.create(ir, { backend: 'cpu', baseDirectory: '.' });
+    try {
+      const stepOptions = { applyOptimizer: true, training: true, checkFinite: true };
+      for (let step = 0; step < 2; step++) {
+        const a = await inProcess.step({ ...stepOptions, step });
+        const b = await workers.step({ ...stepOptions, step });
+        expect(b.loss).toBeCloseTo(a.loss, 6);
+        expect(b.reports.map((r) => r.peakSlots)).toEqual(ir.devices.map((d) => d.slots));
+      }
+      await inProcess.step({ step: 2, applyOptimizer: false, training: true, checkFinite: true });
+      await workers.step({ step: 2, applyOptimizer: false, training: true, checkFinite: true });
+      const { maxRelativeError } = compareGradients(await workers.gradients(), await inProcess.gradients());
+      expect(maxRelativeError).toBeLessThanOrEqual(1e-6);
+      const evaluation = await workers.evaluate(64);
+      expect(evaluation.accuracy).toBeCloseTo((await inProcess.evaluate(64)).accuracy, 6);
+    } finally {
+      await workers.close();
+      await inProcess.close();
+    }
+  });
+
+  for (const kind of ['throw', 'exit', 'hang'] as const) {
+    it(`a worker that ${kind}s stops the run with an error naming device and instruction`, async () => {
+      const ir = handMlpIr('1f1b', 2, 4);
+      const workers = await WorkerSession.create(ir, { backend: 'cpu', baseDirectory: '.', timeoutMs: 1500 });
+      const started = Date.now();
+      try {
+        await expect(workers.step({ step: 0, applyOptimizer: true, training: true, checkFinite: true, fault: { device: 1, instruction: 3, kind } }))
+          .rejects.toThrow(/device gpu\[1\] \(#1\), instruction 3/);
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        await workers.close();
+      }
+    });
+  }
+});
