@@ -67,7 +67,25 @@ function expressionPrecedence(expression: ast.Expression): number {
   return 8;
 }
 
+function binaryOperatorCount(expression: ast.Expression): number {
+  switch (expression.kind) {
+    case 'BinaryExpression':
+      return 1 + binaryOperatorCount(expression.left) + binaryOperatorCount(expression.right);
+    case 'UnaryExpression':
+      return binaryOperatorCount(expression.operand);
+    case 'ParenthesizedExpression':
+      return binaryOperatorCount(expression.expression);
+    default:
+      return 0;
+  }
+}
+
+/**
+ * `compact` asks for no spaces around operators (inside brackets and ranges),
+ * honoured only for a single operator: `F[i+w]` but `F[(k + w) % m]`.
+ */
 function expressionText(expression: ast.Expression | ast.RangeExpression, compact: boolean): string {
+  if (compact && expression.kind !== 'RangeExpression' && binaryOperatorCount(expression) > 1) compact = false;
   switch (expression.kind) {
     case 'NumberLiteral':
       return expression.text !== '' ? expression.text : String(expression.value);
