@@ -178,22 +178,23 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
   }
 
   // Layers: resolve references, then every layer exactly once, in order.
+  let layersOk = true;
   const layerOwner = new Map<number, { stage: number; span: Span }>();
   const stageLayers: number[][] = [];
   let lastPlaced: { layer: number; stage: number } | undefined;
   block.stages.forEach((stage, stageIndex) => {
     const layers: number[] = [];
     if (stage.layers.length === 0 && stage.name.name !== '') {
-      ok = false;
+      layersOk = false;
       reporter.report(PlacementMessages.emptyStage, stage.name.span, { name: stage.name.name });
     }
     for (const reference of stage.layers) {
       const resolved = resolveLayerReference(reference, inputs);
-      if (resolved === undefined) { ok = false; continue; }
+      if (resolved === undefined) { layersOk = false; continue; }
       for (const layer of resolved) {
         const owner = layerOwner.get(layer);
         if (owner !== undefined) {
-          ok = false;
+          layersOk = false;
           reporter.report(PlacementMessages.layerPlacedTwice, reference.span, {
             name: table.names[layer], first: block.stages[owner.stage].name.name, second: stage.name.name,
           }, { related: [{ span: owner.span, message: 'first placed here' }] });
@@ -201,7 +202,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
         }
         layerOwner.set(layer, { stage: stageIndex, span: reference.span });
         if (lastPlaced !== undefined && layer < lastPlaced.layer) {
-          ok = false;
+          layersOk = false;
           const laterStage = block.stages[lastPlaced.stage].name.name;
           reporter.report(PlacementMessages.stagesOutOfOrder, reference.span, {
             stage: stage.name.name, later: table.names[lastPlaced.layer], earlier: table.names[layer],
@@ -216,17 +217,17 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     }
     stageLayers.push(layers);
   });
-  if (ok) {
+  if (layersOk) {
     for (let layer = 0; layer < table.names.length; layer++) {
       if (layerOwner.has(layer)) continue;
-      ok = false;
+      layersOk = false;
       reporter.report(PlacementMessages.layerNotPlaced, block.span, { name: table.names[layer] }, {
         hint: `add '${table.names[layer]}' to the stage that holds the layers around it`,
         related: [{ span: table.spans[layer], message: 'declared here' }],
       });
     }
   }
-  if (!ok) return undefined;
+  if (!ok || !layersOk) return undefined;
 
   let ranks: number;
   let stageRank: number[];
