@@ -17,10 +17,16 @@ export interface Reporter {
 
 export function createReporter(): Reporter {
   const diagnostics: Diagnostic[] = [];
+  // A repeat block checks its body once per index; the same mistake is reported once.
+  const seen = new Set<string>();
   return {
     diagnostics,
     report(definition, span, args = {}, extra = {}) {
-      diagnostics.push(makeDiagnostic(definition, span, args, extra));
+      const diagnostic = makeDiagnostic(definition, span, args, extra);
+      const key = `${diagnostic.code}|${span.file}|${span.start}|${span.end}|${diagnostic.message}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      diagnostics.push(diagnostic);
     },
   };
 }
