@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import type * as ast from '../../grammar/ast.ts';
+import { parse } from '../../grammar/index.ts';
+import { located } from './helpers.ts';
+
+describe('error recovery', () => {
+  it('reports three separate errors in one file, each at its line:col, and keeps the rest', () => {
+    const text = [
+      'model m {',
+      '  dim batch',
+      '  layer fc1 (units: 3)', // missing '='
+      '  layer fc2 = Dense(units: 4)',
+      '}',
+      'cluster c {',
+      '  device gpu[0..2] memory 16GiB',
+      '  link gpu[0] <-> ', // missing the other end
+      '}',
+      'pipeline p {',
+      '  model m',
+      '  stages { s0 on gpu[0] = }', // missing layers
+      '  schedule 1f1b',
+      '}',
+    ].join('\n');
+    const result = parse({ name: 'bad.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual([
+      "3:13 PIPE1004 expected '=' after 'fc1', found '('",
+      "9:1 PIPE1004 expected a name after '<->', found '}'",
+      "12:27 PIPE1004 expected a name after '=', found '}'",
+    ]);
+    expect(result.diagnostics[0].hint).toBe('a layer declaration looks like: layer NAME = Operator(arg: value, ...)');
+    // Everything after each error is still in the tree.
+    const [model, cluster, pipeline] = result.document.declarations as [ast.ModelDeclaration, ast.ClusterDeclaration, ast.PipelineDeclaration];
+    expect(model.members.map((m) => m.kind)).toContain('DimDeclaration');
+    expect(model.members.some((m) => m.kind === 'LayerDeclaration' && m.name.base.name === 'fc2')).toBe(true);
+    expect(cluster.members[0]).toMatchObject({ kind: 'DeviceDeclaration', name: { name: 'gpu' } });
+    expect(pipeline.members.map((m) => m.kind)).toEqual(['PipelineSetting', 'StagesBlock', 'ScheduleUse']);
+  });
+
+  it('marks missing names as empty identifiers with zero-width spans', () => {
+    const text = 'model {\n  dim batch\n}';
+    const result = parse({ name: 'm.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual(["1:7 PIPE1004 expected a name after 'model', found '{'"]);
+    const model = result.document.declarations[0] as ast.ModelDeclaration;
+    expect(model.name.name).toBe('');
+    expect(model.name.span.start).toBe(model.name.span.end);
+    expect(model.members).toHaveLength(1);
+  });
+
+  it('says which member it expected inside a block', () => {
+    const text = 'model m {\n  dim batch\n  output y: f32[batch]\n}';
+    const result = parse({ name: 'm.pipe', text });
+    expect(located(text, result.diagnostics)[0]).toBe(
+      "3:3 PIPE1004 expected a model member (dim, input, target, layer, repeat, residual or loss) or '}' after 'batch', found 'output'",
+    );
+  });
+
+  it('reports text at the top level that starts no declaration, and goes on', () => {
+    const text = 'modle m {}\nmodel ok { dim batch }';
+    const result = parse({ name: 't.pipe', text });
+    expect(located(text, result.diagnostics)[0]).toBe(
+      "1:1 PIPE1004 expected a declaration (import, model, cluster, pipeline, schedule or extern layer), found 'modle'",
+    );
+    expect(result.document.declarations.map((d) => d.kind)).toContain('ModelDeclaration');
+  });
+
+  it('reports unknown characters, unterminated strings and comments', () => {
+    const text = 'import "a.pipe" $\nimport "b.pipe\n/* never closed';
+    const result = parse({ name: 't.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual([
+      "1:17 PIPE1001 unexpected character '$'",
+      '2:8 PIPE1002 this string is missing its closing \'"\'',
+      "3:1 PIPE1003 this comment is missing its closing '*/'",
+    ]);
+    expect(result.document.imports.map((i) => i.path.value)).toEqual(['a.pipe', 'b.pipe']);
+  });
+
+  it('points at the end of the text when the file stops early', () => {
+    const text = 'pipeline p {\n  batch 64';
+    const result = parse({ name: 't.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual([
+      "2:11 PIPE1004 expected a pipeline member (a setting such as batch 64, stages, schedule, recompute or offload) or '}' after '64', found end of file",
+    ]);
+    expect(result.diagnostics[0].span).toMatchObject({ start: text.length, end: text.length });
+  });
+
+  it('reports a missing expression in words', () => {
+    const text = 'model m { layer a = Dense(units: ) }';
+    const result = parse({ name: 't.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual(["1:34 PIPE1005 expected an expression after ':', found ')'"]);
+  });
+});
