@@ -7,7 +7,7 @@
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import { NameMessages } from '../messages/names.ts';
-import { PlacementMessages } from '../messages/placement.ts';
+import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue, CheckedScheduleUse, Placement } from '../program.ts';
 import { placeStages } from '../schedule/types.ts';
 import { readQuantity } from './cluster.ts';
@@ -91,7 +91,7 @@ export function checkScheduleUse(
     }
     if (!parameters.includes(argumentName)) {
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.name!.span, { name, problem: `it has no parameter '${argumentName}'` }, {
+      reporter.report(scheduleMessages.unknownArgument, argument.name!.span, { schedule: name, name: argumentName }, {
         hint: didYouMean(argumentName, parameters.filter((p) => !(RESERVED_PARAMETERS as readonly string[]).includes(p))),
         related: [{ span: declaration.name.span, message: 'declared here' }],
       });
@@ -109,7 +109,7 @@ export function checkScheduleUse(
     if ((RESERVED_PARAMETERS as readonly string[]).includes(parameterName) || parameter.default !== undefined) continue;
     if (!Object.hasOwn(args, parameterName) && !use.args.some((a) => a.name?.name === parameterName)) {
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, use.span, { name, problem: `it needs the argument '${parameterName}'` }, {
+      reporter.report(scheduleMessages.missingArgument, use.span, { schedule: name, name: parameterName }, {
         related: [{ span: parameter.span, message: 'parameter declared here' }],
       });
     }
@@ -120,9 +120,9 @@ export function checkScheduleUse(
       const required = statement.value.name;
       if (!satisfiesPlacement(shape, required)) {
         ok = false;
-        reporter.report(PlacementMessages.scheduleRequires, use.span, {
-          schedule: name, requirement: `placement ${required}`, pipeline: pipeline.name.name,
-          actual: shape.placement === 'explicit' ? 'places its stages explicitly' : `uses placement ${shape.placement}`,
+        reporter.report(scheduleMessages.placementMismatch, use.span, {
+          schedule: name, required,
+          actual: shape.placement === 'explicit' ? `explicitly in pipeline '${pipeline.name.name}'` : `${shape.placement} in pipeline '${pipeline.name.name}'`,
         }, {
           related: [{ span: statement.span, message: 'required here' }],
           hint: required === 'v' ? 'use stages placement v { ... } or stages auto(N) placement v' : `use placement ${required}`,

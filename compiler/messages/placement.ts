@@ -27,7 +27,6 @@ export const PlacementMessages = {
   unknownPlacement: error(3016, "unknown {what} '{name}'", 'A placement is not loop or v, or a balance is not compute or memory.'),
   emptyStage: error(3017, "stage '{name}' has no layers", 'A stage lists no layers.'),
   deviceIndex: error(3018, "{problem}", 'A device index or range is outside the devices the cluster declares, or a device that is an array is used without an index.'),
-  scheduleRequires: error(3019, "schedule '{schedule}' requires {requirement}, but pipeline '{pipeline}' {actual}", "A schedule's `requires` rule does not hold for the pipeline using it."),
   stageCount: error(3020, '{problem}', 'The stage count of `stages auto(N)` is not a positive integer at most the number of layers.'),
 } as const satisfies Record<string, MessageDefinition>;
 
