@@ -1,0 +1,279 @@
+// compileProgram: checked program → IR. The schedule the pipeline names is
+// evaluated (or, for `auto`, produced by the automatic scheduler), its order
+// validated, lowered to per-device instruction streams (replicated per
+// data-parallel replica, with an allreduce of each stage's gradients before
+// its optimizer step), its memory checked against each device's capacity,
+// and the streams proven free of deadlock.
+
+import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
+import type { Span } from '../../grammar/source.ts';
+import { unitCostModel, type CostModel } from '../cost/types.ts';
+import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
+import { loweringMessages } from '../messages/lowering.ts';
+import { scheduleMessages } from '../messages/schedules.ts';
+import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
+import { standardSchedules } from '../schedule/builtin.ts';
+import { describeDeadlock, proveDeadlockFree } from '../schedule/deadlock.ts';
+import { evaluateSchedule } from '../schedule/evaluate.ts';
+import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
+import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
+import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
+import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
+
+export interface CompileOptions {
+  /** Costs for the list scheduler and the automatic scheduler (unit costs when absent). */
+  readonly costs?: CostModel;
+  /**
+   * The automatic scheduler for `schedule auto` (compiler/autoschedule,
+   * written separately). Injected rather than imported so this phase builds
+   * without it; without one, `auto` is a 5002 error.
+   */
+  readonly autoSchedule?: AutoScheduler;
+}
+
+export type AutoScheduler = (request: { readonly shape: PipelineShape; readonly costs: CostModel; readonly memoryLimit: readonly number[] }) => ComputeSchedule;
+
+export interface CompileResult {
+  readonly ir?: IrProgram;
+  readonly schedule?: ComputeSchedule;
+  readonly diagnostics: Diagnostic[];
+}
+
+export function compileProgram(program: CheckedProgram, options: CompileOptions = {}): CompileResult {
+  const diagnostics: Diagnostic[] = [];
+  const { pipeline, cluster, model } = program;
+  const shape: PipelineShape = {
+    devices: pipeline.devicesPerReplica,
+    stages: pipeline.stages.length,
+    microbatches: pipeline.microbatches,
+    stageDevice: pipeline.stages.map((stage) => stage.device),
+  };
+  const costs = options.costs ?? unitCostModel(shape.stages);
+  const use = pipeline.schedule;
+
+  // 1. The compute order.
+  const schedule = scheduleFor(program, shape, costs, options.autoSchedule, diagnostics);
+  if (!schedule) return { diagnostics };
+  if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
+    diagnostics.push(makeDiagnostic(loweringMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
+    return { diagnostics };
+  }
+
+  // 2. Validation (every action, per-stage order, cross-stage dependencies).
+  const problems = validateSchedule(schedule);
+  if (problems.length > 0) {
+    diagnostics.push(...problemsToDiagnostics(problems, use.span));
+    return { schedule, diagnostics };
+  }
+
+  // 3. Lowering, replicated per data-parallel replica.
+  const stageInfo: StageLoweringInfo[] = pipeline.stages.map((stage) => ({
+    recompute: stage.recompute,
+    offload: stage.offload,
+    activationBytes: stage.costs.activationBytes,
+    outputBytes: stage.costs.outputBytes,
+    inputBytes: stage.costs.inputBytes,
+  }));
+  const lowered = lowerToInstructionStreams(schedule, stageInfo);
+
+  // 4. The deadlock proof (replicas run identical streams, so one suffices).
+  const proof = proveDeadlockFree(lowered);
+  if (!proof.deadlockFree) {
+    diagnostics.push(makeDiagnostic(scheduleMessages.deadlock, use.span, { detail: describeDeadlock(proof) }));
+    return { schedule, diagnostics };
+  }
+
+  // 5. Memory per rank: weights, gradients, optimizer state, live activations.
+  const activationPeak = peakActivationBytes(
+    schedule,
+    pipeline.stages.map((stage) => ({
+      activationBytes: stage.costs.activationBytes,
+      inputBytes: stage.costs.inputBytes,
+      recompute: stage.recompute,
+      offload: stage.offload,
+    })),
+  );
+  const p = shape.devices;
+  const devices: IrDevice[] = [];
+  for (let replica = 0; replica < pipeline.replicas; replica++) {
+    for (const device of lowered.devices) {
+      const rank = device.rank;
+      const index = replica * p + rank;
+      const held = pipeline.stages.filter((stage) => stage.device === rank);
+      const weights = held.reduce((sum, stage) => sum + stage.costs.weightBytes, 0);
+      const optimizerState = weights * pipeline.optimizer.stateFactor;
+      const activations = activationPeak[rank];
+      const peak = weights * 2 + optimizerState + activations;
+      const clusterDevice = cluster.devices[index];
+      const capacity = clusterDevice?.memoryBytes ?? 0;
+      if (clusterDevice && capacity > 0 && peak > capacity) {
+        diagnostics.push(
+          makeDiagnostic(loweringMessages.outOfMemory, pipeline.span, {
+            device: index,
+            name: clusterDevice.name,
+            needed: formatBytes(peak),
+            capacity: formatBytes(capacity),
+            breakdown: `weights ${formatBytes(weights)} + gradients ${formatBytes(weights)} + optimizer state ${formatBytes(optimizerState)} + activations ${formatBytes(activations)} (peak of ${device.slots} live microbatch activations)`,
+          }, {
+            hint: 'use more microbatches of smaller size, a schedule with fewer activations in flight (1f1b, v_half, v_min), recompute or offload',
+            related: [{ span: clusterDevice.span, message: `${clusterDevice.name} has ${formatBytes(capacity)}` }],
+          }),
+        );
+      }
+      devices.push({
+        index,
+        name: clusterDevice?.name ?? `rank${rank}`,
+        replica,
+        rank,
+        slots: device.slots,
+        memory: { weights, gradients: weights, optimizerState, activations, peak, capacity },
+        instructions: withAllreduce(device.instructions, pipeline.replicas, p, rank, pipeline.stages.map((stage) => stage.costs.weightBytes), use.span),
+      });
+    }
+  }
+
+  const input = model.inputs[0];
+  const target = model.targets[0];
+  const ir: IrProgram = {
+    version: IR_VERSION,
+    pipeline: pipeline.name,
+    schedule: use.name,
+    splitBackward: schedule.splitBackward,
+    ranks: p,
+    replicas: pipeline.replicas,
+    microbatches: pipeline.microbatches,
+    microbatchSize: pipeline.microbatchSize,
+    batch: pipeline.batch,
+    seed: pipeline.seed,
+    optimizer: { name: pipeline.optimizer.name, args: pipeline.optimizer.args },
+    ...(pipeline.data ? { data: { name: pipeline.data.name, args: pipeline.data.args } } : {}),
+    model: {
+      name: model.name,
+      layers: model.layers.map((layer) => irLayer(layer, model.dims)),
+      input: irTensor(input, model.dims),
+      target: irTensor(target, model.dims),
+      loss: model.loss.function,
+    },
+    stages: pipeline.stages.map((stage) => ({
+      index: stage.index,
+      name: stage.name,
+      rank: stage.device,
+      layers: stage.layers,
+      recompute: stage.recompute,
+      offload: stage.offload,
+      activationBytes: stage.costs.activationBytes,
+    })),
+    devices,
+  };
+  return { ir, schedule, diagnostics };
+}
+
+function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, autoSchedule: AutoScheduler | undefined, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
+  const use = program.pipeline.schedule;
+  if (use.name === 'auto') {
+    if (!autoSchedule) {
+      diagnostics.push(makeDiagnostic(loweringMessages.noAutoScheduler, use.span));
+      return undefined;
+    }
+    const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
+    if (!memoryLimit) return undefined;
+    try {
+      return autoSchedule({ shape, costs, memoryLimit });
+    } catch (error) {
+      diagnostics.push(makeDiagnostic(loweringMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
+      return undefined;
+    }
+  }
+  const declaration = use.declaration ?? program.schedules.get(use.name) ?? standardSchedules().get(use.name);
+  if (!declaration) {
+    diagnostics.push(makeDiagnostic(loweringMessages.unknownScheduleUse, use.span, { name: use.name }));
+    return undefined;
+  }
+  const evaluated = evaluateSchedule(declaration, shape, use.args, { costs, sources: program.sources });
+  diagnostics.push(...evaluated.diagnostics);
+  return evaluated.schedule;
+}
+
+/**
+ * `auto(memory: K * activations(NAME))`: K times NAME's peak activations per
+ * rank; `auto(memory: 12GiB)`: the bytes left after weights, gradients and
+ * optimizer state, in the cost model's activation units.
+ */
+function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: CostModel, diagnostics: Diagnostic[]): number[] | undefined {
+  const { pipeline } = program;
+  const use = pipeline.schedule;
+  const memory = Number(use.args.memory);
+  const units = costs.stages.map((stage) => stage.activation);
+  if (use.args.memoryUnit === 'activations') {
+    const reference = String(use.args.reference);
+    const declaration = program.schedules.get(reference) ?? standardSchedules().get(reference);
+    if (!declaration) {
+      diagnostics.push(makeDiagnostic(loweringMessages.unknownScheduleUse, use.span, { name: reference }));
+      return undefined;
+    }
+    const evaluated = evaluateSchedule(declaration, shape, {}, { costs, sources: program.sources });
+    diagnostics.push(...evaluated.diagnostics);
+    if (!evaluated.schedule) return undefined;
+    return peakActivations(evaluated.schedule, units).map((peak) => peak * memory);
+  }
+  return Array.from({ length: shape.devices }, (_, rank) => {
+    const held = pipeline.stages.filter((stage) => stage.device === rank);
+    const fixed = held.reduce((sum, stage) => sum + stage.costs.weightBytes * (2 + pipeline.optimizer.stateFactor), 0);
+    const bytesPerUnit = held.length === 0 ? 1 : held.reduce((sum, stage) => sum + stage.costs.activationBytes, 0) / Math.max(1e-30, held.reduce((sum, stage) => sum + units[stage.index], 0));
+    return Math.max(0, (memory - fixed) / Math.max(bytesPerUnit, 1e-30));
+  });
+}
+
+/** Before each stage's optimizer step, the allreduce of its gradients across replicas. */
+function withAllreduce(instructions: readonly Instruction[], replicas: number, ranks: number, rank: number, gradientBytes: readonly number[], span: Span): Instruction[] {
+  if (replicas <= 1) return [...instructions];
+  const group = Array.from({ length: replicas }, (_, replica) => replica * ranks + rank);
+  const source = { file: span.file, start: span.start, end: span.end };
+  const out: Instruction[] = [];
+  for (const instruction of instructions) {
+    if (instruction.op === 'optimizer_step') out.push({ op: 'allreduce', stage: instruction.stage, group, bytes: gradientBytes[instruction.stage], source });
+    out.push(instruction);
+  }
+  return out;
+}
+
+function resolveDims(shape: TensorShape, dims: Readonly<Record<string, number | null>>): number[] {
+  // The leading dim is the batch (symbolic, bound per microbatch); the IR keeps per-example shapes.
+  const rest = shape.dims.length > 0 && typeof shape.dims[0] === 'string' && (dims[shape.dims[0]] ?? null) === null ? shape.dims.slice(1) : shape.dims;
+  return rest.map((dim) => (typeof dim === 'number' ? dim : (dims[dim] ?? 1)));
+}
+
+function irDtype(dtype: TensorShape['dtype']): 'f32' | 'i32' {
+  return dtype === 'i32' ? 'i32' : 'f32';
+}
+
+function irLayer(layer: CheckedLayer, dims: Readonly<Record<string, number | null>>): IrLayer {
+  return {
+    name: layer.name,
+    operator: layer.operator,
+    args: layer.args,
+    inputShape: resolveDims(layer.inputShape, dims),
+    outputShape: resolveDims(layer.outputShape, dims),
+    inputDtype: irDtype(layer.inputShape.dtype),
+    outputDtype: irDtype(layer.outputShape.dtype),
+    parameters: layer.parameters,
+    children: layer.children.map((child) => irLayer(child, dims)),
+    ...(layer.implementation ? { implementation: layer.implementation } : {}),
+  };
+}
+
+function irTensor(tensor: CheckedTensor | undefined, dims: Readonly<Record<string, number | null>>) {
+  if (!tensor) return { name: '', shape: [], dtype: 'f32' as const };
+  return { name: tensor.name, shape: resolveDims(tensor.shape, dims), dtype: irDtype(tensor.shape.dtype) };
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(2)} ${units[unit]}`;
+}
