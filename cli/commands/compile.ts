@@ -1,4 +1,64 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
+// `pipec compile FILE [-o out.ir.json] [--pipeline NAME]`: check, evaluate the
+// schedule, validate, lower to per-device instruction streams, check memory
+// and prove the streams free of deadlock; write the versioned IR (JSON).
+// Exit 0 with an IR, 1 on errors, 2 on usage problems.
+
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+import { Option } from 'commander';
+import type { Diagnostic } from '../../grammar/diagnostic.ts';
+import type { IrProgram } from '../../compiler/ir/types.ts';
+import { compileProgram } from '../../compiler/lower/compile.ts';
+import { setExitCode } from '../main.ts';
+import { loadAndCheck } from '../loadProgram.ts';
+import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
+
+export interface CompileCommandOptions {
+  readonly output?: string;
+  readonly pipeline?: string;
+  readonly format: 'text' | 'json';
+  readonly color: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('compile')
+    .description('compile a .pipe program to per-device instruction streams (versioned JSON IR)')
+    .argument('<file>', '.pipe file')
+    .option('-o, --output <file>', 'where to write the IR (default: standard output)')
+    .option('--pipeline <name>', 'the pipeline to compile (default: the first in the file)')
+    .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
+    .option('--no-color', 'plain output without ANSI colours')
+    .action((file: string, options: CompileCommandOptions) => {
+      const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
+      const result = runCompile(file, { ...options, color });
+      if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
+      if (result.ir) {
+        const text = `${JSON.stringify(result.ir)}\n`;
+        if (options.output) writeFileSync(options.output, text);
+        else process.stdout.write(text);
+      }
+      setExitCode(result.exitCode);
+    });
+}
+
+/** The command's work without process I/O. */
+export function runCompile(file: string, options: Omit<CompileCommandOptions, 'output'>): { ir?: IrProgram; errorOutput: string; exitCode: number } {
+  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
+  if (loaded.kind === 'missing') return { errorOutput: `${loaded.message}\n`, exitCode: 2 };
+  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+  const render = () => {
+    const rendered = renderDiagnostics(diagnostics, loaded.sources, { color: options.color, format: options.format });
+    const summary = summarizeDiagnostics(diagnostics);
+    return options.format === 'json' || summary === undefined ? rendered : `${rendered}${file}: ${summary}\n`;
+  };
+  if (!loaded.ok || !loaded.program) {
+    if (!loaded.program && diagnostics.length === 0) return { errorOutput: `${file}: no pipeline to compile\n`, exitCode: 1 };
+    return { errorOutput: render(), exitCode: 1 };
+  }
+  const compiled = compileProgram(loaded.program);
+  diagnostics.push(...compiled.diagnostics);
+  const failed = diagnostics.some((d) => d.severity === 'error');
+  if (failed || !compiled.ir) return { errorOutput: render(), exitCode: 1 };
+  return { ir: compiled.ir, errorOutput: diagnostics.length > 0 ? render() : '', exitCode: 0 };
+}

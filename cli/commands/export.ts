@@ -1,4 +1,62 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
+// `pipec export FILE --torch-csv OUT [--comms] [--pipeline NAME]`: the
+// program's compute order in PyTorch's schedule CSV (one row per rank;
+// `--comms` adds SEND/RECV cells, PyTorch's compute_comms format). The order
+// is compiled first, so only validated, deadlock-free orders are exported.
+
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+import { Option } from 'commander';
+import { compileProgram } from '../../compiler/lower/compile.ts';
+import { exportTorchCsv } from '../../compiler/torch/csv.ts';
+import { setExitCode } from '../main.ts';
+import { loadAndCheck } from '../loadProgram.ts';
+import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
+
+export interface ExportCommandOptions {
+  readonly torchCsv: string;
+  readonly comms: boolean;
+  readonly pipeline?: string;
+  readonly format: 'text' | 'json';
+  readonly color: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description("export a program's schedule as PyTorch's pipeline schedule CSV")
+    .argument('<file>', '.pipe file')
+    .requiredOption('--torch-csv <out>', "the CSV to write ('-' for standard output)")
+    .option('--comms', "add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format)", false)
+    .option('--pipeline <name>', 'the pipeline to export (default: the first in the file)')
+    .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
+    .option('--no-color', 'plain output without ANSI colours')
+    .action((file: string, options: ExportCommandOptions) => {
+      const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
+      const result = runExport(file, { ...options, color });
+      if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
+      if (result.csv !== undefined) {
+        if (options.torchCsv === '-') process.stdout.write(result.csv);
+        else writeFileSync(options.torchCsv, result.csv);
+      }
+      setExitCode(result.exitCode);
+    });
+}
+
+export function runExport(file: string, options: Omit<ExportCommandOptions, 'torchCsv'>): { csv?: string; errorOutput: string; exitCode: number } {
+  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
+  if (loaded.kind === 'missing') return { errorOutput: `${loaded.message}\n`, exitCode: 2 };
+  const diagnostics = [...loaded.diagnostics];
+  const render = () => {
+    const rendered = renderDiagnostics(diagnostics, loaded.sources, { color: options.color, format: options.format });
+    const summary = summarizeDiagnostics(diagnostics);
+    return options.format === 'json' || summary === undefined ? rendered : `${rendered}${file}: ${summary}\n`;
+  };
+  if (!loaded.ok || !loaded.program) {
+    if (!loaded.program && diagnostics.length === 0) return { errorOutput: `${file}: no pipeline to export\n`, exitCode: 1 };
+    return { errorOutput: render(), exitCode: 1 };
+  }
+  const compiled = compileProgram(loaded.program);
+  diagnostics.push(...compiled.diagnostics);
+  if (diagnostics.some((d) => d.severity === 'error') || !compiled.schedule) return { errorOutput: render(), exitCode: 1 };
+  return { csv: exportTorchCsv(compiled.schedule, { comms: options.comms }), errorOutput: diagnostics.length > 0 ? render() : '', exitCode: 0 };
+}

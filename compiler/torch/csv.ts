@@ -78,12 +78,11 @@ function computeCommsRows(schedule: ComputeSchedule): string[][] {
   while (remaining > 0) {
     let progress = false;
     for (let rank = 0; rank < schedule.devices; rank++) {
-      // Run this rank as far as it can go in one turn; PyTorch moves one
-      // action per turn, which orders cells the same way for the rows'
-      // dependencies but costs a pass per step.
-      while (next[rank] < unitActions[rank].length) {
+      // One action per rank per turn, as PyTorch's lowering does, so each
+      // RECV lands on the receiver's row near the step that needs it.
+      if (next[rank] < unitActions[rank].length) {
         const group = unitActions[rank][next[rank]];
-        if (!group.every(ready)) break;
+        if (!group.every(ready)) continue;
         rows[rank].push(units[rank][next[rank]]);
         for (const action of group) {
           if (action.operation === 'F' && action.stage < stages - 1) {
