@@ -109,10 +109,20 @@ export class DeviceInterpreter {
     return this.device.replica * this.ir.ranks + this.ir.stages[stage].rank;
   }
 
+  /**
+   * The peer of a send/recv as a global device index. Activations and
+   * gradients never cross replicas, so a rank-only peer (what lowering emits
+   * before replication) maps into this device's replica.
+   */
+  private peerOf(ins: Instruction): number {
+    const peer = ins.peer ?? this.device.index;
+    return this.device.replica * this.ir.ranks + (peer % this.ir.ranks);
+  }
+
   /** Tag of an activation edge, named by its producer stage (either naming convention of the instruction is accepted). */
   private activationProducer(ins: Instruction, sending: boolean): number {
     const s = ins.stage;
-    const peer = ins.peer ?? this.device.index;
+    const peer = this.peerOf(ins);
     const here = this.device.index;
     const last = this.ir.stages.length - 1;
     if (sending) {
@@ -126,7 +136,7 @@ export class DeviceInterpreter {
   /** Tag of a gradient edge, named by the stage whose input gradient it is. */
   private gradientSender(ins: Instruction, sending: boolean): number {
     const s = ins.stage;
-    const peer = ins.peer ?? this.device.index;
+    const peer = this.peerOf(ins);
     const here = this.device.index;
     if (sending) {
       if (s > 0 && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s;
@@ -273,7 +283,7 @@ export class DeviceInterpreter {
         const producer = this.activationProducer(ins, false);
         const slot = this.open(this.slotIndex(ins, location), producer + 1, microbatch, location);
         const started = now();
-        const [tensor] = await this.transport.receive(ins.peer ?? this.device.index, this.device.index, `act:${producer}:${microbatch}`);
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, `act:${producer}:${microbatch}`);
         slot.input?.dispose();
         slot.input = tensor;
         return now() - started;
@@ -284,14 +294,14 @@ export class DeviceInterpreter {
         if (!slot.output) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_act before the forward produced an output', location);
         const output = slot.output;
         slot.output = undefined;
-        await this.transport.send(this.device.index, ins.peer ?? this.device.index, `act:${producer}:${microbatch}`, [output]);
+        await this.transport.send(this.device.index, this.peerOf(ins), `act:${producer}:${microbatch}`, [output]);
         return 0;
       }
       case 'recv_grad': {
         const sender = this.gradientSender(ins, false);
         const slot = this.open(this.slotIndex(ins, location), sender - 1, microbatch, location);
         const started = now();
-        const [tensor] = await this.transport.receive(ins.peer ?? this.device.index, this.device.index, `grad:${sender}:${microbatch}`);
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, `grad:${sender}:${microbatch}`);
         slot.outputGradient?.dispose();
         slot.outputGradient = tensor;
         return now() - started;
@@ -302,7 +312,7 @@ export class DeviceInterpreter {
         if (!slot.inputGradient) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_grad before backward produced an input gradient', location);
         const gradient = slot.inputGradient;
         slot.inputGradient = undefined;
-        await this.transport.send(this.device.index, ins.peer ?? this.device.index, `grad:${sender}:${microbatch}`, [gradient]);
+        await this.transport.send(this.device.index, this.peerOf(ins), `grad:${sender}:${microbatch}`, [gradient]);
         return 0;
       }
       case 'forward': {

@@ -4,6 +4,8 @@
 // W at different times) really splits the work.
 
 import * as tf from '@tensorflow/tfjs-core';
+// Autodiff (vjp below, extern layers) needs core's gradient registrations, which its Node entry leaves out.
+import '../vendor/tfjs-gradients.mjs';
 
 export type Tensor = tf.Tensor;
 

@@ -1,0 +1,357 @@
+// The runtime's public face: train an IrProgram (`run`), check its
+// gradients against single-device training (`verify`), measure its stage
+// costs (`profile`), and list the backends this machine can run.
+
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import type { IrProgram } from '../compiler/ir/types.ts';
+import type { CostModel, StageTimes } from '../compiler/cost/types.ts';
+import { listBackends, useBackend, type BackendName, type BackendStatus } from './backends.ts';
+import { programFingerprint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { BatchFeed, createDataset, dataShapes, type Dataset } from './data/index.ts';
+import { loadExternLayers, type ExternRegistry } from './layers/registry.ts';
+import { disposeState, type Tensor } from './layers/types.ts';
+import { computeLoss, parseLoss } from './loss.ts';
+import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { buildStage } from './model.ts';
+import { ReferenceTrainer, compareGradients } from './reference.ts';
+import { InProcessSession, type Evaluation, type StepSummary, type TrainingSession } from './session.ts';
+import { measuredBubble, traceDocument, type TraceEvent } from './trace.ts';
+import { now } from './interpreter.ts';
+import { WorkerSession } from './workers.ts';
+
+export { listBackends, useBackend, type BackendName, type BackendStatus };
+export { defineLayer } from './extern.ts';
+export { RuntimeFault } from './messages.ts';
+export type { Evaluation, StepSummary } from './session.ts';
+
+export type ExecutionMode = 'in-process' | 'workers';
+
+export interface SessionOptions {
+  readonly backend?: BackendName;
+  readonly mode?: ExecutionMode;
+  /** Where relative data paths and extern layer modules resolve (default: the working directory). */
+  readonly baseDirectory?: string;
+  /** Worker mode: a device silent this long counts as hung (ms). */
+  readonly timeoutMs?: number;
+  /** Replaces the data source the IR names (tests, benchmarks). */
+  readonly dataset?: Dataset;
+}
+
+export interface RunOptions extends SessionOptions {
+  readonly steps?: number;
+  readonly checkpointDirectory?: string;
+  /** Also write a checkpoint every this many steps (always at the end). */
+  readonly checkpointEvery?: number;
+  readonly resumeDirectory?: string;
+  readonly trace?: boolean;
+  readonly evalEvery?: number;
+  readonly evalExamples?: number;
+  readonly checkFinite?: boolean;
+  readonly onStep?: (record: StepRecord) => void;
+  readonly onEvaluation?: (step: number, evaluation: Evaluation) => void;
+}
+
+export interface StepRecord {
+  readonly step: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly seconds: number;
+  readonly examplesPerSecond: number;
+}
+
+export interface RunResult {
+  readonly startStep: number;
+  readonly steps: readonly StepRecord[];
+  /** Loss of every step from 0, including those before a resume. */
+  readonly lossHistory: readonly number[];
+  readonly evaluations: readonly { readonly step: number; readonly evaluation: Evaluation }[];
+  readonly final?: Evaluation;
+  readonly peakSlots: readonly number[];
+  readonly predictedSlots: readonly number[];
+  readonly examplesPerSecond: number;
+  readonly seconds: number;
+  readonly trace?: ReturnType<typeof traceDocument>;
+  /** Bubble fraction measured from the trace of the last traced step. */
+  readonly measuredBubble?: number;
+  readonly checkpoint?: string;
+}
+
+function baseDirectoryOf(options: SessionOptions): string {
+  return options.baseDirectory ?? process.cwd();
+}
+
+async function loadExterns(ir: IrProgram, baseDirectory: string): Promise<ExternRegistry> {
+  try {
+    return await loadExternLayers(ir.model.layers, (path) => pathToFileURL(isAbsolute(path) ? path : resolvePath(baseDirectory, path)).href);
+  } catch (error) {
+    throw new RuntimeFault(runtimeMessages.externLayer, (error as Error).message);
+  }
+}
+
+function makeDataset(ir: IrProgram, options: SessionOptions): Dataset {
+  if (options.dataset) return options.dataset;
+  try {
+    return createDataset(ir.data, dataShapes(ir), baseDirectoryOf(options));
+  } catch (error) {
+    throw new RuntimeFault(runtimeMessages.dataMismatch, (error as Error).message);
+  }
+}
+
+export async function openSession(ir: IrProgram, options: SessionOptions = {}): Promise<TrainingSession> {
+  const backend = options.backend ?? 'cpu';
+  const baseDirectory = baseDirectoryOf(options);
+  const dataset = makeDataset(ir, options);
+  if ((options.mode ?? 'in-process') === 'workers') {
+    // The main thread only routes and evaluates the scores; it computes on cpu.
+    await useBackend('cpu');
+    return WorkerSession.create(ir, { backend, baseDirectory, timeoutMs: options.timeoutMs, dataset: options.dataset });
+  }
+  await useBackend(backend);
+  return new InProcessSession(ir, { baseDirectory, externs: await loadExterns(ir, baseDirectory), dataset });
+}
+
+/** Trains for `steps` optimizer steps (continuing from a checkpoint when asked). */
+export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunResult> {
+  const session = await openSession(ir, options);
+  try {
+    let startStep = 0;
+    const lossHistory: number[] = [];
+    if (options.resumeDirectory) {
+      const checkpoint = readCheckpoint(options.resumeDirectory, ir);
+      await session.loadState(checkpoint.stages);
+      startStep = checkpoint.step;
+      lossHistory.push(...checkpoint.losses);
+    }
+    const totalSteps = options.steps ?? 100;
+    const records: StepRecord[] = [];
+    const evaluations: { step: number; evaluation: Evaluation }[] = [];
+    let peakSlots = ir.devices.map(() => 0);
+    let events: TraceEvent[] = [];
+    let bubble: number | undefined;
+    const started = performance.now();
+    let checkpointPath: string | undefined;
+    const saveCheckpoint = async (nextStep: number): Promise<void> => {
+      if (!options.checkpointDirectory) return;
+      checkpointPath = writeCheckpoint(options.checkpointDirectory, { step: nextStep, fingerprint: programFingerprint(ir), losses: lossHistory, stages: await session.state() });
+    };
+    for (let step = startStep; step < totalSteps; step++) {
+      const traceOrigin = options.trace ? now() : undefined;
+      const summary: StepSummary = await session.step({ step, applyOptimizer: true, training: true, checkFinite: options.checkFinite ?? true, traceOrigin });
+      const examples = ir.batch > 0 ? ir.batch : ir.microbatchSize * ir.microbatches * ir.replicas;
+      const record: StepRecord = { step, loss: summary.loss, accuracy: summary.accuracy, seconds: summary.seconds, examplesPerSecond: examples / summary.seconds };
+      records.push(record);
+      lossHistory.push(summary.loss);
+      peakSlots = peakSlots.map((peak, i) => Math.max(peak, summary.reports.find((r) => r.device === ir.devices[i].index)?.peakSlots ?? 0));
+      if (options.trace) {
+        const stepEvents = summary.reports.flatMap((r) => r.events);
+        bubble = measuredBubble(stepEvents, ir.devices.length);
+        // Keep a bounded trace: steps laid end to end would need a shared clock; each step is its own origin.
+        if (events.length < 200_000) events = events.concat(stepEvents.map((e) => ({ ...e, ts: e.ts + (traceOrigin! - started - performance.timeOrigin) * 1000, args: { ...e.args, step } })));
+      }
+      options.onStep?.(record);
+      const nextStep = step + 1;
+      if (options.evalEvery && nextStep % options.evalEvery === 0 && nextStep < totalSteps && session.dataset.testSize > 0) {
+        const evaluation = await session.evaluate(options.evalExamples);
+        evaluations.push({ step: nextStep, evaluation });
+        options.onEvaluation?.(nextStep, evaluation);
+      }
+      if (options.checkpointEvery && nextStep % options.checkpointEvery === 0 && nextStep < totalSteps) await saveCheckpoint(nextStep);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const final = session.dataset.testSize > 0 ? await session.evaluate(options.evalExamples) : undefined;
+    if (final) options.onEvaluation?.(totalSteps, final);
+    await saveCheckpoint(Math.max(totalSteps, startStep));
+    const trainedExamples = records.length * ir.microbatchSize * ir.microbatches * ir.replicas;
+    const computeSeconds = records.reduce((sum, r) => sum + r.seconds, 0);
+    return {
+      startStep, steps: records, lossHistory, evaluations, final,
+      peakSlots, predictedSlots: ir.devices.map((d) => d.slots),
+      examplesPerSecond: computeSeconds > 0 ? trainedExamples / computeSeconds : 0,
+      seconds,
+      trace: options.trace ? traceDocument(ir, events) : undefined,
+      measuredBubble: bubble,
+      checkpoint: checkpointPath,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+export interface VerifyOptions extends SessionOptions {
+  readonly tolerance?: number;
+}
+
+export interface VerifyResult {
+  readonly maxRelativeError: number;
+  readonly worstParameter: string;
+  readonly perParameter: Readonly<Record<string, number>>;
+  readonly tolerance: number;
+  readonly ok: boolean;
+  readonly pipelineLoss: number;
+  readonly referenceLoss: number;
+  readonly peakSlots: readonly number[];
+  readonly predictedSlots: readonly number[];
+}
+
+/** One step through the pipeline and through plain single-device training; compares the gradients. */
+export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const tolerance = options.tolerance ?? 1e-5;
+  const session = await openSession(ir, options);
+  let summary: StepSummary;
+  let pipeline: Record<string, Float32Array>;
+  let state;
+  try {
+    summary = await session.step({ step: 0, applyOptimizer: false, training: true, checkFinite: true });
+    pipeline = await session.gradients();
+    state = await session.state();
+  } finally {
+    await session.close();
+  }
+  await useBackend(options.backend ?? 'cpu');
+  const reference = new ReferenceTrainer(ir, session.dataset, await loadExterns(ir, baseDirectoryOf(options)));
+  try {
+    reference.loadStages(state);
+    const referenceLoss = await reference.computeGradients(0);
+    const expected = await reference.model.parameters.snapshotGradients();
+    const comparison = compareGradients(pipeline, expected);
+    return {
+      maxRelativeError: comparison.maxRelativeError,
+      worstParameter: comparison.worst,
+      perParameter: comparison.perParameter,
+      tolerance,
+      ok: comparison.maxRelativeError <= tolerance,
+      pipelineLoss: summary.loss,
+      referenceLoss,
+      peakSlots: ir.devices.map((d) => summary.reports.find((r) => r.device === d.index)?.peakSlots ?? 0),
+      predictedSlots: ir.devices.map((d) => d.slots),
+    };
+  } finally {
+    reference.dispose();
+  }
+}
+
+export interface ProfileOptions {
+  readonly backend?: BackendName;
+  readonly baseDirectory?: string;
+  readonly repeats?: number;
+  readonly dataset?: Dataset;
+}
+
+export interface ProfileResult {
+  readonly costs: CostModel;
+  readonly backend: BackendName;
+  readonly microbatchSize: number;
+  readonly repeats: number;
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+async function settle(tensor: Tensor | null): Promise<void> {
+  // Backends like webgpu run asynchronously: wait for the result before stopping the clock.
+  if (tensor) await tensor.data();
+}
+
+/** Moving `bytes` between two threads as a transferred buffer: half a round trip, seconds. */
+async function measureTransfer(bytes: number, repeats: number): Promise<number> {
+  const channel = new MessageChannel();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < repeats + 1; i++) {
+      const buffer = new ArrayBuffer(Math.max(4, bytes));
+      const started = performance.now();
+      await new Promise<void>((resolve) => {
+        channel.port2.once('message', (received: ArrayBuffer) => {
+          channel.port2.postMessage(received, [received]);
+        });
+        channel.port1.once('message', () => resolve());
+        channel.port1.postMessage(buffer, [buffer]);
+      });
+      if (i > 0) times.push((performance.now() - started) / 2000);
+    }
+  } finally {
+    channel.port1.close();
+    channel.port2.close();
+  }
+  return median(times);
+}
+
+/**
+ * Measures F, I and W of every stage on one microbatch (median of
+ * `repeats`), and the transfer cost of each stage boundary, as the cost
+ * model the simulator and the automatic scheduler read.
+ */
+export async function profile(ir: IrProgram, options: ProfileOptions = {}): Promise<ProfileResult> {
+  const backend = options.backend ?? 'cpu';
+  const repeats = options.repeats ?? 5;
+  await useBackend(backend);
+  const baseDirectory = options.baseDirectory ?? process.cwd();
+  const externs = await loadExterns(ir, baseDirectory);
+  const dataset = options.dataset ?? makeDataset(ir, { baseDirectory });
+  const feed = new BatchFeed(dataset, ir.seed, ir.microbatchSize, ir.microbatches, ir.replicas);
+  const stages = ir.stages.map((stage) => buildStage(ir, stage.index, externs));
+  const samples = ir.stages.map(() => ({ forward: [] as number[], backwardInput: [] as number[], backwardWeight: [] as number[] }));
+  const outputBytes: number[] = ir.stages.map(() => 0);
+  const lossName = parseLoss(ir.model.loss);
+  try {
+    for (let repeat = 0; repeat < repeats + 1; repeat++) {
+      const batch = feed.microbatch(repeat, 0, 0);
+      const model = ir.model;
+      const context = { training: true, step: repeat, seed: ir.seed, exampleOffset: 0 };
+      let activation: Tensor = tf.tensor(batch.input, [ir.microbatchSize, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32');
+      const saved: unknown[] = [];
+      const inputs: Tensor[] = [];
+      for (const stage of stages) {
+        const started = performance.now();
+        const result = stage.layer.forward(stage.parameters, activation, context);
+        await settle(result.output);
+        if (repeat > 0) samples[stage.index].forward.push((performance.now() - started) / 1000);
+        outputBytes[stage.index] = result.output.size * 4;
+        saved.push(result.saved);
+        inputs.push(activation);
+        activation = result.output;
+      }
+      const target = tf.tensor(batch.target, [ir.microbatchSize, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
+      const loss = computeLoss(lossName, activation, target, 1 / ir.microbatches);
+      let gradient: Tensor | null = loss.gradient;
+      for (let s = stages.length - 1; s >= 0; s--) {
+        const stage = stages[s];
+        let started = performance.now();
+        const result = stage.layer.backwardInput(stage.parameters, saved[s], gradient!, context);
+        await settle(result.inputGradient);
+        if (repeat > 0) samples[s].backwardInput.push((performance.now() - started) / 1000);
+        started = performance.now();
+        stage.layer.backwardWeight(stage.parameters, result.pending, context);
+        const firstGradient = stage.parameters.names().map((name) => stage.parameters.gradient(name)).find((g) => g !== undefined) ?? null;
+        await settle(firstGradient);
+        if (repeat > 0) samples[s].backwardWeight.push((performance.now() - started) / 1000);
+        disposeState([saved[s], result.pending]);
+        gradient?.dispose();
+        gradient = result.inputGradient;
+        stage.parameters.clearGradients();
+      }
+      disposeState([gradient, inputs, activation, target, loss]);
+    }
+    const times: StageTimes[] = samples.map((sample, s) => {
+      const forward = median(sample.forward);
+      const backwardInput = median(sample.backwardInput);
+      const backwardWeight = median(sample.backwardWeight);
+      return { forward, backwardInput, backwardWeight, backward: backwardInput + backwardWeight, activation: ir.stages[s].activationBytes };
+    });
+    const sendActivation: number[] = [];
+    const sendGradient: number[] = [];
+    for (let s = 0; s < ir.stages.length; s++) {
+      const crosses = (a: number, b: number): boolean => b >= 0 && b < ir.stages.length && ir.stages[a].rank !== ir.stages[b].rank;
+      sendActivation.push(crosses(s, s + 1) ? await measureTransfer(outputBytes[s], repeats) : 0);
+      sendGradient.push(crosses(s, s - 1) ? await measureTransfer(outputBytes[s - 1], repeats) : 0);
+    }
+    return { costs: { kind: 'measured', stages: times, sendActivation, sendGradient }, backend, microbatchSize: ir.microbatchSize, repeats };
+  } finally {
+    for (const stage of stages) stage.parameters.dispose();
+  }
+}
