@@ -30,8 +30,9 @@ export interface ExternLayerDefinition<Args extends ExternArgs = ExternArgs> {
 
 const EXTERN_BRAND = Symbol.for('pipec.externLayer');
 
-export function defineLayer<Args extends ExternArgs = ExternArgs>(definition: ExternLayerDefinition<Args>): ExternLayerDefinition<Args> {
-  return Object.assign(Object.create(null), definition, { [EXTERN_BRAND]: true });
+export function defineLayer<Args extends ExternArgs = ExternArgs>(definition: ExternLayerDefinition<Args>): ExternLayerDefinition {
+  // The runtime passes the checked arguments of the declaration, so Args holds by construction.
+  return Object.assign(Object.create(null), definition, { [EXTERN_BRAND]: true }) as ExternLayerDefinition;
 }
 
 export function isExternLayerDefinition(value: unknown): value is ExternLayerDefinition {
