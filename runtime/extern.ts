@@ -20,7 +20,7 @@ export interface ExternParameter {
 
 export type ExternArgs = Readonly<Record<string, number | string | boolean>>;
 
-export interface ExternLayerDefinition<Args extends ExternArgs = ExternArgs> {
+export interface ExternLayerDefinition<Args extends object = ExternArgs> {
   readonly name: string;
   /** Parameters for the given arguments and per-example input shape (batch dim excluded). */
   parameters(args: Args, inputShape: readonly number[]): readonly ExternParameter[];
@@ -30,7 +30,7 @@ export interface ExternLayerDefinition<Args extends ExternArgs = ExternArgs> {
 
 const EXTERN_BRAND = Symbol.for('pipec.externLayer');
 
-export function defineLayer<Args extends ExternArgs = ExternArgs>(definition: ExternLayerDefinition<Args>): ExternLayerDefinition {
+export function defineLayer<Args extends object = ExternArgs>(definition: ExternLayerDefinition<Args>): ExternLayerDefinition {
   // The runtime passes the checked arguments of the declaration, so Args holds by construction.
   return Object.assign(Object.create(null), definition, { [EXTERN_BRAND]: true }) as ExternLayerDefinition;
 }
