@@ -26,6 +26,8 @@ export interface ClusterCheckResult {
   readonly name: string;
   readonly devices: readonly CheckedDevice[];
   readonly groups: ReadonlyMap<string, DeviceGroup>;
+  /** Devices whose declaration had a bad property: their speed and memory are unknown, not zero. */
+  readonly uncertainDevices: ReadonlySet<number>;
   /** Present when the cluster checked without errors. */
   readonly cluster?: CheckedCluster;
 }
@@ -38,6 +40,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
   const errorsBefore = countErrors(reporter);
   const devices: CheckedDevice[] = [];
   const groups = new Map<string, DeviceGroup>();
+  const uncertainDevices = new Set<number>();
 
   for (const member of declaration.members) {
     if (member.kind !== 'DeviceDeclaration' || member.name.name === '') continue;
@@ -49,7 +52,9 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
       });
       continue;
     }
+    const errorsBeforeProperties = countErrors(reporter);
     const properties = readProperties(member.properties, DEVICE_PROPERTIES, 'device', reporter);
+    const uncertain = countErrors(reporter) > errorsBeforeProperties;
     if (properties.memory === undefined && !member.properties.some((p) => p.key.name === 'memory')) {
       reporter.report(NameMessages.missingMemory, member.name.span, { name: base }, { hint: `add a capacity, e.g. device ${base} memory 16GiB` });
     }
@@ -71,6 +76,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     const members = indices === undefined ? [base] : indices.map((i) => `${base}[${i}]`);
     const globalIndices: number[] = [];
     for (const name of members) {
+      if (uncertain) uncertainDevices.add(devices.length);
       globalIndices.push(devices.length);
       devices.push({
         index: devices.length,
@@ -111,11 +117,12 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     }
   }
 
-  if (countErrors(reporter) > errorsBefore) return { name: clusterName, devices, groups };
+  if (countErrors(reporter) > errorsBefore) return { name: clusterName, devices, groups, uncertainDevices };
   return {
     name: clusterName,
     devices,
     groups,
+    uncertainDevices,
     cluster: { name: clusterName, devices, links: [...linkByPair.values()], span: declaration.span },
   };
 }
@@ -149,6 +156,14 @@ function readProperties(
 
 /** A quantity of the given kind in base units, reporting unknown units and wrong kinds. */
 export function readQuantity(expression: Expression, kind: QuantityKind, property: string, reporter: Reporter): number | undefined {
+  // `16Gib` is not a quantity to the lexer (Gib is no unit), so it arrives as a name.
+  const misspelt = expression.kind === 'NameExpression' ? /^(\d+(?:\.\d+)?)([A-Za-z][A-Za-z/]*)$/.exec(expression.name.name) : null;
+  if (misspelt !== null) {
+    reporter.report(NameMessages.unknownUnit, expression.span, { unit: misspelt[2], property }, {
+      hint: didYouMean(misspelt[2], unitsOf(kind)) ?? `use one of ${unitsOf(kind).join(', ')}`,
+    });
+    return undefined;
+  }
   if (expression.kind !== 'QuantityLiteral') {
     const text = expression.kind === 'NumberLiteral' ? expression.text : expression.kind === 'NameExpression' ? expression.name.name : 'an expression';
     if (text === '') return undefined;

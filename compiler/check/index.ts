@@ -93,7 +93,7 @@ export function checkProgram(entryFile: string, host: CompilerHost, options: Che
     }
   }
 
-  const diagnostics = reporter.diagnostics;
+  const diagnostics = withoutSyntaxCascades(reporter.diagnostics, loaded.sources);
   if (hasErrors(diagnostics) || pipeline === undefined || programParts === undefined) {
     return { diagnostics, sources: loaded.sources };
   }
@@ -120,8 +120,10 @@ function checkPipeline(
   const name = declaration.name.name;
   const errorsBefore = reporter.diagnostics.filter((d) => d.severity === 'error').length;
   const settings = checkSettings(declaration, reporter);
-  const missing = (setting: string, hint: string) =>
+  const missing = (setting: string, hint: string) => {
+    if (settings.suggested.has(setting)) return; // already reported as a misspelling
     reporter.report(NameMessages.missingSetting, declaration.name.span, { name, setting }, { hint });
+  };
 
   let modelResult: ModelCheckResult | undefined;
   if (settings.model === undefined) {
@@ -249,4 +251,32 @@ function nearestDivisor(batch: number, wanted: number): number {
     if (batch % d === 0 && Math.abs(d - wanted) < Math.abs(best - wanted)) best = d;
   }
   return best;
+}
+
+/** Semantic errors that only restate a syntax error: anything that is missing is likely lost in the broken text. */
+const CASCADE_CODES: ReadonlySet<string> = new Set([NameMessages.missingSetting.code, NameMessages.incompleteModel.code]);
+
+/**
+ * After a syntax error the parser recovers with a partial tree; checking it
+ * finds "missing" things and odd names on the broken line that the user did
+ * not write. Keep the syntax errors and drop semantic ones on the same line,
+ * and "has no ..." diagnostics in a file with syntax errors.
+ */
+function withoutSyntaxCascades(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): Diagnostic[] {
+  const isSyntax = (diagnostic: Diagnostic) => diagnostic.code.startsWith('PIPE1');
+  const syntax = diagnostics.filter(isSyntax);
+  if (syntax.length === 0) return [...diagnostics];
+  const lineOf = (file: string, offset: number) => {
+    const text = sources.get(file) ?? '';
+    let line = 0;
+    for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+    return line;
+  };
+  const brokenLines = new Set(syntax.map((d) => `${d.span.file}:${lineOf(d.span.file, d.span.start)}`));
+  const brokenFiles = new Set(syntax.map((d) => d.span.file));
+  return diagnostics.filter((diagnostic) => {
+    if (isSyntax(diagnostic)) return true;
+    if (CASCADE_CODES.has(diagnostic.code) && brokenFiles.has(diagnostic.span.file)) return false;
+    return !brokenLines.has(`${diagnostic.span.file}:${lineOf(diagnostic.span.file, diagnostic.span.start)}`);
+  });
 }

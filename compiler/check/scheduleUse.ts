@@ -30,6 +30,8 @@ function satisfiesPlacement(shape: PipelineShapeForSchedule, required: string): 
   if (required === shape.placement) return true;
   if (required !== 'loop' && required !== 'v') return false;
   if (!Number.isInteger(shape.stagesPerDevice)) return false;
+  // A V needs the way down and the way back: an even number of stages per device.
+  if (required === 'v' && shape.stagesPerDevice % 2 !== 0) return false;
   const expected = placeStages(required, shape.ranks, shape.stagesPerDevice);
   return expected.length === shape.stageRanks.length && expected.every((rank, i) => rank === shape.stageRanks[i]);
 }

@@ -11,7 +11,7 @@ import type { CheckedData, CheckedOptimizer } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE } from './evaluate.ts';
-import { didYouMean } from './suggest.ts';
+import { closestName, didYouMean } from './suggest.ts';
 
 type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call';
 
@@ -80,20 +80,25 @@ export interface PipelineSettings {
   readonly steps?: number;
   /** Where each setting was written (for diagnostics about their values). */
   readonly spans: ReadonlyMap<string, Span>;
+  /** Settings suggested for misspelt keys: not reported again as missing. */
+  readonly suggested: ReadonlySet<string>;
 }
 
 export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter): PipelineSettings {
   const first = new Map<string, PipelineSetting>();
   const values: Record<string, unknown> = {};
   const spans = new Map<string, Span>();
+  const suggested = new Set<string>();
   for (const member of pipeline.members) {
     if (member.kind !== 'PipelineSetting' || member.key.name === '') continue;
     const key = member.key.name;
     const kind = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
     if (kind === undefined) {
+      const candidates = [...Object.keys(SETTINGS), 'stages', 'schedule', 'recompute', 'offload'];
+      const closest = closestName(key, candidates);
+      if (closest !== undefined) suggested.add(closest);
       reporter.report(NameMessages.unknownSetting, member.key.span, { name: key }, {
-        hint: didYouMean(key, [...Object.keys(SETTINGS), 'stages', 'schedule', 'recompute', 'offload'], 0)
-          ?? `settings: ${Object.keys(SETTINGS).join(', ')}`,
+        hint: closest !== undefined ? `did you mean '${closest}'?` : `settings: ${Object.keys(SETTINGS).join(', ')}`,
       });
       continue;
     }
@@ -121,6 +126,7 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
     seed: (values.seed as number | undefined) ?? 0,
     steps: values.steps as number | undefined,
     spans,
+    suggested,
   };
 }
 

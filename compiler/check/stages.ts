@@ -96,42 +96,43 @@ function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 
   return null;
 }
 
-/** Ranks and the stage → rank map for a regular placement of `count` stages. */
+/**
+ * Ranks and the stage → rank map for a regular placement of `count` stages.
+ * The ranks are the cluster's compute devices divided among the replicas;
+ * when the user did not ask for a placement (plain `stages auto(N)`), fewer
+ * stages than devices simply use the first N.
+ */
 function placeRegular(
   style: 'loop' | 'v',
   count: number,
   inputs: StageInputs,
   span: Span,
+  capAtStageCount: boolean,
 ): { ranks: number; stageRank: number[] } | undefined {
-  const available = Math.floor(computeDevices(inputs.cluster).length / Math.max(1, inputs.replicas));
-  const perRankMinimum = style === 'v' ? 2 : 1;
-  const ranks = Math.min(available, Math.floor(count / perRankMinimum));
+  const computeCount = computeDevices(inputs.cluster).length;
+  const available = Math.floor(computeCount / Math.max(1, inputs.replicas));
+  const ranks = capAtStageCount ? Math.min(available, count) : available;
   if (ranks < 1) {
     inputs.reporter.report(PlacementMessages.placementShape, span, {
-      problem: available < 1
-        ? `placement ${style} needs compute devices, but cluster '${inputs.cluster.name}' has ${computeDevices(inputs.cluster).length} for ${inputs.replicas} replica(s)`
-        : `placement v needs at least 2 stages per device, got ${count} stage(s)`,
+      problem: `placement ${style} needs compute devices, but cluster '${inputs.cluster.name}' has ${computeCount} for ${inputs.replicas} replica(s)`,
     });
     return undefined;
   }
-  const perRank = count / ranks;
-  if (!Number.isInteger(perRank) || (style === 'v' && perRank % 2 !== 0)) {
+  const multiple = style === 'v' ? 2 * ranks : ranks;
+  if (count % multiple !== 0) {
     inputs.reporter.report(PlacementMessages.placementShape, span, {
       problem: style === 'v'
-        ? `placement v on ${ranks} device(s) needs an even number of stages per device, but ${count} stages give ${formatRatio(count, ranks)}`
-        : `placement loop on ${ranks} device(s) needs a multiple of ${ranks} stages, got ${count}`,
+        ? `placement v on ${ranks} device(s) needs an even number of stages per device (a multiple of ${multiple}), got ${count} stages`
+        : `placement loop on ${ranks} device(s) needs the same number of stages per device (a multiple of ${multiple}), got ${count} stages`,
     }, {
-      hint: style === 'v' ? `use ${2 * ranks * Math.max(1, Math.round(perRank / 2))} stages` : `use ${ranks * Math.max(1, Math.round(perRank))} stages`,
+      hint: `use ${Math.max(multiple, Math.round(count / multiple) * multiple)} stages${
+        inputs.replicas > 1 || (style === 'v' && count % 2 !== 0) ? '' : `, or a cluster with ${style === 'v' ? count / 2 : count} compute devices`}`,
     });
     return undefined;
   }
-  return { ranks, stageRank: placeStages(style, ranks, perRank) };
+  return { ranks, stageRank: placeStages(style, ranks, count / ranks) };
 }
 
-function formatRatio(count: number, ranks: number): string {
-  const value = count / ranks;
-  return Number.isInteger(value) ? String(value) : value.toFixed(2);
-}
 
 function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: PlannedStage[]; placement: Placement; ranks: number } | undefined {
   const { reporter, cluster, table } = inputs;
@@ -167,6 +168,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
       const devices = resolveDevices(stage.device, cluster.groups, cluster.name, reporter, false);
       const device = devices?.[0];
       if (device === undefined) ok = false;
+      else if (cluster.uncertainDevices.has(device)) ok = false; // its properties were already reported
       else if (cluster.devices[device].flopsPerSecond <= 0) {
         ok = false;
         reporter.report(PlacementMessages.deviceCannotCompute, stage.device.span, { name: cluster.devices[device].name, stage: name }, {
@@ -184,10 +186,8 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
   let lastPlaced: { layer: number; stage: number } | undefined;
   block.stages.forEach((stage, stageIndex) => {
     const layers: number[] = [];
-    if (stage.layers.length === 0 && stage.name.name !== '') {
-      layersOk = false;
-      reporter.report(PlacementMessages.emptyStage, stage.name.span, { name: stage.name.name });
-    }
+    // A stage without layers cannot be written without a syntax error, which the parser reports.
+    if (stage.layers.length === 0) layersOk = false;
     for (const reference of stage.layers) {
       const resolved = resolveLayerReference(reference, inputs);
       if (resolved === undefined) { layersOk = false; continue; }
@@ -232,7 +232,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
   let ranks: number;
   let stageRank: number[];
   if (placement !== undefined) {
-    const placed = placeRegular(placement, block.stages.length, inputs, block.placement!.span);
+    const placed = placeRegular(placement, block.stages.length, inputs, block.placement!.span, false);
     if (placed === undefined) return undefined;
     ({ ranks, stageRank } = placed);
   } else {
@@ -334,7 +334,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   const placementName = readPlacement(block.placement, reporter);
   if (placementName === null) return undefined;
   const style = placementName ?? 'loop';
-  const placed = placeRegular(style, count, inputs, block.placement?.span ?? block.count.span);
+  const placed = placeRegular(style, count, inputs, block.placement?.span ?? block.count.span, placementName === undefined);
   if (placed === undefined) return undefined;
   if (model === undefined || inputs.microbatchSize === undefined) return undefined; // errors already reported
 

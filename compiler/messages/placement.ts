@@ -25,7 +25,6 @@ export const PlacementMessages = {
   deviceCannotCompute: error(3014, "device '{name}' has no speed, so it cannot run stage '{stage}'", 'A stage is placed on a device without a `speed` (such as a host memory device).'),
   autoPartition: error(3015, 'cannot partition {layers} layers into {stages} stages: {reason}', 'Automatic partitioning (`stages auto(N)`) failed.'),
   unknownPlacement: error(3016, "unknown {what} '{name}'", 'A placement is not loop or v, or a balance is not compute or memory.'),
-  emptyStage: error(3017, "stage '{name}' has no layers", 'A stage lists no layers.'),
   deviceIndex: error(3018, "{problem}", 'A device index or range is outside the devices the cluster declares, or a device that is an array is used without an index.'),
   stageCount: error(3020, '{problem}', 'The stage count of `stages auto(N)` is not a positive integer at most the number of layers.'),
 } as const satisfies Record<string, MessageDefinition>;
