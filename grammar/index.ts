@@ -67,7 +67,8 @@ export function parse(source: Source): ParseResult {
 const definitionsByException: Readonly<Record<string, MessageDefinition>> = {
   MismatchedTokenException: syntaxMessages.expectedToken,
   NoViableAltException: syntaxMessages.unexpectedToken,
-  EarlyExitException: syntaxMessages.expectedAtLeastOne,
+  // The grammar has no AT_LEAST_ONE, so an early exit cannot happen; worded like any other dead end.
+  EarlyExitException: syntaxMessages.unexpectedToken,
   NotAllInputParsedException: syntaxMessages.unexpectedAtTopLevel,
 };
 
@@ -82,7 +83,7 @@ function decodeArguments(message: string): SyntaxErrorArguments | undefined {
 }
 
 function parserDiagnostic(error: IRecognitionException, file: string, text: string, tokens: readonly IToken[]): Diagnostic {
-  const definition = definitionsByException[error.name] ?? syntaxMessages.unexpectedToken;
+  const definitionByName = definitionsByException[error.name] ?? syntaxMessages.unexpectedToken;
   const token = error.token;
   // At end of file there is no token to underline: point just past the last real token.
   let start: number;
@@ -102,6 +103,8 @@ function parserDiagnostic(error: IRecognitionException, file: string, text: stri
   // stream says exactly what the user wrote before the offending token.
   const args = decoded === undefined || decoded.after === '' ? decoded : { ...decoded, after: afterToken(tokens, start) };
   const form = args === undefined ? undefined : ruleDescriptions[args.rule]?.form;
+  // Whatever chevrotain calls it, a stray token between declarations is one kind of mistake.
+  const definition = args?.rule === 'document' ? syntaxMessages.unexpectedAtTopLevel : definitionByName;
   return makeDiagnostic(
     definition,
     { file, start, end },

@@ -33,23 +33,18 @@ export const syntaxMessages = {
     'expected {expected}{after}, found {found}',
     'None of the forms allowed at this point starts with the token found.',
   ),
-  expectedAtLeastOne: syntaxError(
-    'PIPE1006',
-    'expected at least one {expected}{after}, found {found}',
-    'A list that needs at least one element is empty.',
-  ),
   unexpectedAtTopLevel: syntaxError(
-    'PIPE1007',
+    'PIPE1006',
     'expected {expected}, found {found}',
     'Text at the top level that starts no declaration.',
   ),
   unknownAction: syntaxError(
-    'PIPE1008',
+    'PIPE1007',
     "unknown action '{name}'; an action is F (forward), B (backward), I (input gradient) or W (weight gradient)",
     'An action or priority term whose letter is not F, B, I or W.',
   ),
   invalidEscape: syntaxError(
-    'PIPE1009',
+    'PIPE1008',
     "unknown escape '\\{character}' in a string",
     'A backslash escape other than \\n, \\t, \\r, \\\\, \\" or \\u{...}.',
   ),

@@ -271,7 +271,7 @@ describe('schedules', () => {
     const text = 'schedule s { on device d { X[0] } }';
     const result = parse({ name: 't.pipe', text });
     expect(located(text, result.diagnostics)).toEqual([
-      "1:28 PIPE1008 unknown action 'X'; an action is F (forward), B (backward), I (input gradient) or W (weight gradient)",
+      "1:28 PIPE1007 unknown action 'X'; an action is F (forward), B (backward), I (input gradient) or W (weight gradient)",
     ]);
   });
 });
@@ -304,7 +304,7 @@ describe('expressions', () => {
   it('reports an unknown escape inside a string', () => {
     const text = 'import "a\\qb"';
     const result = parse({ name: 't.pipe', text });
-    expect(located(text, result.diagnostics)).toEqual(["1:10 PIPE1009 unknown escape '\\q' in a string"]);
+    expect(located(text, result.diagnostics)).toEqual(["1:10 PIPE1008 unknown escape '\\q' in a string"]);
     expect(result.document.imports[0].path.value).toBe('aqb');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type * as ast from '../../grammar/ast.ts';
-import { parse } from '../../grammar/index.ts';
+import { allSyntaxMessages, parse } from '../../grammar/index.ts';
 import { located } from './helpers.ts';
 
 describe('error recovery', () => {
@@ -58,7 +58,7 @@ describe('error recovery', () => {
     const text = 'modle m {}\nmodel ok { dim batch }';
     const result = parse({ name: 't.pipe', text });
     expect(located(text, result.diagnostics)[0]).toBe(
-      "1:1 PIPE1004 expected a declaration (import, model, cluster, pipeline, schedule or extern layer), found 'modle'",
+      "1:1 PIPE1006 expected a declaration (import, model, cluster, pipeline, schedule or extern layer), found 'modle'",
     );
     expect(result.document.declarations.map((d) => d.kind)).toContain('ModelDeclaration');
   });
@@ -88,4 +88,27 @@ describe('error recovery', () => {
     const result = parse({ name: 't.pipe', text });
     expect(located(text, result.diagnostics)).toEqual(["1:34 PIPE1005 expected an expression after ':', found ')'"]);
   });
+});
+
+describe('the syntax message table', () => {
+  // One wrong program per code: every entry of grammar/messages.ts must be reachable.
+  const wrongPrograms: Readonly<Record<string, string>> = {
+    PIPE1001: 'model m { dim batch } #',
+    PIPE1002: 'import "open',
+    PIPE1003: 'model m {} /* open',
+    PIPE1004: 'model m { layer a Dense() }',
+    PIPE1005: 'model m { dim seq = ) }',
+    PIPE1006: 'modle m {}',
+    PIPE1007: 'schedule s { on device d { Q[0] } }',
+    PIPE1008: 'import "\\x"',
+  };
+
+  for (const definition of allSyntaxMessages) {
+    it(`${definition.code} is reported for a program that needs it`, () => {
+      const text = wrongPrograms[definition.code];
+      expect(text).toBeDefined();
+      const codes = parse({ name: 'w.pipe', text }).diagnostics.map((d) => d.code);
+      expect(codes).toEqual([definition.code]);
+    });
+  }
 });
