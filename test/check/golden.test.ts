@@ -4,15 +4,13 @@
 // named PIPEnnnn-... must produce that code. Update with `npx vitest run -u`
 // and review the diff: right line:col, right span, a message that helps.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { loadAndCheck } from '../../cli/loadProgram.ts';
-import { renderDiagnostics } from '../../cli/render.ts';
+import { CASES_DIRECTORY, caseOptions, renderCase } from '../../scripts/gen-diagnostics-doc.ts';
 
-export const CASES_DIRECTORY = 'test/cases/diagnostics';
-
-export function diagnosticCases(): string[] {
+function diagnosticCases(): string[] {
   return readdirSync(CASES_DIRECTORY).filter((file) => file.endsWith('.pipe')).sort();
 }
 
@@ -23,10 +21,11 @@ describe('golden diagnostics', () => {
 
   for (const file of diagnosticCases()) {
     test(file, async () => {
-      const result = loadAndCheck(path.join(CASES_DIRECTORY, file));
-      if (result.kind !== 'checked') throw new Error(`${file} could not be read`);
-      const rendered = renderDiagnostics(result.diagnostics, result.sources, { color: false, format: 'text' });
+      const relative = path.join(CASES_DIRECTORY, file);
+      const rendered = renderCase(relative);
       await expect(rendered).toMatchFileSnapshot(path.join('..', 'cases', 'diagnostics', file.replace(/\.pipe$/, '.diagnostics.txt')));
+      const result = loadAndCheck(relative, caseOptions(readFileSync(relative, 'utf8')));
+      if (result.kind !== 'checked') throw new Error(`${file} could not be read`);
       const expectedCode = file.split('-')[0];
       expect(result.diagnostics.map((d) => d.code)).toContain(expectedCode);
     });
