@@ -1,4 +1,27 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
+// `pipec backends [--json]`: which TensorFlow.js backends this machine can
+// run (each is tried with a tiny computation), with the reason for those
+// that cannot. Exit 0 always: the answer is information, not an error.
+
 import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+import pc from 'picocolors';
+import { listBackends } from '../../runtime/index.ts';
+import { setExitCode } from '../main.ts';
+
+export function register(program: Command): void {
+  program
+    .command('backends')
+    .description('list the TensorFlow.js backends this machine can run, and why the others cannot')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const statuses = await listBackends();
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(statuses)}\n`);
+      } else {
+        for (const status of statuses) {
+          const mark = status.available ? pc.green('available  ') : pc.yellow('unavailable');
+          process.stdout.write(`${status.name.padEnd(11)} ${mark} ${status.detail}\n`);
+        }
+      }
+      setExitCode(0);
+    });
+}

@@ -1,4 +1,134 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
-import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+// `pipec train FILE [--backend B] [--steps N] [--workers|--in-process]
+//   [--checkpoint DIR] [--resume DIR] [--trace out.json] [--json] [--eval-every K]`:
+// check and compile the program, then train it by interpreting the
+// instruction streams on TensorFlow.js. Exit 0 when training finished, 1 on
+// program errors or a runtime failure (PIPE6xxx), 2 on usage problems.
+
+import { writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import pc from 'picocolors';
+import { run, RuntimeFault, type Evaluation, type StepRecord } from '../../runtime/index.ts';
+import { BACKEND_NAMES, type BackendName } from '../../runtime/backends.ts';
+import { setExitCode } from '../main.ts';
+import { compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
+
+export interface TrainCommandOptions extends ModeFlags {
+  readonly backend: BackendName;
+  readonly steps?: string;
+  readonly checkpoint?: string;
+  readonly checkpointEvery?: string;
+  readonly resume?: string;
+  readonly trace?: string;
+  readonly json?: boolean;
+  readonly evalEvery?: string;
+  readonly pipeline?: string;
+  readonly timeout?: string;
+}
+
+function positiveInteger(value: string | undefined, flag: string): number | undefined | Error {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) return new Error(`pipec train: ${flag} needs a positive integer, not '${value}'`);
+  return parsed;
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train a .pipe program on TensorFlow.js by interpreting its per-device instruction streams')
+    .argument('<file>', '.pipe file')
+    .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .option('--steps <n>', 'optimizer steps (default: the pipeline\'s `steps`, else 100)')
+    .option('--workers', 'one worker thread per device (default for cpu, wasm and tensorflow)')
+    .option('--in-process', 'every device in this thread, stepped deterministically (default for webgpu)')
+    .option('--checkpoint <dir>', 'write a checkpoint there at the end (and every --checkpoint-every steps)')
+    .option('--checkpoint-every <n>', 'steps between checkpoints')
+    .option('--resume <dir>', 'continue from the checkpoint in this directory')
+    .option('--trace <file>', 'write a Chrome/Perfetto trace of what each device did')
+    .option('--json', 'print a JSON summary instead of progress and text')
+    .option('--eval-every <k>', 'evaluate on the held-out set every k steps')
+    .option('--pipeline <name>', 'the pipeline to train (default: the first in the file)')
+    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120')
+    .action(async (file: string, options: TrainCommandOptions) => {
+      setExitCode(await runTrain(file, options));
+    });
+}
+
+export async function runTrain(file: string, options: TrainCommandOptions): Promise<number> {
+  const steps = positiveInteger(options.steps, '--steps');
+  const evalEvery = positiveInteger(options.evalEvery, '--eval-every');
+  const checkpointEvery = positiveInteger(options.checkpointEvery, '--checkpoint-every');
+  const timeout = positiveInteger(options.timeout, '--timeout');
+  for (const value of [steps, evalEvery, checkpointEvery, timeout]) {
+    if (value instanceof Error) {
+      process.stderr.write(`${value.message}\n`);
+      return 2;
+    }
+  }
+  if (options.workers && options.inProcess) {
+    process.stderr.write('pipec train: choose one of --workers and --in-process\n');
+    return 2;
+  }
+  const compiled = compileForRuntime(file, { pipeline: options.pipeline });
+  if (compiled.kind !== 'ok') return compiled.exitCode;
+  const { ir } = compiled;
+  const totalSteps = (steps as number | undefined) ?? compiled.steps ?? 100;
+  const mode = defaultMode(options, options.backend);
+  const json = options.json === true;
+  const interactive = !json && process.stderr.isTTY === true;
+  const bar = interactive
+    ? new cliProgress.SingleBar({ format: 'train |{bar}| {value}/{total} steps · loss {loss} · {speed} ex/s', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  const say = (line: string): void => { if (!json) process.stdout.write(`${line}\n`); };
+  say(`${pc.bold(`training ${ir.pipeline}`)}: ${ir.model.name}, ${ir.stages.length} stages on ${ir.devices.length} devices, schedule ${ir.schedule}, batch ${ir.batch} (${ir.microbatches} × ${ir.microbatchSize}), ${totalSteps} steps, backend ${options.backend}, ${mode}`);
+  const every = Math.max(1, Math.round(totalSteps / 10));
+  let first = true;
+  const onStep = (record: StepRecord): void => {
+    if (bar) {
+      if (first) bar.start(totalSteps, record.step, { loss: '-', speed: '-' });
+      bar.update(record.step + 1, { loss: record.loss.toFixed(4), speed: record.examplesPerSecond.toFixed(0) });
+    } else if ((record.step + 1) % every === 0 || record.step === 0) {
+      say(`step ${String(record.step + 1).padStart(String(totalSteps).length)}/${totalSteps}  loss ${record.loss.toFixed(4)}${Number.isNaN(record.accuracy) ? '' : `  train acc ${(100 * record.accuracy).toFixed(1)}%`}  ${record.examplesPerSecond.toFixed(0)} examples/s`);
+    }
+    first = false;
+  };
+  const onEvaluation = (step: number, evaluation: Evaluation): void => {
+    if (bar && step < totalSteps) bar.stop();
+    say(`eval at step ${step}: loss ${evaluation.loss.toFixed(4)}, accuracy ${(100 * evaluation.accuracy).toFixed(2)}% on ${evaluation.examples} held-out examples`);
+    if (bar && step < totalSteps) bar.start(totalSteps, step, { loss: '-', speed: '-' });
+  };
+  try {
+    const result = await run(ir, {
+      backend: options.backend, mode, steps: totalSteps, baseDirectory: process.cwd(),
+      checkpointDirectory: options.checkpoint, checkpointEvery: checkpointEvery as number | undefined,
+      resumeDirectory: options.resume, trace: options.trace !== undefined,
+      evalEvery: evalEvery as number | undefined, timeoutMs: ((timeout as number | undefined) ?? 120) * 1000,
+      onStep, onEvaluation: (step, evaluation) => { if (step < totalSteps) onEvaluation(step, evaluation); },
+    });
+    bar?.stop();
+    if (options.trace && result.trace) writeFileSync(options.trace, JSON.stringify(result.trace));
+    const last = result.steps[result.steps.length - 1];
+    if (json) {
+      process.stdout.write(`${JSON.stringify({
+        pipeline: ir.pipeline, schedule: ir.schedule, backend: options.backend, mode,
+        startStep: result.startStep, steps: totalSteps, finalLoss: last?.loss ?? null, losses: result.lossHistory,
+        examplesPerSecond: result.examplesPerSecond, seconds: result.seconds,
+        test: result.final ?? null, evaluations: result.evaluations,
+        peakSlots: result.peakSlots, predictedSlots: result.predictedSlots, measuredBubble: result.measuredBubble ?? null,
+        checkpoint: result.checkpoint ?? null, trace: options.trace ?? null,
+      })}\n`);
+    } else {
+      say(`done: ${result.steps.length} steps in ${result.seconds.toFixed(1)} s, final loss ${last ? last.loss.toFixed(4) : '-'}, ${result.examplesPerSecond.toFixed(0)} examples/s`);
+      if (result.final) say(`test: loss ${result.final.loss.toFixed(4)}, ${pc.bold(`accuracy ${(100 * result.final.accuracy).toFixed(2)}%`)} on ${result.final.examples} held-out examples`);
+      if (result.checkpoint) say(`checkpoint: ${result.checkpoint}`);
+      if (options.trace) say(`trace: ${options.trace} (open in https://ui.perfetto.dev)${result.measuredBubble !== undefined ? `, measured bubble ${(100 * result.measuredBubble).toFixed(1)}%` : ''}`);
+    }
+    return 0;
+  } catch (error) {
+    bar?.stop();
+    return reportRuntimeFailure(error, 'train');
+  }
+}
+
+export { RuntimeFault };

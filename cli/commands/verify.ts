@@ -1,4 +1,59 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
-import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+// `pipec verify FILE [--backend B] [--tolerance T] [--workers|--in-process] [--json]`:
+// one training step through the pipeline and one through plain
+// single-device training of the same model; prints the largest relative
+// gradient difference. Exit 1 over the tolerance.
+
+import { Option, type Command } from 'commander';
+import { verify } from '../../runtime/index.ts';
+import { BACKEND_NAMES, type BackendName } from '../../runtime/backends.ts';
+import { setExitCode } from '../main.ts';
+import { compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
+
+export interface VerifyCommandOptions extends ModeFlags {
+  readonly backend: BackendName;
+  readonly tolerance: string;
+  readonly json?: boolean;
+  readonly pipeline?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description('compare one pipelined step\'s gradients with plain single-device training (exit 1 over tolerance)')
+    .argument('<file>', '.pipe file')
+    .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .option('--tolerance <t>', 'largest allowed relative gradient difference', '1e-5')
+    .option('--workers', 'run the pipeline on worker threads')
+    .option('--in-process', 'run the pipeline in this thread (default)')
+    .option('--json', 'print JSON')
+    .option('--pipeline <name>', 'the pipeline to verify (default: the first in the file)')
+    .action(async (file: string, options: VerifyCommandOptions) => {
+      setExitCode(await runVerify(file, options));
+    });
+}
+
+export async function runVerify(file: string, options: VerifyCommandOptions): Promise<number> {
+  const tolerance = Number(options.tolerance);
+  if (!(tolerance >= 0)) {
+    process.stderr.write(`pipec verify: --tolerance needs a non-negative number, not '${options.tolerance}'\n`);
+    return 2;
+  }
+  const compiled = compileForRuntime(file, { pipeline: options.pipeline });
+  if (compiled.kind !== 'ok') return compiled.exitCode;
+  const { ir } = compiled;
+  try {
+    const result = await verify(ir, { backend: options.backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd() });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      process.stdout.write(`${ir.pipeline} (${ir.schedule}, ${ir.stages.length} stages, ${ir.microbatches} microbatches) vs single-device training on ${options.backend}:\n`);
+      process.stdout.write(`  loss: pipeline ${result.pipelineLoss.toPrecision(8)}, single device ${result.referenceLoss.toPrecision(8)}\n`);
+      process.stdout.write(`  largest relative gradient difference: ${result.maxRelativeError.toExponential(2)} (${result.worstParameter}), tolerance ${tolerance.toExponential(0)}\n`);
+      process.stdout.write(`  peak live activation slots per device: ${result.peakSlots.join(' ')} (compiler predicted ${result.predictedSlots.join(' ')})\n`);
+      process.stdout.write(result.ok ? '  ok: the pipeline computes the same gradients\n' : '  FAILED: the gradients differ beyond the tolerance\n');
+    }
+    return result.ok ? 0 : 1;
+  } catch (error) {
+    return reportRuntimeFailure(error, 'verify');
+  }
+}
