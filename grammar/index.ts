@@ -5,7 +5,7 @@ import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
 import type { Document } from './ast.ts';
 import type { DocumentCstNode } from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from './diagnostic.ts';
-import { BlockComment, pipeLexer, UnterminatedString } from './lexer.ts';
+import { BlockComment, Identifier, LBracket, Name, NumberLiteral, pipeLexer, UnterminatedString } from './lexer.ts';
 import { syntaxMessages } from './messages.ts';
 import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments } from './parser.ts';
 import type { Source, Span } from './source.ts';
@@ -54,6 +54,8 @@ export function parse(source: Source): ParseResult {
     }
   }
 
+  diagnostics.push(...detachedUnits(lexed.tokens, text, file));
+
   pipeParser.input = lexed.tokens;
   const cst = pipeParser.document() as DocumentCstNode;
   for (const error of pipeParser.errors) diagnostics.push(parserDiagnostic(error, file, text, lexed.tokens));
@@ -61,7 +63,7 @@ export function parse(source: Source): ParseResult {
   const built = cstToAst(cst, file, text.length, comments);
   diagnostics.push(...built.diagnostics);
   diagnostics.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
-  return { document: built.document, diagnostics };
+  return { document: built.document, diagnostics: withoutRepeats(diagnostics, text) };
 }
 
 const definitionsByException: Readonly<Record<string, MessageDefinition>> = {
@@ -102,28 +104,110 @@ function parserDiagnostic(error: IRecognitionException, file: string, text: stri
   // Chevrotain's idea of the previous token drifts after in-repetition recovery; the token
   // stream says exactly what the user wrote before the offending token.
   const args = decoded === undefined || decoded.after === '' ? decoded : { ...decoded, after: afterToken(tokens, start) };
-  const form = args === undefined ? undefined : ruleDescriptions[args.rule]?.form;
   // Whatever chevrotain calls it, a stray token between declarations is one kind of mistake.
   const definition = args?.rule === 'document' ? syntaxMessages.unexpectedAtTopLevel : definitionByName;
+  const hint = args === undefined ? undefined : hintFor(args, tokens, start);
   return makeDiagnostic(
     definition,
     { file, start, end },
     args === undefined ? { expected: 'something else', after: '', found: error.message } : { ...args },
-    form === undefined ? {} : { hint: `${ruleDescriptions[args!.rule].what} looks like: ${form}` },
+    hint === undefined ? {} : { hint },
   );
+}
+
+const expressionRules: ReadonlySet<string> = new Set([
+  'ifStatement', 'orderBlock', 'expression', 'orExpression', 'andExpression', 'equalityExpression', 'comparisonExpression',
+  'additiveExpression', 'multiplicativeExpression', 'unaryExpression', 'primaryExpression',
+]);
+
+/** The likeliest fix for common slips, else what the construct looks like. */
+function hintFor(args: SyntaxErrorArguments, tokens: readonly IToken[], offset: number): string | undefined {
+  if (args.found === "'='" && expressionRules.has(args.rule)) {
+    return "compare with '=='; a single '=' only gives a value (let, dim, layer, stage)";
+  }
+  if (args.rule === 'argumentList' && args.found !== "')'" && args.found !== 'end of file') {
+    const previous = tokens[tokenIndexBefore(tokens, offset)];
+    if (previous !== undefined && previous.tokenType.CATEGORIES?.includes(Name)) {
+      return 'arguments are written name: value and separated by commas, e.g. Dense(units: 64, activation: relu)';
+    }
+  }
+  const description = ruleDescriptions[args.rule];
+  return description?.form === undefined ? undefined : `${description.what} looks like: ${description.form}`;
+}
+
+/** Index of the last token that ends at or before `offset` (-1 if none). */
+function tokenIndexBefore(tokens: readonly IToken[], offset: number): number {
+  let lo = 0;
+  let hi = tokens.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (tokenEnd(tokens[mid]) <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 /** "after 'x'" for the last real token that ends at or before `offset`. */
 function afterToken(tokens: readonly IToken[], offset: number): string {
-  let lo = 0;
-  let hi = tokens.length - 1;
-  let found: IToken | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (tokenEnd(tokens[mid]) <= offset) {
-      found = tokens[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  const found = tokens[tokenIndexBefore(tokens, offset)];
   return found === undefined ? '' : ` after ${describeToken(found)}`;
+}
+
+const unitWords: ReadonlySet<string> = new Set([
+  ...['B', 'KB', 'MB', 'GB', 'TB', 'KiB', 'MiB', 'GiB', 'TiB'].flatMap((unit) => [unit, `${unit}/s`]),
+  'ns', 'us', 'ms', 's', 'FLOPS', 'GFLOPS', 'TFLOPS', 'PFLOPS',
+]);
+
+/**
+ * `16 GiB`: a number, spaces on the same line, then a unit word. The parser
+ * would report something confusing a token later, so say what is wrong here.
+ * (`3 B[0]` is a number followed by an action, not a unit.)
+ */
+function detachedUnits(tokens: readonly IToken[], text: string, file: string): Diagnostic[] {
+  const found: Diagnostic[] = [];
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const number = tokens[i];
+    const unit = tokens[i + 1];
+    if (number.tokenType !== NumberLiteral || unit.tokenType !== Identifier) continue;
+    const gap = text.slice(tokenEnd(number), unit.startOffset);
+    const perSecond = text.startsWith('/s', tokenEnd(unit)) ? '/s' : '';
+    if (!/^[ \t]+$/.test(gap) || !unitWords.has(unit.image + perSecond)) continue;
+    if (tokens[i + 2]?.tokenType === LBracket) continue;
+    found.push(
+      makeDiagnostic(
+        syntaxMessages.detachedUnit,
+        { file, start: number.startOffset, end: tokenEnd(unit) + perSecond.length },
+        { number: number.image, unit: unit.image + perSecond },
+      ),
+    );
+  }
+  return found;
+}
+
+const parserCodes: ReadonlySet<string> = new Set([
+  syntaxMessages.expectedToken.code,
+  syntaxMessages.unexpectedToken.code,
+  syntaxMessages.unexpectedAtTopLevel.code,
+]);
+
+/**
+ * Recovery can report one mistake twice at the same place (the first report
+ * is the better worded), and after an error inside a block it may come back
+ * out at the block's closing `}`, which is then "stray" only because of the
+ * first mistake: those echoes are dropped.
+ */
+function withoutRepeats(diagnostics: readonly Diagnostic[], text: string): Diagnostic[] {
+  const kept: Diagnostic[] = [];
+  for (const diagnostic of diagnostics) {
+    const previous = kept[kept.length - 1];
+    const isParserError = parserCodes.has(diagnostic.code);
+    if (isParserError && previous !== undefined && parserCodes.has(previous.code) && previous.span.start === diagnostic.span.start) continue;
+    const strayBrace = diagnostic.code === syntaxMessages.unexpectedAtTopLevel.code && text.startsWith('}', diagnostic.span.start);
+    if (strayBrace && kept.some((d) => d.severity === 'error')) continue;
+    kept.push(diagnostic);
+  }
+  return kept;
 }

@@ -48,6 +48,11 @@ export const syntaxMessages = {
     "unknown escape '\\{character}' in a string",
     'A backslash escape other than \\n, \\t, \\r, \\\\, \\" or \\u{...}.',
   ),
+  detachedUnit: syntaxError(
+    'PIPE1009',
+    "a unit is written right after its number: '{number}{unit}', not '{number} {unit}'",
+    'A number followed by a space and a unit (16 GiB instead of 16GiB).',
+  ),
 } as const satisfies Record<string, MessageDefinition>;
 
 export const allSyntaxMessages: readonly MessageDefinition[] = Object.values(syntaxMessages);

@@ -4,13 +4,10 @@
 // syntax errors is never rewritten: its errors are reported (exit 1).
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Command } from 'commander';
-import pc from 'picocolors';
-import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import { parse, printDocument } from '../../grammar/index.ts';
-import { LineMap } from '../../grammar/source.ts';
 import { setExitCode } from '../main.ts';
+import { renderDiagnostics } from '../render.ts';
 
 interface FormatOptions {
   readonly write?: boolean;
@@ -49,7 +46,8 @@ export function formatFiles(files: readonly string[], options: FormatOptions): n
     const { document, diagnostics } = parse({ name: file, text });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
-      process.stderr.write(renderDiagnostics(errors, text));
+      const color = process.stderr.isTTY === true;
+      process.stderr.write(renderDiagnostics(errors, new Map([[file, text]]), { color, format: 'text' }));
       code = Math.max(code, 1);
       continue;
     }
@@ -66,35 +64,4 @@ export function formatFiles(files: readonly string[], options: FormatOptions): n
     }
   }
   return code;
-}
-
-// A small local renderer until the shared one in cli/render.ts lands.
-const { codeFrameColumns } = createRequire(import.meta.url)('@babel/code-frame') as {
-  codeFrameColumns(
-    text: string,
-    location: { start: { line: number; column: number }; end?: { line: number; column: number } },
-    options: { highlightCode?: boolean; message?: string },
-  ): string;
-};
-
-function renderDiagnostics(diagnostics: readonly Diagnostic[], text: string): string {
-  const lines = new LineMap(text);
-  const color = process.stderr.isTTY === true;
-  return diagnostics
-    .map((diagnostic) => {
-      const start = lines.locate(diagnostic.span.start);
-      const end = lines.locate(diagnostic.span.end);
-      const where = `${diagnostic.span.file}:${start.line}:${start.column}`;
-      const label = `${diagnostic.severity} ${diagnostic.code}`;
-      const head = `${where}: ${color ? pc.red(label) : label}: ${diagnostic.message}`;
-      // @babel/code-frame columns are 1-based like ours; its end column is exclusive.
-      const frame = codeFrameColumns(
-        text,
-        diagnostic.span.end > diagnostic.span.start ? { start, end } : { start },
-        { highlightCode: color },
-      );
-      const hint = diagnostic.hint === undefined ? '' : `\n  hint: ${diagnostic.hint}`;
-      return `${head}\n${frame}${hint}\n`;
-    })
-    .join('\n');
 }
