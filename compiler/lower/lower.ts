@@ -18,7 +18,7 @@
 // reused first, so a device needs exactly its peak number of live
 // activations.
 
-import type { Instruction, SourceRef } from '../ir/types.ts';
+import type { Instruction } from '../ir/types.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
 export interface StageLoweringInfo {
@@ -72,9 +72,22 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       released.pop();
       return slot;
     };
-    const emit = (op: Instruction['op'], action: ComputeAction, extra: Partial<Instruction> = {}) => {
-      const source = sourceOf(action);
-      instructions.push({ op, stage: action.stage, microbatch: action.microbatch, ...extra, ...(source ? { source } : {}) });
+    // Plain literals of one shape per kind keep this allocation-light: a
+    // large schedule lowers to millions of instructions. A Span has exactly
+    // a SourceRef's fields, so the action's span object is shared as is.
+    const emit = (op: Instruction['op'], action: ComputeAction, slot: number) => {
+      instructions.push(action.span ? { op, stage: action.stage, microbatch: action.microbatch, slot, source: action.span } : { op, stage: action.stage, microbatch: action.microbatch, slot });
+    };
+    const emitMove = (op: Instruction['op'], action: ComputeAction, slot: number, peer: number | undefined, bytes: number) => {
+      instructions.push(
+        action.span
+          ? peer === undefined
+            ? { op, stage: action.stage, microbatch: action.microbatch, slot, bytes, source: action.span }
+            : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, source: action.span }
+          : peer === undefined
+            ? { op, stage: action.stage, microbatch: action.microbatch, slot, bytes }
+            : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes },
+      );
     };
     for (const action of order) {
       const s = action.stage;
@@ -84,30 +97,30 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       if (action.operation === 'F') {
         const slot = take();
         slotOf[pair] = slot;
-        if (s === 0) emit('load_microbatch', action, { slot });
-        else emit('recv_act', action, { slot, peer: stageDevice[s - 1], bytes: stageInfo[s - 1].outputBytes });
-        if (s === last && s !== 0) emit('load_microbatch', action, { slot });
-        emit('forward', action, { slot });
-        if (s === last) emit('loss', action, { slot });
-        else emit('send_act', action, { slot, peer: stageDevice[s + 1], bytes: info.outputBytes });
-        if (info.offload) emit('offload', action, { slot, bytes: info.activationBytes });
+        if (s === 0) emit('load_microbatch', action, slot);
+        else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
+        if (s === last && s !== 0) emit('load_microbatch', action, slot);
+        emit('forward', action, slot);
+        if (s === last) emit('loss', action, slot);
+        else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
+        if (info.offload) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
       }
       const slot = slotOf[pair];
       if (slot < 0) throw new Error(`lowerToInstructionStreams: ${action.operation} of stage ${s} microbatch ${i} before its F (validate first)`);
       if (action.operation === 'B' || action.operation === 'I') {
-        if (s !== last) emit('recv_grad', action, { slot, peer: stageDevice[s + 1], bytes: info.outputBytes });
-        if (info.offload) emit('reload', action, { slot, bytes: info.activationBytes });
-        if (info.recompute) emit('recompute', action, { slot });
-        emit(action.operation === 'B' ? 'backward' : 'backward_input', action, { slot });
-        if (s !== 0) emit('send_grad', action, { slot, peer: stageDevice[s - 1], bytes: info.inputBytes });
+        if (s !== last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
+        if (info.offload) emitMove('reload', action, slot, undefined, info.activationBytes);
+        if (info.recompute) emit('recompute', action, slot);
+        emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
+        if (s !== 0) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
-          emit('free', action, { slot });
+          emit('free', action, slot);
           released.push(slot);
         }
       } else {
-        emit('backward_weight', action, { slot });
-        emit('free', action, { slot });
+        emit('backward_weight', action, slot);
+        emit('free', action, slot);
         released.push(slot);
       }
     }
@@ -116,8 +129,4 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
     return { rank, slots: highWater, instructions };
   });
   return { devices };
-}
-
-function sourceOf(action: ComputeAction): SourceRef | undefined {
-  return action.span ? { file: action.span.file, start: action.span.start, end: action.span.end } : undefined;
 }

@@ -37,49 +37,59 @@ export interface DeadlockProof {
 
 const TIMELINE_TAIL = 6;
 
-/** Message key: the receiving stage and microbatch and the kind. */
-function messageKey(kind: 'act' | 'grad', stage: number, microbatch: number, from: number, to: number): string {
-  return `${kind}:${stage}:${microbatch}:${from}>${to}`;
-}
-
 export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   const devices = streams.devices;
-  const mailbox = new Map<string, number>();
-  const waiting = new Map<string, number>();
+  // Message tags become dense integers: (kind, receiving stage, microbatch).
+  let stages = 1;
+  let microbatches = 1;
+  for (const device of devices) {
+    for (const instruction of device.instructions) {
+      if (instruction.stage + 2 > stages) stages = instruction.stage + 2;
+      if (instruction.microbatch !== undefined && instruction.microbatch + 1 > microbatches) microbatches = instruction.microbatch + 1;
+    }
+  }
+  const tagCount = 2 * stages * microbatches;
+  const tag = (gradient: boolean, stage: number, microbatch: number) => ((gradient ? stages : 0) + stage) * microbatches + microbatch;
+  // Pending messages per tag, with the sender and receiver of the first
+  // one (each tag is sent once in a valid lowering; a mismatch in peers
+  // makes the receive wait forever, which the proof then reports).
+  const pending = new Int32Array(tagCount);
+  const sender = new Int32Array(tagCount).fill(-1);
+  const receiver = new Int32Array(tagCount).fill(-1);
+  const waiter = new Int32Array(tagCount).fill(-1);
   const position = new Int32Array(devices.length);
   const timeline: string[][] = devices.map(() => []);
   const worklist: number[] = devices.map((_, index) => index).reverse();
-  const blockedOn: (string | undefined)[] = devices.map(() => undefined);
 
   while (worklist.length > 0) {
     const index = worklist.pop()!;
     const { rank, instructions } = devices[index];
-    blockedOn[index] = undefined;
     while (position[index] < instructions.length) {
       const instruction = instructions[position[index]];
-      const microbatch = instruction.microbatch ?? -1;
-      if (instruction.op === 'recv_act' || instruction.op === 'recv_grad') {
-        const key = messageKey(instruction.op === 'recv_act' ? 'act' : 'grad', instruction.stage, microbatch, instruction.peer ?? -1, rank);
-        const count = mailbox.get(key) ?? 0;
-        if (count === 0) {
-          blockedOn[index] = key;
-          waiting.set(key, index);
+      const op = instruction.op;
+      if (op === 'recv_act' || op === 'recv_grad') {
+        const key = tag(op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
+        if (pending[key] === 0 || sender[key] !== instruction.peer || receiver[key] !== rank) {
+          waiter[key] = index;
           break;
         }
-        if (count === 1) mailbox.delete(key);
-        else mailbox.set(key, count - 1);
-      } else if (instruction.op === 'send_act' || instruction.op === 'send_grad') {
-        const forward = instruction.op === 'send_act';
-        const key = messageKey(forward ? 'act' : 'grad', instruction.stage + (forward ? 1 : -1), microbatch, rank, instruction.peer ?? -1);
-        mailbox.set(key, (mailbox.get(key) ?? 0) + 1);
-        const waiter = waiting.get(key);
-        if (waiter !== undefined) {
-          waiting.delete(key);
-          if (waiter !== index) worklist.push(waiter);
+        pending[key]--;
+      } else if (op === 'send_act' || op === 'send_grad') {
+        const forward = op === 'send_act';
+        const key = tag(!forward, instruction.stage + (forward ? 1 : -1), instruction.microbatch ?? 0);
+        pending[key]++;
+        if (sender[key] === -1) {
+          sender[key] = rank;
+          receiver[key] = instruction.peer ?? -1;
         }
-      } else if (isCompute(instruction.op)) {
+        const waiting = waiter[key];
+        if (waiting !== -1) {
+          waiter[key] = -1;
+          if (waiting !== index) worklist.push(waiting);
+        }
+      } else if (isCompute(op)) {
         const tail = timeline[index];
-        tail.push(`${instruction.op} s${instruction.stage}${instruction.microbatch === undefined ? '' : ` mb${instruction.microbatch}`}`);
+        tail.push(`${op} s${instruction.stage}${instruction.microbatch === undefined ? '' : ` mb${instruction.microbatch}`}`);
         if (tail.length > TIMELINE_TAIL) tail.shift();
       }
       position[index]++;
@@ -91,19 +101,32 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
     if (position[index] >= device.instructions.length) return;
     const instruction = device.instructions[position[index]];
     const kind = instruction.op === 'recv_act' ? 'the activation' : 'the gradient';
+    const key = tag(instruction.op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
+    const from = sender[key];
+    const mismatch = from !== -1 && (from !== instruction.peer || receiver[key] !== device.rank)
+      ? ` (it was sent by device ${from} to device ${receiver[key]})`
+      : '';
     stuck.push({
       device: device.rank,
       step: position[index],
       instruction,
-      waitsFor: `${kind} of stage ${instruction.stage}, microbatch ${instruction.microbatch} from device ${instruction.peer}`,
+      waitsFor: `${kind} of stage ${instruction.stage}, microbatch ${instruction.microbatch} from device ${instruction.peer}${mismatch}`,
     });
   });
+  const unreceived: string[] = [];
+  for (let key = 0; key < tagCount && unreceived.length < 20; key++) {
+    if (pending[key] > 0) {
+      const gradient = key >= stages * microbatches;
+      const rest = key % (stages * microbatches);
+      unreceived.push(`${gradient ? 'gradient' : 'activation'} for stage ${Math.floor(rest / microbatches)}, microbatch ${rest % microbatches}`);
+    }
+  }
   return {
     deadlockFree: stuck.length === 0,
     stuck,
     completed: Array.from(position),
     timeline,
-    unreceived: [...mailbox.keys()],
+    unreceived: stuck.length === 0 ? unreceived : [],
   };
 }
 

@@ -21,7 +21,7 @@ import type {
 import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue } from '../program.ts';
-import { ExpressionEvaluator, Scope } from './expressions.ts';
+import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type Value } from './expressions.ts';
 import { listSchedule, type PriorityClass } from './listScheduler.ts';
 import { placeStages, type ComputeAction, type ComputeSchedule, type PipelineShape } from './types.ts';
 
@@ -56,22 +56,42 @@ export function evaluateSchedule(
   options: EvaluateOptions = {},
 ): EvaluatedSchedule {
   const diagnostics: Diagnostic[] = [];
-  const source = options.sources?.get(declaration.span.file);
-  const evaluator = new ExpressionEvaluator(diagnostics, source ? (start, end) => source.slice(start, end) : undefined);
+  const compiler = new ExpressionCompiler(diagnostics, options.sources?.get(declaration.span.file));
   const name = declaration.name.name;
-  const finish = (schedule?: ComputeSchedule): EvaluatedSchedule => ({ schedule: diagnostics.some((d) => d.severity === 'error') ? undefined : schedule, diagnostics: dedupe(diagnostics) });
+  const finish = (schedule?: ComputeSchedule): EvaluatedSchedule => ({ schedule: hasError(diagnostics) ? undefined : schedule, diagnostics: dedupe(diagnostics) });
 
   if (shape.devices < 1 || shape.microbatches < 1 || shape.stages < 1) {
     diagnostics.push(makeDiagnostic(scheduleMessages.badShape, declaration.name.span, { detail: `a pipeline needs at least one device, stage and microbatch (got p=${shape.devices}, n=${shape.stages}, m=${shape.microbatches})` }));
     return finish();
   }
+  try {
+    return finish(evaluate(declaration, shape, args, options, compiler, diagnostics));
+  } catch (error) {
+    if (!(error instanceof EvaluationStop)) throw error;
+    diagnostics.push(error.diagnostic);
+    return finish();
+  }
+}
 
+function evaluate(
+  declaration: ScheduleDeclaration,
+  shape: PipelineShape,
+  args: Readonly<Record<string, ArgumentValue>>,
+  options: EvaluateOptions,
+  compiler: ExpressionCompiler,
+  diagnostics: Diagnostic[],
+): ComputeSchedule | undefined {
+  const name = declaration.name.name;
   // Global scope: the shape, then parameters (arguments or defaults).
-  const global = new Scope();
-  global.set('p', shape.devices);
-  global.set('m', shape.microbatches);
-  global.set('n', shape.stages);
-  global.set('v', shape.stages / shape.devices);
+  const symbols = new Symbols();
+  const slots: Slots = [];
+  const bind = (key: string, value: Value) => {
+    slots[symbols.define(key)] = value;
+  };
+  bind('p', shape.devices);
+  bind('m', shape.microbatches);
+  bind('n', shape.stages);
+  bind('v', shape.stages / shape.devices);
   const declared = new Set(declaration.params.map((param) => param.name.name));
   for (const [key, value] of Object.entries(args)) {
     if (key === 'v' && typeof value === 'number' && value * shape.devices === shape.stages) continue;
@@ -86,10 +106,10 @@ export function evaluateSchedule(
     if (given !== undefined) {
       if (typeof given === 'string') {
         diagnostics.push(makeDiagnostic(scheduleMessages.notAnInteger, param.span, { expression: key, value: given, what: 'a schedule argument' }));
-      } else global.set(key, given);
+      } else bind(key, given);
     } else if (param.default) {
-      const value = evaluator.evaluate(param.default, global);
-      if (value !== undefined) global.set(key, value);
+      const compiled = compiler.compile(param.default, symbols);
+      if (compiled) bind(key, compiled(slots));
     } else {
       diagnostics.push(makeDiagnostic(scheduleMessages.missingArgument, param.span, { schedule: name, name: key }));
     }
@@ -100,17 +120,18 @@ export function evaluateSchedule(
   const rules = declaration.body.filter((s) => s.kind === 'SplitBackwardRule' || s.kind === 'LimitRule' || s.kind === 'PriorityRule');
   if (explicit.length > 0 && rules.length > 0) {
     diagnostics.push(makeDiagnostic(scheduleMessages.mixedForms, rules[0].span));
-    return finish();
+    return undefined;
   }
   for (const statement of declaration.body) {
     if (statement.kind === 'LetStatement') {
-      const value = evaluator.evaluate(statement.value, global);
-      if (value !== undefined) global.set(statement.name.name, value);
+      const compiled = compiler.compile(statement.value, symbols);
+      if (compiled) bind(statement.name.name, compiled(slots));
+      else return undefined;
     } else if (statement.kind === 'RequiresRule') {
       checkRequirement(statement, shape, name, diagnostics);
     }
   }
-  if (hasError(diagnostics)) return finish();
+  if (hasError(diagnostics)) return undefined;
 
   // Chunks: the stages of each device, lowest first.
   const deviceStages: number[][] = Array.from({ length: shape.devices }, () => []);
@@ -118,39 +139,42 @@ export function evaluateSchedule(
 
   if (explicit.length > 0) {
     const orders: ComputeAction[][] = Array.from({ length: shape.devices }, () => []);
-    const interpreter = new OrderInterpreter(evaluator, shape, deviceStages, diagnostics);
+    const builder = new OrderCompiler(compiler, shape, deviceStages);
     for (const block of explicit) {
       if (block.kind !== 'OnDeviceBlock') continue;
+      const inner = symbols.child();
+      const deviceSlot = inner.define(block.variable.name);
+      const run = builder.block(block.body, inner);
+      if (!run) return undefined;
       for (let d = 0; d < shape.devices; d++) {
-        const scope = new Scope(global);
-        scope.set(block.variable.name, d);
-        if (!interpreter.run(block.body, scope, d, orders[d])) return finish();
+        slots[deviceSlot] = d;
+        run(slots, d, orders[d]);
       }
     }
     const splitBackward = orders.some((order) => order.some((action) => action.operation === 'I' || action.operation === 'W'));
-    return finish({ ...shape, name, splitBackward, orders });
+    return { ...shape, name, splitBackward, orders };
   }
 
   if (rules.length === 0) {
     diagnostics.push(makeDiagnostic(scheduleMessages.emptyBody, declaration.name.span, { schedule: name }));
-    return finish();
+    return undefined;
   }
   const splitBackward = rules.some((rule) => rule.kind === 'SplitBackwardRule');
   const limits = new Array<number>(shape.devices).fill(Number.POSITIVE_INFINITY);
   const priority: PriorityClass[] = [];
   for (const rule of rules) {
-    if (rule.kind === 'LimitRule') applyLimit(rule, evaluator, global, limits, diagnostics);
-    else if (rule.kind === 'PriorityRule') readPriority(rule, evaluator, global, priority);
+    if (rule.kind === 'LimitRule') applyLimit(rule, compiler, symbols, slots, limits, diagnostics);
+    else if (rule.kind === 'PriorityRule') readPriority(rule, compiler, symbols, slots, priority);
   }
-  if (hasError(diagnostics)) return finish();
+  if (hasError(diagnostics)) return undefined;
   const costs = options.costs ?? unitCostModel(shape.stages);
   const result = listSchedule(shape, { splitBackward, activationLimit: limits, priority, span: declaration.name.span }, costs);
   if (!result.ok) {
     const limitRule = rules.find((rule) => rule.kind === 'LimitRule');
     diagnostics.push(makeDiagnostic(scheduleMessages.limitTooTight, (limitRule ?? declaration.name).span, { detail: result.detail }));
-    return finish();
+    return undefined;
   }
-  return finish({ ...shape, name, splitBackward, orders: result.orders });
+  return { ...shape, name, splitBackward, orders: result.orders };
 }
 
 function checkRequirement(rule: RequiresRule, shape: PipelineShape, schedule: string, diagnostics: Diagnostic[]): void {
@@ -178,127 +202,151 @@ function describePlacement(shape: PipelineShape): string {
   return `as [${shape.stageDevice.join(', ')}]`;
 }
 
-function applyLimit(rule: LimitRule, evaluator: ExpressionEvaluator, global: Scope, limits: number[], diagnostics: Diagnostic[]): void {
+function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, limits: number[], diagnostics: Diagnostic[]): void {
   if (rule.resource.name !== 'activations') {
     diagnostics.push(makeDiagnostic(scheduleMessages.unknownResource, rule.resource.span, { name: rule.resource.name }));
     return;
   }
+  const inner = symbols.child();
+  const deviceSlot = inner.define('d');
+  const bound = compiler.compile(rule.bound, inner);
+  if (!bound) return;
   for (let d = 0; d < limits.length; d++) {
-    const scope = new Scope(global);
-    scope.set('d', d);
-    const bound = evaluator.evaluate(rule.bound, scope);
-    if (bound === undefined) return;
-    if (typeof bound !== 'number') {
-      diagnostics.push(makeDiagnostic(scheduleMessages.notAnInteger, rule.bound.span, { expression: 'the limit', value: String(bound), what: 'an activation limit' }));
+    slots[deviceSlot] = d;
+    const value = bound(slots);
+    if (typeof value !== 'number') {
+      diagnostics.push(makeDiagnostic(scheduleMessages.notAnInteger, rule.bound.span, { expression: compiler.text(rule.bound), value: String(value), what: 'an activation limit' }));
       return;
     }
-    limits[d] = Math.min(limits[d], Math.floor(bound));
+    limits[d] = Math.min(limits[d], Math.floor(value));
   }
 }
 
-function readPriority(rule: PriorityRule, evaluator: ExpressionEvaluator, global: Scope, priority: PriorityClass[]): void {
+function readPriority(rule: PriorityRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, priority: PriorityClass[]): void {
   for (const term of rule.terms) {
     if (term.chunk) {
-      const chunk = evaluator.integer(term.chunk, global, 'a chunk');
-      if (chunk === undefined) return;
-      priority.push({ operation: term.operation, chunk });
+      const chunk = compiler.integer(term.chunk, symbols, 'a chunk');
+      if (!chunk) return;
+      priority.push({ operation: term.operation, chunk: chunk(slots) });
     } else priority.push({ operation: term.operation });
   }
 }
 
-/** Runs order statements for one device, appending to its order. */
-class OrderInterpreter {
-  private readonly evaluator: ExpressionEvaluator;
+type Runner = (slots: Slots, device: number, order: ComputeAction[]) => void;
+
+/** Compiles order statements into runners that append one device's actions. */
+class OrderCompiler {
+  private readonly compiler: ExpressionCompiler;
   private readonly shape: PipelineShape;
   private readonly deviceStages: readonly (readonly number[])[];
-  private readonly diagnostics: Diagnostic[];
   private nextGroup = 0;
 
-  constructor(evaluator: ExpressionEvaluator, shape: PipelineShape, deviceStages: readonly (readonly number[])[], diagnostics: Diagnostic[]) {
-    this.evaluator = evaluator;
+  constructor(compiler: ExpressionCompiler, shape: PipelineShape, deviceStages: readonly (readonly number[])[]) {
+    this.compiler = compiler;
     this.shape = shape;
     this.deviceStages = deviceStages;
-    this.diagnostics = diagnostics;
   }
 
-  /** False once an error was reported (the caller stops). */
-  run(statements: readonly OrderStatement[], scope: Scope, device: number, order: ComputeAction[]): boolean {
+  /** Undefined when something did not compile (diagnostics say what). */
+  block(statements: readonly OrderStatement[], symbols: Symbols): Runner | undefined {
+    const runners: Runner[] = [];
     for (const statement of statements) {
-      switch (statement.kind) {
-        case 'LetStatement': {
-          const value = this.evaluator.evaluate(statement.value, scope);
-          if (value === undefined) return false;
-          scope.set(statement.name.name, value);
-          break;
-        }
-        case 'ActionStatement':
-          if (!this.action(statement, scope, device, order, undefined)) return false;
-          break;
-        case 'ForStatement': {
-          const range = this.evaluator.range(statement.range, scope);
-          if (!range) return false;
-          for (let i = range[0]; i < range[1]; i++) {
-            const inner = new Scope(scope);
-            inner.set(statement.variable.name, i);
-            if (!this.run(statement.body, inner, device, order)) return false;
+      const runner = this.statement(statement, symbols);
+      if (!runner) return undefined;
+      runners.push(runner);
+    }
+    if (runners.length === 1) return runners[0];
+    return (slots, device, order) => {
+      for (let k = 0; k < runners.length; k++) runners[k](slots, device, order);
+    };
+  }
+
+  private statement(statement: OrderStatement, symbols: Symbols): Runner | undefined {
+    switch (statement.kind) {
+      case 'LetStatement': {
+        const value = this.compiler.compile(statement.value, symbols);
+        if (!value) return undefined;
+        const slot = symbols.define(statement.name.name);
+        return (slots) => {
+          slots[slot] = value(slots);
+        };
+      }
+      case 'ActionStatement':
+        return this.action(statement, symbols, () => undefined);
+      case 'ForStatement': {
+        const range = this.compiler.range(statement.range, symbols);
+        const inner = symbols.child();
+        const slot = inner.define(statement.variable.name);
+        const body = this.block(statement.body, inner);
+        if (!range || !body) return undefined;
+        return (slots, device, order) => {
+          const [from, to] = range(slots);
+          for (let i = from; i < to; i++) {
+            slots[slot] = i;
+            body(slots, device, order);
           }
-          break;
+        };
+      }
+      case 'IfStatement': {
+        const condition = this.compiler.compile(statement.condition, symbols);
+        const then = this.block(statement.then, symbols.child());
+        const otherwise = statement.otherwise ? this.block(statement.otherwise, symbols.child()) : undefined;
+        if (!condition || !then || (statement.otherwise && !otherwise)) return undefined;
+        return (slots, device, order) => {
+          if (truthy(condition(slots))) then(slots, device, order);
+          else if (otherwise) otherwise(slots, device, order);
+        };
+      }
+      case 'OverlapStatement': {
+        // Each execution of the block is a fresh group.
+        let group = 0;
+        const current = () => group;
+        const runners: Runner[] = [];
+        for (const action of statement.body) {
+          const runner = this.action(action, symbols, current);
+          if (!runner) return undefined;
+          runners.push(runner);
         }
-        case 'IfStatement': {
-          const condition = this.evaluator.condition(statement.condition, scope);
-          if (condition === undefined) return false;
-          const branch = condition ? statement.then : statement.otherwise;
-          if (branch && !this.run(branch, new Scope(scope), device, order)) return false;
-          break;
-        }
-        case 'OverlapStatement': {
-          const group = this.nextGroup++;
-          for (const action of statement.body) if (!this.action(action, scope, device, order, group)) return false;
-          break;
-        }
+        return (slots, device, order) => {
+          group = this.nextGroup++;
+          for (const runner of runners) runner(slots, device, order);
+        };
       }
     }
-    return true;
   }
 
-  private action(statement: ActionStatement, scope: Scope, device: number, order: ComputeAction[], group: number | undefined): boolean {
-    const chunks = this.deviceStages[device];
-    let chunk = 0;
-    if (statement.chunk) {
-      const value = this.evaluator.integer(statement.chunk, scope, 'a chunk');
-      if (value === undefined) return false;
-      chunk = value;
-    }
-    if (chunk < 0 || chunk >= chunks.length) {
-      this.diagnostics.push(makeDiagnostic(scheduleMessages.chunkOutOfRange, (statement.chunk ?? statement).span, { device, chunks: chunks.length, chunk }));
-      return false;
-    }
-    const stage = chunks[chunk];
-    let from: number;
-    let to: number;
-    if (statement.microbatch.kind === 'RangeExpression') {
-      const range = this.evaluator.range(statement.microbatch, scope);
-      if (!range) return false;
-      [from, to] = range;
-    } else {
-      const value = this.evaluator.integer(statement.microbatch, scope, 'a microbatch');
-      if (value === undefined) return false;
-      from = value;
-      to = value + 1;
-    }
-    if (from < 0 || to > this.shape.microbatches) {
-      const bad = from < 0 ? from : to - 1;
-      this.diagnostics.push(makeDiagnostic(scheduleMessages.microbatchOutOfRange, statement.microbatch.span, { microbatch: bad, microbatches: this.shape.microbatches }));
-      return false;
-    }
-    for (let i = from; i < to; i++) {
-      order.push(
-        group === undefined
-          ? { operation: statement.operation, stage, microbatch: i, span: statement.span }
-          : { operation: statement.operation, stage, microbatch: i, span: statement.span, overlapGroup: group },
-      );
-    }
-    return true;
+  private action(statement: ActionStatement, symbols: Symbols, group: () => number | undefined): Runner | undefined {
+    const chunkValue = statement.chunk ? this.compiler.integer(statement.chunk, symbols, 'a chunk') : () => 0;
+    const microbatch = statement.microbatch;
+    const range = microbatch.kind === 'RangeExpression' ? this.compiler.range(microbatch, symbols) : undefined;
+    const single = microbatch.kind === 'RangeExpression' ? undefined : this.compiler.integer(microbatch, symbols, 'a microbatch');
+    if (!chunkValue || (!range && !single)) return undefined;
+    const { operation, span } = statement;
+    const chunkSpan = (statement.chunk ?? statement).span;
+    const microbatches = this.shape.microbatches;
+    const deviceStages = this.deviceStages;
+    return (slots, device, order) => {
+      const chunk = chunkValue(slots);
+      const stages = deviceStages[device];
+      if (chunk < 0 || chunk >= stages.length) {
+        throw new EvaluationStop(makeDiagnostic(scheduleMessages.chunkOutOfRange, chunkSpan, { device, chunks: stages.length, chunk }));
+      }
+      const stage = stages[chunk];
+      let from: number;
+      let to: number;
+      if (range) [from, to] = range(slots);
+      else {
+        from = single!(slots);
+        to = from + 1;
+      }
+      if (from < 0 || to > microbatches) {
+        throw new EvaluationStop(makeDiagnostic(scheduleMessages.microbatchOutOfRange, microbatch.span, { microbatch: from < 0 ? from : to - 1, microbatches }));
+      }
+      const overlapGroup = group();
+      for (let i = from; i < to; i++) {
+        order.push(overlapGroup === undefined ? { operation, stage, microbatch: i, span } : { operation, stage, microbatch: i, span, overlapGroup });
+      }
+    };
   }
 }
 

@@ -12,7 +12,7 @@
 // this is the yardstick the scheduler and the tests use.
 
 import { unitCostModel, type CostModel } from '../cost/types.ts';
-import { actionDuration, dependenciesOf, dependencyDelay, executionUnits, pairIndex, type Dependency } from './actions.ts';
+import { actionDuration, executionUnits } from './actions.ts';
 import type { ComputeAction, ComputeSchedule } from './types.ts';
 
 export interface StuckDevice {
@@ -52,12 +52,14 @@ export interface TimingOptions {
 export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions = {}): ScheduleTiming {
   const costs = options.costs ?? unitCostModel(schedule.stages);
   const together = options.overlap === 'together';
-  const pairs = schedule.stages * schedule.microbatches;
+  const { stages, microbatches, stageDevice } = schedule;
+  const pairs = stages * microbatches;
   // Finish time of each (stage, microbatch)'s F, of its input gradient (B or
-  // I), and of its I alone. NaN = not yet finished.
-  const doneF = new Float64Array(pairs).fill(Number.NaN);
-  const doneG = new Float64Array(pairs).fill(Number.NaN);
-  const doneI = new Float64Array(pairs).fill(Number.NaN);
+  // I), and of its I alone, in one array: [F | G | I] × pairs. NaN = not yet.
+  const done = new Float64Array(3 * pairs).fill(Number.NaN);
+  const F = 0;
+  const G = pairs;
+  const I = 2 * pairs;
   const devices = schedule.devices;
   const units = schedule.orders.map((order) =>
     together ? executionUnits(order) : order.map((_, k) => ({ first: k, end: k + 1 })),
@@ -67,51 +69,88 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
   const busy = new Array<number>(devices).fill(0);
   const start = schedule.orders.map((order) => new Float64Array(order.length).fill(Number.NaN));
   const finish = schedule.orders.map((order) => new Float64Array(order.length).fill(Number.NaN));
-  // waiters[kind][pair] = devices to retry when that result appears.
-  const waiters = new Map<number, number[]>();
-  const waiterKey = (kind: Dependency['kind'], pair: number) => pair * 3 + (kind === 'F' ? 0 : kind === 'G' ? 1 : 2);
-  const doneArray = (kind: Dependency['kind']) => (kind === 'F' ? doneF : kind === 'G' ? doneG : doneI);
-  // Dependencies are recomputed per action; cache them per (operation, stage).
-  const depCache = new Map<number, Dependency[]>();
-  const depsFor = (action: ComputeAction) => {
-    const key = action.stage * 4 + 'FBIW'.indexOf(action.operation);
-    let deps = depCache.get(key);
-    if (!deps) depCache.set(key, (deps = dependenciesOf(schedule, action.operation, action.stage)));
-    return deps;
-  };
+  // waiter[key] = device + 1 blocked on that result (at most one device
+  // waits for a given result in a structurally valid order; extra waiters
+  // go to the overflow map).
+  const waiter = new Int32Array(3 * pairs);
+  const overflow = new Map<number, number[]>();
   const inRange = (action: ComputeAction) =>
-    action.stage >= 0 && action.stage < schedule.stages && action.microbatch >= 0 && action.microbatch < schedule.microbatches;
+    action.stage >= 0 && action.stage < stages && action.microbatch >= 0 && action.microbatch < microbatches;
+  const sendActivation = costs.sendActivation;
+  const sendGradient = costs.sendGradient;
+  /** The key this action still waits for, or -1 with `readyAt` raised to when its inputs are there. */
+  let readyAt = 0;
+  const missing = (action: ComputeAction): number => {
+    const s = action.stage;
+    const pair = s * microbatches + action.microbatch;
+    const device = stageDevice[s];
+    switch (action.operation) {
+      case 'F': {
+        if (s === 0) return -1;
+        const t = done[F + pair - microbatches];
+        if (Number.isNaN(t)) return F + pair - microbatches;
+        readyAt = Math.max(readyAt, t + (stageDevice[s - 1] !== device ? sendActivation[s - 1] ?? 0 : 0));
+        return -1;
+      }
+      case 'B':
+      case 'I': {
+        const own = done[F + pair];
+        if (Number.isNaN(own)) return F + pair;
+        readyAt = Math.max(readyAt, own);
+        if (s === stages - 1) return -1;
+        const t = done[G + pair + microbatches];
+        if (Number.isNaN(t)) return G + pair + microbatches;
+        readyAt = Math.max(readyAt, t + (stageDevice[s + 1] !== device ? sendGradient[s + 1] ?? 0 : 0));
+        return -1;
+      }
+      case 'W': {
+        const t = done[I + pair];
+        if (Number.isNaN(t)) return I + pair;
+        readyAt = Math.max(readyAt, t);
+        return -1;
+      }
+    }
+  };
+  const wake = (key: number, worklist: number[], self: number) => {
+    const w = waiter[key];
+    if (w !== 0) {
+      waiter[key] = 0;
+      if (w - 1 !== self) worklist.push(w - 1);
+    }
+    const more = overflow.get(key);
+    if (more) {
+      overflow.delete(key);
+      for (const d of more) if (d !== self) worklist.push(d);
+    }
+  };
 
   const worklist: number[] = [];
-  for (let d = 0; d < devices; d++) worklist.push(d);
+  for (let d = devices - 1; d >= 0; d--) worklist.push(d);
   while (worklist.length > 0) {
     const d = worklist.pop()!;
     const order = schedule.orders[d];
-    advance: while (nextUnit[d] < units[d].length) {
-      const unit = units[d][nextUnit[d]];
-      let ready = free[d];
+    const deviceUnits = units[d];
+    advance: while (nextUnit[d] < deviceUnits.length) {
+      const unit = deviceUnits[nextUnit[d]];
+      readyAt = free[d];
       for (let k = unit.first; k < unit.end; k++) {
         const action = order[k];
         if (!inRange(action)) break advance; // validation reports it; timing cannot place it
-        for (const dep of depsFor(action)) {
-          const pair = pairIndex(schedule, dep.stage, action.microbatch);
-          // A dependency produced inside the same overlap group would be a
-          // circular wait; it is simply never ready.
-          const done = doneArray(dep.kind)[pair];
-          if (Number.isNaN(done)) {
-            const key = waiterKey(dep.kind, pair);
-            const list = waiters.get(key);
+        const key = missing(action);
+        if (key >= 0) {
+          if (waiter[key] === 0 || waiter[key] === d + 1) waiter[key] = d + 1;
+          else {
+            const list = overflow.get(key);
             if (list) list.push(d);
-            else waiters.set(key, [d]);
-            break advance;
+            else overflow.set(key, [d]);
           }
-          ready = Math.max(ready, done + dependencyDelay(costs, dep));
+          break advance;
         }
       }
+      const ready = readyAt;
       let duration = 0;
       for (let k = unit.first; k < unit.end; k++) {
-        const length = actionDuration(costs, order[k].operation, order[k].stage);
-        duration = Math.max(duration, length);
+        duration = Math.max(duration, actionDuration(costs, order[k].operation, order[k].stage));
       }
       const end = ready + duration;
       free[d] = end;
@@ -121,17 +160,16 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
         const action = order[k];
         start[d][k] = ready;
         finish[d][k] = end;
-        const pair = pairIndex(schedule, action.stage, action.microbatch);
-        const produced: Dependency['kind'][] =
-          action.operation === 'F' ? ['F'] : action.operation === 'B' ? ['G'] : action.operation === 'I' ? ['G', 'I'] : [];
-        for (const kind of produced) {
-          const array = doneArray(kind);
-          if (Number.isNaN(array[pair])) array[pair] = end;
-          const key = waiterKey(kind, pair);
-          const list = waiters.get(key);
-          if (list) {
-            waiters.delete(key);
-            for (const waiter of list) if (waiter !== d) worklist.push(waiter);
+        const pair = action.stage * microbatches + action.microbatch;
+        if (action.operation === 'F') {
+          if (Number.isNaN(done[F + pair])) done[F + pair] = end;
+          wake(F + pair, worklist, d);
+        } else if (action.operation === 'B' || action.operation === 'I') {
+          if (Number.isNaN(done[G + pair])) done[G + pair] = end;
+          wake(G + pair, worklist, d);
+          if (action.operation === 'I') {
+            if (Number.isNaN(done[I + pair])) done[I + pair] = end;
+            wake(I + pair, worklist, d);
           }
         }
       }
@@ -148,18 +186,16 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
     for (let k = unit.first; k < unit.end; k++) {
       const action = schedule.orders[d][k];
       if (!inRange(action)) break;
-      const missing = depsFor(action).find((dep) => Number.isNaN(doneArray(dep.kind)[pairIndex(schedule, dep.stage, action.microbatch)]));
-      if (!missing) continue;
+      const key = missing(action);
+      if (key < 0) continue;
+      const kind = key < G ? 'F' : key < I ? 'B or I' : 'I';
+      const pair = key % pairs;
+      const stage = Math.floor(pair / microbatches);
       stuck.push({
         device: d,
         step: k,
         action,
-        waitsFor: {
-          operation: missing.kind === 'F' ? 'F' : missing.kind === 'G' ? 'B or I' : 'I',
-          stage: missing.stage,
-          microbatch: action.microbatch,
-          device: schedule.stageDevice[missing.stage],
-        },
+        waitsFor: { operation: kind, stage, microbatch: action.microbatch, device: stageDevice[stage] },
       });
       break;
     }
