@@ -1,19 +1,24 @@
 // "Did you mean ...?" hints: the closest candidate by edit distance, when it
 // is close enough to be a plausible typo (TypeScript uses the same idea).
 
+/**
+ * Optimal-string-alignment distance: insertions, deletions, substitutions and
+ * swaps of neighbours (`bais` → `bias`) cost 1; a difference only in case
+ * costs 0.5, so `dense` prefers `Dense`.
+ */
 export function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0];
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = previous[j];
-      const cost = a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? (a[i - 1] === b[j - 1] ? 0 : 0.5) : 1;
-      previous[j] = Math.min(previous[j] + 1, previous[j - 1] + 1, diagonal + cost);
-      diagonal = above;
+  const rows = a.length + 1;
+  const columns = b.length + 1;
+  const table: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: columns }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const substitution = (x: string, y: string) => (x === y ? 0 : x.toLowerCase() === y.toLowerCase() ? 0.5 : 1);
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < columns; j++) {
+      let best = Math.min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + substitution(a[i - 1], b[j - 1]));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, table[i - 2][j - 2] + 1);
+      table[i][j] = best;
     }
   }
-  return previous[b.length];
+  return table[a.length][b.length];
 }
 
 export function closestName(name: string, candidates: Iterable<string>): string | undefined {
