@@ -36,7 +36,7 @@ export function mnistDataset(args: Readonly<Record<string, number | string | boo
   }
   const raw = loadRawDigits();
   const total = raw.labels.length;
-  const holdout = Math.min(Number(args.holdout ?? 2000), total - 1);
+  const holdout = Math.min(Number(args.holdout ?? 1000), total - 1);
   const order = seededPermutation(total, Number(args.seed ?? 1));
   const test = order.subarray(0, holdout);
   const train = order.subarray(holdout);
