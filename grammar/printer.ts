@@ -226,6 +226,19 @@ class Printer {
     return /\n[ \t\r\f\v]*\n/.test(this.text.slice(previous.span.end, groupStart));
   }
 
+  /** Offset of the block's `{` in the source (the first one outside a comment), to keep `model m { // note`. */
+  private openingBrace(node: Positioned): number | undefined {
+    if (this.text === undefined) return undefined;
+    let at = this.text.indexOf('{', node.span.start);
+    while (at >= 0 && at < node.span.end) {
+      const position = at;
+      const inComment = this.comments.some((c) => c.span.start <= position && position < c.span.end);
+      if (!inComment) return at;
+      at = this.text.indexOf('{', at + 1);
+    }
+    return undefined;
+  }
+
   /** A statement printed on one line: comments inside it move above it. */
   private simple(node: Positioned, content: string): void {
     this.flushCommentsBefore(node.span.end);
@@ -242,6 +255,8 @@ class Printer {
       return;
     }
     this.line(`${head} {`);
+    const brace = this.openingBrace(node);
+    if (brace !== undefined) this.trailingComments(brace + 1);
     this.depth++;
     let previous: T | undefined;
     for (const m of members) {

@@ -82,6 +82,7 @@ describe('canonical layout', () => {
     expect(parseClean(printed).comments.map((c) => c.text)).toEqual(original);
     expect(printed).toContain('import "std:schedules" // the built-in library\n');
     expect(printed).toContain('  dim batch // symbolic\n\n  input x');
+    expect(printed).toContain('model tiny { // opening\n');
     expect(printed.endsWith('// trailing comment at the end of the file\n')).toBe(true);
   });
 
