@@ -19,6 +19,8 @@ export interface PrintOptions {
 
 const indentUnit = '  ';
 const oneLineWidth = 80;
+/** Stage and attribute lists longer than this are broken after commas. */
+const wrapWidth = 100;
 
 const precedence: Readonly<Record<ast.BinaryOperator, number>> = {
   '||': 1,
@@ -246,6 +248,31 @@ class Printer {
     this.trailingComments(node.span.end);
   }
 
+  /**
+   * `head item, item, ...` on one line when it fits in `wrapWidth`, else
+   * broken after commas with the continuation lines indented twice more.
+   */
+  private simpleList(node: Positioned, head: string, items: readonly string[]): void {
+    const oneLine = `${head}${items.join(', ')}`;
+    if (indentUnit.length * this.depth + oneLine.length <= wrapWidth || items.length < 2) return this.simple(node, oneLine);
+    this.flushCommentsBefore(node.span.end);
+    const continuation = indentUnit.repeat(this.depth + 2);
+    let current = indentUnit.repeat(this.depth) + head;
+    let first = true;
+    for (const [index, item] of items.entries()) {
+      const piece = `${item}${index < items.length - 1 ? ',' : ''}`;
+      if (!first && current.length + 1 + piece.length > wrapWidth) {
+        this.lines.push(current);
+        current = continuation + piece;
+      } else {
+        current += `${first ? '' : ' '}${piece}`;
+      }
+      first = false;
+    }
+    this.lines.push(current);
+    this.trailingComments(node.span.end);
+  }
+
   /** `head {` members `}`; `head {}` when there is nothing inside. */
   private block<T extends Positioned>(node: Positioned, head: string, members: readonly T[], member: (m: T) => void): void {
     this.flushCommentsBefore(node.span.start);
@@ -365,8 +392,8 @@ class Printer {
         const head = member.placement === undefined ? 'stages' : `stages placement ${member.placement.name}`;
         return this.block(member, head, member.stages, (stage) => {
           const device = stage.device === undefined ? '' : ` on ${this.deviceReferenceText(stage.device)}`;
-          const layers = stage.layers.map((l) => `${l.base.name}${indexText(l.index)}`).join(', ');
-          this.simple(stage, `${stage.name.name}${device} = ${layers}`);
+          const layers = stage.layers.map((l) => `${l.base.name}${indexText(l.index)}`);
+          this.simpleList(stage, `${stage.name.name}${device} = `, layers);
         });
       }
       case 'ScheduleUse':
@@ -375,7 +402,7 @@ class Printer {
           `schedule ${member.name.name}${member.args.length === 0 ? '' : `(${argumentsText(member.args)})`}`,
         );
       case 'StageAttribute':
-        return this.simple(member, `${member.attribute} ${member.stages.map((s) => s.name).join(', ')}`);
+        return this.simpleList(member, `${member.attribute} `, member.stages.map((s) => s.name));
     }
   }
 

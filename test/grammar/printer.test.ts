@@ -86,6 +86,19 @@ describe('canonical layout', () => {
     expect(printed.endsWith('// trailing comment at the end of the file\n')).toBe(true);
   });
 
+  it('breaks long stage and attribute lists after commas, within 100 columns', () => {
+    const layers = Array.from({ length: 40 }, (_, k) => `layer_${k}`);
+    const text = `pipeline p { stages { s0 on gpu[0] = ${layers.join(', ')} } recompute ${layers.join(', ')} }`;
+    const document = parseClean(text);
+    const printed = printDocument(document, { text });
+    const lines = printed.split('\n');
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100);
+    expect(lines[2].startsWith('    s0 on gpu[0] = layer_0, layer_1,')).toBe(true);
+    expect(lines[3].startsWith('        layer_')).toBe(true);
+    expect(withoutSpans(parseClean(printed))).toEqual(withoutSpans(document));
+    expect(printDocument(parseClean(printed), { text: printed })).toBe(printed);
+  });
+
   it('escapes strings so they read back the same', () => {
     const text = 'import "tab\\there \\"quoted\\" back\\\\slash \\u{1}"';
     const document = parseClean(text);
