@@ -223,7 +223,7 @@ export const allTokens: readonly TokenType[] = [
 ];
 
 /** The single lexer instance (building one validates every pattern, so it is reused). */
-export const pipeLexer = new Lexer([...allTokens], { ensureOptimizations: false, positionTracking: 'full' });
+export const pipeLexer = new Lexer([...allTokens], { ensureOptimizations: false, positionTracking: 'onlyOffset' });
 
 /** Keywords that begin a statement in a schedule body; used to stop optional trailing names. */
 export const scheduleStatementKeywords: ReadonlySet<TokenType> = new Set([Let, On, Split, Limit, Priority, Requires]);
