@@ -322,7 +322,7 @@ export async function profile(ir: IrProgram, options: ProfileOptions = {}): Prom
       for (let s = stages.length - 1; s >= 0; s--) {
         const stage = stages[s];
         let started = performance.now();
-        const result = stage.layer.backwardInput(stage.parameters, saved[s], gradient!, context);
+        const result = stage.layer.backwardInput(stage.parameters, saved[s], gradient!, context, s !== 0);
         await settle(result.inputGradient);
         if (repeat > 0) samples[s].backwardInput.push((performance.now() - started) / 1000);
         started = performance.now();

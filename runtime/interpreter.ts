@@ -363,7 +363,8 @@ export class DeviceInterpreter {
           this.recompute(stage, slot, step, options, location);
         }
         const context = this.context(step, microbatch, options.training);
-        const result = stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient, context);
+        // Nobody consumes the first stage's input gradient: its first layer may skip computing it.
+        const result = stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient, context, ins.stage !== 0);
         disposeState(slot.saved);
         slot.saved = undefined;
         slot.outputGradient.dispose();

@@ -39,7 +39,7 @@ export class ReferenceTrainer {
     const context = { training: true, step, seed: this.ir.seed, exampleOffset: 0 };
     const forward = this.model.layer.forward(this.model.parameters, input, context);
     const loss = computeLoss(parseLoss(model.loss), forward.output, target, 1);
-    const backward = this.model.layer.backwardInput(this.model.parameters, forward.saved, loss.gradient, context);
+    const backward = this.model.layer.backwardInput(this.model.parameters, forward.saved, loss.gradient, context, false);
     this.model.layer.backwardWeight(this.model.parameters, backward.pending, context);
     const value = (await loss.loss.data())[0];
     disposeState([input, target, forward, loss, backward]);

@@ -27,13 +27,13 @@ export class SequenceLayer implements RuntimeLayer {
     return { output: current === input ? input.clone() : current, saved };
   }
 
-  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, context: RunContext): BackwardInputResult {
+  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, context: RunContext, needInputGradient = true): BackwardInputResult {
     const saved = state as LayerState[];
     const pending: LayerState[] = new Array(this.children.length).fill(null);
     let gradient: Tensor | null = outputGradient;
     for (let i = this.children.length - 1; i >= 0; i--) {
       if (gradient === null) throw new Error(`layer '${this.children[i].name}' follows a non-differentiable output inside '${this.name}'`);
-      const result = this.children[i].backwardInput(store, saved[i], gradient, context);
+      const result = this.children[i].backwardInput(store, saved[i], gradient, context, i > 0 || needInputGradient);
       if (gradient !== outputGradient) gradient.dispose();
       pending[i] = result.pending;
       gradient = result.inputGradient;

@@ -39,11 +39,11 @@ export class Conv2DLayer implements RuntimeLayer {
     }) as unknown as ForwardResult;
   }
 
-  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext, needInputGradient = true): BackwardInputResult {
     const saved = state as ConvSaved;
     return tf.tidy(() => {
       const dz = activationGradient(this.activation, saved.preActivation, saved.output, outputGradient) as tf.Tensor4D;
-      const dx = tf.conv2dTranspose(dz, store.get(`${this.name}/kernel`) as tf.Tensor4D, saved.input.shape as [number, number, number, number], this.stride, this.padding);
+      const dx = !needInputGradient ? null : tf.conv2dTranspose(dz, store.get(`${this.name}/kernel`) as tf.Tensor4D, saved.input.shape as [number, number, number, number], this.stride, this.padding);
       return { inputGradient: dx, pending: { input: saved.input.clone(), preActivationGradient: dz } } as unknown as tf.TensorContainer;
     }) as unknown as BackwardInputResult;
   }

@@ -43,12 +43,12 @@ export class DenseLayer implements RuntimeLayer {
     }) as unknown as ForwardResult;
   }
 
-  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+  backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext, needInputGradient = true): BackwardInputResult {
     const saved = state as DenseSaved;
     return tf.tidy(() => {
       const dy = tf.reshape(outputGradient, [-1, this.units]);
       const dz = this.activation === 'none' ? dy : activationGradient(this.activation, saved.preActivation ?? dy, saved.output2d ?? dy, dy);
-      const dx = tf.reshape(tf.matMul(dz, store.get(`${this.name}/kernel`), false, true), saved.inputShape as number[]);
+      const dx = needInputGradient ? tf.reshape(tf.matMul(dz, store.get(`${this.name}/kernel`), false, true), saved.inputShape as number[]) : null;
       const pending: DensePending = { input2d: saved.input2d.clone(), preActivationGradient: dz.clone() };
       return { inputGradient: dx, pending } as unknown as tf.TensorContainer;
     }) as unknown as BackwardInputResult;

@@ -62,8 +62,12 @@ export interface RuntimeLayer {
   readonly parameters: readonly ParameterSpec[];
   /** Per-example output shape for a per-example input shape. */
   forward(store: ParameterStore, input: Tensor, context: RunContext): ForwardResult;
-  /** Does not compute weight gradients; disposes nothing it was given. */
-  backwardInput(store: ParameterStore, saved: LayerState, outputGradient: Tensor, context: RunContext): BackwardInputResult;
+  /**
+   * Does not compute weight gradients; disposes nothing it was given. With
+   * `needInputGradient` false (the model's first layer) a layer may skip dX
+   * and return null.
+   */
+  backwardInput(store: ParameterStore, saved: LayerState, outputGradient: Tensor, context: RunContext, needInputGradient?: boolean): BackwardInputResult;
   backwardWeight(store: ParameterStore, pending: LayerState, context: RunContext): void;
 }
 

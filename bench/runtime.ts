@@ -1,0 +1,184 @@
+// Runtime benchmarks (prints JSON):
+//  1. interpreter overhead: a 1-stage pipeline vs a plain TF.js training loop
+//     (tf.variableGrads + SGD) of the same model on the same batches;
+//  2. worker scaling: 2 workers running 1F1B on a compute-heavy model vs one
+//     worker running the whole model;
+//  3. measured bubble (from the trace) vs the simulator's prediction, when
+//     compiler/simulate/simulate.ts exists.
+// Usage: node bench/runtime.ts [--quick]
+
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadAndCheck } from '../cli/loadProgram.ts';
+import { compileProgram } from '../compiler/lower/compile.ts';
+import type { CompilerHost } from '../compiler/host.ts';
+import type { IrProgram } from '../compiler/ir/types.ts';
+import { useBackend } from '../runtime/backends.ts';
+import { BatchFeed, createDataset, dataShapes } from '../runtime/data/index.ts';
+import { initialValues } from '../runtime/parameters.ts';
+import { openSession, run } from '../runtime/index.ts';
+import { measuredBubble } from '../runtime/trace.ts';
+
+const quick = process.argv.includes('--quick');
+
+function compileSource(text: string): IrProgram {
+  const file = '/bench/program.pipe';
+  const host: CompilerHost = { readFile: (name) => (name === file ? text : undefined), resolveImport: (_f, s) => s };
+  const loaded = loadAndCheck(file, { host });
+  if (loaded.kind !== 'checked' || !loaded.program) throw new Error(`bench program does not check: ${loaded.kind === 'checked' ? loaded.diagnostics.map((d) => d.message).join('; ') : loaded.message}`);
+  const compiled = compileProgram(loaded.program);
+  if (!compiled.ir) throw new Error(`bench program does not compile: ${compiled.diagnostics.map((d) => d.message).join('; ')}`);
+  return compiled.ir;
+}
+
+function mlpSource(options: { inputs: number; width: number; hidden: number; classes: number; batch: number; microbatches: number; devices: number; schedule: string; optimizer: string }): string {
+  const layers = ['fc_in', ...Array.from({ length: options.hidden }, (_, i) => `hidden[${i}]`), 'out'];
+  const perStage = Math.ceil(layers.length / options.devices);
+  const stages = Array.from({ length: options.devices }, (_, s) => `    s${s} on gpu[${s}] = ${layers.slice(s * perStage, (s + 1) * perStage).join(', ')}`);
+  return `model mlp {
+  input x: f32[batch, ${options.inputs}]
+  target y: i32[batch]
+  layer fc_in = Dense(units: ${options.width}, activation: relu)
+  repeat i in 0..${options.hidden} {
+    layer hidden[i] = Dense(units: ${options.width}, activation: relu)
+  }
+  layer out = Dense(units: ${options.classes})
+  loss softmax_cross_entropy(out, y)
+}
+cluster local {
+  device gpu[0..${options.devices}] memory 16GiB speed 100TFLOPS
+  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
+}
+pipeline bench {
+  model mlp
+  cluster local
+  batch ${options.batch} microbatches ${options.microbatches}
+  stages {
+${stages.join('\n')}
+  }
+  schedule ${options.schedule}
+  optimizer ${options.optimizer}
+  data synthetic(examples: 2048, seed: 1)
+}
+`;
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The same model as a plain TF.js loop: variables, tf.variableGrads, SGD. */
+async function plainLoopStepSeconds(ir: IrProgram, steps: number): Promise<number[]> {
+  const dataset = createDataset(ir.data, dataShapes(ir), process.cwd());
+  const feed = new BatchFeed(dataset, ir.seed, ir.microbatchSize, ir.microbatches, ir.replicas);
+  const lr = ir.optimizer.args.lr;
+  const layers = ir.model.layers.map((layer) => {
+    const inputs = layer.inputShape[layer.inputShape.length - 1];
+    const units = Number(layer.args.units);
+    const kernel = tf.variable(tf.tensor(initialValues({ name: `${layer.name}/kernel`, shape: [inputs, units], init: { kind: 'glorot_uniform', fanIn: inputs, fanOut: units } }, ir.seed), [inputs, units]));
+    const bias = tf.variable(tf.zeros([units]));
+    return { kernel, bias, relu: layer.args.activation === 'relu' };
+  });
+  const times: number[] = [];
+  for (let step = 0; step < steps; step++) {
+    const batch = feed.examples(step, 0, feed.batchSize);
+    const started = performance.now();
+    const x = tf.tensor(batch.input, [feed.batchSize, ...ir.model.input.shape]);
+    const y = tf.tensor(batch.target, [feed.batchSize], 'int32');
+    const { value, grads } = tf.variableGrads(() => {
+      let h: tf.Tensor = x;
+      for (const layer of layers) {
+        h = tf.add(tf.matMul(h, layer.kernel), layer.bias);
+        if (layer.relu) h = tf.relu(h);
+      }
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(y, h.shape[1]!), h) as tf.Scalar;
+    });
+    tf.tidy(() => {
+      for (const layer of layers) {
+        layer.kernel.assign(tf.sub(layer.kernel, tf.mul(grads[layer.kernel.name], lr)));
+        layer.bias.assign(tf.sub(layer.bias, tf.mul(grads[layer.bias.name], lr)));
+      }
+    });
+    await value.data();
+    tf.dispose([x, y, value, grads]);
+    times.push((performance.now() - started) / 1000);
+  }
+  for (const layer of layers) tf.dispose([layer.kernel, layer.bias]);
+  return times;
+}
+
+async function pipelineStepSeconds(ir: IrProgram, steps: number, checkFinite: boolean): Promise<number[]> {
+  const session = await openSession(ir, { mode: 'in-process', backend: 'cpu' });
+  const times: number[] = [];
+  try {
+    for (let step = 0; step < steps; step++) times.push((await session.step({ step, applyOptimizer: true, training: true, checkFinite })).seconds);
+  } finally {
+    await session.close();
+  }
+  return times;
+}
+
+async function interpreterOverhead(): Promise<Record<string, unknown>> {
+  await useBackend('cpu');
+  const ir = compileSource(mlpSource({ inputs: 784, width: 256, hidden: 2, classes: 10, batch: 64, microbatches: 1, devices: 1, schedule: 'gpipe', optimizer: 'sgd(lr: 0.05)' }));
+  const steps = quick ? 8 : 25;
+  // Interleave the three measurements so machine load drifts hit all alike.
+  const plain: number[] = [];
+  const pipelined: number[] = [];
+  const pipelinedUnchecked: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    plain.push(...(await plainLoopStepSeconds(ir, steps)).slice(2));
+    pipelined.push(...(await pipelineStepSeconds(ir, steps, true)).slice(2));
+    pipelinedUnchecked.push(...(await pipelineStepSeconds(ir, steps, false)).slice(2));
+  }
+  const plainMedian = median(plain);
+  return {
+    name: 'interpreter overhead: 1-stage pipeline vs plain TF.js loop (MLP 784-256-256-256-10, batch 64, cpu)',
+    plainLoopMsPerStep: 1000 * plainMedian,
+    pipelineMsPerStep: 1000 * median(pipelined),
+    pipelineWithoutNanChecksMsPerStep: 1000 * median(pipelinedUnchecked),
+    overhead: median(pipelined) / plainMedian - 1,
+    overheadWithoutNanChecks: median(pipelinedUnchecked) / plainMedian - 1,
+    target: '<= 0.05',
+  };
+}
+
+async function workerScaling(): Promise<Record<string, unknown>> {
+  const shape = { inputs: 512, width: 512, hidden: 6, classes: 10, batch: 64, microbatches: 8, optimizer: 'sgd(lr: 0.01)' };
+  const one = compileSource(mlpSource({ ...shape, devices: 1, schedule: '1f1b' }));
+  const two = compileSource(mlpSource({ ...shape, devices: 2, schedule: '1f1b' }));
+  const steps = quick ? 3 : 5;
+  const throughput = async (ir: IrProgram): Promise<number> => {
+    const result = await run(ir, { mode: 'workers', steps, checkFinite: false });
+    // Skip the first step (worker warm-up, JIT).
+    const timed = result.steps.slice(1);
+    return (timed.length * ir.batch) / timed.reduce((sum, r) => sum + r.seconds, 0);
+  };
+  const single = await throughput(one);
+  const double = await throughput(two);
+  return {
+    name: 'worker scaling: 1F1B on 2 workers vs the whole model on 1 worker (MLP 512x8 layers of 512, batch 64, m=8, cpu)',
+    oneWorkerExamplesPerSecond: single,
+    twoWorkersExamplesPerSecond: double,
+    speedup: double / single,
+    target: '>= 1.6 on 2 cores',
+    cores: (await import('node:os')).availableParallelism(),
+  };
+}
+
+async function bubbleVersusSimulator(): Promise<Record<string, unknown> | undefined> {
+  const simulatorPath = new URL('../compiler/simulate/simulate.ts', import.meta.url);
+  if (!existsSync(simulatorPath)) return undefined;
+  const ir = compileSource(mlpSource({ inputs: 256, width: 256, hidden: 6, classes: 10, batch: 64, microbatches: 8, devices: 4, schedule: '1f1b', optimizer: 'sgd(lr: 0.01)' }));
+  const result = await run(ir, { mode: 'workers', steps: quick ? 2 : 4, trace: true, checkFinite: false });
+  const simulator = await import(simulatorPath.href) as { simulateIr?: (ir: IrProgram) => { bubble: number } };
+  if (!simulator.simulateIr) return { name: 'bubble vs simulator', skipped: 'compiler/simulate/simulate.ts has no simulateIr(ir)' };
+  const predicted = simulator.simulateIr(ir).bubble;
+  return { name: 'measured bubble vs simulator (1F1B, p=4, m=8, workers)', measured: result.measuredBubble, predicted, traceEvents: result.trace?.traceEvents.length };
+}
+
+const results: Record<string, unknown>[] = [];
+results.push(await interpreterOverhead());
+results.push(await workerScaling());
+const bubble = await bubbleVersusSimulator();
+if (bubble) results.push(bubble);
+else results.push({ name: 'measured bubble vs simulator', skipped: 'compiler/simulate/simulate.ts is not in this checkout' });
+process.stdout.write(`${JSON.stringify({ benchmark: 'runtime', date: new Date().toISOString(), results }, null, 2)}\n`);
