@@ -1,0 +1,61 @@
+// Every sample checks clean, and its CheckedProgram has every field later
+// phases rely on.
+
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { loadAndCheck } from '../../cli/loadProgram.ts';
+
+const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).sort();
+
+describe('samples', () => {
+  test('the required samples exist', () => {
+    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu']) {
+      expect(samples).toContain(`${name}.pipe`);
+    }
+  });
+
+  for (const file of samples) {
+    test(`${file} checks clean with a complete program`, () => {
+      const result = loadAndCheck(path.join('samples', file));
+      if (result.kind !== 'checked') throw new Error('missing sample');
+      expect(result.diagnostics.map((d) => d.message)).toEqual([]);
+      const program = result.program!;
+      const { model, pipeline, cluster } = program;
+      expect(model.layers.length).toBeGreaterThan(0);
+      expect(pipeline.stages.flatMap((s) => s.layers)).toEqual(model.layers.map((_, i) => i));
+      for (const layer of model.layers) {
+        expect(layer.outputBytes).toBeGreaterThan(0);
+        // Flatten is a reshape: it keeps nothing for its backward.
+        if (layer.operator !== 'Flatten') expect(layer.activationBytes).toBeGreaterThan(0);
+      }
+      for (const stage of pipeline.stages) {
+        expect(stage.device).toBeLessThan(pipeline.devicesPerReplica);
+        expect(cluster.devices[stage.device].flopsPerSecond).toBeGreaterThan(0);
+        expect(stage.costs.activationBytes).toBeGreaterThan(0);
+      }
+      for (let s = 1; s < pipeline.stages.length; s++) {
+        expect(pipeline.stages[s].inputShape).toEqual(pipeline.stages[s - 1].outputShape);
+      }
+      expect(pipeline.microbatchSize * pipeline.microbatches).toBe(pipeline.batch);
+      expect(program.sources.has(path.join('samples', file))).toBe(true);
+      expect(pipeline.data).toBeDefined();
+    });
+  }
+
+  test('the GPT sample counts its parameters as the catalog says', () => {
+    const result = loadAndCheck('samples/gpt.pipe');
+    if (result.kind !== 'checked') throw new Error('missing sample');
+    const layers = result.program!.model.layers;
+    const d = 64;
+    const block = 4 * d + 4 * d * d + 4 * d + (d * 256 + 256 + 256 * d + d);
+    expect(layers.map((layer) => layer.parameters)).toEqual([96 * d, block, block, block, block, 2 * d, d * 96 + 96]);
+  });
+
+  test('the extern layer sample records its implementation', () => {
+    const result = loadAndCheck('samples/swiglu.pipe');
+    if (result.kind !== 'checked') throw new Error('missing sample');
+    const glu = result.program!.model.layers[1].children[1];
+    expect(glu).toMatchObject({ name: 'ffn[0].glu', operator: 'SwiGLU', args: { hidden: 128 }, implementation: path.join('samples', 'layers', 'swiglu.ts') });
+  });
+});

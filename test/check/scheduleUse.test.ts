@@ -1,0 +1,58 @@
+// Schedule use: names resolve among user and standard schedules, arguments
+// match parameters (p, m, n, v come from the pipeline), `requires placement`
+// holds, and `auto(memory: ...)` takes bytes or K * activations(NAME).
+
+import { describe, expect, test } from 'vitest';
+import { check, expectClean, expectDiagnostic, variant } from './helpers.ts';
+
+const USER_SCHEDULE = `
+schedule warm(p, m, depth = 2) {
+  on device d {
+    F[0..m]
+    B[0..m]
+  }
+}
+`;
+
+describe('schedule use', () => {
+  test('standard and user schedules resolve, keeping their declaration', () => {
+    const standard = check(variant(['schedule 1f1b', 'schedule gpipe']));
+    expectClean(standard);
+    expect(standard.program!.pipeline.schedule.declaration?.span.file).toBe('std:schedules');
+    const user = check(variant(['schedule 1f1b', 'schedule warm(depth: 3)']) + USER_SCHEDULE);
+    expectClean(user);
+    expect(user.program!.pipeline.schedule).toMatchObject({ name: 'warm', args: { depth: 3 } });
+    expect(user.program!.schedules.has('warm') && user.program!.schedules.has('zb_v')).toBe(true);
+  });
+
+  test('unknown schedules suggest the closest', () => {
+    expect(expectDiagnostic(check(variant(['schedule 1f1b', 'schedule zbv'])), 'PIPE2036', 'zbv', "unknown schedule 'zbv'").hint).toBe("did you mean 'zb_v'?");
+  });
+
+  test('arguments: unknown, missing, bound from the pipeline, positional', () => {
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule warm(dept: 3)']) + USER_SCHEDULE), 'PIPE4011', 'dept', "schedule 'warm' has no parameter 'dept'");
+    const missing = check(variant(['schedule 1f1b', 'schedule warm']) + USER_SCHEDULE.replace('depth = 2', 'depth'));
+    expectDiagnostic(missing, 'PIPE4010', 'schedule warm', "schedule 'warm' needs a value for 'depth'");
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule 1f1b(m: 4)'])), 'PIPE2037', 'm: 4', "'m' is bound from the pipeline and cannot be passed");
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule 1f1b(v: 2)'])), 'PIPE2037', 'v: 2', 'v is bound from the pipeline (1 stage(s) per device), not 2');
+    expectClean(check(variant(['schedule 1f1b', 'schedule 1f1b(v: 1)'])));
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule warm(3)']) + USER_SCHEDULE), 'PIPE2037', '3', 'arguments must be named');
+  });
+
+  test('requires placement: V schedules need a V placement', () => {
+    const diagnostic = expectDiagnostic(check(variant(['schedule 1f1b', 'schedule v_half'])), 'PIPE4012', 'schedule v_half', "schedule 'v_half' requires placement v");
+    expect(diagnostic.related[0].span.file).toBe('std:schedules');
+  });
+
+  test('auto schedules take bytes or a multiple of a schedule\'s activations', () => {
+    const relative = check(variant(['schedule 1f1b', 'schedule auto(memory: 1.5 * activations(1f1b))']));
+    expectClean(relative);
+    expect(relative.program!.pipeline.schedule).toMatchObject({ name: 'auto', args: { memory: 1.5, memoryUnit: 'activations', reference: '1f1b' } });
+    expect(relative.program!.pipeline.schedule.declaration).toBeUndefined();
+    const bytes = check(variant(['schedule 1f1b', 'schedule auto(memory: 2GiB)']));
+    expect(bytes.program!.pipeline.schedule.args).toEqual({ memory: 2 * 2 ** 30, memoryUnit: 'bytes' });
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto(memory: 2)'])), 'PIPE2039', '2', 'got the plain number 2');
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto(memory: activations(1f1c))'])), 'PIPE2036', '1f1c', "unknown schedule '1f1c'");
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto'])), 'PIPE2037', 'schedule auto', 'it needs the argument memory');
+  });
+});
