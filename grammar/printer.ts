@@ -192,10 +192,20 @@ class Printer {
     if (this.lines.length > 0 && this.lines[this.lines.length - 1] !== '') this.lines.push('');
   }
 
-  private flushCommentsBefore(offset: number): void {
+  /**
+   * Prints the comments that start before `offset`. With `beforeNode` (the
+   * offset is where the next member starts) a blank line after a comment in
+   * the source is kept, so a file's header comment stays apart from it.
+   */
+  private flushCommentsBefore(offset: number, beforeNode = false): void {
     while (this.nextComment < this.comments.length && this.comments[this.nextComment].span.start < offset) {
-      this.line(this.comments[this.nextComment].text);
+      const comment = this.comments[this.nextComment];
+      this.line(comment.text);
       this.nextComment++;
+      if (!beforeNode || this.text === undefined) continue;
+      const following = this.comments[this.nextComment];
+      const nextStart = following !== undefined && following.span.start < offset ? following.span.start : offset;
+      if (/\n[ \t\r\f\v]*\n/.test(this.text.slice(comment.span.end, nextStart))) this.blankLine();
     }
   }
 
@@ -243,6 +253,7 @@ class Printer {
 
   /** A statement printed on one line: comments inside it move above it. */
   private simple(node: Positioned, content: string): void {
+    this.flushCommentsBefore(node.span.start, true);
     this.flushCommentsBefore(node.span.end);
     this.line(content);
     this.trailingComments(node.span.end);
@@ -255,6 +266,7 @@ class Printer {
   private simpleList(node: Positioned, head: string, items: readonly string[]): void {
     const oneLine = `${head}${items.join(', ')}`;
     if (indentUnit.length * this.depth + oneLine.length <= wrapWidth || items.length < 2) return this.simple(node, oneLine);
+    this.flushCommentsBefore(node.span.start, true);
     this.flushCommentsBefore(node.span.end);
     const continuation = indentUnit.repeat(this.depth + 2);
     let current = indentUnit.repeat(this.depth) + head;
@@ -274,8 +286,14 @@ class Printer {
   }
 
   /** `head {` members `}`; `head {}` when there is nothing inside. */
-  private block<T extends Positioned>(node: Positioned, head: string, members: readonly T[], member: (m: T) => void): void {
-    this.flushCommentsBefore(node.span.start);
+  /** `member` prints one member, or returns 2 when it printed the next one on the same line too. */
+  private block<T extends Positioned>(
+    node: Positioned,
+    head: string,
+    members: readonly T[],
+    member: (m: T, next: T | undefined) => number | void,
+  ): void {
+    this.flushCommentsBefore(node.span.start, true);
     if (members.length === 0 && !this.hasCommentWithin(node)) {
       this.line(`${head} {}`);
       this.trailingComments(node.span.end);
@@ -286,11 +304,13 @@ class Printer {
     if (brace !== undefined) this.trailingComments(brace + 1);
     this.depth++;
     let previous: T | undefined;
-    for (const m of members) {
+    for (let index = 0; index < members.length; index++) {
+      const m = members[index];
       if (previous !== undefined && this.hadBlankLineBefore(previous, m)) this.blankLine();
-      this.flushCommentsBefore(m.span.start);
-      member(m);
-      previous = m;
+      this.flushCommentsBefore(m.span.start, true);
+      const consumed = member(m, members[index + 1]) ?? 1;
+      previous = members[index + consumed - 1];
+      index += consumed - 1;
     }
     this.flushCommentsBefore(node.span.end);
     this.depth--;
@@ -318,7 +338,7 @@ class Printer {
       case 'ClusterDeclaration':
         return this.block(item, `cluster ${item.name.name}`, item.members, (m) => this.clusterMember(m));
       case 'PipelineDeclaration':
-        return this.block(item, `pipeline ${item.name.name}`, item.members, (m) => this.pipelineMember(m));
+        return this.block(item, `pipeline ${item.name.name}`, item.members, (m, next) => this.pipelineMember(m, next));
       case 'ScheduleDeclaration': {
         const params = item.params
           .map((p) => `${p.name.name}${p.default === undefined ? '' : ` = ${expressionText(p.default, false)}`}`)
@@ -379,10 +399,22 @@ class Printer {
     );
   }
 
-  private pipelineMember(member: ast.PipelineMember): void {
+  private pipelineMember(member: ast.PipelineMember, next: ast.PipelineMember | undefined): number | void {
     switch (member.kind) {
-      case 'PipelineSetting':
-        return this.simple(member, `${member.key.name} ${expressionText(member.value, false)}`);
+      case 'PipelineSetting': {
+        const setting = `${member.key.name} ${expressionText(member.value, false)}`;
+        // `batch 64 microbatches 8` reads as one phrase and stays on one line.
+        if (
+          member.key.name === 'batch' &&
+          next?.kind === 'PipelineSetting' &&
+          next.key.name === 'microbatches' &&
+          !this.hasCommentWithin({ span: { start: member.span.start, end: next.span.end } })
+        ) {
+          this.simple({ span: { start: member.span.start, end: next.span.end } }, `${setting} microbatches ${expressionText(next.value, false)}`);
+          return 2;
+        }
+        return this.simple(member, setting);
+      }
       case 'AutoStages': {
         const balance = member.balance === undefined ? '' : ` balance ${member.balance.name}`;
         const placement = member.placement === undefined ? '' : ` placement ${member.placement.name}`;
@@ -520,7 +552,7 @@ class Printer {
     let previous: ast.OrderStatement | undefined;
     for (const statement of body) {
       if (previous !== undefined && this.hadBlankLineBefore(previous, statement)) this.blankLine();
-      this.flushCommentsBefore(statement.span.start);
+      this.flushCommentsBefore(statement.span.start, true);
       this.orderOrScheduleStatement(statement);
       previous = statement;
     }

@@ -50,8 +50,7 @@ describe('canonical layout', () => {
         'pipeline p {',
         '  model m',
         '  cluster c',
-        '  batch 64',
-        '  microbatches 8',
+        '  batch 64 microbatches 8',
         '  stages placement v {',
         '    a = x, y[0..2]',
         '    b = z',
@@ -83,6 +82,8 @@ describe('canonical layout', () => {
     expect(printed).toContain('import "std:schedules" // the built-in library\n');
     expect(printed).toContain('  dim batch // symbolic\n\n  input x');
     expect(printed).toContain('model tiny { // opening\n');
+    // The file's header comment keeps the blank line after it.
+    expect(printDocument(parseClean('// header\n\nmodel m {}\n'), { text: '// header\n\nmodel m {}\n' })).toBe('// header\n\nmodel m {}\n');
     expect(printed.endsWith('// trailing comment at the end of the file\n')).toBe(true);
   });
 
