@@ -151,6 +151,18 @@ function evaluate(
         run(slots, d, orders[d]);
       }
     }
+    // A stage with no action at all is a schedule written for another
+    // shape; say so once rather than once per missing action.
+    const seen = new Uint8Array(shape.stages);
+    for (const order of orders) for (const action of order) seen[action.stage] = 1;
+    const unrun = seen.indexOf(0);
+    if (unrun >= 0) {
+      const device = shape.stageDevice[unrun];
+      diagnostics.push(makeDiagnostic(scheduleMessages.stageNeverRun, declaration.name.span, {
+        schedule: name, stage: unrun, chunk: deviceStages[device].indexOf(unrun), device, perDevice: shape.stages / shape.devices,
+      }));
+      return undefined;
+    }
     const splitBackward = orders.some((order) => order.some((action) => action.operation === 'I' || action.operation === 'W'));
     return { ...shape, name, splitBackward, orders };
   }

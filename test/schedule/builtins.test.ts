@@ -1,0 +1,144 @@
+// Every built-in schedule at several shapes: it evaluates, validates, lowers,
+// is proven deadlock-free, and its IR validates against the JSON Schema; and
+// the analytic properties each family is known for hold.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from '../../grammar/index.ts';
+import { validateIr } from '../../compiler/ir/schema.ts';
+import { bareScheduleIr } from '../../compiler/lower/bare.ts';
+import { builtinSchedule, builtinScheduleNames } from '../../compiler/schedule/builtin.ts';
+import { proveDeadlockFree } from '../../compiler/schedule/deadlock.ts';
+import { peakActivations, peakLiveActivations } from '../../compiler/schedule/memory.ts';
+import type { ComputeSchedule } from '../../compiler/schedule/types.ts';
+import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
+import { validateSchedule } from '../../compiler/schedule/validate.ts';
+import { standardLibrary } from '../../compiler/stdlib/index.ts';
+
+const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v'] as const;
+const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'zb_v', 'v_half', 'v_min', 'dualpipe_v']);
+
+function build(name: string, devices: number, microbatches: number, stagesPerDevice = 1): ComputeSchedule {
+  const result = builtinSchedule(name, { devices, microbatches, stagesPerDevice });
+  expect(result.diagnostics.map((d) => d.message)).toEqual([]);
+  return result.schedule!;
+}
+
+describe('standard library', () => {
+  it('the embedded text is schedules.pipe (regenerate with `npx node compiler/stdlib/generate.ts`)', () => {
+    const file = readFileSync(new URL('../../compiler/stdlib/schedules.pipe', import.meta.url), 'utf8');
+    expect(standardLibrary('std:schedules')).toBe(file);
+    expect(standardLibrary('std:nothing')).toBeUndefined();
+  });
+
+  it('parses without diagnostics and defines every family', () => {
+    const parsed = parse({ name: 'std:schedules', text: standardLibrary('std:schedules')! });
+    expect(parsed.diagnostics).toEqual([]);
+    expect(builtinScheduleNames().sort()).toEqual([...FAMILIES].sort());
+  });
+
+  it('accepts hyphens and underscores alike, and names the built-ins for an unknown one', () => {
+    expect(builtinSchedule('zb-h1', { devices: 4, microbatches: 8, stagesPerDevice: 1 }).schedule?.name).toBe('zb_h1');
+    const unknown = builtinSchedule('zb-h9', { devices: 4, microbatches: 8, stagesPerDevice: 1 });
+    expect(unknown.schedule).toBeUndefined();
+    expect(unknown.diagnostics[0].code).toBe('PIPE4016');
+    expect(unknown.diagnostics[0].message).toContain('zb_v');
+  });
+});
+
+describe('every built-in validates, lowers, is deadlock-free, and its IR matches the schema', () => {
+  const shapes: Array<[number, number]> = [[2, 4], [4, 8], [4, 13], [8, 16], [3, 7]];
+  for (const name of FAMILIES) {
+    for (const [p, m] of shapes) {
+      const v = MULTI_CHUNK.has(name) ? (name === 'interleaved_1f1b' || name === 'looped_bfs' ? 3 : 2) : 1;
+      if (name === 'dualpipe_v' && m < 2 * p) continue; // needs m >= 2p (tested below)
+      it(`${name} p=${p} m=${m} v=${v}`, () => {
+        const schedule = build(name, p, m, v);
+        expect(validateSchedule(schedule)).toEqual([]);
+        const ir = bareScheduleIr(schedule);
+        const proof = proveDeadlockFree(ir);
+        expect(proof.stuck).toEqual([]);
+        expect(proof.deadlockFree).toBe(true);
+        expect(proof.unreceived).toEqual([]);
+        const validation = validateIr(ir);
+        expect(validation.errors).toEqual([]);
+        // slots per device = the predicted peak of live activations
+        expect(ir.devices.map((d) => d.slots)).toEqual(peakLiveActivations(schedule));
+      });
+    }
+  }
+
+  it('interleaved_1f1b works for m that is not a multiple of p, and for m < p', () => {
+    for (const [p, m, v] of [[4, 10, 2], [4, 3, 2], [3, 7, 3], [5, 12, 4]] as const) {
+      const schedule = build('interleaved_1f1b', p, m, v);
+      expect(validateSchedule(schedule)).toEqual([]);
+      expect(proveDeadlockFree(bareScheduleIr(schedule)).deadlockFree).toBe(true);
+    }
+  });
+
+  it('dualpipe_v with too few microbatches is a diagnostic, not a crash', () => {
+    const result = builtinSchedule('dualpipe_v', { devices: 4, microbatches: 4, stagesPerDevice: 2 });
+    expect(result.schedule).toBeUndefined();
+    expect(result.diagnostics[0].span.file).toBe('std:schedules');
+  });
+});
+
+describe('analytic properties under unit costs', () => {
+  it('GPipe and 1F1B bubble = (p-1)/(m+p-1)', () => {
+    for (const [p, m] of [[4, 8], [8, 32], [3, 5]]) {
+      for (const name of ['gpipe', '1f1b']) {
+        const timing = timeSchedule(build(name, p, m));
+        expect(timing.bubble).toBeCloseTo((p - 1) / (m + p - 1), 10);
+        expect(timing.makespan).toBe(3 * (m + p - 1));
+      }
+    }
+  });
+
+  it('1F1B device r holds at most p-r activations; GPipe holds m', () => {
+    const p = 8;
+    const peaks = peakLiveActivations(build('1f1b', p, 32));
+    peaks.forEach((peak, r) => expect(peak).toBeLessThanOrEqual(p - r));
+    expect(peaks[0]).toBe(p);
+    expect(peakLiveActivations(build('gpipe', p, 32))).toEqual(new Array(p).fill(32));
+  });
+
+  it('ZB-H1 holds at most p and beats 1F1B\'s bubble', () => {
+    for (const [p, m] of [[4, 8], [8, 32]]) {
+      const zb = build('zb_h1', p, m);
+      peakLiveActivations(zb).forEach((peak) => expect(peak).toBeLessThanOrEqual(p));
+      expect(timeSchedule(zb).bubble).toBeLessThan(timeSchedule(build('1f1b', p, m)).bubble);
+    }
+  });
+
+  it('ZB-H2 and ZB-V approach zero bubble as m grows (only the unavoidable ramp is left)', () => {
+    for (const name of ['zb_h2', 'zb_v']) {
+      const v = name === 'zb_v' ? 2 : 1;
+      const bubbles = [8, 32, 128].map((m) => timeSchedule(build(name, 4, m, v)).bubble);
+      expect(bubbles[1]).toBeLessThan(bubbles[0]);
+      expect(bubbles[2]).toBeLessThan(bubbles[1]);
+      expect(bubbles[2]).toBeLessThan(0.01);
+      // far below 1F1B's (p-1)/(m+p-1) at the same m
+      expect(bubbles[1]).toBeLessThan((3 / 35) / 2);
+    }
+  });
+
+  it('ZB-V holds the same activation memory as 1F1B', () => {
+    const p = 8;
+    // Stages of a V hold half of a 1F1B stage's activations each.
+    const zb = peakActivations(build('zb_v', p, 32, 2), new Array(2 * p).fill(0.5));
+    const oneF = peakActivations(build('1f1b', p, 32), new Array(p).fill(1));
+    expect(Math.max(...zb)).toBeLessThanOrEqual(Math.max(...oneF));
+  });
+
+  it('V-Half and V-Min hold about 1/2 and 1/3 of 1F1B\'s activations', () => {
+    for (const p of [4, 8]) {
+      const oneF = Math.max(...peakActivations(build('1f1b', p, 4 * p), new Array(p).fill(1)));
+      const half = Math.max(...peakActivations(build('v_half', p, 4 * p, 2), new Array(2 * p).fill(0.5)));
+      const min = Math.max(...peakActivations(build('v_min', p, 4 * p, 2), new Array(2 * p).fill(0.5)));
+      expect(half / oneF).toBeGreaterThan(0.4);
+      expect(half / oneF).toBeLessThanOrEqual(0.65);
+      expect(min / oneF).toBeGreaterThan(0.25);
+      expect(min / oneF).toBeLessThanOrEqual(0.4);
+    }
+  });
+});
