@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse, printDocument, visit } from '../../grammar/index.ts';
 import { pipeLexer } from '../../grammar/lexer.ts';
-import { samplePrograms, testPrograms } from './helpers.ts';
+import { samplePrograms, testPrograms, withoutSpans } from './helpers.ts';
 
 interface Piece {
   readonly start: number;
@@ -102,6 +102,7 @@ describe('parse never throws on mutated programs', () => {
         const printed = printDocument(first.document, { text });
         const second = parse({ name: 'm.pipe', text: printed });
         expect(second.diagnostics).toEqual([]);
+        expect(withoutSpans(second.document)).toEqual(withoutSpans(first.document));
         expect(printDocument(second.document, { text: printed })).toBe(printed);
       }),
       { numRuns: 200 },
