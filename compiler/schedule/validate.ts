@@ -96,7 +96,10 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
     for (let i = 0; i < microbatches; i++) {
       const pair = pairIndex(schedule, s, i);
       const [f, b, ii, w] = [position[0][pair], position[1][pair], position[2][pair], position[3][pair]];
-      const missing = (what: string) => report({ message: scheduleMessages.missingAction, args: { stage: s, microbatch: i, what } });
+      const missing = (what: string) => {
+        report({ message: scheduleMessages.missingAction, args: { stage: s, microbatch: i, what } });
+        structural = true;
+      };
       if (!f) missing('run forward (F)');
       if (!b && !ii && !w) missing('run backward (B, or I and W)');
       else if (!b && !ii) missing('run backward for inputs (I) although its W runs');
@@ -114,7 +117,8 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       else if (w && f && !ii && w < f) before(w, `${s}F${i}`);
     }
   }
-  if (problems.length > 0 && structural) return problems;
+  // Timing an order with missing or misplaced actions would only repeat them.
+  if (structural) return problems;
 
   // Cross-stage dependencies: execute the orders; whatever cannot finish is
   // a circular wait between devices.
