@@ -1,12 +1,14 @@
 // The Node side of loading a program: a CompilerHost over node:fs, and
 // `loadAndCheck`, which every command taking a FILE uses, so they all report
-// a missing file, syntax and type errors the same way.
+// a missing file, syntax and type errors the same way; and `checkFile`, the
+// whole static verification `pipec check` reports.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Diagnostic } from '../grammar/diagnostic.ts';
 import { hasErrors } from '../grammar/diagnostic.ts';
 import { checkProgram } from '../compiler/check/index.ts';
+import { compileProgram } from '../compiler/lower/compile.ts';
 import type { CompilerHost } from '../compiler/host.ts';
 import type { CheckedProgram } from '../compiler/program.ts';
 
@@ -63,4 +65,22 @@ export function loadAndCheck(file: string, options: LoadOptions = {}): LoadResul
     sources: result.sources,
     ok: !hasErrors(result.diagnostics) && result.program !== undefined,
   };
+}
+
+export type CheckedFile =
+  | { readonly kind: 'missing'; readonly message: string }
+  | {
+    readonly kind: 'checked';
+    readonly diagnostics: readonly Diagnostic[];
+    readonly sources: ReadonlyMap<string, string>;
+    readonly program?: CheckedProgram;
+  };
+
+/** Everything `pipec check` reports for one file: the checker's diagnostics, then the schedule and memory checks of compiling it. */
+export function checkFile(file: string, options: { readonly pipeline?: string } = {}): CheckedFile {
+  const result = loadAndCheck(file, { pipeline: options.pipeline });
+  if (result.kind === 'missing') return { kind: 'missing', message: result.message };
+  const diagnostics: Diagnostic[] = [...result.diagnostics];
+  if (result.ok && result.program !== undefined) diagnostics.push(...compileProgram(result.program).diagnostics);
+  return { kind: 'checked', diagnostics, sources: result.sources, program: result.program };
 }

@@ -14,7 +14,7 @@ import { PLACEMENT_MESSAGES } from '../compiler/messages/placement.ts';
 import { scheduleMessages } from '../compiler/messages/schedules.ts';
 import { loweringMessages } from '../compiler/messages/lowering.ts';
 import { runtimeMessages } from '../runtime/messages.ts';
-import { loadAndCheck } from '../cli/loadProgram.ts';
+import { checkFile } from '../cli/loadProgram.ts';
 import { renderDiagnostics } from '../cli/render.ts';
 
 export const CASES_DIRECTORY = 'test/cases/diagnostics';
@@ -54,7 +54,7 @@ export function caseOptions(source: string): { pipeline?: string } {
 
 /** What `pipec check` prints for a case, without colour. */
 export function renderCase(relativePath: string): string {
-  const result = loadAndCheck(relativePath, caseOptions(readFileSync(relativePath, 'utf8')));
+  const result = checkFile(relativePath, caseOptions(readFileSync(relativePath, 'utf8')));
   if (result.kind !== 'checked') throw new Error(`cannot read ${relativePath}`);
   return renderDiagnostics(result.diagnostics, result.sources, { color: false, format: 'text' });
 }
@@ -97,7 +97,7 @@ export function generateDiagnosticsDoc(): string {
       out.push(`### ${message.code}`, '', `**${message.severity}** — ${message.summary}`, '', `Message: \`${message.template}\``, '');
       const examples = cases.get(message.code) ?? [];
       if (examples.length === 0) {
-        out.push('_No example program: this diagnostic comes from a phase after `pipec check` (scheduling, lowering, CSV import) or from input that the other checks reject first._', '');
+        out.push('_No example program yet: this diagnostic comes from input that other checks reject first, from PyTorch CSV import, or from the automatic scheduler._', '');
       }
       for (const file of examples) {
         const relative = path.join(CASES_DIRECTORY, file);

@@ -1,12 +1,16 @@
 // `pipec check FILE... [--format text|json] [--pipeline NAME] [--no-color]`:
-// diagnostics only. Exit 0 when clean (warnings allowed), 1 when any file has
-// errors, 2 for usage problems such as a missing file.
+// diagnostics only. Everything the compiler can prove statically is checked:
+// names, types and shapes, placement, and then — for a well-typed program —
+// the schedule (every action once, dependencies, no deadlock) and each
+// device's peak memory, by compiling without writing the IR.
+// Exit 0 when clean (warnings allowed), 1 when any file has errors, 2 for
+// usage problems such as a missing file.
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import { setExitCode } from '../main.ts';
-import { loadAndCheck } from '../loadProgram.ts';
+import { checkFile } from '../loadProgram.ts';
 import { renderDiagnostics, summarizeDiagnostics, toJsonDiagnostics } from '../render.ts';
 
 export interface CheckCommandOptions {
@@ -39,13 +43,13 @@ export function runCheck(files: readonly string[], options: CheckCommandOptions)
   let errorOutput = '';
   const json: { file: string; ok: boolean; diagnostics: unknown[] }[] = [];
   for (const file of files) {
-    const result = loadAndCheck(file, { pipeline: options.pipeline });
+    const result = checkFile(file, { pipeline: options.pipeline });
     if (result.kind === 'missing') {
       errorOutput += `${result.message}\n`;
       exitCode = Math.max(exitCode, 2);
       continue;
     }
-    const diagnostics: readonly Diagnostic[] = result.diagnostics;
+    const { diagnostics } = result;
     const failed = diagnostics.some((d) => d.severity === 'error');
     if (failed) exitCode = Math.max(exitCode, 1);
     if (options.format === 'json') {

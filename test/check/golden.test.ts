@@ -1,5 +1,6 @@
 // Golden diagnostics: every wrong program under test/cases/diagnostics/ is
-// checked and rendered (no colour) exactly as `pipec check` prints it; the
+// checked (types, placement, then schedule and memory) and rendered (no
+// colour) exactly as `pipec check` prints it; the
 // rendering is compared with the .diagnostics.txt file beside it. A case
 // named PIPEnnnn-... must produce that code. Update with `npx vitest run -u`
 // and review the diff: right line:col, right span, a message that helps.
@@ -7,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadAndCheck } from '../../cli/loadProgram.ts';
+import { checkFile } from '../../cli/loadProgram.ts';
 import { CASES_DIRECTORY, caseOptions, renderCase } from '../../scripts/gen-diagnostics-doc.ts';
 
 function diagnosticCases(): string[] {
@@ -24,7 +25,7 @@ describe('golden diagnostics', () => {
       const relative = path.join(CASES_DIRECTORY, file);
       const rendered = renderCase(relative);
       await expect(rendered).toMatchFileSnapshot(path.join('..', 'cases', 'diagnostics', file.replace(/\.pipe$/, '.diagnostics.txt')));
-      const result = loadAndCheck(relative, caseOptions(readFileSync(relative, 'utf8')));
+      const result = checkFile(relative, caseOptions(readFileSync(relative, 'utf8')));
       if (result.kind !== 'checked') throw new Error(`${file} could not be read`);
       const expectedCode = file.split('-')[0];
       expect(result.diagnostics.map((d) => d.code)).toContain(expectedCode);
