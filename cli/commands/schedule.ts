@@ -5,7 +5,7 @@
 
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf } from '../../grammar/source.ts';
 import { bareScheduleIr } from '../../compiler/lower/bare.ts';
@@ -34,7 +34,7 @@ export interface ScheduleCommandOptions {
 
 const positiveInteger = (flag: string) => (value: string) => {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new Error(`${flag} must be a positive whole number, got '${value}'`);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`${flag} must be a positive whole number, got '${value}'`);
   return number;
 };
 

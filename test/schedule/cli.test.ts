@@ -1,0 +1,97 @@
+// The schedule-related commands: pipec schedule, pipec compile, pipec export.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.ts';
+import { runSchedule, defaultStagesPerDevice } from '../../cli/commands/schedule.ts';
+import { runCompile } from '../../cli/commands/compile.ts';
+import { runExport } from '../../cli/commands/export.ts';
+import { validateIr } from '../../compiler/ir/schema.ts';
+import { importTorchCsv } from '../../compiler/torch/csv.ts';
+import { validateSchedule } from '../../compiler/schedule/validate.ts';
+
+const samples = path.join(path.dirname(new URL(import.meta.url).pathname), '../../samples');
+const base = { devices: 4, microbatches: 8, comms: false, color: false } as const;
+
+describe('pipec schedule', () => {
+  it('prints one row per device and the unit-cost summary', () => {
+    const result = runSchedule('zb-h1', { ...base, stagesPerDevice: 1, format: 'text' });
+    expect(result.exitCode).toBe(0);
+    const lines = result.output!.trim().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toBe('device 0: 0F0 0F1 0F2 0F3 0I0 0W0 0F4 0I1 0W1 0F5 0I2 0W2 0F6 0I3 0W3 0F7 0I4 0W4 0I5 0W5 0I6 0W6 0I7 0W7');
+    expect(lines[4]).toBe('zb_h1: 4 devices, 4 stages, 8 microbatches; unit costs (F=I=W=1, B=2): makespan 27, bubble 11.1%, peak activations per device 4 4 4 4');
+  });
+
+  it('writes PyTorch CSVs that import back valid, with and without comms', () => {
+    for (const comms of [false, true]) {
+      const result = runSchedule('zb-v', { ...base, comms, stagesPerDevice: 2, format: 'torch-csv' });
+      expect(result.exitCode).toBe(0);
+      const back = importTorchCsv(result.output!, 'zbv.csv');
+      expect(back.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      expect(validateSchedule(back.schedule!)).toEqual([]);
+      expect(back.schedule!.stageDevice).toEqual([0, 1, 2, 3, 3, 2, 1, 0]);
+    }
+  });
+
+  it('--format json gives the orders and --format ir an IR that validates', () => {
+    const json = JSON.parse(runSchedule('1f1b', { ...base, stagesPerDevice: 1, format: 'json' }).output!);
+    expect(json.orders[3].slice(0, 2)).toEqual([{ operation: 'F', stage: 3, microbatch: 0 }, { operation: 'B', stage: 3, microbatch: 0 }]);
+    expect(json.unitCosts.makespan).toBe(33);
+    const ir = JSON.parse(runSchedule('interleaved_1f1b', { ...base, stagesPerDevice: 2, format: 'ir' }).output!);
+    expect(validateIr(ir).errors).toEqual([]);
+  });
+
+  it('an unknown schedule or an impossible shape exits 1 with a diagnostic', () => {
+    const unknown = runSchedule('2f2b', { ...base, stagesPerDevice: 1, format: 'text' });
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.errorOutput).toContain("PIPE4016: unknown schedule '2f2b'");
+    const tooFew = runSchedule('dualpipe-v', { ...base, microbatches: 4, stagesPerDevice: 2, format: 'text' });
+    expect(tooFew.exitCode).toBe(1);
+    expect(tooFew.errorOutput).toContain('DualPipeV needs m >= 2p');
+  });
+
+  it('defaults to two stages per device for the multi-chunk families, and main() wires the flags', async () => {
+    expect(defaultStagesPerDevice('zb-v')).toBe(2);
+    expect(defaultStagesPerDevice('1f1b')).toBe(1);
+    const dir = mkdtempSync(path.join(tmpdir(), 'pipec-schedule-'));
+    const out = path.join(dir, 'v.csv');
+    expect(await main(['node', 'pipec', 'schedule', 'v-half', '-p', '4', '-m', '8', '--format', 'torch-csv', '-o', out])).toBe(0);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(4);
+    expect(await main(['node', 'pipec', 'schedule', '1f1b', '-p', 'x', '-m', '8'])).toBe(2);
+  });
+});
+
+describe('pipec compile and pipec export', () => {
+  it('compiles a sample to an IR that validates', () => {
+    const result = runCompile(path.join(samples, 'mlp.pipe'), { format: 'text', color: false });
+    expect(result.errorOutput).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(validateIr(result.ir).errors).toEqual([]);
+  });
+
+  it('exits 2 for a missing file and 1 for a program with errors', async () => {
+    expect(runCompile('/nonexistent/x.pipe', { format: 'text', color: false }).exitCode).toBe(2);
+    const dir = mkdtempSync(path.join(tmpdir(), 'pipec-compile-'));
+    const broken = path.join(dir, 'broken.pipe');
+    writeFileSync(broken, readFileSync(path.join(samples, 'mlp.pipe'), 'utf8').replace('schedule 1f1b', 'schedule dualpipe_v'));
+    const result = runCompile(broken, { format: 'text', color: false });
+    expect(result.exitCode).toBe(1);
+    expect(result.errorOutput).toContain('error');
+    const out = path.join(dir, 'mlp.ir.json');
+    expect(await main(['node', 'pipec', 'compile', path.join(samples, 'mlp.pipe'), '-o', out])).toBe(0);
+    expect(validateIr(JSON.parse(readFileSync(out, 'utf8'))).errors).toEqual([]);
+  });
+
+  it('exports a program\'s schedule as a PyTorch CSV', async () => {
+    const result = runExport(path.join(samples, 'mlp.pipe'), { comms: false, format: 'text', color: false });
+    expect(result.exitCode).toBe(0);
+    expect(result.csv!.split('\n')[0]).toBe('0F0,0F1,0F2,0F3,0B0,0F4,0B1,0F5,0B2,0F6,0B3,0F7,0B4,0B5,0B6,0B7');
+    const dir = mkdtempSync(path.join(tmpdir(), 'pipec-export-'));
+    const out = path.join(dir, 'mlp.csv');
+    expect(await main(['node', 'pipec', 'export', path.join(samples, 'mlp.pipe'), '--torch-csv', out, '--comms'])).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain('0SEND_F0');
+  });
+});
