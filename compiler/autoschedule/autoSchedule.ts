@@ -1,0 +1,154 @@
+// `schedule auto(memory: X)`: the shortest order we can find for the given
+// pipeline shape, costs (communication included) and per-rank activation
+// limit. A portfolio, keep the best:
+//  1. zero-bubble's greedy construction (the anchor; one stage per device),
+//     over all its switches, see zeroBubbleGreedy.ts;
+//  2. a parameterised list scheduler over every F/I/W priority order,
+//     several patience values, activation caps from the limit down, and
+//     both stage preferences (works for any placement, loop and V included);
+//  3. local search from the best few of those.
+// Every candidate goes through one evaluator that rejects dependency
+// violations, circular waits and activation peaks above the limit, so what
+// comes out validates like any other schedule.
+
+import type { CostModel } from '../cost/types.ts';
+import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
+import { PRIORITY_RANKS, runListStrategy } from './listStrategy.ts';
+import { improveByLocalSearch, type ScoredOrders } from './localSearch.ts';
+import { buildTables, makeEvaluator, toComputeSchedule, type CodeOrders, type ProblemTables } from './orders.ts';
+import { zeroBubbleGreedyOrders, ZERO_BUBBLE_SWITCHES } from './zeroBubbleGreedy.ts';
+
+export interface AutoScheduleRequest {
+  readonly shape: PipelineShape;
+  readonly costs: CostModel;
+  /** Per rank, same units as costs.stages[].activation. */
+  readonly memoryLimit: readonly number[];
+}
+
+export interface AutoScheduleReport {
+  readonly schedule: ComputeSchedule;
+  readonly makespan: number;
+  /** max over ranks of m·(F+I+W) summed over the rank's stages. */
+  readonly lowerBound: number;
+  /** Which construction the winner started from. */
+  readonly origin: string;
+  readonly candidatesTried: number;
+}
+
+export function autoSchedule(request: AutoScheduleRequest): ComputeSchedule {
+  return autoScheduleWithReport(request).schedule;
+}
+
+/** As autoSchedule, with the makespan, bound and provenance (for `pipec schedule auto` and the bench). */
+export function autoScheduleWithReport(request: AutoScheduleRequest, options: { readonly searchEvaluations?: number } = {}): AutoScheduleReport {
+  const problemText = describeProblem(request);
+  if (problemText !== undefined) throw new Error(problemText);
+  const tables = buildTables(request);
+  const evaluator = makeEvaluator(tables);
+  const candidates: (ScoredOrders & { origin: string })[] = [];
+  let tried = 0;
+  const consider = (orders: CodeOrders | undefined, origin: string) => {
+    tried++;
+    if (orders === undefined) return;
+    const makespan = evaluator.makespan(orders);
+    if (makespan === Number.POSITIVE_INFINITY) return;
+    candidates.push({ orders, makespan, origin });
+  };
+
+  if (tables.devices === tables.stages) {
+    for (const switches of ZERO_BUBBLE_SWITCHES) {
+      consider(zeroBubbleGreedyOrders(tables, switches), `zero-bubble greedy ${JSON.stringify(switches)}`);
+    }
+  }
+  for (const cap of activationCaps(tables)) {
+    for (const rank of PRIORITY_RANKS) {
+      for (const patience of [0, 0.5, 1, 2, 1e9]) {
+        for (const preferLaterStage of tables.devices === tables.stages ? [true] : [true, false]) {
+          consider(
+            runListStrategy(tables, { rank, patience, cap, preferLaterStage }),
+            `list ${rank.join('')} patience ${patience} cap ${cap.join('/')}${preferLaterStage ? '' : ' earlier-first'}`,
+          );
+        }
+      }
+    }
+  }
+  if (candidates.length === 0) {
+    throw new Error(
+      `no order fits ${request.memoryLimit.map((limit) => round(limit)).join(' / ')} activation units per rank ` +
+        `(a rank needs room for one microbatch on each of its stages at once: ${tablesLeast(tables)})`,
+    );
+  }
+
+  candidates.sort((a, b) => a.makespan - b.makespan);
+  const seeds = distinctBest(candidates, 3);
+  const evaluations = options.searchEvaluations ?? searchBudget(tables);
+  let best: ScoredOrders & { origin: string } = seeds[0];
+  seeds.forEach((seed, index) => {
+    const improved = improveByLocalSearch(tables, evaluator, seed, { evaluations: Math.floor(evaluations / seeds.length), seed: 17 + index });
+    tried++;
+    if (improved.makespan < best.makespan) best = { ...improved, origin: `${seed.origin} + local search` };
+  });
+  // The evaluator's verdict on the winner is the number we report.
+  const makespan = evaluator.makespan(best.orders);
+  return {
+    schedule: toComputeSchedule(tables, 'auto', best.orders),
+    makespan,
+    lowerBound: tables.lowerBound,
+    origin: best.origin,
+    candidatesTried: tried,
+  };
+}
+
+function describeProblem(request: AutoScheduleRequest): string | undefined {
+  const { shape, costs, memoryLimit } = request;
+  if (shape.stageDevice.length !== shape.stages) return `the shape places ${shape.stageDevice.length} stages, expected ${shape.stages}`;
+  if (costs.stages.length !== shape.stages) return `the cost model has ${costs.stages.length} stages, the pipeline ${shape.stages}`;
+  if (memoryLimit.length !== shape.devices) return `a memory limit is given for ${memoryLimit.length} ranks, the pipeline has ${shape.devices}`;
+  if (shape.microbatches < 1) return 'the pipeline needs at least one microbatch';
+  return undefined;
+}
+
+/**
+ * Caps from the limit down to the least that can work (one activation per
+ * stage on the device), in whole-activation steps: a smaller cap means fewer
+ * warm-up forwards, which sometimes shortens the critical path.
+ */
+function activationCaps(tables: ProblemTables): number[][] {
+  const steps = 4;
+  const caps: number[][] = [];
+  const fullest = tables.stagesOf.map((stages) => stages.reduce((a, s) => Math.max(a, tables.activation[s]), 0));
+  const least = tables.stagesOf.map((stages) => stages.reduce((a, s) => a + tables.activation[s], 0));
+  for (let step = 0; step < steps; step++) {
+    const cap = tables.stagesOf.map((_, d) => Math.max(least[d], tables.limit[d] - step * fullest[d]));
+    if (caps.some((existing) => existing.every((value, d) => value === cap[d]))) continue;
+    caps.push(cap);
+  }
+  return caps;
+}
+
+function tablesLeast(tables: ProblemTables): string {
+  return tables.stagesOf.map((stages) => round(stages.reduce((a, s) => a + tables.activation[s], 0))).join(' / ');
+}
+
+function distinctBest<T extends ScoredOrders>(sorted: readonly T[], count: number): T[] {
+  const chosen: T[] = [];
+  const seen = new Set<string>();
+  for (const candidate of sorted) {
+    const key = candidate.orders.map((order) => order.join(',')).join('|');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    chosen.push(candidate);
+    if (chosen.length === count) break;
+  }
+  return chosen;
+}
+
+/** Enough moves to matter, bounded so p=8, m=24 stays well under two seconds. */
+function searchBudget(tables: ProblemTables): number {
+  const actions = tables.stages * tables.microbatches * 3;
+  return Math.max(2000, Math.min(30000, Math.floor(6_000_000 / actions)));
+}
+
+function round(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
