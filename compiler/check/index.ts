@@ -23,7 +23,7 @@ import { loadDocuments } from './imports.ts';
 import { checkModel } from './model.ts';
 import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
-import { checkSettings } from './settings.ts';
+import { checkSettings, dataMismatch } from './settings.ts';
 import { planStages } from './stages.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -178,6 +178,16 @@ function checkPipeline(
       reporter,
     })
     : undefined;
+
+  if (settings.data !== undefined && modelResult?.model !== undefined) {
+    const mismatch = dataMismatch(settings.data, modelResult.model);
+    if (mismatch !== undefined) {
+      reporter.report(NameMessages.dataMismatch, settings.data.span, { data: settings.data.name, model: modelResult.name, ...mismatch }, {
+        related: [{ span: modelResult.model.inputs[0].span, message: 'the model input is declared here' }],
+        hint: settings.data.name === 'chars' ? `declare input tokens: i32[batch, ${String(settings.data.args.seq)}] and a target of the same shape` : 'declare input x: f32[batch, 784] and target y: i32[batch]',
+      });
+    }
+  }
 
   if (plan !== undefined && clusterResult !== undefined) {
     const computeDevices = clusterResult.devices.filter((device) => device.flopsPerSecond > 0).length;

@@ -7,7 +7,8 @@ import type { Argument, Expression, PipelineDeclaration, PipelineSetting } from 
 import type { Span } from '../../grammar/source.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
 import { NameMessages } from '../messages/names.ts';
-import type { CheckedData, CheckedOptimizer } from '../program.ts';
+import { elementsPerExample, formatShape } from '../layers/catalog.ts';
+import type { CheckedData, CheckedModel, CheckedOptimizer, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE } from './evaluate.ts';
@@ -58,11 +59,13 @@ const DATA_SOURCES: Readonly<Record<string, readonly ArgumentSchema[]>> = {
   ],
   synthetic: [
     { name: 'examples', type: 'int', min: 1, required: false, default: 1024, description: 'examples generated' },
+    { name: 'holdout', type: 'int', min: 0, required: false, description: 'examples held out as the test set (default: an eighth)' },
     { name: 'seed', type: 'int', min: 0, required: false, default: 0, description: 'seed of the generator' },
   ],
   chars: [
     { name: 'path', type: 'string', required: true, description: 'folder of text (.md) files, relative to the working directory' },
     { name: 'seq', type: 'int', min: 1, required: true, description: 'characters per example' },
+    { name: 'holdout_fraction', type: 'float', min: 0, max: 1, minExclusive: true, maxExclusive: true, required: false, description: 'share of the windows held out as the test set (default 0.05)' },
     { name: 'seed', type: 'int', min: 0, required: false, default: 0, description: 'seed of the shuffle' },
   ],
 };
@@ -210,4 +213,29 @@ function readData(value: Expression, reporter: Reporter): CheckedData | undefine
     if (given !== undefined) args[parameter.name] = given;
   }
   return { name: call.name, args, span: call.whole };
+}
+
+/**
+ * Whether the data source produces what the model reads: MNIST gives 784
+ * pixels and a class id per example, chars gives `seq` token ids and the
+ * next `seq` ids. Synthetic data is generated to fit any model.
+ */
+export function dataMismatch(data: CheckedData, model: CheckedModel): { gives: string; takes: string } | undefined {
+  const input = model.inputs[0]?.shape;
+  const target = model.targets.find((t) => t.name === model.loss.target)?.shape;
+  if (input === undefined || target === undefined) return undefined;
+  const takes = `${formatShape(input)} → ${formatShape(target)}`;
+  const perExample = (shape: TensorShape) => shape.dims.slice(1);
+  if (data.name === 'mnist') {
+    const pixels = elementsPerExample(input);
+    const ok = input.dtype !== 'i32' && pixels === 784 && perExample(input).every((d) => typeof d === 'number')
+      && target.dtype === 'i32' && target.dims.length === 1;
+    return ok ? undefined : { gives: 'f32[batch, 784] (or any f32 layout of 28×28 pixels) → i32[batch] class ids', takes };
+  }
+  if (data.name === 'chars') {
+    const seq = data.args.seq as number;
+    const fits = (shape: TensorShape) => shape.dtype === 'i32' && shape.dims.length === 2 && shape.dims[1] === seq;
+    return fits(input) && fits(target) ? undefined : { gives: `i32[batch, ${seq}] → i32[batch, ${seq}] (characters and the next characters)`, takes };
+  }
+  return undefined;
 }
