@@ -720,7 +720,7 @@ export type PrimaryExpressionCstChildren = {
   StringLiteral?: IToken[];
   True?: IToken[];
   False?: IToken[];
-  Name?: IToken[];
+  PlainName?: IToken[];
   argumentList?: ArgumentListCstNode[];
   LParen?: IToken[];
   expression?: ExpressionCstNode[];

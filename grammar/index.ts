@@ -5,7 +5,18 @@ import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
 import type { Document } from './ast.ts';
 import type { DocumentCstNode } from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from './diagnostic.ts';
-import { BlockComment, Identifier, LBracket, Name, NumberLiteral, pipeLexer, UnterminatedString } from './lexer.ts';
+import {
+  BlockComment,
+  Identifier,
+  LBracket,
+  Name,
+  NumberLiteral,
+  pipeLexer,
+  PlainName,
+  QuantityLiteral,
+  StringLiteral,
+  UnterminatedString,
+} from './lexer.ts';
 import { syntaxMessages } from './messages.ts';
 import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments } from './parser.ts';
 import type { Source, Span } from './source.ts';
@@ -125,14 +136,22 @@ function hintFor(args: SyntaxErrorArguments, tokens: readonly IToken[], offset: 
   if (args.found === "'='" && expressionRules.has(args.rule)) {
     return "compare with '=='; a single '=' only gives a value (let, dim, layer, stage)";
   }
-  if (args.rule === 'argumentList' && args.found !== "')'" && args.found !== 'end of file') {
-    const previous = tokens[tokenIndexBefore(tokens, offset)];
-    if (previous !== undefined && previous.tokenType.CATEGORIES?.includes(Name)) {
+  if (args.rule === 'argumentList') {
+    // Two values side by side, `Dense(units 4)`: a missing ':' (or ',').
+    const index = tokenIndexBefore(tokens, offset);
+    const previous = tokens[index];
+    const next = tokens[index + 1];
+    if (previous?.tokenType.CATEGORIES?.includes(Name) && next !== undefined && startsValue(next)) {
       return 'arguments are written name: value and separated by commas, e.g. Dense(units: 64, activation: relu)';
     }
   }
   const description = ruleDescriptions[args.rule];
   return description?.form === undefined ? undefined : `${description.what} looks like: ${description.form}`;
+}
+
+function startsValue(token: IToken): boolean {
+  const type = token.tokenType;
+  return type === NumberLiteral || type === QuantityLiteral || type.CATEGORIES?.includes(PlainName) === true || type.CATEGORIES?.includes(StringLiteral) === true;
 }
 
 /** Index of the last token that ends at or before `offset` (-1 if none). */

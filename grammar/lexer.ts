@@ -9,6 +9,12 @@ import { createToken, Lexer, type TokenType } from 'chevrotain';
 
 // ── categories ──────────────────────────────────────────────────────────
 export const Name = createToken({ name: 'Name', pattern: Lexer.NA, label: 'a name' });
+/**
+ * Names that are not keywords. Expressions use these, so a keyword that starts
+ * the next member ends the expression before it: `recompute s0 s1 schedule
+ * 1f1b` reports a missing value for `s1` instead of reading `schedule` as one.
+ */
+export const PlainName = createToken({ name: 'PlainName', pattern: Lexer.NA, label: 'a name' });
 export const StringLiteral = createToken({ name: 'StringLiteral', pattern: Lexer.NA, label: 'a string' });
 export const AdditiveOperator = createToken({ name: 'AdditiveOperator', pattern: Lexer.NA, label: "'+' or '-'" });
 export const MultiplicativeOperator = createToken({
@@ -38,7 +44,7 @@ export const BlockComment = createToken({
 export const Identifier = createToken({
   name: 'Identifier',
   pattern: /[A-Za-z_][A-Za-z0-9_]*/,
-  categories: [Name],
+  categories: [Name, PlainName],
   label: 'a name',
 });
 
@@ -61,7 +67,7 @@ export const NumberLiteral = createToken({
 export const DigitName = createToken({
   name: 'DigitName',
   pattern: /\d+[A-Za-z_][A-Za-z0-9_]*/,
-  categories: [Name],
+  categories: [Name, PlainName],
   label: 'a name',
 });
 
@@ -215,6 +221,7 @@ export const allTokens: readonly TokenType[] = [
   ...[...keywords].sort((a, b) => String(b.PATTERN).length - String(a.PATTERN).length),
   Identifier,
   Name,
+  PlainName,
   StringLiteral,
   AdditiveOperator,
   MultiplicativeOperator,

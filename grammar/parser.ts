@@ -397,6 +397,10 @@ export class PipeParser extends CstParser {
     // (`model gpt`, `cluster local`, `batch 64`).
     this.OR({
       IGNORE_AMBIGUITIES: true,
+      // Decide on the first token alone: a name then always starts a setting, so
+      // `s1 schedule 1f1b` fails inside the setting ("expected an expression")
+      // and recovery resumes at `schedule` within this pipeline.
+      MAX_LOOKAHEAD: 1,
       DEF: [
         { ALT: () => this.SUBRULE(this.stagesMember) },
         { ALT: () => this.SUBRULE(this.scheduleUse) },
@@ -768,7 +772,7 @@ export class PipeParser extends CstParser {
       { ALT: () => this.CONSUME(t.False) },
       {
         ALT: () => {
-          this.CONSUME(t.Name);
+          this.CONSUME(t.PlainName);
           this.OPTION(() => this.SUBRULE(this.argumentList));
         },
       },

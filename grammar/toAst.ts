@@ -716,7 +716,7 @@ class AstBuilder {
     if (stringToken !== undefined) return this.stringLiteral(stringToken, span.start);
     if (isRealToken(first(c.True))) return { kind: 'BooleanLiteral', value: true, span };
     if (isRealToken(first(c.False))) return { kind: 'BooleanLiteral', value: false, span };
-    const nameToken = first(c.Name);
+    const nameToken = first(c.PlainName);
     if (nameToken !== undefined) {
       const name = this.identifier(nameToken, span.start);
       const argumentList = first(c.argumentList);

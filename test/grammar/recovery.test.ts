@@ -128,6 +128,17 @@ describe('hints for common slips', () => {
   });
 });
 
+describe('recovery inside a pipeline', () => {
+  it('reports a missing comma in a stage list and goes on with the same pipeline', () => {
+    const text = 'pipeline p {\n  recompute s0 s1\n  schedule 1f1b\n  batch 8\n}';
+    const result = parse({ name: 'p.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual(["3:3 PIPE1005 expected an expression after 's1', found 'schedule'"]);
+    const [pipeline] = result.document.declarations as [ast.PipelineDeclaration];
+    expect(result.document.declarations).toHaveLength(1);
+    expect(pipeline.members.map((m) => m.kind)).toEqual(['StageAttribute', 'PipelineSetting', 'ScheduleUse', 'PipelineSetting']);
+  });
+});
+
 describe('the syntax message table', () => {
   // One wrong program per code: every entry of grammar/messages.ts must be reachable.
   const wrongPrograms: Readonly<Record<string, string>> = {
