@@ -48,10 +48,14 @@ export function testPrograms(): ProgramFile[] {
   return pipeFilesIn(new URL('./programs/', import.meta.url), 'test/grammar/programs');
 }
 
-/** Every samples/*.pipe and stdlib/*.pipe, read at test time (they are written by other parts of the project). */
+/**
+ * Every samples/*.pipe and the standard library's .pipe sources, read at test
+ * time (they are written by other parts of the project).
+ */
 export function samplePrograms(): ProgramFile[] {
   return [
     ...pipeFilesIn(new URL('../../samples/', import.meta.url), 'samples'),
     ...pipeFilesIn(new URL('../../stdlib/', import.meta.url), 'stdlib'),
+    ...pipeFilesIn(new URL('../../compiler/stdlib/', import.meta.url), 'compiler/stdlib'),
   ];
 }
