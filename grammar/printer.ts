@@ -523,7 +523,7 @@ class Printer {
     const joined = parts.join(' else ');
     if (oneLine && this.fits(joined)) return this.simple(statement, joined);
 
-    this.flushCommentsBefore(statement.span.start);
+    this.flushCommentsBefore(statement.span.start, true);
     this.line(`if ${expressionText(statement.condition, false)} {`);
     this.ifRest(statement);
     this.trailingComments(statement.span.end);
