@@ -30,7 +30,8 @@ export const ComparisonOperator = createToken({
 export const EqualityOperator = createToken({ name: 'EqualityOperator', pattern: Lexer.NA, label: "'==' or '!='" });
 
 // ── trivia ──────────────────────────────────────────────────────────────
-export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED });
+// A byte-order mark (editors on Windows write one) counts as whitespace.
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\uFEFF]+/, group: Lexer.SKIPPED });
 export const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n\r]*/, group: 'comments' });
 /** Also matches an unterminated comment up to the end of the file; parse() reports it. */
 export const BlockComment = createToken({

@@ -67,6 +67,12 @@ describe('documents and imports', () => {
     expect(document.imports[1].span).toMatchObject({ start: 18, end: 40 });
   });
 
+  it('accepts a byte-order mark and Windows line endings', () => {
+    const document = parseClean('\uFEFFmodel m { // note\r\n  dim batch\r\n}\r\n');
+    expect(document.declarations).toHaveLength(1);
+    expect(document.comments.map((c) => c.text)).toEqual(['// note']);
+  });
+
   it('keeps declarations in source order and an empty file empty', () => {
     const document = parseClean('schedule a { split backward }\nmodel b {}\ncluster c {}\npipeline d {}');
     expect(document.declarations.map((d) => d.kind)).toEqual([
