@@ -1,0 +1,226 @@
+// Where a CostModel comes from:
+//  - deriveCostModel: from the checked program's FLOPs and bytes, the
+//    devices' speed and the links' bandwidth and latency;
+//  - readCostsFile: from a measured costs file (`pipec profile` writes it;
+//    docs/costs.md defines the format and costsFileSchema is its JSON Schema);
+//  - unitCostModel (types.ts): F = I = W = 1, for comparing with papers.
+
+import { Ajv, type ValidateFunction } from 'ajv';
+import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError, printParseErrorCode } from 'jsonc-parser';
+import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
+import { spanOf, type Span } from '../../grammar/source.ts';
+import type { CheckedCluster, CheckedProgram } from '../program.ts';
+import type { PipelineShape } from '../schedule/types.ts';
+import { costMessages } from './messages.ts';
+import type { CostModel, StageTimes } from './types.ts';
+
+/** Time to move `bytes` from device `from` to device `to` (0 on one device). */
+export function transferTime(cluster: CheckedCluster, from: number, to: number, bytes: number): number {
+  if (from === to) return 0;
+  const link =
+    cluster.links.find((l) => l.from === from && l.to === to) ??
+    // An undeclared direction borrows the reverse link, else the slowest link
+    // declared: the cost model must not make a missing link look free.
+    cluster.links.find((l) => l.from === to && l.to === from) ??
+    [...cluster.links].sort((a, b) => a.bandwidthBytesPerSecond - b.bandwidthBytesPerSecond)[0];
+  if (link === undefined) return 0;
+  return bytes / link.bandwidthBytesPerSecond + link.latencySeconds;
+}
+
+/**
+ * Per stage: F, I, W from FLOPs over the device's speed (B = I + W);
+ * activation bytes per microbatch (only the stage input when the stage
+ * recomputes); communication = bytes / bandwidth + latency of the link
+ * between the two stages' devices (replica 0's devices), 0 on one device.
+ */
+export function deriveCostModel(program: CheckedProgram): CostModel {
+  const { pipeline, cluster } = program;
+  const stages = pipeline.stages;
+  const speedOf = (rank: number): number => {
+    const device = cluster.devices[rank];
+    return device !== undefined && device.flopsPerSecond > 0 ? device.flopsPerSecond : 1;
+  };
+  const times: StageTimes[] = stages.map((stage) => {
+    const speed = speedOf(stage.device);
+    const backwardInput = stage.costs.backwardInputFlops / speed;
+    const backwardWeight = stage.costs.backwardWeightFlops / speed;
+    return {
+      forward: stage.costs.forwardFlops / speed,
+      backward: backwardInput + backwardWeight,
+      backwardInput,
+      backwardWeight,
+      activation: stage.recompute ? stage.costs.inputBytes : stage.costs.activationBytes,
+    };
+  });
+  const sendActivation = stages.map((stage, s) =>
+    s + 1 < stages.length ? transferTime(cluster, stage.device, stages[s + 1].device, stage.costs.outputBytes) : 0,
+  );
+  const sendGradient = stages.map((stage, s) =>
+    s > 0 ? transferTime(cluster, stage.device, stages[s - 1].device, stage.costs.inputBytes) : 0,
+  );
+  return { kind: 'derived', stages: times, sendActivation, sendGradient };
+}
+
+/** The costs file format (docs/costs.md). `pipec profile` writes it; `--costs FILE` reads it. */
+export const COSTS_FILE_VERSION = 1 as const;
+
+export interface CostsFile {
+  readonly version: typeof COSTS_FILE_VERSION;
+  /** The pipeline it was measured on, and how (informational). */
+  readonly pipeline?: string;
+  readonly backend?: string;
+  readonly microbatchSize?: number;
+  /** How many timed repetitions each number is the median of (informational). */
+  readonly repetitions?: number;
+  /** Seconds per microbatch, per stage. */
+  readonly stages: readonly {
+    readonly stage: number;
+    readonly forward: number;
+    readonly backwardInput: number;
+    readonly backwardWeight: number;
+    /** Fused backward when measured on its own; defaults to backwardInput + backwardWeight. */
+    readonly backward?: number;
+    /** Bytes kept live from F until B/W; defaults to the compiler's prediction (or 1 without a program). */
+    readonly activationBytes?: number;
+  }[];
+  /** Seconds to send stage s's output to s+1; defaults to the derived link time (0 without a program). */
+  readonly sendActivation?: readonly number[];
+  /** Seconds to send stage s's input gradient to s-1 (index s, 0 for s = 0); defaults likewise. */
+  readonly sendGradient?: readonly number[];
+}
+
+const nonNegative = { type: 'number', minimum: 0 } as const;
+
+export const costsFileSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://pipec.dev/schemas/costs-v1.json',
+  title: 'pipec measured costs',
+  type: 'object',
+  required: ['version', 'stages'],
+  additionalProperties: false,
+  properties: {
+    version: { const: COSTS_FILE_VERSION },
+    pipeline: { type: 'string' },
+    backend: { type: 'string' },
+    microbatchSize: { type: 'integer', minimum: 1 },
+    repetitions: { type: 'integer', minimum: 1 },
+    stages: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['stage', 'forward', 'backwardInput', 'backwardWeight'],
+        additionalProperties: false,
+        properties: {
+          stage: { type: 'integer', minimum: 0 },
+          forward: nonNegative,
+          backwardInput: nonNegative,
+          backwardWeight: nonNegative,
+          backward: nonNegative,
+          activationBytes: nonNegative,
+        },
+      },
+    },
+    sendActivation: { type: 'array', items: nonNegative },
+    sendGradient: { type: 'array', items: nonNegative },
+  },
+} as const;
+
+let compiledSchema: ValidateFunction | undefined;
+function costsValidator(): ValidateFunction {
+  compiledSchema ??= new Ajv({ allErrors: true, strict: true }).compile(costsFileSchema);
+  return compiledSchema;
+}
+
+export interface ReadCostsResult {
+  readonly costs?: CostModel;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * Reads a costs file against a program (its stage count, and its derived
+ * activation bytes and link times as defaults) or a bare pipeline shape
+ * (activation 1 per stage, free communication as defaults). Diagnostics
+ * point into the costs file.
+ */
+export function readCostsFile(text: string, fileName: string, target: CheckedProgram | PipelineShape): ReadCostsResult {
+  const parseErrors: ParseError[] = [];
+  const tree = parseTree(text, parseErrors, { allowTrailingComma: false, disallowComments: true });
+  if (parseErrors.length > 0 || tree === undefined) {
+    const first = parseErrors[0];
+    const span = spanOf(fileName, first?.offset ?? 0, (first?.offset ?? 0) + (first?.length ?? 0));
+    return { diagnostics: [makeDiagnostic(costMessages.costsNotJson, span, { detail: first ? printParseErrorCode(first.error) : 'empty file' })] };
+  }
+  const value: unknown = JSON.parse(text);
+  const validate = costsValidator();
+  if (!validate(value)) {
+    const diagnostics = (validate.errors ?? []).map((error) => {
+      const path = error.instancePath.split('/').slice(1).map((part) => (/^\d+$/.test(part) ? Number(part) : part.replace(/~1/g, '/').replace(/~0/g, '~')));
+      const node = findNodeAtLocation(tree, path) ?? tree;
+      const where = error.instancePath === '' ? 'the top level' : error.instancePath;
+      const detail = error.keyword === 'additionalProperties'
+        ? `has an unknown property '${String((error.params as { additionalProperty?: string }).additionalProperty)}'`
+        : error.message ?? 'is invalid';
+      return makeDiagnostic(costMessages.costsSchema, spanOfNode(fileName, node), { path: where, detail });
+    });
+    return { diagnostics };
+  }
+  const file = value as CostsFile;
+  const program = 'pipeline' in target && 'cluster' in target ? target : undefined;
+  const stageCount = program ? program.pipeline.stages.length : (target as PipelineShape).stages;
+  const stagesNode = findNodeAtLocation(tree, ['stages']) ?? tree;
+  const diagnostics: Diagnostic[] = [];
+  if (file.stages.length !== stageCount) {
+    diagnostics.push(makeDiagnostic(costMessages.costsStageCount, spanOfNode(fileName, stagesNode), { given: file.stages.length, expected: stageCount }));
+    return { diagnostics };
+  }
+  const byStage = new Map<number, number[]>();
+  file.stages.forEach((entry, index) => byStage.set(entry.stage, [...(byStage.get(entry.stage) ?? []), index]));
+  for (let s = 0; s < stageCount; s++) {
+    const entries = byStage.get(s) ?? [];
+    if (entries.length !== 1) {
+      const node = entries.length > 1 ? findNodeAtLocation(tree, ['stages', entries[1], 'stage']) ?? stagesNode : stagesNode;
+      diagnostics.push(makeDiagnostic(costMessages.costsStageIndex, spanOfNode(fileName, node), { stage: s, count: entries.length, last: stageCount - 1 }));
+    }
+  }
+  file.stages.forEach((entry, index) => {
+    if (entry.backward === undefined) return;
+    const sum = entry.backwardInput + entry.backwardWeight;
+    // Measured separately, the fused backward may differ a little from the sum; a factor of two means a unit mistake.
+    if (entry.backward > 2 * sum || entry.backward < sum / 2) {
+      const node = findNodeAtLocation(tree, ['stages', index, 'backward']) ?? stagesNode;
+      diagnostics.push(makeDiagnostic(costMessages.costsBackwardMismatch, spanOfNode(fileName, node), { stage: entry.stage, backward: entry.backward, sum }));
+    }
+  });
+  for (const key of ['sendActivation', 'sendGradient'] as const) {
+    const list = file[key];
+    if (list !== undefined && list.length !== stageCount) {
+      diagnostics.push(makeDiagnostic(costMessages.costsStageCount, spanOfNode(fileName, findNodeAtLocation(tree, [key]) ?? tree), { given: list.length, expected: stageCount }));
+    }
+  }
+  if (diagnostics.length > 0) return { diagnostics };
+
+  const derived = program ? deriveCostModel(program) : undefined;
+  const ordered = [...file.stages].sort((a, b) => a.stage - b.stage);
+  const stages: StageTimes[] = ordered.map((entry, s) => ({
+    forward: entry.forward,
+    backwardInput: entry.backwardInput,
+    backwardWeight: entry.backwardWeight,
+    backward: entry.backward ?? entry.backwardInput + entry.backwardWeight,
+    activation: entry.activationBytes ?? derived?.stages[s].activation ?? 1,
+  }));
+  const zeros = Array.from({ length: stageCount }, () => 0);
+  return {
+    costs: {
+      kind: 'measured',
+      stages,
+      sendActivation: file.sendActivation ?? derived?.sendActivation ?? zeros,
+      sendGradient: file.sendGradient ?? derived?.sendGradient ?? zeros,
+    },
+    diagnostics: [],
+  };
+}
+
+function spanOfNode(fileName: string, node: JsonNode): Span {
+  return spanOf(fileName, node.offset, node.offset + node.length);
+}
