@@ -19,6 +19,7 @@ import { stageCosts } from './costs.ts';
 import { collectDeclarations } from './declarations.ts';
 import type { DeclarationTable } from './declarations.ts';
 import { checkExternLayer } from './extern.ts';
+import type { ExternModuleReader } from './extern.ts';
 import { loadDocuments } from './imports.ts';
 import { checkModel } from './model.ts';
 import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
@@ -30,6 +31,12 @@ import { didYouMean } from './suggest.ts';
 export interface CheckOptions {
   /** Which pipeline to hand on (default: the first in the entry file). All are checked. */
   readonly pipeline?: string;
+  /**
+   * Reads extern layers' TypeScript. The Node edge passes the ts-morph reader
+   * (externTypeScript.ts) to check parameters against the implementation;
+   * the default only checks that the module exports the layer.
+   */
+  readonly readExternModule?: ExternModuleReader;
 }
 
 export interface CheckResult {
@@ -49,7 +56,7 @@ export function checkProgram(entryFile: string, host: CompilerHost, options: Che
 
   const externs = new Map<string, ExternLayerEntry>();
   for (const [name, { declaration, file }] of table.externs) {
-    externs.set(name, { declaration, checked: checkExternLayer(declaration, file, host, reporter) });
+    externs.set(name, { declaration, checked: checkExternLayer(declaration, file, host, reporter, options.readExternModule) });
   }
 
   // Every model and cluster the user wrote is checked, used or not.
