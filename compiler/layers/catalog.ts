@@ -19,7 +19,8 @@
 
 import type { ArgumentValue, Dim, DType, TensorShape } from '../program.ts';
 
-export type ArgumentType = 'int' | 'float' | 'bool' | 'enum';
+/** `string` takes a string literal or a bare name (extern layers' string parameters). */
+export type ArgumentType = 'int' | 'float' | 'bool' | 'enum' | 'string';
 
 export interface ArgumentSchema {
   readonly name: string;
