@@ -20,6 +20,12 @@ export interface CostModel {
   readonly sendActivation: readonly number[];
   /** Time to move stage s's input gradient to stage s-1 (index s; 0 for s = 0). */
   readonly sendGradient: readonly number[];
+  /** Bytes per second between a device and host memory (offload / reload); absent: free. */
+  readonly hostBandwidth?: number;
+  /** Time of the gradient allreduce of stage s across data-parallel replicas; absent: 0. */
+  readonly allreduce?: readonly number[];
+  /** Time of stage s's optimizer step; absent: 0. */
+  readonly optimizerStep?: readonly number[];
 }
 
 /** F = I = W = 1, B = 2, activation 1 per stage, no communication time. */

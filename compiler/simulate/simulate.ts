@@ -1,0 +1,445 @@
+// Event-driven simulation of lowered instruction streams under a cost model.
+// docs/simulator.md states the semantics; in short:
+//  - each device runs its instructions in order, one at a time; an
+//    instruction starts when the device is free and its inputs are there;
+//  - send_act / send_grad take no device time (asynchronous); the message
+//    arrives after the link time (costs.sendActivation / sendGradient of the
+//    sending stage); recv_* waits for its tagged message, whenever it arrived;
+//  - forward, backward, backward_input, backward_weight take their stage's
+//    cost; recompute takes the stage's forward time; offload and reload take
+//    bytes / host bandwidth; allreduce is a rendezvous of its group and takes
+//    costs.allreduce[stage]; optimizer_step takes costs.optimizerStep[stage];
+//    everything else (load_microbatch, loss, free) takes no time;
+//  - an activation is live on its device from the start of its forward until
+//    its free (right after its B, or its W when backward is split), except
+//    between an offload's end and its reload's start.
+// The run is a worklist over devices, each advanced until it blocks; a
+// blocked device is woken by the message or rendezvous it waits for, so the
+// work is linear in the number of instructions.
+
+import type { CostModel } from '../cost/types.ts';
+import type { Instruction, InstructionOp, IrProgram } from '../ir/types.ts';
+
+export type TimelineKind = 'F' | 'B' | 'I' | 'W' | 'recompute' | 'offload' | 'reload' | 'allreduce' | 'optimizer';
+
+export interface TimelineInterval {
+  readonly kind: TimelineKind;
+  readonly stage: number;
+  readonly microbatch: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface Transfer {
+  readonly kind: 'activation' | 'gradient';
+  readonly from: number;
+  readonly to: number;
+  readonly stage: number;
+  readonly microbatch: number;
+  readonly sent: number;
+  readonly arrived: number;
+}
+
+export interface MemoryBreakdown {
+  readonly weights: number;
+  readonly gradients: number;
+  readonly optimizerState: number;
+  /** Peak live activations (the cost model's activation units: bytes, or 1 per stage under unit costs). */
+  readonly activations: number;
+  /** weights + gradients + optimizer state + peak activations. */
+  readonly peak: number;
+}
+
+export interface DeviceSummary {
+  readonly device: number;
+  readonly label: string;
+  readonly busy: number;
+  readonly idle: number;
+  /** idle / makespan. */
+  readonly bubble: number;
+  readonly finish: number;
+  readonly memory: MemoryBreakdown;
+  readonly timeline: readonly TimelineInterval[];
+}
+
+export interface CriticalStep {
+  readonly device: number;
+  readonly kind: TimelineKind | 'transfer';
+  readonly stage: number;
+  readonly microbatch: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface StuckInstruction {
+  readonly device: number;
+  readonly index: number;
+  readonly instruction: Instruction;
+  readonly waitsFor: string;
+}
+
+export interface SimulationResult {
+  readonly makespan: number;
+  /** 1 - total busy / (devices × makespan). */
+  readonly bubble: number;
+  readonly devices: readonly DeviceSummary[];
+  /** Messages between devices (same-device hand-offs are left out). */
+  readonly transfers: readonly Transfer[];
+  /** From time 0 to the last finish, the chain of instructions and transfers that set the makespan. */
+  readonly criticalPath: readonly CriticalStep[];
+  /** Devices that could not finish (a receive whose send never comes); empty when all finished. */
+  readonly stuck: readonly StuckInstruction[];
+}
+
+export interface StreamDevice {
+  /** Global device index (defaults to the position in the list). */
+  readonly index?: number;
+  readonly rank: number;
+  readonly replica?: number;
+  readonly name?: string;
+  readonly instructions: readonly Instruction[];
+}
+
+export interface StaticMemory {
+  readonly weights: number;
+  readonly gradients: number;
+  readonly optimizerState: number;
+}
+
+export interface SimulateOptions {
+  /** Per device (same order as the streams). Zero when absent. */
+  readonly staticMemory?: readonly StaticMemory[];
+  /** Keep per-device intervals, transfers and the critical path (default true; off for fast sweeps). */
+  readonly detail?: boolean;
+}
+
+const NONE = -1;
+
+/**
+ * Simulates `streams` (as lowerToInstructionStreams returns them, or an
+ * IR's devices) under `costs`. Microbatch and stage counts are read from the
+ * instructions.
+ */
+export function simulate(
+  streams: readonly StreamDevice[] | { readonly devices: readonly StreamDevice[] },
+  costs: CostModel,
+  options: SimulateOptions = {},
+): SimulationResult {
+  const devices = 'devices' in streams ? streams.devices : streams;
+  const detail = options.detail ?? true;
+  const deviceCount = devices.length;
+
+  // Sizes from the streams themselves.
+  let stages = costs.stages.length;
+  let microbatches = 1;
+  let replicas = 1;
+  const positionOf = new Map<number, number>();
+  devices.forEach((device, position) => {
+    positionOf.set(device.index ?? position, position);
+    replicas = Math.max(replicas, (device.replica ?? 0) + 1);
+    for (const instruction of device.instructions) {
+      if (instruction.stage + 1 > stages) stages = instruction.stage + 1;
+      if (instruction.microbatch !== undefined && instruction.microbatch + 1 > microbatches) microbatches = instruction.microbatch + 1;
+    }
+  });
+  if (costs.stages.length < stages) {
+    throw new Error(`simulate: the cost model has ${costs.stages.length} stages, the streams use ${stages}`);
+  }
+
+  // Mailbox: arrival time per (kind, replica, stage of the sender, microbatch).
+  const perKind = replicas * stages * microbatches;
+  const arrival = new Float64Array(2 * perKind).fill(Number.NaN);
+  const senderDevice = new Int32Array(2 * perKind).fill(NONE);
+  const senderIndex = new Int32Array(2 * perKind).fill(NONE);
+  const waiter = new Int32Array(2 * perKind).fill(NONE);
+  const messageKey = (kind: 0 | 1, replica: number, stage: number, microbatch: number) =>
+    kind * perKind + (replica * stages + stage) * microbatches + microbatch;
+
+  // Rendezvous for allreduce: per (stage, group key), who has arrived and when.
+  const rendezvous = new Map<string, { arrived: Map<number, number>; size: number; released: boolean; start: number }>();
+
+  const next = new Int32Array(deviceCount);
+  const free = new Float64Array(deviceCount);
+  const busy = new Float64Array(deviceCount);
+  const liveActivation = new Float64Array(deviceCount);
+  const peakActivation = new Float64Array(deviceCount);
+  const starts = devices.map((device) => new Float64Array(device.instructions.length));
+  const ends = devices.map((device) => new Float64Array(device.instructions.length));
+  // What held each instruction back: NONE (the device itself) or a device position whose instruction index is in boundIndex.
+  const boundDevice = detail ? devices.map((device) => new Int32Array(device.instructions.length).fill(NONE)) : [];
+  const boundIndex = detail ? devices.map((device) => new Int32Array(device.instructions.length).fill(NONE)) : [];
+  const timelines: TimelineInterval[][] = devices.map(() => []);
+  const transfers: Transfer[] = [];
+  const hostBandwidth = costs.hostBandwidth ?? Number.POSITIVE_INFINITY;
+
+  const durationOf = (instruction: Instruction): number => {
+    const times = costs.stages[instruction.stage];
+    switch (instruction.op) {
+      case 'forward':
+      case 'recompute':
+        return times.forward;
+      case 'backward':
+        return times.backward;
+      case 'backward_input':
+        return times.backwardInput;
+      case 'backward_weight':
+        return times.backwardWeight;
+      case 'offload':
+      case 'reload':
+        return (instruction.bytes ?? 0) / hostBandwidth;
+      case 'allreduce':
+        return costs.allreduce?.[instruction.stage] ?? 0;
+      case 'optimizer_step':
+        return costs.optimizerStep?.[instruction.stage] ?? 0;
+      default:
+        return 0;
+    }
+  };
+
+  const worklist: number[] = [];
+  for (let d = deviceCount - 1; d >= 0; d--) worklist.push(d);
+  const wake = (d: number) => worklist.push(d);
+
+  while (worklist.length > 0) {
+    const d = worklist.pop()!;
+    const device = devices[d];
+    const replica = device.replica ?? 0;
+    const instructions = device.instructions;
+    const deviceStarts = starts[d];
+    const deviceEnds = ends[d];
+    while (next[d] < instructions.length) {
+      const k = next[d];
+      const instruction = instructions[k];
+      const op = instruction.op;
+      let ready = free[d];
+      let bindDevice = NONE;
+      let bindIndex = NONE;
+
+      if (op === 'recv_act' || op === 'recv_grad') {
+        const key = op === 'recv_act'
+          ? messageKey(0, replica, instruction.stage - 1, instruction.microbatch ?? 0)
+          : messageKey(1, replica, instruction.stage + 1, instruction.microbatch ?? 0);
+        const at = arrival[key];
+        if (Number.isNaN(at)) {
+          waiter[key] = d;
+          break;
+        }
+        if (at > ready) {
+          ready = at;
+          bindDevice = senderDevice[key];
+          bindIndex = senderIndex[key];
+        }
+      } else if (op === 'allreduce') {
+        const group = instruction.group ?? [device.index ?? d];
+        const id = `${instruction.stage}:${group.join(',')}`;
+        let meeting = rendezvous.get(id);
+        if (meeting === undefined) {
+          meeting = { arrived: new Map(), size: group.length, released: false, start: 0 };
+          rendezvous.set(id, meeting);
+        }
+        if (!meeting.arrived.has(d)) {
+          meeting.arrived.set(d, ready);
+          if (meeting.arrived.size === meeting.size) {
+            meeting.released = true;
+            let latest = 0;
+            let latestDevice = d;
+            for (const [member, time] of meeting.arrived) {
+              if (time > latest) {
+                latest = time;
+                latestDevice = member;
+              }
+            }
+            meeting.start = latest;
+            for (const member of meeting.arrived.keys()) if (member !== d) wake(member);
+            if (latestDevice !== d && detail) {
+              bindDevice = latestDevice;
+              bindIndex = next[latestDevice] - 1;
+            }
+          }
+        }
+        if (!meeting.released) break;
+        ready = Math.max(ready, meeting.start);
+      }
+
+      const duration = durationOf(instruction);
+      const end = ready + duration;
+      deviceStarts[k] = ready;
+      deviceEnds[k] = end;
+      free[d] = end;
+      busy[d] += duration;
+      next[d] = k + 1;
+      if (detail) {
+        boundDevice[d][k] = bindDevice;
+        boundIndex[d][k] = bindIndex;
+      }
+
+      switch (op) {
+        case 'send_act':
+        case 'send_grad': {
+          const kind = op === 'send_act' ? 0 : 1;
+          const key = messageKey(kind, replica, instruction.stage, instruction.microbatch ?? 0);
+          const peer = instruction.peer === undefined ? d : positionOf.get(instruction.peer) ?? d;
+          const link = peer === d ? 0 : (kind === 0 ? costs.sendActivation[instruction.stage] : costs.sendGradient[instruction.stage]) ?? 0;
+          arrival[key] = end + link;
+          senderDevice[key] = d;
+          senderIndex[key] = k;
+          if (detail && peer !== d) {
+            transfers.push({
+              kind: kind === 0 ? 'activation' : 'gradient',
+              from: d,
+              to: peer,
+              stage: instruction.stage,
+              microbatch: instruction.microbatch ?? 0,
+              sent: end,
+              arrived: end + link,
+            });
+          }
+          const blocked = waiter[key];
+          if (blocked !== NONE) {
+            waiter[key] = NONE;
+            if (blocked !== d) wake(blocked);
+          }
+          break;
+        }
+        case 'forward':
+        case 'reload':
+          liveActivation[d] += costs.stages[instruction.stage].activation;
+          if (liveActivation[d] > peakActivation[d]) peakActivation[d] = liveActivation[d];
+          break;
+        case 'offload':
+        case 'free':
+          liveActivation[d] -= costs.stages[instruction.stage].activation;
+          break;
+      }
+      if (detail) {
+        const kind = timelineKind(op);
+        if (kind !== undefined && (duration > 0 || isCompute(op))) {
+          timelines[d].push({ kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: ready, end });
+        }
+      }
+    }
+  }
+
+  let makespan = 0;
+  for (let d = 0; d < deviceCount; d++) makespan = Math.max(makespan, free[d]);
+  const stuck: StuckInstruction[] = [];
+  for (let d = 0; d < deviceCount; d++) {
+    const instructions = devices[d].instructions;
+    if (next[d] >= instructions.length) continue;
+    const instruction = instructions[next[d]];
+    const waitsFor = instruction.op === 'recv_act'
+      ? `the activation of stage ${instruction.stage - 1}, microbatch ${instruction.microbatch}`
+      : instruction.op === 'recv_grad'
+        ? `the gradient of stage ${instruction.stage + 1}, microbatch ${instruction.microbatch}`
+        : `the other members of the allreduce of stage ${instruction.stage}`;
+    stuck.push({ device: devices[d].index ?? d, index: next[d], instruction, waitsFor });
+  }
+
+  let totalBusy = 0;
+  for (let d = 0; d < deviceCount; d++) totalBusy += busy[d];
+  const summaries: DeviceSummary[] = devices.map((device, d) => {
+    const fixed = options.staticMemory?.[d] ?? { weights: 0, gradients: 0, optimizerState: 0 };
+    const idle = makespan - busy[d];
+    return {
+      device: device.index ?? d,
+      label: device.name ?? (replicas > 1 ? `replica ${device.replica ?? 0} rank ${device.rank}` : `rank ${device.rank}`),
+      busy: busy[d],
+      idle,
+      bubble: makespan > 0 ? idle / makespan : 0,
+      finish: free[d],
+      memory: {
+        weights: fixed.weights,
+        gradients: fixed.gradients,
+        optimizerState: fixed.optimizerState,
+        activations: peakActivation[d],
+        peak: fixed.weights + fixed.gradients + fixed.optimizerState + peakActivation[d],
+      },
+      timeline: timelines[d],
+    };
+  });
+
+  return {
+    makespan,
+    bubble: makespan > 0 ? 1 - totalBusy / (deviceCount * makespan) : 0,
+    devices: summaries,
+    transfers,
+    criticalPath: detail && stuck.length === 0 ? criticalPath(devices, starts, ends, boundDevice, boundIndex, free, costs) : [],
+    stuck,
+  };
+}
+
+/** Simulates a compiled program: its devices' streams, with the compiler's static memory per device. */
+export function simulateIr(ir: IrProgram, costs: CostModel, options: Omit<SimulateOptions, 'staticMemory'> = {}): SimulationResult {
+  return simulate(ir.devices, costs, {
+    ...options,
+    staticMemory: ir.devices.map((device) => ({
+      weights: device.memory.weights,
+      gradients: device.memory.gradients,
+      optimizerState: device.memory.optimizerState,
+    })),
+  });
+}
+
+function isCompute(op: InstructionOp): boolean {
+  return op === 'forward' || op === 'backward' || op === 'backward_input' || op === 'backward_weight';
+}
+
+function timelineKind(op: InstructionOp): TimelineKind | undefined {
+  switch (op) {
+    case 'forward': return 'F';
+    case 'backward': return 'B';
+    case 'backward_input': return 'I';
+    case 'backward_weight': return 'W';
+    case 'recompute': return 'recompute';
+    case 'offload': return 'offload';
+    case 'reload': return 'reload';
+    case 'allreduce': return 'allreduce';
+    case 'optimizer_step': return 'optimizer';
+    default: return undefined;
+  }
+}
+
+/**
+ * Walks back from the last instruction to finish: through the previous
+ * instruction on the device when the device was the constraint, through the
+ * message (and its sender) when the input arrived last.
+ */
+function criticalPath(
+  devices: readonly StreamDevice[],
+  starts: readonly Float64Array[],
+  ends: readonly Float64Array[],
+  boundDevice: readonly Int32Array[],
+  boundIndex: readonly Int32Array[],
+  free: Float64Array,
+  costs: CostModel,
+): CriticalStep[] {
+  let d = 0;
+  for (let e = 1; e < devices.length; e++) if (free[e] > free[d]) d = e;
+  let k = devices[d]?.instructions.length - 1;
+  const steps: CriticalStep[] = [];
+  while (d !== NONE && k >= 0) {
+    const instruction = devices[d].instructions[k];
+    const kind = timelineKind(instruction.op);
+    if (kind !== undefined && ends[d][k] > starts[d][k]) {
+      steps.push({ device: devices[d].index ?? d, kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: starts[d][k], end: ends[d][k] });
+    }
+    const fromDevice = boundDevice[d][k];
+    if (fromDevice !== NONE) {
+      const fromIndex = boundIndex[d][k];
+      const sender = devices[fromDevice].instructions[fromIndex];
+      if (sender !== undefined && (sender.op === 'send_act' || sender.op === 'send_grad')) {
+        const link = (sender.op === 'send_act' ? costs.sendActivation[sender.stage] : costs.sendGradient[sender.stage]) ?? 0;
+        if (link > 0) {
+          steps.push({ device: devices[fromDevice].index ?? fromDevice, kind: 'transfer', stage: sender.stage, microbatch: sender.microbatch ?? 0, start: ends[fromDevice][fromIndex], end: ends[fromDevice][fromIndex] + link });
+        }
+      }
+      d = fromDevice;
+      k = fromIndex;
+      continue;
+    }
+    // The device was the constraint, or the instruction started at 0.
+    if (k === 0 || starts[d][k] <= 0) break;
+    k--;
+  }
+  return steps.reverse();
+}
