@@ -337,9 +337,11 @@ export type StageDeclarationCstChildren = {
   name: IToken[];
   On?: IToken[];
   deviceReference?: DeviceReferenceCstNode[];
+  deviceWithoutOn?: DeviceReferenceCstNode[];
   Assign: IToken[];
   layerReference: (LayerReferenceCstNode)[];
   Comma?: IToken[];
+  unseparatedLayer?: LayerReferenceCstNode[];
 };
 
 export interface LayerReferenceCstNode extends CstNode {

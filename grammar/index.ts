@@ -67,6 +67,7 @@ export function parse(source: Source): ParseResult {
 
   diagnostics.push(...detachedUnits(lexed.tokens, text, file));
 
+  pipeParser.sourceText = text;
   pipeParser.input = lexed.tokens;
   const cst = pipeParser.document() as DocumentCstNode;
   for (const error of pipeParser.errors) diagnostics.push(parserDiagnostic(error, file, text, lexed.tokens));

@@ -53,6 +53,16 @@ export const syntaxMessages = {
     "a unit is written right after its number: '{number}{unit}', not '{number} {unit}'",
     'A number followed by a space and a unit (16 GiB instead of 16GiB).',
   ),
+  missingLayerComma: syntaxError(
+    'PIPE1010',
+    "missing ',' between the layers '{previous}' and '{next}'",
+    'Two layers of a stage written side by side on one line without a comma.',
+  ),
+  missingOn: syntaxError(
+    'PIPE1011',
+    "missing 'on' before the device '{device}' of stage '{stage}'",
+    'A stage whose device is written without the word on.',
+  ),
 } as const satisfies Record<string, MessageDefinition>;
 
 export const allSyntaxMessages: readonly MessageDefinition[] = Object.values(syntaxMessages);

@@ -7,7 +7,7 @@
 // where the next token cannot continue it: no statement starts with an
 // operator or `(`, so `x` followed on the next line by `- 1` is `x - 1`.
 
-import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, EOF, tokenMatcher, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
 import * as t from './lexer.ts';
 
 /** What each rule is, in words, and the shape it expects; used in error messages and hints. */
@@ -163,6 +163,9 @@ const blockMembers: Readonly<Record<string, string>> = {
 };
 
 export class PipeParser extends CstParser {
+  /** The text being parsed (set with `input`): error recovery may look at line breaks. */
+  sourceText = '';
+
   constructor() {
     super([...t.allTokens], {
       recoveryEnabled: true,
@@ -456,13 +459,50 @@ export class PipeParser extends CstParser {
       this.CONSUME(t.On);
       this.SUBRULE(this.deviceReference);
     });
+    // `s1 gpu[1] = c`: a device without its `on` (reported when the AST is built).
+    this.OPTION2({
+      GATE: () => {
+        const after = this.LA(2).tokenType;
+        return tokenMatcher(this.LA(1), t.PlainName) && (after === t.LBracket || after === t.Assign);
+      },
+      DEF: () => this.SUBRULE2(this.deviceReference, { LABEL: 'deviceWithoutOn' }),
+    });
     this.CONSUME(t.Assign);
     this.SUBRULE(this.layerReference);
-    this.MANY(() => {
-      this.CONSUME(t.Comma);
-      this.SUBRULE2(this.layerReference);
+    this.MANY({
+      GATE: () => this.LA(1).tokenType === t.Comma || this.isUnseparatedLayer(),
+      DEF: () => {
+        this.OR([
+          {
+            ALT: () => {
+              this.CONSUME(t.Comma);
+              this.SUBRULE2(this.layerReference);
+            },
+          },
+          // A missing comma (reported when the AST is built) rather than a cascade of errors.
+          { ALT: () => this.SUBRULE3(this.layerReference, { LABEL: 'unseparatedLayer' }) },
+        ]);
+      },
     });
   });
+
+  /**
+   * `s0 on gpu[0] = a b`: a name on the same line right after a layer, that
+   * does not start the next stage (`NAME on` / `NAME =`), is a layer whose
+   * comma is missing. Only this recovery looks at line breaks.
+   */
+  private isUnseparatedLayer(): boolean {
+    const next = this.LA(1);
+    if (!tokenMatcher(next, t.PlainName)) return false;
+    const after = this.LA(2).tokenType;
+    if (after === t.On || after === t.Assign) return false;
+    for (let i = next.startOffset - 1; i >= 0; i--) {
+      const code = this.sourceText.charCodeAt(i);
+      if (code === 10) return false;
+      if (code !== 32 && code !== 9 && code !== 13) return true;
+    }
+    return false;
+  }
 
   layerReference = this.RULE('layerReference', () => {
     this.CONSUME(t.Name, { LABEL: 'base' });

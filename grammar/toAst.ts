@@ -9,6 +9,7 @@ import type * as ast from './ast.ts';
 import type * as cst from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic } from './diagnostic.ts';
 import { syntaxMessages } from './messages.ts';
+import { printExpression } from './printer.ts';
 import type { Span } from './source.ts';
 
 /** Tolerates children that recovery left out. */
@@ -34,6 +35,13 @@ function isCstNode(value: CstNode | IToken): value is CstNode {
 }
 
 const actionOperations: ReadonlySet<string> = new Set(['F', 'B', 'I', 'W']);
+
+/** `a`, `block[0..2]`, `gpu[*]`: a reference as the user would write it, for messages. */
+function referenceText(reference: ast.LayerReference | ast.DeviceReference): string {
+  const index = reference.index;
+  if (index === undefined) return reference.base.name;
+  return `${reference.base.name}[${index.kind === 'WildcardIndex' ? '*' : printExpression(index, true)}]`;
+}
 
 export interface AstResult {
   readonly document: ast.Document;
@@ -384,13 +392,48 @@ class AstBuilder {
   private stageDeclaration(node: cst.StageDeclarationCstNode, fallback: number): ast.StageDeclaration {
     const span = this.nodeSpan(node, fallback);
     const c = node.children;
+    const name = this.identifier(first(c.name), span.start);
+    const withoutOn = first(c.deviceWithoutOn);
+    let device: ast.DeviceReference | undefined;
+    if (c.On) device = this.deviceReference(first(c.deviceReference), span.end);
+    else if (withoutOn) {
+      device = this.deviceReference(withoutOn, span.end);
+      this.diagnostics.push(
+        makeDiagnostic(
+          syntaxMessages.missingOn,
+          device.span,
+          { device: referenceText(device), stage: name.name },
+          { hint: 'a stage looks like: NAME on gpu[0] = layer, layer[0..2]' },
+        ),
+      );
+    }
     return {
       kind: 'StageDeclaration',
-      name: this.identifier(first(c.name), span.start),
-      ...(c.On ? { device: this.deviceReference(first(c.deviceReference), span.end) } : {}),
-      layers: all(c.layerReference).map((l) => this.layerReference(l, span.end)),
+      name,
+      ...(device ? { device } : {}),
+      layers: this.stageLayers(c, span.end),
       span,
     };
+  }
+
+  /** The layers in source order; those written without a comma before them are reported. */
+  private stageLayers(c: cst.StageDeclarationCstChildren, fallback: number): ast.LayerReference[] {
+    const unseparated = new Set<cst.LayerReferenceCstNode>(all(c.unseparatedLayer));
+    const nodes = [...all(c.layerReference), ...unseparated].map((node) => ({ node, layer: this.layerReference(node, fallback) }));
+    nodes.sort((a, b) => a.layer.span.start - b.layer.span.start);
+    nodes.forEach(({ node, layer }, index) => {
+      const previous = nodes[index - 1];
+      if (!unseparated.has(node) || previous === undefined) return;
+      this.diagnostics.push(
+        makeDiagnostic(
+          syntaxMessages.missingLayerComma,
+          layer.span,
+          { previous: referenceText(previous.layer), next: referenceText(layer) },
+          { hint: 'separate the layers of a stage with commas: s0 on gpu[0] = a, b, c[0..2]' },
+        ),
+      );
+    });
+    return nodes.map(({ layer }) => layer);
   }
 
   private layerReference(node: cst.LayerReferenceCstNode, fallback: number): ast.LayerReference {

@@ -129,6 +129,33 @@ describe('hints for common slips', () => {
 });
 
 describe('recovery inside a pipeline', () => {
+  it('reports a missing comma between layers once, and keeps both layers', () => {
+    const text = 'pipeline p {\n  stages {\n    s0 on gpu[0] = a b[0..2]\n    s1 on gpu[1] = c\n  }\n}';
+    const result = parse({ name: 'p.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual(["3:22 PIPE1010 missing ',' between the layers 'a' and 'b[0..2]'"]);
+    const stages = (result.document.declarations[0] as ast.PipelineDeclaration).members[0] as ast.StagesBlock;
+    expect(stages.stages.map((s) => [s.name.name, s.layers.map((l) => l.base.name)])).toEqual([
+      ['s0', ['a', 'b']],
+      ['s1', ['c']],
+    ]);
+  });
+
+  it('does not take the next line for a missing comma: a stage name there starts a stage', () => {
+    const text = 'pipeline p {\n  stages placement v {\n    s0 = a\n    s1 = b\n  }\n}';
+    expect(parse({ name: 'p.pipe', text }).diagnostics).toEqual([]);
+  });
+
+  it("reports a stage device written without 'on' and keeps the device", () => {
+    const text = 'pipeline p {\n  stages {\n    s0 gpu[0] = a\n    s1 host = b\n  }\n}';
+    const result = parse({ name: 'p.pipe', text });
+    expect(located(text, result.diagnostics)).toEqual([
+      "3:8 PIPE1011 missing 'on' before the device 'gpu[0]' of stage 's0'",
+      "4:8 PIPE1011 missing 'on' before the device 'host' of stage 's1'",
+    ]);
+    const stages = (result.document.declarations[0] as ast.PipelineDeclaration).members[0] as ast.StagesBlock;
+    expect(stages.stages.map((s) => s.device?.base.name)).toEqual(['gpu', 'host']);
+  });
+
   it('reports a missing comma in a stage list and goes on with the same pipeline', () => {
     const text = 'pipeline p {\n  recompute s0 s1\n  schedule 1f1b\n  batch 8\n}';
     const result = parse({ name: 'p.pipe', text });
@@ -151,6 +178,8 @@ describe('the syntax message table', () => {
     PIPE1007: 'schedule s { on device d { Q[0] } }',
     PIPE1008: 'import "\\x"',
     PIPE1009: 'cluster c { device g memory 16 GiB }',
+    PIPE1010: 'pipeline p { stages { s0 on gpu[0] = a b } }',
+    PIPE1011: 'pipeline p { stages { s0 gpu[0] = a } }',
   };
 
   for (const definition of allSyntaxMessages) {
