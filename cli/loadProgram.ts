@@ -9,6 +9,7 @@ import type { Diagnostic } from '../grammar/diagnostic.ts';
 import { hasErrors } from '../grammar/diagnostic.ts';
 import { checkProgram } from '../compiler/check/index.ts';
 import { readExternModuleWithTsMorph } from '../compiler/check/externTypeScript.ts';
+import { autoSchedule } from '../compiler/autoschedule/autoSchedule.ts';
 import { compileProgram } from '../compiler/lower/compile.ts';
 import type { CompilerHost } from '../compiler/host.ts';
 import type { CheckedProgram } from '../compiler/program.ts';
@@ -36,6 +37,8 @@ export type LoadResult =
     readonly kind: 'checked';
     readonly file: string;
     readonly program?: CheckedProgram;
+    /** Every pipeline of the file, checked (present when there are no errors). */
+    readonly programs?: ReadonlyMap<string, CheckedProgram>;
     readonly diagnostics: readonly Diagnostic[];
     readonly sources: ReadonlyMap<string, string>;
     readonly ok: boolean;
@@ -62,6 +65,7 @@ export function loadAndCheck(file: string, options: LoadOptions = {}): LoadResul
     kind: 'checked',
     file,
     program: result.program,
+    programs: result.programs,
     diagnostics: result.diagnostics,
     sources: result.sources,
     ok: !hasErrors(result.diagnostics) && result.program !== undefined,
@@ -77,11 +81,18 @@ export type CheckedFile =
     readonly program?: CheckedProgram;
   };
 
-/** Everything `pipec check` reports for one file: the checker's diagnostics, then the schedule and memory checks of compiling it. */
+/**
+ * Everything `pipec check` reports for one file: the checker's diagnostics,
+ * then, for a well-typed file, the schedule, deadlock and memory checks of
+ * compiling each of its pipelines (the one asked for with --pipeline only).
+ */
 export function checkFile(file: string, options: { readonly pipeline?: string } = {}): CheckedFile {
   const result = loadAndCheck(file, { pipeline: options.pipeline });
   if (result.kind === 'missing') return { kind: 'missing', message: result.message };
   const diagnostics: Diagnostic[] = [...result.diagnostics];
-  if (result.ok && result.program !== undefined) diagnostics.push(...compileProgram(result.program).diagnostics);
+  if (result.ok && result.program !== undefined) {
+    const toCompile = options.pipeline === undefined && result.programs !== undefined ? [...result.programs.values()] : [result.program];
+    for (const program of toCompile) diagnostics.push(...compileProgram(program, { autoSchedule }).diagnostics);
+  }
   return { kind: 'checked', diagnostics, sources: result.sources, program: result.program };
 }

@@ -40,7 +40,10 @@ export interface CheckOptions {
 }
 
 export interface CheckResult {
+  /** The selected pipeline's program (options.pipeline, else the entry file's first), when nothing has errors. */
   readonly program?: CheckedProgram;
+  /** Every pipeline's program by name, when nothing has errors (so `pipec check` can verify each schedule). */
+  readonly programs?: ReadonlyMap<string, CheckedProgram>;
   readonly diagnostics: Diagnostic[];
   readonly sources: ReadonlyMap<string, string>;
 }
@@ -90,31 +93,22 @@ export function checkProgram(entryFile: string, host: CompilerHost, options: Che
     selected = entryPipelines[0] ?? userPipelines[0];
   }
 
-  let pipeline: CheckedPipeline | undefined;
-  let programParts: Pick<CheckedProgram, 'model' | 'cluster'> | undefined;
+  const programs = new Map<string, CheckedProgram>();
+  const schedules = table.schedules as ReadonlyMap<string, ScheduleDeclaration>;
   for (const declaration of userPipelines) {
     const checked = checkPipeline(declaration, table, models, clusters, reporter);
-    if (declaration === selected && checked !== undefined) {
-      pipeline = checked.pipeline;
-      programParts = { model: checked.model, cluster: checked.cluster };
-    }
+    if (checked === undefined) continue;
+    programs.set(declaration.name.name, {
+      model: checked.model, cluster: checked.cluster, pipeline: checked.pipeline, schedules, sources: loaded.sources,
+    });
   }
 
   const diagnostics = withoutSyntaxCascades(reporter.diagnostics, loaded.sources);
-  if (hasErrors(diagnostics) || pipeline === undefined || programParts === undefined) {
+  const program = selected === undefined ? undefined : programs.get(selected.name.name);
+  if (hasErrors(diagnostics) || program === undefined) {
     return { diagnostics, sources: loaded.sources };
   }
-  return {
-    program: {
-      model: programParts.model,
-      cluster: programParts.cluster,
-      pipeline,
-      schedules: table.schedules as ReadonlyMap<string, ScheduleDeclaration>,
-      sources: loaded.sources,
-    },
-    diagnostics,
-    sources: loaded.sources,
-  };
+  return { program, programs, diagnostics, sources: loaded.sources };
 }
 
 function checkPipeline(
