@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { loadAndCheck } from '../../cli/loadProgram.ts';
+import { checkFile, loadAndCheck } from '../../cli/loadProgram.ts';
 
 const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).sort();
 
@@ -42,6 +42,14 @@ describe('samples', () => {
       expect(pipeline.data).toBeDefined();
     });
   }
+
+  test('every pipeline of every sample compiles: schedule valid, deadlock-free, within memory', () => {
+    for (const file of samples) {
+      const result = checkFile(path.join('samples', file));
+      if (result.kind !== 'checked') throw new Error('missing sample');
+      expect(result.diagnostics.map((d) => `${file}: ${d.code} ${d.message}`)).toEqual([]);
+    }
+  });
 
   test('the GPT sample counts its parameters as the catalog says', () => {
     const result = loadAndCheck('samples/gpt.pipe');
