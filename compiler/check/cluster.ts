@@ -32,6 +32,9 @@ export interface ClusterCheckResult {
   readonly cluster?: CheckedCluster;
 }
 
+/** Far beyond any pipeline; bounds the all-to-all link expansion. */
+const MAX_DEVICES = 4096;
+
 const DEVICE_PROPERTIES: Readonly<Record<string, QuantityKind>> = { memory: 'bytes', speed: 'compute' };
 const LINK_PROPERTIES: Readonly<Record<string, QuantityKind>> = { bandwidth: 'bandwidth', latency: 'time' };
 
@@ -74,6 +77,11 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
       for (let i = range.from; i < range.to; i++) indices.push(i);
     }
     const members = indices === undefined ? [base] : indices.map((i) => `${base}[${i}]`);
+    if (devices.length + members.length > MAX_DEVICES) {
+      // Links are all-to-all in the worst case, so the device count bounds the work quadratically.
+      reporter.report(NameMessages.tooLarge, member.span, { what: `cluster '${clusterName}'`, count: devices.length + members.length, limit: MAX_DEVICES });
+      break;
+    }
     const globalIndices: number[] = [];
     for (const name of members) {
       if (uncertain) uncertainDevices.add(devices.length);

@@ -112,11 +112,24 @@ export function evaluateNumber(expression: Expression, scope: Scope, reporter: R
   return undefined;
 }
 
+/** No model, cluster or stage list is this large; a bigger range is a typo that would only hang the checker. */
+export const MAX_RANGE_ELEMENTS = 100_000;
+
 /** An integer range `from..to` (half-open). */
 export function evaluateRange(range: RangeExpression, scope: Scope, reporter: Reporter, what: string): { from: number; to: number } | undefined {
   const from = evaluateNumber(range.from, scope, reporter, `the start of ${what}`);
   const to = evaluateNumber(range.to, scope, reporter, `the end of ${what}`);
   if (from === undefined || to === undefined) return undefined;
+  for (const [value, expression, end] of [[from, range.from, 'start'], [to, range.to, 'end']] as const) {
+    if (!Number.isInteger(value)) {
+      reporter.report(NameMessages.notConstant, expression.span, { what: `the ${end} of ${what} (a whole number, not ${value})` });
+      return undefined;
+    }
+  }
+  if (to - from > MAX_RANGE_ELEMENTS) {
+    reporter.report(NameMessages.tooLarge, range.span, { what: `the range ${from}..${to}`, count: to - from, limit: MAX_RANGE_ELEMENTS });
+    return undefined;
+  }
   return { from, to };
 }
 

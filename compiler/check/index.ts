@@ -166,7 +166,7 @@ function checkPipeline(
     }
   }
 
-  const plan = modelResult !== undefined && clusterResult !== undefined
+  const plan = modelResult !== undefined && clusterResult !== undefined && !modelResult.table.truncated
     ? planStages({
       pipeline: declaration,
       modelName: modelResult.name,

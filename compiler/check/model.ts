@@ -32,6 +32,10 @@ export interface ModelLayerTable {
   readonly scalars: ReadonlyMap<string, number>;
   /** Array base name → (element index → unit index). */
   readonly arrays: ReadonlyMap<string, ReadonlyMap<number, number>>;
+  /** Names declared where an error stopped their expansion (a bad repeat range or index): not "unknown" to stages. */
+  readonly uncertain: ReadonlySet<string>;
+  /** True when the model was too large to expand fully: the table is partial, so stages are not checked against it. */
+  readonly truncated: boolean;
 }
 
 export interface ModelCheckResult {
@@ -58,7 +62,15 @@ interface ModelWalk {
   readonly externs: ReadonlyMap<string, ExternLayerEntry>;
   readonly modelName: string;
   failed: boolean;
+  readonly uncertain: Set<string>;
+  /** Layers instantiated so far; nested repeats could otherwise multiply into millions. */
+  layerCount: number;
+  /** Set once the model is too large: the walk stops. */
+  aborted: boolean;
 }
+
+/** Far above any model pipec can train; beyond it the checker stops rather than appear to hang. */
+const MAX_LAYERS = 100_000;
 
 export function checkModel(
   declaration: ModelDeclaration,
@@ -66,7 +78,7 @@ export function checkModel(
   reporter: Reporter,
 ): ModelCheckResult {
   const modelName = declaration.name.name;
-  const walk: ModelWalk = { reporter, externs, modelName, failed: false };
+  const walk: ModelWalk = { reporter, externs, modelName, failed: false, uncertain: new Set(), layerCount: 0, aborted: false };
   const errorsBefore = reporter.diagnostics.filter((d) => d.severity === 'error').length;
 
   // Dims first, so tensors and layers may use them wherever they are declared.
@@ -139,7 +151,9 @@ export function checkModel(
 
   const losses = declaration.members.filter((member): member is LossDeclaration => member.kind === 'LossDeclaration');
   let loss: CheckedLoss | undefined;
-  if (losses.length === 0) {
+  if (walk.aborted) {
+    // The layers are partial: the loss cannot be checked against the last one.
+  } else if (losses.length === 0) {
     if (records.length > 0) {
       reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'loss' }, {
         hint: `add a loss, e.g. loss softmax_cross_entropy(${records[records.length - 1].name}, y)`,
@@ -159,6 +173,8 @@ export function checkModel(
     spans: records.map((record) => record.span),
     scalars,
     arrays,
+    uncertain: walk.uncertain,
+    truncated: walk.aborted,
   };
   const errorsAfter = reporter.diagnostics.filter((d) => d.severity === 'error').length;
   const layers = records.map((record) => record.layer);
@@ -225,11 +241,18 @@ function walkMembers(
 ): TensorShape | undefined {
   let current = shape;
   for (const member of members) {
+    if (walk.aborted) return undefined;
     switch (member.kind) {
       case 'LayerDeclaration': {
         if (member.name.base.name === '') { walk.failed = true; current = undefined; break; }
+        if (++walk.layerCount > MAX_LAYERS) {
+          walk.reporter.report(NameMessages.tooLarge, member.span, { what: `model '${walk.modelName}'`, count: `more than ${MAX_LAYERS}`, limit: MAX_LAYERS });
+          walk.aborted = true;
+          walk.failed = true;
+          return undefined;
+        }
         const { ok, index } = evaluateLayerIndex(walk, member.name, scope);
-        if (!ok) { walk.failed = true; current = undefined; break; }
+        if (!ok) { walk.failed = true; current = undefined; walk.uncertain.add(member.name.base.name); break; }
         const name = layerDisplayName(member.name, index, prefix);
         if (!claimName(walk, declared, name, member.name)) { current = undefined; break; }
         const layer = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span);
@@ -240,13 +263,18 @@ function walkMembers(
       case 'RepeatBlock': {
         if (member.variable.name === '') { walk.failed = true; break; }
         const range = evaluateRange(member.range, scope, walk.reporter, 'a repeat range');
-        if (range === undefined) { walk.failed = true; current = undefined; break; }
+        if (range === undefined) {
+          walk.failed = true;
+          current = undefined;
+          declaredNames(member.body, walk.uncertain);
+          break;
+        }
         if (range.to <= range.from) {
           walk.reporter.report(NameMessages.emptyRepeat, member.range.span, { range: `${range.from}..${range.to}` }, {
             hint: 'ranges are half-open: 0..4 is 0, 1, 2, 3',
           });
         }
-        for (let i = range.from; i < range.to; i++) {
+        for (let i = range.from; i < range.to && !walk.aborted; i++) {
           current = walkMembers(walk, member.body, extendScope(scope, member.variable.name, i), current, prefix, declared, register);
         }
         break;
@@ -292,6 +320,14 @@ function walkMembers(
     }
   }
   return current;
+}
+
+/** Base names of the layers and residual blocks declared in members, at any depth of repeats. */
+function declaredNames(members: readonly ModelMember[], into: Set<string>): void {
+  for (const member of members) {
+    if (member.kind === 'LayerDeclaration' || member.kind === 'ResidualBlock') into.add(member.name.base.name);
+    else if (member.kind === 'RepeatBlock') declaredNames(member.body, into);
+  }
 }
 
 function claimName(walk: ModelWalk, declared: Map<string, Span>, name: string, layerName: LayerName): boolean {

@@ -265,6 +265,7 @@ function resolveLayerReference(reference: LayerReference, inputs: StageInputs): 
   const scalar = table.scalars.get(base);
   const array = table.arrays.get(base);
   if (scalar === undefined && array === undefined) {
+    if (table.uncertain.has(base)) return undefined; // its declaration's error is already reported
     reporter.report(PlacementMessages.unknownLayer, reference.base.span, { model: modelName, name: base }, {
       hint: didYouMean(base, [...table.scalars.keys(), ...table.arrays.keys()], 0),
     });

@@ -59,6 +59,7 @@ export const NameMessages = {
   emptyRepeat: warning(2042, "repeat range {range} is empty, so the block declares nothing", 'A repeat block iterates over an empty range.'),
   externShapeMismatch: error(2043, "extern layer '{name}' expects {expected}, got {actual}", "An extern layer's input does not match its declared shape pattern."),
   dataMismatch: error(2044, 'data {data} gives {gives}, but model \'{model}\' takes {takes}', "The pipeline's data source does not produce the model's input or target shapes."),
+  tooLarge: error(2045, '{what} has {count} elements; at most {limit} are allowed', 'A repeat block or device array is implausibly large (a typo such as 0..10000000).'),
 } as const satisfies Record<string, MessageDefinition>;
 
 export const NAME_MESSAGES: readonly MessageDefinition[] = Object.values(NameMessages);

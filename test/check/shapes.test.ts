@@ -29,6 +29,14 @@ describe('shapes', () => {
     expect(ok.program!.model.layers.map((layer) => layer.name)).toEqual(['fc1', 'h[0]', 'h[1]', 'h[2]', 'out']);
   });
 
+  test('ranges must be whole numbers, and huge expansions stop with an error instead of hanging', () => {
+    const fractional = check(variant(['  layer fc2 = Dense(units: 64, activation: relu)\n', '  repeat i in 0..2.5 {\n    layer fc2[i] = Dense(units: 64)\n  }\n']));
+    expectDiagnostic(fractional, 'PIPE2024', '2.5', 'the end of a repeat range (a whole number, not 2.5) must be a number here');
+    const nested = check(variant(['  layer fc2 = Dense(units: 64, activation: relu)\n', '  repeat i in 0..1000 {\n    repeat j in 0..1000 {\n      layer fc2[i * 1000 + j] = Dense(units: 64)\n    }\n  }\n']));
+    expectDiagnostic(nested, 'PIPE2045', 'layer fc2[i * 1000 + j] = Dense(units: 64)', "model 'mlp' has more than 100000 elements; at most 100000 are allowed");
+    expect(nested.diagnostics).toHaveLength(1);
+  });
+
   test('an empty repeat is a warning and the program still checks', () => {
     const result = check(variant(['  layer out', '  repeat i in 2..2 {\n    layer e[i] = Dense(units: 4)\n  }\n  layer out']));
     expect(result.diagnostics.map((d) => [d.code, d.severity])).toEqual([['PIPE2042', 'warning']]);
