@@ -7,6 +7,7 @@
 import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import { hasErrors } from '../../grammar/diagnostic.ts';
 import type { PipelineDeclaration, ScheduleDeclaration } from '../../grammar/ast.ts';
+import { LineMap } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
 import { NameMessages } from '../messages/names.ts';
 import { PlacementMessages } from '../messages/placement.ts';
@@ -277,11 +278,11 @@ function withoutSyntaxCascades(diagnostics: readonly Diagnostic[], sources: Read
   const isSyntax = (diagnostic: Diagnostic) => diagnostic.code.startsWith('PIPE1');
   const syntax = diagnostics.filter(isSyntax);
   if (syntax.length === 0) return [...diagnostics];
+  const lineMaps = new Map<string, LineMap>();
   const lineOf = (file: string, offset: number) => {
-    const text = sources.get(file) ?? '';
-    let line = 0;
-    for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-    return line;
+    let map = lineMaps.get(file);
+    if (map === undefined) lineMaps.set(file, (map = new LineMap(sources.get(file) ?? '')));
+    return map.locate(offset).line;
   };
   const brokenLines = new Set(syntax.map((d) => `${d.span.file}:${lineOf(d.span.file, d.span.start)}`));
   const brokenFiles = new Set(syntax.map((d) => d.span.file));
