@@ -46,7 +46,8 @@ function computeOnlyRows(schedule: ComputeSchedule): string[][] {
  * the receiver's row. As in PyTorch's lowering, ranks advance in turns and
  * a rank places its next compute action only once the input it needs has a
  * RECV on its row (or was produced on the rank itself), so every RECV
- * precedes the compute that uses it. The queues make it linear time.
+ * precedes the compute that uses it. Each stage's REDUCE_GRAD follows its
+ * last B or W, as PyTorch's own lowering places it. The queues make it linear time.
  */
 function computeCommsRows(schedule: ComputeSchedule): string[][] {
   const { stages, microbatches, stageDevice } = schedule;
@@ -74,6 +75,7 @@ function computeCommsRows(schedule: ComputeSchedule): string[][] {
     return true;
   };
   const next = new Int32Array(schedule.devices);
+  const gradientsDone = new Int32Array(stages);
   let remaining = unitActions.reduce((sum, groups) => sum + groups.length, 0);
   while (remaining > 0) {
     let progress = false;
@@ -100,6 +102,13 @@ function computeCommsRows(schedule: ComputeSchedule): string[][] {
             }
             available[key(action.stage - 1, action.microbatch, true)] = 1;
           }
+        }
+        // After a stage's last weight gradient (its m-th B or W), PyTorch
+        // runs REDUCE_GRAD, which also scales the summed gradients by 1/m;
+        // a compute_comms file runs as written, so it must say so itself.
+        for (const action of group) {
+          if (action.operation !== 'B' && action.operation !== 'W') continue;
+          if (++gradientsDone[action.stage] === microbatches) rows[rank].push(`${action.stage}REDUCE_GRAD`);
         }
         next[rank]++;
         remaining--;

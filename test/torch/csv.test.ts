@@ -31,11 +31,11 @@ describe('exportTorchCsv', () => {
       .toEqual(dual.orders.map((o) => o.map((a) => [a.stage, a.operation, a.microbatch, a.overlapGroup !== undefined])));
   });
 
-  it('with comms, adds SEND after the producing action and RECV on the receiver before its use', () => {
+  it('with comms, adds SEND after the producing action, RECV on the receiver before its use, and REDUCE_GRAD after each stage\'s last backward', () => {
     const schedule = builtinSchedule('gpipe', { devices: 2, microbatches: 2, stagesPerDevice: 1 }).schedule!;
     expect(exportTorchCsv(schedule, { comms: true })).toBe(
-      '0F0,0SEND_F0,0F1,0SEND_F1,0RECV_B0,0B0,0RECV_B1,0B1\n' +
-        '1RECV_F0,1F0,1RECV_F1,1F1,1B0,1SEND_B0,1B1,1SEND_B1\n',
+      '0F0,0SEND_F0,0F1,0SEND_F1,0RECV_B0,0B0,0RECV_B1,0B1,0REDUCE_GRAD\n' +
+        '1RECV_F0,1F0,1RECV_F1,1F1,1B0,1SEND_B0,1B1,1SEND_B1,1REDUCE_GRAD\n',
     );
   });
 
