@@ -1,4 +1,79 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
+// `pipec show FILE -o timeline.svg [--compare 1f1b,zb-h1,zb-v] [--format text]
+// [--trace out.json]`, and the same without a .pipe file (--schedule NAME -p
+// -m [-v], --torch-csv FILE). Simulates the schedule(s) and draws the
+// timeline: SVG (one row per device, several schedules on one time axis),
+// a compact text timeline for the terminal, or a Chrome/Perfetto trace.
+
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+import { Option } from 'commander';
+import { mergePerfettoTraces, toPerfettoTrace } from '../../compiler/show/perfettoTrace.ts';
+import { renderTimelineSvg } from '../../compiler/show/timelineSvg.ts';
+import { renderTimelineText } from '../../compiler/show/timelineText.ts';
+import { setExitCode } from '../main.ts';
+import { addScenarioOptions, buildScenarios, type ScenarioOptions } from './simulate.ts';
+
+export interface ShowCommandOptions extends ScenarioOptions {
+  readonly output?: string;
+  readonly compare?: string;
+  readonly format: 'svg' | 'text';
+  readonly trace?: string;
+}
+
+export function register(program: Command): void {
+  addScenarioOptions(
+    program
+      .command('show')
+      .description('draw the schedule timeline: SVG (-o), text (--format text), Perfetto trace (--trace)'),
+  )
+    .option('-o, --output <file>', 'write the SVG here (default: standard output)')
+    .option('--compare <names>', 'several schedules stacked on one time axis, e.g. 1f1b,zb-h1,zb-v')
+    .addOption(new Option('--format <format>', 'picture format').choices(['svg', 'text']).default('svg'))
+    .option('--trace <file>', 'also write a Chrome/Perfetto trace (JSON, one track per device)')
+    .action((file: string | undefined, options: Omit<ShowCommandOptions, 'file'>) => {
+      const color = options.color !== false && process.stderr.isTTY === true && !process.env.NO_COLOR;
+      const result = runShow({ ...options, file, color });
+      for (const [path, content] of result.files) writeFileSync(path, content);
+      if (result.output !== '') process.stdout.write(result.output);
+      if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
+      setExitCode(result.exitCode);
+    });
+}
+
+/** The command's work without process I/O: what to print and which files to write. */
+export function runShow(options: ShowCommandOptions): { output: string; errorOutput: string; exitCode: number; files: Map<string, string> } {
+  const compare = options.compare?.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (compare !== undefined && compare.length === 0) {
+    return { output: '', errorOutput: 'pipec: --compare needs schedule names, e.g. --compare 1f1b,zb-h1\n', exitCode: 2, files: new Map() };
+  }
+  const outcome = buildScenarios(options, compare);
+  const files = new Map<string, string>();
+  if (outcome.scenarios.length === 0) return { output: '', errorOutput: outcome.errorOutput, exitCode: Math.max(outcome.exitCode, 1), files };
+  const { scenarios } = outcome;
+  const units = { timeUnit: scenarios[0].timeUnit, memoryUnit: scenarios[0].memoryUnit };
+  let output = '';
+  if (options.format === 'text') {
+    output = scenarios.map((scenario) => `${scenario.title}\n${renderTimelineText(scenario.result, units)}`).join('\n');
+    if (options.output !== undefined) {
+      files.set(options.output, output);
+      output = '';
+    }
+  } else {
+    const svg = renderTimelineSvg(scenarios.map((scenario) => ({ label: scenario.label, result: scenario.result })), units);
+    if (options.output !== undefined) files.set(options.output, svg);
+    else output = svg;
+  }
+  if (options.trace !== undefined) {
+    const trace = mergePerfettoTraces(scenarios.map((scenario, pid) => toPerfettoTrace(scenario.result, { timeUnit: scenario.timeUnit, label: scenario.title, pid })));
+    files.set(options.trace, `${JSON.stringify(trace)}\n`);
+  }
+  let exitCode = outcome.exitCode;
+  let errorOutput = outcome.errorOutput;
+  for (const scenario of scenarios) {
+    if (scenario.result.stuck.length > 0) {
+      errorOutput += `pipec: ${scenario.label}: ${scenario.result.stuck.length} device(s) stuck; the picture stops where they wait\n`;
+      exitCode = Math.max(exitCode, 1);
+    }
+  }
+  return { output, errorOutput, exitCode, files };
+}

@@ -58,7 +58,47 @@ export function deriveCostModel(program: CheckedProgram): CostModel {
   const sendGradient = stages.map((stage, s) =>
     s > 0 ? transferTime(cluster, stage.device, stages[s - 1].device, stage.costs.inputBytes) : 0,
   );
-  return { kind: 'derived', stages: times, sendActivation, sendGradient };
+  const hostBandwidth = hostLinkBandwidth(cluster, stages.map((stage) => stage.device));
+  const replicas = pipeline.replicas;
+  const ranks = pipeline.devicesPerReplica;
+  // Ring allreduce of a stage's gradients over its replicas: 2(r-1)/r of the
+  // bytes cross the slowest hop, with 2(r-1) latencies.
+  const allreduce = replicas > 1
+    ? stages.map((stage) => {
+      const bytes = stage.costs.weightBytes;
+      let slowest = 0;
+      for (let r = 0; r < replicas; r++) {
+        const from = r * ranks + stage.device;
+        const to = ((r + 1) % replicas) * ranks + stage.device;
+        slowest = Math.max(slowest, transferTime(cluster, from, to, (2 * (replicas - 1) / replicas) * bytes) + (2 * replicas - 3) * linkLatency(cluster, from, to));
+      }
+      return slowest;
+    })
+    : undefined;
+  return {
+    kind: 'derived',
+    stages: times,
+    sendActivation,
+    sendGradient,
+    ...(hostBandwidth === undefined ? {} : { hostBandwidth }),
+    ...(allreduce === undefined ? {} : { allreduce }),
+  };
+}
+
+function linkLatency(cluster: CheckedCluster, from: number, to: number): number {
+  return cluster.links.find((l) => l.from === from && l.to === to)?.latencySeconds ?? 0;
+}
+
+/** The slowest link between a pipeline device and a device named host / cpu (activation offload goes there). */
+function hostLinkBandwidth(cluster: CheckedCluster, pipelineDevices: readonly number[]): number | undefined {
+  const hosts = new Set(cluster.devices.filter((device) => /^(host|cpu)\b/i.test(device.name)).map((device) => device.index));
+  let slowest: number | undefined;
+  for (const link of cluster.links) {
+    const toHost = hosts.has(link.to) && pipelineDevices.includes(link.from);
+    const fromHost = hosts.has(link.from) && pipelineDevices.includes(link.to);
+    if (toHost || fromHost) slowest = Math.min(slowest ?? Number.POSITIVE_INFINITY, link.bandwidthBytesPerSecond);
+  }
+  return slowest;
 }
 
 /** The costs file format (docs/costs.md). `pipec profile` writes it; `--costs FILE` reads it. */
