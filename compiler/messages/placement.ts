@@ -10,7 +10,7 @@ function error(code: number, template: string, summary: string): MessageDefiniti
 
 export const PlacementMessages = {
   microbatchesDivide: error(3001, '{microbatches} microbatches do not divide the batch of {batch}', 'The batch does not split evenly into microbatches and no remainder policy is given.'),
-  replicas: error(3002, '{problem}', 'Replicas are fewer than one, or the cluster has fewer compute devices than replicas × pipeline ranks.'),
+  replicas: error(3002, '{problem}', 'The cluster has fewer compute devices than replicas × pipeline ranks.'),
   layerNotPlaced: error(3003, "layer '{name}' is in no stage", 'A layer of the model is not assigned to any stage.'),
   layerPlacedTwice: error(3004, "layer '{name}' is in both stage '{first}' and stage '{second}'", 'A layer is assigned to more than one stage.'),
   stagesOutOfOrder: error(3005, "stage '{stage}' takes '{later}' before '{earlier}', but the model runs '{earlier}' first", 'Stages must take layers in model order, each stage a contiguous run continuing where the previous one stopped.'),
