@@ -3,13 +3,13 @@
 // and prove the streams free of deadlock; write the versioned IR (JSON).
 // Exit 0 with an IR, 1 on errors, 2 on usage problems.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import type { IrProgram } from '../../compiler/ir/types.ts';
 import { compileProgram } from '../../compiler/lower/compile.ts';
 import { setExitCode } from '../main.ts';
+import { writeOutput } from './schedule.ts';
 import { loadAndCheck } from '../loadProgram.ts';
 import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
 
@@ -33,12 +33,8 @@ export function register(program: Command): void {
       const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
       const result = runCompile(file, { ...options, color });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
-      if (result.ir) {
-        const text = `${JSON.stringify(result.ir)}\n`;
-        if (options.output) writeFileSync(options.output, text);
-        else process.stdout.write(text);
-      }
       setExitCode(result.exitCode);
+      if (result.ir) setExitCode(writeOutput(options.output, `${JSON.stringify(result.ir)}\n`));
     });
 }
 

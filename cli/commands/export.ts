@@ -3,12 +3,12 @@
 // `--comms` adds SEND/RECV cells, PyTorch's compute_comms format). The order
 // is compiled first, so only validated, deadlock-free orders are exported.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { compileProgram } from '../../compiler/lower/compile.ts';
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
+import { writeOutput } from './schedule.ts';
 import { loadAndCheck } from '../loadProgram.ts';
 import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
 
@@ -34,11 +34,8 @@ export function register(program: Command): void {
       const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
       const result = runExport(file, { ...options, color });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
-      if (result.csv !== undefined) {
-        if (options.torchCsv === '-') process.stdout.write(result.csv);
-        else writeFileSync(options.torchCsv, result.csv);
-      }
       setExitCode(result.exitCode);
+      if (result.csv !== undefined) setExitCode(writeOutput(options.torchCsv, result.csv));
     });
 }
 

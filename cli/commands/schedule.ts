@@ -3,7 +3,6 @@
 // order is validated, lowered and proven free of deadlock before it is
 // printed, so what comes out is safe to run (e.g. a ZB-V CSV for PyTorch).
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
@@ -21,6 +20,7 @@ import { STANDARD_SCHEDULES, standardLibrary } from '../../compiler/stdlib/index
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
 import { renderDiagnostics } from '../render.ts';
+import { writeFileSync } from 'node:fs';
 
 export interface ScheduleCommandOptions {
   readonly devices: number;
@@ -54,11 +54,8 @@ export function register(program: Command): void {
       const color = options.color !== false && process.stderr.isTTY === true && !process.env.NO_COLOR;
       const result = runSchedule(name, { ...options, stagesPerDevice: options.stagesPerDevice ?? defaultStagesPerDevice(name), color });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
-      if (result.output !== undefined) {
-        if (options.output) writeFileSync(options.output, result.output);
-        else process.stdout.write(result.output);
-      }
       setExitCode(result.exitCode);
+      if (result.output !== undefined) setExitCode(writeOutput(options.output, result.output));
     });
 }
 
@@ -132,4 +129,23 @@ export function scheduleText(schedule: ComputeSchedule): string {
       `peak activations per device ${peaks.join(' ')}`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+// Writing a command's result to a file or standard output (shared by
+// compile and export): a file that cannot be written is a usage problem
+// (exit 2) with a one-line message, never a stack trace.
+/** Returns the exit code: 0 written, 2 when the file cannot be written. */
+export function writeOutput(file: string | undefined, text: string): number {
+  if (file === undefined || file === '-') {
+    process.stdout.write(text);
+    return 0;
+  }
+  try {
+    writeFileSync(file, text);
+    return 0;
+  } catch (error) {
+    const reason = error instanceof Error && 'code' in error && error.code === 'ENOENT' ? 'its folder does not exist' : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`pipec: cannot write ${file}: ${reason}\n`);
+    return 2;
+  }
 }
