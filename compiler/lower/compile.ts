@@ -12,6 +12,7 @@ import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgr
 import { loweringMessages } from '../messages/lowering.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
+import { autoSchedule } from '../autoschedule/autoSchedule.ts';
 import { standardSchedules } from '../schedule/builtin.ts';
 import { describeDeadlock, proveDeadlockFree } from '../schedule/deadlock.ts';
 import { evaluateSchedule } from '../schedule/evaluate.ts';
@@ -23,11 +24,7 @@ import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
 export interface CompileOptions {
   /** Costs for the list scheduler and the automatic scheduler (unit costs when absent). */
   readonly costs?: CostModel;
-  /**
-   * The automatic scheduler for `schedule auto` (compiler/autoschedule,
-   * written separately). Injected rather than imported so this phase builds
-   * without it; without one, `auto` is a 5002 error.
-   */
+  /** The automatic scheduler for `schedule auto` (default: compiler/autoschedule's). */
   readonly autoSchedule?: AutoScheduler;
 }
 
@@ -52,7 +49,7 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
   const use = pipeline.schedule;
 
   // 1. The compute order.
-  const schedule = scheduleFor(program, shape, costs, options.autoSchedule, diagnostics);
+  const schedule = scheduleFor(program, shape, costs, options.autoSchedule ?? autoSchedule, diagnostics);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
     diagnostics.push(makeDiagnostic(loweringMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
@@ -168,17 +165,17 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
   return { ir, schedule, diagnostics };
 }
 
-function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, autoSchedule: AutoScheduler | undefined, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
+function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler | undefined, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
-    if (!autoSchedule) {
+    if (!automatic) {
       diagnostics.push(makeDiagnostic(loweringMessages.noAutoScheduler, use.span));
       return undefined;
     }
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
-      return autoSchedule({ shape, costs, memoryLimit });
+      return automatic({ shape, costs, memoryLimit });
     } catch (error) {
       diagnostics.push(makeDiagnostic(loweringMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
       return undefined;

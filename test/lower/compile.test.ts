@@ -161,6 +161,15 @@ schedule crossed(p, m) {
     expect(text.slice(problems[0].span.start, problems[0].span.end)).toBe('B[0]');
   });
 
+  it('schedule auto stays within the memory it is given (here: 1F1B\'s activations) and validates', () => {
+    const result = compileProgram(program(pipelineText({ schedule: 'auto(memory: 1.0 * activations(1f1b))' })));
+    expect(result.diagnostics).toEqual([]);
+    expect(validateIr(result.ir!).errors).toEqual([]);
+    peakLiveActivations(result.schedule!).forEach((peak, rank) => expect(peak).toBeLessThanOrEqual(4 - rank));
+    const without = compileProgram(program(pipelineText({ schedule: 'auto(memory: 1.0 * activations(1f1b))' })), { autoSchedule: undefined });
+    expect(without.diagnostics).toEqual([]);
+  });
+
   it('compiles every sample program to an IR that validates', () => {
     const samples = new URL('../../samples/', import.meta.url);
     for (const file of readdirSync(samples).filter((f) => f.endsWith('.pipe'))) {
