@@ -67,6 +67,8 @@ interface ModelWalk {
   layerCount: number;
   /** Set once the model is too large: the walk stops. */
   aborted: boolean;
+  /** What produced the current shape (the input or the previous layer), for related locations. */
+  producer?: { readonly name: string; readonly span: Span };
 }
 
 /** Far above any model pipec can train; beyond it the checker stops rather than appear to hang. */
@@ -136,6 +138,7 @@ export function checkModel(
   };
 
   const startShape = inputs[0]?.shape;
+  if (inputs[0] !== undefined) walk.producer = { name: `input '${inputs[0].name}'`, span: inputs[0].span };
   if (inputs.length === 0 && !walk.failed) {
     reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'input' }, {
       hint: 'declare the data the first layer reads, e.g. input x: f32[batch, 784]',
@@ -258,6 +261,7 @@ function walkMembers(
         const layer = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span);
         register(member.name, index, { name, span: member.name.span, layer });
         current = layer?.outputShape;
+        walk.producer = { name: `layer '${name}'`, span: member.name.span };
         break;
       }
       case 'RepeatBlock': {
@@ -310,6 +314,7 @@ function walkMembers(
         }
         register(member.name, index, { name, span: member.name.span, layer });
         current = layer?.outputShape;
+        walk.producer = { name: `residual block '${name}'`, span: member.name.span };
         break;
       }
       case 'DimDeclaration':
@@ -375,7 +380,7 @@ function checkLayer(
     if (!inferred.ok) {
       reporter.report(NameMessages.shapeMismatch, span, {
         layer: `${name} (${operator})`, expected: inferred.expected, actual: formatShape(input), reason: inferred.reason,
-      }, { hint: shapeHint(operator, input) });
+      }, { hint: shapeHint(operator, input, walk.producer?.name.startsWith('input') === true), related: producedHere(walk, input) });
       return undefined;
     }
     const costs = builtin.costs(input, inferred.shape, values);
@@ -388,7 +393,7 @@ function checkLayer(
   if (!matched.ok) {
     reporter.report(NameMessages.externShapeMismatch, span, {
       name: operator, expected: matched.expected, actual: formatShape(input),
-    }, { hint: matched.reason });
+    }, { hint: matched.reason, related: producedHere(walk, input) });
     return undefined;
   }
   const costs: LayerCosts = {
@@ -407,9 +412,15 @@ function checkLayer(
   };
 }
 
-function shapeHint(operator: string, input: TensorShape): string | undefined {
+function producedHere(walk: ModelWalk, shape: TensorShape): { span: Span; message: string }[] {
+  return walk.producer === undefined ? [] : [{ span: walk.producer.span, message: `${walk.producer.name} produces ${formatShape(shape)}` }];
+}
+
+function shapeHint(operator: string, input: TensorShape, fromInput: boolean): string | undefined {
   if (operator === 'Dense' && input.dtype === 'i32') return 'integer tokens need an Embedding first';
-  if ((operator === 'Conv2D' || operator === 'MaxPool') && input.dims.length === 2) return 'declare the input as an image, e.g. f32[batch, 28, 28, 1]';
+  if ((operator === 'Conv2D' || operator === 'MaxPool') && input.dims.length === 2) {
+    return fromInput ? 'declare the input as an image, e.g. f32[batch, 28, 28, 1]' : 'convolutions go before Flatten and Dense layers, which make images flat';
+  }
   if (operator === 'Embedding') return 'declare the input as i32 token ids';
   return undefined;
 }
