@@ -1,4 +1,148 @@
-// PLACEHOLDER: replaced by the owner of this command. A test fails while any command is a placeholder.
+// `pipec tune FILE [-o best.pipe] [--pipeline NAME] [--top N] [--format text|json]`:
+// search stage count, chunks per device, placement (loop, V), microbatch
+// count and schedule family (the built-ins and auto) for the program's
+// cluster, drop what does not check or fit in memory, rank the rest by
+// simulated time per batch, print the top N with bubble and peak memory and
+// write the best as a .pipe file. Exit 0 when something fits, 1 when nothing
+// does (or the program has errors), 2 usage.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-export const placeholder = true;
-export function register(_program: Command): void {}
+import { InvalidArgumentError, Option } from 'commander';
+import { parse } from '../../grammar/index.ts';
+import { autoSchedule } from '../../compiler/autoschedule/autoSchedule.ts';
+import { checkProgram } from '../../compiler/check/index.ts';
+import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScript.ts';
+import type { CompilerHost } from '../../compiler/host.ts';
+import { formatMemory, formatPercent, formatTime } from '../../compiler/show/format.ts';
+import { tune, type TuneCandidate } from '../../compiler/tune/tune.ts';
+import { createNodeHost, loadAndCheck } from '../loadProgram.ts';
+import { setExitCode } from '../main.ts';
+import { renderDiagnostics } from '../render.ts';
+
+export interface TuneCommandOptions {
+  readonly output?: string;
+  readonly pipeline?: string;
+  readonly top: number;
+  readonly format: 'text' | 'json';
+  readonly maxStagesPerDevice?: number;
+  readonly color?: boolean;
+  readonly progress?: boolean;
+}
+
+const positiveInteger = (flag: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`${flag} must be a positive whole number, got '${value}'`);
+  return number;
+};
+
+export function register(program: Command): void {
+  program
+    .command('tune')
+    .description('search stages, chunks per device, placement, microbatches and schedule for the fastest configuration that fits')
+    .argument('<file>', '.pipe program')
+    .option('-o, --output <file>', 'write the best configuration as a .pipe program')
+    .option('--pipeline <name>', 'the pipeline to tune (default: the first in the file)')
+    .option('--top <N>', 'how many configurations to list', positiveInteger('--top'), 10)
+    .option('--max-stages-per-device <V>', 'largest number of chunks per device to try (default 4)', positiveInteger('--max-stages-per-device'))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--no-color', 'plain output without ANSI colours')
+    .action((file: string, options: TuneCommandOptions) => {
+      const color = options.color !== false && process.stderr.isTTY === true && !process.env.NO_COLOR;
+      const result = runTune(file, { ...options, color, progress: process.stderr.isTTY === true });
+      if (result.output !== '') process.stdout.write(result.output);
+      if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
+      setExitCode(result.exitCode);
+    });
+}
+
+/** The command's work; writes -o itself (the file is the product). */
+export function runTune(file: string, options: TuneCommandOptions): { output: string; errorOutput: string; exitCode: number; best?: TuneCandidate } {
+  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
+  if (loaded.kind === 'missing') return { output: '', errorOutput: `${loaded.message}\n`, exitCode: 2 };
+  const render = (diagnostics: Parameters<typeof renderDiagnostics>[0]) =>
+    renderDiagnostics(diagnostics, loaded.sources, { color: options.color ?? false, format: 'text' });
+  if (!loaded.ok || loaded.program === undefined) return { output: '', errorOutput: render(loaded.diagnostics), exitCode: 1 };
+
+  const entry = path.normalize(file);
+  const text = readFileSync(file, 'utf8');
+  const document = parse({ name: entry, text }).document;
+  const nodeHost = createNodeHost();
+  const pipelineName = options.pipeline ?? loaded.program.pipeline.name;
+  const bar = options.progress ? new SingleBar({ format: 'tuning [{bar}] {value}/{total} configurations', clearOnComplete: true }) : undefined;
+  let started = false;
+  const result = tune({
+    document,
+    text,
+    file: entry,
+    pipeline: pipelineName,
+    check: (candidate) => {
+      // The rewritten entry file is served in place of the original; imports resolve as before.
+      const host: CompilerHost = { ...nodeHost, readFile: (name) => (path.normalize(name) === entry ? candidate : nodeHost.readFile(name)) };
+      return checkProgram(entry, host, { pipeline: pipelineName, readExternModule: readExternModuleWithTsMorph });
+    },
+    autoSchedule,
+    maxStagesPerDevice: options.maxStagesPerDevice,
+    onProgress: (done, total) => {
+      if (!bar) return;
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+      if (done === total) bar.stop();
+    },
+  });
+  if (result.ranked.length === 0) return { output: '', errorOutput: render(result.diagnostics), exitCode: 1 };
+
+  const best = result.ranked[0];
+  if (options.output !== undefined) writeFileSync(options.output, best.text);
+  const shown = result.ranked.slice(0, options.top);
+  if (options.format === 'json') {
+    const json = {
+      pipeline: pipelineName,
+      tried: result.ranked.length + result.rejected.length,
+      fits: result.ranked.length,
+      ranked: shown.map(({ text: _text, ...candidate }) => candidate),
+      rejectedReasons: countReasons(result.rejected.map((r) => r.reason)),
+    };
+    return { output: `${JSON.stringify(json, null, 2)}\n`, errorOutput: '', exitCode: 0, best };
+  }
+  const current = loaded.program.pipeline;
+  const rows = [['#', 'stages', 'per device', 'placement', 'microbatches', 'schedule', 'time/batch', 'bubble', 'peak memory', 'of capacity']];
+  shown.forEach((candidate, index) => {
+    rows.push([
+      String(index + 1),
+      String(candidate.stages),
+      String(candidate.stagesPerDevice),
+      candidate.stagesPerDevice === 1 ? '-' : candidate.placement,
+      String(candidate.microbatches),
+      candidate.schedule,
+      formatTime(candidate.makespan, 'seconds'),
+      formatPercent(candidate.bubble),
+      formatMemory(candidate.peakMemory, 'bytes'),
+      formatPercent(candidate.peakFraction),
+    ]);
+  });
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  const table = rows.map((row) => row.map((cell, c) => (c === 5 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
+  const lines = [
+    `pipeline ${pipelineName}: ${current.devicesPerReplica} devices; tried ${result.ranked.length + result.rejected.length} configurations, ${result.ranked.length} fit`,
+    '',
+    ...table,
+    '',
+    options.output !== undefined ? `best written to ${options.output}` : 'write the best with -o best.pipe',
+  ];
+  return { output: `${lines.join('\n')}\n`, errorOutput: '', exitCode: 0, best };
+}
+
+function countReasons(reasons: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const reason of reasons) {
+    const code = /^PIPE\d+/.exec(reason)?.[0] ?? reason;
+    counts[code] = (counts[code] ?? 0) + 1;
+  }
+  return counts;
+}
