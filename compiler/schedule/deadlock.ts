@@ -58,7 +58,8 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   const receiver = new Int32Array(tagCount).fill(-1);
   const waiter = new Int32Array(tagCount).fill(-1);
   const position = new Int32Array(devices.length);
-  const timeline: string[][] = devices.map(() => []);
+  const lastCompute: Int32Array[] = devices.map(() => new Int32Array(TIMELINE_TAIL));
+  const tailNext = new Int32Array(devices.length);
   const worklist: number[] = devices.map((_, index) => index).reverse();
 
   while (worklist.length > 0) {
@@ -88,14 +89,23 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
           if (waiting !== index) worklist.push(waiting);
         }
       } else if (isCompute(op)) {
-        const tail = timeline[index];
-        tail.push(`${op} s${instruction.stage}${instruction.microbatch === undefined ? '' : ` mb${instruction.microbatch}`}`);
-        if (tail.length > TIMELINE_TAIL) tail.shift();
+        // Remember positions only; the partial timeline is spelled out at the end.
+        const tail = lastCompute[index];
+        tail[tailNext[index]++ % TIMELINE_TAIL] = position[index];
       }
       position[index]++;
     }
   }
 
+  const timeline = devices.map((device, index) => {
+    const count = Math.min(tailNext[index], TIMELINE_TAIL);
+    const entries: string[] = [];
+    for (let k = tailNext[index] - count; k < tailNext[index]; k++) {
+      const instruction = device.instructions[lastCompute[index][k % TIMELINE_TAIL]];
+      entries.push(`${instruction.op} s${instruction.stage}${instruction.microbatch === undefined ? '' : ` mb${instruction.microbatch}`}`);
+    }
+    return entries;
+  });
   const stuck: StuckStream[] = [];
   devices.forEach((device, index) => {
     if (position[index] >= device.instructions.length) return;

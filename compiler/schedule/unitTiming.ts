@@ -61,9 +61,12 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
   const G = pairs;
   const I = 2 * pairs;
   const devices = schedule.devices;
-  const units = schedule.orders.map((order) =>
-    together ? executionUnits(order) : order.map((_, k) => ({ first: k, end: k + 1 })),
-  );
+  // Units of execution: overlap groups when they run together, else single
+  // actions (encoded as unit k = action k, without allocating).
+  const groups = together ? schedule.orders.map((order) => executionUnits(order)) : undefined;
+  const unitCount = (d: number) => (groups ? groups[d].length : schedule.orders[d].length);
+  const unitFirst = (d: number, u: number) => (groups ? groups[d][u].first : u);
+  const unitEnd = (d: number, u: number) => (groups ? groups[d][u].end : u + 1);
   const nextUnit = new Int32Array(devices);
   const free = new Float64Array(devices);
   const busy = new Array<number>(devices).fill(0);
@@ -129,11 +132,12 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
   while (worklist.length > 0) {
     const d = worklist.pop()!;
     const order = schedule.orders[d];
-    const deviceUnits = units[d];
-    advance: while (nextUnit[d] < deviceUnits.length) {
-      const unit = deviceUnits[nextUnit[d]];
+    const units = unitCount(d);
+    advance: while (nextUnit[d] < units) {
+      const first = unitFirst(d, nextUnit[d]);
+      const last = unitEnd(d, nextUnit[d]);
       readyAt = free[d];
-      for (let k = unit.first; k < unit.end; k++) {
+      for (let k = first; k < last; k++) {
         const action = order[k];
         if (!inRange(action)) break advance; // validation reports it; timing cannot place it
         const key = missing(action);
@@ -149,14 +153,14 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
       }
       const ready = readyAt;
       let duration = 0;
-      for (let k = unit.first; k < unit.end; k++) {
+      for (let k = first; k < last; k++) {
         duration = Math.max(duration, actionDuration(costs, order[k].operation, order[k].stage));
       }
       const end = ready + duration;
       free[d] = end;
       busy[d] += duration;
       nextUnit[d]++;
-      for (let k = unit.first; k < unit.end; k++) {
+      for (let k = first; k < last; k++) {
         const action = order[k];
         start[d][k] = ready;
         finish[d][k] = end;
@@ -181,9 +185,8 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
   const totalBusy = busy.reduce((a, b) => a + b, 0);
   const stuck: StuckDevice[] = [];
   for (let d = 0; d < devices; d++) {
-    if (nextUnit[d] >= units[d].length) continue;
-    const unit = units[d][nextUnit[d]];
-    for (let k = unit.first; k < unit.end; k++) {
+    if (nextUnit[d] >= unitCount(d)) continue;
+    for (let k = unitFirst(d, nextUnit[d]); k < unitEnd(d, nextUnit[d]); k++) {
       const action = schedule.orders[d][k];
       if (!inRange(action)) break;
       const key = missing(action);
