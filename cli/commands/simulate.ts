@@ -9,9 +9,12 @@
 // buildScenarios is shared with `pipec show` (and `--compare`).
 
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
+import type { Diagnostic } from '../../grammar/diagnostic.ts';
+import { parse } from '../../grammar/index.ts';
+import { printDocument } from '../../grammar/printer.ts';
 import { spanOf } from '../../grammar/source.ts';
 import { autoSchedule } from '../../compiler/autoschedule/autoSchedule.ts';
 import { deriveCostModel, readCostsFile } from '../../compiler/cost/costModel.ts';
@@ -19,16 +22,19 @@ import { costModelFromSpec, parseCostSpec, UNIT_COST_SPEC } from '../../compiler
 import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
 import { compileProgram } from '../../compiler/lower/compile.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
-import { scheduleMessages } from '../../compiler/messages/schedules.ts';
-import type { CheckedProgram, CheckedScheduleUse } from '../../compiler/program.ts';
-import { builtinSchedule, normaliseScheduleName, standardSchedules } from '../../compiler/schedule/builtin.ts';
+import { checkProgram, type CheckResult } from '../../compiler/check/index.ts';
+import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScript.ts';
+import type { CompilerHost } from '../../compiler/host.ts';
+import type { CheckedProgram } from '../../compiler/program.ts';
+import { builtinSchedule, normaliseScheduleName } from '../../compiler/schedule/builtin.ts';
 import { placeStages, type ComputeSchedule } from '../../compiler/schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../../compiler/schedule/validate.ts';
 import { simulate, simulateIr, type SimulationResult } from '../../compiler/simulate/simulate.ts';
 import { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from '../../compiler/show/format.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from '../../compiler/stdlib/index.ts';
 import { importTorchCsv } from '../../compiler/torch/csv.ts';
-import { loadAndCheck } from '../loadProgram.ts';
+import { findPipeline, rewriteSchedule } from '../../compiler/tune/tune.ts';
+import { createNodeHost, loadAndCheck } from '../loadProgram.ts';
 import { setExitCode } from '../main.ts';
 import { renderDiagnostics } from '../render.ts';
 import { defaultStagesPerDevice } from './schedule.ts';
@@ -216,15 +222,32 @@ function csvScenario(file: string, options: ScenarioOptions, spec: Exclude<Retur
   };
 }
 
-/** The program with another schedule in place of its own (for --compare). */
-export function withSchedule(program: CheckedProgram, name: string): CheckedProgram {
+/**
+ * Checks `text` as if it were the entry file `file` (imports resolve as
+ * usual): how tune and --compare put rewritten programs through the checker.
+ */
+export function checkText(file: string, text: string, pipeline: string | undefined): CheckResult {
+  const entry = path.normalize(file);
+  const nodeHost = createNodeHost();
+  const host: CompilerHost = { ...nodeHost, readFile: (name) => (path.normalize(name) === entry ? text : nodeHost.readFile(name)) };
+  return checkProgram(entry, host, { pipeline, readExternModule: readExternModuleWithTsMorph });
+}
+
+/**
+ * The program with another schedule in place of its own (for --compare):
+ * the pipeline's `schedule` line is rewritten and the file checked again, so
+ * the other schedule gets the same checks as if the user had written it.
+ */
+function programWithSchedule(file: string, program: CheckedProgram, name: string): { program?: CheckedProgram; diagnostics: readonly Diagnostic[]; sources: ReadonlyMap<string, string> } {
   const key = normaliseScheduleName(name);
-  const use = program.pipeline.schedule;
-  if (key === use.name) return program;
-  const schedule: CheckedScheduleUse = key === 'auto'
-    ? { name: 'auto', args: { memory: 1, memoryUnit: 'activations', reference: '1f1b' }, span: use.span }
-    : { name: key, args: {}, declaration: program.schedules.get(key) ?? standardSchedules().get(key), span: use.span };
-  return { ...program, pipeline: { ...program.pipeline, schedule } };
+  if (key === program.pipeline.schedule.name) return { program, diagnostics: [], sources: program.sources };
+  const text = readFileSync(file, 'utf8');
+  const document = parse({ name: path.normalize(file), text }).document;
+  const pipeline = findPipeline(document, program.pipeline.name);
+  if (pipeline === undefined) return { diagnostics: [], sources: program.sources };
+  const rewritten = printDocument(rewriteSchedule(document, pipeline, key === 'auto' ? 'auto(memory: 1 * activations(1f1b))' : key));
+  const checked = checkText(file, rewritten, program.pipeline.name);
+  return { program: checked.program, diagnostics: checked.diagnostics, sources: checked.sources };
 }
 
 function programScenarios(file: string, options: ScenarioOptions, compare?: readonly string[]): ScenarioOutcome {
@@ -255,12 +278,14 @@ function programScenarios(file: string, options: ScenarioOptions, compare?: read
   let errorOutput = '';
   let exitCode = 0;
   for (const name of compare ?? [program.pipeline.schedule.name]) {
-    const variant = withSchedule(program, name);
-    if (variant.pipeline.schedule.name !== 'auto' && variant.pipeline.schedule.declaration === undefined) {
-      errorOutput += render([makeDiagnostic(scheduleMessages.unknownSchedule, variant.pipeline.schedule.span, { name, known: [...standardSchedules().keys()].join(', ') })]);
+    const checked = programWithSchedule(file, program, name);
+    if (checked.program === undefined || checked.diagnostics.some((d) => d.severity === 'error')) {
+      // Diagnostics of the rewritten text point into it; show them against it, labelled.
+      errorOutput += `pipec: with schedule ${normaliseScheduleName(name)}:\n${renderDiagnostics(checked.diagnostics, checked.sources, { color: options.color ?? false, format: 'text' })}`;
       exitCode = 1;
       continue;
     }
+    const variant = checked.program;
     const compiled = compileProgram(variant, { costs, autoSchedule });
     const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
     if (!compiled.ir || !compiled.schedule || errors.length > 0) {

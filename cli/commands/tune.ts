@@ -13,14 +13,12 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { parse } from '../../grammar/index.ts';
 import { autoSchedule } from '../../compiler/autoschedule/autoSchedule.ts';
-import { checkProgram } from '../../compiler/check/index.ts';
-import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScript.ts';
-import type { CompilerHost } from '../../compiler/host.ts';
 import { formatMemory, formatPercent, formatTime } from '../../compiler/show/format.ts';
 import { tune, type TuneCandidate } from '../../compiler/tune/tune.ts';
-import { createNodeHost, loadAndCheck } from '../loadProgram.ts';
+import { loadAndCheck } from '../loadProgram.ts';
 import { setExitCode } from '../main.ts';
 import { renderDiagnostics } from '../render.ts';
+import { checkText } from './simulate.ts';
 
 export interface TuneCommandOptions {
   readonly output?: string;
@@ -69,7 +67,6 @@ export function runTune(file: string, options: TuneCommandOptions): { output: st
   const entry = path.normalize(file);
   const text = readFileSync(file, 'utf8');
   const document = parse({ name: entry, text }).document;
-  const nodeHost = createNodeHost();
   const pipelineName = options.pipeline ?? loaded.program.pipeline.name;
   const bar = options.progress ? new SingleBar({ format: 'tuning [{bar}] {value}/{total} configurations', clearOnComplete: true }) : undefined;
   let started = false;
@@ -78,11 +75,7 @@ export function runTune(file: string, options: TuneCommandOptions): { output: st
     text,
     file: entry,
     pipeline: pipelineName,
-    check: (candidate) => {
-      // The rewritten entry file is served in place of the original; imports resolve as before.
-      const host: CompilerHost = { ...nodeHost, readFile: (name) => (path.normalize(name) === entry ? candidate : nodeHost.readFile(name)) };
-      return checkProgram(entry, host, { pipeline: pipelineName, readExternModule: readExternModuleWithTsMorph });
-    },
+    check: (candidate) => checkText(entry, candidate, pipelineName),
     autoSchedule,
     maxStagesPerDevice: options.maxStagesPerDevice,
     onProgress: (done, total) => {

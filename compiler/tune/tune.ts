@@ -80,10 +80,7 @@ export function tune(request: TuneRequest): TuneResult {
   const base = request.check(request.text);
   if (base.program === undefined) return { ranked: [], rejected: [], diagnostics: base.diagnostics };
   const program = base.program;
-  const pipelineNode = request.document.declarations.find(
-    (declaration): declaration is ast.PipelineDeclaration =>
-      declaration.kind === 'PipelineDeclaration' && (request.pipeline === undefined || declaration.name.name === request.pipeline),
-  );
+  const pipelineNode = findPipeline(request.document, request.pipeline);
   if (pipelineNode === undefined) throw new Error(`tune: the pipeline ${request.pipeline ?? ''} checked but is not in the entry file`);
   const configurations = searchSpace(program, request);
   const ranked: TuneCandidate[] = [];
@@ -202,6 +199,27 @@ function scheduleUse(text: string, span: Span): ast.ScheduleUse {
     span,
   };
   return { kind: 'ScheduleUse', name: identifier('auto', span), args: [{ kind: 'Argument', name: identifier('memory', span), value, span }], span };
+}
+
+/** The document with only the pipeline's schedule replaced (`pipec show --compare`). */
+export function rewriteSchedule(document: ast.Document, pipeline: ast.PipelineDeclaration, schedule: string): ast.Document {
+  let replaced = false;
+  const members = pipeline.members.map((member) => {
+    if (member.kind !== 'ScheduleUse' || replaced) return member;
+    replaced = true;
+    return scheduleUse(schedule, member.span);
+  });
+  if (!replaced) members.push(scheduleUse(schedule, { file: pipeline.span.file, start: pipeline.span.end, end: pipeline.span.end }));
+  const rewritten: ast.PipelineDeclaration = { ...pipeline, members };
+  return { ...document, declarations: document.declarations.map((declaration) => (declaration === pipeline ? rewritten : declaration)) };
+}
+
+/** The pipeline declaration named `name` (or the first) in a document. */
+export function findPipeline(document: ast.Document, name?: string): ast.PipelineDeclaration | undefined {
+  return document.declarations.find(
+    (declaration): declaration is ast.PipelineDeclaration =>
+      declaration.kind === 'PipelineDeclaration' && (name === undefined || declaration.name.name === name),
+  );
 }
 
 /** The document with the pipeline's microbatches, stages and schedule replaced. */
