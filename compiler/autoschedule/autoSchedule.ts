@@ -30,6 +30,8 @@ export interface AutoScheduleReport {
   readonly makespan: number;
   /** max over ranks of m·(F+I+W) summed over the rank's stages. */
   readonly lowerBound: number;
+  /** max over ranks of (first forward's arrival + the rank's work): no order beats it. */
+  readonly fillBound: number;
   /** Which construction the winner started from. */
   readonly origin: string;
   readonly candidatesTried: number;
@@ -94,6 +96,7 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
     schedule: toComputeSchedule(tables, 'auto', best.orders),
     makespan,
     lowerBound: tables.lowerBound,
+    fillBound: tables.fillBound,
     origin: best.origin,
     candidatesTried: tried,
   };

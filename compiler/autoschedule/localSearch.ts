@@ -52,7 +52,7 @@ export function improveByLocalSearch(
   let spread = meanDeviceFinish(tables, evaluator, orders);
   const epsilon = 1e-9;
   for (let attempt = 0; attempt < budget.evaluations; attempt++) {
-    if (makespan <= tables.lowerBound + epsilon) break;
+    if (makespan <= tables.fillBound + epsilon) break;
     const d = Math.floor(random() * tables.devices);
     const order = orders[d];
     if (order.length < 2) continue;

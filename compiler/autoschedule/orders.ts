@@ -41,6 +41,11 @@ export interface ProblemTables {
   readonly stagesOf: readonly (readonly number[])[];
   /** max over devices of the device's total compute: no order can finish sooner. */
   readonly lowerBound: number;
+  /**
+   * Tighter: a device cannot start before microbatch 0's forward reaches its
+   * first stage, so max over devices of (that arrival + the device's work).
+   */
+  readonly fillBound: number;
 }
 
 export function buildTables(problem: SchedulingProblem): ProblemTables {
@@ -61,11 +66,15 @@ export function buildTables(problem: SchedulingProblem): ProblemTables {
     if (s < n - 1 && shape.stageDevice[s + 1] !== shape.stageDevice[s]) gradientDelay[s] = costs.sendGradient[s + 1] ?? 0;
     stagesOf[shape.stageDevice[s]].push(s);
   }
+  const firstArrival = new Float64Array(n);
+  for (let s = 1; s < n; s++) firstArrival[s] = firstArrival[s - 1] + duration[(s - 1) * 3] + activationDelay[s];
   let lowerBound = 0;
+  let fillBound = 0;
   for (const stages of stagesOf) {
     let total = 0;
     for (const s of stages) total += shape.microbatches * (duration[s * 3] + duration[s * 3 + 1] + duration[s * 3 + 2]);
     lowerBound = Math.max(lowerBound, total);
+    if (stages.length > 0) fillBound = Math.max(fillBound, firstArrival[stages[0]] + total);
   }
   return {
     problem,
@@ -80,6 +89,7 @@ export function buildTables(problem: SchedulingProblem): ProblemTables {
     limit: Float64Array.from(problem.memoryLimit),
     stagesOf,
     lowerBound,
+    fillBound,
   };
 }
 
