@@ -9,7 +9,7 @@ import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import type { IrProgram } from '../../compiler/ir/types.ts';
 import { compileProgram } from '../../compiler/lower/compile.ts';
 import { setExitCode } from '../main.ts';
-import { writeOutput } from './schedule.ts';
+import { costsFor, writeOutput } from './schedule.ts';
 import { loadAndCheck } from '../loadProgram.ts';
 import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
 
@@ -18,6 +18,10 @@ export interface CompileCommandOptions {
   readonly pipeline?: string;
   readonly format: 'text' | 'json';
   readonly color: boolean;
+  /** Measured costs file (`pipec profile`), for rule and auto schedules. */
+  readonly costs?: string;
+  /** Unit costs (F = I = W = 1, B = 2) instead of the derived ones. */
+  readonly unit?: boolean;
 }
 
 export function register(program: Command): void {
@@ -28,6 +32,8 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'where to write the IR (default: standard output)')
     .option('--pipeline <name>', 'the pipeline to compile (default: the first in the file)')
     .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
+    .option('--costs <file>', 'measured costs (from pipec profile) for rule-based and auto schedules')
+    .option('--unit', 'unit costs (F=I=W=1, B=2) for rule-based and auto schedules, as pipec schedule uses', false)
     .option('--no-color', 'plain output without ANSI colours')
     .action((file: string, options: CompileCommandOptions) => {
       const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
@@ -52,7 +58,9 @@ export function runCompile(file: string, options: Omit<CompileCommandOptions, 'o
     if (!loaded.program && diagnostics.length === 0) return { errorOutput: `${file}: no pipeline to compile\n`, exitCode: 1 };
     return { errorOutput: render(), exitCode: 1 };
   }
-  const compiled = compileProgram(loaded.program);
+  const costs = costsFor(loaded.program, options);
+  if ('errorOutput' in costs) return costs;
+  const compiled = compileProgram(loaded.program, costs.model ? { costs: costs.model } : {});
   diagnostics.push(...compiled.diagnostics);
   const failed = diagnostics.some((d) => d.severity === 'error');
   if (failed || !compiled.ir) return { errorOutput: render(), exitCode: 1 };

@@ -8,7 +8,7 @@ import { Option } from 'commander';
 import { compileProgram } from '../../compiler/lower/compile.ts';
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
-import { writeOutput } from './schedule.ts';
+import { costsFor, writeOutput } from './schedule.ts';
 import { loadAndCheck } from '../loadProgram.ts';
 import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
 
@@ -18,6 +18,10 @@ export interface ExportCommandOptions {
   readonly pipeline?: string;
   readonly format: 'text' | 'json';
   readonly color: boolean;
+  /** Measured costs file (`pipec profile`), for rule and auto schedules. */
+  readonly costs?: string;
+  /** Unit costs (F = I = W = 1, B = 2) instead of the derived ones. */
+  readonly unit?: boolean;
 }
 
 export function register(program: Command): void {
@@ -29,6 +33,8 @@ export function register(program: Command): void {
     .option('--comms', "add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format)", false)
     .option('--pipeline <name>', 'the pipeline to export (default: the first in the file)')
     .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
+    .option('--costs <file>', 'measured costs (from pipec profile) for rule-based and auto schedules')
+    .option('--unit', 'unit costs (F=I=W=1, B=2) for rule-based and auto schedules, as pipec schedule uses', false)
     .option('--no-color', 'plain output without ANSI colours')
     .action((file: string, options: ExportCommandOptions) => {
       const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
@@ -52,7 +58,9 @@ export function runExport(file: string, options: Omit<ExportCommandOptions, 'tor
     if (!loaded.program && diagnostics.length === 0) return { errorOutput: `${file}: no pipeline to export\n`, exitCode: 1 };
     return { errorOutput: render(), exitCode: 1 };
   }
-  const compiled = compileProgram(loaded.program);
+  const costs = costsFor(loaded.program, options);
+  if ('errorOutput' in costs) return costs;
+  const compiled = compileProgram(loaded.program, costs.model ? { costs: costs.model } : {});
   diagnostics.push(...compiled.diagnostics);
   if (diagnostics.some((d) => d.severity === 'error') || !compiled.schedule) return { errorOutput: render(), exitCode: 1 };
   return { csv: exportTorchCsv(compiled.schedule, { comms: options.comms }), errorOutput: diagnostics.length > 0 ? render() : '', exitCode: 0 };

@@ -3,11 +3,15 @@
 // order is validated, lowered and proven free of deadlock before it is
 // printed, so what comes out is safe to run (e.g. a ZB-V CSV for PyTorch).
 
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf } from '../../grammar/source.ts';
+import { deriveCostModel, readCostsFile } from '../../compiler/cost/costModel.ts';
+import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
 import { bareScheduleIr } from '../../compiler/lower/bare.ts';
+import type { CheckedProgram } from '../../compiler/program.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
 import { scheduleMessages } from '../../compiler/messages/schedules.ts';
 import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
@@ -20,7 +24,6 @@ import { STANDARD_SCHEDULES, standardLibrary } from '../../compiler/stdlib/index
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
 import { renderDiagnostics } from '../render.ts';
-import { writeFileSync } from 'node:fs';
 
 export interface ScheduleCommandOptions {
   readonly devices: number;
@@ -148,4 +151,29 @@ export function writeOutput(file: string | undefined, text: string): number {
     process.stderr.write(`pipec: cannot write ${file}: ${reason}\n`);
     return 2;
   }
+}
+
+/**
+ * The cost model `pipec compile` and `pipec export` hand the list and
+ * automatic schedulers: `--unit`, `--costs FILE`, or the one derived from
+ * the program's FLOPs and links — the default of `pipec simulate`, so the
+ * order compiled is the order simulated.
+ */
+export function costsFor(
+  program: CheckedProgram,
+  options: { readonly costs?: string; readonly unit?: boolean; readonly color?: boolean },
+): { model?: CostModel } | { errorOutput: string; exitCode: number } {
+  if (options.unit) return { model: unitCostModel(program.pipeline.stages.length) };
+  if (options.costs === undefined) return { model: deriveCostModel(program) };
+  let text: string;
+  try {
+    text = readFileSync(options.costs, 'utf8');
+  } catch {
+    return { errorOutput: `pipec: ${options.costs} does not exist or is not readable\n`, exitCode: 2 };
+  }
+  const read = readCostsFile(text, options.costs, program);
+  if (!read.costs) {
+    return { errorOutput: renderDiagnostics(read.diagnostics, new Map([[options.costs, text]]), { color: options.color ?? false, format: 'text' }), exitCode: 1 };
+  }
+  return { model: read.costs };
 }

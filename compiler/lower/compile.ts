@@ -22,7 +22,11 @@ import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts
 import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
 
 export interface CompileOptions {
-  /** Costs for the list scheduler and the automatic scheduler (unit costs when absent). */
+  /**
+   * Costs for the list scheduler and the automatic scheduler (unit costs
+   * when absent). `pipec compile`/`export` pass the derived model, as
+   * `pipec simulate` does, so what is compiled is what was simulated.
+   */
   readonly costs?: CostModel;
   /** The automatic scheduler for `schedule auto` (default: compiler/autoschedule's). */
   readonly autoSchedule?: AutoScheduler;

@@ -85,6 +85,20 @@ describe('pipec compile and pipec export', () => {
     expect(validateIr(JSON.parse(readFileSync(out, 'utf8'))).errors).toEqual([]);
   });
 
+  it('rule schedules are list-scheduled with the program\'s derived costs, or unit costs with --unit', () => {
+    const file = path.join(samples, 'custom_schedule.pipe');
+    const unit = runExport(file, { pipeline: 'train_rules', unit: true, comms: false, format: 'text', color: false });
+    expect(unit.exitCode).toBe(0);
+    const rows = unit.csv!.trim().split('\n');
+    expect(rows).toHaveLength(4);
+    // my_zb: split backward, limit p, I > F > W — under unit costs the last rank alternates F and I
+    expect(rows[3].startsWith('3F0,3I0,3F1,3I1')).toBe(true);
+    const derived = runExport(file, { pipeline: 'train_rules', comms: false, format: 'text', color: false });
+    expect(derived.exitCode).toBe(0);
+    expect(importTorchCsv(derived.csv!, 'derived.csv').diagnostics).toEqual([]);
+    expect(runCompile(file, { pipeline: 'train_rules', costs: '/nonexistent/costs.json', format: 'text', color: false }).exitCode).toBe(2);
+  });
+
   it('exports a program\'s schedule as a PyTorch CSV', async () => {
     const result = runExport(path.join(samples, 'mlp.pipe'), { comms: false, format: 'text', color: false });
     expect(result.exitCode).toBe(0);
