@@ -39,6 +39,7 @@ export const scheduleMessages = {
   orderWithinStage: error(4023, '{action} on device {device} step {step} runs before {before} of the same stage and microbatch', 'Per stage the order must be F, then I or B, then W.'),
   dependencyOrder: error(4024, '{action} on device {device} step {step} needs {needed} (device {neededDevice}), which can never finish before it: {why}', 'A cross-stage dependency cannot be met by the order.'),
   actionMicrobatchOutOfRange: error(4028, '{action} on device {device} step {step} names microbatch {microbatch}, but the microbatches are 0..{last}', 'An action in an order names a microbatch that does not exist.'),
+  splitRequired: error(4029, "schedule '{schedule}' requires split backward, but device {device} runs a full backward ({action})", 'An explicit schedule that `requires split backward` uses B.'),
   wrongDevice: error(4025, '{action} runs on device {device} (step {step}), but stage {stage} is placed on device {placed}', 'An action runs on a device other than the one its stage is placed on.'),
   stageOutOfRange: error(4026, '{action} on device {device} step {step} names stage {stage}, but the pipeline has {stages} stages', 'An action names a stage that does not exist.'),
   overlapNotAdjacent: error(4027, 'overlap group {group} on device {device} is split around step {step}', 'Actions of one overlap group must be adjacent in the order.'),

@@ -163,15 +163,24 @@ function evaluate(
       }));
       return undefined;
     }
+    if (requiresSplit(declaration)) {
+      for (let d = 0; d < orders.length; d++) {
+        const full = orders[d].find((action) => action.operation === 'B');
+        if (full) {
+          diagnostics.push(makeDiagnostic(scheduleMessages.splitRequired, full.span ?? declaration.name.span, { schedule: name, device: d, action: `${full.stage}B${full.microbatch}` }));
+          return undefined;
+        }
+      }
+    }
     const splitBackward = orders.some((order) => order.some((action) => action.operation === 'I' || action.operation === 'W'));
     return { ...shape, name, splitBackward, orders };
   }
 
-  if (rules.length === 0) {
+  if (rules.length === 0 && !requiresSplit(declaration)) {
     diagnostics.push(makeDiagnostic(scheduleMessages.emptyBody, declaration.name.span, { schedule: name }));
     return undefined;
   }
-  const splitBackward = rules.some((rule) => rule.kind === 'SplitBackwardRule');
+  const splitBackward = rules.some((rule) => rule.kind === 'SplitBackwardRule') || requiresSplit(declaration);
   const limits = new Array<number>(shape.devices).fill(Number.POSITIVE_INFINITY);
   const priority: PriorityClass[] = [];
   for (const rule of rules) {
@@ -201,7 +210,12 @@ function checkRequirement(rule: RequiresRule, shape: PipelineShape, schedule: st
     }
     return;
   }
+  if (what === 'split' && value === 'backward') return; // applied by the form (below)
   diagnostics.push(makeDiagnostic(scheduleMessages.unknownRequirement, rule.span, { what: value ? `${what} ${value}` : what }));
+}
+
+function requiresSplit(declaration: ScheduleDeclaration): boolean {
+  return declaration.body.some((s) => s.kind === 'RequiresRule' && s.what.name === 'split' && s.value?.name === 'backward');
 }
 
 function describePlacement(shape: PipelineShape): string {

@@ -88,6 +88,14 @@ schedule v2(p, m) {
     expect(result.located).toEqual([{ code: 'PIPE4012', message: "schedule 's' requires placement v, but the stages are placed loop", at: 'requires placement v' }]);
   });
 
+  it('`requires split backward` splits a rule schedule and forbids B in an explicit one', () => {
+    const rules = evaluate('schedule r(p, m) { requires split backward\n limit activations <= p\n priority I > F > W }');
+    expect(rules.diagnostics).toEqual([]);
+    expect(rules.schedule!.splitBackward).toBe(true);
+    const explicit = evaluate('schedule e(p, m) { requires split backward\n on device d { F[0..m]; B[0..m] } }');
+    expect(explicit.located).toEqual([{ code: 'PIPE4029', message: "schedule 'e' requires split backward, but device 0 runs a full backward (0B0)", at: 'B[0..m]' }]);
+  });
+
   it('rejects a body that mixes the explicit and the rules form', () => {
     const result = evaluate('schedule s(p, m) { split backward\n on device d { F[0..m]; B[0..m] } }');
     expect(result.located[0]).toMatchObject({ code: 'PIPE4009', at: 'split backward' });
