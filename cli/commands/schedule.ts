@@ -24,6 +24,7 @@ import { STANDARD_SCHEDULES, standardLibrary } from '../../compiler/stdlib/index
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
 import { renderDiagnostics } from '../render.ts';
+import { bareAutoSchedule } from '../../compiler/autoschedule/bare.ts';
 
 export interface ScheduleCommandOptions {
   readonly devices: number;
@@ -33,6 +34,10 @@ export interface ScheduleCommandOptions {
   readonly comms: boolean;
   readonly output?: string;
   readonly color?: boolean;
+  /** `auto` only: activation units per device (default 2 × stages per device × P). */
+  readonly memory?: number;
+  /** `auto` only: uniform costs, e.g. F=1,I=1,W=1,C=0.5 (default unit costs). */
+  readonly cost?: string;
 }
 
 const positiveInteger = (flag: string) => (value: string) => {
@@ -53,6 +58,12 @@ export function register(program: Command): void {
     .option('--comms', "with --format torch-csv: add SEND/RECV cells (PyTorch's compute_comms format)", false)
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .option('--no-color', 'plain output without ANSI colours')
+    .option('--memory <K>', 'auto: activation units per device (default 2P)', (value: string) => {
+      const number = Number(value);
+      if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`--memory must be a positive number, got '${value}'`);
+      return number;
+    })
+    .option('--cost <spec>', 'auto: uniform costs, e.g. F=1,I=1,W=1,C=0.5 (default unit costs)')
     .action((name: string, options: Omit<ScheduleCommandOptions, 'stagesPerDevice'> & { stagesPerDevice?: number }) => {
       const color = options.color !== false && process.stderr.isTTY === true && !process.env.NO_COLOR;
       const result = runSchedule(name, { ...options, stagesPerDevice: options.stagesPerDevice ?? defaultStagesPerDevice(name), color });
@@ -75,7 +86,13 @@ export function runSchedule(name: string, options: ScheduleCommandOptions): { ou
     errorOutput: renderDiagnostics(diagnostics, sources, { color: options.color ?? false, format: 'text' }),
     exitCode: 1,
   });
-  const built = builtinSchedule(name, { devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice });
+  let built: { schedule?: ComputeSchedule; diagnostics: Diagnostic[] };
+  if (name.trim().toLowerCase() === 'auto') {
+    // The automatic scheduler (compiler/autoschedule/bare.ts); its problems are usage errors.
+    const auto = bareAutoSchedule({ devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory, cost: options.cost });
+    if ('error' in auto) return { errorOutput: `pipec: ${auto.error}\n`, exitCode: 2 };
+    built = { schedule: auto.schedule, diagnostics: [] };
+  } else built = builtinSchedule(name, { devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice });
   if (!built.schedule) return fail(built.diagnostics);
   const schedule = built.schedule;
   const problems = validateSchedule(schedule);

@@ -17,6 +17,7 @@ import { parse } from '../../grammar/index.ts';
 import { printDocument } from '../../grammar/printer.ts';
 import { spanOf } from '../../grammar/source.ts';
 import { autoSchedule } from '../../compiler/autoschedule/autoSchedule.ts';
+import { bareAutoSchedule } from '../../compiler/autoschedule/bare.ts';
 import { deriveCostModel, readCostsFile } from '../../compiler/cost/costModel.ts';
 import { costModelFromSpec, parseCostSpec, UNIT_COST_SPEC } from '../../compiler/cost/costSpec.ts';
 import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
@@ -27,7 +28,7 @@ import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScri
 import type { CompilerHost } from '../../compiler/host.ts';
 import type { CheckedProgram } from '../../compiler/program.ts';
 import { builtinSchedule, normaliseScheduleName } from '../../compiler/schedule/builtin.ts';
-import { placeStages, type ComputeSchedule } from '../../compiler/schedule/types.ts';
+import type { ComputeSchedule } from '../../compiler/schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../../compiler/schedule/validate.ts';
 import { simulate, simulateIr, type SimulationResult } from '../../compiler/simulate/simulate.ts';
 import { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from '../../compiler/show/format.ts';
@@ -170,22 +171,8 @@ function bareSchedule(name: string, options: ScenarioOptions): { schedule?: Comp
   const devices = options.devices!;
   const microbatches = options.microbatches!;
   if (normaliseScheduleName(name) === 'auto') {
-    const perDevice = options.stagesPerDevice ?? 1;
-    const stageDevice = placeStages(perDevice % 2 === 0 ? 'v' : 'loop', devices, perDevice);
-    const spec = options.cost === undefined ? UNIT_COST_SPEC : parseCostSpec(options.cost);
-    if (typeof spec === 'string') return `--cost: ${spec}`;
-    const costs = costModelFromSpec(spec, stageDevice);
-    const limit = options.memory ?? 2 * devices * perDevice * spec.activation;
-    try {
-      const schedule = autoSchedule({
-        shape: { devices, stages: stageDevice.length, microbatches, stageDevice },
-        costs,
-        memoryLimit: Array.from({ length: devices }, () => limit),
-      });
-      return { schedule, diagnostics: [] };
-    } catch (error) {
-      return `schedule auto: ${error instanceof Error ? error.message : String(error)}`;
-    }
+    const built = bareAutoSchedule({ devices, microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory, cost: options.cost });
+    return 'error' in built ? built.error : { schedule: built.schedule, diagnostics: [] };
   }
   return builtinSchedule(name, { devices, microbatches, stagesPerDevice: options.stagesPerDevice ?? defaultStagesPerDevice(name) });
 }

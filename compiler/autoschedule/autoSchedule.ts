@@ -47,14 +47,14 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
   if (problemText !== undefined) throw new Error(problemText);
   const tables = buildTables(request);
   const evaluator = makeEvaluator(tables);
-  const candidates: (ScoredOrders & { origin: string })[] = [];
+  const candidates: (ScoredOrders & { origin: string; peak: number })[] = [];
   let tried = 0;
   const consider = (orders: CodeOrders | undefined, origin: string) => {
     tried++;
     if (orders === undefined) return;
     const makespan = evaluator.makespan(orders);
     if (makespan === Number.POSITIVE_INFINITY) return;
-    candidates.push({ orders, makespan, origin });
+    candidates.push({ orders, makespan, origin, peak: evaluator.peakActivations() });
   };
 
   if (tables.devices === tables.stages) {
@@ -81,7 +81,8 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
     );
   }
 
-  candidates.sort((a, b) => a.makespan - b.makespan);
+  // Equal makespans: the order that keeps fewer activations live wins.
+  candidates.sort((a, b) => a.makespan - b.makespan || a.peak - b.peak);
   const seeds = distinctBest(candidates, 3);
   const evaluations = options.searchEvaluations ?? searchBudget(tables);
   let best: ScoredOrders & { origin: string } = seeds[0];

@@ -101,6 +101,8 @@ export interface Evaluator {
   makespan(orders: CodeOrders): number;
   /** Finish time of each action code after the last makespan() call (NaN if never run). */
   readonly finish: Float64Array;
+  /** After the last makespan() call: the largest peak of live activations on any device. */
+  peakActivations(): number;
 }
 
 export function makeEvaluator(tables: ProblemTables): Evaluator {
@@ -112,9 +114,12 @@ export function makeEvaluator(tables: ProblemTables): Evaluator {
   const waiting = new Int32Array(codes); // device + 1 blocked on this code
   const worklist = new Int32Array(devices * 2 + codes);
   const epsilon = 1e-9;
+  let peak = 0;
   return {
     finish,
+    peakActivations: () => peak,
     makespan(orders: CodeOrders): number {
+      peak = 0;
       // Memory: an F raises the device's live activations when it starts, a W
       // lowers them when it ends; in a sequential order the peak is reached
       // right after some F starts.
@@ -128,6 +133,7 @@ export function makeEvaluator(tables: ProblemTables): Evaluator {
           if (op === OP_F) {
             live += activation[stage];
             if (live > limit[d] + epsilon) return Number.POSITIVE_INFINITY;
+            if (live > peak) peak = live;
           } else if (op === OP_W) live -= activation[stage];
         }
       }

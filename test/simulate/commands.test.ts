@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runSchedule } from '../../cli/commands/schedule.ts';
 import { runShow } from '../../cli/commands/show.ts';
 import { runSimulate } from '../../cli/commands/simulate.ts';
 import { runTune } from '../../cli/commands/tune.ts';
@@ -80,6 +81,30 @@ describe('pipec simulate', () => {
   it('exits through main with the same codes', async () => {
     expect(await main(['node', 'pipec', 'simulate', '--schedule', '1f1b', '-p', '2', '-m', '2', '--format', 'json'])).toBe(0);
     expect(await main(['node', 'pipec', 'simulate'])).toBe(2);
+  });
+});
+
+describe('pipec schedule auto', () => {
+  it('prints an automatic order for a bare pipeline as a PyTorch CSV', () => {
+    const result = runSchedule('auto', { devices: 4, microbatches: 8, stagesPerDevice: 1, format: 'torch-csv', comms: false, memory: 6, cost: 'F=1,I=1,W=1,C=0.5' });
+    expect(result.exitCode).toBe(0);
+    const rows = result.output!.trimEnd().split('\n');
+    expect(rows).toHaveLength(4);
+    expect(rows.every((row, rank) => row.split(',').length === 24 && row.split(',').every((cell) => cell.startsWith(String(rank))))).toBe(true);
+    // Within 6 activations per device: never more than 6 F's ahead of the W's.
+    for (const row of rows) {
+      let live = 0;
+      for (const cell of row.split(',')) {
+        live += cell.includes('F') ? 1 : cell.includes('W') ? -1 : 0;
+        expect(live).toBeLessThanOrEqual(6);
+      }
+    }
+  });
+
+  it('reports a malformed cost spec as a usage error', () => {
+    const result = runSchedule('auto', { devices: 2, microbatches: 2, stagesPerDevice: 1, format: 'text', comms: false, cost: 'F=x' });
+    expect(result.exitCode).toBe(2);
+    expect(result.errorOutput).toBe("pipec: --cost: 'F=x' is not KEY=NUMBER (keys: F, I, W, B, C, A)\n");
   });
 });
 

@@ -1,0 +1,40 @@
+// `schedule auto` for a bare pipeline (no .pipe file): P devices, M
+// microbatches, V stages per device (loop placement for odd V, V-shape for
+// even V), uniform costs from a `--cost F=1,I=1,W=1,C=0.5` spec, and a
+// memory limit of K activation units per device (one unit = what one
+// microbatch's forward keeps live on one stage). Used by `pipec schedule
+// auto`, `pipec simulate --schedule auto` and `pipec show --schedule auto`.
+
+import { costModelFromSpec, parseCostSpec, UNIT_COST_SPEC } from '../cost/costSpec.ts';
+import { placeStages, type ComputeSchedule } from '../schedule/types.ts';
+import { autoScheduleWithReport, type AutoScheduleReport } from './autoSchedule.ts';
+
+export interface BareAutoRequest {
+  readonly devices: number;
+  readonly microbatches: number;
+  readonly stagesPerDevice?: number;
+  /** Activation units per device; default 2 × stages per device × devices (room for ZB-H2-like warm-up). */
+  readonly memory?: number;
+  /** `F=1,I=1,W=1,C=0.5`; default unit costs. */
+  readonly cost?: string;
+}
+
+/** The schedule and its report, or a message for a usage error. */
+export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule: ComputeSchedule; readonly report: AutoScheduleReport } | { readonly error: string } {
+  const perDevice = request.stagesPerDevice ?? 1;
+  const spec = request.cost === undefined ? UNIT_COST_SPEC : parseCostSpec(request.cost);
+  if (typeof spec === 'string') return { error: `--cost: ${spec}` };
+  const stageDevice = placeStages(perDevice % 2 === 0 ? 'v' : 'loop', request.devices, perDevice);
+  const costs = costModelFromSpec(spec, stageDevice);
+  const limit = (request.memory ?? 2 * request.devices * perDevice) * spec.activation;
+  try {
+    const report = autoScheduleWithReport({
+      shape: { devices: request.devices, stages: stageDevice.length, microbatches: request.microbatches, stageDevice },
+      costs,
+      memoryLimit: Array.from({ length: request.devices }, () => limit),
+    });
+    return { schedule: report.schedule, report };
+  } catch (error) {
+    return { error: `schedule auto: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
