@@ -232,7 +232,10 @@ function programWithSchedule(file: string, program: CheckedProgram, name: string
   const document = parse({ name: path.normalize(file), text }).document;
   const pipeline = findPipeline(document, program.pipeline.name);
   if (pipeline === undefined) return { diagnostics: [], sources: program.sources };
-  const rewritten = printDocument(rewriteSchedule(document, pipeline, key === 'auto' ? 'auto(memory: 1 * activations(1f1b))' : key));
+  // auto gets the memory of the program's own schedule (1F1B's when that is auto too).
+  const own = program.pipeline.schedule.name;
+  const reference = own === 'auto' ? '1f1b' : own;
+  const rewritten = printDocument(rewriteSchedule(document, pipeline, key === 'auto' ? `auto(memory: 1 * activations(${reference}))` : key));
   const checked = checkText(file, rewritten, program.pipeline.name);
   return { program: checked.program, diagnostics: checked.diagnostics, sources: checked.sources };
 }
@@ -276,7 +279,8 @@ function programScenarios(file: string, options: ScenarioOptions, compare?: read
     const compiled = compileProgram(variant, { costs, autoSchedule });
     const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
     if (!compiled.ir || !compiled.schedule || errors.length > 0) {
-      errorOutput += render(compiled.diagnostics);
+      const prefix = compare === undefined ? '' : `pipec: with schedule ${normaliseScheduleName(name)}:\n`;
+      errorOutput += prefix + renderDiagnostics(compiled.diagnostics, checked.sources, { color: options.color ?? false, format: 'text' });
       exitCode = 1;
       continue;
     }
