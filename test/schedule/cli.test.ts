@@ -44,6 +44,14 @@ describe('pipec schedule', () => {
     expect(validateIr(ir).errors).toEqual([]);
   });
 
+  it('auto asks the automatic scheduler for an order within --memory, then validates and proves it like any other', () => {
+    const result = runSchedule('auto', { ...base, stagesPerDevice: 1, format: 'json', memory: 4 });
+    expect(result.exitCode).toBe(0);
+    const json = JSON.parse(result.output!);
+    json.unitCosts.peakActivations.forEach((peak: number) => expect(peak).toBeLessThanOrEqual(4));
+    expect(json.unitCosts.makespan).toBeLessThanOrEqual(33);
+  });
+
   it('an unknown schedule or an impossible shape exits 1 with a diagnostic', () => {
     const unknown = runSchedule('2f2b', { ...base, stagesPerDevice: 1, format: 'text' });
     expect(unknown.exitCode).toBe(1);
