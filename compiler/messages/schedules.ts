@@ -32,6 +32,7 @@ export const scheduleMessages = {
   emptyBody: error(4017, "schedule '{schedule}' has neither `on device` blocks nor rules", 'A schedule declaration with an empty body.'),
   badShape: error(4018, '{detail}', 'The pipeline shape (devices, microbatches, stages per device) cannot be scheduled.'),
   stageNeverRun: error(4019, "schedule '{schedule}' never runs stage {stage} (chunk {chunk} of device {device}): it is written for fewer stages per device than the pipeline's {perDevice}", 'An explicit schedule leaves a whole stage out, usually because it was written for one stage per device.'),
+  tooMuchWork: error(4031, "schedule '{schedule}' {what}, but the whole pipeline has only {actions} actions: a range is far too long", 'Evaluating a schedule loops or emits far more than the pipeline could use (guards against runaway loops).'),
   // validation of a compute order
   missingAction: error(4020, 'stage {stage} microbatch {microbatch} is never {what}', 'Some (stage, microbatch) lacks its F, or its B (or I and W).'),
   duplicateAction: error(4021, '{action} runs more than once (device {device}, step {step})', 'An action appears twice in the schedule.'),

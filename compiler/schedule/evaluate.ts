@@ -18,6 +18,7 @@ import type {
   RequiresRule,
   ScheduleDeclaration,
 } from '../../grammar/ast.ts';
+import type { Span } from '../../grammar/source.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue } from '../program.ts';
@@ -139,7 +140,7 @@ function evaluate(
 
   if (explicit.length > 0) {
     const orders: ComputeAction[][] = Array.from({ length: shape.devices }, () => []);
-    const builder = new OrderCompiler(compiler, shape, deviceStages);
+    const builder = new OrderCompiler(compiler, shape, deviceStages, name);
     for (const block of explicit) {
       if (block.kind !== 'OnDeviceBlock') continue;
       const inner = symbols.child();
@@ -266,11 +267,29 @@ class OrderCompiler {
   private readonly shape: PipelineShape;
   private readonly deviceStages: readonly (readonly number[])[];
   private nextGroup = 0;
+  private readonly name: string;
+  /** F, I, W (or F, B) of every (stage, microbatch). */
+  readonly totalActions: number;
+  /** Far beyond any valid order (which has at most 3 actions per stage and microbatch). */
+  readonly actionsPerDeviceLimit: number;
+  private loopBudget: number;
 
-  constructor(compiler: ExpressionCompiler, shape: PipelineShape, deviceStages: readonly (readonly number[])[]) {
+  constructor(compiler: ExpressionCompiler, shape: PipelineShape, deviceStages: readonly (readonly number[])[], name: string) {
     this.compiler = compiler;
     this.shape = shape;
     this.deviceStages = deviceStages;
+    this.name = name;
+    this.totalActions = 3 * shape.stages * shape.microbatches;
+    this.actionsPerDeviceLimit = 4 * this.totalActions + 1000;
+    this.loopBudget = 64 * this.totalActions + 10_000_000;
+  }
+
+  /** Loop steps are budgeted so a runaway range is a diagnostic, not a hang. */
+  private spend(steps: number, span: Span, what: string): void {
+    this.loopBudget -= steps;
+    if (this.loopBudget < 0) {
+      throw new EvaluationStop(makeDiagnostic(scheduleMessages.tooMuchWork, span, { schedule: this.name, what, actions: this.totalActions }));
+    }
   }
 
   /** Undefined when something did not compile (diagnostics say what). */
@@ -305,8 +324,10 @@ class OrderCompiler {
         const slot = inner.define(statement.variable.name);
         const body = this.block(statement.body, inner);
         if (!range || !body) return undefined;
+        const span = statement.range.span;
         return (slots, device, order) => {
           const [from, to] = range(slots);
+          this.spend(to - from, span, 'runs more loop steps than it could ever need');
           for (let i = from; i < to; i++) {
             slots[slot] = i;
             body(slots, device, order);
@@ -367,6 +388,11 @@ class OrderCompiler {
       }
       if (from < 0 || to > microbatches) {
         throw new EvaluationStop(makeDiagnostic(scheduleMessages.microbatchOutOfRange, microbatch.span, { microbatch: from < 0 ? from : to - 1, microbatches }));
+      }
+      if (order.length + (to - from) > this.actionsPerDeviceLimit) {
+        throw new EvaluationStop(makeDiagnostic(scheduleMessages.tooMuchWork, microbatch.span, {
+          schedule: this.name, what: `emits more than ${this.actionsPerDeviceLimit} actions on device ${device}`, actions: this.totalActions,
+        }));
       }
       const overlapGroup = group();
       for (let i = from; i < to; i++) {

@@ -73,6 +73,8 @@ schedule v2(p, m) {
     ['a fraction as microbatch', 'on device d { F[m / 3] }', 'PIPE4003', 'm / 3'],
     ['a chunk the device lacks', 'on device d { F[0, 1] }', 'PIPE4008', '1'],
     ['a microbatch out of range', 'on device d { F[0..m + 1] }', 'PIPE4007', '0..m + 1'],
+    ['a runaway loop', 'on device d { for i in 0..1000000000000 { let x = i } }', 'PIPE4031', '0..1000000000000'],
+    ['a loop that emits far too much', 'on device d { for i in 0..100000 { F[0..m] } }', 'PIPE4031', '0..m'],
   ];
   for (const [what, body, code, at] of mistakes) {
     it(`reports ${what} at the offending expression`, () => {
