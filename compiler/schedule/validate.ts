@@ -23,6 +23,8 @@ export interface ScheduleProblem {
   readonly device?: number;
   readonly step?: number;
   readonly action?: ComputeAction;
+  /** For a missing action: an action of the same stage, to locate the problem (its row in a CSV). */
+  readonly near?: ComputeAction;
 }
 
 const OPS = 'FBIW';
@@ -92,12 +94,19 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
     }
   }
 
+  const firstOfStage: (ComputeAction | undefined)[] = new Array(stages).fill(undefined);
+  for (const order of schedule.orders) {
+    for (const action of order) {
+      if (action.stage >= 0 && action.stage < stages && firstOfStage[action.stage] === undefined) firstOfStage[action.stage] = action;
+    }
+  }
   for (let s = 0; s < stages; s++) {
     for (let i = 0; i < microbatches; i++) {
       const pair = pairIndex(schedule, s, i);
       const [f, b, ii, w] = [position[0][pair], position[1][pair], position[2][pair], position[3][pair]];
       const missing = (what: string) => {
-        report({ message: scheduleMessages.missingAction, args: { stage: s, microbatch: i, what } });
+        const near = firstOfStage[s];
+        report({ message: scheduleMessages.missingAction, args: { stage: s, microbatch: i, what }, ...(near ? { near } : {}) });
         structural = true;
       };
       if (!f) missing('run forward (F)');
@@ -140,7 +149,13 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
   return problems;
 }
 
-/** Diagnostics at each problem's action span, or at `fallback` when the action has none. */
-export function problemsToDiagnostics(problems: readonly ScheduleProblem[], fallback: Span): Diagnostic[] {
-  return problems.map((problem) => makeDiagnostic(problem.message, problem.action?.span ?? fallback, problem.args));
+/**
+ * Diagnostics at each problem's action span. A missing action has none: it
+ * is reported at `fallback` (for a program, the pipeline's schedule), or,
+ * with `missingNearStage` (for a CSV), at the first cell of its stage, so
+ * file:row:col names the rank's row.
+ */
+export function problemsToDiagnostics(problems: readonly ScheduleProblem[], fallback: Span, options: { readonly missingNearStage?: boolean } = {}): Diagnostic[] {
+  return problems.map((problem) =>
+    makeDiagnostic(problem.message, problem.action?.span ?? (options.missingNearStage ? problem.near?.span : undefined) ?? fallback, problem.args));
 }

@@ -37,7 +37,7 @@ export function checkTorchCsvFile(text: string, name: string, options: { readonl
   if (!schedule || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   const problems = validateSchedule(schedule);
   if (problems.length > 0) {
-    diagnostics.push(...problemsToDiagnostics(problems, spanOf(name, 0, 0)));
+    diagnostics.push(...problemsToDiagnostics(problems, spanOf(name, 0, 0), { missingNearStage: true }));
     return { diagnostics };
   }
   const proof = proveDeadlockFree(lowerToInstructionStreams(schedule, unitStageInfo(schedule.stages)));

@@ -89,10 +89,11 @@ describe('PyTorch orders', () => {
     expect(where.line).toBe(4);
     expect(text.slice(bad.span.start, bad.span.end)).toBe('3F8');
     expect(where.column).toBe(text.split('\n')[3].indexOf('3F8') + 1);
-    // The summary path says the same and yields no timing.
+    // The summary path says the same, on the last rank's row, and yields no timing.
     const checked = checkTorchCsvFile(text, file);
     expect(checked.summary).toBeUndefined();
     expect(checked.diagnostics.map((d) => d.message)).toEqual(messages);
+    expect(checked.diagnostics.map((d) => new LineMap(text).locate(d.span.start).line)).toEqual([4, 4]);
   });
 
   it('pipec reproduces PyTorch\'s DualPipeV order exactly (overlap groups included)', () => {
