@@ -32,8 +32,20 @@ export interface PartitionRequest {
 }
 
 export type PartitionResult =
-  | { readonly ok: true; readonly firstLayerOfStage: readonly number[] }
+  | {
+    readonly ok: true;
+    readonly firstLayerOfStage: readonly number[];
+    /**
+     * False only when the search hit its state budget (balance memory with
+     * many layers on shared devices) and returns the best partition found.
+     */
+    readonly optimal?: boolean;
+  }
   | { readonly ok: false; readonly reason: string };
+
+/** States the search may visit before it settles for the best found (see docs/costs.md). */
+export const SEARCH_STATE_BUDGET = 1_000_000;
+const DOMINANCE_RECORDS_PER_STATE = 48;
 
 interface SearchState {
   readonly request: PartitionRequest;
@@ -48,6 +60,8 @@ interface SearchState {
   readonly devicesFrom: readonly (readonly number[])[];
   readonly useCapacity: boolean;
   best: { primary: number; secondary: number; boundaries: number[] } | undefined;
+  visited: number;
+  truncated: boolean;
   readonly explored: Map<number, { primary: number; secondary: number; memory: Float64Array }[]>;
 }
 
@@ -57,11 +71,18 @@ export function partitionLayers(request: PartitionRequest): PartitionResult {
   if (problem !== undefined) return { ok: false, reason: problem };
 
   const found = searchPartition(request, true);
-  if (found !== undefined) return { ok: true, firstLayerOfStage: found };
+  if (found.boundaries !== undefined) {
+    return found.truncated
+      ? { ok: true, firstLayerOfStage: found.boundaries, optimal: false }
+      : { ok: true, firstLayerOfStage: found.boundaries };
+  }
+  if (found.truncated) {
+    return { ok: false, reason: `the search for a partition of ${request.layers.length} layers into ${request.stageCount} stages that fits in memory gave up after ${SEARCH_STATE_BUDGET} states; try balance compute or fewer stages` };
+  }
 
   // Nothing fits. Explain with the partition that needs the least memory on its
   // fullest device: since it is optimal, that device cannot fit under any partition.
-  const tightest = searchPartition({ ...request, balance: 'memory' }, false);
+  const tightest = searchPartition({ ...request, balance: 'memory' }, false).boundaries;
   if (tightest === undefined) throw new Error('partitionLayers: an unconstrained partition must exist');
   const memory = deviceMemory(request, tightest);
   let worst = 0;
@@ -146,7 +167,7 @@ function prefixSums(values: readonly number[]): Float64Array {
   return prefix;
 }
 
-function searchPartition(request: PartitionRequest, useCapacity: boolean): number[] | undefined {
+function searchPartition(request: PartitionRequest, useCapacity: boolean): { boundaries?: number[]; truncated: boolean } {
   const n = request.stageCount;
   const devicesFrom: number[][] = [];
   for (let s = 0; s <= n; s++) {
@@ -168,11 +189,13 @@ function searchPartition(request: PartitionRequest, useCapacity: boolean): numbe
     capacityFrom,
     useCapacity,
     best: undefined,
+    visited: 0,
+    truncated: false,
     explored: new Map(),
   };
   const memory = new Float64Array(request.deviceCapacity.length);
   explore(state, 0, 0, 0, 0, memory, []);
-  return state.best?.boundaries;
+  return { boundaries: state.best?.boundaries, truncated: state.truncated };
 }
 
 /**
@@ -195,6 +218,11 @@ function explore(
   const primary = byCompute ? slowest : fullest;
   const secondary = byCompute ? fullest : slowest;
 
+  if (state.truncated) return;
+  if (++state.visited > SEARCH_STATE_BUDGET) {
+    state.truncated = true;
+    return;
+  }
   if (stage === n) {
     const best = state.best;
     if (best === undefined || primary < best.primary || (primary === best.primary && secondary < best.secondary)) {
@@ -243,9 +271,12 @@ function explore(
     }
     if (dominated) return;
   }
-  const snapshot = new Float64Array(relevant.length);
-  for (let i = 0; i < relevant.length; i++) snapshot[i] = memory[relevant[i]];
-  records.push({ primary, secondary, memory: snapshot });
+  // Dominance only prunes; a bounded list keeps its scans cheap without losing exactness.
+  if (records.length < DOMINANCE_RECORDS_PER_STATE) {
+    const snapshot = new Float64Array(relevant.length);
+    for (let i = 0; i < relevant.length; i++) snapshot[i] = memory[relevant[i]];
+    records.push({ primary, secondary, memory: snapshot });
+  }
 
   // Candidate ends, nearest to an even split of what is left first, so a good
   // bound is found early.

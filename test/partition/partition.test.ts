@@ -77,6 +77,7 @@ describe('partitionLayers', () => {
         }
         expect(result.ok).toBe(true);
         if (!result.ok) return;
+        expect(result.optimal).toBeUndefined();
         expect(result.firstLayerOfStage).toHaveLength(request.stageCount);
         expect(result.firstLayerOfStage[0]).toBe(0);
         for (let s = 1; s < request.stageCount; s++) {
@@ -176,5 +177,25 @@ describe('partitionLayers', () => {
     });
     expect(result.ok).toBe(true);
     expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  it('settles for the best found, and says so, when a memory-balanced interleaved split is too large to search', () => {
+    const layers = Array.from({ length: 96 }, (_, l) => ({ computeTime: 1, staticBytes: 100 + ((l * 13) % 7), activationBytes: 5 }));
+    const request: PartitionRequest = {
+      layers,
+      stageCount: 16,
+      stageDevice: placeStages('loop', 8, 2),
+      deviceCapacity: Array.from({ length: 8 }, () => 20000),
+      inflightMicrobatches: Array.from({ length: 16 }, (_, s) => 16 - s),
+      balance: 'memory',
+    };
+    const started = performance.now();
+    const result = partitionLayers(request);
+    expect(performance.now() - started).toBeLessThan(10000);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.optimal).toBe(false);
+    expect(result.firstLayerOfStage).toHaveLength(16);
+    expect(Math.max(...deviceMemory(request, result.firstLayerOfStage))).toBeLessThanOrEqual(20000);
   });
 });
