@@ -105,16 +105,27 @@ function hostLinkBandwidth(cluster: CheckedCluster, pipelineDevices: readonly nu
 export const COSTS_FILE_VERSION = 1 as const;
 
 export interface CostsFile {
-  readonly version: typeof COSTS_FILE_VERSION;
-  /** The pipeline it was measured on, and how (informational). */
+  /** Format version; 1 when absent. */
+  readonly version?: typeof COSTS_FILE_VERSION;
+  /** `pipec profile` writes the CostModel's own fields too: kind 'measured' and units 'seconds'. */
+  readonly kind?: 'measured';
+  readonly units?: 'seconds';
+  /** Where and how it was measured (informational). */
+  readonly measured?: {
+    readonly pipeline?: string;
+    readonly backend?: string;
+    readonly microbatchSize?: number;
+    readonly repeats?: number;
+    readonly date?: string;
+  };
   readonly pipeline?: string;
   readonly backend?: string;
   readonly microbatchSize?: number;
-  /** How many timed repetitions each number is the median of (informational). */
   readonly repetitions?: number;
   /** Seconds per microbatch, per stage. */
   readonly stages: readonly {
-    readonly stage: number;
+    /** Stage index; the entry's position when absent. */
+    readonly stage?: number;
     readonly forward: number;
     readonly backwardInput: number;
     readonly backwardWeight: number;
@@ -122,6 +133,8 @@ export interface CostsFile {
     readonly backward?: number;
     /** Bytes kept live from F until B/W; defaults to the compiler's prediction (or 1 without a program). */
     readonly activationBytes?: number;
+    /** The same as activationBytes, under the CostModel's own name. */
+    readonly activation?: number;
   }[];
   /** Seconds to send stage s's output to s+1; defaults to the derived link time (0 without a program). */
   readonly sendActivation?: readonly number[];
@@ -136,10 +149,23 @@ export const costsFileSchema = {
   $id: 'https://pipec.dev/schemas/costs-v1.json',
   title: 'pipec measured costs',
   type: 'object',
-  required: ['version', 'stages'],
+  required: ['stages'],
   additionalProperties: false,
   properties: {
     version: { const: COSTS_FILE_VERSION },
+    kind: { const: 'measured' },
+    units: { const: 'seconds' },
+    measured: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        pipeline: { type: 'string' },
+        backend: { type: 'string' },
+        microbatchSize: { type: 'integer', minimum: 1 },
+        repeats: { type: 'integer', minimum: 1 },
+        date: { type: 'string' },
+      },
+    },
     pipeline: { type: 'string' },
     backend: { type: 'string' },
     microbatchSize: { type: 'integer', minimum: 1 },
@@ -149,7 +175,7 @@ export const costsFileSchema = {
       minItems: 1,
       items: {
         type: 'object',
-        required: ['stage', 'forward', 'backwardInput', 'backwardWeight'],
+        required: ['forward', 'backwardInput', 'backwardWeight'],
         additionalProperties: false,
         properties: {
           stage: { type: 'integer', minimum: 0 },
@@ -158,6 +184,7 @@ export const costsFileSchema = {
           backwardWeight: nonNegative,
           backward: nonNegative,
           activationBytes: nonNegative,
+          activation: nonNegative,
         },
       },
     },
@@ -214,8 +241,9 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
     diagnostics.push(makeDiagnostic(costMessages.costsStageCount, spanOfNode(fileName, stagesNode), { given: file.stages.length, expected: stageCount }));
     return { diagnostics };
   }
+  const stageOf = (entry: CostsFile['stages'][number], index: number) => entry.stage ?? index;
   const byStage = new Map<number, number[]>();
-  file.stages.forEach((entry, index) => byStage.set(entry.stage, [...(byStage.get(entry.stage) ?? []), index]));
+  file.stages.forEach((entry, index) => byStage.set(stageOf(entry, index), [...(byStage.get(stageOf(entry, index)) ?? []), index]));
   for (let s = 0; s < stageCount; s++) {
     const entries = byStage.get(s) ?? [];
     if (entries.length !== 1) {
@@ -229,7 +257,7 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
     // Measured separately, the fused backward may differ a little from the sum; a factor of two means a unit mistake.
     if (entry.backward > 2 * sum || entry.backward < sum / 2) {
       const node = findNodeAtLocation(tree, ['stages', index, 'backward']) ?? stagesNode;
-      diagnostics.push(makeDiagnostic(costMessages.costsBackwardMismatch, spanOfNode(fileName, node), { stage: entry.stage, backward: entry.backward, sum }));
+      diagnostics.push(makeDiagnostic(costMessages.costsBackwardMismatch, spanOfNode(fileName, node), { stage: stageOf(entry, index), backward: entry.backward, sum }));
     }
   });
   for (const key of ['sendActivation', 'sendGradient'] as const) {
@@ -241,13 +269,13 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
   if (diagnostics.length > 0) return { diagnostics };
 
   const derived = program ? deriveCostModel(program) : undefined;
-  const ordered = [...file.stages].sort((a, b) => a.stage - b.stage);
-  const stages: StageTimes[] = ordered.map((entry, s) => ({
+  const ordered = file.stages.map((entry, index) => ({ entry, stage: stageOf(entry, index) })).sort((a, b) => a.stage - b.stage);
+  const stages: StageTimes[] = ordered.map(({ entry }, s) => ({
     forward: entry.forward,
     backwardInput: entry.backwardInput,
     backwardWeight: entry.backwardWeight,
     backward: entry.backward ?? entry.backwardInput + entry.backwardWeight,
-    activation: entry.activationBytes ?? derived?.stages[s].activation ?? 1,
+    activation: entry.activationBytes ?? entry.activation ?? derived?.stages[s].activation ?? 1,
   }));
   const zeros = Array.from({ length: stageCount }, () => 0);
   return {

@@ -93,3 +93,25 @@ describe('readCostsFile', () => {
     expect(costs?.sendActivation).toEqual(derived.sendActivation);
   });
 });
+
+describe('readCostsFile on what pipec profile writes', () => {
+  it('accepts the CostModel-shaped document with its measurement notes', () => {
+    // The shape cli/commands/profile.ts writes: the CostModel's fields plus units and measured.
+    const text = JSON.stringify({
+      kind: 'measured',
+      stages: [
+        { forward: 0.002, backwardInput: 0.0021, backwardWeight: 0.0019, backward: 0.004, activation: 4096 },
+        { forward: 0.001, backwardInput: 0.001, backwardWeight: 0.0009, backward: 0.0019, activation: 2048 },
+      ],
+      sendActivation: [0.0001, 0],
+      sendGradient: [0, 0.0001],
+      units: 'seconds',
+      measured: { pipeline: 'p', backend: 'cpu', microbatchSize: 8, repeats: 5, date: '2026-11-23T00:00:00.000Z' },
+    });
+    const { costs, diagnostics } = readCostsFile(text, 'profile.json', { devices: 2, stages: 2, microbatches: 4, stageDevice: [0, 1] });
+    expect(diagnostics).toEqual([]);
+    expect(costs?.stages.map((s) => s.activation)).toEqual([4096, 2048]);
+    expect(costs?.stages[0].backward).toBe(0.004);
+    expect(costs?.sendGradient).toEqual([0, 0.0001]);
+  });
+});
