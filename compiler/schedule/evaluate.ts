@@ -58,7 +58,6 @@ export function evaluateSchedule(
 ): EvaluatedSchedule {
   const diagnostics: Diagnostic[] = [];
   const compiler = new ExpressionCompiler(diagnostics, options.sources?.get(declaration.span.file));
-  const name = declaration.name.name;
   const finish = (schedule?: ComputeSchedule): EvaluatedSchedule => ({ schedule: hasError(diagnostics) ? undefined : schedule, diagnostics: dedupe(diagnostics) });
 
   if (shape.devices < 1 || shape.microbatches < 1 || shape.stages < 1) {
