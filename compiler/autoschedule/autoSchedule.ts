@@ -6,16 +6,19 @@
 //  2. a parameterised list scheduler over every F/I/W priority order,
 //     several patience values, activation caps from the limit down, and
 //     both stage preferences (works for any placement, loop and V included);
-//  3. local search from the best few of those.
+//  3. the standard library's schedules that fit the shape (B split into I, W);
+//  4. local search from the best few of those.
 // Every candidate goes through one evaluator that rejects dependency
 // violations, circular waits and activation peaks above the limit, so what
 // comes out validates like any other schedule.
 
 import type { CostModel } from '../cost/types.ts';
-import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
+import { standardSchedules } from '../schedule/builtin.ts';
+import { evaluateSchedule, requiredPlacement } from '../schedule/evaluate.ts';
+import { placeStages, type ComputeSchedule, type PipelineShape } from '../schedule/types.ts';
 import { PRIORITY_RANKS, runListStrategy } from './listStrategy.ts';
 import { improveByLocalSearch, type ScoredOrders } from './localSearch.ts';
-import { buildTables, makeEvaluator, toComputeSchedule, type CodeOrders, type ProblemTables } from './orders.ts';
+import { buildTables, fromComputeSchedule, makeEvaluator, toComputeSchedule, type CodeOrders, type ProblemTables } from './orders.ts';
 import { zeroBubbleGreedyOrders, ZERO_BUBBLE_SWITCHES } from './zeroBubbleGreedy.ts';
 
 export interface AutoScheduleRequest {
@@ -57,6 +60,15 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
     candidates.push({ orders, makespan, origin, peak: evaluator.peakActivations() });
   };
 
+  // The standard library's schedules that fit the shape, fused backward
+  // split into I then W: auto is never worse than a built-in within the limit.
+  for (const [name, declaration] of standardSchedules()) {
+    const placement = requiredPlacement(declaration);
+    if (placement !== undefined && !matchesPlacement(request.shape, placement)) continue;
+    const evaluated = evaluateSchedule(declaration, request.shape, {}, { costs: request.costs });
+    if (evaluated.schedule === undefined) continue;
+    consider(fromComputeSchedule(tables, splitFusedBackward(evaluated.schedule)), `built-in ${name}`);
+  }
   if (tables.devices === tables.stages) {
     for (const switches of ZERO_BUBBLE_SWITCHES) {
       consider(zeroBubbleGreedyOrders(tables, switches), `zero-bubble greedy ${JSON.stringify(switches)}`);
@@ -103,6 +115,27 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
     origin: best.origin,
     candidatesTried: tried,
   };
+}
+
+/** B becomes I immediately followed by W: the same work, timed the same, and split as auto's orders are. */
+function splitFusedBackward(schedule: ComputeSchedule): ComputeSchedule {
+  return {
+    ...schedule,
+    splitBackward: true,
+    orders: schedule.orders.map((order) =>
+      order.flatMap((action) =>
+        action.operation === 'B'
+          ? [{ operation: 'I' as const, stage: action.stage, microbatch: action.microbatch }, { operation: 'W' as const, stage: action.stage, microbatch: action.microbatch }]
+          : [{ operation: action.operation, stage: action.stage, microbatch: action.microbatch }]),
+    ),
+  };
+}
+
+function matchesPlacement(shape: PipelineShape, placement: 'loop' | 'v'): boolean {
+  const perDevice = shape.stages / shape.devices;
+  if (!Number.isInteger(perDevice)) return false;
+  const expected = placeStages(placement, shape.devices, perDevice);
+  return expected.every((device, stage) => shape.stageDevice[stage] === device);
 }
 
 function describeProblem(request: AutoScheduleRequest): string | undefined {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { autoSchedule, autoScheduleWithReport } from '../../compiler/autoschedule/autoSchedule.ts';
 import { unitCostModel } from '../../compiler/cost/types.ts';
+import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
 import { peakActivations } from '../../compiler/schedule/memory.ts';
 import { placeStages } from '../../compiler/schedule/types.ts';
 import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
@@ -56,6 +57,16 @@ describe('autoSchedule', () => {
     expect(validateSchedule(report.schedule)).toEqual([]);
     peakActivations(report.schedule, costs.stages.map((s) => s.activation)).forEach((peak) => expect(peak).toBeLessThanOrEqual(8));
     expect(report.schedule.orders[0].filter((a) => a.stage === 7)).toHaveLength(24);
+  });
+
+  it('is never worse than a built-in schedule that fits the same limit', () => {
+    for (const [name, perDevice] of [['zb_h1', 1], ['1f1b', 1], ['zb_v', 2], ['interleaved_1f1b', 2]] as const) {
+      const built = builtinSchedule(name, { devices: 4, microbatches: 8, stagesPerDevice: perDevice }).schedule!;
+      const costs = uniformCosts(built.stages, 1, 1.1, 0.8, 0.3);
+      const limit = Math.max(...peakActivations(built, costs.stages.map((s) => s.activation)));
+      const auto = autoScheduleWithReport({ shape: built, costs, memoryLimit: [limit, limit, limit, limit] });
+      expect(auto.makespan).toBeLessThanOrEqual(timeSchedule(built, { costs }).makespan + 1e-9);
+    }
   });
 
   it('throws with a reason when no order can fit', () => {
