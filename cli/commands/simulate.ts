@@ -393,7 +393,12 @@ export function simulationText(scenario: Scenario): string {
     const compute = path.filter((step) => step.kind !== 'transfer');
     const transferTime = path.filter((step) => step.kind === 'transfer').reduce((sum, step) => sum + step.end - step.start, 0);
     const shown = path.length <= 16 ? path : [...path.slice(0, 8), undefined, ...path.slice(-7)];
-    const steps = shown.map((step) => (step === undefined ? '…' : step.kind === 'transfer' ? '→' : `${step.stage}${step.kind}${step.microbatch}@${step.device}`));
+    const steps = shown.map((step) => {
+      if (step === undefined) return '…';
+      if (step.kind === 'transfer') return '→';
+      if (step.kind === 'F' || step.kind === 'B' || step.kind === 'I' || step.kind === 'W') return `${step.stage}${step.kind}${step.microbatch}@${step.device}`;
+      return step.kind === 'allreduce' || step.kind === 'optimizer' ? `${step.kind}(s${step.stage})@${step.device}` : `${step.kind}(${step.stage},${step.microbatch})@${step.device}`;
+    });
     lines.push(
       `critical path: ${compute.length} actions${transferTime > 0 ? ` and ${time(transferTime)} of transfers` : ''}: ${steps.join(' ')}`,
     );
