@@ -27,14 +27,15 @@ import { checkProgram, type CheckResult } from '../../compiler/check/index.ts';
 import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScript.ts';
 import type { CompilerHost } from '../../compiler/host.ts';
 import type { CheckedProgram } from '../../compiler/program.ts';
-import { builtinSchedule, normaliseScheduleName } from '../../compiler/schedule/builtin.ts';
+import { builtinSchedule, normaliseScheduleName, standardSchedules } from '../../compiler/schedule/builtin.ts';
+import { requiredPlacement } from '../../compiler/schedule/evaluate.ts';
 import type { ComputeSchedule } from '../../compiler/schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../../compiler/schedule/validate.ts';
 import { simulate, simulateIr, type SimulationResult } from '../../compiler/simulate/simulate.ts';
 import { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from '../../compiler/show/format.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from '../../compiler/stdlib/index.ts';
 import { importTorchCsv } from '../../compiler/torch/csv.ts';
-import { findPipeline, rewriteSchedule } from '../../compiler/tune/tune.ts';
+import { findPipeline, rewriteDocument, rewriteSchedule } from '../../compiler/tune/tune.ts';
 import { createNodeHost, loadAndCheck } from '../loadProgram.ts';
 import { setExitCode } from '../main.ts';
 import { renderDiagnostics } from '../render.ts';
@@ -224,8 +225,15 @@ export function checkText(file: string, text: string, pipeline: string | undefin
  * The program with another schedule in place of its own (for --compare):
  * the pipeline's `schedule` line is rewritten and the file checked again, so
  * the other schedule gets the same checks as if the user had written it.
+ * A schedule that requires another placement (zb-v on a one-stage-per-device
+ * program) gets the same model and cluster re-split for it: `stages auto(2p)
+ * balance compute placement P`, and says so in its label.
  */
-function programWithSchedule(file: string, program: CheckedProgram, name: string): { program?: CheckedProgram; diagnostics: readonly Diagnostic[]; sources: ReadonlyMap<string, string> } {
+function programWithSchedule(
+  file: string,
+  program: CheckedProgram,
+  name: string,
+): { program?: CheckedProgram; diagnostics: readonly Diagnostic[]; sources: ReadonlyMap<string, string>; restaged?: string } {
   const key = normaliseScheduleName(name);
   if (key === program.pipeline.schedule.name) return { program, diagnostics: [], sources: program.sources };
   const text = readFileSync(file, 'utf8');
@@ -235,9 +243,23 @@ function programWithSchedule(file: string, program: CheckedProgram, name: string
   // auto gets the memory of the program's own schedule (1F1B's when that is auto too).
   const own = program.pipeline.schedule.name;
   const reference = own === 'auto' ? '1f1b' : own;
-  const rewritten = printDocument(rewriteSchedule(document, pipeline, key === 'auto' ? `auto(memory: 1 * activations(${reference}))` : key));
-  const checked = checkText(file, rewritten, program.pipeline.name);
-  return { program: checked.program, diagnostics: checked.diagnostics, sources: checked.sources };
+  const scheduleText = key === 'auto' ? `auto(memory: 1 * activations(${reference}))` : key;
+  const checked = checkText(file, printDocument(rewriteSchedule(document, pipeline, scheduleText)), program.pipeline.name);
+  const declaration = standardSchedules().get(key);
+  const required = declaration === undefined ? undefined : requiredPlacement(declaration);
+  if (required === undefined || !checked.diagnostics.some((d) => d.code === 'PIPE4012')) {
+    return { program: checked.program, diagnostics: checked.diagnostics, sources: checked.sources };
+  }
+  const devices = program.pipeline.devicesPerReplica;
+  const restaged = rewriteDocument(document, pipeline, {
+    stages: 2 * devices,
+    stagesPerDevice: 2,
+    placement: required,
+    microbatches: program.pipeline.microbatches,
+    schedule: scheduleText,
+  });
+  const again = checkText(file, printDocument(restaged), program.pipeline.name);
+  return { program: again.program, diagnostics: again.diagnostics, sources: again.sources, restaged: `${2 * devices} stages, placement ${required}` };
 }
 
 function programScenarios(file: string, options: ScenarioOptions, compare?: readonly string[]): ScenarioOutcome {
@@ -248,21 +270,23 @@ function programScenarios(file: string, options: ScenarioOptions, compare?: read
   if (!loaded.ok || loaded.program === undefined) return { scenarios: [], errorOutput: render(loaded.diagnostics), exitCode: 1 };
   const program = loaded.program;
 
-  let costs: CostModel;
   const unit = options.unit === true;
-  if (unit) costs = unitCostModel(program.pipeline.stages.length);
-  else if (options.costs !== undefined) {
-    let text: string;
+  let costsText: string | undefined;
+  if (options.costs !== undefined) {
     try {
-      text = readFileSync(options.costs, 'utf8');
+      costsText = readFileSync(options.costs, 'utf8');
     } catch {
       return usage(`${options.costs} does not exist or is not readable`);
     }
-    sources.set(options.costs, text);
-    const read = readCostsFile(text, options.costs, program);
-    if (!read.costs) return { scenarios: [], errorOutput: render(read.diagnostics), exitCode: 1 };
-    costs = read.costs;
-  } else costs = deriveCostModel(program);
+    sources.set(options.costs, costsText);
+  }
+  const costsFor = (variant: CheckedProgram): { costs?: CostModel; diagnostics: readonly Diagnostic[] } => {
+    if (unit) return { costs: unitCostModel(variant.pipeline.stages.length), diagnostics: [] };
+    if (costsText !== undefined) return readCostsFile(costsText, options.costs!, variant);
+    return { costs: deriveCostModel(variant), diagnostics: [] };
+  };
+  const own = costsFor(program);
+  if (!own.costs) return { scenarios: [], errorOutput: render(own.diagnostics), exitCode: 1 };
 
   const scenarios: Scenario[] = [];
   let errorOutput = '';
@@ -276,6 +300,13 @@ function programScenarios(file: string, options: ScenarioOptions, compare?: read
       continue;
     }
     const variant = checked.program;
+    const variantCosts = costsFor(variant);
+    if (!variantCosts.costs) {
+      errorOutput += `pipec: with schedule ${normaliseScheduleName(name)}${checked.restaged ? ` (${checked.restaged})` : ''}:\n${render(variantCosts.diagnostics)}`;
+      exitCode = 1;
+      continue;
+    }
+    const costs = variantCosts.costs;
     const compiled = compileProgram(variant, { costs, autoSchedule });
     const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
     if (!compiled.ir || !compiled.schedule || errors.length > 0) {
@@ -286,8 +317,8 @@ function programScenarios(file: string, options: ScenarioOptions, compare?: read
     }
     const result = unit ? simulate(compiled.ir.devices, costs) : simulateIr(compiled.ir, costs);
     scenarios.push({
-      label: variant.pipeline.schedule.name,
-      title: `pipeline ${program.pipeline.name} · schedule ${variant.pipeline.schedule.name} · ${program.pipeline.devicesPerReplica} devices${program.pipeline.replicas > 1 ? ` × ${program.pipeline.replicas} replicas` : ''}, ${program.pipeline.stages.length} stages, ${program.pipeline.microbatches} microbatches · ${unit ? 'unit costs' : options.costs !== undefined ? `measured costs (${options.costs})` : 'costs derived from FLOPs and links'}`,
+      label: checked.restaged ? `${variant.pipeline.schedule.name} (${checked.restaged})` : variant.pipeline.schedule.name,
+      title: `pipeline ${variant.pipeline.name} · schedule ${variant.pipeline.schedule.name} · ${variant.pipeline.devicesPerReplica} devices${variant.pipeline.replicas > 1 ? ` × ${variant.pipeline.replicas} replicas` : ''}, ${variant.pipeline.stages.length} stages${variant.pipeline.placement === 'v' ? ' (placement v)' : ''}, ${variant.pipeline.microbatches} microbatches · ${unit ? 'unit costs' : options.costs !== undefined ? `measured costs (${options.costs})` : 'costs derived from FLOPs and links'}`,
       schedule: compiled.schedule,
       result,
       costs,

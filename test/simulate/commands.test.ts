@@ -128,7 +128,16 @@ describe('pipec show', () => {
     expect(result.output).toContain('rank 0 │');
   });
 
-  it('reports a schedule that does not fit the program and keeps the others', () => {
+  it('re-splits the model for a schedule that needs another placement', () => {
+    const result = runShow({ file: deep, unit: true, compare: '1f1b,zb-v', format: 'svg' });
+    expect(result.exitCode).toBe(0);
+    expect(result.output).toContain('1f1b — makespan 33');
+    // 8 stages on 4 devices, V-shaped: zb_v's unit-cost makespan at p=4, m=8.
+    expect(result.output).toContain('zb_v (8 stages, placement v) — makespan 51');
+  });
+
+  it('reports a schedule that cannot be used with the program and keeps the others', () => {
+    // The MLP has 4 layers: too few to re-split into 8 stages for zb-v.
     const result = runShow({ file: 'samples/mlp.pipe', unit: true, compare: '1f1b,zb-v', format: 'svg' });
     expect(result.exitCode).toBe(1);
     expect(result.output).toContain('1f1b — makespan 33');
