@@ -117,7 +117,11 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
   };
 }
 
-/** B becomes I immediately followed by W: the same work, timed the same, and split as auto's orders are. */
+/**
+ * B becomes I immediately followed by W: the same work and the same
+ * activation lifetime, costed as I + W like every split order auto returns
+ * (which equals B whenever the cost model's B is I + W).
+ */
 function splitFusedBackward(schedule: ComputeSchedule): ComputeSchedule {
   return {
     ...schedule,
