@@ -117,7 +117,9 @@ function usage(message: string): ScenarioOutcome {
  * schedule, or an imported CSV, as the options say.
  */
 export function buildScenarios(options: ScenarioOptions, compare?: readonly string[]): ScenarioOutcome {
-  const sourcesGiven = [options.file !== undefined, options.schedule !== undefined, options.torchCsv !== undefined].filter(Boolean).length;
+  // `show --compare a,b -p P -m M` needs no --schedule: the names are the schedules.
+  const bare = options.schedule !== undefined || (compare !== undefined && options.file === undefined && options.torchCsv === undefined && options.devices !== undefined);
+  const sourcesGiven = [options.file !== undefined, bare, options.torchCsv !== undefined].filter(Boolean).length;
   if (sourcesGiven === 0) return usage('give a .pipe FILE, or --schedule NAME -p P -m M, or --torch-csv FILE');
   if (sourcesGiven > 1) return usage('give only one of a .pipe FILE, --schedule and --torch-csv');
   if (options.costs !== undefined && (options.unit || options.cost !== undefined)) return usage('--costs cannot be combined with --unit or --cost');

@@ -121,6 +121,14 @@ describe('pipec show', () => {
     expect(new Set(trace.traceEvents.map((e) => e.pid))).toEqual(new Set([0, 1]));
   });
 
+  it('compares bare schedules without --schedule', () => {
+    const result = runShow({ devices: 4, microbatches: 8, compare: 'gpipe,1f1b,zb-h1,zb-v', format: 'svg' });
+    expect(result.exitCode).toBe(0);
+    for (const [name, makespan] of [['gpipe', 33], ['1f1b', 33], ['zb_h1', 27], ['zb_v', 51]] as const) {
+      expect(result.output).toContain(`${name} — makespan ${makespan}`);
+    }
+  });
+
   it('prints a text timeline for a bare schedule', () => {
     const result = runShow({ schedule: 'zb-h1', devices: 2, microbatches: 2, format: 'text' });
     expect(result.exitCode).toBe(0);
