@@ -87,8 +87,10 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
     }
   }
   if (candidates.length === 0) {
+    // Unit costs count activations in stage-microbatch units; derived and measured costs in bytes.
+    const unit = request.costs.kind === 'unit' ? 'activation units' : 'bytes of activations';
     throw new Error(
-      `no order fits ${request.memoryLimit.map((limit) => round(limit)).join(' / ')} activation units per rank ` +
+      `no order fits ${request.memoryLimit.map((limit) => round(limit)).join(' / ')} ${unit} per rank ` +
         `(a rank needs room for one microbatch on each of its stages at once: ${tablesLeast(tables)})`,
     );
   }

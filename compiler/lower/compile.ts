@@ -7,7 +7,8 @@
 
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { unitCostModel, type CostModel } from '../cost/types.ts';
+import type { CostModel } from '../cost/types.ts';
+import { deriveCostModel } from '../cost/costModel.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import { loweringMessages } from '../messages/lowering.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
@@ -49,7 +50,8 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
     microbatches: pipeline.microbatches,
     stageDevice: pipeline.stages.map((stage) => stage.device),
   };
-  const costs = options.costs ?? unitCostModel(shape.stages);
+  // One default for every command: the order trained is the order simulated.
+  const costs = options.costs ?? deriveCostModel(program);
   const use = pipeline.schedule;
 
   // 1. The compute order.
