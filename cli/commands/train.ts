@@ -40,8 +40,8 @@ export function register(program: Command): void {
     .argument('<file>', '.pipe file')
     .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
     .option('--steps <n>', 'optimizer steps (default: the pipeline\'s `steps`, else 100)')
-    .option('--workers', 'one worker thread per device (default for cpu, wasm and tensorflow)')
-    .option('--in-process', 'every device in this thread, stepped deterministically (default for webgpu)')
+    .option('--workers', 'one worker thread per device (default on CPU backends when there is a core per device)')
+    .option('--in-process', 'every device in this thread, stepped deterministically (default for webgpu, or with fewer cores than devices)')
     .option('--checkpoint <dir>', 'write a checkpoint there at the end (and every --checkpoint-every steps)')
     .option('--checkpoint-every <n>', 'steps between checkpoints')
     .option('--resume <dir>', 'continue from the checkpoint in this directory')
@@ -74,7 +74,7 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   const totalSteps = (steps as number | undefined) ?? compiled.steps ?? 100;
-  const mode = defaultMode(options, options.backend);
+  const mode = defaultMode(options, options.backend, ir.devices.length);
   const json = options.json === true;
   const interactive = !json && process.stderr.isTTY === true;
   const bar = interactive

@@ -75,12 +75,14 @@ export class BatchFeed {
   /** Examples [offset, offset + count) of a step's global batch. */
   examples(step: number, offset: number, count: number): ExampleBatch {
     const indices = new Int32Array(count);
+    const positions = new Float64Array(count);
     for (let i = 0; i < count; i++) {
       const position = step * this.globalBatch + offset + i;
       const epoch = Math.floor(position / this.dataset.trainSize);
       indices[i] = this.permutation(epoch)[position % this.dataset.trainSize];
+      positions[i] = position;
     }
-    return this.dataset.trainExamples(indices);
+    return this.dataset.trainExamples(indices, positions);
   }
 
   microbatch(step: number, replica: number, microbatch: number): ExampleBatch {

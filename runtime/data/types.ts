@@ -19,7 +19,12 @@ export interface Dataset {
   readonly targetSize: number;
   readonly inputDtype: 'f32' | 'i32';
   readonly targetDtype: 'f32' | 'i32';
-  trainExamples(indices: ArrayLike<number>): ExampleBatch;
+  /**
+   * Training examples by index. `positions` (each example's place in the
+   * seeded stream of training examples) lets a source vary an example per
+   * visit, deterministically, e.g. augmentation.
+   */
+  trainExamples(indices: ArrayLike<number>, positions?: ArrayLike<number>): ExampleBatch;
   testExamples(start: number, end: number): ExampleBatch;
 }
 
