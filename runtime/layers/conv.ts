@@ -51,12 +51,40 @@ export class Conv2DLayer implements RuntimeLayer {
   backwardWeight(store: ParameterStore, state: LayerState, _context: RunContext): void {
     const pending = state as ConvPending;
     const [kernel, bias] = tf.tidy(() => {
-      const kernelGradient = tf.engine().runKernel('Conv2DBackpropFilter', { x: pending.input, dy: pending.preActivationGradient }, {
-        strides: [this.stride, this.stride], pad: this.padding, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: this.filterShape,
-      } as unknown as tf.NamedAttrMap) as Tensor;
+      const kernelGradient = tf.getKernel('Conv2DBackpropFilter', tf.getBackend())
+        ? tf.engine().runKernel('Conv2DBackpropFilter', { x: pending.input, dy: pending.preActivationGradient }, {
+          strides: [this.stride, this.stride], pad: this.padding, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: this.filterShape,
+        } as unknown as tf.NamedAttrMap) as Tensor
+        : filterGradientByConvolution(pending.input as tf.Tensor4D, pending.preActivationGradient as tf.Tensor4D, this.kernel, this.stride, this.padding);
       return [kernelGradient, tf.sum(pending.preActivationGradient, [0, 1, 2])];
     });
     store.accumulate(`${this.name}/kernel`, kernel);
     store.accumulate(`${this.name}/bias`, bias);
   }
+}
+
+/**
+ * dW of a convolution as a convolution, for backends without a
+ * Conv2DBackpropFilter kernel (wasm): with batch and channels swapped, the
+ * padded input convolved with the output gradient (dilated by the stride)
+ * gives dW[kh, kw, ci, co] = Σ x[n, oh·s + kh, ow·s + kw, ci] · dz[n, oh, ow, co].
+ */
+export function filterGradientByConvolution(input: tf.Tensor4D, outputGradient: tf.Tensor4D, kernel: number, stride: number, padding: 'same' | 'valid'): Tensor {
+  return tf.tidy(() => {
+    const [, height, width] = input.shape;
+    const [, outHeight, outWidth] = outputGradient.shape;
+    let padded: tf.Tensor4D = input;
+    if (padding === 'same') {
+      const padHeight = Math.max((outHeight - 1) * stride + kernel - height, 0);
+      const padWidth = Math.max((outWidth - 1) * stride + kernel - width, 0);
+      const top = Math.floor(padHeight / 2);
+      const left = Math.floor(padWidth / 2);
+      padded = tf.pad(input, [[0, 0], [top, padHeight - top], [left, padWidth - left], [0, 0]]);
+    }
+    const swapped = tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D;
+    const filter = tf.transpose(outputGradient, [1, 2, 0, 3]) as tf.Tensor4D;
+    const full = tf.conv2d(swapped, filter, 1, 'valid', 'NHWC', stride);
+    const cropped = tf.slice(full, [0, 0, 0, 0], [-1, kernel, kernel, -1]);
+    return tf.transpose(cropped, [1, 2, 0, 3]);
+  });
 }

@@ -9,6 +9,7 @@ import { initialValues } from '../../runtime/parameters.ts';
 import type { ParameterStore, RuntimeLayer, Tensor } from '../../runtime/layers/types.ts';
 import { disposeState } from '../../runtime/layers/types.ts';
 import { fillNormal } from '../../runtime/random.ts';
+import { filterGradientByConvolution } from '../../runtime/layers/conv.ts';
 import { isExternLayerDefinition } from '../../runtime/extern.ts';
 import swiglu from '../../samples/layers/swiglu.ts';
 import type { IrLayer } from '../../compiler/ir/types.ts';
@@ -111,6 +112,19 @@ describe('layers: split backward equals autodiff', () => {
     const ids = tf.tensor([[1, 2, 3, 2, 10], [0, 0, 4, 5, 6]], [2, 5], 'int32');
     expect(await checkAgainstAutodiff(layer, ids)).toBeLessThan(1e-5);
     ids.dispose();
+  });
+  it('the Conv2D filter gradient used where a backend lacks Conv2DBackpropFilter equals the kernel', async () => {
+    for (const [stride, padding, size] of [[1, 'valid', 7], [2, 'same', 6], [2, 'valid', 7], [1, 'same', 5]] as const) {
+      const x = randomTensor([2, size, size, 3], 1) as tf.Tensor4D;
+      const outSize = padding === 'same' ? Math.ceil(size / stride) : Math.floor((size - 3) / stride) + 1;
+      const dz = randomTensor([2, outSize, outSize, 4], 2) as tf.Tensor4D;
+      const expected = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dz }, { strides: [stride, stride], pad: padding, dataFormat: 'NHWC', filterShape: [3, 3, 3, 4] } as unknown as tf.NamedAttrMap) as Tensor;
+      const actual = filterGradientByConvolution(x, dz, 3, stride, padding);
+      expect(actual.shape).toEqual([3, 3, 3, 4]);
+      const difference = tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0];
+      expect(difference).toBeLessThan(1e-4);
+      tf.dispose([x, dz, expected, actual]);
+    }
   });
   it('dropout masks depend on (seed, layer, step, example), not on how the batch is split', async () => {
     const layer = buildLayer(irLayer('Dropout', { rate: 0.5 }, [16], [16]), new Map());
