@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Diagnostic } from '../grammar/diagnostic.ts';
 import { hasErrors } from '../grammar/diagnostic.ts';
 import { checkProgram } from '../compiler/check/index.ts';
-import { readExternModuleWithTsMorph } from '../compiler/check/externTypeScript.ts';
+import { readExternModuleLazily } from './externReader.ts';
 import { autoSchedule } from '../compiler/autoschedule/autoSchedule.ts';
 import { compileProgram } from '../compiler/lower/compile.ts';
 import type { CompilerHost } from '../compiler/host.ts';
@@ -60,7 +60,7 @@ export function loadAndCheck(file: string, options: LoadOptions = {}): LoadResul
     const reason = existsSync(file) ? 'is not a readable file' : 'does not exist';
     return { kind: 'missing', file, message: `pipec: ${file} ${reason}` };
   }
-  const result = checkProgram(path.normalize(file), host, { pipeline: options.pipeline, readExternModule: readExternModuleWithTsMorph });
+  const result = checkProgram(path.normalize(file), host, { pipeline: options.pipeline, readExternModule: readExternModuleLazily });
   return {
     kind: 'checked',
     file,

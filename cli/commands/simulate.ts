@@ -24,7 +24,7 @@ import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
 import { compileProgram } from '../../compiler/lower/compile.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
 import { checkProgram, type CheckResult } from '../../compiler/check/index.ts';
-import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScript.ts';
+import { readExternModuleLazily } from '../externReader.ts';
 import type { CompilerHost } from '../../compiler/host.ts';
 import type { CheckedProgram } from '../../compiler/program.ts';
 import { builtinSchedule, normaliseScheduleName, standardSchedules } from '../../compiler/schedule/builtin.ts';
@@ -220,7 +220,7 @@ export function checkText(file: string, text: string, pipeline: string | undefin
   const entry = path.normalize(file);
   const nodeHost = createNodeHost();
   const host: CompilerHost = { ...nodeHost, readFile: (name) => (path.normalize(name) === entry ? text : nodeHost.readFile(name)) };
-  return checkProgram(entry, host, { pipeline, readExternModule: readExternModuleWithTsMorph });
+  return checkProgram(entry, host, { pipeline, readExternModule: readExternModuleLazily });
 }
 
 /**
