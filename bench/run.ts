@@ -1,0 +1,107 @@
+// `npm run bench`: every benchmark in one run on this machine, one after the
+// other (never in parallel: they would share the 2 cores), then one table.
+// Each benchmark is its own script printing JSON; this collects them into
+// bench/results/latest.json and prints the Markdown table the README keeps.
+//   node bench/run.ts [--quick]    (--quick: fewer repetitions, for a smoke run)
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.argv.includes('--quick');
+
+type Json = Record<string, any>;
+
+function runBenchmark(script: string, args: string[]): Json {
+  process.stderr.write(`bench: ${script} ${args.join(' ')}\n`);
+  const started = Date.now();
+  const stdout = execFileSync(process.execPath, [path.join(root, 'bench', script), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.stderr.write(`bench: ${script} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  // The JSON document is the last thing each script prints.
+  const start = stdout.search(/^[[{]/m);
+  return JSON.parse(stdout.slice(start)) as Json;
+}
+
+const results: Json = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: availableParallelism(),
+  loadAverageAtStart: loadavg()[0],
+  parseCheck: runBenchmark('parseCheck.ts', [quick ? '3' : '7']),
+  schedule: runBenchmark('schedule.ts', ['--runs', quick ? '2' : '5']),
+  simulate: runBenchmark('simulate.ts', []),
+  autoschedule: runBenchmark('autoschedule.ts', ['--json']),
+  runtime: runBenchmark('runtime.ts', quick ? ['--quick'] : []),
+};
+
+mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+const rows: string[][] = [];
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+const pc = results.parseCheck;
+rows.push([`parse + check a generated ${pc.layers}-layer model`, `${pc.parseAndCheckMedianMs} ms (parse alone ${pc.parseMedianMs} ms)`, '—', 'median']);
+
+const sched = results.schedule;
+const csv32 = sched.cli.find((c: Json) => c.command.includes('-p 32'));
+const csv64 = sched.cli.find((c: Json) => c.command.includes('-p 64'));
+const version = sched.cli.find((c: Json) => c.command.includes('--version'));
+const torchSeconds = sched.pytorchReferenceSeconds['interleaved-1f1b p=32 m=512 v=4'];
+rows.push([
+  '`pipec schedule interleaved-1f1b -p 32 -m 512 -v 4 --format torch-csv` (131,072 actions, whole CLI)',
+  seconds(csv32.minMs),
+  `PyTorch ${torchSeconds} s (issue figure, not measured here): ${(torchSeconds / (csv32.minMs / 1000)).toFixed(1)}× faster`,
+  'min of runs',
+]);
+rows.push(['same, p=64 m=1024 v=4 (524,288 actions, whole CLI)', seconds(csv64.minMs), 'target < 1 s', 'min of runs']);
+rows.push(['`pipec --version` (start-up floor)', seconds(version.minMs), '—', 'min of runs']);
+const p64 = sched.inProcess.find((r: Json) => r.devices === 64);
+rows.push(['build + validate + lower + prove + CSV, p=64 m=1024 v=4, in-process', `${p64.total.minMs} ms`, 'target < 1 s', 'min of runs']);
+
+const sim = results.simulate;
+rows.push([`simulate interleaved-1f1b p=64 m=1024 v=4 (${sim.instructions.toLocaleString('en')} instructions)`, `${sim.simulateWithTimeline.minMs} ms with timelines, ${sim.simulateSummary.minMs} ms summary`, 'target < 1 s', 'min of runs']);
+
+const grid: Json[] = results.autoschedule;
+const count = (verdict: string) => grid.filter((row) => row.verdict === verdict).length;
+const slowestP8m24 = Math.max(...grid.filter((row) => row.p === 8 && row.m === 24).map((row) => Number(row.ms)));
+rows.push([
+  `automatic scheduler vs zero-bubble's heuristic (${grid.length} cases: p ∈ {4, 8}, m ∈ {8, 16, 24}, 2 cost sets, comm 0/0.5, limits p..2p)`,
+  `better ${count('better')}, equal ${count('equal')}, worse ${count('WORSE')}`,
+  `slowest p=8 m=24: ${slowestP8m24} ms (target < 2 s)`,
+  'same evaluator, same run',
+]);
+
+for (const entry of results.runtime.results as Json[]) {
+  if (entry.skipped) {
+    rows.push([entry.name, 'skipped', entry.skipped, '']);
+  } else if ('overhead' in entry) {
+    rows.push([entry.name, `${(entry.overhead * 100).toFixed(1)}% overhead`, 'target ≤ 5%', 'same model, same batches']);
+  } else if ('speedup' in entry) {
+    rows.push([entry.name, `${entry.speedup.toFixed(2)}×`, entry.target, `${entry.cores} cores`]);
+  } else if ('measured' in entry) {
+    const ratio = entry.measured / entry.predicted;
+    rows.push([entry.name, `measured ${(entry.measured * 100).toFixed(1)}% vs predicted ${(entry.predicted * 100).toFixed(1)}%`, `ratio ${ratio.toFixed(2)} (target within 10%)`, '']);
+  } else {
+    rows.push([entry.name, JSON.stringify(entry), '', '']);
+  }
+}
+
+const table = [
+  `Measured ${results.date.slice(0, 16).replace('T', ' ')} UTC on ${results.cores} cores (${results.cpu}), Node ${results.node}, by \`npm run bench\`${quick ? ' -- --quick' : ''}:`,
+  '',
+  '| benchmark | pipec | reference / target | note |',
+  '|---|---|---|---|',
+  ...rows.map((row) => `| ${row.join(' | ')} |`),
+].join('\n');
+writeFileSync(path.join(root, 'bench/results/latest.md'), `${table}\n`);
+process.stdout.write(`${table}\n`);
