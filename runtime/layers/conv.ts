@@ -51,7 +51,10 @@ export class Conv2DLayer implements RuntimeLayer {
   backwardWeight(store: ParameterStore, state: LayerState, _context: RunContext): void {
     const pending = state as ConvPending;
     const [kernel, bias] = tf.tidy(() => {
-      const kernelGradient = tf.getKernel('Conv2DBackpropFilter', tf.getBackend())
+      // The cpu backend's Conv2DBackpropFilter is a naive loop (110 ms where the convolution form takes 3 on
+      // the CNN sample's conv2); wasm has none. Native backends keep their kernel.
+      const backend = tf.getBackend();
+      const kernelGradient = backend !== 'cpu' && tf.getKernel('Conv2DBackpropFilter', backend)
         ? tf.engine().runKernel('Conv2DBackpropFilter', { x: pending.input, dy: pending.preActivationGradient }, {
           strides: [this.stride, this.stride], pad: this.padding, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: this.filterShape,
         } as unknown as tf.NamedAttrMap) as Tensor
@@ -64,8 +67,8 @@ export class Conv2DLayer implements RuntimeLayer {
 }
 
 /**
- * dW of a convolution as a convolution, for backends without a
- * Conv2DBackpropFilter kernel (wasm): with batch and channels swapped, the
+ * dW of a convolution as a convolution, for backends without a (fast)
+ * Conv2DBackpropFilter kernel (cpu, wasm): with batch and channels swapped, the
  * padded input convolved with the output gradient (dilated by the stride)
  * gives dW[kh, kw, ci, co] = Σ x[n, oh·s + kh, ow·s + kw, ci] · dz[n, oh, ow, co].
  */
