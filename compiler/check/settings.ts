@@ -56,6 +56,7 @@ const DATA_SOURCES: Readonly<Record<string, readonly ArgumentSchema[]>> = {
   mnist: [
     { name: 'holdout', type: 'int', min: 0, max: 9999, required: false, default: 1000, description: 'digits held out as the test set' },
     { name: 'seed', type: 'int', min: 0, required: false, default: 0, description: 'seed of the shuffle and the split' },
+    { name: 'shift', type: 'int', min: 0, max: 4, required: false, default: 0, description: 'training digits are shifted by up to this many pixels (seeded augmentation)' },
   ],
   synthetic: [
     { name: 'examples', type: 'int', min: 1, required: false, default: 1024, description: 'examples generated' },
