@@ -43,6 +43,7 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
   try {
     const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd() });
     const document = {
+      version: 1,
       ...result.costs,
       units: 'seconds',
       measured: { pipeline: ir.pipeline, backend: result.backend, microbatchSize: result.microbatchSize, repeats: result.repeats, date: new Date().toISOString() },

@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../cli/main.ts';
+
+const PROGRAM = `model mlp {
+  input x: f32[batch, 12]
+  target y: i32[batch]
+  layer fc = Dense(units: 16, activation: relu)
+  layer out = Dense(units: 4)
+  loss softmax_cross_entropy(out, y)
+}
+cluster local {
+  device gpu[0..2] memory 16GiB speed 100TFLOPS
+  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
+}
+pipeline p {
+  model mlp
+  cluster local
+  batch 16 microbatches 4
+  stages {
+    s0 on gpu[0] = fc
+    s1 on gpu[1] = out
+  }
+  schedule 1f1b
+  optimizer adam(lr: 1e-2)
+  data synthetic(examples: 256, seed: 2)
+  steps 5
+}
+`;
+
+function capture(): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out += String(chunk); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += String(chunk); return true; });
+  return { out: () => out, err: () => err };
+}
+
+describe('pipec train / verify / profile / backends', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'pipec-cli-'));
+  const file = join(directory, 'small.pipe');
+  writeFileSync(file, PROGRAM);
+  afterEach(() => vi.restoreAllMocks());
+
+  it('train --json trains the pipeline\'s steps, writes a trace and a checkpoint', async () => {
+    const io = capture();
+    const trace = join(directory, 'trace.json');
+    const code = await main(['node', 'pipec', 'train', file, '--json', '--in-process', '--trace', trace, '--checkpoint', join(directory, 'ckpt')]);
+    vi.restoreAllMocks();
+    expect(code, io.err()).toBe(0);
+    const summary = JSON.parse(io.out());
+    expect(summary.steps).toBe(5);
+    expect(summary.losses).toHaveLength(5);
+    expect(summary.losses[4]).toBeLessThan(summary.losses[0]);
+    expect(summary.test.examples).toBeGreaterThan(0);
+    expect(summary.peakSlots).toEqual(summary.predictedSlots);
+    expect(JSON.parse(readFileSync(trace, 'utf8')).traceEvents.length).toBeGreaterThan(10);
+    expect(existsSync(join(directory, 'ckpt', 'checkpoint.json'))).toBe(true);
+  });
+
+  it('verify prints the largest difference and exits 0 under the tolerance, 1 over it', async () => {
+    let io = capture();
+    expect(await main(['node', 'pipec', 'verify', file])).toBe(0);
+    expect(io.out()).toMatch(/largest relative gradient difference: \d\.\d\de-\d+/);
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await main(['node', 'pipec', 'verify', file, '--tolerance', '0'])).toBe(1);
+    expect(io.out()).toMatch(/FAILED/);
+  });
+
+  it('profile writes a costs file with F, I, W per stage', async () => {
+    capture();
+    const output = join(directory, 'costs.json');
+    expect(await main(['node', 'pipec', 'profile', file, '-o', output, '--repeats', '2'])).toBe(0);
+    const costs = JSON.parse(readFileSync(output, 'utf8'));
+    expect(costs.kind).toBe('measured');
+    expect(costs.stages).toHaveLength(2);
+    expect(costs.stages[0].forward).toBeGreaterThan(0);
+  });
+
+  it('usage problems exit 2; a missing file exits 2', async () => {
+    capture();
+    expect(await main(['node', 'pipec', 'train', file, '--steps', '0'])).toBe(2);
+    expect(await main(['node', 'pipec', 'train', file, '--workers', '--in-process'])).toBe(2);
+    expect(await main(['node', 'pipec', 'train', join(directory, 'missing.pipe')])).toBe(2);
+  });
+
+  it('backends lists cpu as available', async () => {
+    const io = capture();
+    expect(await main(['node', 'pipec', 'backends', '--json'])).toBe(0);
+    vi.restoreAllMocks();
+    const statuses = JSON.parse(io.out()) as { name: string; available: boolean; detail: string }[];
+    expect(statuses.find((s) => s.name === 'cpu')?.available).toBe(true);
+    expect(statuses.map((s) => s.name)).toEqual(['cpu', 'wasm', 'webgpu', 'tensorflow']);
+    for (const status of statuses.filter((s) => !s.available)) expect(status.detail.length).toBeGreaterThan(10);
+    rmSync(directory, { recursive: true, force: true });
+  });
+});
