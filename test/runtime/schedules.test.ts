@@ -108,3 +108,27 @@ describe('every built-in schedule gives single-device gradients (p = 4, m = 8, c
     }
   }
 });
+
+describe('compiled recompute, offload and data-parallel replicas', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('recompute and offload stages (zb_h1) give single-device gradients', async () => {
+    const text = gptProgram('zb_h1', 1, 'loop').replace('  schedule zb_h1', '  recompute s0, s1\n  offload s2\n  schedule zb_h1');
+    const ir = compileText(text);
+    expect(ir.stages.map((s) => [s.recompute, s.offload])).toEqual([[true, false], [true, false], [false, true], [false, false]]);
+    const ops = new Set(ir.devices.flatMap((d) => d.instructions.map((i) => i.op)));
+    expect([...ops]).toEqual(expect.arrayContaining(['recompute', 'offload', 'reload']));
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakSlots).toEqual(result.predictedSlots);
+  });
+
+  it('two data-parallel replicas (8 devices) all-reduce to the full-batch gradients', async () => {
+    const text = mlpProgram('1f1b', 1, 'loop').replace('device gpu[0..4]', 'device gpu[0..8]').replace('  schedule 1f1b', '  replicas 2\n  schedule 1f1b');
+    const ir = compileText(text);
+    expect(ir.replicas).toBe(2);
+    expect(ir.devices).toHaveLength(8);
+    expect(ir.devices.some((d) => d.instructions.some((i) => i.op === 'allreduce'))).toBe(true);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+  });
+});
