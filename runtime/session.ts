@@ -52,20 +52,24 @@ export function summarize(ir: IrProgram, step: number, reports: readonly StepRep
   return { step, loss, accuracy: counted > 0 ? correct / counted : Number.NaN, reports, seconds };
 }
 
-/** Loss and accuracy of the model's output on a batch of test examples. */
-export function scoreOutput(output: Tensor, target: Tensor, lossName: string): { loss: number; correct: number; count: number } {
-  return tf.tidy(() => {
+/** Loss and accuracy of the model's output on a batch of test examples (read asynchronously: GPU backends cannot read synchronously in Node). */
+export async function scoreOutput(output: Tensor, target: Tensor, lossName: string): Promise<{ loss: number; correct: number; count: number }> {
+  const [loss, correct, count] = tf.tidy(() => {
     if (lossName === 'mse') {
-      const loss = tf.sum(tf.square(tf.sub(output, tf.cast(target, 'float32')))).dataSync()[0];
-      return { loss, correct: 0, count: output.size };
+      return [tf.sum(tf.square(tf.sub(output, tf.cast(target, 'float32')))), tf.scalar(0), tf.scalar(output.size)];
     }
     const classes = output.shape[output.rank - 1];
     const logits = tf.reshape(output, [-1, classes]);
     const labels = tf.reshape(tf.cast(target, 'int32'), [-1]);
-    const loss = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)))).dataSync()[0];
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')).dataSync()[0];
-    return { loss, correct, count: labels.shape[0] };
+    return [
+      tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)))),
+      tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')),
+      tf.scalar(labels.shape[0]),
+    ];
   });
+  const values = await Promise.all([loss, correct, count].map(async (t) => (await t.data())[0]));
+  tf.dispose([loss, correct, count]);
+  return { loss: values[0], correct: values[1], count: values[2] };
 }
 
 export interface InProcessOptions {
@@ -159,7 +163,7 @@ export class InProcessSession implements TrainingSession {
         activation = host.forwardOnly(stage.index, activation);
       }
       const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
-      const score = scoreOutput(activation, target, model.loss);
+      const score = await scoreOutput(activation, target, model.loss);
       activation.dispose();
       target.dispose();
       loss += score.loss;

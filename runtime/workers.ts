@@ -213,7 +213,7 @@ export class WorkerSession implements TrainingSession {
       }
       const output = fromWire(wire);
       const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
-      const score = scoreOutput(output, target, model.loss);
+      const score = await scoreOutput(output, target, model.loss);
       output.dispose();
       target.dispose();
       loss += score.loss;
