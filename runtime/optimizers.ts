@@ -18,8 +18,16 @@ export interface Optimizer {
   restore(state: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, stepCount: number): void;
 }
 
+/** Learning rate at a (1-based) step: constant, or cosine-decayed to 0 over `decay_steps`. */
+export type LearningRate = (step: number) => number;
+
+export function learningRate(base: number, decaySteps: number | undefined): LearningRate {
+  if (!decaySteps) return () => base;
+  return (step) => base * 0.5 * (1 + Math.cos(Math.PI * Math.min(step - 1, decaySteps) / decaySteps));
+}
+
 export function createOptimizer(spec: OptimizerSpec): Optimizer {
-  const lr = spec.args.lr ?? spec.args.learning_rate ?? 0.01;
+  const lr = learningRate(spec.args.lr ?? spec.args.learning_rate ?? 0.01, spec.args.decay_steps);
   switch (spec.name) {
     case 'sgd': return new MomentumOptimizer(lr, 0);
     case 'momentum': return new MomentumOptimizer(lr, spec.args.momentum ?? 0.9);
@@ -56,41 +64,42 @@ abstract class StatefulOptimizer implements Optimizer {
 }
 
 class MomentumOptimizer extends StatefulOptimizer {
-  private readonly lr: number;
+  private readonly schedule: LearningRate;
   private readonly momentum: number;
-  constructor(lr: number, momentum: number) {
+  constructor(lr: LearningRate, momentum: number) {
     super();
-    this.lr = lr;
+    this.schedule = lr;
     this.momentum = momentum;
   }
 
   apply(table: ParameterTable): void {
     this.stepCount++;
+    const lr = this.schedule(this.stepCount);
     for (const name of table.names()) {
       const gradient = table.gradient(name);
       if (!gradient) continue;
       if (this.momentum === 0) {
-        table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(gradient, this.lr))));
+        table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(gradient, lr))));
         continue;
       }
       const velocityName = `${name}#velocity`;
       const previous = this.slots.get(velocityName);
       const velocity = tf.tidy(() => (previous ? tf.add(tf.mul(previous, this.momentum), gradient) : gradient.clone()));
       this.replaceSlot(velocityName, velocity);
-      table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(velocity, this.lr))));
+      table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(velocity, lr))));
     }
     table.clearGradients();
   }
 }
 
 class AdamOptimizer extends StatefulOptimizer {
-  private readonly lr: number;
+  private readonly schedule: LearningRate;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
-  constructor(lr: number, beta1: number, beta2: number, epsilon: number) {
+  constructor(lr: LearningRate, beta1: number, beta2: number, epsilon: number) {
     super();
-    this.lr = lr;
+    this.schedule = lr;
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.epsilon = epsilon;
@@ -100,6 +109,7 @@ class AdamOptimizer extends StatefulOptimizer {
     this.stepCount++;
     const correction1 = 1 - this.beta1 ** this.stepCount;
     const correction2 = 1 - this.beta2 ** this.stepCount;
+    const lr = this.schedule(this.stepCount);
     for (const name of table.names()) {
       const gradient = table.gradient(name);
       if (!gradient) continue;
@@ -111,7 +121,7 @@ class AdamOptimizer extends StatefulOptimizer {
       this.replaceSlot(`${name}#v`, v);
       table.set(name, tf.tidy(() => {
         const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), this.epsilon));
-        return tf.sub(table.get(name), tf.mul(update, this.lr));
+        return tf.sub(table.get(name), tf.mul(update, lr));
       }));
     }
     table.clearGradients();

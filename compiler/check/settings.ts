@@ -31,13 +31,17 @@ const SETTINGS: Readonly<Record<string, SettingKind>> = {
 
 const OPTIMIZERS: Readonly<Record<'sgd' | 'momentum' | 'adam', { schema: readonly ArgumentSchema[]; stateFactor: number }>> = {
   sgd: {
-    schema: [{ name: 'lr', type: 'float', min: 0, minExclusive: true, required: true, description: 'learning rate' }],
+    schema: [
+      { name: 'lr', type: 'float', min: 0, minExclusive: true, required: true, description: 'learning rate' },
+      { name: 'decay_steps', type: 'int', min: 1, required: false, description: 'cosine learning-rate decay to 0 over this many steps (none when absent)' },
+    ],
     stateFactor: 0,
   },
   momentum: {
     schema: [
       { name: 'lr', type: 'float', min: 0, minExclusive: true, required: true, description: 'learning rate' },
       { name: 'momentum', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0.9, description: 'velocity decay' },
+      { name: 'decay_steps', type: 'int', min: 1, required: false, description: 'cosine learning-rate decay to 0 over this many steps (none when absent)' },
     ],
     stateFactor: 1,
   },
@@ -47,6 +51,7 @@ const OPTIMIZERS: Readonly<Record<'sgd' | 'momentum' | 'adam', { schema: readonl
       { name: 'beta1', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0.9, description: 'first-moment decay' },
       { name: 'beta2', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0.999, description: 'second-moment decay' },
       { name: 'eps', type: 'float', min: 0, minExclusive: true, required: false, default: 1e-8, description: 'added to the denominator' },
+      { name: 'decay_steps', type: 'int', min: 1, required: false, description: 'cosine learning-rate decay to 0 over this many steps (none when absent)' },
     ],
     stateFactor: 2,
   },
