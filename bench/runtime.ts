@@ -31,9 +31,14 @@ function compileSource(text: string): IrProgram {
 }
 
 function mlpSource(options: { inputs: number; width: number; hidden: number; classes: number; batch: number; microbatches: number; devices: number; schedule: string; optimizer: string }): string {
-  const layers = ['fc_in', ...Array.from({ length: options.hidden }, (_, i) => `hidden[${i}]`), 'out'];
-  const perStage = Math.ceil(layers.length / options.devices);
-  const stages = Array.from({ length: options.devices }, (_, s) => `    s${s} on gpu[${s}] = ${layers.slice(s * perStage, (s + 1) * perStage).join(', ')}`);
+  // Balance the stages by the wide layers; the small output layer joins the last stage.
+  const wide = ['fc_in', ...Array.from({ length: options.hidden }, (_, i) => `hidden[${i}]`)];
+  const perStage = Math.ceil(wide.length / options.devices);
+  const stages = Array.from({ length: options.devices }, (_, s) => {
+    const members = wide.slice(s * perStage, (s + 1) * perStage);
+    if (s === options.devices - 1) members.push('out');
+    return `    s${s} on gpu[${s}] = ${members.join(', ')}`;
+  });
   return `model mlp {
   input x: f32[batch, ${options.inputs}]
   target y: i32[batch]
@@ -141,7 +146,7 @@ async function interpreterOverhead(): Promise<Record<string, unknown>> {
 }
 
 async function workerScaling(): Promise<Record<string, unknown>> {
-  const shape = { inputs: 512, width: 512, hidden: 6, classes: 10, batch: 64, microbatches: 8, optimizer: 'sgd(lr: 0.01)' };
+  const shape = { inputs: 512, width: 512, hidden: 7, classes: 10, batch: 64, microbatches: 8, optimizer: 'sgd(lr: 0.01)' };
   const one = compileSource(mlpSource({ ...shape, devices: 1, schedule: '1f1b' }));
   const two = compileSource(mlpSource({ ...shape, devices: 2, schedule: '1f1b' }));
   const steps = quick ? 3 : 5;
@@ -154,7 +159,7 @@ async function workerScaling(): Promise<Record<string, unknown>> {
   const single = await throughput(one);
   const double = await throughput(two);
   return {
-    name: 'worker scaling: 1F1B on 2 workers vs the whole model on 1 worker (MLP 512x8 layers of 512, batch 64, m=8, cpu)',
+    name: 'worker scaling: 1F1B on 2 workers vs the whole model on 1 worker (MLP: 8 dense layers of 512, batch 64, m=8, cpu)',
     oneWorkerExamplesPerSecond: single,
     twoWorkersExamplesPerSecond: double,
     speedup: double / single,
@@ -168,7 +173,7 @@ async function bubbleVersusSimulator(): Promise<Record<string, unknown> | undefi
   if (!existsSync(simulatorPath)) return undefined;
   const { simulateIr } = await import(simulatorPath.href) as typeof import('../compiler/simulate/simulate.ts');
   // Two devices on two cores: each worker has a core, so the trace shows the schedule, not the OS scheduler.
-  const ir = compileSource(mlpSource({ inputs: 512, width: 512, hidden: 6, classes: 10, batch: 64, microbatches: 8, devices: 2, schedule: '1f1b', optimizer: 'sgd(lr: 0.01)' }));
+  const ir = compileSource(mlpSource({ inputs: 512, width: 512, hidden: 7, classes: 10, batch: 64, microbatches: 8, devices: 2, schedule: '1f1b', optimizer: 'sgd(lr: 0.01)' }));
   const measuredCosts = await profile(ir, { repeats: quick ? 3 : 5 });
   const predicted = simulateIr(ir, measuredCosts.costs).bubble;
   const result = await run(ir, { mode: 'workers', steps: quick ? 2 : 4, trace: true, checkFinite: false });
