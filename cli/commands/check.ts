@@ -10,7 +10,6 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import { setExitCode } from '../main.ts';
 import { readFileSync } from 'node:fs';
 import { checkTorchCsvFile } from '../../compiler/torch/check.ts';

@@ -5,13 +5,9 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import type { IrProgram } from '../../compiler/ir/types.ts';
-import { compileProgram } from '../../compiler/lower/compile.ts';
 import { setExitCode } from '../main.ts';
-import { costsFor, writeOutput } from './schedule.ts';
-import { loadAndCheck } from '../loadProgram.ts';
-import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
+import { compileFile, writeOutput } from '../commandSupport.ts';
 
 export interface CompileCommandOptions {
   readonly output?: string;
@@ -46,23 +42,7 @@ export function register(program: Command): void {
 
 /** The command's work without process I/O. */
 export function runCompile(file: string, options: Omit<CompileCommandOptions, 'output'>): { ir?: IrProgram; errorOutput: string; exitCode: number } {
-  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
-  if (loaded.kind === 'missing') return { errorOutput: `${loaded.message}\n`, exitCode: 2 };
-  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
-  const render = () => {
-    const rendered = renderDiagnostics(diagnostics, loaded.sources, { color: options.color, format: options.format });
-    const summary = summarizeDiagnostics(diagnostics);
-    return options.format === 'json' || summary === undefined ? rendered : `${rendered}${file}: ${summary}\n`;
-  };
-  if (!loaded.ok || !loaded.program) {
-    if (!loaded.program && diagnostics.length === 0) return { errorOutput: `${file}: no pipeline to compile\n`, exitCode: 1 };
-    return { errorOutput: render(), exitCode: 1 };
-  }
-  const costs = costsFor(loaded.program, options);
-  if ('errorOutput' in costs) return costs;
-  const compiled = compileProgram(loaded.program, costs.model ? { costs: costs.model } : {});
-  diagnostics.push(...compiled.diagnostics);
-  const failed = diagnostics.some((d) => d.severity === 'error');
-  if (failed || !compiled.ir) return { errorOutput: render(), exitCode: 1 };
-  return { ir: compiled.ir, errorOutput: diagnostics.length > 0 ? render() : '', exitCode: 0 };
+  const result = compileFile(file, 'compile', options);
+  if (result.kind === 'failed') return { errorOutput: result.errorOutput, exitCode: result.exitCode };
+  return { ir: result.ir, errorOutput: result.warnings, exitCode: 0 };
 }

@@ -5,12 +5,9 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { compileProgram } from '../../compiler/lower/compile.ts';
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
-import { costsFor, writeOutput } from './schedule.ts';
-import { loadAndCheck } from '../loadProgram.ts';
-import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
+import { compileFile, writeOutput } from '../commandSupport.ts';
 
 export interface ExportCommandOptions {
   readonly torchCsv: string;
@@ -46,22 +43,7 @@ export function register(program: Command): void {
 }
 
 export function runExport(file: string, options: Omit<ExportCommandOptions, 'torchCsv'>): { csv?: string; errorOutput: string; exitCode: number } {
-  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
-  if (loaded.kind === 'missing') return { errorOutput: `${loaded.message}\n`, exitCode: 2 };
-  const diagnostics = [...loaded.diagnostics];
-  const render = () => {
-    const rendered = renderDiagnostics(diagnostics, loaded.sources, { color: options.color, format: options.format });
-    const summary = summarizeDiagnostics(diagnostics);
-    return options.format === 'json' || summary === undefined ? rendered : `${rendered}${file}: ${summary}\n`;
-  };
-  if (!loaded.ok || !loaded.program) {
-    if (!loaded.program && diagnostics.length === 0) return { errorOutput: `${file}: no pipeline to export\n`, exitCode: 1 };
-    return { errorOutput: render(), exitCode: 1 };
-  }
-  const costs = costsFor(loaded.program, options);
-  if ('errorOutput' in costs) return costs;
-  const compiled = compileProgram(loaded.program, costs.model ? { costs: costs.model } : {});
-  diagnostics.push(...compiled.diagnostics);
-  if (diagnostics.some((d) => d.severity === 'error') || !compiled.schedule) return { errorOutput: render(), exitCode: 1 };
-  return { csv: exportTorchCsv(compiled.schedule, { comms: options.comms }), errorOutput: diagnostics.length > 0 ? render() : '', exitCode: 0 };
+  const result = compileFile(file, 'export', options);
+  if (result.kind === 'failed') return { errorOutput: result.errorOutput, exitCode: result.exitCode };
+  return { csv: exportTorchCsv(result.schedule, { comms: options.comms }), errorOutput: result.warnings, exitCode: 0 };
 }

@@ -3,15 +3,11 @@
 // order is validated, lowered and proven free of deadlock before it is
 // printed, so what comes out is safe to run (e.g. a ZB-V CSV for PyTorch).
 
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf } from '../../grammar/source.ts';
-import { deriveCostModel, readCostsFile } from '../../compiler/cost/costModel.ts';
-import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
 import { bareScheduleIr } from '../../compiler/lower/bare.ts';
-import type { CheckedProgram } from '../../compiler/program.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
 import { scheduleMessages } from '../../compiler/messages/schedules.ts';
 import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
@@ -23,6 +19,7 @@ import { problemsToDiagnostics, validateSchedule } from '../../compiler/schedule
 import { STANDARD_SCHEDULES, standardLibrary } from '../../compiler/stdlib/index.ts';
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
+import { positiveInteger, writeOutput } from '../commandSupport.ts';
 import { renderDiagnostics } from '../render.ts';
 import { bareAutoSchedule } from '../../compiler/autoschedule/bare.ts';
 
@@ -39,12 +36,6 @@ export interface ScheduleCommandOptions {
   /** `auto` only: uniform costs, e.g. F=1,I=1,W=1,C=0.5 (default unit costs). */
   readonly cost?: string;
 }
-
-const positiveInteger = (flag: string) => (value: string) => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`${flag} must be a positive whole number, got '${value}'`);
-  return number;
-};
 
 export function register(program: Command): void {
   program
@@ -155,42 +146,3 @@ export function scheduleText(schedule: ComputeSchedule): string {
 // compile and export): a file that cannot be written is a usage problem
 // (exit 2) with a one-line message, never a stack trace.
 /** Returns the exit code: 0 written, 2 when the file cannot be written. */
-export function writeOutput(file: string | undefined, text: string): number {
-  if (file === undefined || file === '-') {
-    process.stdout.write(text);
-    return 0;
-  }
-  try {
-    writeFileSync(file, text);
-    return 0;
-  } catch (error) {
-    const reason = error instanceof Error && 'code' in error && error.code === 'ENOENT' ? 'its folder does not exist' : error instanceof Error ? error.message : String(error);
-    process.stderr.write(`pipec: cannot write ${file}: ${reason}\n`);
-    return 2;
-  }
-}
-
-/**
- * The cost model `pipec compile` and `pipec export` hand the list and
- * automatic schedulers: `--unit`, `--costs FILE`, or the one derived from
- * the program's FLOPs and links — the default of `pipec simulate`, so the
- * order compiled is the order simulated.
- */
-export function costsFor(
-  program: CheckedProgram,
-  options: { readonly costs?: string; readonly unit?: boolean; readonly color?: boolean },
-): { model?: CostModel } | { errorOutput: string; exitCode: number } {
-  if (options.unit) return { model: unitCostModel(program.pipeline.stages.length) };
-  if (options.costs === undefined) return { model: deriveCostModel(program) };
-  let text: string;
-  try {
-    text = readFileSync(options.costs, 'utf8');
-  } catch {
-    return { errorOutput: `pipec: ${options.costs} does not exist or is not readable\n`, exitCode: 2 };
-  }
-  const read = readCostsFile(text, options.costs, program);
-  if (!read.costs) {
-    return { errorOutput: renderDiagnostics(read.diagnostics, new Map([[options.costs, text]]), { color: options.color ?? false, format: 'text' }), exitCode: 1 };
-  }
-  return { model: read.costs };
-}

@@ -38,6 +38,7 @@ import { importTorchCsv } from '../../compiler/torch/csv.ts';
 import { findPipeline, rewriteDocument, rewriteSchedule } from '../../compiler/tune/tune.ts';
 import { createNodeHost, loadAndCheck } from '../loadProgram.ts';
 import { setExitCode } from '../main.ts';
+import { positiveInteger } from '../commandSupport.ts';
 import { renderDiagnostics } from '../render.ts';
 import { defaultStagesPerDevice } from './schedule.ts';
 
@@ -78,12 +79,6 @@ export interface ScenarioOutcome {
   readonly errorOutput: string;
   readonly exitCode: number;
 }
-
-const positiveInteger = (flag: string) => (value: string) => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`${flag} must be a positive whole number, got '${value}'`);
-  return number;
-};
 
 const positiveNumber = (flag: string) => (value: string) => {
   const number = Number(value);

@@ -10,13 +10,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { parse } from '../../grammar/index.ts';
 import { autoSchedule } from '../../compiler/autoschedule/autoSchedule.ts';
 import { formatMemory, formatPercent, formatTime } from '../../compiler/show/format.ts';
 import { tune, type TuneCandidate } from '../../compiler/tune/tune.ts';
 import { loadAndCheck } from '../loadProgram.ts';
 import { setExitCode } from '../main.ts';
+import { positiveInteger } from '../commandSupport.ts';
 import { renderDiagnostics } from '../render.ts';
 import { checkText } from './simulate.ts';
 
@@ -29,12 +30,6 @@ export interface TuneCommandOptions {
   readonly color?: boolean;
   readonly progress?: boolean;
 }
-
-const positiveInteger = (flag: string) => (value: string) => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`${flag} must be a positive whole number, got '${value}'`);
-  return number;
-};
 
 export function register(program: Command): void {
   program
