@@ -53,6 +53,39 @@ export function summarize(ir: IrProgram, step: number, reports: readonly StepRep
 }
 
 /** Loss and accuracy of the model's output on a batch of test examples (read asynchronously: GPU backends cannot read synchronously in Node). */
+/**
+ * Loss and accuracy on the held-out examples, in chunks, with the forward
+ * pass through the pipeline supplied by the execution mode (in-process hosts
+ * or worker threads), which owns the input tensor it is given.
+ */
+export async function evaluateHeldOut(
+  ir: IrProgram,
+  dataset: Dataset,
+  maxExamples: number,
+  forwardThroughPipeline: (input: Tensor) => Promise<Tensor>,
+): Promise<Evaluation> {
+  const total = Math.min(dataset.testSize, maxExamples);
+  const chunk = Math.max(ir.microbatchSize, 250);
+  const model = ir.model;
+  let loss = 0;
+  let correct = 0;
+  let count = 0;
+  for (let start = 0; start < total; start += chunk) {
+    const end = Math.min(total, start + chunk);
+    const batch = dataset.testExamples(start, end);
+    const input = tf.tensor(batch.input, [end - start, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32');
+    const output = await forwardThroughPipeline(input);
+    const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
+    const score = await scoreOutput(output, target, model.loss);
+    output.dispose();
+    target.dispose();
+    loss += score.loss;
+    correct += score.correct;
+    count += score.count;
+  }
+  return { loss: count > 0 ? loss / count : Number.NaN, accuracy: count > 0 ? correct / count : Number.NaN, examples: total };
+}
+
 export async function scoreOutput(output: Tensor, target: Tensor, lossName: string): Promise<{ loss: number; correct: number; count: number }> {
   const [loss, correct, count] = tf.tidy(() => {
     if (lossName === 'mse') {
@@ -147,30 +180,15 @@ export class InProcessSession implements TrainingSession {
 
   async evaluate(maxExamples = Number.POSITIVE_INFINITY): Promise<Evaluation> {
     this.ensureBuilt();
-    const total = Math.min(this.dataset.testSize, maxExamples);
-    const chunk = Math.max(this.ir.microbatchSize, 250);
-    let loss = 0;
-    let correct = 0;
-    let count = 0;
-    for (let start = 0; start < total; start += chunk) {
-      const end = Math.min(total, start + chunk);
-      const batch = this.dataset.testExamples(start, end);
-      const model = this.ir.model;
-      let activation: Tensor = tf.tensor(batch.input, [end - start, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32');
+    return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
+      let activation = input;
       for (const stage of this.ir.stages) {
         const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage.index, 0));
         if (!host) throw new Error(`no device runs stage ${stage.index}`);
         activation = host.forwardOnly(stage.index, activation);
       }
-      const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
-      const score = await scoreOutput(activation, target, model.loss);
-      activation.dispose();
-      target.dispose();
-      loss += score.loss;
-      correct += score.correct;
-      count += score.count;
-    }
-    return { loss: count > 0 ? loss / count : Number.NaN, accuracy: count > 0 ? correct / count : Number.NaN, examples: total };
+      return activation;
+    });
   }
 
   async close(): Promise<void> {

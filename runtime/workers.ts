@@ -12,9 +12,8 @@ import type { StageState } from './deviceHost.ts';
 import type { StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, runtimeMessages, type FaultLocation } from './messages.ts';
 import { deviceOfStage } from './model.ts';
-import { scoreOutput, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
+import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
 import { fromWire, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
-import * as tf from '@tensorflow/tfjs-core';
 
 export interface WorkerSessionOptions {
   readonly backend: BackendName;
@@ -194,16 +193,7 @@ export class WorkerSession implements TrainingSession {
   }
 
   async evaluate(maxExamples = Number.POSITIVE_INFINITY): Promise<Evaluation> {
-    const total = Math.min(this.dataset.testSize, maxExamples);
-    const chunk = Math.max(this.ir.microbatchSize, 250);
-    const model = this.ir.model;
-    let loss = 0;
-    let correct = 0;
-    let count = 0;
-    for (let start = 0; start < total; start += chunk) {
-      const end = Math.min(total, start + chunk);
-      const batch = this.dataset.testExamples(start, end);
-      const input = tf.tensor(batch.input, [end - start, ...model.input.shape], model.input.dtype === 'i32' ? 'int32' : 'float32');
+    return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let wire: WireTensor = await toWire(input);
       input.dispose();
       for (const stage of this.ir.stages) {
@@ -211,16 +201,8 @@ export class WorkerSession implements TrainingSession {
         if (!entry) throw new Error(`no worker runs stage ${stage.index}`);
         wire = await this.call<WireTensor>(entry, { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);
       }
-      const output = fromWire(wire);
-      const target = tf.tensor(batch.target, [end - start, ...model.target.shape], model.target.dtype === 'i32' ? 'int32' : 'float32');
-      const score = await scoreOutput(output, target, model.loss);
-      output.dispose();
-      target.dispose();
-      loss += score.loss;
-      correct += score.correct;
-      count += score.count;
-    }
-    return { loss: count > 0 ? loss / count : Number.NaN, accuracy: count > 0 ? correct / count : Number.NaN, examples: total };
+      return fromWire(wire);
+    });
   }
 
   async close(): Promise<void> {
