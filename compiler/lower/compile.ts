@@ -24,9 +24,9 @@ import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
 
 export interface CompileOptions {
   /**
-   * Costs for the list scheduler and the automatic scheduler (unit costs
-   * when absent). `pipec compile`/`export` pass the derived model, as
-   * `pipec simulate` does, so what is compiled is what was simulated.
+   * Costs for the list scheduler and the automatic scheduler. When absent,
+   * the model derived from the program's FLOPs, devices and links, the same
+   * default every command uses, so what is trained is what was simulated.
    */
   readonly costs?: CostModel;
   /** The automatic scheduler for `schedule auto` (default: compiler/autoschedule's). */
@@ -65,7 +65,10 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
   // 2. Validation (every action, per-stage order, cross-stage dependencies).
   const problems = validateSchedule(schedule);
   if (problems.length > 0) {
-    diagnostics.push(...problemsToDiagnostics(problems, use.span));
+    // Missing actions have no statement to point at: report them at the use
+    // and point at the declaration that should have produced them.
+    const declared = use.declaration ? [{ span: use.declaration.name.span, message: `schedule ${use.name} is declared here` }] : [];
+    diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] } : d)));
     return { schedule, diagnostics };
   }
 
