@@ -218,8 +218,19 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
       return undefined;
     }
     const evaluated = evaluateSchedule(declaration, shape, {}, { costs, sources: program.sources });
+    if (!evaluated.schedule) {
+      // The reference's own errors point into its declaration (often the
+      // standard library); the mistake is the user's choice of reference.
+      const reason = evaluated.diagnostics.find((d) => d.severity === 'error');
+      diagnostics.push(makeDiagnostic(loweringMessages.memoryReferenceUnusable, use.span, { name: reference, reason: reason?.message ?? 'it produces no order' }, {
+        hint: pipeline.placement === 'v'
+          ? 'name a schedule written for this placement, e.g. activations(zb_v), or give the limit in bytes'
+          : 'name a schedule written for this many stages per device, or give the limit in bytes',
+        related: reason ? [{ span: reason.span, message: `why '${reference}' cannot run it` }] : [],
+      }));
+      return undefined;
+    }
     diagnostics.push(...evaluated.diagnostics);
-    if (!evaluated.schedule) return undefined;
     return peakActivations(evaluated.schedule, units).map((peak) => peak * memory);
   }
   return Array.from({ length: shape.devices }, (_, rank) => {

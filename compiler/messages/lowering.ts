@@ -12,5 +12,6 @@ export const loweringMessages = {
   autoScheduleFailed: error(5003, 'the automatic scheduler failed: {detail}', 'The automatic scheduler could not produce a schedule.'),
   stageCountMismatch: error(5004, 'the schedule has {scheduled} stages but the pipeline has {declared}', 'A schedule built for another pipeline shape.'),
   unknownScheduleUse: error(5005, "schedule '{name}' is neither declared nor built in", 'The pipeline names a schedule that cannot be found.'),
+  memoryReferenceUnusable: error(5007, "the memory limit names activations({name}), but '{name}' cannot run this pipeline: {reason}", 'The schedule whose activations set an auto memory limit cannot run the pipeline.'),
   invalidIr: error(5006, 'internal: the emitted IR does not match its schema: {detail}', 'The emitted IR fails its JSON Schema (a compiler bug).'),
 } as const satisfies Record<string, MessageDefinition>;
