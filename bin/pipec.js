@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Entry point. pipec runs its TypeScript sources directly on Node >= 22.18
-// (type stripping); the project pins Node 24 as a dependency, so `npx pipec`
-// and npm scripts use it even where the machine's own Node is older.
+// Entry point. In the repository pipec runs its TypeScript sources directly
+// on Node >= 22.18 (type stripping); the project pins Node 24 as a dependency,
+// so `npx pipec` and npm scripts use it even where the machine's own Node is
+// older. An installed package runs the emitted dist/ instead, because Node
+// does not strip types from files under node_modules.
+import { existsSync } from 'node:fs';
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(
@@ -14,5 +18,6 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // of a short command's time. The cache lives in the OS temp folder.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
-const { main } = await import('../cli/main.ts');
+const sources = new URL('../cli/main.ts', import.meta.url);
+const { main } = await import(existsSync(sources) ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href);
 process.exitCode = await main(process.argv);

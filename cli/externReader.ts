@@ -8,7 +8,9 @@ import type { ExternModuleReader } from '../compiler/check/extern.ts';
 let reader: ExternModuleReader | undefined;
 
 export const readExternModuleLazily: ExternModuleReader = (text, path, layerName) => {
-  reader ??= (createRequire(import.meta.url)('../compiler/check/externTypeScript.ts') as { readExternModuleWithTsMorph: ExternModuleReader })
+  // Sources run as .ts (type stripping); the published build runs the emitted .js.
+  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  reader ??= (createRequire(import.meta.url)(`../compiler/check/externTypeScript${extension}`) as { readExternModuleWithTsMorph: ExternModuleReader })
     .readExternModuleWithTsMorph;
   return reader(text, path, layerName);
 };

@@ -15,6 +15,9 @@ import { deviceOfStage } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
 import { fromWire, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 
+// Sources run as .ts (type stripping); the published build runs the emitted .js.
+const moduleExtension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
 export interface WorkerSessionOptions {
   readonly backend: BackendName;
   readonly baseDirectory: string;
@@ -58,7 +61,7 @@ export class WorkerSession implements TrainingSession {
     const readiness: Promise<void>[] = [];
     for (const device of ir.devices) {
       const init: WorkerInit = { ir, device: device.index, backend: options.backend, baseDirectory: options.baseDirectory };
-      const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: init });
+      const worker = new Worker(new URL(`./worker${moduleExtension}`, import.meta.url), { workerData: init });
       const entry: DeviceWorker = { device: device.index, name: device.name, worker, location: { device: device.index, deviceName: device.name }, waiting: false };
       this.workers.push(entry);
       readiness.push(new Promise((resolve, reject) => {
