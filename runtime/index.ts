@@ -21,6 +21,7 @@ import { InProcessSession, type Evaluation, type StepSummary, type TrainingSessi
 import { measuredBubble, traceDocument, type TraceEvent } from './trace.ts';
 import { now } from './interpreter.ts';
 import { WorkerSession } from './workers.ts';
+import { costsFromTraces, traceSteps } from './profileInSitu.ts';
 
 export { listBackends, useBackend, type BackendName, type BackendStatus };
 export { defineLayer } from './extern.ts';
@@ -236,8 +237,15 @@ export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promis
 export interface ProfileOptions {
   readonly backend?: BackendName;
   readonly baseDirectory?: string;
+  /** Isolated: measurements per stage; in situ: traced steps after the warm-up step (default 5 and 3). */
   readonly repeats?: number;
   readonly dataset?: Dataset;
+  /** Time each stage alone on one engine instead of running the pipeline (any schedule, no run needed). */
+  readonly isolated?: boolean;
+  /** In situ: how the pipeline runs (default: workers on cpu / wasm, in-process on webgpu, as `pipec train`). */
+  readonly mode?: ExecutionMode;
+  /** In situ, worker mode: a device silent this long counts as hung (ms). */
+  readonly timeoutMs?: number;
 }
 
 export interface ProfileResult {
@@ -245,6 +253,13 @@ export interface ProfileResult {
   readonly backend: BackendName;
   readonly microbatchSize: number;
   readonly repeats: number;
+  /** 'isolated', or the execution mode the in-situ run used. */
+  readonly mode: 'isolated' | ExecutionMode;
+}
+
+/** The mode `pipec train` uses on a backend: a worker per device, except on webgpu (one GPU, one engine). */
+export function defaultMode(backend: BackendName): ExecutionMode {
+  return backend === 'webgpu' ? 'in-process' : 'workers';
 }
 
 const median = (values: readonly number[]): number => {
@@ -282,11 +297,33 @@ async function measureTransfer(bytes: number, repeats: number): Promise<number> 
 }
 
 /**
- * Measures F, I and W of every stage on one microbatch (median of
- * `repeats`), and the transfer cost of each stage boundary, as the cost
- * model the simulator and the automatic scheduler read.
+ * The cost model the simulator and the automatic scheduler read. By default
+ * in situ: the pipeline runs `repeats` traced steps after a warm-up step in
+ * the mode it trains in, and F, B (I, W), transfers, optimizer steps and
+ * allreduces are read off the trace (runtime/profileInSitu.ts). Isolated
+ * (`isolated: true`): F, I and W of every stage on one microbatch on this
+ * thread (median of `repeats`), and a bare thread-to-thread round trip per
+ * stage boundary.
  */
 export async function profile(ir: IrProgram, options: ProfileOptions = {}): Promise<ProfileResult> {
+  if (!options.isolated) return profileInSitu(ir, options);
+  return profileIsolated(ir, options);
+}
+
+async function profileInSitu(ir: IrProgram, options: ProfileOptions): Promise<ProfileResult> {
+  const backend = options.backend ?? 'cpu';
+  const repeats = options.repeats ?? 3;
+  const mode = options.mode ?? defaultMode(backend);
+  const session = await openSession(ir, { backend, mode, baseDirectory: options.baseDirectory, dataset: options.dataset, timeoutMs: options.timeoutMs });
+  try {
+    const traces = await traceSteps(session, repeats);
+    return { costs: costsFromTraces(ir, traces), backend, microbatchSize: ir.microbatchSize, repeats, mode };
+  } finally {
+    await session.close();
+  }
+}
+
+async function profileIsolated(ir: IrProgram, options: ProfileOptions): Promise<ProfileResult> {
   const backend = options.backend ?? 'cpu';
   const repeats = options.repeats ?? 5;
   await useBackend(backend);
@@ -350,7 +387,7 @@ export async function profile(ir: IrProgram, options: ProfileOptions = {}): Prom
       sendActivation.push(crosses(s, s + 1) ? await measureTransfer(outputBytes[s], repeats) : 0);
       sendGradient.push(crosses(s, s - 1) ? await measureTransfer(outputBytes[s - 1], repeats) : 0);
     }
-    return { costs: { kind: 'measured', stages: times, sendActivation, sendGradient }, backend, microbatchSize: ir.microbatchSize, repeats };
+    return { costs: { kind: 'measured', stages: times, sendActivation, sendGradient }, backend, microbatchSize: ir.microbatchSize, repeats, mode: 'isolated' };
   } finally {
     for (const stage of stages) stage.parameters.dispose();
   }

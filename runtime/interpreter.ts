@@ -81,6 +81,8 @@ export class DeviceInterpreter {
   private slots: (SlotContent | null)[];
   /** Instruction being executed, for error reports from outside (hangs). */
   current: FaultLocation;
+  /** Tag of the message the current send / receive moves (trace events). */
+  private lastTag: string | undefined;
   /** Told about each instruction as it starts (worker progress reports). */
   private readonly observer?: (location: FaultLocation) => void;
 
@@ -221,6 +223,7 @@ export class DeviceInterpreter {
       }
       const started = options.traceOrigin !== undefined ? now() : 0;
       let waited = 0;
+      this.lastTag = undefined;
       try {
         waited = await this.execute(ins, location, options, losses, corrects, (count) => { counted += count; });
       } catch (error) {
@@ -241,7 +244,11 @@ export class DeviceInterpreter {
           cat: letter ? 'compute' : ins.op.startsWith('send') || ins.op.startsWith('recv') || ins.op === 'allreduce' ? 'communication' : 'other',
           ph: 'X', ts: (computeStart - options.traceOrigin) * 1000, dur: Math.max(0, ended - computeStart) * 1000,
           pid: 0, tid: this.device.index,
-          args: { op: ins.op, stage: ins.stage, microbatch: ins.microbatch, slot: ins.slot, instruction: index },
+          args: {
+            op: ins.op, stage: ins.stage, microbatch: ins.microbatch, slot: ins.slot, instruction: index,
+            // Messages carry their tag, receives how long they waited (µs): in-situ profiling pairs them (runtime/profileInSitu.ts).
+            ...(this.lastTag !== undefined ? { tag: this.lastTag, peer: this.peerOf(ins), waited: waited * 1000 } : {}),
+          },
         });
       }
     }
@@ -283,7 +290,7 @@ export class DeviceInterpreter {
         const producer = this.activationProducer(ins, false);
         const slot = this.open(this.slotIndex(ins, location), producer + 1, microbatch, location);
         const started = now();
-        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, `act:${producer}:${microbatch}`);
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, this.lastTag = `act:${producer}:${microbatch}`);
         slot.input?.dispose();
         slot.input = tensor;
         return now() - started;
@@ -294,14 +301,14 @@ export class DeviceInterpreter {
         if (!slot.output) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_act before the forward produced an output', location);
         const output = slot.output;
         slot.output = undefined;
-        await this.transport.send(this.device.index, this.peerOf(ins), `act:${producer}:${microbatch}`, [output]);
+        await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `act:${producer}:${microbatch}`, [output]);
         return 0;
       }
       case 'recv_grad': {
         const sender = this.gradientSender(ins, false);
         const slot = this.open(this.slotIndex(ins, location), sender - 1, microbatch, location);
         const started = now();
-        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, `grad:${sender}:${microbatch}`);
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, this.lastTag = `grad:${sender}:${microbatch}`);
         slot.outputGradient?.dispose();
         slot.outputGradient = tensor;
         return now() - started;
@@ -312,7 +319,7 @@ export class DeviceInterpreter {
         if (!slot.inputGradient) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_grad before backward produced an input gradient', location);
         const gradient = slot.inputGradient;
         slot.inputGradient = undefined;
-        await this.transport.send(this.device.index, this.peerOf(ins), `grad:${sender}:${microbatch}`, [gradient]);
+        await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `grad:${sender}:${microbatch}`, [gradient]);
         return 0;
       }
       case 'forward': {

@@ -1,11 +1,14 @@
-// `pipec profile FILE [--backend B] [-o costs.json] [--repeats N]`: measure
-// forward (F), backward-input (I) and backward-weight (W) of every stage on
-// one microbatch, and the transfer cost of every stage boundary, and write
-// them as a measured cost model for the simulator and the auto-scheduler.
+// `pipec profile FILE [--backend B] [-o costs.json] [--repeats N] [--isolated]
+// [--mode workers|in-process]`: measure forward (F), backward (B, or I and W)
+// of every stage, the transfer cost of every stage boundary and, in situ, the
+// send overheads and optimizer steps, and write them as a measured cost
+// model for the simulator and the auto-scheduler. In situ (the default) the
+// pipeline runs a few traced steps the way it trains; --isolated times each
+// stage alone on one engine (any schedule, nothing run).
 
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { profile } from '../../runtime/index.ts';
+import { profile, type ExecutionMode } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/backends.ts';
 import { setExitCode } from '../main.ts';
 import { compileForRuntime, reportRuntimeFailure } from '../runtime/compileForRuntime.ts';
@@ -13,8 +16,10 @@ import { compileForRuntime, reportRuntimeFailure } from '../runtime/compileForRu
 export interface ProfileCommandOptions {
   readonly backend: BackendName;
   readonly output?: string;
-  readonly repeats: string;
+  readonly repeats?: string;
   readonly pipeline?: string;
+  readonly isolated?: boolean;
+  readonly mode?: ExecutionMode;
 }
 
 export function register(program: Command): void {
@@ -24,7 +29,9 @@ export function register(program: Command): void {
     .argument('<file>', '.pipe file')
     .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
     .option('-o, --output <file>', 'where to write the costs (default: standard output)')
-    .option('--repeats <n>', 'measurements per stage (the median is kept)', '5')
+    .option('--repeats <n>', 'isolated: measurements per stage; in situ: traced steps after a warm-up step (medians are kept; default 5 and 3)')
+    .option('--isolated', 'time each stage alone on this thread instead of running the pipeline')
+    .addOption(new Option('--mode <mode>', 'in situ: how the pipeline runs (default: workers, in-process on webgpu)').choices(['workers', 'in-process']))
     .option('--pipeline <name>', 'the pipeline to profile (default: the first in the file)')
     .action(async (file: string, options: ProfileCommandOptions) => {
       setExitCode(await runProfile(file, options));
@@ -32,8 +39,8 @@ export function register(program: Command): void {
 }
 
 export async function runProfile(file: string, options: ProfileCommandOptions): Promise<number> {
-  const repeats = Number(options.repeats);
-  if (!Number.isInteger(repeats) || repeats < 1) {
+  const repeats = options.repeats === undefined ? undefined : Number(options.repeats);
+  if (repeats !== undefined && (!Number.isInteger(repeats) || repeats < 1)) {
     process.stderr.write(`pipec profile: --repeats needs a positive integer, not '${options.repeats}'\n`);
     return 2;
   }
@@ -41,18 +48,21 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   try {
-    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd() });
+    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd(), isolated: options.isolated, mode: options.mode });
     const document = {
       version: 1,
       ...result.costs,
       units: 'seconds',
-      measured: { pipeline: ir.pipeline, backend: result.backend, microbatchSize: result.microbatchSize, repeats: result.repeats, date: new Date().toISOString() },
+      measured: { pipeline: ir.pipeline, backend: result.backend, microbatchSize: result.microbatchSize, repeats: result.repeats, date: new Date().toISOString(), mode: result.mode },
     };
     const text = `${JSON.stringify(document, null, 2)}\n`;
     if (options.output) {
       writeFileSync(options.output, text);
       const ms = (s: number): string => (s * 1000).toFixed(2);
-      process.stderr.write(result.costs.stages.map((stage, i) => `stage ${i}: F ${ms(stage.forward)} ms, I ${ms(stage.backwardInput)} ms, W ${ms(stage.backwardWeight)} ms`).join('\n') + `\nwrote ${options.output}\n`);
+      const costs = result.costs;
+      process.stderr.write(costs.stages.map((stage, i) => `stage ${i}: F ${ms(stage.forward)} ms, I ${ms(stage.backwardInput)} ms, W ${ms(stage.backwardWeight)} ms, B ${ms(stage.backward)} ms` +
+        (costs.sendActivation[i] > 0 ? `, send → ${ms(costs.sendActivation[i])} ms` : '') + (costs.sendGradient[i] > 0 ? `, send ← ${ms(costs.sendGradient[i])} ms` : '')).join('\n') +
+        `\n(${result.mode === 'isolated' ? 'isolated' : `in situ, ${result.mode}`}) wrote ${options.output}\n`);
     } else {
       process.stdout.write(text);
     }

@@ -117,6 +117,8 @@ export interface CostsFile {
     readonly microbatchSize?: number;
     readonly repeats?: number;
     readonly date?: string;
+    /** 'isolated' (each stage alone), or the execution mode of the in-situ run ('workers', 'in-process'). */
+    readonly mode?: 'isolated' | 'workers' | 'in-process';
   };
   readonly pipeline?: string;
   readonly backend?: string;
@@ -140,9 +142,20 @@ export interface CostsFile {
   readonly sendActivation?: readonly number[];
   /** Seconds to send stage s's input gradient to s-1 (index s, 0 for s = 0); defaults likewise. */
   readonly sendGradient?: readonly number[];
+  /** Device seconds the sender spends on each send (measured in situ); absent: 0. */
+  readonly sendActivationOverhead?: readonly number[];
+  readonly sendGradientOverhead?: readonly number[];
+  /** Seconds of stage s's optimizer step / gradient allreduce; absent: 0. */
+  readonly optimizerStep?: readonly number[];
+  readonly allreduce?: readonly number[];
+  /** Bytes per second to host memory (offload / reload); absent: free. */
+  readonly hostBandwidth?: number;
 }
 
 const nonNegative = { type: 'number', minimum: 0 } as const;
+
+/** Optional per-stage lists a costs file may carry (what `pipec profile` measures in situ). */
+const OPTIONAL_PER_STAGE = ['sendActivationOverhead', 'sendGradientOverhead', 'optimizerStep', 'allreduce'] as const;
 
 export const costsFileSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -164,6 +177,7 @@ export const costsFileSchema = {
         microbatchSize: { type: 'integer', minimum: 1 },
         repeats: { type: 'integer', minimum: 1 },
         date: { type: 'string' },
+        mode: { enum: ['isolated', 'workers', 'in-process'] },
       },
     },
     pipeline: { type: 'string' },
@@ -190,6 +204,11 @@ export const costsFileSchema = {
     },
     sendActivation: { type: 'array', items: nonNegative },
     sendGradient: { type: 'array', items: nonNegative },
+    sendActivationOverhead: { type: 'array', items: nonNegative },
+    sendGradientOverhead: { type: 'array', items: nonNegative },
+    optimizerStep: { type: 'array', items: nonNegative },
+    allreduce: { type: 'array', items: nonNegative },
+    hostBandwidth: { type: 'number', exclusiveMinimum: 0 },
   },
 } as const;
 
@@ -260,7 +279,7 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
       diagnostics.push(makeDiagnostic(costMessages.costsBackwardMismatch, spanOfNode(fileName, node), { stage: stageOf(entry, index), backward: entry.backward, sum }));
     }
   });
-  for (const key of ['sendActivation', 'sendGradient'] as const) {
+  for (const key of ['sendActivation', 'sendGradient', ...OPTIONAL_PER_STAGE] as const) {
     const list = file[key];
     if (list !== undefined && list.length !== stageCount) {
       diagnostics.push(makeDiagnostic(costMessages.costsStageCount, spanOfNode(fileName, findNodeAtLocation(tree, [key]) ?? tree), { given: list.length, expected: stageCount }));
@@ -284,6 +303,8 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
       stages,
       sendActivation: file.sendActivation ?? derived?.sendActivation ?? zeros,
       sendGradient: file.sendGradient ?? derived?.sendGradient ?? zeros,
+      ...Object.fromEntries(OPTIONAL_PER_STAGE.filter((key) => file[key] !== undefined).map((key) => [key, file[key]])),
+      ...(file.hostBandwidth !== undefined ? { hostBandwidth: file.hostBandwidth } : {}),
     },
     diagnostics: [],
   };

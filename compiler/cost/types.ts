@@ -20,6 +20,13 @@ export interface CostModel {
   readonly sendActivation: readonly number[];
   /** Time to move stage s's input gradient to stage s-1 (index s; 0 for s = 0). */
   readonly sendGradient: readonly number[];
+  /**
+   * Device time the sender of stage s's output (resp. input gradient) spends
+   * on the send itself — reading the tensor back, copying it, posting it —
+   * before the transfer starts; absent: 0 (sends are free). Measured in situ.
+   */
+  readonly sendActivationOverhead?: readonly number[];
+  readonly sendGradientOverhead?: readonly number[];
   /** Bytes per second between a device and host memory (offload / reload); absent: free. */
   readonly hostBandwidth?: number;
   /** Time of the gradient allreduce of stage s across data-parallel replicas; absent: 0. */

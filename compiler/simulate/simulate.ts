@@ -2,9 +2,11 @@
 // docs/simulator.md states the semantics; in short:
 //  - each device runs its instructions in order, one at a time; an
 //    instruction starts when the device is free and its inputs are there;
-//  - send_act / send_grad take no device time (asynchronous); the message
-//    arrives after the link time (costs.sendActivation / sendGradient of the
-//    sending stage); recv_* waits for its tagged message, whenever it arrived;
+//  - send_act / send_grad to another device take the sender's send overhead
+//    (costs.sendActivationOverhead / sendGradientOverhead, absent: none) and
+//    never block; the message arrives the link time (costs.sendActivation /
+//    sendGradient of the sending stage) after the send ends; recv_* waits for
+//    its tagged message, whenever it arrived;
 //  - forward, backward, backward_input, backward_weight take their stage's
 //    cost; recompute takes the stage's forward time; offload and reload take
 //    bytes / host bandwidth; allreduce is a rendezvous of its group and takes
@@ -172,7 +174,7 @@ export function simulate(
   const transfers: Transfer[] = [];
   const hostBandwidth = costs.hostBandwidth ?? Number.POSITIVE_INFINITY;
 
-  const durationOf = (instruction: Instruction): number => {
+  const durationOf = (instruction: Instruction, d: number): number => {
     const times = costs.stages[instruction.stage];
     switch (instruction.op) {
       case 'forward':
@@ -191,6 +193,12 @@ export function simulate(
         return costs.allreduce?.[instruction.stage] ?? 0;
       case 'optimizer_step':
         return costs.optimizerStep?.[instruction.stage] ?? 0;
+      case 'send_act':
+      case 'send_grad': {
+        const overhead = instruction.op === 'send_act' ? costs.sendActivationOverhead : costs.sendGradientOverhead;
+        if (overhead === undefined || instruction.peer === undefined || (positionOf.get(instruction.peer) ?? d) === d) return 0;
+        return overhead[instruction.stage] ?? 0;
+      }
       default:
         return 0;
     }
@@ -261,7 +269,7 @@ export function simulate(
         ready = Math.max(ready, meeting.start);
       }
 
-      const duration = durationOf(instruction);
+      const duration = durationOf(instruction, d);
       const end = ready + duration;
       deviceStarts[k] = ready;
       deviceEnds[k] = end;
@@ -422,6 +430,9 @@ function criticalPath(
     const kind = timelineKind(instruction.op);
     if (kind !== undefined && ends[d][k] > starts[d][k]) {
       steps.push({ device: devices[d].index ?? d, kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: starts[d][k], end: ends[d][k] });
+    } else if ((instruction.op === 'send_act' || instruction.op === 'send_grad') && ends[d][k] > starts[d][k]) {
+      // The sender's own share of a send (its overhead) counts with the transfer.
+      steps.push({ device: devices[d].index ?? d, kind: 'transfer', stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: starts[d][k], end: ends[d][k] });
     }
     const fromDevice = boundDevice[d][k];
     if (fromDevice !== NONE) {

@@ -70,14 +70,22 @@ describe('pipec train / verify / profile / backends', () => {
     expect(io.out()).toMatch(/FAILED/);
   });
 
-  it('profile writes a costs file with F, I, W per stage', async () => {
+  it('profile writes a costs file with F, I, W per stage (in situ by default, --isolated on request)', async () => {
     capture();
     const output = join(directory, 'costs.json');
     expect(await main(['node', 'pipec', 'profile', file, '-o', output, '--repeats', '2'])).toBe(0);
-    const costs = JSON.parse(readFileSync(output, 'utf8'));
+    let costs = JSON.parse(readFileSync(output, 'utf8'));
     expect(costs.kind).toBe('measured');
+    expect(costs.measured.mode).toBe('workers');
     expect(costs.stages).toHaveLength(2);
     expect(costs.stages[0].forward).toBeGreaterThan(0);
+    expect(costs.sendActivationOverhead[0]).toBeGreaterThan(0);
+    expect(await main(['node', 'pipec', 'simulate', file, '--costs', output])).toBe(0);
+    expect(await main(['node', 'pipec', 'profile', file, '-o', output, '--isolated', '--repeats', '2'])).toBe(0);
+    costs = JSON.parse(readFileSync(output, 'utf8'));
+    expect(costs.measured.mode).toBe('isolated');
+    expect(costs.stages[1].backwardWeight).toBeGreaterThan(0);
+    expect(await main(['node', 'pipec', 'simulate', file, '--costs', output])).toBe(0);
   });
 
   it('usage problems exit 2; a missing file exits 2', async () => {

@@ -52,7 +52,7 @@ describe('run', () => {
     const verdict = await verify(ir);
     expect(verdict.ok).toBe(true);
     expect(verdict.maxRelativeError).toBeLessThanOrEqual(1e-5);
-    const measured = await profile(ir, { repeats: 2 });
+    const measured = await profile(ir, { repeats: 2, isolated: true });
     expect(measured.costs.stages).toHaveLength(4);
     for (const stage of measured.costs.stages) {
       expect(stage.forward).toBeGreaterThan(0);
