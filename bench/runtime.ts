@@ -3,7 +3,8 @@
 //     (tf.variableGrads + SGD) of the same model on the same batches;
 //  2. worker scaling: 2 workers running 1F1B on a compute-heavy model vs one
 //     worker running the whole model;
-//  3. measured bubble (from the trace) vs the simulator's prediction, when
+//  3. measured bubble (from the trace) vs the simulator's prediction on costs
+//     profiled in situ (and, for comparison, in isolation), when
 //     compiler/simulate/simulate.ts exists.
 // Usage: node bench/runtime.ts [--quick] [--only overhead|scaling|bubble]
 
@@ -184,7 +185,7 @@ async function bubbleVersusSimulator(): Promise<Record<string, unknown> | undefi
     const busy = compute.reduce((sum, t) => sum + t.end - t.start, 0);
     return 1 - busy / (simulated.devices.length * (end - start));
   };
-  const inSitu = await profile(ir, { repeats: quick ? 2 : 3, mode: 'workers' });
+  const inSitu = await profile(ir, { repeats: quick ? 2 : 5, mode: 'workers' });
   const isolated = await profile(ir, { repeats: quick ? 3 : 5, isolated: true });
   const predicted = computeBubble(inSitu.costs);
   const predictedIsolated = computeBubble(isolated.costs);
@@ -201,6 +202,8 @@ async function bubbleVersusSimulator(): Promise<Record<string, unknown> | undefi
   const summary = (costs: typeof inSitu.costs) => ({
     forwardMs: costs.stages.map((t) => ms(t.forward)), backwardMs: costs.stages.map((t) => ms(t.backward)),
     sendActivationMs: costs.sendActivation.map(ms), sendGradientMs: costs.sendGradient.map(ms),
+    ...(costs.sendActivationOverhead ? { sendActivationOverheadMs: costs.sendActivationOverhead.map(ms) } : {}),
+    ...(costs.sendGradientOverhead ? { sendGradientOverheadMs: costs.sendGradientOverhead.map(ms) } : {}),
   });
   return {
     name: 'measured bubble (median over the traced steps after the first, 2 workers) vs the simulator on costs profiled in situ (pipec profile) and in isolation (--isolated) (1F1B, p=2, m=16)',

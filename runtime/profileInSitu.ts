@@ -38,6 +38,46 @@ interface Message {
   recvWaitStart?: number;
   recvEnd?: number;
   recvDuration?: number;
+  /** The sender's device time charged to this message (µs). */
+  overhead?: number;
+}
+
+/**
+ * The device time a send costs its sender: the gap between the compute
+ * events around the send, less the time spent waiting for messages (the
+ * simulator charges waits itself), shared among the sends in that gap —
+ * reading back and posting the tensor, the bookkeeping instructions next to
+ * it (load, free) and the event-loop turns a worker takes between them.
+ * Without a compute event after the send: the send's own duration.
+ */
+function chargeSendOverheads(events: readonly TraceEvent[], messages: ReadonlyMap<string, Message>): void {
+  const byDevice = new Map<number, TraceEvent[]>();
+  for (const event of events) if (event.ph === 'X') byDevice.set(event.tid, [...(byDevice.get(event.tid) ?? []), event]);
+  for (const [device, list] of byDevice) {
+    list.sort((a, b) => a.ts - b.ts);
+    let lastComputeEnd: number | undefined;
+    let waited = 0;
+    let sends: Message[] = [];
+    for (const event of list) {
+      const op = event.args?.op;
+      if (event.cat === 'wait') waited += event.dur ?? 0;
+      else if ((op === 'send_act' || op === 'send_grad') && typeof event.args?.tag === 'string') {
+        const message = messages.get(`${device}>${String(event.args?.peer)}|${event.args.tag}`);
+        if (message) {
+          message.overhead = message.sendDuration;
+          sends.push(message);
+        }
+      } else if (event.cat === 'compute') {
+        if (lastComputeEnd !== undefined && sends.length > 0) {
+          const share = Math.max(0, event.ts - lastComputeEnd - waited) / sends.length;
+          for (const message of sends) message.overhead = Math.max(share, message.sendDuration / sends.length);
+        }
+        sends = [];
+        waited = 0;
+        lastComputeEnd = event.ts + (event.dur ?? 0);
+      }
+    }
+  }
 }
 
 /**
@@ -46,9 +86,9 @@ interface Message {
  *    (a compute event of the last stage, free in the simulator) is added to
  *    that stage's F. When the schedule fuses backward, I and W are B / 2
  *    each (the run never measures them apart);
- *  - sendActivationOverhead[s] / sendGradientOverhead[s]: median duration
- *    of the send instruction (the sender reads the tensor back, copies and
- *    posts it: device time the simulator charges to the sender);
+ *  - sendActivationOverhead[s] / sendGradientOverhead[s]: the sender's
+ *    device time per send (chargeSendOverheads), which the simulator charges
+ *    to the sender;
  *  - sendActivation[s] / sendGradient[s]: per message crossing devices, from
  *    the end of the sender's send to the end of the receiver's recv (routing
  *    and the receiver's copy), over the messages whose receiver was already
@@ -92,15 +132,16 @@ export function costsFromTraces(ir: IrProgram, traces: readonly (readonly TraceE
         messages.set(key, entry);
       }
     }
+    chargeSendOverheads(events, messages);
     for (const [key, message] of messages) {
       const tag = key.slice(key.indexOf('|') + 1);
       const [kind, stageText] = tag.split(':');
       const stage = Number(stageText);
       if ((kind !== 'act' && kind !== 'grad') || !(stage >= 0 && stage < stageCount)) continue;
       if (Number.isNaN(message.sendStart) || message.recvEnd === undefined || message.recvWaitStart === undefined) continue;
-      overhead[kind][stage].push(message.sendDuration / 1e6);
+      if (message.overhead !== undefined) overhead[kind][stage].push(message.overhead / 1e6);
       fallback[kind][stage].push((message.recvDuration ?? 0) / 1e6);
-      if (message.recvWaitStart <= message.sendStart) transfer[kind][stage].push(Math.max(0, message.recvEnd - message.sendStart - message.sendDuration) / 1e6);
+      if (message.recvWaitStart <= message.sendStart) transfer[kind][stage].push(Math.max(0, message.recvEnd - message.sendStart - (message.overhead ?? message.sendDuration)) / 1e6);
     }
   }
   const stages: StageTimes[] = ir.stages.map((stage, s) => {

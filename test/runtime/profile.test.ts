@@ -51,32 +51,39 @@ describe('profile in situ', () => {
     expect(roundTrip(isolated.costs, 2, isolated.mode).diagnostics).toEqual([]);
   });
 
-  it('times a transfer from the end of the send to the end of the recv, only when the receiver already waited', () => {
+  it('charges a sender the gap around its send less its waits, and times a transfer only when the receiver already waited', () => {
     const ir = handMlpIr('1f1b', 2, 1);
-    const event = (tid: number, op: string, ts: number, dur: number, args: Record<string, unknown> = {}): TraceEvent =>
-      ({ name: op, cat: 'x', ph: 'X', ts, dur, pid: 0, tid, args: { op, stage: tid, microbatch: 0, ...args } });
+    const event = (tid: number, op: string, ts: number, dur: number, args: Record<string, unknown> = {}): TraceEvent => ({
+      name: op, cat: ['forward', 'loss', 'backward'].includes(op) ? 'compute' : op === 'wait' ? 'wait' : 'other', ph: 'X', ts, dur, pid: 0, tid,
+      args: op === 'wait' ? {} : { op, stage: tid, microbatch: 0, ...args },
+    });
     const trace = [
       event(0, 'forward', 0, 100),
       event(0, 'send_act', 100, 10, { tag: 'act:0:0', peer: 1, waited: 0 }),
-      // Device 1 waited from 0 (before the send) to 150, then copied for 5 µs: the transfer is 155 - 110 = 45 µs.
+      // Device 1 waited from 0 (before the send) to 150, then copied for 5 µs.
+      event(1, 'wait', 0, 150),
       event(1, 'recv_act', 150, 5, { tag: 'act:0:0', peer: 0, waited: 150 }),
       event(1, 'forward', 155, 80),
       event(1, 'loss', 235, 20),
       event(1, 'backward', 255, 200),
       event(1, 'send_grad', 455, 30, { tag: 'grad:1:0', peer: 0, waited: 0 }),
+      event(1, 'optimizer_step', 485, 9),
       // Device 0 started waiting after the send had begun: not a clean sample, the recv's own time is used.
+      event(0, 'wait', 500, 100),
       event(0, 'recv_grad', 600, 2, { tag: 'grad:1:0', peer: 1, waited: 100 }),
-      event(0, 'backward', 602, 150),
-      event(0, 'optimizer_step', 752, 7),
+      event(0, 'backward', 620, 150),
+      event(0, 'optimizer_step', 770, 7),
     ];
     const costs = costsFromTraces(ir, [trace]);
     expect(costs.stages[0].forward).toBeCloseTo(100e-6, 12);
     expect(costs.stages[1].forward).toBeCloseTo(100e-6, 12); // F + loss
     expect(costs.stages[1].backward).toBeCloseTo(200e-6, 12);
-    expect(costs.sendActivation[0]).toBeCloseTo(45e-6, 12);
-    expect(costs.sendActivationOverhead?.[0]).toBeCloseTo(10e-6, 12);
-    expect(costs.sendGradient[1]).toBeCloseTo(2e-6, 12);
+    // Device 0: 100 → 620 between its computes, 100 of it waiting: 420 µs of overhead; the message then took 155 - 100 - 420 < 0 → 0.
+    expect(costs.sendActivationOverhead?.[0]).toBeCloseTo(420e-6, 12);
+    expect(costs.sendActivation[0]).toBe(0);
+    // Device 1 computes nothing after its send: the send's own 30 µs.
     expect(costs.sendGradientOverhead?.[1]).toBeCloseTo(30e-6, 12);
-    expect(costs.optimizerStep).toEqual([7e-6, 0]);
+    expect(costs.sendGradient[1]).toBeCloseTo(2e-6, 12);
+    expect(costs.optimizerStep).toEqual([7e-6, 9e-6]);
   });
 });
