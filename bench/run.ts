@@ -3,9 +3,10 @@
 // Each benchmark is its own script printing JSON; this collects them into
 // bench/results/latest.json and prints the Markdown table the README keeps.
 //   node bench/run.ts [--quick]    (--quick: fewer repetitions, for a smoke run)
+//   node bench/run.ts --table-only (the table again from bench/results/latest.json)
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,9 @@ function runBenchmark(script: string, args: string[]): Json {
   return JSON.parse(stdout.slice(start)) as Json;
 }
 
-const results: Json = {
+// --table-only: re-render the table from the last run's bench/results/latest.json.
+const tableOnly = process.argv.includes('--table-only');
+const results: Json = tableOnly ? JSON.parse(readFileSync(path.join(root, 'bench/results/latest.json'), 'utf8')) : {
   date: new Date().toISOString(),
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -44,7 +47,7 @@ const results: Json = {
 };
 
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+if (!tableOnly) writeFileSync(path.join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
 const rows: string[][] = [];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -90,7 +93,8 @@ for (const entry of results.runtime.results as Json[]) {
     rows.push([entry.name, `${entry.speedup.toFixed(2)}×`, entry.target, `${entry.cores} cores`]);
   } else if ('measured' in entry) {
     const ratio = entry.measured / entry.predicted;
-    rows.push([entry.name, `measured ${(entry.measured * 100).toFixed(1)}% vs predicted ${(entry.predicted * 100).toFixed(1)}%`, `ratio ${ratio.toFixed(2)} (target within 10%)`, '']);
+    const isolated = entry.predictedIsolated === undefined ? '' : `; isolated profile predicts ${(entry.predictedIsolated * 100).toFixed(1)}%`;
+    rows.push([entry.name, `measured ${(entry.measured * 100).toFixed(1)}% vs predicted ${(entry.predicted * 100).toFixed(1)}%`, `ratio ${ratio.toFixed(2)} (target within 10%)`, `in-situ profile${isolated}`]);
   } else {
     rows.push([entry.name, JSON.stringify(entry), '', '']);
   }
