@@ -61,6 +61,17 @@ export function costsFor(
   return { model: read.costs };
 }
 
+/** The flags every command that compiles a FILE takes. */
+export interface CompileFlags {
+  readonly pipeline?: string;
+  readonly format: 'text' | 'json';
+  readonly color: boolean;
+  /** Measured costs file (`pipec profile`), for rule and auto schedules. */
+  readonly costs?: string;
+  /** Unit costs (F = I = W = 1, B = 2) instead of the derived ones. */
+  readonly unit?: boolean;
+}
+
 export type FileCompilation =
   | { readonly kind: 'failed'; readonly errorOutput: string; readonly exitCode: number }
   | { readonly kind: 'compiled'; readonly ir: IrProgram; readonly schedule: ComputeSchedule; readonly program: CheckedProgram; readonly warnings: string };
@@ -73,7 +84,7 @@ export type FileCompilation =
 export function compileFile(
   file: string,
   purpose: string,
-  options: { readonly pipeline?: string; readonly color: boolean; readonly format: 'text' | 'json'; readonly costs?: string; readonly unit?: boolean },
+  options: CompileFlags,
 ): FileCompilation {
   const loaded = loadAndCheck(file, { pipeline: options.pipeline });
   if (loaded.kind === 'missing') return { kind: 'failed', errorOutput: `${loaded.message}\n`, exitCode: 2 };

@@ -7,17 +7,10 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { IrProgram } from '../../compiler/ir/types.ts';
 import { setExitCode } from '../main.ts';
-import { compileFile, writeOutput } from '../commandSupport.ts';
+import { compileFile, writeOutput, type CompileFlags } from '../commandSupport.ts';
 
-export interface CompileCommandOptions {
+export interface CompileCommandOptions extends CompileFlags {
   readonly output?: string;
-  readonly pipeline?: string;
-  readonly format: 'text' | 'json';
-  readonly color: boolean;
-  /** Measured costs file (`pipec profile`), for rule and auto schedules. */
-  readonly costs?: string;
-  /** Unit costs (F = I = W = 1, B = 2) instead of the derived ones. */
-  readonly unit?: boolean;
 }
 
 export function register(program: Command): void {

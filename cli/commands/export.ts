@@ -7,18 +7,11 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { exportTorchCsv } from '../../compiler/torch/csv.ts';
 import { setExitCode } from '../main.ts';
-import { compileFile, writeOutput } from '../commandSupport.ts';
+import { compileFile, writeOutput, type CompileFlags } from '../commandSupport.ts';
 
-export interface ExportCommandOptions {
+export interface ExportCommandOptions extends CompileFlags {
   readonly torchCsv: string;
   readonly comms: boolean;
-  readonly pipeline?: string;
-  readonly format: 'text' | 'json';
-  readonly color: boolean;
-  /** Measured costs file (`pipec profile`), for rule and auto schedules. */
-  readonly costs?: string;
-  /** Unit costs (F = I = W = 1, B = 2) instead of the derived ones. */
-  readonly unit?: boolean;
 }
 
 export function register(program: Command): void {
