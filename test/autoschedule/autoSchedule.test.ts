@@ -79,9 +79,5 @@ describe('autoSchedule', () => {
     ).toThrow(/no order fits 1 \/ 1 activation units per rank \(a rank needs room for one microbatch on each of its stages at once: 2 \/ 2\)/);
   });
 
-  it('takes under 2 s for p=8, m=24', () => {
-    const started = performance.now();
-    autoSchedule(problemOf({ devices: 8, microbatches: 24, forward: 1, backwardInput: 1.1, backwardWeight: 0.8, comm: 0.5, limit: 12 }));
-    expect(performance.now() - started).toBeLessThan(2000);
-  });
+  // Its speed (under 2 s for p=8, m=24) is a benchmark: bench/autoschedule.ts.
 });

@@ -159,14 +159,13 @@ describe('partitionLayers', () => {
     ['loop', 'compute', 96, 8, 4],
     ['loop', 'memory', 32, 4, 2],
     ['v', 'memory', 32, 4, 2],
-  ] as const)('is fast (placement %s, balance %s, %i layers, %i devices × %i)', (placement, balance, layerCount, devices, perDevice) => {
+  ] as const)('terminates with a split (placement %s, balance %s, %i layers, %i devices × %i)', (placement, balance, layerCount, devices, perDevice) => {
     const layers = Array.from({ length: layerCount }, (_, l) => ({
       computeTime: 1 + ((l * 7) % 5) / 10,
       staticBytes: 100 + ((l * 13) % 7),
       activationBytes: 5,
     }));
     const stageCount = devices * perDevice;
-    const started = performance.now();
     const result = partitionLayers({
       layers,
       stageCount,
@@ -176,7 +175,6 @@ describe('partitionLayers', () => {
       balance,
     });
     expect(result.ok).toBe(true);
-    expect(performance.now() - started).toBeLessThan(3000);
   });
 
   it('settles for the best found, and says so, when a memory-balanced interleaved split is too large to search', () => {
@@ -189,9 +187,7 @@ describe('partitionLayers', () => {
       inflightMicrobatches: Array.from({ length: 16 }, (_, s) => 16 - s),
       balance: 'memory',
     };
-    const started = performance.now();
     const result = partitionLayers(request);
-    expect(performance.now() - started).toBeLessThan(10000);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.optimal).toBe(false);

@@ -141,13 +141,12 @@ describe('simulate semantics', () => {
   });
 });
 
-describe('simulate speed', () => {
-  it('simulates interleaved 1F1B with p=16, m=256, v=2 (about 115,000 instructions) well under a second', () => {
+describe('simulate at scale', () => {
+  // Its speed is a benchmark (bench/simulate.ts); this checks the result.
+  it('simulates interleaved 1F1B with p=16, m=256, v=2 (about 115,000 instructions)', () => {
     const schedule = builtinSchedule('interleaved_1f1b', { devices: 16, microbatches: 256, stagesPerDevice: 2 }).schedule!;
     const streams = lowerToInstructionStreams(schedule, unitStageInfo(schedule.stages));
-    const started = performance.now();
     const result = simulate(streams, unitCostModel(schedule.stages));
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(result.stuck).toEqual([]);
     // Every device does m·v·(F + B) = 256·2·3 of work; the rest is fill and drain.
     expect(result.devices.every((device) => device.busy === 256 * 2 * 3)).toBe(true);
