@@ -174,13 +174,9 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
   return { ir, schedule, diagnostics };
 }
 
-function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler | undefined, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
+function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
-    if (!automatic) {
-      diagnostics.push(makeDiagnostic(loweringMessages.noAutoScheduler, use.span));
-      return undefined;
-    }
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {

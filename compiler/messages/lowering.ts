@@ -8,7 +8,6 @@ function error(code: number, template: string, summary: string): MessageDefiniti
 
 export const loweringMessages = {
   outOfMemory: error(5001, 'device {device} ({name}) needs {needed} at its peak but has {capacity}: {breakdown}', 'Predicted peak memory of a device exceeds its capacity.'),
-  noAutoScheduler: error(5002, 'schedule auto needs the automatic scheduler (compiler/autoschedule/autoSchedule.ts), which this build lacks', 'schedule auto is used but the automatic scheduler is unavailable.'),
   autoScheduleFailed: error(5003, 'the automatic scheduler failed: {detail}', 'The automatic scheduler could not produce a schedule.'),
   stageCountMismatch: error(5004, 'the schedule has {scheduled} stages but the pipeline has {declared}', 'A schedule built for another pipeline shape.'),
   unknownScheduleUse: error(5005, "schedule '{name}' is neither declared nor built in", 'The pipeline names a schedule that cannot be found.'),
