@@ -4,6 +4,8 @@
 import { makeDiagnostic } from '../../grammar/diagnostic.ts';
 import type { Diagnostic, MessageDefinition, RelatedSpan } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
+import type { PipelineDeclaration, PipelineMember } from '../../grammar/ast.ts';
+import { NameMessages } from '../messages/names.ts';
 
 export interface Reporter {
   readonly diagnostics: Diagnostic[];
@@ -29,4 +31,29 @@ export function createReporter(): Reporter {
       diagnostics.push(diagnostic);
     },
   };
+}
+
+/**
+ * A pipeline member that must be given exactly once (`stages`, `schedule`):
+ * reports it missing (with a hint) or every repeat (pointing at the first),
+ * and returns the first, which the rules go on checking.
+ */
+export function exactlyOneMember<Member extends PipelineMember>(
+  pipeline: PipelineDeclaration,
+  isMember: (member: PipelineMember) => member is Member,
+  setting: string,
+  hint: string,
+  reporter: Reporter,
+): Member | undefined {
+  const members = pipeline.members.filter(isMember);
+  if (members.length === 0) {
+    reporter.report(NameMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting }, { hint });
+    return undefined;
+  }
+  for (const extra of members.slice(1)) {
+    reporter.report(NameMessages.duplicateSetting, extra.span, { name: setting }, {
+      related: [{ span: members[0].span, message: 'first given here' }],
+    });
+  }
+  return members[0];
 }

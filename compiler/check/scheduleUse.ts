@@ -11,7 +11,7 @@ import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue, CheckedScheduleUse, Placement } from '../program.ts';
 import { placeStages } from '../schedule/types.ts';
 import { readQuantity } from './cluster.ts';
-import type { Reporter } from './context.ts';
+import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -42,19 +42,8 @@ export function checkScheduleUse(
   shape: PipelineShapeForSchedule | undefined,
   reporter: Reporter,
 ): CheckedScheduleUse | undefined {
-  const uses = pipeline.members.filter((m): m is ScheduleUse => m.kind === 'ScheduleUse');
-  if (uses.length === 0) {
-    reporter.report(NameMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting: 'schedule' }, {
-      hint: 'add e.g. schedule 1f1b',
-    });
-    return undefined;
-  }
-  for (const extra of uses.slice(1)) {
-    reporter.report(NameMessages.duplicateSetting, extra.span, { name: 'schedule' }, {
-      related: [{ span: uses[0].span, message: 'first given here' }],
-    });
-  }
-  const use = uses[0];
+  const use = exactlyOneMember(pipeline, (m): m is ScheduleUse => m.kind === 'ScheduleUse', 'schedule', 'add e.g. schedule 1f1b', reporter);
+  if (use === undefined) return undefined;
   const name = use.name.name;
   if (name === '') return undefined;
   if (name === 'auto') return checkAutoSchedule(use, schedules, reporter);

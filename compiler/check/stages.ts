@@ -12,14 +12,13 @@
 
 import type { AutoStages, Identifier, LayerReference, PipelineDeclaration, StageAttribute, StagesBlock } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { NameMessages } from '../messages/names.ts';
 import { PlacementMessages } from '../messages/placement.ts';
 import { partitionLayers } from '../partition/partition.ts';
 import type { CheckedModel, Placement } from '../program.ts';
 import { placeStages } from '../schedule/types.ts';
 import type { ClusterCheckResult } from './cluster.ts';
 import { resolveDevices } from './cluster.ts';
-import type { Reporter } from './context.ts';
+import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
 import type { ModelLayerTable } from './model.ts';
 import { didYouMean } from './suggest.ts';
@@ -58,19 +57,14 @@ const BALANCES = ['compute', 'memory'] as const;
 
 export function planStages(inputs: StageInputs): StagePlan | undefined {
   const { pipeline, reporter } = inputs;
-  const blocks = pipeline.members.filter((m): m is StagesBlock | AutoStages => m.kind === 'StagesBlock' || m.kind === 'AutoStages');
-  if (blocks.length === 0) {
-    reporter.report(NameMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting: 'stages' }, {
-      hint: 'add stages { s0 on gpu[0] = ... } or stages auto(4)',
-    });
-    return undefined;
-  }
-  for (const extra of blocks.slice(1)) {
-    reporter.report(NameMessages.duplicateSetting, extra.span, { name: 'stages' }, {
-      related: [{ span: blocks[0].span, message: 'first given here' }],
-    });
-  }
-  const block = blocks[0];
+  const block = exactlyOneMember(
+    pipeline,
+    (m): m is StagesBlock | AutoStages => m.kind === 'StagesBlock' || m.kind === 'AutoStages',
+    'stages',
+    'add stages { s0 on gpu[0] = ... } or stages auto(4)',
+    reporter,
+  );
+  if (block === undefined) return undefined;
   const errorsBefore = countErrors(reporter);
   const planned = block.kind === 'StagesBlock' ? planExplicit(block, inputs) : planAuto(block, inputs);
   if (planned === undefined) return undefined;
