@@ -7,6 +7,7 @@
 //     profiled in situ (and, for comparison, in isolation), when
 //     compiler/simulate/simulate.ts exists.
 // Usage: node bench/runtime.ts [--quick] [--only overhead|scaling|bubble]
+//        [--workers N] [--microbatches M] [--batch B]   (scaling: N workers vs 1; default 2, 16, 128)
 
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -147,10 +148,25 @@ async function interpreterOverhead(): Promise<Record<string, unknown>> {
   };
 }
 
+function numericArgument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index < 0) return fallback;
+  const value = Number(process.argv[index + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} takes a positive integer, got '${process.argv[index + 1]}'`);
+  return value;
+}
+
+// The issue's targets: 2 workers >= 1.6x on the 2-core CI machine, 4 workers >= 3x on the 16-core GPU machine.
+const scalingTargets: Record<number, string> = { 2: '>= 1.6 on 2 cores', 4: '>= 3 on 16 cores' };
+
 async function workerScaling(): Promise<Record<string, unknown>> {
-  const shape = { inputs: 512, width: 512, hidden: 7, classes: 10, batch: 128, microbatches: 16, optimizer: 'sgd(lr: 0.01)' };
+  // --workers N compares N workers with one; --microbatches / --batch change the pipeline's length (same microbatch size when scaled together).
+  const workers = numericArgument('workers', 2);
+  const microbatches = numericArgument('microbatches', 16);
+  const batch = numericArgument('batch', 128);
+  const shape = { inputs: 512, width: 512, hidden: 7, classes: 10, batch, microbatches, optimizer: 'sgd(lr: 0.01)' };
   const one = compileSource(mlpSource({ ...shape, devices: 1, schedule: '1f1b' }));
-  const two = compileSource(mlpSource({ ...shape, devices: 2, schedule: '1f1b' }));
+  const many = compileSource(mlpSource({ ...shape, devices: workers, schedule: '1f1b' }));
   const steps = quick ? 4 : 7;
   const throughput = async (ir: IrProgram): Promise<number> => {
     const result = await run(ir, { mode: 'workers', steps, checkFinite: false });
@@ -159,13 +175,17 @@ async function workerScaling(): Promise<Record<string, unknown>> {
     return (timed.length * ir.batch) / timed.reduce((sum, r) => sum + r.seconds, 0);
   };
   const single = await throughput(one);
-  const double = await throughput(two);
+  const pipelined = await throughput(many);
+  // 1F1B's bubble bounds the speed-up at p * m / (m + p - 1) even with free hand-offs.
+  const idealSpeedup = (workers * microbatches) / (microbatches + workers - 1);
   return {
-    name: 'worker scaling: 1F1B on 2 workers vs the whole model on 1 worker (MLP: 8 dense layers of 512, batch 128, m=16, cpu)',
+    name: `worker scaling: 1F1B on ${workers} workers vs the whole model on 1 worker (MLP: 8 dense layers of 512, batch ${batch}, m=${microbatches}, cpu)`,
+    workers, microbatches, batch,
     oneWorkerExamplesPerSecond: single,
-    twoWorkersExamplesPerSecond: double,
-    speedup: double / single,
-    target: '>= 1.6 on 2 cores',
+    pipelinedExamplesPerSecond: pipelined,
+    speedup: pipelined / single,
+    idealSpeedup,
+    target: scalingTargets[workers] ?? 'none set',
     cores: (await import('node:os')).availableParallelism(),
   };
 }
