@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every exported CSV under bench/results/torch-csv (compute_only) and
 # torch-csv/comms (compute_comms) on PyTorch's own pipeline runtime through
-# torch_csv_check_placed.py, four checks at a time, each with a time limit so
+# torch_csv_check_placed.py, TORCH_CSV_CHECK_JOBS (default 4) checks at a time, each with a time limit so
 # a hung gloo exchange cannot eat the whole device lease.
 #   TORCH_CSV_CHECK_DIR=<dir with torch_csv_check.py> bash bench/torch/run-all.sh OUT_DIR [SECONDS_PER_CHECK]
 # Writes OUT_DIR/results.jsonl (one line per CSV and format) and
@@ -34,7 +34,7 @@ export out limit here
 {
   for f in "$csv_dir"/*.csv; do echo "compute_only $f"; done
   for f in "$csv_dir"/comms/*.csv; do echo "compute_comms $f"; done
-} | xargs -P 4 -L 1 bash -c 'check_one "$0" "$1"'
+} | xargs -P "${TORCH_CSV_CHECK_JOBS:-4}" -L 1 bash -c 'check_one "$0" "$1"'
 
 for d in "$out"/logs/*/; do
   format=$(basename "$d"); format=${format##*.}
