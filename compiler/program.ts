@@ -18,20 +18,8 @@ export interface TensorShape {
 /** A literal argument value after evaluation (`relu` is kept as the string 'relu'). */
 export type ArgumentValue = number | string | boolean;
 
-/**
- * One layer of the sequential model, after `repeat` expansion. Costs are per
- * example (one row of the batch); multiply by the microbatch size.
- * Residual blocks are one CheckedLayer with `operator: 'Residual'` and
- * their body in `children` (run in order, output added to the input).
- */
-export interface CheckedLayer {
-  /** Unique display name: 'fc1', 'hidden[3]', 'block[2].attn'. */
-  readonly name: string;
-  /** Catalog operator ('Dense', 'TransformerBlock', ...) or an extern layer's name. */
-  readonly operator: string;
-  readonly args: Readonly<Record<string, ArgumentValue>>;
-  readonly inputShape: TensorShape;
-  readonly outputShape: TensorShape;
+/** What one layer costs, per example (one row of the batch). */
+export interface LayerCosts {
   /** Trainable parameter count. */
   readonly parameters: number;
   /** Forward FLOPs per example. Backward-input and backward-weight are each about the same for matmul layers. */
@@ -42,6 +30,22 @@ export interface CheckedLayer {
   readonly activationBytes: number;
   /** Bytes per example of the layer's output tensor. */
   readonly outputBytes: number;
+}
+
+/**
+ * One layer of the sequential model, after `repeat` expansion. Costs are per
+ * example (one row of the batch); multiply by the microbatch size.
+ * Residual blocks are one CheckedLayer with `operator: 'Residual'` and
+ * their body in `children` (run in order, output added to the input).
+ */
+export interface CheckedLayer extends LayerCosts {
+  /** Unique display name: 'fc1', 'hidden[3]', 'block[2].attn'. */
+  readonly name: string;
+  /** Catalog operator ('Dense', 'TransformerBlock', ...) or an extern layer's name. */
+  readonly operator: string;
+  readonly args: Readonly<Record<string, ArgumentValue>>;
+  readonly inputShape: TensorShape;
+  readonly outputShape: TensorShape;
   readonly children: readonly CheckedLayer[];
   /** For extern layers: the implementation module path as resolved by the host. */
   readonly implementation?: string;

@@ -70,6 +70,21 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** One optimizer_step per stage: each names its stage; one in all: it updates every stage on the device. */
+export function optimizerStepPerStage(device: IrDevice, stagesOnDevice: number): boolean {
+  const optimizerSteps = device.instructions.filter((i) => i.op === 'optimizer_step').length;
+  return optimizerSteps > 1 && optimizerSteps === stagesOnDevice;
+}
+
+/** Where instruction `index` of `device` is, as fault messages name it (also read back by the worker watchdog). */
+export function instructionLocation(device: IrDevice, index: number, perStageOptimizer: boolean): FaultLocation {
+  const ins = device.instructions[index];
+  return {
+    device: device.index, deviceName: device.name, instruction: index, op: ins.op,
+    stage: ins.op === 'optimizer_step' && !perStageOptimizer ? undefined : ins.stage, microbatch: ins.microbatch,
+  };
+}
+
 export class DeviceInterpreter {
   readonly device: IrDevice;
   readonly stages: ReadonlyMap<number, StageRuntime>;
@@ -94,9 +109,7 @@ export class DeviceInterpreter {
     this.feed = feed;
     this.transport = transport;
     this.lossName = parseLoss(ir.model.loss);
-    const optimizerSteps = device.instructions.filter((i) => i.op === 'optimizer_step').length;
-    // One optimizer_step per stage: each names its stage; one in all: it updates every stage here.
-    this.perStageOptimizer = optimizerSteps > 1 && optimizerSteps === stages.size;
+    this.perStageOptimizer = optimizerStepPerStage(device, stages.size);
     this.slots = new Array(Math.max(device.slots, 1)).fill(null);
     this.current = { device: device.index, deviceName: device.name };
   }
@@ -210,10 +223,7 @@ export class DeviceInterpreter {
     const instructions = this.device.instructions;
     for (let index = 0; index < instructions.length; index++) {
       const ins = instructions[index];
-      const location: FaultLocation = {
-        device: this.device.index, deviceName: this.device.name, instruction: index, op: ins.op,
-        stage: ins.op === 'optimizer_step' && !this.perStageOptimizer ? undefined : ins.stage, microbatch: ins.microbatch,
-      };
+      const location = instructionLocation(this.device, index, this.perStageOptimizer);
       this.current = location;
       this.observer?.(location);
       if (options.fault && options.fault.device === this.device.index && options.fault.instruction === index) {

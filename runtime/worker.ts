@@ -2,7 +2,7 @@
 // and backend, its own interpreter; tensors leave and arrive as transferred
 // ArrayBuffers routed by the main thread (runtime/workers.ts).
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,13 +13,19 @@ import { DeviceHost, type StageState } from './deviceHost.ts';
 import type { StepOptions, Transport } from './interpreter.ts';
 import { loadExternLayers } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
-import { RuntimeFault } from './messages.ts';
+import { RuntimeFault, runtimeMessages } from './messages.ts';
 
 export interface WorkerInit {
   readonly ir: IrProgram;
   readonly device: number;
   readonly backend: BackendName;
   readonly baseDirectory: string;
+  /** One end of a channel to each device this one exchanges tensors with (by global device index). */
+  readonly peers: Readonly<Record<number, MessagePort>>;
+  /** Progress words shared with the main thread (see ProgressBoard). */
+  readonly progress: SharedArrayBuffer;
+  /** This worker's row in `progress`. */
+  readonly progressRow: number;
 }
 
 export interface WireTensor {
@@ -32,15 +38,56 @@ export type WorkerRequest =
   | { readonly type: 'call'; readonly id: number; readonly method: 'step'; readonly options: StepOptions }
   | { readonly type: 'call'; readonly id: number; readonly method: 'gradients' | 'clearGradients' | 'state' | 'close' }
   | { readonly type: 'call'; readonly id: number; readonly method: 'loadState'; readonly state: Record<number, StageState> }
-  | { readonly type: 'call'; readonly id: number; readonly method: 'forward'; readonly stage: number; readonly input: WireTensor }
-  | { readonly type: 'deliver'; readonly from: number; readonly tag: string; readonly tensors: WireTensor[] };
+  | { readonly type: 'call'; readonly id: number; readonly method: 'forward'; readonly stage: number; readonly input: WireTensor };
 
 export type WorkerReply =
   | { readonly type: 'ready' }
   | { readonly type: 'result'; readonly id: number; readonly value: unknown }
-  | { readonly type: 'error'; readonly id: number; readonly message: string; readonly code: number }
-  | { readonly type: 'progress'; readonly instruction: number; readonly op: string; readonly stage?: number; readonly microbatch?: number; readonly waiting: boolean }
-  | { readonly type: 'send'; readonly to: number; readonly tag: string; readonly tensors: WireTensor[] };
+  | { readonly type: 'error'; readonly id: number; readonly message: string; readonly code: number };
+
+/** What one device sends another, straight over their channel (the main thread never sees it). */
+interface PeerMessage {
+  readonly tag: string;
+  readonly tensors: WireTensor[];
+}
+
+/**
+ * Progress without messages: each worker keeps three words in a shared
+ * Int32Array — how many instructions it has started (and receives it has
+ * had answered), the instruction it is on, and whether it is waiting for a
+ * peer — so the watchdog reads where every device is without the workers
+ * posting a message per instruction to a main thread that shares their cores.
+ */
+export class ProgressBoard {
+  static readonly wordsPerRow = 3;
+  private readonly words: Int32Array;
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.words = new Int32Array(buffer);
+  }
+
+  static allocate(rows: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * ProgressBoard.wordsPerRow * rows);
+  }
+
+  started(row: number, instruction: number): void {
+    const base = row * ProgressBoard.wordsPerRow;
+    Atomics.store(this.words, base + 1, instruction);
+    Atomics.store(this.words, base + 2, 0);
+    Atomics.add(this.words, base, 1);
+  }
+
+  waiting(row: number, waiting: boolean): void {
+    const base = row * ProgressBoard.wordsPerRow;
+    Atomics.store(this.words, base + 2, waiting ? 1 : 0);
+    if (!waiting) Atomics.add(this.words, base, 1);
+  }
+
+  read(row: number): { readonly ticks: number; readonly instruction: number; readonly waiting: boolean } {
+    const base = row * ProgressBoard.wordsPerRow;
+    return { ticks: Atomics.load(this.words, base), instruction: Atomics.load(this.words, base + 1), waiting: Atomics.load(this.words, base + 2) === 1 };
+  }
+}
 
 export async function toWire(tensor: Tensor): Promise<WireTensor> {
   const data = await tensor.data();
@@ -59,13 +106,29 @@ if (port) {
   const init = workerData as WorkerInit;
   const waiting = new Map<string, (tensors: Tensor[]) => void>();
   const arrived = new Map<string, WireTensor[]>();
+  const board = new ProgressBoard(init.progress);
   const post = (message: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+
+  const deliver = (from: number, message: PeerMessage): void => {
+    const key = `${from}|${message.tag}`;
+    const resolve = waiting.get(key);
+    if (resolve) {
+      waiting.delete(key);
+      board.waiting(init.progressRow, false);
+      resolve(message.tensors.map(fromWire));
+    } else {
+      arrived.set(key, message.tensors);
+    }
+  };
+  for (const [peer, channel] of Object.entries(init.peers)) channel.on('message', (message: PeerMessage) => deliver(Number(peer), message));
 
   const transport: Transport = {
     async send(_from, to, tag, tensors) {
+      const channel = init.peers[to];
+      if (!channel) throw new RuntimeFault(runtimeMessages.internal, `device ${init.device} has no channel to device ${to}`);
       const wires = await Promise.all(tensors.map(toWire));
       for (const tensor of tensors) tensor.dispose();
-      post({ type: 'send', to, tag, tensors: wires }, wires.map((w) => w.buffer));
+      channel.postMessage({ tag, tensors: wires } satisfies PeerMessage, wires.map((w) => w.buffer));
     },
     receive(from, _to, tag) {
       const key = `${from}|${tag}`;
@@ -74,8 +137,7 @@ if (port) {
         arrived.delete(key);
         return Promise.resolve(message.map(fromWire));
       }
-      const location = host?.interpreter.current;
-      post({ type: 'progress', instruction: location?.instruction ?? -1, op: location?.op ?? '', stage: location?.stage, microbatch: location?.microbatch, waiting: true });
+      board.waiting(init.progressRow, true);
       return new Promise((resolve) => waiting.set(key, resolve));
     },
   };
@@ -87,9 +149,8 @@ if (port) {
     const externs = await loadExternLayers(init.ir.model.layers, resolve);
     const dataset = createDataset(init.ir.data, dataShapes(init.ir), init.baseDirectory);
     const feed = new BatchFeed(dataset, init.ir.seed, init.ir.microbatchSize, init.ir.microbatches, init.ir.replicas);
-    // Each instruction is reported as it starts, so the main thread can name where a hung device stopped.
-    host = new DeviceHost(init.ir, init.device, externs, feed, transport, (location) =>
-      post({ type: 'progress', instruction: location.instruction ?? -1, op: location.op ?? '', stage: location.stage, microbatch: location.microbatch, waiting: false }));
+    // Each instruction is marked on the board as it starts, so the main thread can name where a hung device stopped.
+    host = new DeviceHost(init.ir, init.device, externs, feed, transport, (location) => board.started(init.progressRow, location.instruction ?? -1));
   })();
 
   const handle = async (request: Extract<WorkerRequest, { type: 'call' }>): Promise<{ value: unknown; transfer?: ArrayBuffer[] }> => {
@@ -112,17 +173,6 @@ if (port) {
   };
 
   port.on('message', (request: WorkerRequest) => {
-    if (request.type === 'deliver') {
-      const key = `${request.from}|${request.tag}`;
-      const resolve = waiting.get(key);
-      if (resolve) {
-        waiting.delete(key);
-        resolve(request.tensors.map(fromWire));
-      } else {
-        arrived.set(key, request.tensors);
-      }
-      return;
-    }
     handle(request).then(
       ({ value, transfer }) => post({ type: 'result', id: request.id, value }, transfer ?? []),
       (error: unknown) => post({

@@ -1,19 +1,22 @@
 // Worker-thread mode: one worker per device, each with its own TensorFlow.js
-// engine and backend. The main thread only routes messages (transferring the
-// ArrayBuffers, never copying them) and watches: a worker that throws, exits
-// or makes no progress within the timeout stops the whole run with an error
-// that names the device and the instruction it was on.
+// engine and backend. Devices that exchange tensors get a MessageChannel of
+// their own, so activations and gradients go from worker to worker as
+// transferred ArrayBuffers without waking the main thread, which shares the
+// cores. The main thread starts steps and watches: a worker that throws,
+// exits or makes no progress within the timeout (read from a shared progress
+// board, not from messages) stops the whole run with an error that names the
+// device and the instruction it was on.
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { IrProgram } from '../compiler/ir/types.ts';
 import type { BackendName } from './backends.ts';
 import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
-import type { StepReport } from './interpreter.ts';
+import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, runtimeMessages, type FaultLocation } from './messages.ts';
-import { deviceOfStage } from './model.ts';
+import { deviceOfStage, stagesOnDevice } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
-import { fromWire, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
+import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 
 // Sources run as .ts (type stripping); the published build runs the emitted .js.
 const moduleExtension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -37,8 +40,24 @@ interface DeviceWorker {
   readonly device: number;
   readonly name: string;
   readonly worker: Worker;
-  location: FaultLocation;
-  waiting: boolean;
+  /** Row on the progress board. */
+  readonly row: number;
+  readonly perStageOptimizer: boolean;
+}
+
+/** Pairs of devices that exchange tensors: send/recv peers (within a replica, as the interpreter maps them) and all-reduce groups. */
+function communicatingPairs(ir: IrProgram): [number, number][] {
+  const pairs = new Set<string>();
+  const add = (a: number, b: number): void => {
+    if (a !== b) pairs.add(a < b ? `${a},${b}` : `${b},${a}`);
+  };
+  for (const device of ir.devices) {
+    for (const ins of device.instructions) {
+      if (ins.peer !== undefined) add(device.index, device.replica * ir.ranks + (ins.peer % ir.ranks));
+      for (const member of ins.group ?? []) add(device.index, member);
+    }
+  }
+  return [...pairs].map((pair) => pair.split(',').map(Number) as [number, number]);
 }
 
 export class WorkerSession implements TrainingSession {
@@ -53,26 +72,38 @@ export class WorkerSession implements TrainingSession {
   private readonly watchdog: NodeJS.Timeout;
   private readonly timeoutMs: number;
   private readonly readyPromise: Promise<void>;
+  private readonly board: ProgressBoard;
+  /** Board ticks summed over the workers at the last check: a change is progress. */
+  private lastTicks = -1;
 
   private constructor(ir: IrProgram, options: WorkerSessionOptions) {
     this.ir = ir;
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.dataset = options.dataset ?? createDataset(ir.data, dataShapes(ir), options.baseDirectory);
     const readiness: Promise<void>[] = [];
-    for (const device of ir.devices) {
-      const init: WorkerInit = { ir, device: device.index, backend: options.backend, baseDirectory: options.baseDirectory };
-      const worker = new Worker(new URL(`./worker${moduleExtension}`, import.meta.url), { workerData: init });
-      const entry: DeviceWorker = { device: device.index, name: device.name, worker, location: { device: device.index, deviceName: device.name }, waiting: false };
+    const progress = ProgressBoard.allocate(ir.devices.length);
+    this.board = new ProgressBoard(progress);
+    const peers = new Map<number, Record<number, MessagePort>>(ir.devices.map((d) => [d.index, {}]));
+    for (const [a, b] of communicatingPairs(ir)) {
+      const { port1, port2 } = new MessageChannel();
+      peers.get(a)![b] = port1;
+      peers.get(b)![a] = port2;
+    }
+    ir.devices.forEach((device, row) => {
+      const ports = peers.get(device.index)!;
+      const init: WorkerInit = { ir, device: device.index, backend: options.backend, baseDirectory: options.baseDirectory, peers: ports, progress, progressRow: row };
+      const worker = new Worker(new URL(`./worker${moduleExtension}`, import.meta.url), { workerData: init, transferList: Object.values(ports) });
+      const entry: DeviceWorker = { device: device.index, name: device.name, worker, row, perStageOptimizer: optimizerStepPerStage(device, stagesOnDevice(ir, device.index).length) };
       this.workers.push(entry);
       readiness.push(new Promise((resolve, reject) => {
         this.pending.set(-1 - device.index, { resolve: () => resolve(), reject });
       }));
       worker.on('message', (message: WorkerReply) => this.onMessage(entry, message));
-      worker.on('error', (error) => this.fail(new RuntimeFault(runtimeMessages.workerFailed, `the worker threw: ${error.message}`, entry.location)));
+      worker.on('error', (error) => this.fail(new RuntimeFault(runtimeMessages.workerFailed, `the worker threw: ${error.message}`, this.locationOf(entry))));
       worker.on('exit', (code) => {
-        if (!this.closing) this.fail(new RuntimeFault(runtimeMessages.workerExited, `the worker exited with code ${code}`, entry.location));
+        if (!this.closing) this.fail(new RuntimeFault(runtimeMessages.workerExited, `the worker exited with code ${code}`, this.locationOf(entry)));
       });
-    }
+    });
     this.readyPromise = Promise.all(readiness).then(() => undefined);
     this.watchdog = setInterval(() => this.checkProgress(), Math.min(1000, this.timeoutMs / 4));
     this.watchdog.unref();
@@ -98,20 +129,6 @@ export class WorkerSession implements TrainingSession {
         ready?.resolve(undefined);
         return;
       }
-      case 'progress':
-        entry.location = { device: entry.device, deviceName: entry.name, instruction: message.instruction, op: message.op, stage: message.stage, microbatch: message.microbatch };
-        entry.waiting = message.waiting;
-        return;
-      case 'send': {
-        const target = this.workers.find((w) => w.device === message.to);
-        if (!target) {
-          this.fail(new RuntimeFault(runtimeMessages.internal, `message for unknown device ${message.to}`, entry.location));
-          return;
-        }
-        const delivery: WorkerRequest = { type: 'deliver', from: entry.device, tag: message.tag, tensors: message.tensors };
-        target.worker.postMessage(delivery, message.tensors.map((t) => t.buffer));
-        return;
-      }
       case 'result': {
         const call = this.pending.get(message.id);
         this.pending.delete(message.id);
@@ -121,7 +138,7 @@ export class WorkerSession implements TrainingSession {
       case 'error': {
         const detail = message.message.replace(/^PIPE\d+: /, '');
         // The worker's message already names its location when it came from the interpreter.
-        const fault = new RuntimeFault({ code: message.code, title: '' }, detail.includes('device ') ? detail : `${describeLocation(entry.location)}: ${detail}`);
+        const fault = new RuntimeFault({ code: message.code, title: '' }, detail.includes('device ') ? detail : `${describeLocation(this.locationOf(entry))}: ${detail}`);
         if (message.id < 0) {
           const ready = this.pending.get(-1 - entry.device);
           this.pending.delete(-1 - entry.device);
@@ -133,12 +150,26 @@ export class WorkerSession implements TrainingSession {
     }
   }
 
+  /** Where a worker is, from the progress board: the instruction it last started, or just the device before its first. */
+  private locationOf(entry: DeviceWorker): FaultLocation {
+    const { instruction } = this.board.read(entry.row);
+    const device = this.ir.devices[entry.row];
+    return instruction >= 0 && instruction < device.instructions.length
+      ? instructionLocation(device, instruction, entry.perStageOptimizer)
+      : { device: entry.device, deviceName: entry.name };
+  }
+
   private checkProgress(): void {
     if (this.pending.size === 0 || this.failure) return;
+    const ticks = this.workers.reduce((sum, w) => sum + this.board.read(w.row).ticks, 0);
+    if (ticks !== this.lastTicks) {
+      this.lastTicks = ticks;
+      this.lastActivity = Date.now();
+    }
     if (Date.now() - this.lastActivity < this.timeoutMs) return;
-    const stuck = this.workers.filter((w) => !w.waiting);
+    const stuck = this.workers.filter((w) => !this.board.read(w.row).waiting);
     const blamed = stuck.length > 0 ? stuck : this.workers;
-    const where = blamed.map((w) => describeLocation(w.location)).join('; ');
+    const where = blamed.map((w) => describeLocation(this.locationOf(w))).join('; ');
     this.fail(new RuntimeFault(runtimeMessages.workerHung, `no progress for ${Math.round(this.timeoutMs / 1000)} s; stopped at ${where}`));
   }
 

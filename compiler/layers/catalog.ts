@@ -17,7 +17,7 @@
 //    what a framework without recomputation keeps; `recompute` stages keep
 //    only their input instead (the memory checker applies that).
 
-import type { ArgumentValue, Dim, DType, TensorShape } from '../program.ts';
+import type { ArgumentValue, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
 
 /** `string` takes a string literal or a bare name (extern layers' string parameters). */
 export type ArgumentType = 'int' | 'float' | 'bool' | 'enum' | 'string';
@@ -44,14 +44,7 @@ export type ShapeResult =
   | { readonly ok: true; readonly shape: TensorShape }
   | { readonly ok: false; readonly expected: string; readonly reason: string };
 
-export interface LayerCosts {
-  readonly parameters: number;
-  readonly forwardFlops: number;
-  readonly backwardInputFlops: number;
-  readonly backwardWeightFlops: number;
-  readonly activationBytes: number;
-  readonly outputBytes: number;
-}
+export type { LayerCosts } from '../program.ts';
 
 export interface LayerDefinition {
   readonly name: string;
