@@ -46,6 +46,8 @@ export interface CheckedLayer extends LayerCosts {
   readonly args: Readonly<Record<string, ArgumentValue>>;
   readonly inputShape: TensorShape;
   readonly outputShape: TensorShape;
+  /** Extern layers: true when a cost clause states `parameters` (the runtime then holds the implementation to it). */
+  readonly parametersDeclared?: boolean;
   readonly children: readonly CheckedLayer[];
   /** For extern layers: the implementation module path as resolved by the host. */
   readonly implementation?: string;

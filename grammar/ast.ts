@@ -231,7 +231,9 @@ export interface LossDeclaration extends NodeBase {
  * `extern layer SwiGLU(hidden: int) : [batch, d] -> [batch, d] from "./swiglu.ts"`
  * The shape signature uses the parameter names and fresh dim names as
  * pattern variables; the compiler reads the TS file's exported signature
- * (ts-morph) to check the parameters agree.
+ * (ts-morph) to check the parameters agree. An optional
+ * `cost(parameters: ..., flops: ...)` states what the layer costs per
+ * example, in expressions over the parameters and the pattern's dims.
  */
 export interface ExternLayerDeclaration extends NodeBase {
   readonly kind: 'ExternLayerDeclaration';
@@ -240,6 +242,8 @@ export interface ExternLayerDeclaration extends NodeBase {
   readonly inputDims: readonly Expression[];
   readonly outputDims: readonly Expression[];
   readonly path: StringLiteral;
+  /** `cost(...)`'s arguments, when given. */
+  readonly cost?: readonly Argument[];
 }
 
 /** `hidden: int`, `rate: float = 0.1`, `act: string` */

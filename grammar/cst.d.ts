@@ -178,6 +178,8 @@ export type ExternLayerDeclarationCstChildren = {
   outputDims: ExpressionListCstNode[];
   From: IToken[];
   path: IToken[];
+  Cost?: IToken[];
+  cost?: ArgumentListCstNode[];
 };
 
 export interface TypedParameterCstNode extends CstNode {

@@ -133,6 +133,7 @@ export const Per = keyword('per');
 export const Priority = keyword('priority');
 export const Requires = keyword('requires');
 export const From = keyword('from');
+export const Cost = keyword('cost');
 // Booleans are literals, never names.
 export const True = keyword('true', false);
 export const False = keyword('false', false);
@@ -140,7 +141,7 @@ export const False = keyword('false', false);
 const keywords: readonly TokenType[] = [
   Model, Cluster, Pipeline, Schedule, Import, Extern, Layer, Input, Target, Dim, Repeat, Residual, Loss,
   Device, Link, Stages, Placement, Auto, Balance, Recompute, Offload, On, Let, For, In, If, Else, Overlap,
-  Split, Backward, Limit, Per, Priority, Requires, From, True, False,
+  Split, Backward, Limit, Per, Priority, Requires, From, Cost, True, False,
 ];
 
 // ── punctuation and operators (longest first where they share a prefix) ──

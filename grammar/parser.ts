@@ -309,6 +309,12 @@ export class PipeParser extends CstParser {
     this.CONSUME2(t.RBracket);
     this.CONSUME(t.From);
     this.CONSUME(t.StringLiteral, { LABEL: 'path' });
+    // What the implementation costs, for the simulator, partitioner and memory check:
+    // `cost(parameters: 3 * d * hidden, flops: 6 * d * hidden)`.
+    this.OPTION2(() => {
+      this.CONSUME(t.Cost);
+      this.SUBRULE(this.argumentList, { LABEL: 'cost' });
+    });
   });
 
   typedParameter = this.RULE('typedParameter', () => {

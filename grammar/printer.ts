@@ -328,10 +328,17 @@ class Printer {
           .map((p) => `${p.name.name}: ${p.type.name}${p.default === undefined ? '' : ` = ${expressionText(p.default, false)}`}`)
           .join(', ');
         const dims = (list: readonly ast.Expression[]): string => list.map((d) => expressionText(d, false)).join(', ');
-        return this.simple(
-          item,
-          `extern layer ${item.name.name}(${params}) : [${dims(item.inputDims)}] -> [${dims(item.outputDims)}] from ${escapeString(item.path.value)}`,
-        );
+        const head = `extern layer ${item.name.name}(${params}) : [${dims(item.inputDims)}] -> [${dims(item.outputDims)}] from ${escapeString(item.path.value)}`;
+        if (item.cost === undefined) return this.simple(item, head);
+        const cost = `cost(${argumentsText(item.cost)})`;
+        if (indentUnit.length * this.depth + head.length + 1 + cost.length <= wrapWidth) return this.simple(item, `${head} ${cost}`);
+        // Too long for one line: the cost clause goes on its own, indented under the declaration.
+        this.flushCommentsBefore(item.span.start, true);
+        this.flushCommentsBefore(item.span.end);
+        this.line(head);
+        this.lines.push(`${indentUnit.repeat(this.depth + 1)}${cost}`);
+        this.trailingComments(item.span.end);
+        return;
       }
       case 'ModelDeclaration':
         return this.block(item, `model ${item.name.name}`, item.members, (m) => this.modelMember(m));

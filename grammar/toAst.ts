@@ -265,6 +265,7 @@ class AstBuilder {
       inputDims: this.expressionList(first(c.inputDims), span.end),
       outputDims: this.expressionList(first(c.outputDims), span.end),
       path: this.stringLiteral(first(c.path), span.end),
+      ...(c.Cost ? { cost: this.argumentList(first(c.cost), span.end) } : {}),
       span,
     };
   }

@@ -31,7 +31,7 @@ export const childKeys: Readonly<Record<Kind, readonly string[]>> = {
   RepeatBlock: ['variable', 'range', 'body'],
   ResidualBlock: ['name', 'body'],
   LossDeclaration: ['function', 'args'],
-  ExternLayerDeclaration: ['name', 'params', 'inputDims', 'outputDims', 'path'],
+  ExternLayerDeclaration: ['name', 'params', 'inputDims', 'outputDims', 'path', 'cost'],
   TypedParameter: ['name', 'type', 'default'],
   ClusterDeclaration: ['name', 'members'],
   Property: ['key', 'value'],

@@ -7,6 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { vjp, type BackwardInputResult, type ForwardResult, type Initializer, type LayerState, type ParameterSpec, type ParameterStore, type RunContext, type RuntimeLayer, type Tensor } from './layers/types.ts';
+import { RuntimeFault, runtimeMessages } from './messages.ts';
 
 export type TensorFlow = typeof tf;
 
@@ -57,11 +58,19 @@ export class ExternLayer implements RuntimeLayer {
   private readonly args: ExternArgs;
   private readonly localNames: readonly string[];
 
-  constructor(name: string, definition: ExternLayerDefinition, args: ExternArgs, inputShape: readonly number[]) {
+  /** `declaredParameters`: the count the .pipe cost clause states, which the compiler planned memory with. */
+  constructor(name: string, definition: ExternLayerDefinition, args: ExternArgs, inputShape: readonly number[], declaredParameters?: number) {
     this.name = name;
     this.definition = definition;
     this.args = args;
     const declared = definition.parameters(args, inputShape);
+    const created = declared.reduce((sum, p) => sum + p.shape.reduce((product, size) => product * size, 1), 0);
+    if (declaredParameters !== undefined && created !== declaredParameters) {
+      const shapes = declared.map((p) => `${p.name} [${p.shape.join(', ')}]`).join(', ') || 'none';
+      throw new RuntimeFault(runtimeMessages.externLayer,
+        `layer '${name}' (extern ${definition.name}): the cost clause declares parameters: ${declaredParameters}, but the implementation creates ${created} (${shapes}); `
+        + 'correct the cost clause, which the memory check and simulator rely on');
+    }
     this.localNames = declared.map((p) => p.name);
     this.parameters = declared.map((p) => ({ name: `${name}/${p.name}`, shape: p.shape, init: toInitializer(p.init, p.shape) }));
   }

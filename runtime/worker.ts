@@ -67,7 +67,11 @@ export class ProgressBoard {
   }
 
   static allocate(rows: number): SharedArrayBuffer {
-    return new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * ProgressBoard.wordsPerRow * rows);
+    const buffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * ProgressBoard.wordsPerRow * rows);
+    // No instruction started yet: -1, so a fault during start-up names the device alone.
+    const words = new Int32Array(buffer);
+    for (let row = 0; row < rows; row++) words[row * ProgressBoard.wordsPerRow + 1] = -1;
+    return buffer;
   }
 
   started(row: number, instruction: number): void {

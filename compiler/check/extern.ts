@@ -12,6 +12,7 @@ import type { ExternLayerDeclaration, TypedParameter } from '../../grammar/ast.t
 import type { CompilerHost } from '../host.ts';
 import { NameMessages } from '../messages/names.ts';
 import type { Reporter } from './context.ts';
+import { checkExternCostClause, type ExternCostClause } from './externCost.ts';
 
 export type ExternParameterType = 'int' | 'float' | 'bool' | 'string';
 
@@ -21,6 +22,8 @@ export interface CheckedExternLayer {
   readonly declaration: ExternLayerDeclaration;
   /** The module path as the host resolved it. */
   readonly implementation: string;
+  /** The cost clause's expressions by key, when the declaration has one. */
+  readonly cost?: ExternCostClause;
 }
 
 /** What reading the implementation found. */
@@ -59,6 +62,7 @@ export function checkExternLayer(
       }, { hint: `parameter types are ${PARAMETER_TYPES.join(', ')}` });
     }
   }
+  const cost = checkExternCostClause(declaration, reporter);
   const specifier = declaration.path.value;
   const implementation = host.resolveImport(fromFile, specifier);
   const text = host.readFile(implementation);
@@ -86,7 +90,7 @@ export function checkExternLayer(
   if (definition.argumentMembers !== undefined) {
     ok = compareParameters(declaration, definition.argumentMembers, specifier, reporter) && ok;
   }
-  return ok ? { declaration, implementation } : undefined;
+  return ok ? { declaration, implementation, ...(cost ? { cost } : {}) } : undefined;
 }
 
 function tsTypeFor(type: ExternParameterType): string {

@@ -18,6 +18,7 @@ import type { Reporter } from './context.ts';
 import { evaluateDim, evaluateNumber, evaluateRange, extendScope } from './evaluate.ts';
 import type { Scope } from './evaluate.ts';
 import type { CheckedExternLayer } from './extern.ts';
+import { evaluateExternCosts } from './externCost.ts';
 import { didYouMean } from './suggest.ts';
 
 const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
@@ -396,18 +397,14 @@ function checkLayer(
     }, { hint: matched.reason, related: producedHere(walk, input) });
     return undefined;
   }
-  const costs: LayerCosts = {
-    // The TypeScript implementation decides its parameters and work at run time;
-    // `pipec profile` measures them. Statically we only know the tensors it keeps.
-    parameters: 0,
-    forwardFlops: 0,
-    backwardInputFlops: 0,
-    backwardWeightFlops: 0,
-    activationBytes: bytesPerExample(input),
-    outputBytes: bytesPerExample(matched.shape),
-  };
+  // Without a cost clause the TypeScript implementation's parameters and work are unknown
+  // here (zero; `pipec profile` measures the work); the tensors it keeps are known.
+  const costScope = new Map([...scope, ...matched.bindings]);
+  for (const [key, value] of Object.entries(values)) if (typeof value === 'number') costScope.set(key, value);
+  const costs = evaluateExternCosts(extern!.checked.cost, extern!.declaration, costScope, input, matched.shape, span, walk.reporter);
   return {
     name, operator, args: values, inputShape: input, outputShape: matched.shape, ...costs, children: [],
+    ...(extern!.checked.cost?.has('parameters') ? { parametersDeclared: true } : {}),
     implementation: extern!.checked.implementation, span,
   };
 }
@@ -452,7 +449,7 @@ function matchExternShape(
   args: Readonly<Record<string, number | string | boolean>>,
   input: TensorShape,
   scope: Scope,
-): { ok: true; shape: TensorShape } | { ok: false; expected: string; reason: string } {
+): { ok: true; shape: TensorShape; bindings: ReadonlyMap<string, number | string> } | { ok: false; expected: string; reason: string } {
   const silent = createReporter();
   const bindings = new Map<string, number | string>();
   for (const [key, value] of Object.entries(args)) if (typeof value === 'number') bindings.set(key, value);
@@ -484,7 +481,7 @@ function matchExternShape(
     }
     dims.push(value);
   }
-  return { ok: true, shape: { dtype: input.dtype, dims } };
+  return { ok: true, shape: { dtype: input.dtype, dims }, bindings };
 }
 
 function textOfDim(expression: Expression): string {

@@ -130,6 +130,7 @@ export const irJsonSchema = {
         parameters: nonNegativeInteger,
         children: { type: 'array', items: { $ref: '#/definitions/layer' } },
         implementation: { type: 'string' },
+        parametersDeclared: { type: 'boolean' },
       },
     },
     instruction: {

@@ -75,6 +75,8 @@ export interface IrLayer {
   readonly parameters: number;
   readonly children: readonly IrLayer[];
   readonly implementation?: string;
+  /** Extern layers: `parameters` was stated in the declaration's cost clause, so the runtime checks the implementation creates that many. */
+  readonly parametersDeclared?: boolean;
 }
 
 export interface IrStage {

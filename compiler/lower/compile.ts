@@ -272,6 +272,7 @@ function irLayer(layer: CheckedLayer, dims: Readonly<Record<string, number | nul
     parameters: layer.parameters,
     children: layer.children.map((child) => irLayer(child, dims)),
     ...(layer.implementation ? { implementation: layer.implementation } : {}),
+    ...(layer.parametersDeclared ? { parametersDeclared: true } : {}),
   };
 }
 

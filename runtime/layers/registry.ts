@@ -95,7 +95,7 @@ export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLaye
     default: {
       const definition = externs.get(layer.operator);
       if (!definition) throw new Error(`no implementation for layer operator '${layer.operator}' (layer '${layer.name}')`);
-      return new ExternLayer(layer.name, definition, layer.args, layer.inputShape);
+      return new ExternLayer(layer.name, definition, layer.args, layer.inputShape, layer.parametersDeclared ? layer.parameters : undefined);
     }
   }
 }

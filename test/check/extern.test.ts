@@ -55,6 +55,60 @@ describe('extern layers', () => {
     expectClean(checkWith(PROGRAM, IMPLEMENTATION.replace('readonly hidden: number', 'readonly hidden: string'), false));
   });
 
+  describe('cost clause', () => {
+    const withCost = (clause: string): string => PROGRAM.replace('from "./layers/gate.ts"\n', `from "./layers/gate.ts" cost(${clause})\n`);
+
+    test('states parameters, work and kept activations per example, evaluated for each use', () => {
+      const result = checkWith(withCost('parameters: d * hidden, flops: 2 * d * hidden, activations: d + hidden'), IMPLEMENTATION);
+      expectClean(result);
+      const gate = result.program!.model.layers[1];
+      // fc2's input is [batch, 64]: d = 64, hidden = 32.
+      expect(gate).toMatchObject({
+        parameters: 64 * 32, forwardFlops: 2 * 64 * 32, backwardInputFlops: 2 * 64 * 32, backwardWeightFlops: 2 * 64 * 32,
+        activationBytes: (64 + 32) * 4, outputBytes: 32 * 4, parametersDeclared: true,
+      });
+    });
+
+    test('without the clause an extern layer weighs nothing but its input', () => {
+      const gate = checkWith(PROGRAM, IMPLEMENTATION).program!.model.layers[1];
+      expect(gate).toMatchObject({ parameters: 0, forwardFlops: 0, backwardWeightFlops: 0, activationBytes: 64 * 4 });
+      expect(gate.parametersDeclared).toBeUndefined();
+    });
+
+    test('a layer without parameters has no weight-gradient work unless stated', () => {
+      const gate = checkWith(withCost('flops: 3 * d'), IMPLEMENTATION).program!.model.layers[1];
+      expect(gate).toMatchObject({ parameters: 0, forwardFlops: 192, backwardInputFlops: 192, backwardWeightFlops: 0 });
+    });
+
+    test('unknown, duplicate and positional entries, and names it cannot see, are located', () => {
+      expectDiagnostic(checkWith(withCost('paramters: d * hidden'), IMPLEMENTATION), 'PIPE2004', 'paramters',
+        "the cost of extern layer 'Gate' has no argument 'paramters'");
+      expectDiagnostic(checkWith(withCost('flops: d, flops: 2 * d'), IMPLEMENTATION), 'PIPE2005', 'flops', "argument 'flops' is given more than once");
+      expectDiagnostic(checkWith(withCost('d * hidden'), IMPLEMENTATION), 'PIPE2004', 'd * hidden', "has no argument '#1'");
+      const unknown = expectDiagnostic(checkWith(withCost('flops: 2 * d * hiden'), IMPLEMENTATION), 'PIPE2009', 'hiden',
+        "unknown name 'hiden' in the cost of extern layer 'Gate'");
+      expect(unknown.hint).toContain('hidden');
+    });
+
+    test('a cost must come to a number per example: not the symbolic batch dim, not negative', () => {
+      expectDiagnostic(checkWith(withCost('flops: batch * d'), IMPLEMENTATION), 'PIPE2024', 'batch * d',
+        "'flops' in the cost of extern layer 'Gate' (forward FLOPs per example) must be a number here");
+      const negative = expectDiagnostic(checkWith(withCost('parameters: d - hidden * 4'), IMPLEMENTATION), 'PIPE2008', 'd - hidden * 4',
+        "argument 'parameters' of the cost of extern layer 'Gate' must be a whole number ≥ 0, got -64");
+      expect(negative.related?.[0]?.message).toBe('this use gives it that value');
+    });
+
+    test('the formatter keeps the clause, on its own line when the declaration is long, and is stable', async () => {
+      const { parse, printDocument } = await import('../../grammar/index.ts');
+      const format = (text: string): string => printDocument(parse({ name: 'main.pipe', text }).document, { text });
+      const short = 'extern layer G(k: int) : [b, d] -> [b, d] from "./g.ts" cost(flops: k * d)\n';
+      expect(format(short)).toBe(short);
+      const long = withCost('parameters: d * hidden, flops: 2 * d * hidden, backward_weight_flops: 2 * d * hidden');
+      expect(format(long)).toContain('from "./layers/gate.ts"\n  cost(parameters: d * hidden, flops: 2 * d * hidden, backward_weight_flops: 2 * d * hidden)\n');
+      expect(format(format(long))).toBe(format(long));
+    });
+  });
+
   test('the input must match the declared pattern', () => {
     const result = checkWith(PROGRAM.replace('f32[batch, 784]', 'f32[batch, 28, 28]'), IMPLEMENTATION);
     const diagnostic = expectDiagnostic(result, 'PIPE2043', 'layer fc2 = Gate(hidden: 32)', "extern layer 'Gate' expects f32[batch, d], got f32[batch, 28, 64]");

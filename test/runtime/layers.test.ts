@@ -107,6 +107,15 @@ describe('layers: split backward equals autodiff', () => {
       expect(worst).toBeLessThan(1e-4);
     });
   }
+  it('an extern layer whose implementation creates other than the declared parameter count stops with PIPE6011', () => {
+    // SwiGLU(hidden: 10) on 6 features: gate and up [6, 10], down [10, 6] = 180 parameters.
+    const declared = (parameters: number): IrLayer => ({ ...irLayer('SwiGLU', { hidden: 10 }, [6], [6]), parameters, parametersDeclared: true });
+    expect(() => buildLayer(declared(180), new Map([['SwiGLU', swiglu]]))).not.toThrow();
+    expect(() => buildLayer(declared(120), new Map([['SwiGLU', swiglu]])))
+      .toThrow("PIPE6011: layer 'test_SwiGLU' (extern SwiGLU): the cost clause declares parameters: 120, but the implementation creates 180 (gate [6, 10], up [6, 10], down [10, 6])");
+    // Without a stated count there is nothing to hold the implementation to.
+    expect(() => buildLayer({ ...declared(120), parametersDeclared: undefined }, new Map([['SwiGLU', swiglu]]))).not.toThrow();
+  });
   it('Embedding (weight gradient only: ids are not differentiable)', async () => {
     const layer = buildLayer(irLayer('Embedding', { vocab: 11, dim: 4 }, [5], [5, 4], [], 'i32'), new Map());
     const ids = tf.tensor([[1, 2, 3, 2, 10], [0, 0, 4, 5, 6]], [2, 5], 'int32');
