@@ -1,6 +1,7 @@
 // Entry point of one device's worker thread: its own TensorFlow.js engine
 // and backend, its own interpreter; tensors leave and arrive as transferred
-// ArrayBuffers routed by the main thread (runtime/workers.ts).
+// ArrayBuffers over a channel to each peer device, which the main thread
+// (runtime/workers.ts) set up and never reads.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { isAbsolute, resolve as resolvePath } from 'node:path';

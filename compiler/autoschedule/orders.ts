@@ -106,7 +106,7 @@ export interface Evaluator {
 }
 
 export function makeEvaluator(tables: ProblemTables): Evaluator {
-  const { stages, microbatches, devices, stageDevice, duration, activationDelay, gradientDelay, activation, limit } = tables;
+  const { stages, microbatches, devices, duration, activationDelay, gradientDelay, activation, limit } = tables;
   const codes = stages * microbatches * 3;
   const finish = new Float64Array(codes);
   const next = new Int32Array(devices);

@@ -8,8 +8,8 @@ import type {
   Argument, Expression, ExternLayerDeclaration, LayerName, LossDeclaration, ModelDeclaration, ModelMember, TensorType,
 } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { bytesPerExample, formatShape, LAYER_CATALOG, lookupLayer, residualCosts, sameShape, withDefaults } from '../layers/catalog.ts';
-import type { ArgumentSchema, LayerCosts } from '../layers/catalog.ts';
+import { formatShape, LAYER_CATALOG, lookupLayer, residualCosts, sameShape, withDefaults } from '../layers/catalog.ts';
+import type { ArgumentSchema } from '../layers/catalog.ts';
 import { NameMessages } from '../messages/names.ts';
 import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedTensor, Dim, DType, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
@@ -399,9 +399,8 @@ function checkLayer(
   }
   // Without a cost clause the TypeScript implementation's parameters and work are unknown
   // here (zero; `pipec profile` measures the work); the tensors it keeps are known.
-  const costScope = new Map([...scope, ...matched.bindings]);
-  for (const [key, value] of Object.entries(values)) if (typeof value === 'number') costScope.set(key, value);
-  const costs = evaluateExternCosts(extern!.checked.cost, extern!.declaration, costScope, input, matched.shape, span, walk.reporter);
+  // The pattern's bindings hold the numeric arguments and the dims it matched.
+  const costs = evaluateExternCosts(extern!.checked.cost, extern!.declaration, new Map([...scope, ...matched.bindings]), input, matched.shape, span, walk.reporter);
   return {
     name, operator, args: values, inputShape: input, outputShape: matched.shape, ...costs, children: [],
     ...(extern!.checked.cost?.has('parameters') ? { parametersDeclared: true } : {}),
