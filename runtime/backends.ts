@@ -3,6 +3,8 @@
 // tfjs-node-gpu, only where the user installed one). Each loads lazily, and
 // a backend that cannot run here says why instead of throwing a stack.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { RuntimeFault, runtimeMessages } from './messages.ts';
 
@@ -30,10 +32,38 @@ async function registerWasm(): Promise<string> {
   return 'wasm';
 }
 
+/**
+ * On Linux Dawn reaches the GPU through the Vulkan loader. Without one it
+ * prints a native warning to stderr and finds no adapter; looking for the
+ * loader first gives the actionable reason and keeps `pipec backends` quiet.
+ * Only decides "missing" where the dynamic linker's cache can be read.
+ */
+export function missingVulkanLoader(
+  platform: string = process.platform,
+  readLinkerCache: () => Uint8Array = () => readFileSync('/etc/ld.so.cache'),
+  libraryPath: string = process.env.LD_LIBRARY_PATH ?? '',
+  exists: (path: string) => boolean = existsSync,
+): string | undefined {
+  if (platform !== 'linux') return undefined;
+  let cache: Uint8Array;
+  try {
+    cache = readLinkerCache();
+  } catch {
+    return undefined;
+  }
+  const library = 'libvulkan.so.1';
+  if (Buffer.from(cache).includes(library)) return undefined;
+  if (libraryPath.split(':').filter(Boolean).some((directory) => exists(join(directory, library)))) return undefined;
+  return `no Vulkan loader (${library} is neither in the dynamic linker's cache nor on LD_LIBRARY_PATH): `
+    + 'install it (Debian/Ubuntu: apt-get install libvulkan1) along with the GPU vendor\'s Vulkan driver';
+}
+
 async function registerWebgpu(): Promise<string> {
   // Dawn's WebGPU must be on globalThis before the backend module looks for navigator.gpu.
   const globalScope = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (!globalScope.navigator?.gpu) {
+    const missing = missingVulkanLoader();
+    if (missing) throw new Error(missing);
     let webgpu: { create(options: string[]): unknown; globals: Record<string, unknown> };
     try {
       webgpu = await import('webgpu') as unknown as typeof webgpu;

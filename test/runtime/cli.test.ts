@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/main.ts';
+import { missingVulkanLoader } from '../../runtime/backends.ts';
 
 const PROGRAM = `model mlp {
   input x: f32[batch, 12]
@@ -93,6 +94,18 @@ describe('pipec train / verify / profile / backends', () => {
     expect(await main(['node', 'pipec', 'train', file, '--steps', '0'])).toBe(2);
     expect(await main(['node', 'pipec', 'train', file, '--workers', '--in-process'])).toBe(2);
     expect(await main(['node', 'pipec', 'train', join(directory, 'missing.pipe')])).toBe(2);
+  });
+
+  it('webgpu names a missing Vulkan loader before Dawn looks for a GPU', () => {
+    const cacheWith = (...names: string[]) => () => new TextEncoder().encode(`ld.so-1.7.0\0${names.join('\0')}\0`);
+    const missing = missingVulkanLoader('linux', cacheWith('libc.so.6', 'libm.so.6'), '', () => false);
+    expect(missing).toContain('no Vulkan loader (libvulkan.so.1 is neither in the dynamic linker\'s cache nor on LD_LIBRARY_PATH)');
+    expect(missing).toContain('apt-get install libvulkan1');
+    expect(missingVulkanLoader('linux', cacheWith('libc.so.6', 'libvulkan.so.1'), '', () => false)).toBeUndefined();
+    expect(missingVulkanLoader('linux', cacheWith('libc.so.6'), '/opt/vk/lib:/x', (path) => path === '/opt/vk/lib/libvulkan.so.1')).toBeUndefined();
+    // Where the linker cache cannot be read (or on other systems) Dawn decides, as before.
+    expect(missingVulkanLoader('linux', () => { throw new Error('ENOENT'); }, '', () => false)).toBeUndefined();
+    expect(missingVulkanLoader('darwin', cacheWith(), '', () => false)).toBeUndefined();
   });
 
   it('backends lists cpu as available', async () => {
