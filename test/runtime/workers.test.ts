@@ -31,6 +31,25 @@ describe('worker_threads mode', () => {
     }
   });
 
+  it('data-parallel replicas all-reduce over their own worker channels to the in-process gradients', async () => {
+    await useBackend('cpu');
+    // 2 ranks x 2 replicas: sends stay within a replica, the all-reduce crosses replicas.
+    const ir = handMlpIr('1f1b', 2, 4, { replicas: 2 });
+    const inProcess = new InProcessSession(ir, { baseDirectory: '.', externs: new Map() });
+    const workers = await WorkerSession.create(ir, { backend: 'cpu', baseDirectory: '.' });
+    try {
+      const options = { step: 0, applyOptimizer: false, training: true, checkFinite: true };
+      const a = await inProcess.step(options);
+      const b = await workers.step(options);
+      expect(b.loss).toBeCloseTo(a.loss, 6);
+      const { maxRelativeError } = compareGradients(await workers.gradients(), await inProcess.gradients());
+      expect(maxRelativeError).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await workers.close();
+      await inProcess.close();
+    }
+  });
+
   for (const kind of ['throw', 'exit', 'hang'] as const) {
     it(`a worker that ${kind}s stops the run with an error naming device and instruction`, async () => {
       const ir = handMlpIr('1f1b', 2, 4);
