@@ -49,7 +49,7 @@ def worker(rank, world, csv_path, fmt, n_micro, width, stage_rank, result_dir):
     original_init = runtime.__init__
     mapping = {int(s): int(r) for s, r in stage_rank.items()}
     takes_mapping = "stage_index_to_group_rank" in inspect.signature(original_init).parameters
-    # PyTorch 2.7 made the schedules average the microbatches' gradients
+    # Newer PyTorch (2.11) has the schedules average the microbatches' gradients
     # (scale_grads, applied by REDUCE_GRAD); 2.6 sums them and has no
     # REDUCE_GRAD action. There the wrapper divides by the microbatch count
     # after the step, the same uniform factor, so the order is still checked
@@ -93,7 +93,7 @@ def worker(rank, world, csv_path, fmt, n_micro, width, stage_rank, result_dir):
     log_prefix = os.path.join(log_dir, f"r{rank}") if log_dir else None
     original_load = runtime._load_csv
 
-    # PyTorch before 2.8 has no OVERLAP_F_B action either: its two halves run
+    # PyTorch 2.6 has no OVERLAP_F_B action either: its two halves run
     # one after the other, which is what the overlap means on one stream.
     runs_overlaps = hasattr(schedules._ComputationType, "OVERLAP_F_B")
 
