@@ -15,7 +15,7 @@ const externFiles = { 'samples/layers/swiglu.ts': readFileSync('samples/layers/s
 
 const TOKEN = /\s+|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:e-?\d+)?[A-Za-z/]*|"[^"\n]*"|\.\.|<->|->|<=|>=|==|!=|&&|\|\||./g;
 const tokenize = (text: string) => text.match(TOKEN) ?? [];
-const INSERTABLE = ['{', '}', '[', ']', '(', ')', ',', ':', '=', '..', '*', '-', '0', '7', '1e-3', '16GiB', 'layer', 'stages', 'auto', 'placement', 'v', 'x', 'batch', 'repeat', 'residual', 'schedule', 'on', 'gpu[0]', '"./x.ts"', 'F', 'B', ' '];
+const INSERTABLE = ['{', '}', '[', ']', '(', ')', ',', ':', '=', '..', '*', '-', '0', '7', '1e-3', '16GiB', 'layer', 'stages', 'auto', 'placement', 'v', 'x', 'batch', 'repeat', 'residual', 'schedule', 'on', 'gpu[0]', '"./x.ts"', 'F', 'B', 'cost', ' '];
 
 type Mutation =
   | { kind: 'delete'; at: number }
