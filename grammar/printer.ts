@@ -252,10 +252,12 @@ class Printer {
   }
 
   /** A statement printed on one line: comments inside it move above it. */
-  private simple(node: Positioned, content: string): void {
+  /** One node on one line, or with `continuations` on their own lines indented one level more. */
+  private simple(node: Positioned, content: string, continuations: readonly string[] = []): void {
     this.flushCommentsBefore(node.span.start, true);
     this.flushCommentsBefore(node.span.end);
     this.line(content);
+    for (const continuation of continuations) this.lines.push(indentUnit.repeat(this.depth + 1) + continuation);
     this.trailingComments(node.span.end);
   }
 
@@ -333,12 +335,7 @@ class Printer {
         const cost = `cost(${argumentsText(item.cost)})`;
         if (indentUnit.length * this.depth + head.length + 1 + cost.length <= wrapWidth) return this.simple(item, `${head} ${cost}`);
         // Too long for one line: the cost clause goes on its own, indented under the declaration.
-        this.flushCommentsBefore(item.span.start, true);
-        this.flushCommentsBefore(item.span.end);
-        this.line(head);
-        this.lines.push(`${indentUnit.repeat(this.depth + 1)}${cost}`);
-        this.trailingComments(item.span.end);
-        return;
+        return this.simple(item, head, [cost]);
       }
       case 'ModelDeclaration':
         return this.block(item, `model ${item.name.name}`, item.members, (m) => this.modelMember(m));
