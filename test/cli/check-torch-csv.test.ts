@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { runTorchCsvCheck } from '../../cli/commands/check.ts';
 
-const fixtures = fileURLToPath(new URL('../../../shared/fixtures/torch-orders/', import.meta.url));
+const fixtures = fileURLToPath(new URL('../fixtures/torch-orders/', import.meta.url));
 const options = { format: 'text' as const, color: false };
 
 describe('pipec check --torch-csv', () => {

@@ -1,4 +1,4 @@
-// Acceptance against PyTorch's own orders (../shared/fixtures/torch-orders):
+// Acceptance against PyTorch's own orders (test/fixtures/torch-orders, copied from the shared fixtures):
 // our timing reproduces the makespans the README quotes under unit costs,
 // and pipec's schedule of the same family and shape is at least as fast and
 // holds no more activations per rank. PyTorch's 1F1B file is rejected with
@@ -14,7 +14,7 @@ import { importTorchCsv } from '../../compiler/torch/csv.ts';
 import { checkTorchCsvFile } from '../../compiler/torch/check.ts';
 import { LineMap, spanOf } from '../../grammar/source.ts';
 
-const fixtures = new URL('../../../shared/fixtures/torch-orders/', import.meta.url);
+const fixtures = new URL('../fixtures/torch-orders/', import.meta.url);
 const readme = readFileSync(new URL('README.md', fixtures), 'utf8');
 const files = readdirSync(fixtures).filter((file) => file.endsWith('.csv'));
 

@@ -8,7 +8,7 @@ import { runSimulate } from '../../cli/commands/simulate.ts';
 import { runTune } from '../../cli/commands/tune.ts';
 import { main } from '../../cli/main.ts';
 
-const fixtures = path.resolve(import.meta.dirname, '../../../shared/fixtures/torch-orders');
+const fixtures = path.resolve(import.meta.dirname, '../fixtures/torch-orders');
 const deep = path.resolve(import.meta.dirname, 'fixtures/deep_mlp.pipe');
 const scratch = mkdtempSync(path.join(tmpdir(), 'pipec-simulate-'));
 

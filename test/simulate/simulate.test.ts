@@ -8,7 +8,7 @@ import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
 import { simulate } from '../../compiler/simulate/simulate.ts';
 import { importTorchCsv } from '../../compiler/torch/csv.ts';
 
-const fixtures = path.resolve(import.meta.dirname, '../../../shared/fixtures/torch-orders');
+const fixtures = path.resolve(import.meta.dirname, '../fixtures/torch-orders');
 
 /** "GPipe 33, Interleaved1F1B 57 (8 stages), ..." from the README's unit-cost sentence. */
 function readmeMakespans(): Map<string, number> {
