@@ -9,7 +9,7 @@
 //   node bench/autoschedule.ts [--json]
 
 import { performance } from 'node:perf_hooks';
-import { autoScheduleWithReport } from '../compiler/autoschedule/autoSchedule.ts';
+import { autoScheduleWithReport } from '../compiler/index.ts';
 import { gridCases, problemOf, referenceMakespan } from '../test/autoschedule/reference/grid.ts';
 
 const asJson = process.argv.includes('--json');

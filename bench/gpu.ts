@@ -8,8 +8,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { IrProgram } from '../compiler/ir/types.ts';
-import { isBackendName, listBackends, useBackend, type BackendName } from '../runtime/backends.ts';
-import { openSession, verify } from '../runtime/index.ts';
+import { isBackendName, listBackends, openSession, useBackend, verify, type BackendName } from '../runtime/index.ts';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);

@@ -3,22 +3,15 @@
 //   node bench/gpuPrepare.ts OUT_DIR [samples/gpt.pipe]
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadAndCheck } from '../cli/loadProgram.ts';
-import { compileProgram } from '../compiler/lower/compile.ts';
-import type { CompilerHost } from '../compiler/host.ts';
-import type { IrProgram } from '../compiler/ir/types.ts';
+import { compileFile, createMemoryHost, succeeded, type IrProgram } from '../compiler/index.ts';
 
 const out = process.argv[2] ?? '.gpu/ir';
 const sample = readFileSync(process.argv[3] ?? 'samples/gpt.pipe', 'utf8');
 
 function compileSource(text: string): IrProgram {
-  const file = '/bench/gpt.pipe';
-  const host: CompilerHost = { readFile: (name) => (name === file ? text : undefined), resolveImport: (_f, s) => s };
-  const loaded = loadAndCheck(file, { host });
-  if (loaded.kind !== 'checked' || !loaded.program) throw new Error(`does not check: ${loaded.kind === 'checked' ? loaded.diagnostics.map((d) => d.message).join('; ') : loaded.message}`);
-  const compiled = compileProgram(loaded.program);
-  if (!compiled.ir) throw new Error(`does not compile: ${compiled.diagnostics.map((d) => d.message).join('; ')}`);
-  return compiled.ir;
+  const compiled = compileFile('/bench/program.pipe', createMemoryHost({ '/bench/program.pipe': text }));
+  if (!succeeded(compiled)) throw new Error(`bench program does not compile: ${compiled.diagnostics.map((d) => d.message).join('; ')}${compiled.stop?.message ?? ''}`);
+  return compiled.ir!;
 }
 
 const variants = [

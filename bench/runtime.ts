@@ -11,26 +11,15 @@
 
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadAndCheck } from '../cli/loadProgram.ts';
-import { compileProgram } from '../compiler/lower/compile.ts';
-import type { CompilerHost } from '../compiler/host.ts';
-import type { IrProgram } from '../compiler/ir/types.ts';
-import { useBackend } from '../runtime/backends.ts';
-import { BatchFeed, createDataset, dataShapes } from '../runtime/data/index.ts';
-import { initialValues } from '../runtime/parameters.ts';
-import { openSession, profile, run } from '../runtime/index.ts';
-import { measuredBubble, type TraceEvent } from '../runtime/trace.ts';
+import { compileFile, createMemoryHost, succeeded, type IrProgram } from '../compiler/index.ts';
+import { BatchFeed, createDataset, dataShapes, initialValues, measuredBubble, openSession, profile, run, useBackend, type TraceEvent } from '../runtime/index.ts';
 
 const quick = process.argv.includes('--quick');
 
 function compileSource(text: string): IrProgram {
-  const file = '/bench/program.pipe';
-  const host: CompilerHost = { readFile: (name) => (name === file ? text : undefined), resolveImport: (_f, s) => s };
-  const loaded = loadAndCheck(file, { host });
-  if (loaded.kind !== 'checked' || !loaded.program) throw new Error(`bench program does not check: ${loaded.kind === 'checked' ? loaded.diagnostics.map((d) => d.message).join('; ') : loaded.message}`);
-  const compiled = compileProgram(loaded.program);
-  if (!compiled.ir) throw new Error(`bench program does not compile: ${compiled.diagnostics.map((d) => d.message).join('; ')}`);
-  return compiled.ir;
+  const compiled = compileFile('/bench/program.pipe', createMemoryHost({ '/bench/program.pipe': text }));
+  if (!succeeded(compiled)) throw new Error(`bench program does not compile: ${compiled.diagnostics.map((d) => d.message).join('; ')}${compiled.stop?.message ?? ''}`);
+  return compiled.ir!;
 }
 
 function mlpSource(options: { inputs: number; width: number; hidden: number; classes: number; batch: number; microbatches: number; devices: number; schedule: string; optimizer: string }): string {

@@ -11,10 +11,7 @@
 
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { unitCostModel } from '../compiler/cost/types.ts';
-import { lowerToInstructionStreams, unitStageInfo } from '../compiler/lower/lower.ts';
-import { builtinSchedule } from '../compiler/schedule/builtin.ts';
-import { simulate } from '../compiler/simulate/simulate.ts';
+import { compileBareSchedule, simulate } from '../compiler/index.ts';
 
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag >= 0 ? Number(process.argv[runsFlag + 1]) : 3;
@@ -24,16 +21,17 @@ function stats(samples: number[]) {
   return { minMs: Math.round(sorted[0]), medianMs: Math.round(sorted[Math.floor(sorted.length / 2)]) };
 }
 
-const shape = { devices: 64, microbatches: 1024, stagesPerDevice: 4 };
+const shape = { name: 'interleaved_1f1b', devices: 64, microbatches: 1024, stagesPerDevice: 4 };
 let started = performance.now();
-const built = builtinSchedule('interleaved_1f1b', shape);
-if (!built.schedule) throw new Error(built.diagnostics.map((d) => d.message).join('; '));
+const built = compileBareSchedule(shape, { until: 'schedule' });
+if (built.stop !== undefined) throw new Error(built.stop.message);
 const buildMs = performance.now() - started;
 started = performance.now();
-const streams = lowerToInstructionStreams(built.schedule, unitStageInfo(built.schedule.stages));
-const lowerMs = performance.now() - started;
-const instructions = streams.devices.reduce((total, device) => total + device.instructions.length, 0);
-const costs = unitCostModel(built.schedule.stages);
+const compiled = compileBareSchedule(shape, { until: 'lower' });
+const lowerMs = performance.now() - started - buildMs;
+const streams = compiled.ir!.devices;
+const instructions = streams.reduce((total, device) => total + device.instructions.length, 0);
+const costs = compiled.costs!;
 
 const summaryOnly: number[] = [];
 const withDetail: number[] = [];

@@ -1,8 +1,9 @@
 // The `pipec` command line: commander wiring only. Each command lives in
 // cli/commands/<name>.ts and exports `register(program)`; commands return
-// their exit code through `setExitCode` (0 clean, 1 errors found, 2 usage).
+// their exit code through cli/exitCode.ts (0 clean, 1 errors found, 2 usage).
 
 import { Command, CommanderError } from 'commander';
+import { takeExitCode } from './exitCode.ts';
 import * as check from './commands/check.ts';
 import * as format from './commands/format.ts';
 import * as compile from './commands/compile.ts';
@@ -24,11 +25,6 @@ const commands: readonly CommandModule[] = [
   check, format, compile, schedule, exportCommand, simulate, show, tune, train, profile, verify, backends,
 ];
 
-let exitCode = 0;
-/** Commands report failure through this rather than process.exit, so tests can call main(). */
-export function setExitCode(code: number): void {
-  exitCode = Math.max(exitCode, code);
-}
 
 export function buildProgram(): Command {
   const program = new Command('pipec')
@@ -41,7 +37,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  exitCode = 0;
+  takeExitCode();
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
@@ -52,5 +48,5 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  return exitCode;
+  return takeExitCode();
 }

@@ -1,142 +1,23 @@
-// Rendering diagnostics at the edge: `file:line:col: error PIPE2003: message`,
-// a code frame (@babel/code-frame), the hint and related locations; or JSON
-// for tools. Spans are offsets until here; line and column (1-based, UTF-16
-// code units) are computed only now.
+// How commands report compilations: the core's diagnostics rendered by the
+// one renderer (grammar/render.ts, through grammar/index.ts), plus why a
+// compilation stopped when that is no diagnostic, and the exit code.
 
-import { createRequire } from 'node:module';
-import pc from 'picocolors';
-import type { Diagnostic } from '../grammar/diagnostic.ts';
-import { LineMap } from '../grammar/source.ts';
-import type { Span } from '../grammar/source.ts';
+import type { Compilation } from '../compiler/index.ts';
+import { renderDiagnostics, summarizeDiagnostics, type RenderOptions } from '../grammar/index.ts';
 
-interface CodeFrameLocation {
-  readonly start: { readonly line: number; readonly column: number };
-  readonly end?: { readonly line: number; readonly column: number };
-}
+export { DEFAULT_MAX_ERRORS, renderDiagnostics, sortDiagnostics, summarizeDiagnostics, toJsonDiagnostics, type RenderOptions } from '../grammar/index.ts';
 
-// @babel/code-frame ships CommonJS without types; its columns are 1-based and the end column is exclusive.
-const { codeFrameColumns } = createRequire(import.meta.url)('@babel/code-frame') as {
-  codeFrameColumns(source: string, location: CodeFrameLocation, options: { highlightCode?: boolean; forceColor?: boolean; linesAbove?: number; linesBelow?: number }): string;
-};
-
-export interface RenderOptions {
-  readonly color: boolean;
-  readonly format: 'text' | 'json';
-}
-
-export interface JsonLocation {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly endLine: number;
-  readonly endColumn: number;
-}
-
-export interface JsonDiagnostic extends JsonLocation {
-  readonly code: string;
-  readonly severity: Diagnostic['severity'];
-  readonly message: string;
-  readonly hint?: string;
-  readonly related: readonly (JsonLocation & { readonly message: string })[];
-}
-
-/** Locates spans, caching one LineMap per file. */
-class Locator {
-  private readonly maps = new Map<string, LineMap>();
-  private readonly sources: ReadonlyMap<string, string>;
-
-  constructor(sources: ReadonlyMap<string, string>) {
-    this.sources = sources;
-  }
-
-  text(file: string): string | undefined {
-    return this.sources.get(file);
-  }
-
-  locate(span: Span): JsonLocation {
-    const text = this.sources.get(span.file);
-    if (text === undefined) return { file: span.file, line: 1, column: 1, endLine: 1, endColumn: 1 };
-    let map = this.maps.get(span.file);
-    if (map === undefined) this.maps.set(span.file, (map = new LineMap(text)));
-    const clamp = (offset: number) => Math.max(0, Math.min(offset, text.length));
-    const start = map.locate(clamp(span.start));
-    const end = map.locate(clamp(Math.max(span.start, span.end)));
-    return { file: span.file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
-  }
-}
-
-export function toJsonDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): JsonDiagnostic[] {
-  const locator = new Locator(sources);
-  return diagnostics.map((diagnostic) => ({
-    ...locator.locate(diagnostic.span),
-    code: diagnostic.code,
-    severity: diagnostic.severity,
-    message: diagnostic.message,
-    ...(diagnostic.hint === undefined ? {} : { hint: diagnostic.hint }),
-    related: diagnostic.related.map((related) => ({ ...locator.locate(related.span), message: related.message })),
-  }));
-}
-
-/** Sorted by file, then position, so output is stable whatever order the rules ran in. */
-export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
-  return [...diagnostics].sort((a, b) =>
-    a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : a.span.start - b.span.start || a.span.end - b.span.end);
-}
-
-export function renderDiagnostics(
-  diagnostics: readonly Diagnostic[],
-  sources: ReadonlyMap<string, string>,
-  options: RenderOptions,
-): string {
-  const sorted = sortDiagnostics(diagnostics);
-  if (options.format === 'json') return `${JSON.stringify(toJsonDiagnostics(sorted, sources), null, 2)}\n`;
-  const colors = pc.createColors(options.color);
-  const locator = new Locator(sources);
-  const blocks = sorted.map((diagnostic) => {
-    const where = locator.locate(diagnostic.span);
-    const severity = diagnostic.severity === 'error'
-      ? colors.red(colors.bold('error'))
-      : diagnostic.severity === 'warning' ? colors.yellow(colors.bold('warning')) : colors.cyan('info');
-    const lines = [
-      `${colors.bold(`${where.file}:${where.line}:${where.column}`)}: ${severity} ${colors.dim(diagnostic.code)}: ${diagnostic.message}`,
-    ];
-    const frame = codeFrame(locator, diagnostic.span, options.color);
-    if (frame !== undefined) lines.push(frame);
-    if (diagnostic.hint !== undefined) lines.push(`  ${colors.cyan('hint')}: ${diagnostic.hint}`);
-    for (const related of diagnostic.related) {
-      const at = locator.locate(related.span);
-      lines.push(`  ${colors.dim(`${at.file}:${at.line}:${at.column}`)}: ${related.message}`);
-    }
-    return lines.join('\n');
-  });
-  return blocks.length === 0 ? '' : `${blocks.join('\n\n')}\n`;
-}
-
-function codeFrame(locator: Locator, span: Span, color: boolean): string | undefined {
-  const text = locator.text(span.file);
-  if (text === undefined) return undefined;
-  const where = locator.locate(span);
-  // A span over many lines (a whole block) would print the whole block: mark its first line only.
-  const multiline = where.endLine > where.line + 2;
-  const lineEnd = text.indexOf('\n', Math.min(span.start, text.length));
-  const end = multiline
-    ? locator.locate({ file: span.file, start: lineEnd < 0 ? text.length : lineEnd, end: lineEnd < 0 ? text.length : lineEnd })
-    : { line: where.endLine, column: where.endColumn };
-  const location: CodeFrameLocation = where.line === end.line && where.column === end.column
-    ? { start: { line: where.line, column: where.column } }
-    : { start: { line: where.line, column: where.column }, end: { line: end.line, column: end.column } };
-  return codeFrameColumns(text, location, { highlightCode: color, forceColor: color, linesAbove: 1, linesBelow: 1 })
-    .split('\n')
-    .map((line) => `  ${line}`)
-    .join('\n');
-}
-
-/** "2 errors, 1 warning" — or undefined when there is nothing to say. */
-export function summarizeDiagnostics(diagnostics: readonly Diagnostic[]): string | undefined {
-  const errors = diagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
-  const parts: string[] = [];
-  if (errors > 0) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
-  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
-  return parts.length === 0 ? undefined : parts.join(', ');
+/** How a command reports a compilation that did not get as far as it needs: the text for standard error and the exit code. */
+export function renderCompilationProblems(
+  compilation: Compilation,
+  options: RenderOptions & { readonly purpose: string },
+): { readonly text: string; readonly exitCode: number } {
+  const { stop, diagnostics } = compilation;
+  if (stop?.kind === 'usage') return { text: `pipec: ${stop.message}\n`, exitCode: 2 };
+  const errors = diagnostics.some((d) => d.severity === 'error');
+  let text = diagnostics.length === 0 ? '' : renderDiagnostics(diagnostics, compilation.sources, options);
+  const summary = summarizeDiagnostics(diagnostics);
+  if (options.format === 'text' && summary !== undefined && (errors || stop !== undefined)) text += `${compilation.name}: ${summary}\n`;
+  if (stop?.kind === 'nothing') text += `pipec: nothing to ${options.purpose}: ${stop.message}\n`;
+  return { text, exitCode: errors || stop !== undefined ? 1 : 0 };
 }

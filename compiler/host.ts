@@ -8,12 +8,17 @@ export interface CompilerHost {
   resolveImport(fromFile: string, specifier: string): string;
 }
 
+/**
+ * A host over any reader of files (the CLI passes one over node:fs);
+ * imports resolve relative to the importing file, POSIX-style.
+ */
+export function createReaderHost(readFile: (path: string) => string | undefined): CompilerHost {
+  return { readFile, resolveImport: (fromFile, specifier) => joinPosix(dirnamePosix(fromFile), specifier) };
+}
+
 /** A host over an in-memory map of files (tests, browsers, editors). */
 export function createMemoryHost(files: Readonly<Record<string, string>>): CompilerHost {
-  return {
-    readFile: (path) => (Object.hasOwn(files, path) ? files[path] : undefined),
-    resolveImport: (fromFile, specifier) => joinPosix(dirnamePosix(fromFile), specifier),
-  };
+  return createReaderHost((path) => (Object.hasOwn(files, path) ? files[path] : undefined));
 }
 
 function dirnamePosix(path: string): string {

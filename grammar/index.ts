@@ -23,9 +23,14 @@ import type { Source, Span } from './source.ts';
 import { cstToAst, tokenEnd } from './toAst.ts';
 
 export type * from './ast.ts';
+export { cstTypesSource } from './cstTypes.ts';
 export { syntaxMessages, allSyntaxMessages } from './messages.ts';
 export { printDocument, printExpression, type PrintOptions } from './printer.ts';
 export { visit, childKeys, childrenOf, type Visitor } from './visit.ts';
+export {
+  DEFAULT_MAX_ERRORS, renderDiagnostics, sortDiagnostics, summarizeDiagnostics, toJsonDiagnostics,
+  type JsonDiagnostic, type JsonLocation, type RenderOptions,
+} from './render.ts';
 
 export interface ParseResult {
   readonly document: Document;
@@ -230,4 +235,9 @@ function withoutRepeats(diagnostics: readonly Diagnostic[], text: string): Diagn
     kept.push(diagnostic);
   }
   return kept;
+}
+
+/** The grammar's productions, serialised (for chevrotain's syntax diagrams). */
+export function grammarProductions() {
+  return pipeParser.getSerializedGastProductions();
 }

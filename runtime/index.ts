@@ -25,6 +25,12 @@ import { costsFromTraces, traceSteps } from './profileInSitu.ts';
 
 export { listBackends, useBackend, type BackendName, type BackendStatus };
 export { defineLayer } from './extern.ts';
+export { readExternModule } from './externReader.ts';
+export { BACKEND_NAMES, isBackendName } from './backends.ts';
+export { measuredBubble, type TraceEvent } from './trace.ts';
+// For benchmarks that train the same model in plain TensorFlow.js beside the pipeline.
+export { BatchFeed, createDataset, dataShapes } from './data/index.ts';
+export { initialValues } from './parameters.ts';
 export { RuntimeFault } from './messages.ts';
 export type { Evaluation, StepSummary } from './session.ts';
 

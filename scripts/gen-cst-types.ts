@@ -3,7 +3,7 @@
 // Run: node scripts/gen-cst-types.ts   (test/grammar/cst-types.test.ts checks the file is current)
 
 import { writeFileSync } from 'node:fs';
-import { cstTypesSource } from '../grammar/cstTypes.ts';
+import { cstTypesSource } from '../grammar/index.ts';
 
 const target = new URL('../grammar/cst.d.ts', import.meta.url);
 writeFileSync(target, cstTypesSource());

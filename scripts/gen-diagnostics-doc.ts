@@ -14,8 +14,10 @@ import { PLACEMENT_MESSAGES } from '../compiler/messages/placement.ts';
 import { scheduleMessages } from '../compiler/messages/schedules.ts';
 import { loweringMessages } from '../compiler/messages/lowering.ts';
 import { runtimeMessages } from '../runtime/messages.ts';
-import { checkFile } from '../cli/loadProgram.ts';
-import { renderDiagnostics } from '../cli/render.ts';
+import { readFileSync as readText, statSync } from 'node:fs';
+import { compileFile, createReaderHost, verifyEveryPipeline } from '../compiler/index.ts';
+import { renderDiagnostics } from '../grammar/index.ts';
+import { readExternModule } from '../runtime/index.ts';
 
 export const CASES_DIRECTORY = 'test/cases/diagnostics';
 export const DOC_PATH = 'docs/diagnostics.md';
@@ -54,8 +56,10 @@ export function caseOptions(source: string): { pipeline?: string } {
 
 /** What `pipec check` prints for a case, without colour. */
 export function renderCase(relativePath: string): string {
-  const result = checkFile(relativePath, caseOptions(readFileSync(relativePath, 'utf8')));
-  if (result.kind !== 'checked') throw new Error(`cannot read ${relativePath}`);
+  // What `pipec check` does: every pipeline through the deadlock proof, files read from disk.
+  const host = createReaderHost((file) => (statSync(file, { throwIfNoEntry: false })?.isFile() ? readText(file, 'utf8') : undefined));
+  const result = verifyEveryPipeline(compileFile(path.normalize(relativePath), host, { ...caseOptions(readFileSync(relativePath, 'utf8')), readExternModule, until: 'check' }));
+  if (result.stop?.kind === 'usage') throw new Error(`cannot read ${relativePath}`);
   return renderDiagnostics(result.diagnostics, result.sources, { color: false, format: 'text' });
 }
 

@@ -5,8 +5,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { createSyntaxDiagramsCode } from 'chevrotain';
-import { pipeParser } from '../grammar/parser.ts';
+import { grammarProductions } from '../grammar/index.ts';
 
 const target = new URL('../docs/syntax-diagrams.html', import.meta.url);
-writeFileSync(target, createSyntaxDiagramsCode(pipeParser.getSerializedGastProductions()));
+writeFileSync(target, createSyntaxDiagramsCode(grammarProductions()));
 console.log(`wrote ${target.pathname}`);

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { listBackends } from '../../runtime/index.ts';
-import { setExitCode } from '../main.ts';
+import { setExitCode } from '../exitCode.ts';
 
 export function register(program: Command): void {
   program

@@ -4,64 +4,76 @@
 // diagnostics only. Everything the compiler can prove statically is checked:
 // names, types and shapes, placement, and then — for a well-typed program —
 // the schedule (every action once, dependencies, no deadlock) and each
-// device's peak memory, by compiling without writing the IR.
+// device's peak memory of every pipeline, through the core's compilation.
 // Exit 0 when clean (warnings allowed), 1 when any file has errors, 2 for
 // usage problems such as a missing file.
 
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { setExitCode } from '../main.ts';
-import { readFileSync } from 'node:fs';
-import { checkTorchCsvFile } from '../../compiler/torch/check.ts';
-import { checkFile } from '../loadProgram.ts';
+import {
+  compileFile, compileTorchCsv, peakLiveActivations, timeSchedule, verifyEveryPipeline, type Compilation,
+} from '../../compiler/index.ts';
+import { readExternModule } from '../../runtime/index.ts';
+import { setExitCode } from '../exitCode.ts';
+import { addFormatOptions, addMaxErrorsOption, chosenFormat, createNodeHost, entryName, readInputFile, unreadableReason, useColor } from '../io.ts';
 import { renderDiagnostics, summarizeDiagnostics, toJsonDiagnostics } from '../render.ts';
 
 export interface CheckCommandOptions {
   readonly format: 'text' | 'json';
+  readonly json?: boolean;
   readonly pipeline?: string;
   readonly color: boolean;
   readonly torchCsv?: string;
+  readonly maxErrors?: number;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('check')
-    .description('type-check .pipe programs and report diagnostics (exit 0 clean, 1 errors, 2 usage)')
+    .description('type-check .pipe programs and prove their schedules and memory (exit 0 clean, 1 errors, 2 usage)')
     .argument('[files...]', '.pipe files to check')
     .option('--torch-csv <file>', 'check a PyTorch pipeline schedule CSV instead (one row per rank, cells like 0F3, 1I2, 1W2)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--pipeline <name>', 'the pipeline to check in depth (default: the first in the file)')
-    .option('--no-color', 'plain output without ANSI colours')
-    .action((files: string[], options: CheckCommandOptions) => {
-      const color = options.color && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    .option('--pipeline <name>', "prove only this pipeline's schedule and memory (default: every pipeline of the file)")
+    .option('--no-color', 'plain output without ANSI colours');
+  addMaxErrorsOption(addFormatOptions(command, ['text', 'json'], 'text'))
+    .action((files: string[], raw: CheckCommandOptions) => {
+      const options = { ...raw, format: chosenFormat(raw, 'text'), color: useColor(raw.color, process.stdout) };
       if (files.length === 0 && options.torchCsv === undefined) {
         process.stderr.write('pipec check: name at least one .pipe file, or --torch-csv FILE\n');
         setExitCode(2);
         return;
       }
-      const csv = options.torchCsv === undefined ? undefined : runTorchCsvCheck(options.torchCsv, { ...options, color });
-      const { output, errorOutput, exitCode } = files.length > 0 ? runCheck(files, { ...options, color }) : { output: '', errorOutput: '', exitCode: 0 };
-      if (csv) {
-        process.stdout.write(csv.output);
-        process.stderr.write(csv.errorOutput);
-        setExitCode(csv.exitCode);
+      for (const result of [
+        ...(options.torchCsv === undefined ? [] : [runTorchCsvCheck(options.torchCsv, options)]),
+        ...(files.length > 0 ? [runCheck(files, options)] : []),
+      ]) {
+        if (result.output !== '') process.stdout.write(result.output);
+        if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
+        setExitCode(result.exitCode);
       }
-      if (output !== '') process.stdout.write(output);
-      if (errorOutput !== '') process.stderr.write(errorOutput);
-      setExitCode(exitCode);
     });
 }
 
-/** The command's work without process I/O, for tests and for other commands. */
+/** Every pipeline of FILE through the core's phases, up to the deadlock proof. */
+export function checkOneFile(file: string, pipeline?: string): Compilation {
+  return verifyEveryPipeline(compileFile(entryName(file), createNodeHost(), { pipeline, readExternModule }));
+}
+
+/** The command's work without process I/O, for tests. */
 export function runCheck(files: readonly string[], options: CheckCommandOptions): { output: string; errorOutput: string; exitCode: number } {
   let exitCode = 0;
   let output = '';
   let errorOutput = '';
   const json: { file: string; ok: boolean; diagnostics: unknown[] }[] = [];
   for (const file of files) {
-    const result = checkFile(file, { pipeline: options.pipeline });
-    if (result.kind === 'missing') {
-      errorOutput += `${result.message}\n`;
+    const unreadable = unreadableReason(file);
+    if (unreadable !== undefined) {
+      errorOutput += `pipec: ${file} ${unreadable}\n`;
+      exitCode = Math.max(exitCode, 2);
+      continue;
+    }
+    const result = checkOneFile(file, options.pipeline);
+    if (result.stop?.kind === 'usage') {
+      errorOutput += `pipec: ${result.stop.message}\n`;
       exitCode = Math.max(exitCode, 2);
       continue;
     }
@@ -72,16 +84,15 @@ export function runCheck(files: readonly string[], options: CheckCommandOptions)
       json.push({ file, ok: !failed, diagnostics: toJsonDiagnostics(diagnostics, result.sources) });
       continue;
     }
-    output += renderDiagnostics(diagnostics, result.sources, { color: options.color, format: 'text' });
+    output += renderDiagnostics(diagnostics, result.sources, { color: options.color, format: 'text', maxErrors: options.maxErrors });
     const summary = summarizeDiagnostics(diagnostics);
-    if (!failed && result.program === undefined && diagnostics.length === 0) {
-      output += `${file}: ok (no pipeline)\n`;
-    } else if (!failed) {
-      const pipeline = result.program?.pipeline;
-      const detail = pipeline === undefined ? '' : `: pipeline ${pipeline.name}, ${pipeline.stages.length} stages on ${pipeline.devicesPerReplica} devices, schedule ${pipeline.schedule.name}`;
-      output += `${file}: ok${detail}${summary === undefined ? '' : ` (${summary})`}\n`;
-    } else {
+    if (failed) {
       output += `${file}: ${summary}\n`;
+    } else if (result.program === undefined) {
+      output += `${file}: ok (no pipeline)${summary === undefined ? '' : ` (${summary})`}\n`;
+    } else {
+      const pipeline = result.program.pipeline;
+      output += `${file}: ok: pipeline ${pipeline.name}, ${pipeline.stages.length} stages on ${pipeline.devicesPerReplica} devices, schedule ${pipeline.schedule.name}${summary === undefined ? '' : ` (${summary})`}\n`;
     }
   }
   if (options.format === 'json') output = `${JSON.stringify(json, null, 2)}\n`;
@@ -90,27 +101,32 @@ export function runCheck(files: readonly string[], options: CheckCommandOptions)
 
 /** `--torch-csv FILE`: the same verification for an order written by PyTorch (or by hand). */
 export function runTorchCsvCheck(file: string, options: CheckCommandOptions): { output: string; errorOutput: string; exitCode: number } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return { output: '', errorOutput: `pipec: ${file} does not exist or is not readable\n`, exitCode: 2 };
-  }
-  const { diagnostics, summary } = checkTorchCsvFile(text, file);
-  const failed = diagnostics.some((d) => d.severity === 'error');
-  const sources = new Map([[file, text]]);
+  const read = readInputFile(file);
+  if ('error' in read) return { output: '', errorOutput: read.error, exitCode: 2 };
+  const compilation = compileTorchCsv(read.text, file);
+  const { diagnostics, schedule } = compilation;
+  const failed = diagnostics.some((d) => d.severity === 'error') || schedule === undefined;
+  const timing = failed ? undefined : timeSchedule(schedule!);
+  const summary = timing === undefined ? undefined : {
+    ranks: schedule!.devices,
+    stages: schedule!.stages,
+    microbatches: schedule!.microbatches,
+    splitBackward: schedule!.splitBackward,
+    makespan: timing.makespan,
+    bubble: timing.bubble,
+    peakActivations: peakLiveActivations(schedule!),
+  };
   if (options.format === 'json') {
-    const json = { file, ok: !failed, diagnostics: toJsonDiagnostics(diagnostics, sources), summary: summary ?? null };
+    const json = { file, ok: !failed, diagnostics: toJsonDiagnostics(diagnostics, compilation.sources), summary: summary ?? null };
     return { output: `${JSON.stringify(json, null, 2)}\n`, errorOutput: '', exitCode: failed ? 1 : 0 };
   }
-  let output = renderDiagnostics(diagnostics, sources, { color: options.color, format: 'text' });
-  if (summary && !failed) {
-    const peaks = summary.peakActivations.join(', ');
+  let output = renderDiagnostics(diagnostics, compilation.sources, { color: options.color, format: 'text', maxErrors: options.maxErrors });
+  if (summary !== undefined) {
     output +=
       `${file}: ok: ${summary.ranks} ranks, ${summary.stages} stages, ${summary.microbatches} microbatches, ` +
       `${summary.splitBackward ? 'split backward (I/W)' : 'fused backward'}; deadlock-free\n` +
       `  unit costs (F = I = W = 1, B = 2, no communication): makespan ${summary.makespan}, bubble ${(summary.bubble * 100).toFixed(1)}%\n` +
-      `  peak live activations per rank: ${peaks}\n`;
+      `  peak live activations per rank: ${summary.peakActivations.join(', ')}\n`;
   } else {
     output += `${file}: ${summarizeDiagnostics(diagnostics) ?? 'failed'}\n`;
   }

@@ -4,10 +4,10 @@
 // is compiled first, so only validated, deadlock-free orders are exported.
 
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { exportTorchCsv } from '../../compiler/torch/csv.ts';
-import { setExitCode } from '../main.ts';
-import { compileFile, writeOutput, type CompileFlags } from '../commandSupport.ts';
+import { exportTorchCsv } from '../../compiler/index.ts';
+import { compileForCommand } from '../compileForCommand.ts';
+import { setExitCode } from '../exitCode.ts';
+import { addCompileOptions, chosenFormat, useColor, writeOutput, type CompileFlags } from '../io.ts';
 
 export interface ExportCommandOptions extends CompileFlags {
   readonly torchCsv: string;
@@ -15,20 +15,14 @@ export interface ExportCommandOptions extends CompileFlags {
 }
 
 export function register(program: Command): void {
-  program
+  addCompileOptions(program
     .command('export')
     .description("export a program's schedule as PyTorch's pipeline schedule CSV")
     .argument('<file>', '.pipe file')
     .requiredOption('--torch-csv <out>', "the CSV to write ('-' for standard output)")
-    .option('--comms', "add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format)", false)
-    .option('--pipeline <name>', 'the pipeline to export (default: the first in the file)')
-    .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
-    .option('--costs <file>', 'measured costs (from pipec profile) for rule-based and auto schedules')
-    .option('--unit', 'unit costs (F=I=W=1, B=2) for rule-based and auto schedules, as pipec schedule uses', false)
-    .option('--no-color', 'plain output without ANSI colours')
+    .option('--comms', "add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format)", false))
     .action((file: string, options: ExportCommandOptions) => {
-      const color = options.color && process.stderr.isTTY === true && !process.env.NO_COLOR;
-      const result = runExport(file, { ...options, color });
+      const result = runExport(file, { ...options, format: chosenFormat(options, 'text'), color: useColor(options.color) });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
       setExitCode(result.exitCode);
       if (result.csv !== undefined) setExitCode(writeOutput(options.torchCsv, result.csv));
@@ -36,7 +30,7 @@ export function register(program: Command): void {
 }
 
 export function runExport(file: string, options: Omit<ExportCommandOptions, 'torchCsv'>): { csv?: string; errorOutput: string; exitCode: number } {
-  const result = compileFile(file, 'export', options);
-  if (result.kind === 'failed') return { errorOutput: result.errorOutput, exitCode: result.exitCode };
-  return { csv: exportTorchCsv(result.schedule, { comms: options.comms }), errorOutput: result.warnings, exitCode: 0 };
+  const result = compileForCommand(file, 'export', options);
+  if (!result.ok) return { errorOutput: result.errorOutput, exitCode: result.exitCode };
+  return { csv: exportTorchCsv(result.compilation.schedule!, { comms: options.comms }), errorOutput: result.warnings, exitCode: 0 };
 }

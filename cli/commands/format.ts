@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse, printDocument } from '../../grammar/index.ts';
-import { setExitCode } from '../main.ts';
+import { setExitCode } from '../exitCode.ts';
 import { renderDiagnostics } from '../render.ts';
 
 interface FormatOptions {

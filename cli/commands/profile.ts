@@ -9,8 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { profile, type ExecutionMode } from '../../runtime/index.ts';
-import { BACKEND_NAMES, type BackendName } from '../../runtime/backends.ts';
-import { setExitCode } from '../main.ts';
+import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
+import { setExitCode } from '../exitCode.ts';
 import { compileForRuntime, reportRuntimeFailure } from '../runtime/compileForRuntime.ts';
 
 export interface ProfileCommandOptions {
@@ -44,7 +44,7 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
     process.stderr.write(`pipec profile: --repeats needs a positive integer, not '${options.repeats}'\n`);
     return 2;
   }
-  const compiled = compileForRuntime(file, { pipeline: options.pipeline });
+  const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'profile' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   try {

@@ -4,13 +4,11 @@
 // timeline: SVG (one row per device, several schedules on one time axis),
 // a compact text timeline for the terminal, or a Chrome/Perfetto trace.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { mergePerfettoTraces, toPerfettoTrace } from '../../compiler/show/perfettoTrace.ts';
-import { renderTimelineSvg } from '../../compiler/show/timelineSvg.ts';
-import { renderTimelineText } from '../../compiler/show/timelineText.ts';
-import { setExitCode } from '../main.ts';
+import { mergePerfettoTraces, renderTimelineSvg, renderTimelineText, toPerfettoTrace } from '../../compiler/index.ts';
+import { setExitCode } from '../exitCode.ts';
+import { useColor, writeOutput } from '../io.ts';
 import { addScenarioOptions, buildScenarios, type ScenarioOptions } from './simulate.ts';
 
 export interface ShowCommandOptions extends ScenarioOptions {
@@ -31,12 +29,11 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'picture format').choices(['svg', 'text']).default('svg'))
     .option('--trace <file>', 'also write a Chrome/Perfetto trace (JSON, one track per device)')
     .action((file: string | undefined, options: Omit<ShowCommandOptions, 'file'>) => {
-      const color = options.color !== false && process.stderr.isTTY === true && !process.env.NO_COLOR;
-      const result = runShow({ ...options, file, color });
-      for (const [path, content] of result.files) writeFileSync(path, content);
-      if (result.output !== '') process.stdout.write(result.output);
+      const result = runShow({ ...options, file, color: useColor(options.color) });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
       setExitCode(result.exitCode);
+      for (const [path, content] of result.files) setExitCode(writeOutput(path, content));
+      if (result.output !== '') process.stdout.write(result.output);
     });
 }
 
@@ -46,7 +43,7 @@ export function runShow(options: ShowCommandOptions): { output: string; errorOut
   if (compare !== undefined && compare.length === 0) {
     return { output: '', errorOutput: 'pipec: --compare needs schedule names, e.g. --compare 1f1b,zb-h1\n', exitCode: 2, files: new Map() };
   }
-  const outcome = buildScenarios(options, compare);
+  const outcome = buildScenarios(options, compare, 'show');
   const files = new Map<string, string>();
   if (outcome.scenarios.length === 0) return { output: '', errorOutput: outcome.errorOutput, exitCode: Math.max(outcome.exitCode, 1), files };
   const { scenarios } = outcome;

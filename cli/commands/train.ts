@@ -9,8 +9,8 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import { run, RuntimeFault, type Evaluation, type StepRecord } from '../../runtime/index.ts';
-import { BACKEND_NAMES, type BackendName } from '../../runtime/backends.ts';
-import { setExitCode } from '../main.ts';
+import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
+import { setExitCode } from '../exitCode.ts';
 import { compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface TrainCommandOptions extends ModeFlags {
@@ -70,7 +70,7 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
     process.stderr.write('pipec train: choose one of --workers and --in-process\n');
     return 2;
   }
-  const compiled = compileForRuntime(file, { pipeline: options.pipeline });
+  const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'train' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   const totalSteps = (steps as number | undefined) ?? compiled.steps ?? 100;

@@ -6,33 +6,29 @@
 // write the best as a .pipe file. Exit 0 when something fits, 1 when nothing
 // does (or the program has errors), 2 usage.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { Option } from 'commander';
-import { parse } from '../../grammar/index.ts';
-import { autoSchedule } from '../../compiler/autoschedule/autoSchedule.ts';
-import { formatMemory, formatPercent, formatTime } from '../../compiler/show/format.ts';
-import { tune, type TuneCandidate } from '../../compiler/tune/tune.ts';
-import { loadAndCheck } from '../loadProgram.ts';
-import { setExitCode } from '../main.ts';
-import { positiveInteger } from '../commandSupport.ts';
+import { formatMemory, formatPercent, formatTime, tune, type TuneCandidate } from '../../compiler/index.ts';
+import { printDocument } from '../../grammar/index.ts';
+import { compileForCommand } from '../compileForCommand.ts';
+import { setExitCode } from '../exitCode.ts';
+import { addFormatOptions, addMaxErrorsOption, chosenFormat, positiveInteger, useColor, writeOutput } from '../io.ts';
 import { renderDiagnostics } from '../render.ts';
-import { checkText } from './simulate.ts';
 
 export interface TuneCommandOptions {
   readonly output?: string;
   readonly pipeline?: string;
   readonly top: number;
   readonly format: 'text' | 'json';
+  readonly json?: boolean;
+  readonly maxErrors?: number;
   readonly maxStagesPerDevice?: number;
   readonly color?: boolean;
   readonly progress?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('tune')
     .description('search stages, chunks per device, placement, microbatches and schedule for the fastest configuration that fits')
     .argument('<file>', '.pipe program')
@@ -40,11 +36,10 @@ export function register(program: Command): void {
     .option('--pipeline <name>', 'the pipeline to tune (default: the first in the file)')
     .option('--top <N>', 'how many configurations to list', positiveInteger('--top'), 10)
     .option('--max-stages-per-device <V>', 'largest number of chunks per device to try (default 4)', positiveInteger('--max-stages-per-device'))
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--no-color', 'plain output without ANSI colours')
+    .option('--no-color', 'plain output without ANSI colours');
+  addMaxErrorsOption(addFormatOptions(command, ['text', 'json'], 'text'))
     .action((file: string, options: TuneCommandOptions) => {
-      const color = options.color !== false && process.stderr.isTTY === true && !process.env.NO_COLOR;
-      const result = runTune(file, { ...options, color, progress: process.stderr.isTTY === true });
+      const result = runTune(file, { ...options, format: chosenFormat(options, 'text'), color: useColor(options.color), progress: process.stderr.isTTY === true });
       if (result.output !== '') process.stdout.write(result.output);
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
       setExitCode(result.exitCode);
@@ -53,25 +48,15 @@ export function register(program: Command): void {
 
 /** The command's work; writes -o itself (the file is the product). */
 export function runTune(file: string, options: TuneCommandOptions): { output: string; errorOutput: string; exitCode: number; best?: TuneCandidate } {
-  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
-  if (loaded.kind === 'missing') return { output: '', errorOutput: `${loaded.message}\n`, exitCode: 2 };
+  const base = compileForCommand(file, 'tune', { pipeline: options.pipeline, color: options.color, maxErrors: options.maxErrors, until: 'check' });
+  if (!base.ok) return { output: '', errorOutput: base.errorOutput, exitCode: base.exitCode };
   const render = (diagnostics: Parameters<typeof renderDiagnostics>[0]) =>
-    renderDiagnostics(diagnostics, loaded.sources, { color: options.color ?? false, format: 'text' });
-  if (!loaded.ok || loaded.program === undefined) return { output: '', errorOutput: render(loaded.diagnostics), exitCode: 1 };
-
-  const entry = path.normalize(file);
-  const text = readFileSync(file, 'utf8');
-  const document = parse({ name: entry, text }).document;
-  const pipelineName = options.pipeline ?? loaded.program.pipeline.name;
+    renderDiagnostics(diagnostics, base.compilation.sources, { color: options.color ?? false, format: 'text', maxErrors: options.maxErrors });
+  const pipelineName = base.compilation.program!.pipeline.name;
   const bar = options.progress ? new SingleBar({ format: 'tuning [{bar}] {value}/{total} configurations', clearOnComplete: true }) : undefined;
   let started = false;
   const result = tune({
-    document,
-    text,
-    file: entry,
-    pipeline: pipelineName,
-    check: (candidate) => checkText(entry, candidate, pipelineName),
-    autoSchedule,
+    base: base.compilation,
     maxStagesPerDevice: options.maxStagesPerDevice,
     onProgress: (done, total) => {
       if (!bar) return;
@@ -86,19 +71,22 @@ export function runTune(file: string, options: TuneCommandOptions): { output: st
   if (result.ranked.length === 0) return { output: '', errorOutput: render(result.diagnostics), exitCode: 1 };
 
   const best = result.ranked[0];
-  if (options.output !== undefined) writeFileSync(options.output, best.text);
+  if (options.output !== undefined) {
+    const written = writeOutput(options.output, printDocument(best.document));
+    if (written !== 0) return { output: '', errorOutput: '', exitCode: written, best };
+  }
   const shown = result.ranked.slice(0, options.top);
   if (options.format === 'json') {
     const json = {
       pipeline: pipelineName,
       tried: result.ranked.length + result.rejected.length,
       fits: result.ranked.length,
-      ranked: shown.map(({ text: _text, ...candidate }) => candidate),
+      ranked: shown.map(({ document: _document, ...candidate }) => candidate),
       rejectedReasons: countReasons(result.rejected.map((r) => r.reason)),
     };
     return { output: `${JSON.stringify(json, null, 2)}\n`, errorOutput: '', exitCode: 0, best };
   }
-  const current = loaded.program.pipeline;
+  const current = base.compilation.program!.pipeline;
   const rows = [['#', 'stages', 'per device', 'placement', 'microbatches', 'schedule', 'time/batch', 'bubble', 'peak memory', 'of capacity']];
   shown.forEach((candidate, index) => {
     rows.push([

@@ -5,8 +5,8 @@
 
 import { Option, type Command } from 'commander';
 import { verify } from '../../runtime/index.ts';
-import { BACKEND_NAMES, type BackendName } from '../../runtime/backends.ts';
-import { setExitCode } from '../main.ts';
+import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
+import { setExitCode } from '../exitCode.ts';
 import { compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface VerifyCommandOptions extends ModeFlags {
@@ -38,7 +38,7 @@ export async function runVerify(file: string, options: VerifyCommandOptions): Pr
     process.stderr.write(`pipec verify: --tolerance needs a non-negative number, not '${options.tolerance}'\n`);
     return 2;
   }
-  const compiled = compileForRuntime(file, { pipeline: options.pipeline });
+  const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'verify' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   try {

@@ -1,46 +1,25 @@
-// What train, profile and verify share: load + check + compile a program
-// (diagnostics rendered the way every command renders them), pick the
-// execution mode, and report runtime failures.
+// What train, profile and verify share: the core's compilation of FILE
+// (diagnostics rendered the way every command renders them), the execution
+// mode, and how runtime failures are reported.
 
 import { availableParallelism } from 'node:os';
-import type { IrProgram } from '../../compiler/ir/types.ts';
-import { compileProgram } from '../../compiler/lower/compile.ts';
-import type { Diagnostic } from '../../grammar/diagnostic.ts';
-import type { BackendName } from '../../runtime/backends.ts';
-import { RuntimeFault } from '../../runtime/messages.ts';
-import { loadAndCheck } from '../loadProgram.ts';
-import { renderDiagnostics, summarizeDiagnostics } from '../render.ts';
+import type { IrProgram } from '../../compiler/index.ts';
+import { RuntimeFault, type BackendName } from '../../runtime/index.ts';
+import { compileForCommand } from '../compileForCommand.ts';
+import { useColor } from '../io.ts';
 
 export type CompiledForRuntime =
   | { readonly kind: 'ok'; readonly ir: IrProgram; readonly steps?: number }
   | { readonly kind: 'failed'; readonly exitCode: number };
 
-export function compileForRuntime(file: string, options: { readonly pipeline?: string }): CompiledForRuntime {
-  const loaded = loadAndCheck(file, { pipeline: options.pipeline });
-  if (loaded.kind === 'missing') {
-    process.stderr.write(`${loaded.message}\n`);
-    return { kind: 'failed', exitCode: 2 };
+export function compileForRuntime(file: string, options: { readonly pipeline?: string; readonly purpose: string }): CompiledForRuntime {
+  const result = compileForCommand(file, options.purpose, { pipeline: options.pipeline, color: useColor(undefined) });
+  if (!result.ok) {
+    process.stderr.write(result.errorOutput);
+    return { kind: 'failed', exitCode: result.exitCode };
   }
-  const diagnostics: Diagnostic[] = [...loaded.diagnostics];
-  const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
-  const report = (): void => {
-    const rendered = renderDiagnostics(diagnostics, loaded.sources, { color, format: 'text' });
-    const summary = summarizeDiagnostics(diagnostics);
-    process.stderr.write(summary === undefined ? rendered : `${rendered}${file}: ${summary}\n`);
-  };
-  if (!loaded.ok || !loaded.program) {
-    if (diagnostics.length === 0) process.stderr.write(`${file}: no pipeline to train\n`);
-    else report();
-    return { kind: 'failed', exitCode: 1 };
-  }
-  const compiled = compileProgram(loaded.program);
-  diagnostics.push(...compiled.diagnostics);
-  if (!compiled.ir) {
-    report();
-    return { kind: 'failed', exitCode: 1 };
-  }
-  if (diagnostics.length > 0) report();
-  return { kind: 'ok', ir: compiled.ir, steps: loaded.program.pipeline.steps };
+  if (result.warnings !== '') process.stderr.write(result.warnings);
+  return { kind: 'ok', ir: result.compilation.ir!, steps: result.compilation.program!.pipeline.steps };
 }
 
 export interface ModeFlags {

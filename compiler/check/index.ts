@@ -6,7 +6,7 @@
 
 import type { Diagnostic } from '../../grammar/diagnostic.ts';
 import { hasErrors } from '../../grammar/diagnostic.ts';
-import type { PipelineDeclaration, ScheduleDeclaration } from '../../grammar/ast.ts';
+import type { Document, PipelineDeclaration, ScheduleDeclaration } from '../../grammar/ast.ts';
 import { LineMap } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
 import { NameMessages } from '../messages/names.ts';
@@ -21,7 +21,7 @@ import { collectDeclarations } from './declarations.ts';
 import type { DeclarationTable } from './declarations.ts';
 import { checkExternLayer } from './extern.ts';
 import type { ExternModuleReader } from './extern.ts';
-import { loadDocuments } from './imports.ts';
+import { loadDocuments, type LoadedProgram } from './imports.ts';
 import { checkModel } from './model.ts';
 import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
@@ -49,13 +49,47 @@ export interface CheckResult {
   readonly sources: ReadonlyMap<string, string>;
 }
 
-export function checkProgram(entryFile: string, host: CompilerHost, options: CheckOptions = {}): CheckResult {
+/** The parse phase's value: the entry file and its imports as documents, with their syntax diagnostics. */
+export interface ParsedProgram {
+  readonly entryFile: string;
+  readonly loaded: LoadedProgram;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Parse phase: reads the entry file and everything it imports through the host. */
+export function parseProgram(entryFile: string, host: CompilerHost): ParsedProgram {
   const reporter = createReporter();
   const loaded = loadDocuments(entryFile, host, reporter);
-  if (!loaded.entryFound) {
-    reporter.report(NameMessages.importNotFound, { file: entryFile, start: 0, end: 0 }, { path: entryFile });
-    return { diagnostics: reporter.diagnostics, sources: loaded.sources };
-  }
+  if (!loaded.entryFound) reporter.report(NameMessages.importNotFound, { file: entryFile, start: 0, end: 0 }, { path: entryFile });
+  return { entryFile, loaded, diagnostics: reporter.diagnostics };
+}
+
+/**
+ * The parsed program with its entry document replaced by a rewritten one
+ * (another schedule, another stage split). The rewritten nodes keep spans in
+ * the user's file, so the check that follows points at real lines; nothing
+ * is printed and parsed again.
+ */
+export function withEntryDocument(parsed: ParsedProgram, document: Document): ParsedProgram {
+  const documents = parsed.loaded.documents.map((loaded) => (loaded.file === parsed.entryFile && !loaded.isStandardLibrary ? { ...loaded, document } : loaded));
+  return { ...parsed, loaded: { ...parsed.loaded, documents } };
+}
+
+/** The entry file's document, as parsed (or as rewritten by withEntryDocument). */
+export function entryDocument(parsed: ParsedProgram): Document | undefined {
+  return parsed.loaded.documents.find((loaded) => loaded.file === parsed.entryFile && !loaded.isStandardLibrary)?.document;
+}
+
+export function checkProgram(entryFile: string, host: CompilerHost, options: CheckOptions = {}): CheckResult {
+  return checkParsedProgram(parseProgram(entryFile, host), host, options);
+}
+
+/** Check phase: names, types, shapes, placement and settings of every declaration. */
+export function checkParsedProgram(parsed: ParsedProgram, host: CompilerHost, options: CheckOptions = {}): CheckResult {
+  const { entryFile, loaded } = parsed;
+  const reporter = createReporter();
+  reporter.diagnostics.push(...parsed.diagnostics);
+  if (!loaded.entryFound) return { diagnostics: reporter.diagnostics, sources: loaded.sources };
   const table = collectDeclarations(loaded.documents, reporter);
 
   const externs = new Map<string, ExternLayerEntry>();

@@ -8,7 +8,6 @@
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
-import { deriveCostModel } from '../cost/costModel.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import { loweringMessages } from '../messages/lowering.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
@@ -35,44 +34,53 @@ export interface CompileOptions {
 
 export type AutoScheduler = (request: { readonly shape: PipelineShape; readonly costs: CostModel; readonly memoryLimit: readonly number[] }) => ComputeSchedule;
 
-export interface CompileResult {
-  readonly ir?: IrProgram;
-  readonly schedule?: ComputeSchedule;
-  readonly diagnostics: Diagnostic[];
-}
-
-export function compileProgram(program: CheckedProgram, options: CompileOptions = {}): CompileResult {
-  const diagnostics: Diagnostic[] = [];
-  const { pipeline, cluster, model } = program;
-  const shape: PipelineShape = {
+/** The pipeline's shape as the schedulers see it: ranks, stages, microbatches, stage → rank. */
+export function pipelineShape(program: CheckedProgram): PipelineShape {
+  const { pipeline } = program;
+  return {
     devices: pipeline.devicesPerReplica,
     stages: pipeline.stages.length,
     microbatches: pipeline.microbatches,
     stageDevice: pipeline.stages.map((stage) => stage.device),
   };
-  // One default for every command: the order trained is the order simulated.
-  const costs = options.costs ?? deriveCostModel(program);
-  const use = pipeline.schedule;
+}
 
-  // 1. The compute order.
-  const schedule = scheduleFor(program, shape, costs, options.autoSchedule ?? autoSchedule, diagnostics);
+/**
+ * Schedule phase: the compute order the pipeline names, evaluated (or, for
+ * `auto`, produced by the automatic scheduler) under `costs`, and validated
+ * (every action, per-stage order, cross-stage dependencies). The schedule
+ * comes back with its validation problems, so a caller can still draw it.
+ */
+export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const shape = pipelineShape(program);
+  const use = program.pipeline.schedule;
+  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
     diagnostics.push(makeDiagnostic(loweringMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
     return { diagnostics };
   }
-
-  // 2. Validation (every action, per-stage order, cross-stage dependencies).
   const problems = validateSchedule(schedule);
   if (problems.length > 0) {
     // Missing actions have no statement to point at: report them at the use
     // and point at the declaration that should have produced them.
     const declared = use.declaration ? [{ span: use.declaration.name.span, message: `schedule ${use.name} is declared here` }] : [];
     diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] } : d)));
-    return { schedule, diagnostics };
   }
+  return { schedule, diagnostics };
+}
 
-  // 3. Lowering, replicated per data-parallel replica.
+/**
+ * Lower phase: the validated order → per-device instruction streams,
+ * replicated per data-parallel replica (an allreduce of each stage's
+ * gradients before its optimizer step), and each device's memory (weights,
+ * gradients, optimizer state, live activations) against its capacity.
+ */
+export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule): { ir: IrProgram; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const { pipeline, cluster, model } = program;
+  const use = pipeline.schedule;
   const stageInfo: StageLoweringInfo[] = pipeline.stages.map((stage) => ({
     recompute: stage.recompute,
     offload: stage.offload,
@@ -81,15 +89,6 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
     inputBytes: stage.costs.inputBytes,
   }));
   const lowered = lowerToInstructionStreams(schedule, stageInfo);
-
-  // 4. The deadlock proof (replicas run identical streams, so one suffices).
-  const proof = proveDeadlockFree(lowered);
-  if (!proof.deadlockFree) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.deadlock, use.span, { detail: describeDeadlock(proof) }));
-    return { schedule, diagnostics };
-  }
-
-  // 5. Memory per rank: weights, gradients, optimizer state, live activations.
   const activationPeak = peakActivationBytes(
     schedule,
     pipeline.stages.map((stage) => ({
@@ -99,7 +98,7 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
       offload: stage.offload,
     })),
   );
-  const p = shape.devices;
+  const p = pipeline.devicesPerReplica;
   const devices: IrDevice[] = [];
   for (let replica = 0; replica < pipeline.replicas; replica++) {
     for (const device of lowered.devices) {
@@ -171,7 +170,17 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
     })),
     devices,
   };
-  return { ir, schedule, diagnostics };
+  return { ir, diagnostics };
+}
+
+/**
+ * Verify phase: the deadlock proof over the instruction streams (replicas
+ * run identical streams, so one replica's ranks suffice). `at` is where a
+ * deadlock is reported: the program's schedule line, or the CSV file.
+ */
+export function verifyStreams(ir: IrProgram, at: Span): Diagnostic[] {
+  const proof = proveDeadlockFree({ devices: ir.devices.filter((device) => device.replica === 0) });
+  return proof.deadlockFree ? [] : [makeDiagnostic(scheduleMessages.deadlock, at, { detail: describeDeadlock(proof) })];
 }
 
 function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {

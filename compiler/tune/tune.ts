@@ -3,33 +3,22 @@
 // what does not check or does not fit in memory; rank the rest by simulated
 // time per batch.
 //
-// Every candidate is a real .pipe program: the pipeline declaration is
+// Every candidate is a real .pipe program: the pipeline declaration's AST is
 // rewritten (microbatches M; stages auto(N) balance compute placement P;
-// schedule S), printed, and put through the same checker, compiler and
-// simulator as a user's file. So the exact partitioner, the schedule
-// validation, the deadlock proof and the memory check all apply, and the
-// program written for the winner is exactly what was measured.
+// schedule S) by withStages and put through the same phases as a user's
+// file: checker, compiler and simulator. So the exact partitioner, the
+// schedule validation, the deadlock proof and the memory check all apply,
+// and the program written for the winner is exactly what was measured.
 
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
 import type * as ast from '../../grammar/ast.ts';
-import { printDocument } from '../../grammar/printer.ts';
-import type { Span } from '../../grammar/source.ts';
-import { deriveCostModel } from '../cost/costModel.ts';
-import type { CostModel } from '../cost/types.ts';
-import { compileProgram, type AutoScheduler } from '../lower/compile.ts';
+import { compiledDocument, simulateCompilation, withStages, type Compilation } from '../compilation.ts';
 import type { CheckedProgram } from '../program.ts';
 import { builtinScheduleNames, standardSchedules } from '../schedule/builtin.ts';
 import { requiredPlacement } from '../schedule/evaluate.ts';
-import { simulateIr } from '../simulate/simulate.ts';
+import { findPipeline, type TuneConfiguration } from './rewrite.ts';
 
-export interface TuneConfiguration {
-  readonly stages: number;
-  readonly stagesPerDevice: number;
-  readonly placement: 'loop' | 'v';
-  readonly microbatches: number;
-  /** As written in the program: `1f1b`, `auto(memory: 2 * activations(1f1b))`. */
-  readonly schedule: string;
-}
+export type { TuneConfiguration } from './rewrite.ts';
 
 export interface TuneCandidate extends TuneConfiguration {
   /** Simulated time per batch (seconds under derived costs). */
@@ -39,8 +28,8 @@ export interface TuneCandidate extends TuneConfiguration {
   readonly peakMemory: number;
   /** Largest peak / capacity of any device. */
   readonly peakFraction: number;
-  /** The program that was measured. */
-  readonly text: string;
+  /** The program that was measured (print it with printDocument). */
+  readonly document: ast.Document;
 }
 
 export interface TuneRejection extends TuneConfiguration {
@@ -48,17 +37,8 @@ export interface TuneRejection extends TuneConfiguration {
 }
 
 export interface TuneRequest {
-  /** The parsed entry file, its text and name. */
-  readonly document: ast.Document;
-  readonly text: string;
-  readonly file: string;
-  /** The pipeline to tune (default: the first in the file). */
-  readonly pipeline?: string;
-  /** Checks a rewritten entry file (the CLI injects the checker with its host). */
-  readonly check: (text: string) => { readonly program?: CheckedProgram; readonly diagnostics: readonly Diagnostic[] };
-  readonly autoSchedule: AutoScheduler;
-  /** Cost model of a candidate (default: derived from FLOPs and links). */
-  readonly costsFor?: (program: CheckedProgram) => CostModel;
+  /** The program as checked (compileFile up to 'check' or further); its costs choice applies to every candidate. */
+  readonly base: Compilation;
   /** Search space limits. */
   readonly maxStagesPerDevice?: number;
   readonly microbatchCandidates?: readonly number[];
@@ -77,16 +57,17 @@ export interface TuneResult {
 const AUTO_SCHEDULES = ['auto(memory: 1 * activations(1f1b))', 'auto(memory: 2 * activations(1f1b))'];
 
 export function tune(request: TuneRequest): TuneResult {
-  const base = request.check(request.text);
-  if (base.program === undefined) return { ranked: [], rejected: [], diagnostics: base.diagnostics };
+  const { base } = request;
   const program = base.program;
-  const pipelineNode = findPipeline(request.document, request.pipeline);
-  if (pipelineNode === undefined) throw new Error(`tune: the pipeline ${request.pipeline ?? ''} checked but is not in the entry file`);
+  if (program === undefined) return { ranked: [], rejected: [], diagnostics: base.diagnostics };
+  const document = compiledDocument(base);
+  const pipelineNode = document === undefined ? undefined : findPipeline(document, program.pipeline.name);
+  if (pipelineNode === undefined) throw new Error(`tune: the pipeline ${program.pipeline.name} checked but is not in the entry file`);
   const configurations = searchSpace(program, request);
   const ranked: TuneCandidate[] = [];
   const rejected: TuneRejection[] = [];
   configurations.forEach((configuration, index) => {
-    const outcome = evaluate(configuration, pipelineNode, request);
+    const outcome = evaluate(configuration, base);
     if ('reason' in outcome) rejected.push(outcome);
     else ranked.push(outcome);
     request.onProgress?.(index + 1, configurations.length);
@@ -144,22 +125,13 @@ function searchSpace(program: CheckedProgram, request: TuneRequest): TuneConfigu
   return configurations;
 }
 
-function evaluate(configuration: TuneConfiguration, pipelineNode: ast.PipelineDeclaration, request: TuneRequest): TuneCandidate | TuneRejection {
-  const document = rewriteDocument(request.document, pipelineNode, configuration);
-  const text = printDocument(document);
-  const checked = request.check(text);
-  const firstError = (diagnostics: readonly Diagnostic[]) => diagnostics.find((d) => d.severity === 'error');
-  const checkError = firstError(checked.diagnostics);
-  if (checked.program === undefined || checkError !== undefined) {
-    return { ...configuration, reason: checkError ? `${checkError.code}: ${checkError.message}` : 'does not check' };
-  }
-  const costs = (request.costsFor ?? deriveCostModel)(checked.program);
-  const compiled = compileProgram(checked.program, { costs, autoSchedule: request.autoSchedule });
-  const compileError = firstError(compiled.diagnostics);
-  if (compiled.ir === undefined || compileError !== undefined) {
-    return { ...configuration, reason: compileError ? `${compileError.code}: ${compileError.message}` : 'does not compile' };
-  }
-  const result = simulateIr(compiled.ir, costs, { detail: false });
+function evaluate(configuration: TuneConfiguration, base: Compilation): TuneCandidate | TuneRejection {
+  const compiled = withStages(base, configuration);
+  const error = compiled.diagnostics.find((d) => d.severity === 'error');
+  if (error !== undefined) return { ...configuration, reason: `${error.code}: ${error.message}` };
+  const simulated = simulateCompilation(compiled, { detail: false });
+  if (simulated === undefined) return { ...configuration, reason: compiled.stop?.message ?? 'does not compile' };
+  const { result } = simulated;
   if (result.stuck.length > 0) return { ...configuration, reason: 'the simulation got stuck' };
   let peakMemory = 0;
   let peakFraction = 0;
@@ -168,95 +140,6 @@ function evaluate(configuration: TuneConfiguration, pipelineNode: ast.PipelineDe
     const capacity = compiled.ir!.devices[d].memory.capacity;
     peakFraction = Math.max(peakFraction, capacity > 0 ? device.memory.peak / capacity : 0);
   });
-  return { ...configuration, makespan: result.makespan, bubble: result.bubble, peakMemory, peakFraction, text };
+  return { ...configuration, makespan: result.makespan, bubble: result.bubble, peakMemory, peakFraction, document: compiledDocument(compiled)! };
 }
 
-// ───────────────────────── rewriting the pipeline ─────────────────────────
-
-function identifier(name: string, span: Span): ast.Identifier {
-  return { kind: 'Identifier', name, span };
-}
-
-function numberLiteral(value: number, span: Span): ast.NumberLiteral {
-  return { kind: 'NumberLiteral', value, text: String(value), span };
-}
-
-/** `auto(memory: K * activations(1f1b))` or a plain name, as a ScheduleUse. */
-function scheduleUse(text: string, span: Span): ast.ScheduleUse {
-  const auto = /^auto\(memory: ([\d.]+) \* activations\((\w+)\)\)$/.exec(text);
-  if (!auto) return { kind: 'ScheduleUse', name: identifier(text, span), args: [], span };
-  const factor = Number(auto[1]);
-  const value: ast.BinaryExpression = {
-    kind: 'BinaryExpression',
-    operator: '*',
-    left: numberLiteral(factor, span),
-    right: {
-      kind: 'CallExpression',
-      callee: identifier('activations', span),
-      args: [{ kind: 'Argument', value: { kind: 'NameExpression', name: identifier(auto[2], span), span }, span }],
-      span,
-    },
-    span,
-  };
-  return { kind: 'ScheduleUse', name: identifier('auto', span), args: [{ kind: 'Argument', name: identifier('memory', span), value, span }], span };
-}
-
-/** The document with only the pipeline's schedule replaced (`pipec show --compare`). */
-export function rewriteSchedule(document: ast.Document, pipeline: ast.PipelineDeclaration, schedule: string): ast.Document {
-  let replaced = false;
-  const members = pipeline.members.map((member) => {
-    if (member.kind !== 'ScheduleUse' || replaced) return member;
-    replaced = true;
-    return scheduleUse(schedule, member.span);
-  });
-  if (!replaced) members.push(scheduleUse(schedule, { file: pipeline.span.file, start: pipeline.span.end, end: pipeline.span.end }));
-  const rewritten: ast.PipelineDeclaration = { ...pipeline, members };
-  return { ...document, declarations: document.declarations.map((declaration) => (declaration === pipeline ? rewritten : declaration)) };
-}
-
-/** The pipeline declaration named `name` (or the first) in a document. */
-export function findPipeline(document: ast.Document, name?: string): ast.PipelineDeclaration | undefined {
-  return document.declarations.find(
-    (declaration): declaration is ast.PipelineDeclaration =>
-      declaration.kind === 'PipelineDeclaration' && (name === undefined || declaration.name.name === name),
-  );
-}
-
-/** The document with the pipeline's microbatches, stages and schedule replaced. */
-export function rewriteDocument(document: ast.Document, pipeline: ast.PipelineDeclaration, configuration: TuneConfiguration): ast.Document {
-  const members: ast.PipelineMember[] = [];
-  let stagesDone = false;
-  let microbatchesDone = false;
-  let scheduleDone = false;
-  for (const member of pipeline.members) {
-    if (member.kind === 'StagesBlock' || member.kind === 'AutoStages') {
-      if (stagesDone) continue;
-      stagesDone = true;
-      const span = member.span;
-      members.push({
-        kind: 'AutoStages',
-        count: numberLiteral(configuration.stages, span),
-        balance: identifier('compute', span),
-        ...(configuration.stagesPerDevice > 1 ? { placement: identifier(configuration.placement, span) } : {}),
-        span,
-      });
-    } else if (member.kind === 'ScheduleUse') {
-      if (scheduleDone) continue;
-      scheduleDone = true;
-      members.push(scheduleUse(configuration.schedule, member.span));
-    } else if (member.kind === 'PipelineSetting' && member.key.name === 'microbatches') {
-      microbatchesDone = true;
-      members.push({ ...member, value: numberLiteral(configuration.microbatches, member.value.span) });
-    } else if (member.kind === 'StageAttribute') {
-      // recompute / offload name stages of the old split; the new split has other stages.
-      continue;
-    } else {
-      members.push(member);
-    }
-  }
-  const end: Span = { file: pipeline.span.file, start: pipeline.span.end, end: pipeline.span.end };
-  if (!microbatchesDone) members.unshift({ kind: 'PipelineSetting', key: identifier('microbatches', end), value: numberLiteral(configuration.microbatches, end), span: end });
-  if (!scheduleDone) members.push(scheduleUse(configuration.schedule, end));
-  const rewritten: ast.PipelineDeclaration = { ...pipeline, members };
-  return { ...document, declarations: document.declarations.map((declaration) => (declaration === pipeline ? rewritten : declaration)) };
-}

@@ -4,7 +4,7 @@
 
 import { describe, expect, test } from 'vitest';
 import { checkProgram } from '../../compiler/check/index.ts';
-import { readExternModuleWithTsMorph } from '../../compiler/check/externTypeScript.ts';
+import { readExternModuleWithTsMorph } from '../../runtime/externSignature.ts';
 import { createMemoryHost } from '../../compiler/host.ts';
 import { BASE_PROGRAM, expectClean, expectDiagnostic } from './helpers.ts';
 import type { Checked } from './helpers.ts';

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { checkFile } from '../../cli/loadProgram.ts';
+import { checkLikeCli } from '../helpers/compileFiles.ts';
 import { CASES_DIRECTORY, caseOptions, renderCase } from '../../scripts/gen-diagnostics-doc.ts';
 
 function diagnosticCases(): string[] {
@@ -25,8 +25,7 @@ describe('golden diagnostics', () => {
       const relative = path.join(CASES_DIRECTORY, file);
       const rendered = renderCase(relative);
       await expect(rendered).toMatchFileSnapshot(path.join('..', 'cases', 'diagnostics', file.replace(/\.pipe$/, '.diagnostics.txt')));
-      const result = checkFile(relative, caseOptions(readFileSync(relative, 'utf8')));
-      if (result.kind !== 'checked') throw new Error(`${file} could not be read`);
+      const result = checkLikeCli(relative, caseOptions(readFileSync(relative, 'utf8')));
       const expectedCode = file.split('-')[0];
       expect(result.diagnostics.map((d) => d.code)).toContain(expectedCode);
     });

@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { checkFile, loadAndCheck } from '../../cli/loadProgram.ts';
+import { checkLikeCli, checkOnDisk } from '../helpers/compileFiles.ts';
 
 const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).sort();
 
@@ -17,8 +17,7 @@ describe('samples', () => {
 
   for (const file of samples) {
     test(`${file} checks clean with a complete program`, () => {
-      const result = loadAndCheck(path.join('samples', file));
-      if (result.kind !== 'checked') throw new Error('missing sample');
+      const result = checkOnDisk(path.join('samples', file));
       expect(result.diagnostics.map((d) => d.message)).toEqual([]);
       const program = result.program!;
       const { model, pipeline, cluster } = program;
@@ -45,15 +44,13 @@ describe('samples', () => {
 
   test('every pipeline of every sample compiles: schedule valid, deadlock-free, within memory', () => {
     for (const file of samples) {
-      const result = checkFile(path.join('samples', file));
-      if (result.kind !== 'checked') throw new Error('missing sample');
+      const result = checkLikeCli(path.join('samples', file));
       expect(result.diagnostics.map((d) => `${file}: ${d.code} ${d.message}`)).toEqual([]);
     }
   });
 
   test('the GPT sample counts its parameters as the catalog says', () => {
-    const result = loadAndCheck('samples/gpt.pipe');
-    if (result.kind !== 'checked') throw new Error('missing sample');
+    const result = checkOnDisk('samples/gpt.pipe');
     const layers = result.program!.model.layers;
     const d = 64;
     const block = 4 * d + 4 * d * d + 4 * d + (d * 256 + 256 + 256 * d + d);
@@ -61,8 +58,7 @@ describe('samples', () => {
   });
 
   test('the extern layer sample records its implementation', () => {
-    const result = loadAndCheck('samples/swiglu.pipe');
-    if (result.kind !== 'checked') throw new Error('missing sample');
+    const result = checkOnDisk('samples/swiglu.pipe');
     const glu = result.program!.model.layers[1].children[1];
     expect(glu).toMatchObject({ name: 'ffn[0].glu', operator: 'SwiGLU', args: { hidden: 128 }, implementation: path.join('samples', 'layers', 'swiglu.ts') });
   });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { checkProgram } from '../../compiler/check/index.ts';
 import { createMemoryHost } from '../../compiler/host.ts';
 import { validateIr } from '../../compiler/ir/schema.ts';
-import { compileProgram } from '../../compiler/lower/compile.ts';
+import { compileCheckedProgram as compileProgram } from '../../compiler/compilation.ts';
 import { proveDeadlockFree } from '../../compiler/schedule/deadlock.ts';
 import { peakLiveActivations } from '../../compiler/schedule/memory.ts';
 

@@ -52,13 +52,14 @@ describe('pipec schedule', () => {
     expect(json.unitCosts.makespan).toBeLessThanOrEqual(33);
   });
 
-  it('an unknown schedule or an impossible shape exits 1 with a diagnostic', () => {
+  it('an unknown schedule or a shape the schedule cannot run is a usage error (exit 2) that says why', () => {
     const unknown = runSchedule('2f2b', { ...base, stagesPerDevice: 1, format: 'text' });
-    expect(unknown.exitCode).toBe(1);
-    expect(unknown.errorOutput).toContain("PIPE4016: unknown schedule '2f2b'");
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.errorOutput).toContain("pipec: unknown schedule '2f2b'");
     const tooFew = runSchedule('dualpipe-v', { ...base, microbatches: 4, stagesPerDevice: 2, format: 'text' });
-    expect(tooFew.exitCode).toBe(1);
-    expect(tooFew.errorOutput).toContain('DualPipeV needs m >= 2p');
+    expect(tooFew.exitCode).toBe(2);
+    expect(tooFew.errorOutput).toContain('dualpipe_v -p 4 -m 4 -v 2:');
+    expect(tooFew.errorOutput).not.toContain('std:schedules');
   });
 
   it('defaults to two stages per device for the multi-chunk families, and main() wires the flags', async () => {

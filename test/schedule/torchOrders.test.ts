@@ -11,7 +11,7 @@ import { peakLiveActivations } from '../../compiler/schedule/memory.ts';
 import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
 import { validateSchedule, problemsToDiagnostics } from '../../compiler/schedule/validate.ts';
 import { importTorchCsv } from '../../compiler/torch/csv.ts';
-import { checkTorchCsvFile } from '../../compiler/torch/check.ts';
+import { compileTorchCsv, simulateCompilation } from '../../compiler/index.ts';
 import { LineMap, spanOf } from '../../grammar/source.ts';
 
 const fixtures = new URL('../fixtures/torch-orders/', import.meta.url);
@@ -90,8 +90,8 @@ describe('PyTorch orders', () => {
     expect(text.slice(bad.span.start, bad.span.end)).toBe('3F8');
     expect(where.column).toBe(text.split('\n')[3].indexOf('3F8') + 1);
     // The summary path says the same, on the last rank's row, and yields no timing.
-    const checked = checkTorchCsvFile(text, file);
-    expect(checked.summary).toBeUndefined();
+    const checked = compileTorchCsv(text, file);
+    expect(checked.ir).toBeUndefined();
     expect(checked.diagnostics.map((d) => d.message)).toEqual(messages);
     expect(checked.diagnostics.map((d) => new LineMap(text).locate(d.span.start).line)).toEqual([4, 4]);
   });
@@ -107,8 +107,10 @@ describe('PyTorch orders', () => {
 
   it('summarises a valid CSV: makespan and peak activations per rank', () => {
     const file = 'ScheduleZBVZeroBubble_p4_m8_v2.csv';
-    const checked = checkTorchCsvFile(readFileSync(new URL(file, fixtures), 'utf8'), file);
+    const checked = compileTorchCsv(readFileSync(new URL(file, fixtures), 'utf8'), file);
     expect(checked.diagnostics).toEqual([]);
-    expect(checked.summary).toMatchObject({ ranks: 4, stages: 8, microbatches: 8, splitBackward: true, makespan: 51, peakActivations: [8, 8, 8, 8] });
+    expect(checked.schedule).toMatchObject({ devices: 4, stages: 8, microbatches: 8, splitBackward: true });
+    expect(simulateCompilation(checked)!.result.makespan).toBe(51);
+    expect(peakLiveActivations(checked.schedule!)).toEqual([8, 8, 8, 8]);
   });
 });

@@ -1,3 +1,4 @@
+import { printDocument } from '../../grammar/index.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -149,7 +150,9 @@ describe('pipec show', () => {
     const result = runShow({ file: 'samples/mlp.pipe', unit: true, compare: '1f1b,zb-v', format: 'svg' });
     expect(result.exitCode).toBe(1);
     expect(result.output).toContain('1f1b — makespan 33');
-    expect(result.errorOutput).toContain('pipec: with schedule zb_v:');
+    expect(result.errorOutput).toContain('pipec: with schedule zb_v (8 stages, placement v):');
+    // The re-split's problem is reported at the user's own stages line.
+    expect(result.errorOutput).toContain('samples/mlp.pipe:29:3: error PIPE3020');
     expect(result.errorOutput).toMatch(/PIPE\d{4}/);
   });
 });
@@ -162,7 +165,7 @@ describe('pipec tune', () => {
     expect(result.exitCode).toBe(0);
     const rows = result.output.split('\n').filter((line) => /^\s*\d+\s+\d+\s+\d/.test(line));
     expect(rows).toHaveLength(10);
-    expect(readFileSync(best, 'utf8')).toBe(result.best!.text);
+    expect(readFileSync(best, 'utf8')).toBe(printDocument(result.best!.document));
   });
 
   it('beats the program as written, and the written program simulates to the reported time', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { deriveCostModel, readCostsFile, transferTime } from '../../compiler/cost/costModel.ts';
-import { loadAndCheck } from '../../cli/loadProgram.ts';
+import { checkOnDisk } from '../helpers/compileFiles.ts';
 import type { CheckedProgram } from '../../compiler/program.ts';
 
 function checked(file: string): CheckedProgram {
-  const result = loadAndCheck(file);
-  if (result.kind !== 'checked' || result.program === undefined) throw new Error(`${file} does not check`);
+  const result = checkOnDisk(file);
+  if (result.program === undefined) throw new Error(`${file} does not check`);
   return result.program;
 }
 

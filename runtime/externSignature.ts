@@ -1,11 +1,11 @@
 // Reads an extern layer's implementation with ts-morph, syntax only (an
 // in-memory file system, no type checker, no imports followed), so it is
-// fast and needs no project set-up. Used by the Node edge (cli/loadProgram.ts);
+// fast and needs no project set-up. Loaded lazily by readExternModule (runtime/index.ts) for the Node edge;
 // the checker itself takes any ExternModuleReader.
 
 import { Node, Project, SyntaxKind } from 'ts-morph';
 import type { InterfaceDeclaration, PropertySignature, SourceFile, TypeElementTypes, TypeNode } from 'ts-morph';
-import type { ExternModuleDefinition, ExternModuleReader } from './extern.ts';
+import type { ExternModuleDefinition, ExternModuleReader } from '../compiler/check/extern.ts';
 
 let sharedProject: Project | undefined;
 

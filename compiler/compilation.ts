@@ -1,0 +1,454 @@
+// One compilation, owned by the core: the named phases
+//   parse → check → schedule → lower → verify
+// run in order, each returning its value and its diagnostics. A caller asks
+// for "the program up to phase X" and renders what it gets; it never chains
+// phases itself. Three entry points feed the same phases:
+//   - compileFile: a .pipe program read through a CompilerHost;
+//   - compileBareSchedule: a built-in (or auto) schedule on a bare pipeline
+//     shape (name, p, m, v, costs), as `pipec schedule` and `--schedule` use;
+//   - compileTorchCsv: an imported PyTorch schedule CSV.
+// withSchedule and withStages rewrite the program's AST (never its text) and
+// check it again, so every diagnostic of a variant points at a real line of
+// the user's file. simulateCompilation runs the simulator on the result.
+
+import type * as ast from '../grammar/ast.ts';
+import { hasErrors, type Diagnostic } from '../grammar/diagnostic.ts';
+import { spanOf, type Span } from '../grammar/source.ts';
+import { autoSchedule } from './autoschedule/autoSchedule.ts';
+import { bareAutoSchedule } from './autoschedule/bare.ts';
+import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
+import type { ExternModuleReader } from './check/extern.ts';
+import { didYouMean } from './check/suggest.ts';
+import { deriveCostModel, readCostsFile } from './cost/costModel.ts';
+import { costModelFromSpec, parseCostSpec, UNIT_COST_SPEC, type CostSpec } from './cost/costSpec.ts';
+import { unitCostModel, type CostModel } from './cost/types.ts';
+import type { CompilerHost } from './host.ts';
+import type { IrProgram } from './ir/types.ts';
+import { bareScheduleIr } from './lower/bare.ts';
+import { lowerProgram, scheduleProgram, verifyStreams, type AutoScheduler } from './lower/compile.ts';
+import type { CheckedProgram } from './program.ts';
+import { builtinSchedule, builtinScheduleNames, normaliseScheduleName, standardSchedules } from './schedule/builtin.ts';
+import { requiredPlacement } from './schedule/evaluate.ts';
+import type { ComputeSchedule } from './schedule/types.ts';
+import { problemsToDiagnostics, validateSchedule } from './schedule/validate.ts';
+import { simulate, simulateIr, type SimulationResult } from './simulate/simulate.ts';
+import type { MemoryUnit, TimeUnit } from './show/format.ts';
+import { STANDARD_SCHEDULES, standardLibrary } from './stdlib/index.ts';
+import { importTorchCsv } from './torch/csv.ts';
+import { findPipeline, rewriteDocument, rewriteSchedule, type TuneConfiguration } from './tune/rewrite.ts';
+
+export const PHASES = ['parse', 'check', 'schedule', 'lower', 'verify'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Where the times and activation sizes the schedulers and the simulator use come from. */
+export type CostChoice =
+  /** From the program's FLOPs, devices and links (the default for programs). */
+  | { readonly kind: 'derived' }
+  /** F = I = W = 1, B = 2, no communication (the default for bare schedules and CSVs). */
+  | { readonly kind: 'unit' }
+  /** A costs file written by `pipec profile` (programs only). */
+  | { readonly kind: 'measured'; readonly file: string; readonly text: string }
+  /** Uniform costs `F=1,I=1,W=1,C=0.5` (bare schedules and CSVs only). */
+  | { readonly kind: 'uniform'; readonly spec: string };
+
+export interface CompileRequest {
+  /** The last phase to run (default: verify). */
+  readonly until?: Phase;
+  /** The pipeline to compile (default: the entry file's first). */
+  readonly pipeline?: string;
+  readonly costs?: CostChoice;
+  /** Reads extern layers' TypeScript (the Node edge passes the ts-morph reader). */
+  readonly readExternModule?: ExternModuleReader;
+  readonly autoSchedule?: AutoScheduler;
+}
+
+/** What a compilation has reached. Every field past `diagnostics` is present once its phase has produced it. */
+export interface Compilation {
+  readonly origin: 'program' | 'bare' | 'torch-csv';
+  /** The entry file, the bare schedule's name, or the CSV file. */
+  readonly name: string;
+  readonly request: CompileRequest;
+  readonly sources: ReadonlyMap<string, string>;
+  /** Every phase's diagnostics so far, in phase order. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** The phases that ran, in order; the last one may have reported errors. */
+  readonly phases: readonly Phase[];
+  /**
+   * Why the compilation stopped when that is not a diagnostic of the
+   * program: a problem with the request (unknown schedule name, a shape
+   * the schedule's contract refuses, an unreadable file, bad --cost) is
+   * `usage`; a file with nothing to compile is `nothing`.
+   */
+  readonly stop?: { readonly kind: 'usage' | 'nothing'; readonly message: string };
+  readonly parsed?: ParsedProgram;
+  readonly host?: CompilerHost;
+  /** The selected pipeline, checked. */
+  readonly program?: CheckedProgram;
+  /** Every pipeline of the entry file, checked (when nothing has errors). */
+  readonly programs?: ReadonlyMap<string, CheckedProgram>;
+  readonly costs?: CostModel;
+  /** How the costs read in a title: 'unit costs', 'costs F=1,I=1,W=1,C=0.5', 'costs derived from FLOPs and links'. */
+  readonly costLabel?: string;
+  readonly schedule?: ComputeSchedule;
+  readonly ir?: IrProgram;
+  /** Set by withSchedule when the schedule needed another stage split: what it became. */
+  readonly restaged?: string;
+}
+
+/** No errors and nothing stopped it: every phase asked for produced its value. */
+export function succeeded(compilation: Compilation): boolean {
+  return compilation.stop === undefined && !hasErrors(compilation.diagnostics) && compilation.phases.at(-1) === (compilation.request.until ?? 'verify');
+}
+
+const stopped = (compilation: Compilation, phase: Phase) =>
+  compilation.stop !== undefined || hasErrors(compilation.diagnostics) || PHASES.indexOf(phase) > PHASES.indexOf(compilation.request.until ?? 'verify');
+
+// ───────────────────────────── programs ─────────────────────────────
+
+/** A .pipe program, from its entry file to verified instruction streams (or as far as `request.until`). */
+export function compileFile(entryFile: string, host: CompilerHost, request: CompileRequest = {}): Compilation {
+  const parsed = parseProgram(entryFile, host);
+  const start: Compilation = {
+    origin: 'program', name: entryFile, request, sources: parsed.loaded.sources, diagnostics: parsed.diagnostics, phases: ['parse'], parsed, host,
+  };
+  if (!parsed.loaded.entryFound) return { ...start, diagnostics: [], stop: { kind: 'usage', message: `${entryFile} cannot be read` } };
+  return runProgramPhases(start);
+}
+
+/**
+ * An already checked program through schedule → lower → verify (the
+ * library's `compile` for callers that checked it themselves).
+ */
+export function compileCheckedProgram(program: CheckedProgram, request: CompileRequest = {}): Compilation {
+  return runProgramPhases({
+    origin: 'program', name: program.pipeline.span.file, request, sources: program.sources, diagnostics: [], phases: ['parse', 'check'], program,
+  });
+}
+
+/** A program compilation that stopped early on request (`until`), run on to `until` now. */
+export function continueCompilation(compilation: Compilation, until: Phase = 'verify'): Compilation {
+  if (compilation.origin !== 'program' || compilation.stop !== undefined || hasErrors(compilation.diagnostics)) return compilation;
+  if (PHASES.indexOf(compilation.phases.at(-1) ?? 'parse') >= PHASES.indexOf(until)) return compilation;
+  return runProgramPhases({ ...compilation, request: { ...compilation.request, until } });
+}
+
+function runProgramPhases(start: Compilation): Compilation {
+  let compilation = start;
+  if (!compilation.phases.includes('check') && !stopped(compilation, 'check')) compilation = checkPhase(compilation);
+  if (!stopped(compilation, 'schedule')) compilation = schedulePhase(compilation);
+  if (!stopped(compilation, 'lower')) compilation = lowerPhase(compilation);
+  if (!stopped(compilation, 'verify')) compilation = verifyPhase(compilation);
+  return compilation;
+}
+
+function checkPhase(compilation: Compilation): Compilation {
+  const { parsed, host, request } = compilation;
+  const options: CheckOptions = { pipeline: request.pipeline, readExternModule: request.readExternModule };
+  const checked = checkParsedProgram(parsed!, host!, options);
+  const next: Compilation = {
+    ...compilation, phases: [...compilation.phases, 'check'], diagnostics: checked.diagnostics, sources: checked.sources,
+    program: checked.program, programs: checked.programs,
+  };
+  if (checked.program === undefined && !hasErrors(checked.diagnostics)) {
+    return { ...next, stop: { kind: 'nothing', message: describeEmpty(parsed!) } };
+  }
+  return next;
+}
+
+/** Why a file that checks has nothing to compile: what it declares instead. */
+function describeEmpty(parsed: ParsedProgram): string {
+  const document = entryDocument(parsed);
+  const declared = (document?.declarations ?? []).map((declaration) => `${declaration.kind.replace('Declaration', '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} ${declaration.name.name}`);
+  if (declared.length === 0) return `${parsed.entryFile} declares nothing: a program needs a model, a cluster and a pipeline`;
+  return `${parsed.entryFile} declares no pipeline (it has ${declared.join(', ')}); add a pipeline that names a model and a cluster`;
+}
+
+function costsForProgram(program: CheckedProgram, choice: CostChoice | undefined): { costs?: CostModel; label: string; diagnostics: readonly Diagnostic[]; sources?: [string, string] } {
+  switch (choice?.kind ?? 'derived') {
+    case 'unit':
+      return { costs: unitCostModel(program.pipeline.stages.length), label: 'unit costs', diagnostics: [] };
+    case 'measured': {
+      const measured = choice as Extract<CostChoice, { kind: 'measured' }>;
+      const read = readCostsFile(measured.text, measured.file, program);
+      return { costs: read.costs, label: `measured costs (${measured.file})`, diagnostics: read.diagnostics, sources: [measured.file, measured.text] };
+    }
+    default:
+      return { costs: deriveCostModel(program), label: 'costs derived from FLOPs and links', diagnostics: [] };
+  }
+}
+
+function schedulePhase(compilation: Compilation): Compilation {
+  const program = compilation.program!;
+  const choice = compilation.request.costs;
+  if (choice?.kind === 'uniform') {
+    return { ...compilation, stop: { kind: 'usage', message: '--cost is for bare pipelines; a .pipe program takes --costs FILE or --unit' } };
+  }
+  const costs = costsForProgram(program, choice);
+  const sources = costs.sources ? new Map([...compilation.sources, costs.sources]) : compilation.sources;
+  const phases = [...compilation.phases, 'schedule'] as const;
+  if (!costs.costs) return { ...compilation, sources, phases, diagnostics: [...compilation.diagnostics, ...costs.diagnostics], costLabel: costs.label };
+  const scheduled = scheduleProgram(program, costs.costs, compilation.request.autoSchedule ?? autoSchedule);
+  return {
+    ...compilation, sources, phases, costs: costs.costs, costLabel: costs.label, schedule: scheduled.schedule,
+    diagnostics: [...compilation.diagnostics, ...costs.diagnostics, ...scheduled.diagnostics],
+  };
+}
+
+function lowerPhase(compilation: Compilation): Compilation {
+  const phases = [...compilation.phases, 'lower'] as const;
+  if (compilation.origin !== 'program') {
+    return { ...compilation, phases, ir: bareScheduleIr(compilation.schedule!) };
+  }
+  const lowered = lowerProgram(compilation.program!, compilation.schedule!);
+  return { ...compilation, phases, ir: lowered.ir, diagnostics: [...compilation.diagnostics, ...lowered.diagnostics] };
+}
+
+function verifyPhase(compilation: Compilation): Compilation {
+  const at = compilation.origin === 'program' ? compilation.program!.pipeline.schedule.span : spanOf(compilation.name, 0, 0);
+  const found = verifyStreams(compilation.ir!, at);
+  if (found.length > 0 && compilation.origin === 'bare') {
+    return { ...compilation, phases: [...compilation.phases, 'verify'], stop: { kind: 'usage', message: `${compilation.name}: ${found[0].message}` } };
+  }
+  return { ...compilation, phases: [...compilation.phases, 'verify'], diagnostics: [...compilation.diagnostics, ...found] };
+}
+
+/**
+ * Every pipeline of a checked file through schedule → verify: what
+ * `pipec check` proves statically (schedule, deadlock, memory). Returns
+ * the selected pipeline's compilation with the others' diagnostics added.
+ */
+export function verifyEveryPipeline(compilation: Compilation): Compilation {
+  if (compilation.origin !== 'program' || compilation.stop !== undefined || hasErrors(compilation.diagnostics) || compilation.programs === undefined) return compilation;
+  const checked = { ...compilation, request: { ...compilation.request, until: 'verify' as const } };
+  const own = continueCompilation(checked);
+  const others = compilation.request.pipeline !== undefined ? [] : [...compilation.programs.values()].filter((program) => program !== compilation.program);
+  const extra = others.flatMap((program) => runProgramPhases({ ...checked, program, diagnostics: [], phases: ['parse', 'check'] }).diagnostics);
+  return extra.length === 0 ? own : { ...own, diagnostics: [...own.diagnostics, ...extra] };
+}
+
+// ─────────────────────── variants of a program ───────────────────────
+
+function recheck(base: Compilation, document: ast.Document, extra: Partial<Compilation> = {}): Compilation {
+  const parsed = withEntryDocument(base.parsed!, document);
+  return runProgramPhases({
+    origin: 'program', name: base.name, request: { ...base.request, until: 'verify' }, sources: base.parsed!.loaded.sources, diagnostics: parsed.diagnostics,
+    phases: ['parse'], parsed, host: base.host, ...extra,
+  });
+}
+
+/** A schedule use as the program would write it: a name, or `auto` with the memory of `reference`'s peak. */
+function scheduleUseText(name: string, reference: string): string {
+  return name === 'auto' ? `auto(memory: 1 * activations(${reference}))` : name;
+}
+
+/**
+ * The program with another schedule in its pipeline (for `show --compare`),
+ * checked and compiled as if the user had written it. A schedule whose
+ * contract needs another stage split than the program's (zb_v on one stage
+ * per device, 1f1b on an interleaved program) gets the same model and
+ * cluster re-split for it, `stages auto(v·p) balance compute placement P`,
+ * and says so in `restaged`. Diagnostics point at the user's schedule or
+ * stages line.
+ */
+export function withSchedule(base: Compilation, name: string): Compilation {
+  const key = normaliseScheduleName(name);
+  const program = base.program;
+  const document = base.parsed === undefined ? undefined : entryDocument(base.parsed);
+  if (base.origin !== 'program' || program === undefined || document === undefined) return base;
+  if (key === program.pipeline.schedule.name) return continueCompilation(base);
+  const pipeline = findPipeline(document, program.pipeline.name);
+  if (pipeline === undefined) return base;
+  const own = program.pipeline.schedule.name;
+  const scheduleText = scheduleUseText(key, own === 'auto' ? '1f1b' : own);
+  const asIs = recheck(base, rewriteSchedule(document, pipeline, scheduleText));
+  const split = restageFor(key, program);
+  if (split === undefined || !needsRestage(asIs)) return asIs;
+  const restaged = withStages(base, { ...split, microbatches: program.pipeline.microbatches, schedule: scheduleText });
+  return { ...restaged, restaged: `${split.stages} stages${split.stagesPerDevice > 1 ? `, placement ${split.placement}` : ''}` };
+}
+
+/** The stage split a schedule's contract asks for, when it differs from the program's. */
+function restageFor(key: string, program: CheckedProgram): Omit<TuneConfiguration, 'microbatches' | 'schedule'> | undefined {
+  const declaration = standardSchedules().get(key) ?? program.schedules.get(key);
+  if (declaration === undefined) return undefined;
+  const devices = program.pipeline.devicesPerReplica;
+  const placement = requiredPlacement(declaration);
+  const perDevice = placement === 'v' ? 2 : defaultStagesPerDevice(key);
+  const stages = devices * perDevice;
+  if (stages === program.pipeline.stages.length && (placement === undefined || placement === program.pipeline.placement)) return undefined;
+  return { stages, stagesPerDevice: perDevice, placement: placement ?? 'loop' };
+}
+
+/** A schedule written for another split fails with one of these: wrong placement, stages it never runs, a stage count it cannot serve. */
+function needsRestage(compilation: Compilation): boolean {
+  return compilation.diagnostics.some((d) => d.severity === 'error' && ['PIPE4012', 'PIPE4019', 'PIPE4008', 'PIPE4020', 'PIPE4018'].includes(d.code));
+}
+
+/**
+ * The program with another split into stages, microbatch count and
+ * schedule (tune's candidates, --compare's re-splits): the AST's stages,
+ * microbatches and schedule members are replaced, nothing else.
+ */
+export function withStages(base: Compilation, configuration: TuneConfiguration): Compilation {
+  const program = base.program;
+  const document = base.parsed === undefined ? undefined : entryDocument(base.parsed);
+  if (base.origin !== 'program' || program === undefined || document === undefined) return base;
+  const pipeline = findPipeline(document, program.pipeline.name);
+  if (pipeline === undefined) return base;
+  return recheck(base, rewriteDocument(document, pipeline, configuration));
+}
+
+/** The entry document of a program compilation, as checked (rewritten ones included): what `tune -o` prints. */
+export function compiledDocument(compilation: Compilation): ast.Document | undefined {
+  return compilation.parsed === undefined ? undefined : entryDocument(compilation.parsed);
+}
+
+// ───────────────────────── bare schedules ─────────────────────────
+
+export interface BareScheduleShape {
+  /** A built-in schedule's name (`zb-v` and `zb_v` alike) or `auto`. */
+  readonly name: string;
+  readonly devices: number;
+  readonly microbatches: number;
+  /** Stages per device; default from the schedule's contract. */
+  readonly stagesPerDevice?: number;
+  /** `auto` only: activation units per device (default 2 × stages per device × P). */
+  readonly memory?: number;
+}
+
+/** The stages per device a built-in runs when none is asked for: 2 for the V-shaped and interleaved families. */
+export function defaultStagesPerDevice(name: string): number {
+  const key = normaliseScheduleName(name);
+  const declaration = standardSchedules().get(key);
+  if (declaration !== undefined && requiredPlacement(declaration) === 'v') return 2;
+  return ['interleaved_1f1b', 'looped_bfs'].includes(key) ? 2 : 1;
+}
+
+function uniformSpec(choice: CostChoice | undefined): CostSpec | { error: string } {
+  if (choice === undefined || choice.kind === 'unit') return UNIT_COST_SPEC;
+  if (choice.kind === 'uniform') {
+    const spec = parseCostSpec(choice.spec);
+    return typeof spec === 'string' ? { error: `--cost: ${spec}` } : spec;
+  }
+  if (choice.kind === 'measured') return { error: '--costs FILE needs a .pipe program (for bare pipelines use --cost F=..,I=..,W=..,C=..)' };
+  return UNIT_COST_SPEC;
+}
+
+function uniformLabel(choice: CostChoice | undefined): string {
+  return choice?.kind === 'uniform' ? `costs ${choice.spec}` : 'unit costs';
+}
+
+/** A built-in schedule (or `auto`) on a bare pipeline: no model, unit-size stages. */
+export function compileBareSchedule(shape: BareScheduleShape, request: CompileRequest = {}): Compilation {
+  const key = normaliseScheduleName(shape.name);
+  const sources = new Map([[STANDARD_SCHEDULES, standardLibrary(STANDARD_SCHEDULES) ?? '']]);
+  const start: Compilation = { origin: 'bare', name: key, request, sources, diagnostics: [], phases: [] };
+  const usage = (message: string, phases: readonly Phase[] = ['check']): Compilation => ({ ...start, phases, stop: { kind: 'usage', message } });
+  const spec = uniformSpec(request.costs);
+  if ('error' in spec) return usage(spec.error);
+  const known = builtinScheduleNames();
+  if (key !== 'auto' && !known.includes(key)) {
+    const suggestion = didYouMean(key, [...known, 'auto']);
+    return usage(`unknown schedule '${shape.name}'${suggestion ? `; ${suggestion}` : ''} (built-in: ${known.join(', ')}, auto)`);
+  }
+  const stagesPerDevice = shape.stagesPerDevice ?? defaultStagesPerDevice(key);
+  const describe = `${key} -p ${shape.devices} -m ${shape.microbatches} -v ${stagesPerDevice}`;
+  let schedule: ComputeSchedule;
+  if (key === 'auto') {
+    const auto = bareAutoSchedule({
+      devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice, memory: shape.memory,
+      cost: request.costs?.kind === 'uniform' ? request.costs.spec : undefined,
+    });
+    if ('error' in auto) return usage(auto.error, ['check', 'schedule']);
+    schedule = auto.schedule;
+  } else {
+    const built = builtinSchedule(key, { devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice });
+    const error = built.diagnostics.find((d) => d.severity === 'error');
+    // A shape the schedule cannot run is a problem of the request, not of the (standard) source.
+    if (!built.schedule || error !== undefined) return usage(`${describe}: ${error?.message ?? 'no order'}`, ['check', 'schedule']);
+    schedule = built.schedule;
+  }
+  const problems = validateSchedule(schedule);
+  if (problems.length > 0) {
+    const first = problemsToDiagnostics(problems, spanOf(STANDARD_SCHEDULES, 0, 0))[0];
+    return usage(`${describe}: ${first.message}`, ['check', 'schedule']);
+  }
+  const costs = costModelFromSpec(spec, schedule.stageDevice);
+  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs) };
+  if (stopped(scheduled, 'lower')) return scheduled;
+  const lowered = lowerPhase(scheduled);
+  return stopped(lowered, 'verify') ? lowered : verifyPhase(lowered);
+}
+
+// ───────────────────────── PyTorch CSVs ─────────────────────────
+
+/** A PyTorch schedule CSV (`pipeline_order`): imported, validated, lowered and proven. */
+export function compileTorchCsv(text: string, file: string, options: { readonly microbatches?: number } = {}, request: CompileRequest = {}): Compilation {
+  const sources = new Map([[file, text]]);
+  const start: Compilation = { origin: 'torch-csv', name: file, request, sources, diagnostics: [], phases: [] };
+  const spec = uniformSpec(request.costs);
+  if ('error' in spec) return { ...start, stop: { kind: 'usage', message: spec.error } };
+  const imported = importTorchCsv(text, file, options);
+  const parsed: Compilation = { ...start, phases: ['parse'], diagnostics: imported.diagnostics };
+  if (!imported.schedule || hasErrors(imported.diagnostics)) return parsed;
+  const schedule = imported.schedule;
+  const problems = validateSchedule(schedule);
+  const scheduled: Compilation = {
+    ...parsed, phases: ['parse', 'check', 'schedule'], schedule,
+    costs: costModelFromSpec(spec, schedule.stageDevice), costLabel: uniformLabel(request.costs),
+    diagnostics: [...imported.diagnostics, ...problemsToDiagnostics(problems, spanOf(file, 0, 0), { missingNearStage: true })],
+  };
+  if (stopped(scheduled, 'lower')) return scheduled;
+  const lowered = lowerPhase(scheduled);
+  return stopped(lowered, 'verify') ? lowered : verifyPhase(lowered);
+}
+
+// ───────────────────────── simulation ─────────────────────────
+
+export interface SimulatedCompilation {
+  readonly compilation: Compilation;
+  /** Short: the schedule's name (and its re-split). */
+  readonly label: string;
+  /** One line: what was simulated, on what, under which costs. */
+  readonly title: string;
+  readonly schedule: ComputeSchedule;
+  readonly result: SimulationResult;
+  readonly costs: CostModel;
+  readonly timeUnit: TimeUnit;
+  readonly memoryUnit: MemoryUnit;
+  /** Device capacity in bytes, when a cluster declares it. */
+  readonly capacity?: readonly number[];
+}
+
+/** Runs the event-driven simulator on a compilation that reached its streams. */
+export function simulateCompilation(compilation: Compilation, options: { readonly detail?: boolean } = {}): SimulatedCompilation | undefined {
+  const { ir, costs, schedule } = compilation;
+  if (ir === undefined || costs === undefined || schedule === undefined) return undefined;
+  const abstract = compilation.origin !== 'program' || compilation.request.costs?.kind === 'unit';
+  // A bare schedule's devices are ranks; a program's keep the cluster's names.
+  const streams = compilation.origin === 'program' ? ir.devices : ir.devices.map(({ rank, instructions }) => ({ rank, instructions }));
+  const result = abstract ? simulate(streams, costs, options) : simulateIr(ir, costs, options);
+  const shape = `${schedule.devices} devices, ${schedule.stages} stages, ${schedule.microbatches} microbatches`;
+  let label = schedule.name;
+  let title: string;
+  if (compilation.origin === 'program') {
+    const pipeline = compilation.program!.pipeline;
+    label = compilation.restaged ? `${pipeline.schedule.name} (${compilation.restaged})` : pipeline.schedule.name;
+    title = `pipeline ${pipeline.name} · schedule ${pipeline.schedule.name} · ${pipeline.devicesPerReplica} devices${pipeline.replicas > 1 ? ` × ${pipeline.replicas} replicas` : ''}, ${pipeline.stages.length} stages${pipeline.placement === 'v' ? ' (placement v)' : ''}, ${pipeline.microbatches} microbatches · ${compilation.costLabel}`;
+  } else {
+    title = `${compilation.name} · ${shape} · ${compilation.costLabel}`;
+  }
+  return {
+    compilation, label, title, schedule, result, costs,
+    timeUnit: abstract ? 'steps' : 'seconds',
+    memoryUnit: abstract ? 'activations' : 'bytes',
+    ...(abstract ? {} : { capacity: ir.devices.map((device) => device.memory.capacity) }),
+  };
+}
+
+/** Where a compilation's problems are: a deadlock or a stuck simulation names the devices. */
+export function describeStuck(simulated: SimulatedCompilation): string[] {
+  return simulated.result.stuck.map((s) => `device ${s.device} is stuck at instruction ${s.index} (${s.instruction.op}), waiting for ${s.waitsFor}`);
+}
+
+export type { Span };
