@@ -673,7 +673,7 @@ export const LAYER_CATALOG: ReadonlyMap<string, LayerDefinition> = new Map<strin
 /** The residual block, `residual NAME { ... }`: not an operator a layer calls, but an IR operator all the same. */
 export const RESIDUAL_BLOCK = {
   name: 'Residual',
-  summary: 'residual NAME { members }: output = input + body(input), one unit for staging',
+  summary: 'Adds its body to its input: output = input + body(input)',
   shapeRule: 'DTYPE[batch, ...] → the same shape; the body\'s last layer must produce exactly the block\'s input shape',
   costRule: {
     parameters: 'the sum over the body',
