@@ -693,11 +693,6 @@ export function lookupLayer(name: string): LayerDefinition | undefined {
   return LAYER_CATALOG.get(name);
 }
 
-/** The typed definition of a kind. */
-export function layerKindDefinition<K extends LayerKind>(kind: K): LayerKindDefinitionOf<K> {
-  return DEFINITIONS.find((definition) => definition.name === kind) as LayerKindDefinitionOf<K>;
-}
-
 /** The arguments with defaults filled in (schema order): what the checker keeps, the IR carries and the runtime reads. */
 export function withDefaults(definition: LayerDefinition, args: LayerArguments): LayerArguments {
   const filled: Record<string, ArgumentValue> = {};

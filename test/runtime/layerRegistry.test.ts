@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type { IrLayer } from '../../compiler/ir/types.ts';
 import {
-  argumentsOf, LAYER_KINDS, layerKindDefinition, lookupLayer, residualCosts, withDefaults,
+  argumentsOf, LAYER_KINDS, lookupLayer, residualCosts, withDefaults,
   type LayerArguments, type LayerArgumentsOf, type LayerKind,
 } from '../../compiler/layers/catalog.ts';
 import type { ArgumentValue, LayerCosts, TensorShape } from '../../compiler/program.ts';
@@ -170,12 +170,12 @@ describe('the catalog and the runtime registry agree on every layer kind', () =>
 
   it('Residual: the body\'s parameters and the input shape, built from its children', () => {
     const input: TensorShape = { dtype: 'f32', dims: ['batch', 8] };
-    const body = [
-      { kind: 'Dense' as const, args: argumentsOf('Dense', { units: 8, activation: 'gelu' }) },
-      { kind: 'LayerNorm' as const, args: argumentsOf('LayerNorm', {}) },
+    const body: readonly { readonly kind: LayerKind; readonly args: LayerArguments }[] = [
+      { kind: 'Dense', args: argumentsOf('Dense', { units: 8, activation: 'gelu' }) },
+      { kind: 'LayerNorm', args: argumentsOf('LayerNorm', {}) },
     ];
     const children = body.map(({ kind, args }, i) => {
-      const definition = layerKindDefinition(kind) as unknown as NonNullable<ReturnType<typeof lookupLayer>>;
+      const definition = lookupLayer(kind)!;
       const shape = definition.inferShape(input, args);
       if (!shape.ok) throw new Error(shape.reason);
       const costs = definition.costs(input, shape.shape, args);
