@@ -115,6 +115,7 @@ function defineLayer<const Name extends string, const A extends readonly Argumen
 ): LayerKindDefinition<Name, A> {
   return definition;
 }
+
 // ───────────────────────────── shape helpers ─────────────────────────────
 
 export function dtypeBytes(dtype: DType): number {

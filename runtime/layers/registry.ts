@@ -90,7 +90,19 @@ function buildBuiltin<K extends BuiltinOperator>(operator: K, layer: IrLayer, ex
     buildChildren: () => layer.children.map((child) => buildLayer(child, externs)),
   };
   // The IR contract (compiler/ir/types.ts): a built-in layer's args hold every argument of its kind.
-  return builder(layer.args as unknown as OperatorArguments<K>, site);
+  return builder(requireEveryArgument(layer) as unknown as OperatorArguments<K>, site);
+}
+
+/** The layer's args, refusing to read one the IR lacks rather than handing a builder `undefined`. */
+function requireEveryArgument(layer: IrLayer): IrLayer['args'] {
+  return new Proxy(layer.args, {
+    get(args, key) {
+      if (typeof key === 'string' && !Object.hasOwn(args, key)) {
+        throw new Error(`layer '${layer.name}' (${layer.operator}): the IR lacks its argument '${key}'; the checker writes every argument, so compile the program again`);
+      }
+      return Reflect.get(args, key);
+    },
+  });
 }
 
 export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLayer {

@@ -127,6 +127,13 @@ describe('the catalog and the runtime registry agree on every layer kind', () =>
     expect(isBuiltinOperator('Dense') && isBuiltinOperator('Residual') && !isBuiltinOperator('SwiGLU')).toBe(true);
   });
 
+  it('an IR layer that lacks an argument of its kind is refused by name, not built with undefined', () => {
+    const { ir } = checked('MaxPool', { size: 2 });
+    const { stride: _stride, ...withoutStride } = ir.args;
+    expect(() => buildLayer({ ...ir, args: withoutStride }, new Map()))
+      .toThrow("layer 't_MaxPool' (MaxPool): the IR lacks its argument 'stride'; the checker writes every argument, so compile the program again");
+  });
+
   it('the variants below name exactly the catalog\'s arguments of every kind', () => {
     for (const kind of LAYER_KINDS) {
       expect(Object.keys(VARIANTS[kind]), kind).toEqual(lookupLayer(kind)!.arguments.map((schema) => schema.name));
