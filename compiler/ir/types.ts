@@ -63,9 +63,18 @@ export interface Instruction {
   readonly source?: SourceRef;
 }
 
+/**
+ * The layer kinds and their typed arguments, defined once in the catalog:
+ * the runtime builds its layers against these types (only the types cross
+ * over, so the runtime loads nothing of the compiler).
+ */
+export type { BuiltinOperator, LayerArgumentsOf, LayerKind, OperatorArguments, TransformerBlockConstants } from '../layers/catalog.ts';
+
 export interface IrLayer {
   readonly name: string;
+  /** A BuiltinOperator, or the name of an extern layer (which then has an `implementation`). */
   readonly operator: string;
+  /** For a built-in kind every argument of its schema, defaults applied (`OperatorArguments<operator>`); for an extern layer what its declaration admits. */
   readonly args: Readonly<Record<string, number | string | boolean>>;
   /** Per-example shapes: dims exclude the leading batch dim. */
   readonly inputShape: readonly number[];

@@ -1,7 +1,12 @@
-// The built-in layer catalog: for each operator its argument schema, its
-// shape rule and its costs. The checker validates arguments against the
-// schema, propagates shapes through `inferShape`, and keeps `costs` on every
+// The built-in layer catalog: each layer kind defined once, with its
+// argument schema, its shape rule, its costs and, in words, what the
+// reference (docs/layers.md, generated from this file) says about them. The
+// checker validates arguments against the schema and fills in every default,
+// propagates shapes through `inferShape`, and keeps `costs` on every
 // CheckedLayer for the cost model, the partitioner and the memory checker.
+// The runtime's implementations (runtime/layers/registry.ts) are typed
+// against `LayerArgumentsOf<K>`, so a kind without an implementation or an
+// argument the runtime reads under another name does not compile.
 //
 // Conventions (docs/diagnostics.md and docs/costs.md rely on them):
 //  - The first dimension of every tensor is the example dimension (usually the
@@ -34,10 +39,28 @@ export interface ArgumentSchema {
   readonly maxExclusive?: boolean;
   readonly required: boolean;
   readonly default?: ArgumentValue;
+  /** An optional argument whose default is another (earlier) argument's value: MaxPool's `stride` is its `size`. */
+  readonly defaultFrom?: string;
   readonly description: string;
 }
 
 export type LayerArguments = Readonly<Record<string, ArgumentValue>>;
+
+/** The value type an argument's schema admits: a number, a boolean, one of the enum's names, or a string. */
+export type ArgumentValueOf<S extends ArgumentSchema> =
+  S extends { readonly type: 'int' | 'float' } ? number
+    : S extends { readonly type: 'bool' } ? boolean
+      : S extends { readonly type: 'enum'; readonly values: readonly (infer V)[] } ? V
+        : string;
+
+/**
+ * A layer's arguments as the checker hands them on (and the IR carries them):
+ * every argument present, defaults applied. Each built-in layer argument is
+ * required, has a default, or has a `defaultFrom` (a test holds the catalog to that).
+ */
+export type ArgumentRecord<A extends readonly ArgumentSchema[]> = {
+  readonly [S in A[number] as S['name']]: ArgumentValueOf<S>;
+};
 
 /** A shape rule's verdict. On failure `expected` renders the accepted input, e.g. `f32[batch, height, width, channels]`. */
 export type ShapeResult =
@@ -46,14 +69,51 @@ export type ShapeResult =
 
 export type { LayerCosts } from '../program.ts';
 
+/** The cost rule in words, for docs/layers.md: each field one formula over the names the shape rule introduces. */
+export interface CostRule {
+  readonly parameters: string;
+  readonly forwardFlops: string;
+  readonly backwardInputFlops: string;
+  readonly backwardWeightFlops: string;
+  readonly activationBytes: string;
+  /** Names used in the formulas above, explained. */
+  readonly where?: string;
+}
+
+/** One layer kind, typed by its name and argument schema. */
+export interface LayerKindDefinition<Name extends string, A extends readonly ArgumentSchema[]> {
+  readonly name: Name;
+  readonly summary: string;
+  /** In schema order: positional arguments bind in this order. */
+  readonly arguments: A;
+  /** The shape rule in words: accepted input → output, and the conditions. */
+  readonly shapeRule: string;
+  readonly costRule: CostRule;
+  /** A use the reference shows worked out (and the runtime agreement test starts from). */
+  readonly example: { readonly input: TensorShape; readonly args: Partial<ArgumentRecord<A>> };
+  /** Input shape → output shape, or why the input is not accepted. */
+  inferShape(input: TensorShape, args: ArgumentRecord<A>): ShapeResult;
+  /** Per-example costs; only called after inferShape succeeded on the same input. */
+  costs(input: TensorShape, output: TensorShape, args: ArgumentRecord<A>): LayerCosts;
+}
+
+/** A layer kind with its argument types erased: what the checker looks operators up as. */
 export interface LayerDefinition {
   readonly name: string;
   readonly summary: string;
   readonly arguments: readonly ArgumentSchema[];
-  /** Input shape → output shape, or why the input is not accepted. */
+  readonly shapeRule: string;
+  readonly costRule: CostRule;
+  readonly example: { readonly input: TensorShape; readonly args: LayerArguments };
   inferShape(input: TensorShape, args: LayerArguments): ShapeResult;
-  /** Per-example costs; only called after inferShape succeeded on the same input. */
   costs(input: TensorShape, output: TensorShape, args: LayerArguments): LayerCosts;
+}
+
+/** Keeps the literal name and argument schema types, so `args.units` is a number and `args.unit` an error. */
+function defineLayer<const Name extends string, const A extends readonly ArgumentSchema[]>(
+  definition: LayerKindDefinition<Name, A>,
+): LayerKindDefinition<Name, A> {
+  return definition;
 }
 
 // ───────────────────────────── shape helpers ─────────────────────────────
@@ -126,7 +186,9 @@ const noCosts = (output: TensorShape): LayerCosts => ({
 const ACTIVATIONS = ['relu', 'gelu', 'tanh', 'none'] as const;
 
 /** FLOPs per element of each elementwise activation (forward; backward is the same order). */
-const ACTIVATION_FLOPS: Readonly<Record<string, number>> = { relu: 1, gelu: 8, tanh: 4, none: 0, softmax: 5 };
+const ACTIVATION_FLOPS = { relu: 1, gelu: 8, tanh: 4, none: 0, softmax: 5 } as const satisfies Readonly<Record<(typeof ACTIVATIONS)[number] | 'softmax', number>>;
+
+const ACTIVATION_WHERE = `a = FLOPs per element of the activation (${ACTIVATIONS.map((name) => `${name} ${ACTIVATION_FLOPS[name]}`).join(', ')})`;
 
 /** A float tensor of at least rank 2 whose last dimension is a fixed size. */
 function requireFeatureInput(layer: string, input: TensorShape): { ok: true; features: number } | { ok: false; result: ShapeResult } {
@@ -140,11 +202,27 @@ function requireFeatureInput(layer: string, input: TensorShape): { ok: true; fea
   return { ok: true, features };
 }
 
-function elementwise(name: string, summary: string, flopsPerElement: number, keepsOutput: boolean): LayerDefinition {
-  return {
+function elementwise<const Name extends string>(
+  name: Name,
+  summary: string,
+  flopsPerElement: number,
+  keepsOutput: boolean,
+): LayerKindDefinition<Name, readonly []> {
+  return defineLayer({
     name,
     summary,
     arguments: [],
+    shapeRule: 'f32[batch, ...] → the same shape; any floating-point input',
+    costRule: {
+      parameters: '0',
+      forwardFlops: `${flopsPerElement}·elements`,
+      backwardInputFlops: `${flopsPerElement}·elements`,
+      backwardWeightFlops: '0',
+      // ReLU/Tanh/Softmax differentiate from their output, GELU from its input; either way one tensor.
+      activationBytes: keepsOutput ? 'output bytes (the derivative is computed from the output)' : 'input bytes (the derivative is computed from the input)',
+      where: 'elements = the elements of one example',
+    },
+    example: { input: { dtype: 'f32', dims: ['batch', 256] }, args: {} },
     inferShape(input) {
       if (!isFloat(input.dtype)) return fail('f32[batch, ...]', `${name} needs a floating-point input`);
       return ok(input);
@@ -156,17 +234,19 @@ function elementwise(name: string, summary: string, flopsPerElement: number, kee
         forwardFlops: flopsPerElement * elements,
         backwardInputFlops: flopsPerElement * elements,
         backwardWeightFlops: 0,
-        // ReLU/Tanh/Softmax differentiate from their output, GELU from its input; either way one tensor.
         activationBytes: keepsOutput ? bytesPerExample(output) : bytesPerExample(input),
         outputBytes: bytesPerExample(output),
       };
     },
-  };
+  });
 }
+
+
+
 
 // ───────────────────────────── the layers ─────────────────────────────
 
-const dense: LayerDefinition = {
+const dense = defineLayer({
   name: 'Dense',
   summary: 'Fully connected layer on the last dimension: y = act(x·W + b)',
   arguments: [
@@ -174,63 +254,91 @@ const dense: LayerDefinition = {
     { name: 'activation', type: 'enum', values: ACTIVATIONS, required: false, default: 'none', description: 'activation applied to the output' },
     { name: 'bias', type: 'bool', required: false, default: true, description: 'add a learned bias' },
   ],
+  shapeRule: 'f32[batch, ..., features] → f32[batch, ..., units]; `features` must be a fixed size, earlier dimensions are kept',
+  costRule: {
+    parameters: 'features·units + units (features·units without bias)',
+    forwardFlops: '2·rows·features·units + rows·units (bias) + a·rows·units',
+    backwardInputFlops: '2·rows·features·units + a·rows·units',
+    backwardWeightFlops: '2·rows·features·units + rows·units (bias)',
+    activationBytes: 'input bytes, plus output bytes when activation is not none (its derivative needs the pre-activation)',
+    where: `rows = elements of one example ÷ features; ${ACTIVATION_WHERE}`,
+  },
+  example: { input: { dtype: 'f32', dims: ['batch', 784] }, args: { units: 256, activation: 'relu' } },
   inferShape(input, args) {
     const checked = requireFeatureInput('Dense', input);
     if (!checked.ok) return checked.result;
-    return ok(withLastDim(input, args.units as number));
+    return ok(withLastDim(input, args.units));
   },
   costs(input, output, args) {
     const features = lastDim(input) as number;
-    const units = args.units as number;
+    const units = args.units;
     const rows = elementsPerExample(input) / features;
     const matmul = 2 * rows * features * units;
-    const bias = args.bias === false ? 0 : units;
-    const activation = String(args.activation ?? 'none');
-    const activationFlops = ACTIVATION_FLOPS[activation] * rows * units;
+    const bias = args.bias ? units : 0;
+    const activationFlops = ACTIVATION_FLOPS[args.activation] * rows * units;
     return {
       parameters: features * units + bias,
       forwardFlops: matmul + (bias > 0 ? rows * units : 0) + activationFlops,
       backwardInputFlops: matmul + activationFlops,
       backwardWeightFlops: matmul + (bias > 0 ? rows * units : 0),
       // Input for dW; the pre-activation output for the activation's derivative.
-      activationBytes: bytesPerExample(input) + (activation === 'none' ? 0 : bytesPerExample(output)),
+      activationBytes: bytesPerExample(input) + (args.activation === 'none' ? 0 : bytesPerExample(output)),
       outputBytes: bytesPerExample(output),
     };
   },
-};
+});
 
-const embedding: LayerDefinition = {
+const embedding = defineLayer({
   name: 'Embedding',
   summary: 'Looks up a learned vector per integer token: i32[batch, ...] → f32[batch, ..., dim]',
   arguments: [
     { name: 'vocab', type: 'int', min: 1, required: true, description: 'number of distinct tokens' },
     { name: 'dim', type: 'int', min: 1, required: true, description: 'vector size' },
   ],
+  shapeRule: 'i32[batch, ...] → f32[batch, ..., dim]; the input holds token ids in [0, vocab)',
+  costRule: {
+    parameters: 'vocab·dim',
+    forwardFlops: 'tokens·dim (a gather: one per element copied)',
+    backwardInputFlops: '0 (token ids have no gradient)',
+    backwardWeightFlops: 'tokens·dim (a scatter-add into the table)',
+    activationBytes: 'input bytes (the ids)',
+    where: 'tokens = elements of one example of the input',
+  },
+  example: { input: { dtype: 'i32', dims: ['batch', 32] }, args: { vocab: 96, dim: 64 } },
   inferShape(input, args) {
     if (input.dtype !== 'i32') return fail('i32[batch, ...]', 'Embedding needs integer token ids (i32)');
-    return ok({ dtype: 'f32', dims: [...input.dims, args.dim as number] });
+    return ok({ dtype: 'f32', dims: [...input.dims, args.dim] });
   },
   costs(input, output, args) {
     const lookups = elementsPerExample(input);
-    const dim = args.dim as number;
     return {
-      parameters: (args.vocab as number) * dim,
+      parameters: args.vocab * args.dim,
       // A gather moves memory rather than computing; count one operation per element copied.
-      forwardFlops: lookups * dim,
+      forwardFlops: lookups * args.dim,
       backwardInputFlops: 0, // token ids have no gradient
-      backwardWeightFlops: lookups * dim, // scatter-add into the table
+      backwardWeightFlops: lookups * args.dim, // scatter-add into the table
       activationBytes: bytesPerExample(input),
       outputBytes: bytesPerExample(output),
     };
   },
-};
+});
 
-const layerNorm: LayerDefinition = {
+const layerNorm = defineLayer({
   name: 'LayerNorm',
   summary: 'Normalises the last dimension, with learned scale and shift',
   arguments: [
     { name: 'eps', type: 'float', min: 0, minExclusive: true, required: false, default: 1e-5, description: 'added to the variance' },
   ],
+  shapeRule: 'f32[batch, ..., features] → the same shape; `features` must be a fixed size',
+  costRule: {
+    parameters: '2·features (scale γ and shift β)',
+    forwardFlops: '8·elements',
+    backwardInputFlops: '10·elements',
+    backwardWeightFlops: '4·elements',
+    activationBytes: 'input bytes + 8·rows (the per-row mean and reciprocal deviation, f32)',
+    where: 'elements = elements of one example; rows = elements ÷ features',
+  },
+  example: { input: { dtype: 'f32', dims: ['batch', 32, 64] }, args: {} },
   inferShape(input) {
     const checked = requireFeatureInput('LayerNorm', input);
     if (!checked.ok) return checked.result;
@@ -250,7 +358,7 @@ const layerNorm: LayerDefinition = {
       outputBytes: bytesPerExample(output),
     };
   },
-};
+});
 
 function requireSequenceInput(layer: string, input: TensorShape, heads: number): { ok: true; seq: number; model: number } | { ok: false; result: ShapeResult } {
   const expected = 'f32[batch, seq, model]';
@@ -265,6 +373,8 @@ function requireSequenceInput(layer: string, input: TensorShape, heads: number):
   }
   return { ok: true, seq, model };
 }
+
+const SEQUENCE_SHAPE_RULE = 'f32[batch, seq, model] → the same shape; `seq` and `model` must be fixed sizes and `heads` must divide `model`';
 
 /** Costs of multi-head self-attention with Q, K, V and output projections. */
 function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
@@ -283,25 +393,43 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
   };
 }
 
-const multiHeadAttention: LayerDefinition = {
+const ATTENTION_COST_RULE: CostRule = {
+  parameters: '4·model² + 4·model (Q, K, V and output projections with biases)',
+  forwardFlops: `8·seq·model² (projections) + 4·seq²·model (Q·Kᵀ and P·V) + ${ACTIVATION_FLOPS.softmax}·heads·seq² (softmax)`,
+  backwardInputFlops: `8·seq·model² + 8·seq²·model + ${ACTIVATION_FLOPS.softmax}·heads·seq²`,
+  backwardWeightFlops: '8·seq·model² + 4·seq·model',
+  activationBytes: '4·(5·seq·model + heads·seq²): the input, Q, K, V, the context and the attention probabilities of every head (f32)',
+};
+
+const multiHeadAttention = defineLayer({
   name: 'MultiHeadAttention',
   summary: 'Multi-head self-attention over [batch, seq, model] (optionally causal)',
   arguments: [
     { name: 'heads', type: 'int', min: 1, required: true, description: 'attention heads; must divide the model size' },
     { name: 'causal', type: 'bool', required: false, default: false, description: 'mask attention to later positions' },
   ],
+  shapeRule: SEQUENCE_SHAPE_RULE,
+  costRule: ATTENTION_COST_RULE,
+  example: { input: { dtype: 'f32', dims: ['batch', 32, 64] }, args: { heads: 4, causal: true } },
   inferShape(input, args) {
-    const checked = requireSequenceInput('MultiHeadAttention', input, args.heads as number);
+    const checked = requireSequenceInput('MultiHeadAttention', input, args.heads);
     if (!checked.ok) return checked.result;
     return ok(input);
   },
   costs(input, _output, args) {
     const [, seq, model] = input.dims as [Dim, number, number];
-    return attentionCosts(seq, model, args.heads as number);
+    return attentionCosts(seq, model, args.heads);
   },
-};
+});
 
-const transformerBlock: LayerDefinition = {
+/** The epsilon of a TransformerBlock's two LayerNorms: LayerNorm's own default (runtime/layers/registry.ts is typed to agree). */
+export const TRANSFORMER_BLOCK_NORM_EPS = layerNorm.arguments[0].default;
+/** The TransformerBlock MLP's first activation (the runtime's composition is typed to agree). */
+export const TRANSFORMER_BLOCK_ACTIVATION = 'gelu' as const satisfies (typeof ACTIVATIONS)[number];
+/** The literal types of the two constants above, for the runtime (which may import only types). */
+export type TransformerBlockConstants = { readonly normEps: typeof TRANSFORMER_BLOCK_NORM_EPS; readonly activation: typeof TRANSFORMER_BLOCK_ACTIVATION };
+
+const transformerBlock = defineLayer({
   name: 'TransformerBlock',
   summary: 'Pre-LN transformer block: x + attn(ln(x)), then + mlp(ln(x)) with a GELU MLP of width ff',
   arguments: [
@@ -310,21 +438,31 @@ const transformerBlock: LayerDefinition = {
     { name: 'causal', type: 'bool', required: false, default: false, description: 'mask attention to later positions' },
     { name: 'dropout', type: 'float', min: 0, max: 1, maxExclusive: true, required: false, default: 0, description: 'dropout rate after attention and MLP' },
   ],
+  shapeRule: `${SEQUENCE_SHAPE_RULE}. Composition: x + Dropout(MultiHeadAttention(LayerNorm(x))), then x + Dropout(Dense(model)(Dense(ff, ${TRANSFORMER_BLOCK_ACTIVATION})(LayerNorm(x)))), both LayerNorms with eps ${TRANSFORMER_BLOCK_NORM_EPS}`,
+  costRule: {
+    parameters: '4·model (two LayerNorms) + attention parameters + 2·model·ff + ff + model (the MLP)',
+    forwardFlops: `16·seq·model (norms) + attention forward + 4·seq·model·ff (MLP) + ${ACTIVATION_FLOPS.gelu}·seq·ff (GELU) + 2·seq·model (residual adds)`,
+    backwardInputFlops: `20·seq·model + attention backward-input + 4·seq·model·ff + ${ACTIVATION_FLOPS.gelu}·seq·ff + 2·seq·model`,
+    backwardWeightFlops: '8·seq·model + attention backward-weight + 4·seq·model·ff + seq·(ff + model)',
+    activationBytes: 'attention activation bytes + 4·(2·seq·model + 4·seq + 2·seq·ff): the block input, both norms\' statistics, the second norm\'s output, the MLP hidden before and after GELU; plus 2·seq·model (two one-byte masks) when dropout > 0',
+    where: 'attention = the MultiHeadAttention formulas with the same seq, model and heads',
+  },
+  example: { input: { dtype: 'f32', dims: ['batch', 32, 64] }, args: { heads: 4, ff: 256 } },
   inferShape(input, args) {
-    const checked = requireSequenceInput('TransformerBlock', input, args.heads as number);
+    const checked = requireSequenceInput('TransformerBlock', input, args.heads);
     if (!checked.ok) return checked.result;
     return ok(input);
   },
   costs(input, _output, args) {
     const [, seq, model] = input.dims as [Dim, number, number];
-    const ff = args.ff as number;
+    const ff = args.ff;
     const elements = seq * model;
-    const attention = attentionCosts(seq, model, args.heads as number);
+    const attention = attentionCosts(seq, model, args.heads);
     const mlpMatmul = 2 * 2 * seq * model * ff; // up and down projections
     const gelu = ACTIVATION_FLOPS.gelu * seq * ff;
     const norms = 2 * 8 * elements;
     const residualAdds = 2 * elements;
-    const dropoutMasks = (args.dropout as number) > 0 ? 2 * elements : 0; // one byte per element, twice
+    const dropoutMasks = args.dropout > 0 ? 2 * elements : 0; // one byte per element, twice
     return {
       parameters: 2 * (2 * model) + attention.parameters + (model * ff + ff + ff * model + model),
       forwardFlops: norms + attention.forwardFlops + mlpMatmul + gelu + residualAdds,
@@ -337,14 +475,24 @@ const transformerBlock: LayerDefinition = {
       outputBytes: 4 * elements,
     };
   },
-};
+});
 
-const dropout: LayerDefinition = {
+const dropout = defineLayer({
   name: 'Dropout',
   summary: 'Zeroes a random fraction of the elements while training',
   arguments: [
     { name: 'rate', type: 'float', min: 0, max: 1, maxExclusive: true, required: true, description: 'fraction dropped, in [0, 1)' },
   ],
+  shapeRule: 'f32[batch, ...] → the same shape; the kept elements are scaled by 1 / (1 − rate) while training, nothing changes in evaluation',
+  costRule: {
+    parameters: '0',
+    forwardFlops: 'elements',
+    backwardInputFlops: 'elements',
+    backwardWeightFlops: '0',
+    activationBytes: 'elements (the mask, one byte per element)',
+    where: 'elements = the elements of one example',
+  },
+  example: { input: { dtype: 'f32', dims: ['batch', 256] }, args: { rate: 0.1 } },
   inferShape(input) {
     if (!isFloat(input.dtype)) return fail('f32[batch, ...]', 'Dropout needs a floating-point input');
     return ok(input);
@@ -360,7 +508,7 @@ const dropout: LayerDefinition = {
       outputBytes: bytesPerExample(output),
     };
   },
-};
+});
 
 function requireImageInput(layer: string, input: TensorShape): { ok: true; height: number; width: number; channels: number } | { ok: false; result: ShapeResult } {
   const expected = 'f32[batch, height, width, channels]';
@@ -377,7 +525,7 @@ function windowOutput(size: number, window: number, stride: number, padding: str
   return padding === 'same' ? Math.ceil(size / stride) : Math.floor((size - window) / stride) + 1;
 }
 
-const conv2d: LayerDefinition = {
+const conv2d = defineLayer({
   name: 'Conv2D',
   summary: '2-D convolution over NHWC images with square kernels',
   arguments: [
@@ -387,49 +535,65 @@ const conv2d: LayerDefinition = {
     { name: 'padding', type: 'enum', values: ['same', 'valid'], required: false, default: 'valid', description: "'same' keeps the size (at stride 1), 'valid' uses only full windows" },
     { name: 'activation', type: 'enum', values: ACTIVATIONS, required: false, default: 'none', description: 'activation applied to the output' },
   ],
+  shapeRule: "f32[batch, height, width, channels] → f32[batch, height', width', filters] with height' = ⌈height ÷ stride⌉ for 'same' padding and ⌊(height − kernel) ÷ stride⌋ + 1 for 'valid' (width' alike); the kernel must fit",
+  costRule: {
+    parameters: 'kernel²·channels·filters + filters',
+    forwardFlops: "2·macs + height'·width'·filters (bias) + a·height'·width'·filters",
+    backwardInputFlops: "2·macs + a·height'·width'·filters",
+    backwardWeightFlops: "2·macs + height'·width'·filters (bias)",
+    activationBytes: 'input bytes, plus output bytes when activation is not none',
+    where: `macs = height'·width'·kernel²·channels·filters; ${ACTIVATION_WHERE}`,
+  },
+  example: { input: { dtype: 'f32', dims: ['batch', 28, 28, 1] }, args: { filters: 8, kernel: 3 } },
   inferShape(input, args) {
     const checked = requireImageInput('Conv2D', input);
     if (!checked.ok) return checked.result;
-    const kernel = args.kernel as number;
-    const stride = (args.stride as number | undefined) ?? 1;
-    const padding = String(args.padding ?? 'valid');
+    const { kernel, stride, padding } = args;
     const height = windowOutput(checked.height, kernel, stride, padding);
     const width = windowOutput(checked.width, kernel, stride, padding);
     if (height < 1 || width < 1) {
       return fail('f32[batch, height, width, channels]', `Conv2D: a ${kernel}x${kernel} kernel does not fit a ${checked.height}x${checked.width} image with 'valid' padding`);
     }
-    return ok({ dtype: input.dtype, dims: [input.dims[0], height, width, args.filters as number] });
+    return ok({ dtype: input.dtype, dims: [input.dims[0], height, width, args.filters] });
   },
   costs(input, output, args) {
     const [, , , channels] = input.dims as [Dim, number, number, number];
     const [, height, width, filters] = output.dims as [Dim, number, number, number];
-    const kernel = args.kernel as number;
+    const kernel = args.kernel;
     const macs = height * width * kernel * kernel * channels * filters;
-    const activation = String(args.activation ?? 'none');
-    const activationFlops = ACTIVATION_FLOPS[activation] * height * width * filters;
+    const activationFlops = ACTIVATION_FLOPS[args.activation] * height * width * filters;
     return {
       parameters: kernel * kernel * channels * filters + filters,
       forwardFlops: 2 * macs + height * width * filters + activationFlops,
       backwardInputFlops: 2 * macs + activationFlops,
       backwardWeightFlops: 2 * macs + height * width * filters,
-      activationBytes: bytesPerExample(input) + (activation === 'none' ? 0 : bytesPerExample(output)),
+      activationBytes: bytesPerExample(input) + (args.activation === 'none' ? 0 : bytesPerExample(output)),
       outputBytes: bytesPerExample(output),
     };
   },
-};
+});
 
-const maxPool: LayerDefinition = {
+const maxPool = defineLayer({
   name: 'MaxPool',
   summary: 'Max over square windows of NHWC images',
   arguments: [
     { name: 'size', type: 'int', min: 1, required: true, description: 'window height and width' },
-    { name: 'stride', type: 'int', min: 1, required: false, description: 'step between windows (default: size)' },
+    { name: 'stride', type: 'int', min: 1, required: false, defaultFrom: 'size', description: 'step between windows' },
   ],
+  shapeRule: "f32[batch, height, width, channels] → f32[batch, height', width', channels] with height' = ⌊(height − size) ÷ stride⌋ + 1 (width' alike); the window must fit",
+  costRule: {
+    parameters: '0',
+    forwardFlops: 'outputs·size²',
+    backwardInputFlops: 'outputs',
+    backwardWeightFlops: '0',
+    activationBytes: 'input bytes (to find each window\'s maximum again)',
+    where: 'outputs = elements of one example of the output',
+  },
+  example: { input: { dtype: 'f32', dims: ['batch', 26, 26, 8] }, args: { size: 2 } },
   inferShape(input, args) {
     const checked = requireImageInput('MaxPool', input);
     if (!checked.ok) return checked.result;
-    const size = args.size as number;
-    const stride = (args.stride as number | undefined) ?? size;
+    const { size, stride } = args;
     const height = windowOutput(checked.height, size, stride, 'valid');
     const width = windowOutput(checked.width, size, stride, 'valid');
     if (height < 1 || width < 1) {
@@ -438,23 +602,25 @@ const maxPool: LayerDefinition = {
     return ok({ dtype: input.dtype, dims: [input.dims[0], height, width, checked.channels] });
   },
   costs(input, output, args) {
-    const size = args.size as number;
     const outputs = elementsPerExample(output);
     return {
       parameters: 0,
-      forwardFlops: outputs * size * size,
+      forwardFlops: outputs * args.size * args.size,
       backwardInputFlops: outputs,
       backwardWeightFlops: 0,
       activationBytes: bytesPerExample(input), // to find each window's maximum again
       outputBytes: bytesPerExample(output),
     };
   },
-};
+});
 
-const flatten: LayerDefinition = {
+const flatten = defineLayer({
   name: 'Flatten',
   summary: 'Reshapes [batch, a, b, ...] to [batch, a·b·...]',
   arguments: [],
+  shapeRule: 'DTYPE[batch, a, b, ...] → DTYPE[batch, a·b·...]; the dimensions after the batch must be fixed sizes',
+  costRule: { parameters: '0', forwardFlops: '0', backwardInputFlops: '0', backwardWeightFlops: '0', activationBytes: '0 (a reshape keeps nothing)' },
+  example: { input: { dtype: 'f32', dims: ['batch', 5, 5, 16] }, args: {} },
   inferShape(input) {
     if (input.dims.length < 2) return fail('f32[batch, ...]', 'Flatten needs a batch dimension and at least one more');
     const rest = input.dims.slice(1);
@@ -465,38 +631,84 @@ const flatten: LayerDefinition = {
   costs(_input, output) {
     return noCosts(output);
   },
-};
+});
 
-export const LAYER_CATALOG: ReadonlyMap<string, LayerDefinition> = new Map(
-  [
-    dense,
-    embedding,
-    layerNorm,
-    multiHeadAttention,
-    transformerBlock,
-    elementwise('ReLU', 'max(x, 0) elementwise', ACTIVATION_FLOPS.relu, true),
-    elementwise('GELU', 'Gaussian error linear unit elementwise', ACTIVATION_FLOPS.gelu, false),
-    elementwise('Tanh', 'tanh elementwise', ACTIVATION_FLOPS.tanh, true),
-    elementwise('Softmax', 'softmax over the last dimension', ACTIVATION_FLOPS.softmax, true),
-    dropout,
-    conv2d,
-    maxPool,
-    flatten,
-  ].map((definition) => [definition.name, definition]),
+/** Every built-in layer kind, in the order the reference lists them. */
+const DEFINITIONS = [
+  dense,
+  embedding,
+  layerNorm,
+  multiHeadAttention,
+  transformerBlock,
+  elementwise('ReLU', 'max(x, 0) elementwise', ACTIVATION_FLOPS.relu, true),
+  elementwise('GELU', 'Gaussian error linear unit elementwise (tanh approximation)', ACTIVATION_FLOPS.gelu, false),
+  elementwise('Tanh', 'tanh elementwise', ACTIVATION_FLOPS.tanh, true),
+  elementwise('Softmax', 'softmax over the last dimension', ACTIVATION_FLOPS.softmax, true),
+  dropout,
+  conv2d,
+  maxPool,
+  flatten,
+] as const;
+
+/** The name of a built-in layer kind: `Dense`, `Conv2D`, ... */
+export type LayerKind = (typeof DEFINITIONS)[number]['name'];
+
+/** The typed definition of one kind. */
+export type LayerKindDefinitionOf<K extends LayerKind> = Extract<(typeof DEFINITIONS)[number], { readonly name: K }>;
+
+/** The arguments of a kind, every one present with defaults applied: what the checker produces and the IR carries. */
+export type LayerArgumentsOf<K extends LayerKind> = ArgumentRecord<LayerKindDefinitionOf<K>['arguments']>;
+
+/** The operators the compiler itself emits: the layer kinds plus `Residual`, the residual block's unit. */
+export type BuiltinOperator = LayerKind | 'Residual';
+
+/** A residual block carries no arguments; its body is its children. */
+export type OperatorArguments<K extends BuiltinOperator> = K extends LayerKind ? LayerArgumentsOf<K> : Readonly<Record<never, never>>;
+
+export const LAYER_KINDS: readonly LayerKind[] = DEFINITIONS.map((definition) => definition.name);
+
+export const LAYER_CATALOG: ReadonlyMap<string, LayerDefinition> = new Map<string, LayerDefinition>(
+  DEFINITIONS.map((definition): [string, LayerDefinition] => [definition.name, definition]),
 );
+
+/** The residual block, `residual NAME { ... }`: not an operator a layer calls, but an IR operator all the same. */
+export const RESIDUAL_BLOCK = {
+  name: 'Residual',
+  summary: 'Adds its body to its input: output = input + body(input)',
+  shapeRule: 'DTYPE[batch, ...] → the same shape; the body\'s last layer must produce exactly the block\'s input shape',
+  costRule: {
+    parameters: 'the sum over the body',
+    forwardFlops: 'the sum over the body + elements (the add)',
+    backwardInputFlops: 'the sum over the body + elements (the gradient flows down both paths)',
+    backwardWeightFlops: 'the sum over the body',
+    activationBytes: 'the sum over the body (the add keeps nothing)',
+    where: 'elements = the elements of one example',
+  },
+} as const satisfies { readonly name: Exclude<BuiltinOperator, LayerKind>; readonly summary: string; readonly shapeRule: string; readonly costRule: CostRule };
+
+export function isLayerKind(name: string): name is LayerKind {
+  return LAYER_CATALOG.has(name);
+}
 
 export function lookupLayer(name: string): LayerDefinition | undefined {
   return LAYER_CATALOG.get(name);
 }
 
-/** The arguments with defaults filled in (schema order), for display and for the runtime. */
+/** The arguments with defaults filled in (schema order): what the checker keeps, the IR carries and the runtime reads. */
 export function withDefaults(definition: LayerDefinition, args: LayerArguments): LayerArguments {
   const filled: Record<string, ArgumentValue> = {};
   for (const schema of definition.arguments) {
-    const value = Object.hasOwn(args, schema.name) ? args[schema.name] : schema.default;
+    const value = Object.hasOwn(args, schema.name)
+      ? args[schema.name]
+      : schema.defaultFrom !== undefined ? filled[schema.defaultFrom] : schema.default;
     if (value !== undefined) filled[schema.name] = value;
   }
   return filled;
+}
+
+/** `withDefaults` for a kind known statically; the required arguments must be given. */
+export function argumentsOf<K extends LayerKind>(kind: K, given: Partial<LayerArgumentsOf<K>>): LayerArgumentsOf<K> {
+  return withDefaults(LAYER_CATALOG.get(kind)!, given as LayerArguments) as unknown as LayerArgumentsOf<K>;
 }
 
 /** Costs of a residual block: its body's costs plus the elementwise add, output = input. */

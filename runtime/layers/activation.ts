@@ -1,16 +1,11 @@
 // Elementwise activations shared by Dense, Conv2D and the standalone layers.
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { LayerArgumentsOf } from '../../compiler/ir/types.ts';
 import type { Tensor } from './types.ts';
 
-export type ActivationName = 'relu' | 'gelu' | 'tanh' | 'none';
-
-export function parseActivation(value: unknown): ActivationName {
-  const name = value === undefined ? 'none' : String(value);
-  if (name === 'relu' || name === 'gelu' || name === 'tanh' || name === 'none') return name;
-  if (name === 'linear') return 'none';
-  throw new Error(`unknown activation '${name}' (the checker admits relu, gelu, tanh, none)`);
-}
+/** The catalog's activation names: a new one does not compile until the switches below handle it. */
+export type ActivationName = LayerArgumentsOf<'Dense'>['activation'];
 
 const GELU_SCALE = Math.sqrt(2 / Math.PI);
 

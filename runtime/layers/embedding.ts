@@ -1,7 +1,7 @@
 // Embedding of integer ids. The input is not differentiable, so I only
 // hands the output gradient on to W, which scatters it into the table.
-// With `positions` set it also adds a learned position embedding (when the
-// compiler's parameter count includes one).
+// (No position table: the catalog's Embedding has none, and the runtime
+// holds exactly the parameters the compiler counted.)
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackwardInputResult, ForwardResult, LayerState, ParameterSpec, ParameterStore, RunContext, RuntimeLayer, Tensor } from './types.ts';
@@ -13,25 +13,19 @@ export class EmbeddingLayer implements RuntimeLayer {
   readonly parameters: readonly ParameterSpec[];
   private readonly vocab: number;
   private readonly dim: number;
-  private readonly positions: number;
 
-  constructor(name: string, vocab: number, dim: number, positions: number) {
+  constructor(name: string, vocab: number, dim: number) {
     this.name = name;
     this.vocab = vocab;
     this.dim = dim;
-    this.positions = positions;
-    const table: ParameterSpec = { name: `${name}/table`, shape: [vocab, dim], init: { kind: 'normal', std: 0.02 } };
-    this.parameters = positions > 0
-      ? [table, { name: `${name}/positions`, shape: [positions, dim], init: { kind: 'normal', std: 0.02 } }]
-      : [table];
+    this.parameters = [{ name: `${name}/table`, shape: [vocab, dim], init: { kind: 'normal', std: 0.02 } }];
   }
 
   forward(store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
     return tf.tidy(() => {
       const ids = tf.cast(input, 'int32');
       const flat = tf.reshape(ids, [-1]);
-      let output = tf.reshape(tf.gather(store.get(`${this.name}/table`), flat), [...input.shape, this.dim]);
-      if (this.positions > 0) output = tf.add(output, store.get(`${this.name}/positions`));
+      const output = tf.reshape(tf.gather(store.get(`${this.name}/table`), flat), [...input.shape, this.dim]);
       return { output, saved: ids } as unknown as tf.TensorContainer;
     }) as unknown as ForwardResult;
   }
@@ -47,9 +41,5 @@ export class EmbeddingLayer implements RuntimeLayer {
       tf.unsortedSegmentSum(tf.reshape(pending.outputGradient, [-1, this.dim]), tf.reshape(pending.ids, [-1]), this.vocab),
     );
     store.accumulate(`${this.name}/table`, table);
-    if (this.positions > 0) {
-      const positions = tf.tidy(() => tf.sum(tf.reshape(pending.outputGradient, [-1, this.positions, this.dim]), 0));
-      store.accumulate(`${this.name}/positions`, positions);
-    }
   }
 }

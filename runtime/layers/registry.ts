@@ -1,8 +1,11 @@
-// Builds runtime layers from the IR's model description (operator + args +
-// shapes), the only place that knows the catalog's argument names.
+// Builds runtime layers from the IR's model description. One builder per
+// operator the compiler emits, typed against the catalog's argument records
+// (compiler/layers/catalog.ts, through the IR contract): a kind without a
+// builder, a builder for no kind, or an argument read under a name the
+// catalog does not define is a type error. The checker fills in every
+// default, so no builder falls back on a default of its own.
 
-import type { IrLayer } from '../../compiler/ir/types.ts';
-import { parseActivation } from './activation.ts';
+import type { BuiltinOperator, IrLayer, OperatorArguments, TransformerBlockConstants } from '../../compiler/ir/types.ts';
 import { SequenceLayer, ResidualLayer } from './composite.ts';
 import { Conv2DLayer } from './conv.ts';
 import { DenseLayer } from './dense.ts';
@@ -16,21 +19,38 @@ import type { RuntimeLayer } from './types.ts';
 /** Extern layer implementations, loaded beforehand (module import is asynchronous). */
 export type ExternRegistry = ReadonlyMap<string, ExternLayerDefinition>;
 
-function numberArg(layer: IrLayer, names: readonly string[], fallback?: number): number {
-  for (const name of names) {
-    const value = layer.args[name];
-    if (typeof value === 'number') return value;
-  }
-  if (fallback !== undefined) return fallback;
-  throw new Error(`layer '${layer.name}' (${layer.operator}) lacks the argument '${names[0]}' the checker should have required`);
+/** What a builder knows of its layer besides the arguments. */
+export interface LayerSite {
+  readonly name: string;
+  /** Per-example input shape (without the batch dimension). */
+  readonly inputShape: readonly number[];
+  /** The layers of a residual body, built. */
+  buildChildren(): RuntimeLayer[];
 }
 
-function boolArg(layer: IrLayer, name: string, fallback: boolean): boolean {
-  const value = layer.args[name];
-  return typeof value === 'boolean' ? value : value === undefined ? fallback : value === 'true';
-}
+export type LayerBuilder<K extends BuiltinOperator> = (args: OperatorArguments<K>, site: LayerSite) => RuntimeLayer;
 
-const last = (shape: readonly number[]): number => shape[shape.length - 1];
+const features = (site: LayerSite): number => site.inputShape[site.inputShape.length - 1];
+
+/** The catalog's constants inside TransformerBlock, spelt here again but typed to equal the catalog's. */
+const TRANSFORMER_BLOCK: TransformerBlockConstants = { normEps: 1e-5, activation: 'gelu' };
+
+export const LAYER_BUILDERS: { readonly [K in BuiltinOperator]: LayerBuilder<K> } = {
+  Dense: ({ units, activation, bias }, site) => new DenseLayer(site.name, features(site), units, activation, bias),
+  Embedding: ({ vocab, dim }, site) => new EmbeddingLayer(site.name, vocab, dim),
+  LayerNorm: ({ eps }, site) => new LayerNormLayer(site.name, features(site), eps),
+  MultiHeadAttention: ({ heads, causal }, site) => multiHeadAttention(site.name, features(site), heads, causal),
+  TransformerBlock: ({ heads, ff, causal, dropout }, site) => transformerBlock(site.name, features(site), heads, ff, causal, dropout),
+  ReLU: (_args, site) => new ActivationLayer(site.name, 'relu'),
+  GELU: (_args, site) => new ActivationLayer(site.name, 'gelu'),
+  Tanh: (_args, site) => new ActivationLayer(site.name, 'tanh'),
+  Softmax: (_args, site) => softmaxLayer(site.name),
+  Dropout: ({ rate }, site) => new DropoutLayer(site.name, rate),
+  Conv2D: ({ filters, kernel, stride, padding, activation }, site) => new Conv2DLayer(site.name, features(site), filters, kernel, stride, padding, activation),
+  MaxPool: ({ size, stride }, site) => maxPoolLayer(site.name, size, stride),
+  Flatten: (_args, site) => new FlattenLayer(site.name),
+  Residual: (_args, site) => new ResidualLayer(site.name, site.buildChildren()),
+};
 
 export function multiHeadAttention(name: string, dim: number, heads: number, causal: boolean): SequenceLayer {
   if (dim % heads !== 0) throw new Error(`attention '${name}': dim ${dim} is not divisible by ${heads} heads`);
@@ -45,59 +65,51 @@ export function multiHeadAttention(name: string, dim: number, heads: number, cau
 export function transformerBlock(name: string, dim: number, heads: number, ff: number, causal: boolean, dropout: number): SequenceLayer {
   return new SequenceLayer(name, [
     new ResidualLayer(`${name}/attention_residual`, [
-      new LayerNormLayer(`${name}/ln1`, dim, 1e-5),
+      new LayerNormLayer(`${name}/ln1`, dim, TRANSFORMER_BLOCK.normEps),
       multiHeadAttention(`${name}/attention`, dim, heads, causal),
       new DropoutLayer(`${name}/attention_dropout`, dropout),
     ]),
     new ResidualLayer(`${name}/ff_residual`, [
-      new LayerNormLayer(`${name}/ln2`, dim, 1e-5),
-      new DenseLayer(`${name}/ff1`, dim, ff, 'gelu', true),
+      new LayerNormLayer(`${name}/ln2`, dim, TRANSFORMER_BLOCK.normEps),
+      new DenseLayer(`${name}/ff1`, dim, ff, TRANSFORMER_BLOCK.activation, true),
       new DenseLayer(`${name}/ff2`, ff, dim, 'none', true),
       new DropoutLayer(`${name}/ff_dropout`, dropout),
     ]),
   ]);
 }
 
+export function isBuiltinOperator(operator: string): operator is BuiltinOperator {
+  return Object.hasOwn(LAYER_BUILDERS, operator);
+}
+
+function buildBuiltin<K extends BuiltinOperator>(operator: K, layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
+  const builder: LayerBuilder<K> = LAYER_BUILDERS[operator];
+  const site: LayerSite = {
+    name: layer.name,
+    inputShape: layer.inputShape,
+    buildChildren: () => layer.children.map((child) => buildLayer(child, externs)),
+  };
+  // The IR contract (compiler/ir/types.ts): a built-in layer's args hold every argument of its kind.
+  return builder(requireEveryArgument(layer) as unknown as OperatorArguments<K>, site);
+}
+
+/** The layer's args, refusing to read one the IR lacks rather than handing a builder `undefined`. */
+function requireEveryArgument(layer: IrLayer): IrLayer['args'] {
+  return new Proxy(layer.args, {
+    get(args, key) {
+      if (typeof key === 'string' && !Object.hasOwn(args, key)) {
+        throw new Error(`layer '${layer.name}' (${layer.operator}): the IR lacks its argument '${key}'; the checker writes every argument, so compile the program again`);
+      }
+      return Reflect.get(args, key);
+    },
+  });
+}
+
 export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
-  const inFeatures = last(layer.inputShape);
-  switch (layer.operator) {
-    case 'Dense':
-      return new DenseLayer(layer.name, inFeatures, numberArg(layer, ['units']), parseActivation(layer.args.activation), boolArg(layer, 'bias', true));
-    case 'Embedding': {
-      const vocab = numberArg(layer, ['vocab']);
-      const dim = numberArg(layer, ['dim']);
-      // A learned position table is part of the layer when the compiler counted one.
-      const positions = layer.inputShape.length === 1 && layer.parameters === vocab * dim + layer.inputShape[0] * dim ? layer.inputShape[0] : 0;
-      return new EmbeddingLayer(layer.name, vocab, dim, positions);
-    }
-    case 'LayerNorm':
-      return new LayerNormLayer(layer.name, inFeatures, numberArg(layer, ['eps', 'epsilon'], 1e-5));
-    case 'MultiHeadAttention':
-      return multiHeadAttention(layer.name, inFeatures, numberArg(layer, ['heads']), boolArg(layer, 'causal', false));
-    case 'TransformerBlock':
-      return transformerBlock(layer.name, inFeatures, numberArg(layer, ['heads']), numberArg(layer, ['ff'], 4 * inFeatures), boolArg(layer, 'causal', false), numberArg(layer, ['dropout'], 0));
-    case 'ReLU': return new ActivationLayer(layer.name, 'relu');
-    case 'GELU': return new ActivationLayer(layer.name, 'gelu');
-    case 'Tanh': return new ActivationLayer(layer.name, 'tanh');
-    case 'Softmax': return softmaxLayer(layer.name);
-    case 'Dropout': return new DropoutLayer(layer.name, numberArg(layer, ['rate', 'p'], 0.5));
-    case 'Conv2D': {
-      const padding = String(layer.args.padding ?? 'valid');
-      return new Conv2DLayer(layer.name, inFeatures, numberArg(layer, ['filters']), numberArg(layer, ['kernel', 'size']), numberArg(layer, ['stride'], 1),
-        padding === 'valid' ? 'valid' : 'same', parseActivation(layer.args.activation));
-    }
-    case 'MaxPool': {
-      const size = numberArg(layer, ['size', 'pool']);
-      return maxPoolLayer(layer.name, size, numberArg(layer, ['stride'], size));
-    }
-    case 'Flatten': return new FlattenLayer(layer.name);
-    case 'Residual': return new ResidualLayer(layer.name, layer.children.map((child) => buildLayer(child, externs)));
-    default: {
-      const definition = externs.get(layer.operator);
-      if (!definition) throw new Error(`no implementation for layer operator '${layer.operator}' (layer '${layer.name}')`);
-      return new ExternLayer(layer.name, definition, layer.args, layer.inputShape, layer.parametersDeclared ? layer.parameters : undefined);
-    }
-  }
+  if (isBuiltinOperator(layer.operator)) return buildBuiltin(layer.operator, layer, externs);
+  const definition = externs.get(layer.operator);
+  if (!definition) throw new Error(`no implementation for layer operator '${layer.operator}' (layer '${layer.name}')`);
+  return new ExternLayer(layer.name, definition, layer.args, layer.inputShape, layer.parametersDeclared ? layer.parameters : undefined);
 }
 
 /** Imports each extern layer module named by the model (implementation paths are absolute or relative to `baseDirectory`). */

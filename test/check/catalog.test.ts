@@ -2,8 +2,10 @@
 // checked against hand-computed values.
 
 import { describe, expect, test } from 'vitest';
-import { formatShape, LAYER_CATALOG, lookupLayer, residualCosts, withDefaults } from '../../compiler/layers/catalog.ts';
+import { formatShape, LAYER_CATALOG, LAYER_KINDS, lookupLayer, residualCosts, withDefaults } from '../../compiler/layers/catalog.ts';
 import type { TensorShape } from '../../compiler/program.ts';
+import { writtenCall } from '../../scripts/gen-layers-doc.ts';
+import { check } from './helpers.ts';
 
 const f32 = (...dims: (number | string)[]): TensorShape => ({ dtype: 'f32', dims });
 const i32 = (...dims: (number | string)[]): TensorShape => ({ dtype: 'i32', dims });
@@ -111,4 +113,48 @@ describe('layer catalog', () => {
       filters: 4, kernel: 3, stride: 1, padding: 'valid', activation: 'none',
     });
   });
+
+  test("an argument may default to another's value: MaxPool's stride is its size", () => {
+    expect(withDefaults(lookupLayer('MaxPool')!, { size: 3 })).toEqual({ size: 3, stride: 3 });
+    expect(withDefaults(lookupLayer('MaxPool')!, { size: 3, stride: 1 })).toEqual({ size: 3, stride: 1 });
+  });
+});
+
+describe('every kind, written as the reference writes it, checks with every argument filled in', () => {
+  for (const kind of LAYER_KINDS) {
+    test(kind, () => {
+      const definition = lookupLayer(kind)!;
+      const { input, args } = definition.example;
+      const filled = withDefaults(definition, args);
+      const output = definition.inferShape(input, filled);
+      if (!output.ok) throw new Error(output.reason);
+      const result = check(`model m {
+  input x: ${formatShape(input)}
+  target y: ${formatShape(output.shape)}
+  layer l = ${writtenCall(definition, args)}
+  loss mse(l, y)
+}
+
+cluster c {
+  device gpu[0..1] memory 16GiB speed 100TFLOPS
+}
+
+pipeline p {
+  model m
+  cluster c
+  batch 8 microbatches 2
+  stages {
+    s0 on gpu[0] = l
+  }
+  schedule gpipe
+  optimizer sgd(lr: 0.1)
+}
+`);
+      expect(result.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual([]);
+      const [layer] = result.program!.model.layers;
+      expect(Object.keys(layer.args)).toEqual(definition.arguments.map((schema) => schema.name));
+      expect(layer.args).toEqual(filled);
+      expect(layer.parameters).toBe(definition.costs(input, output.shape, filled).parameters);
+    });
+  }
 });

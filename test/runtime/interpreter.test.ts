@@ -44,8 +44,8 @@ function handGptIr(schedule: HandSchedule, extra: Parameters<typeof handIr>[0] e
     layers: [
       { name: 'embed', operator: 'Embedding', args: { vocab, dim }, inputShape: [seq], outputShape: [seq, dim], inputDtype: 'i32', outputDtype: 'f32', parameters: vocab * dim, children: [] },
       block('block[0]', dim, seq), block('block[1]', dim, seq), block('block[2]', dim, seq), block('block[3]', dim, seq),
-      { name: 'norm', operator: 'LayerNorm', args: {}, inputShape: [seq, dim], outputShape: [seq, dim], inputDtype: 'f32', outputDtype: 'f32', parameters: 2 * dim, children: [] },
-      { name: 'head', operator: 'Dense', args: { units: vocab }, inputShape: [seq, dim], outputShape: [seq, vocab], inputDtype: 'f32', outputDtype: 'f32', parameters: dim * vocab + vocab, children: [] },
+      { name: 'norm', operator: 'LayerNorm', args: { eps: 1e-5 }, inputShape: [seq, dim], outputShape: [seq, dim], inputDtype: 'f32', outputDtype: 'f32', parameters: 2 * dim, children: [] },
+      { name: 'head', operator: 'Dense', args: { units: vocab, activation: 'none', bias: true }, inputShape: [seq, dim], outputShape: [seq, vocab], inputDtype: 'f32', outputDtype: 'f32', parameters: dim * vocab + vocab, children: [] },
     ],
     input: { name: 'tokens', shape: [seq], dtype: 'i32' },
     target: { name: 'next', shape: [seq], dtype: 'i32' },

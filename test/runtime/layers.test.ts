@@ -13,8 +13,12 @@ import { filterGradientByConvolution } from '../../runtime/layers/conv.ts';
 import { isExternLayerDefinition } from '../../runtime/extern.ts';
 import swiglu from '../../samples/layers/swiglu.ts';
 import type { IrLayer } from '../../compiler/ir/types.ts';
+import { lookupLayer, withDefaults } from '../../compiler/layers/catalog.ts';
 
-function irLayer(operator: string, args: IrLayer['args'], inputShape: number[], outputShape: number[], children: IrLayer[] = [], inputDtype: 'f32' | 'i32' = 'f32'): IrLayer {
+/** An IR layer as the checker emits it: a built-in kind's arguments with the catalog's defaults filled in. */
+function irLayer(operator: string, given: IrLayer['args'], inputShape: number[], outputShape: number[], children: IrLayer[] = [], inputDtype: 'f32' | 'i32' = 'f32'): IrLayer {
+  const kind = lookupLayer(operator);
+  const args = kind === undefined ? given : withDefaults(kind, given);
   return { name: `test_${operator}`, operator, args, inputShape, outputShape, inputDtype, outputDtype: 'f32', parameters: 0, children };
 }
 

@@ -51,7 +51,7 @@ export interface HandIrOptions {
 
 export function dense(name: string, inputs: number, units: number, activation = 'relu'): IrLayer {
   return {
-    name, operator: 'Dense', args: { units, activation }, inputShape: [inputs], outputShape: [units],
+    name, operator: 'Dense', args: { units, activation, bias: true }, inputShape: [inputs], outputShape: [units],
     inputDtype: 'f32', outputDtype: 'f32', parameters: inputs * units + units, children: [],
   };
 }

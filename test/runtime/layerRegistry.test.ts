@@ -1,0 +1,198 @@
+// The catalog (compiler/layers/catalog.ts) and the runtime's builders
+// (runtime/layers/registry.ts) agree on every layer kind: built from the
+// catalog's defaults, and again with each argument changed on its own, the
+// runtime layer holds exactly the parameters the catalog counts, produces the
+// shape the catalog infers, and behaves differently for every changed
+// argument (so an argument the runtime ignored or read under another name
+// would fail here even where the type checker is not run).
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import type { IrLayer } from '../../compiler/ir/types.ts';
+import {
+  argumentsOf, LAYER_KINDS, lookupLayer, residualCosts, withDefaults,
+  type LayerArguments, type LayerArgumentsOf, type LayerKind,
+} from '../../compiler/layers/catalog.ts';
+import type { ArgumentValue, LayerCosts, TensorShape } from '../../compiler/program.ts';
+import { useBackend } from '../../runtime/backends.ts';
+import { buildLayer, isBuiltinOperator, LAYER_BUILDERS } from '../../runtime/layers/registry.ts';
+import { disposeState, type ParameterStore, type RuntimeLayer } from '../../runtime/layers/types.ts';
+import { initialValues } from '../../runtime/parameters.ts';
+import { fillNormal } from '../../runtime/random.ts';
+
+/**
+ * For every kind, a value other than the example's (defaults applied) for
+ * each of its arguments. Typed to list every argument of every kind, and
+ * checked below against the catalog's names too.
+ */
+const VARIANTS: { readonly [K in LayerKind]: LayerArgumentsOf<K> } = {
+  Dense: { units: 10, activation: 'tanh', bias: false },
+  Embedding: { vocab: 50, dim: 16 },
+  LayerNorm: { eps: 0.5 },
+  MultiHeadAttention: { heads: 2, causal: false },
+  TransformerBlock: { heads: 8, ff: 128, causal: true, dropout: 0.5 },
+  ReLU: {},
+  GELU: {},
+  Tanh: {},
+  Softmax: {},
+  Dropout: { rate: 0.5 },
+  Conv2D: { filters: 4, kernel: 5, stride: 2, padding: 'same', activation: 'relu' },
+  MaxPool: { size: 3, stride: 1 },
+  Flatten: {},
+};
+
+const BATCH = 2;
+
+/** The IR layer lowering emits for a checked layer on a symbolic batch (compiler/lower/compile.ts). */
+function irLayerOf(operator: string, args: LayerArguments, input: TensorShape, output: TensorShape, parameters: number, children: IrLayer[] = []): IrLayer {
+  const perExample = (shape: TensorShape) => shape.dims.slice(1).map((dim) => dim as number);
+  const dtype = (shape: TensorShape) => (shape.dtype === 'i32' ? 'i32' as const : 'f32' as const);
+  return {
+    name: `t_${operator}`, operator, args,
+    inputShape: perExample(input), outputShape: perExample(output),
+    inputDtype: dtype(input), outputDtype: dtype(output), parameters, children,
+  };
+}
+
+interface Built {
+  readonly ir: IrLayer;
+  readonly costs: LayerCosts;
+  readonly output: TensorShape;
+}
+
+function checked(kind: LayerKind, given: LayerArguments): Built {
+  const definition = lookupLayer(kind)!;
+  const args = withDefaults(definition, given);
+  const { input } = definition.example;
+  const inferred = definition.inferShape(input, args);
+  if (!inferred.ok) throw new Error(`${kind}(${JSON.stringify(args)}) rejects its example input: ${inferred.reason}`);
+  const costs = definition.costs(input, inferred.shape, args);
+  return { ir: irLayerOf(kind, args, input, inferred.shape, costs.parameters), costs, output: inferred.shape };
+}
+
+function exampleInput(ir: IrLayer): tf.Tensor {
+  const shape = [BATCH, ...ir.inputShape];
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (ir.inputDtype === 'i32') {
+    return tf.tensor(Array.from({ length: count }, (_, i) => (i * 7) % 50), shape, 'int32');
+  }
+  return tf.tensor(fillNormal(new Float32Array(count), 3, 1), shape);
+}
+
+interface Observed {
+  readonly parameterCount: number;
+  readonly parameterShapes: string;
+  readonly outputShape: readonly number[];
+  readonly output: Float32Array;
+}
+
+/** Runs a training forward with seeded parameters: what the layer holds and what it computes. */
+function observe(layer: RuntimeLayer, input: tf.Tensor): Observed {
+  const values = new Map(layer.parameters.map((spec) => [spec.name, tf.tensor(initialValues(spec, 7), spec.shape as number[])]));
+  const store: ParameterStore = { get: (name) => values.get(name)!, accumulate: (_name, gradient) => gradient.dispose() };
+  const result = layer.forward(store, input, { training: true, step: 1, seed: 4, exampleOffset: 0 });
+  const observed: Observed = {
+    parameterCount: layer.parameters.reduce((total, spec) => total + spec.shape.reduce((a, b) => a * b, 1), 0),
+    parameterShapes: layer.parameters.map((spec) => `${spec.name.replace(/^[^/]*/, '')}[${spec.shape.join(',')}]`).join(' '),
+    outputShape: result.output.shape,
+    output: result.output.dataSync() as Float32Array,
+  };
+  disposeState([result, [...values.values()]]);
+  return observed;
+}
+
+function buildAndObserve(built: Built): Observed {
+  const input = exampleInput(built.ir);
+  const observed = observe(buildLayer(built.ir, new Map()), input);
+  input.dispose();
+  return observed;
+}
+
+function expectAgreement(kind: string, built: Built, observed: Observed): void {
+  expect(observed.parameterCount, `${kind}: parameters the runtime creates vs the catalog's cost`).toBe(built.costs.parameters);
+  expect(observed.outputShape, `${kind}: output shape vs inferShape`).toEqual([BATCH, ...built.ir.outputShape]);
+  expect(observed.output.every(Number.isFinite), `${kind}: finite output`).toBe(true);
+}
+
+function differs(a: Observed, b: Observed): boolean {
+  if (a.parameterShapes !== b.parameterShapes || a.outputShape.join() !== b.outputShape.join()) return true;
+  return a.output.some((value, i) => Math.abs(value - b.output[i]) > 1e-6 * Math.max(1, Math.abs(value)));
+}
+
+describe('the catalog and the runtime registry agree on every layer kind', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+
+  it('the runtime has a builder for every kind the catalog defines (and Residual), and no other', () => {
+    expect(Object.keys(LAYER_BUILDERS).sort()).toEqual([...LAYER_KINDS, 'Residual'].sort());
+    expect(isBuiltinOperator('Dense') && isBuiltinOperator('Residual') && !isBuiltinOperator('SwiGLU')).toBe(true);
+  });
+
+  it('an IR layer that lacks an argument of its kind is refused by name, not built with undefined', () => {
+    const { ir } = checked('MaxPool', { size: 2 });
+    const { stride: _stride, ...withoutStride } = ir.args;
+    expect(() => buildLayer({ ...ir, args: withoutStride }, new Map()))
+      .toThrow("layer 't_MaxPool' (MaxPool): the IR lacks its argument 'stride'; the checker writes every argument, so compile the program again");
+  });
+
+  it('the variants below name exactly the catalog\'s arguments of every kind', () => {
+    for (const kind of LAYER_KINDS) {
+      expect(Object.keys(VARIANTS[kind]), kind).toEqual(lookupLayer(kind)!.arguments.map((schema) => schema.name));
+    }
+  });
+
+  it('every optional argument has a default (or takes another argument\'s value), so the IR carries every argument', () => {
+    for (const kind of LAYER_KINDS) {
+      const { arguments: schema, example } = lookupLayer(kind)!;
+      for (const argument of schema) {
+        expect(argument.required || argument.default !== undefined || argument.defaultFrom !== undefined, `${kind}.${argument.name}`).toBe(true);
+        if (argument.defaultFrom !== undefined) {
+          expect(schema.findIndex((other) => other.name === argument.defaultFrom), `${kind}.${argument.name} defaults to an earlier argument`)
+            .toBeLessThan(schema.indexOf(argument));
+        }
+      }
+      expect(Object.keys(withDefaults(lookupLayer(kind)!, example.args)), `${kind}: the example's arguments, filled`).toEqual(schema.map((s) => s.name));
+    }
+  });
+
+  for (const kind of LAYER_KINDS) {
+    describe(kind, () => {
+      const { example } = lookupLayer(kind)!;
+      it('built from the catalog\'s defaults: the parameters it counts and the shape it infers', () => {
+        const built = checked(kind, example.args);
+        expectAgreement(kind, built, buildAndObserve(built));
+      });
+      const variants = Object.entries(VARIANTS[kind]) as [string, ArgumentValue][];
+      for (const [name, value] of variants) {
+        it(`honours ${name}: ${String(value)}`, () => {
+          const base = checked(kind, example.args);
+          expect(base.ir.args[name], `${kind}.${name}: the variant must differ from the example's value`).not.toBe(value);
+          const changed = checked(kind, { ...base.ir.args, [name]: value });
+          const observed = buildAndObserve(changed);
+          expectAgreement(`${kind}(${name}: ${String(value)})`, changed, observed);
+          expect(differs(observed, buildAndObserve(base)), `${kind}: changing ${name} changes what the runtime layer holds or computes`).toBe(true);
+        });
+      }
+    });
+  }
+
+  it('Residual: the body\'s parameters and the input shape, built from its children', () => {
+    const input: TensorShape = { dtype: 'f32', dims: ['batch', 8] };
+    const body: readonly { readonly kind: LayerKind; readonly args: LayerArguments }[] = [
+      { kind: 'Dense', args: argumentsOf('Dense', { units: 8, activation: 'gelu' }) },
+      { kind: 'LayerNorm', args: argumentsOf('LayerNorm', {}) },
+    ];
+    const children = body.map(({ kind, args }, i) => {
+      const definition = lookupLayer(kind)!;
+      const shape = definition.inferShape(input, args);
+      if (!shape.ok) throw new Error(shape.reason);
+      const costs = definition.costs(input, shape.shape, args);
+      return { ir: { ...irLayerOf(kind, args, input, shape.shape, costs.parameters), name: `t_body_${i}` }, costs };
+    });
+    const costs = residualCosts(input, children.map((child) => child.costs));
+    const built: Built = { ir: irLayerOf('Residual', {}, input, input, costs.parameters, children.map((c) => c.ir)), costs, output: input };
+    const observed = buildAndObserve(built);
+    expectAgreement('Residual', built, observed);
+    // output = input + body(input): without the body the output would be the input itself.
+    expect(differs(observed, { ...observed, output: exampleInput(built.ir).dataSync() as Float32Array })).toBe(true);
+  });
+});
