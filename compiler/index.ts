@@ -27,7 +27,11 @@ export { createMemoryHost, createReaderHost, type CompilerHost } from './host.ts
 // Checking.
 export { checkProgram, type CheckOptions, type CheckResult } from './check/index.ts';
 export type * from './program.ts';
-export { lookupLayer } from './layers/catalog.ts';
+export {
+  formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
+  type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind,
+} from './layers/catalog.ts';
+export { describeBound } from './check/arguments.ts';
 
 // Schedules and lowering.
 export { type AutoScheduler } from './lower/compile.ts';

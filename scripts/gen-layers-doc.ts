@@ -8,12 +8,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeBound } from '../compiler/check/arguments.ts';
 import {
-  formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
-  type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition,
-} from '../compiler/layers/catalog.ts';
-import type { ArgumentValue, LayerCosts } from '../compiler/program.ts';
+  describeBound, formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
+  type ArgumentSchema, type ArgumentValue, type CostRule, type LayerArguments, type LayerCosts, type LayerDefinition,
+} from '../compiler/index.ts';
 
 export const DOC_PATH = 'docs/layers.md';
 
