@@ -7,7 +7,7 @@
 //   node bench/gpu.ts [--ir .gpu/ir] [--steps 20] [--backends webgpu,cpu]
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { IrProgram } from '../compiler/ir/types.ts';
+import type { IrProgram } from '../compiler/index.ts';
 import { isBackendName, listBackends, openSession, useBackend, verify, type BackendName } from '../runtime/index.ts';
 
 function argument(name: string, fallback: string): string {

@@ -82,3 +82,79 @@ describe('module boundaries', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+// The edges (CLI, benchmarks, scripts) see the core only through its public
+// faces, and never chain phases themselves: compiler/compilation.ts does.
+const PUBLIC_FACES = new Set(['compiler/index.ts', 'runtime/index.ts', 'grammar/index.ts']);
+
+describe('the edges use only the public faces', () => {
+  for (const folder of ['cli', 'bench', 'scripts']) {
+    it(`${folder}/ imports only compiler/index.ts, runtime/index.ts and grammar/index.ts of the core`, () => {
+      const offenders = sourcesUnder(folder)
+        .flatMap(importsOf)
+        .filter((edge) => {
+          const target = resolve(edge);
+          if (target === undefined || !/^(compiler|runtime|grammar|cli)\//.test(target)) return false;
+          // A folder's own files (cli/ importing cli/render.ts) are its business.
+          if (target.startsWith(`${folder}/`)) return false;
+          return !PUBLIC_FACES.has(target);
+        })
+        .map((edge) => `${edge.from} imports ${edge.specifier}`);
+      expect(offenders).toEqual([]);
+    });
+  }
+
+  it('cli/ holds no phase orchestration: it never calls a phase itself', () => {
+    const phaseFunctions = [
+      'checkProgram', 'parseProgram', 'evaluateSchedule', 'validateSchedule', 'lowerToInstructionStreams', 'proveDeadlockFree',
+      'builtinSchedule', 'importTorchCsv', 'bareAutoSchedule', 'compileProgram', 'scheduleProgram', 'lowerProgram', 'simulateIr',
+    ];
+    const offenders = sourcesUnder('cli').flatMap((file) => {
+      const text = readFileSync(path.join(root, file), 'utf8');
+      return phaseFunctions.filter((name) => new RegExp(`\\b${name}\\s*\\(`).test(text)).map((name) => `${file} calls ${name}`);
+    });
+    expect(offenders).toEqual([]);
+  });
+});
+
+// madge would do this, but madge 8 requires TypeScript 5 and the project is on 6;
+// the import graph is already at hand, so Tarjan's strongly connected components.
+describe('import cycles', () => {
+  it('no module imports itself through others (value imports; type-only imports vanish at run time)', () => {
+    const files = ['grammar', 'compiler', 'runtime', 'cli', 'bench', 'scripts'].flatMap(sourcesUnder);
+    const known = new Set(files);
+    const edges = new Map(files.map((file) => [file, importsOf(file).filter((edge) => !edge.typeOnly).map(resolve).filter((target): target is string => target !== undefined && known.has(target))]));
+    const index = new Map<string, number>();
+    const low = new Map<string, number>();
+    const stack: string[] = [];
+    const onStack = new Set<string>();
+    const cycles: string[][] = [];
+    let counter = 0;
+    const connect = (file: string): void => {
+      index.set(file, counter);
+      low.set(file, counter++);
+      stack.push(file);
+      onStack.add(file);
+      for (const target of edges.get(file) ?? []) {
+        if (!index.has(target)) {
+          connect(target);
+          low.set(file, Math.min(low.get(file)!, low.get(target)!));
+        } else if (onStack.has(target)) {
+          low.set(file, Math.min(low.get(file)!, index.get(target)!));
+        }
+      }
+      if (low.get(file) === index.get(file)) {
+        const component: string[] = [];
+        let member: string;
+        do {
+          member = stack.pop()!;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== file);
+        if (component.length > 1 || (edges.get(file) ?? []).includes(file)) cycles.push(component.sort());
+      }
+    };
+    for (const file of files) if (!index.has(file)) connect(file);
+    expect(cycles).toEqual([]);
+  });
+});
