@@ -434,7 +434,7 @@ export function simulateCompilation(compilation: Compilation, options: { readonl
   if (compilation.origin === 'program') {
     const pipeline = compilation.program!.pipeline;
     label = compilation.restaged ? `${pipeline.schedule.name} (${compilation.restaged})` : pipeline.schedule.name;
-    title = `pipeline ${pipeline.name} · schedule ${pipeline.schedule.name} · ${pipeline.devicesPerReplica} devices${pipeline.replicas > 1 ? ` × ${pipeline.replicas} replicas` : ''}, ${pipeline.stages.length} stages${pipeline.placement === 'v' ? ' (placement v)' : ''}, ${pipeline.microbatches} microbatches · ${compilation.costLabel}`;
+    title = `pipeline ${pipeline.name} · schedule ${pipeline.schedule.name}${compilation.restaged ? ` (re-split: ${compilation.restaged})` : ''} · ${pipeline.devicesPerReplica} devices${pipeline.replicas > 1 ? ` × ${pipeline.replicas} replicas` : ''}, ${pipeline.stages.length} stages${pipeline.placement === 'v' ? ' (placement v)' : ''}, ${pipeline.microbatches} microbatches · ${compilation.costLabel}`;
   } else {
     title = `${compilation.name} · ${shape} · ${compilation.costLabel}`;
   }

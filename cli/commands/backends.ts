@@ -1,4 +1,4 @@
-// `pipec backends [--json]`: which TensorFlow.js backends this machine can
+// `pipec backends [--format json]`: which TensorFlow.js backends this machine can
 // run (each is tried with a tiny computation), with the reason for those
 // that cannot. Exit 0 always: the answer is information, not an error.
 
@@ -6,15 +6,16 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { listBackends } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
+import { addFormatOptions, chosenFormat } from '../io.ts';
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('backends')
-    .description('list the TensorFlow.js backends this machine can run, and why the others cannot')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+    .description('list the TensorFlow.js backends this machine can run, and why the others cannot');
+  addFormatOptions(command, ['text', 'json'], 'text')
+    .action(async (options: { json?: boolean; format?: 'text' | 'json' }) => {
       const statuses = await listBackends();
-      if (options.json) {
+      if (chosenFormat(options, 'text') === 'json') {
         process.stdout.write(`${JSON.stringify(statuses)}\n`);
       } else {
         for (const status of statuses) {

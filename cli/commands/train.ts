@@ -11,6 +11,7 @@ import pc from 'picocolors';
 import { run, RuntimeFault, type Evaluation, type StepRecord } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
+import { addFormatOptions, chosenFormat } from '../io.ts';
 import { compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface TrainCommandOptions extends ModeFlags {
@@ -21,6 +22,7 @@ export interface TrainCommandOptions extends ModeFlags {
   readonly resume?: string;
   readonly trace?: string;
   readonly json?: boolean;
+  readonly format?: 'text' | 'json';
   readonly evalEvery?: string;
   readonly pipeline?: string;
   readonly timeout?: string;
@@ -34,7 +36,7 @@ function positiveInteger(value: string | undefined, flag: string): number | unde
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('train a .pipe program on TensorFlow.js by interpreting its per-device instruction streams')
     .argument('<file>', '.pipe file')
@@ -46,12 +48,12 @@ export function register(program: Command): void {
     .option('--checkpoint-every <n>', 'steps between checkpoints')
     .option('--resume <dir>', 'continue from the checkpoint in this directory')
     .option('--trace <file>', 'write a Chrome/Perfetto trace of what each device did')
-    .option('--json', 'print a JSON summary instead of progress and text')
     .option('--eval-every <k>', 'evaluate on the held-out set every k steps')
     .option('--pipeline <name>', 'the pipeline to train (default: the first in the file)')
-    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120')
+    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120');
+  addFormatOptions(command, ['text', 'json'], 'text', 'json: one JSON summary instead of progress and text')
     .action(async (file: string, options: TrainCommandOptions) => {
-      setExitCode(await runTrain(file, options));
+      setExitCode(await runTrain(file, { ...options, json: chosenFormat(options, 'text') === 'json' }));
     });
 }
 

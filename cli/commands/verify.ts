@@ -1,4 +1,4 @@
-// `pipec verify FILE [--backend B] [--tolerance T] [--workers|--in-process] [--json]`:
+// `pipec verify FILE [--backend B] [--tolerance T] [--workers|--in-process] [--format json]`:
 // one training step through the pipeline and one through plain
 // single-device training of the same model; prints the largest relative
 // gradient difference. Exit 1 over the tolerance.
@@ -7,17 +7,19 @@ import { Option, type Command } from 'commander';
 import { verify } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
+import { addFormatOptions, chosenFormat } from '../io.ts';
 import { compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface VerifyCommandOptions extends ModeFlags {
   readonly backend: BackendName;
   readonly tolerance: string;
   readonly json?: boolean;
+  readonly format?: 'text' | 'json';
   readonly pipeline?: string;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('verify')
     .description('compare one pipelined step\'s gradients with plain single-device training (exit 1 over tolerance)')
     .argument('<file>', '.pipe file')
@@ -25,10 +27,10 @@ export function register(program: Command): void {
     .option('--tolerance <t>', 'largest allowed relative gradient difference', '1e-5')
     .option('--workers', 'run the pipeline on worker threads')
     .option('--in-process', 'run the pipeline in this thread (default)')
-    .option('--json', 'print JSON')
-    .option('--pipeline <name>', 'the pipeline to verify (default: the first in the file)')
+    .option('--pipeline <name>', 'the pipeline to verify (default: the first in the file)');
+  addFormatOptions(command, ['text', 'json'], 'text')
     .action(async (file: string, options: VerifyCommandOptions) => {
-      setExitCode(await runVerify(file, options));
+      setExitCode(await runVerify(file, { ...options, json: chosenFormat(options, 'text') === 'json' }));
     });
 }
 
