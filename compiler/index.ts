@@ -26,13 +26,18 @@ export { lookupLayer } from './layers/catalog.ts';
 
 // Schedules and lowering.
 export { compileProgram, type CompileOptions, type CompileResult } from './lower/compile.ts';
-export { builtinSchedule, builtinScheduleNames } from './schedule/builtin.ts';
+export { builtinSchedule, builtinScheduleContract, builtinScheduleNames, defaultStagesPerDevice } from './schedule/builtin.ts';
+export { checkScheduleContract, scheduleContract, type ContractViolation, type ScheduleContract } from './schedule/contract.ts';
 export { evaluateSchedule } from './schedule/evaluate.ts';
 export { validateSchedule } from './schedule/validate.ts';
 export { proveDeadlockFree } from './schedule/deadlock.ts';
 export { lowerToInstructionStreams } from './lower/lower.ts';
 export { bareScheduleIr } from './lower/bare.ts';
-export { placeStages, type ComputeSchedule, type ComputeAction, type PipelineShape } from './schedule/types.ts';
+export type { ComputeSchedule, ComputeAction, PipelineShape } from './schedule/types.ts';
+export {
+  classifyPlacement, describePlacement, explicitPlacement, parsePlacementKind, placeRegular, placementFromDeclaration,
+  regularStageDevices, satisfiesPlacement, type Placement, type PlacementKind, type RegularPlacementKind,
+} from './placement.ts';
 export { IR_VERSION, type IrProgram, type Instruction, type InstructionOp } from './ir/types.ts';
 export { irJsonSchema, validateIr } from './ir/schema.ts';
 export { exportTorchCsv, importTorchCsv } from './torch/csv.ts';

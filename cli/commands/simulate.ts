@@ -315,7 +315,7 @@ function programScenarios(file: string, options: ScenarioOptions, compare?: read
     const result = unit ? simulate(compiled.ir.devices, costs) : simulateIr(compiled.ir, costs);
     scenarios.push({
       label: checked.restaged ? `${variant.pipeline.schedule.name} (${checked.restaged})` : variant.pipeline.schedule.name,
-      title: `pipeline ${variant.pipeline.name} · schedule ${variant.pipeline.schedule.name} · ${variant.pipeline.devicesPerReplica} devices${variant.pipeline.replicas > 1 ? ` × ${variant.pipeline.replicas} replicas` : ''}, ${variant.pipeline.stages.length} stages${variant.pipeline.placement === 'v' ? ' (placement v)' : ''}, ${variant.pipeline.microbatches} microbatches · ${unit ? 'unit costs' : options.costs !== undefined ? `measured costs (${options.costs})` : 'costs derived from FLOPs and links'}`,
+      title: `pipeline ${variant.pipeline.name} · schedule ${variant.pipeline.schedule.name} · ${variant.pipeline.devicesPerReplica} devices${variant.pipeline.replicas > 1 ? ` × ${variant.pipeline.replicas} replicas` : ''}, ${variant.pipeline.stages.length} stages${variant.pipeline.placement.kind === 'v' ? ' (placement v)' : ''}, ${variant.pipeline.microbatches} microbatches · ${unit ? 'unit costs' : options.costs !== undefined ? `measured costs (${options.costs})` : 'costs derived from FLOPs and links'}`,
       schedule: compiled.schedule,
       result,
       costs,

@@ -58,7 +58,14 @@ describe('pipec schedule', () => {
     expect(unknown.errorOutput).toContain("PIPE4016: unknown schedule '2f2b'");
     const tooFew = runSchedule('dualpipe-v', { ...base, microbatches: 4, stagesPerDevice: 2, format: 'text' });
     expect(tooFew.exitCode).toBe(1);
-    expect(tooFew.errorOutput).toContain('DualPipeV needs m >= 2p');
+    expect(tooFew.errorOutput).toContain("PIPE4032: schedule 'dualpipe_v' needs at least 2p microbatches (p = 4, m = 4)");
+    // The contract's v == 2, as a pipeline with four stages per device would be told.
+    const threeChunks = runSchedule('zb-v', { ...base, microbatches: 8, stagesPerDevice: 3, format: 'text' });
+    expect(threeChunks.exitCode).toBe(1);
+    expect(threeChunks.errorOutput).toContain("PIPE4032: schedule 'zb_v' runs two stages per device, in a V (v = 3)");
+    const oneChunk = runSchedule('v-half', { ...base, microbatches: 8, stagesPerDevice: 1, format: 'text' });
+    expect(oneChunk.exitCode).toBe(1);
+    expect(oneChunk.errorOutput).toContain("schedule 'v_half' runs two stages per device, in a V (v = 1)");
   });
 
   it('defaults to two stages per device for the multi-chunk families, and main() wires the flags', async () => {
