@@ -157,7 +157,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     } else if (stage.device === undefined) {
       ok = false;
       reporter.report(PlacementMessages.stageWithoutDevice, stage.name.span, { name }, {
-        hint: `write ${name} on <device> = ..., or ask for a placement: stages placement loop { ... }`,
+        hint: `write ${name} on <device> = ..., or ask for a placement: stages placement ${DEFAULT_PLACEMENT_KIND} { ... }`,
       });
       deviceOfStage.push(undefined);
     } else {
