@@ -20,8 +20,9 @@ import type { Expression, ScheduleDeclaration } from '../../grammar/ast.ts';
 import { printExpression } from '../../grammar/printer.ts';
 import type { Span } from '../../grammar/source.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
-import { describeStageDevices, parsePlacementKind, satisfiesPlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
+import { classifyPlacement, describeStageDevices, parsePlacementKind, satisfiesPlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
 import type { ArgumentValue } from '../program.ts';
+import type { PipelineShape } from './types.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, type Slots } from './expressions.ts';
 
 /**
@@ -59,6 +60,19 @@ export interface ContractShape {
   readonly stagesPerDevice: number;
   /** The stage → rank map; without it `requires placement` is not checked. */
   readonly placement?: Placement;
+}
+
+/**
+ * The contract shape of a pipeline shape or an order (an imported PyTorch
+ * CSV included): its map classified by compiler/placement.ts.
+ */
+export function contractShapeOf(shape: PipelineShape): ContractShape {
+  return {
+    devices: shape.devices,
+    microbatches: shape.microbatches,
+    stagesPerDevice: shape.stages / shape.devices,
+    placement: classifyPlacement(shape.stageDevice, shape.devices),
+  };
 }
 
 export interface ContractViolation {

@@ -20,14 +20,14 @@ import type {
   RequiresRule,
   ScheduleDeclaration,
 } from '../../grammar/ast.ts';
-import { classifyPlacement, listPlacementKinds } from '../placement.ts';
+import { listPlacementKinds } from '../placement.ts';
 import type { Span } from '../../grammar/source.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue } from '../program.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type Value } from './expressions.ts';
 import { listSchedule, type PriorityClass } from './listScheduler.ts';
-import { checkScheduleContract, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
+import { checkScheduleContract, contractShapeOf, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
 import type { ComputeAction, ComputeSchedule, PipelineShape } from './types.ts';
 
 export { requiredPlacement } from './contract.ts';
@@ -117,12 +117,7 @@ function evaluate(
   for (const statement of declaration.body) {
     if (statement.kind === 'RequiresRule') checkRequirement(statement, diagnostics);
   }
-  const contract = checkScheduleContract(declaration, {
-    devices: shape.devices,
-    microbatches: shape.microbatches,
-    stagesPerDevice: shape.stages / shape.devices,
-    placement: classifyPlacement(shape.stageDevice, shape.devices),
-  }, args, { sources: options.sources });
+  const contract = checkScheduleContract(declaration, contractShapeOf(shape), args, { sources: options.sources });
   diagnostics.push(...contract.diagnostics, ...contract.violations.map((violation) => violation.diagnostic));
   if (hasError(diagnostics)) return undefined;
 
