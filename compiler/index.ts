@@ -27,7 +27,10 @@ export { lookupLayer } from './layers/catalog.ts';
 // Schedules and lowering.
 export { compileProgram, type CompileOptions, type CompileResult } from './lower/compile.ts';
 export { builtinSchedule, builtinScheduleContract, builtinScheduleNames, defaultStagesPerDevice } from './schedule/builtin.ts';
-export { checkScheduleContract, scheduleContract, type ContractViolation, type ScheduleContract } from './schedule/contract.ts';
+export {
+  checkScheduleContract, contractDiagnosticAt, contractShapeOf, relocateDiagnostic, scheduleContract,
+  type ContractShape, type ContractViolation, type ScheduleContract,
+} from './schedule/contract.ts';
 export { evaluateSchedule } from './schedule/evaluate.ts';
 export { validateSchedule } from './schedule/validate.ts';
 export { proveDeadlockFree } from './schedule/deadlock.ts';
