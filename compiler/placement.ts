@@ -110,9 +110,13 @@ export function placeRegular(kind: RegularPlacementKind, devices: number, stages
  * on `devices` ranks, or (kind undefined) the stage → rank map the stages
  * spelled out. A problem when the stage count does not fit the kind.
  */
-export function placementFromDeclaration(
-  declared: { readonly kind: RegularPlacementKind; readonly devices: number; readonly stages: number } | { readonly kind?: undefined; readonly stageDevice: readonly number[]; readonly devices?: number },
-): Placement | PlacementProblem {
+export type PlacementDeclaration = RegularPlacementDeclaration | WrittenPlacementDeclaration;
+export interface RegularPlacementDeclaration { readonly kind: RegularPlacementKind; readonly devices: number; readonly stages: number }
+export interface WrittenPlacementDeclaration { readonly kind?: undefined; readonly stageDevice: readonly number[]; readonly devices?: number }
+
+export function placementFromDeclaration(declared: WrittenPlacementDeclaration): Placement;
+export function placementFromDeclaration(declared: PlacementDeclaration): Placement | PlacementProblem;
+export function placementFromDeclaration(declared: PlacementDeclaration): Placement | PlacementProblem {
   if (declared.kind === undefined) return explicitPlacement(declared.stageDevice, declared.devices);
   const problem = regularPlacementProblem(declared.kind, declared.devices, declared.stages);
   return problem ?? placeRegular(declared.kind, declared.devices, declared.stages / declared.devices);

@@ -16,8 +16,8 @@ import type { Span } from '../../grammar/source.ts';
 import { PlacementMessages } from '../messages/placement.ts';
 import { partitionLayers } from '../partition/partition.ts';
 import {
-  DEFAULT_PLACEMENT_KIND, explicitPlacement, parsePlacementKind, placeRegular as placeRegularKind, placementNameHint,
-  regularPlacementProblem, stageMultiple, type Placement, type RegularPlacementKind,
+  DEFAULT_PLACEMENT_KIND, isPlacementProblem, parsePlacementKind, placementFromDeclaration, placementNameHint, stageMultiple,
+  type Placement, type RegularPlacementKind,
 } from '../placement.ts';
 import type { CheckedModel } from '../program.ts';
 import type { ClusterCheckResult } from './cluster.ts';
@@ -100,7 +100,7 @@ function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 
  * when the user did not ask for a placement (plain `stages auto(N)`), fewer
  * stages than devices simply use the first N.
  */
-function placeRegular(
+function placeDeclaredKind(
   style: RegularPlacementKind,
   count: number,
   inputs: StageInputs,
@@ -116,8 +116,9 @@ function placeRegular(
     });
     return undefined;
   }
-  const problem = regularPlacementProblem(style, ranks, count);
-  if (problem !== undefined) {
+  const placement = placementFromDeclaration({ kind: style, devices: ranks, stages: count });
+  if (isPlacementProblem(placement)) {
+    const problem = placement;
     // A cluster with as many ranks as the stages make laps of one stage each would fit too.
     const fittingDevices = count / stageMultiple(style, 1);
     inputs.reporter.report(PlacementMessages.placementShape, span, { problem: problem.problem }, {
@@ -125,7 +126,6 @@ function placeRegular(
     });
     return undefined;
   }
-  const placement = placeRegularKind(style, ranks, count / ranks);
   return { ranks, stageRank: placement.stageDevice, placement };
 }
 
@@ -229,7 +229,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
   let stageRank: readonly number[];
   let placed: Placement;
   if (placement !== undefined) {
-    const regular = placeRegular(placement, block.stages.length, inputs, block.placement!.span, false);
+    const regular = placeDeclaredKind(placement, block.stages.length, inputs, block.placement!.span, false);
     if (regular === undefined) return undefined;
     ({ ranks, stageRank, placement: placed } = regular);
   } else {
@@ -245,7 +245,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
       return undefined;
     }
     stageRank = deviceOfStage as number[];
-    placed = explicitPlacement(stageRank, ranks);
+    placed = placementFromDeclaration({ stageDevice: stageRank, devices: ranks });
   }
   return {
     placement: placed,
@@ -333,7 +333,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   const placementName = readPlacement(block.placement, reporter);
   if (placementName === null) return undefined;
   const style = placementName ?? DEFAULT_PLACEMENT_KIND;
-  const placed = placeRegular(style, count, inputs, block.placement?.span ?? block.count.span, placementName === undefined);
+  const placed = placeDeclaredKind(style, count, inputs, block.placement?.span ?? block.count.span, placementName === undefined);
   if (placed === undefined) return undefined;
   if (model === undefined || inputs.microbatchSize === undefined) return undefined; // errors already reported
 
