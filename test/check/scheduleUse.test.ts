@@ -3,6 +3,10 @@
 // contract (`requires placement`, `requires CONDITION`) holds, and `auto(memory: ...)` takes bytes or K * activations(NAME).
 
 import { describe, expect, test } from 'vitest';
+import type { ScheduleDeclaration } from '../../grammar/ast.ts';
+import { parse } from '../../grammar/index.ts';
+import { unitCostModel } from '../../compiler/cost/types.ts';
+import { compileProgram } from '../../compiler/lower/compile.ts';
 import { check, expectClean, expectDiagnostic, variant } from './helpers.ts';
 
 const USER_SCHEDULE = `
@@ -65,6 +69,19 @@ schedule grouped(p, m, k = 1) {
 `;
     expectClean(check(variant(['schedule 1f1b', 'schedule grouped']) + own));
     expectDiagnostic(check(variant(['schedule 1f1b', 'schedule grouped(k: 3)']) + own), 'PIPE4032', 'schedule grouped(k: 3)', "schedule 'grouped' needs microbatches in groups of k·p (p = 2, m = 8, k = 3)");
+  });
+
+  test("an evaluation error inside the standard library is reported at the user's schedule line", () => {
+    const checked = check(variant(['schedule 1f1b', 'schedule gpipe']));
+    expectClean(checked);
+    // A library schedule that fails for this shape (none of the real ones do: their contracts say when they cannot run).
+    const library = parse({ name: 'std:broken', text: 'schedule gpipe(p, m) {\n  on device d {\n    let w = m / (p - 2)\n    F[0..m]\n    B[0..m]\n  }\n}\n' });
+    const declaration = library.document.declarations[0] as ScheduleDeclaration;
+    const program = { ...checked.program!, pipeline: { ...checked.program!.pipeline, schedule: { ...checked.program!.pipeline.schedule, declaration } } };
+    const compiled = compileProgram(program, { costs: unitCostModel(program.pipeline.stages.length) });
+    const error = compiled.diagnostics.find((d) => d.code === 'PIPE4002')!;
+    expect(error.span).toEqual(program.pipeline.schedule.span);
+    expect(error.related[0]).toMatchObject({ span: { file: 'std:broken' }, message: "in schedule 'gpipe' (std:broken)" });
   });
 
   test('auto schedules take bytes or a multiple of a schedule\'s activations', () => {
