@@ -147,12 +147,6 @@ export function classifyPlacement(stageDevice: readonly number[], devices?: numb
   return written;
 }
 
-/** The regular kind the map has (classifyPlacement's kind), or undefined for an irregular map. */
-export function regularKindOf(placement: Placement): RegularPlacementKind | undefined {
-  const kind = classifyPlacement(placement.stageDevice, placement.devices).kind;
-  return kind === 'explicit' ? undefined : kind;
-}
-
 /**
  * Whether the placement satisfies a `requires placement KIND`: its map is
  * the kind's map (a v-shaped map is also a wave; explicit is any map).
@@ -171,10 +165,7 @@ function mapHasKind(placement: Placement, kind: RegularPlacementKind): boolean {
   return expected.length === stageDevice.length && expected.every((rank, stage) => rank === stageDevice[stage]);
 }
 
-/**
- * For messages: 'loop', 'v', 'wave', 'explicitly' (a map written stage by
- * stage) or 'as [0, 1, 1, 0]' (an irregular map that was not declared).
- */
+/** For messages, how the stages were declared: 'loop', 'v', 'wave' or 'explicitly' (written stage by stage). */
 export function describePlacement(placement: Placement): string {
   if (placement.kind === 'explicit') return 'explicitly';
   return placement.kind;
