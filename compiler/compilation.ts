@@ -27,8 +27,9 @@ import type { IrProgram } from './ir/types.ts';
 import { bareScheduleIr } from './lower/bare.ts';
 import { lowerProgram, scheduleProgram, verifyStreams, type AutoScheduler } from './lower/compile.ts';
 import type { CheckedProgram } from './program.ts';
-import { builtinSchedule, builtinScheduleNames, normaliseScheduleName, standardSchedules } from './schedule/builtin.ts';
-import { requiredPlacement } from './schedule/evaluate.ts';
+import { DEFAULT_PLACEMENT_KIND, describePlacement, satisfiesPlacement } from './placement.ts';
+import { builtinSchedule, builtinScheduleNames, defaultStagesPerDevice, normaliseScheduleName, standardSchedules } from './schedule/builtin.ts';
+import { scheduleContract } from './schedule/contract.ts';
 import type { ComputeSchedule } from './schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from './schedule/validate.ts';
 import { simulate, simulateIr, type SimulationResult } from './simulate/simulate.ts';
@@ -267,21 +268,26 @@ export function withSchedule(base: Compilation, name: string): Compilation {
   return { ...restaged, restaged: `${split.stages} stages${split.stagesPerDevice > 1 ? `, placement ${split.placement}` : ''}` };
 }
 
-/** The stage split a schedule's contract asks for, when it differs from the program's. */
+/** The stage split a schedule's contract asks for (its placement and default v), when it differs from the program's. */
 function restageFor(key: string, program: CheckedProgram): Omit<TuneConfiguration, 'microbatches' | 'schedule'> | undefined {
-  const declaration = standardSchedules().get(key) ?? program.schedules.get(key);
+  const declaration = program.schedules.get(key) ?? standardSchedules().get(key);
   if (declaration === undefined) return undefined;
+  const contract = scheduleContract(declaration);
   const devices = program.pipeline.devicesPerReplica;
-  const placement = requiredPlacement(declaration);
-  const perDevice = placement === 'v' ? 2 : defaultStagesPerDevice(key);
+  const perDevice = contract.defaultStagesPerDevice ?? 1;
   const stages = devices * perDevice;
-  if (stages === program.pipeline.stages.length && (placement === undefined || placement === program.pipeline.placement)) return undefined;
-  return { stages, stagesPerDevice: perDevice, placement: placement ?? 'loop' };
+  const placement = contract.placement?.kind;
+  if (stages === program.pipeline.stages.length && (placement === undefined || satisfiesPlacement(program.pipeline.placement, placement))) return undefined;
+  return { stages, stagesPerDevice: perDevice, placement: placement ?? DEFAULT_PLACEMENT_KIND };
 }
 
-/** A schedule written for another split fails with one of these: wrong placement, stages it never runs, a stage count it cannot serve. */
+/**
+ * A schedule written for another split fails with one of these: its
+ * contract (requirement, placement), stages it never runs, chunks or a
+ * shape it cannot serve.
+ */
 function needsRestage(compilation: Compilation): boolean {
-  return compilation.diagnostics.some((d) => d.severity === 'error' && ['PIPE4012', 'PIPE4019', 'PIPE4008', 'PIPE4020', 'PIPE4018'].includes(d.code));
+  return compilation.diagnostics.some((d) => d.severity === 'error' && ['PIPE4032', 'PIPE4012', 'PIPE4019', 'PIPE4008', 'PIPE4020', 'PIPE4018'].includes(d.code));
 }
 
 /**
@@ -314,14 +320,6 @@ export interface BareScheduleShape {
   readonly stagesPerDevice?: number;
   /** `auto` only: activation units per device (default 2 × stages per device × P). */
   readonly memory?: number;
-}
-
-/** The stages per device a built-in runs when none is asked for: 2 for the V-shaped and interleaved families. */
-export function defaultStagesPerDevice(name: string): number {
-  const key = normaliseScheduleName(name);
-  const declaration = standardSchedules().get(key);
-  if (declaration !== undefined && requiredPlacement(declaration) === 'v') return 2;
-  return ['interleaved_1f1b', 'looped_bfs'].includes(key) ? 2 : 1;
 }
 
 function uniformSpec(choice: CostChoice | undefined): CostSpec | { error: string } {
@@ -434,7 +432,7 @@ export function simulateCompilation(compilation: Compilation, options: { readonl
   if (compilation.origin === 'program') {
     const pipeline = compilation.program!.pipeline;
     label = compilation.restaged ? `${pipeline.schedule.name} (${compilation.restaged})` : pipeline.schedule.name;
-    title = `pipeline ${pipeline.name} · schedule ${pipeline.schedule.name}${compilation.restaged ? ` (re-split: ${compilation.restaged})` : ''} · ${pipeline.devicesPerReplica} devices${pipeline.replicas > 1 ? ` × ${pipeline.replicas} replicas` : ''}, ${pipeline.stages.length} stages${pipeline.placement === 'v' ? ' (placement v)' : ''}, ${pipeline.microbatches} microbatches · ${compilation.costLabel}`;
+    title = `pipeline ${pipeline.name} · schedule ${pipeline.schedule.name}${compilation.restaged ? ` (re-split: ${compilation.restaged})` : ''} · ${pipeline.devicesPerReplica} devices${pipeline.replicas > 1 ? ` × ${pipeline.replicas} replicas` : ''}, ${pipeline.stages.length} stages${pipeline.stages.length > pipeline.devicesPerReplica ? ` (placed ${describePlacement(pipeline.placement)})` : ''}, ${pipeline.microbatches} microbatches · ${compilation.costLabel}`;
   } else {
     title = `${compilation.name} · ${shape} · ${compilation.costLabel}`;
   }

@@ -13,7 +13,7 @@ import type { CompilerHost } from './host.ts';
 // The one compilation.
 export {
   PHASES, compileFile, compileCheckedProgram, continueCompilation, compileBareSchedule, compileTorchCsv, withSchedule, withStages, compiledDocument,
-  verifyEveryPipeline, simulateCompilation, describeStuck, succeeded, defaultStagesPerDevice,
+  verifyEveryPipeline, simulateCompilation, describeStuck, succeeded,
   type Phase, type Compilation, type CompileRequest, type CostChoice, type BareScheduleShape, type SimulatedCompilation,
 } from './compilation.ts';
 
@@ -35,13 +35,21 @@ export { describeBound } from './check/arguments.ts';
 
 // Schedules and lowering.
 export { type AutoScheduler } from './lower/compile.ts';
-export { builtinSchedule, builtinScheduleNames, normaliseScheduleName } from './schedule/builtin.ts';
+export { builtinSchedule, builtinScheduleContract, builtinScheduleNames, defaultStagesPerDevice, normaliseScheduleName } from './schedule/builtin.ts';
+export {
+  checkScheduleContract, contractDiagnosticAt, contractShapeOf, relocateDiagnostic, scheduleContract,
+  type ContractShape, type ContractViolation, type ScheduleContract,
+} from './schedule/contract.ts';
 export { evaluateSchedule } from './schedule/evaluate.ts';
 export { validateSchedule } from './schedule/validate.ts';
 export { proveDeadlockFree } from './schedule/deadlock.ts';
 export { lowerToInstructionStreams } from './lower/lower.ts';
 export { bareScheduleIr } from './lower/bare.ts';
-export { placeStages, type ComputeSchedule, type ComputeAction, type PipelineShape } from './schedule/types.ts';
+export type { ComputeSchedule, ComputeAction, PipelineShape } from './schedule/types.ts';
+export {
+  classifyPlacement, describePlacement, explicitPlacement, parsePlacementKind, placeRegular, placementFromDeclaration,
+  regularStageDevices, satisfiesPlacement, type Placement, type PlacementKind, type RegularPlacementKind,
+} from './placement.ts';
 export { IR_VERSION, type IrProgram, type Instruction, type InstructionOp } from './ir/types.ts';
 export { irJsonSchema, validateIr } from './ir/schema.ts';
 export { exportTorchCsv, importTorchCsv } from './torch/csv.ts';

@@ -4,6 +4,9 @@
 
 import type { Span } from '../grammar/source.ts';
 import type { ScheduleDeclaration } from '../grammar/ast.ts';
+import type { Placement } from './placement.ts';
+
+export type { Placement };
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32';
 
@@ -137,8 +140,6 @@ export interface CheckedStage {
   readonly span: Span;
 }
 
-export type Placement = 'explicit' | 'loop' | 'v';
-
 export interface CheckedScheduleUse {
   /** As written, normalised to underscores ('1f1b', 'zb_v', 'auto', 'my_sched'). */
   readonly name: string;
@@ -175,6 +176,7 @@ export interface CheckedPipeline {
   readonly replicas: number;
   /** Pipeline ranks (devices per replica). */
   readonly devicesPerReplica: number;
+  /** The stage → rank map and the kind it was declared as (compiler/placement.ts). */
   readonly placement: Placement;
   readonly stages: readonly CheckedStage[];
   readonly schedule: CheckedScheduleUse;

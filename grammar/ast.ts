@@ -402,7 +402,8 @@ export type ScheduleStatement =
   | SplitBackwardRule
   | LimitRule
   | PriorityRule
-  | RequiresRule;
+  | RequiresRule
+  | RequiresCondition;
 
 /** `let w = min(p - d - 1, m)` */
 export interface LetStatement extends NodeBase {
@@ -491,6 +492,18 @@ export interface RequiresRule extends NodeBase {
   readonly kind: 'RequiresRule';
   readonly what: Identifier;
   readonly value?: Identifier;
+}
+
+/**
+ * `requires v == 2`, `requires m >= 2 * p "needs at least 2p microbatches"`:
+ * part of the schedule's contract, a condition over p, m, v, n and the
+ * parameters that a pipeline (or a bare shape) must meet; the message says
+ * what is wrong when it does not hold.
+ */
+export interface RequiresCondition extends NodeBase {
+  readonly kind: 'RequiresCondition';
+  readonly condition: Expression;
+  readonly message?: StringLiteral;
 }
 
 export type Node =

@@ -585,8 +585,10 @@ export interface RequiresRuleCstNode extends CstNode {
 
 export type RequiresRuleCstChildren = {
   Requires: IToken[];
-  what: IToken[];
+  what?: IToken[];
   value?: IToken[];
+  condition?: ExpressionCstNode[];
+  message?: IToken[];
 };
 
 export interface ArgumentListCstNode extends CstNode {

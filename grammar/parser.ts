@@ -63,7 +63,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   limitRule: { what: 'a limit rule', form: 'limit activations <= 2 * p' },
   priorityRule: { what: 'a priority rule', form: 'priority I > F > W' },
   priorityTerm: { what: 'a priority term', form: 'F, B, I or W, optionally with a chunk: F[1]' },
-  requiresRule: { what: 'a requires rule', form: 'requires placement v or requires split backward' },
+  requiresRule: { what: 'a requires rule', form: 'requires placement v, requires split backward or requires m >= 2 * p "needs at least 2p microbatches"' },
   argumentList: { what: 'an argument list', form: '(name: value, ...)' },
   argument: { what: 'an argument', form: 'name: value or value' },
   rangeExpression: { what: 'a range', form: 'from..to, e.g. 0..4' },
@@ -691,15 +691,47 @@ export class PipeParser extends CstParser {
     });
   });
 
+  /**
+   * `requires placement v` / `requires split backward` (a name, optionally a
+   * second), or a condition on the shape with an optional message:
+   * `requires m >= 2 * p "needs at least 2p microbatches"`. A name followed
+   * by an operator, `(` or a string starts a condition.
+   */
   requiresRule = this.RULE('requiresRule', () => {
     this.CONSUME(t.Requires);
-    this.CONSUME(t.Name, { LABEL: 'what' });
-    // `requires placement v`, but a bare `requires X` must not swallow the next statement's keyword.
-    this.OPTION({
-      GATE: () => !t.scheduleStatementKeywords.has(this.LA(1).tokenType),
-      DEF: () => this.CONSUME2(t.Name, { LABEL: 'value' }),
+    this.OR({
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
+        {
+          GATE: () => this.startsNamedRequirement(),
+          ALT: () => {
+            this.CONSUME(t.Name, { LABEL: 'what' });
+            // A bare `requires X` must not swallow the next statement's keyword.
+            this.OPTION({
+              GATE: () => !t.scheduleStatementKeywords.has(this.LA(1).tokenType),
+              DEF: () => this.CONSUME2(t.Name, { LABEL: 'value' }),
+            });
+          },
+        },
+        {
+          ALT: () => {
+            this.SUBRULE(this.expression, { LABEL: 'condition' });
+            this.OPTION2(() => this.CONSUME(t.StringLiteral, { LABEL: 'message' }));
+          },
+        },
+      ],
     });
   });
+
+  private startsNamedRequirement(): boolean {
+    if (!tokenMatcher(this.LA(1), t.Name)) return false;
+    const after = this.LA(2);
+    return !(
+      tokenMatcher(after, t.ComparisonOperator) || tokenMatcher(after, t.EqualityOperator) || tokenMatcher(after, t.AdditiveOperator)
+      || tokenMatcher(after, t.MultiplicativeOperator) || tokenMatcher(after, t.AndAnd) || tokenMatcher(after, t.OrOr)
+      || tokenMatcher(after, t.LParen) || tokenMatcher(after, t.StringLiteral)
+    );
+  }
 
   // ── shared pieces ─────────────────────────────────────────────────────
   argumentList = this.RULE('argumentList', () => {

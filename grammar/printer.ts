@@ -465,6 +465,11 @@ class Printer {
           statement,
           `requires ${statement.what.name}${statement.value === undefined ? '' : ` ${statement.value.name}`}`,
         );
+      case 'RequiresCondition':
+        return this.simple(
+          statement,
+          `requires ${expressionText(statement.condition, false)}${statement.message === undefined ? '' : ` ${expressionText(statement.message, false)}`}`,
+        );
     }
   }
 

@@ -630,8 +630,18 @@ class AstBuilder {
     };
   }
 
-  private requiresRule(node: cst.RequiresRuleCstNode, fallback: number): ast.RequiresRule {
+  private requiresRule(node: cst.RequiresRuleCstNode, fallback: number): ast.RequiresRule | ast.RequiresCondition {
     const span = this.nodeSpan(node, fallback);
+    const condition = first(node.children.condition);
+    if (condition !== undefined) {
+      const message = first(node.children.message);
+      return {
+        kind: 'RequiresCondition',
+        condition: this.expression(condition, span.end),
+        ...(isRealToken(message) ? { message: this.stringLiteral(message, span.end) } : {}),
+        span,
+      };
+    }
     const value = first(node.children.value);
     return {
       kind: 'RequiresRule',

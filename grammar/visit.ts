@@ -60,6 +60,7 @@ export const childKeys: Readonly<Record<Kind, readonly string[]>> = {
   PriorityRule: ['terms'],
   PriorityTerm: ['chunk'],
   RequiresRule: ['what', 'value'],
+  RequiresCondition: ['condition', 'message'],
 };
 
 export interface Visitor {

@@ -14,8 +14,10 @@
 
 import type { CostModel } from '../cost/types.ts';
 import { standardSchedules } from '../schedule/builtin.ts';
-import { evaluateSchedule, requiredPlacement } from '../schedule/evaluate.ts';
-import { placeStages, type ComputeSchedule, type PipelineShape } from '../schedule/types.ts';
+import { classifyPlacement, satisfiesPlacement } from '../placement.ts';
+import { requiredPlacement } from '../schedule/contract.ts';
+import { evaluateSchedule } from '../schedule/evaluate.ts';
+import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
 import { PRIORITY_RANKS, runListStrategy } from './listStrategy.ts';
 import { improveByLocalSearch, type ScoredOrders } from './localSearch.ts';
 import { buildTables, fromComputeSchedule, makeEvaluator, toComputeSchedule, type CodeOrders, type ProblemTables } from './orders.ts';
@@ -62,9 +64,10 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
 
   // The standard library's schedules that fit the shape, fused backward
   // split into I then W: auto is never worse than a built-in within the limit.
+  const placement = classifyPlacement(request.shape.stageDevice, request.shape.devices);
   for (const [name, declaration] of standardSchedules()) {
-    const placement = requiredPlacement(declaration);
-    if (placement !== undefined && !matchesPlacement(request.shape, placement)) continue;
+    const required = requiredPlacement(declaration);
+    if (required !== undefined && !satisfiesPlacement(placement, required)) continue;
     const evaluated = evaluateSchedule(declaration, request.shape, {}, { costs: request.costs });
     if (evaluated.schedule === undefined) continue;
     consider(fromComputeSchedule(tables, splitFusedBackward(evaluated.schedule)), `built-in ${name}`);
@@ -135,13 +138,6 @@ function splitFusedBackward(schedule: ComputeSchedule): ComputeSchedule {
           : [{ operation: action.operation, stage: action.stage, microbatch: action.microbatch }]),
     ),
   };
-}
-
-function matchesPlacement(shape: PipelineShape, placement: 'loop' | 'v'): boolean {
-  const perDevice = shape.stages / shape.devices;
-  if (!Number.isInteger(perDevice)) return false;
-  const expected = placeStages(placement, shape.devices, perDevice);
-  return expected.every((device, stage) => shape.stageDevice[stage] === device);
 }
 
 function describeProblem(request: AutoScheduleRequest): string | undefined {

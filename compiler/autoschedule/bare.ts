@@ -1,12 +1,13 @@
 // `schedule auto` for a bare pipeline (no .pipe file): P devices, M
-// microbatches, V stages per device (loop placement for odd V, V-shape for
-// even V), uniform costs from a `--cost F=1,I=1,W=1,C=0.5` spec, and a
+// microbatches, V stages per device (placed by barePlacement: V-shaped for
+// even V, loop otherwise), uniform costs from a `--cost F=1,I=1,W=1,C=0.5` spec, and a
 // memory limit of K activation units per device (one unit = what one
 // microbatch's forward keeps live on one stage). Used by `pipec schedule
 // auto`, `pipec simulate --schedule auto` and `pipec show --schedule auto`.
 
 import { costModelFromSpec, parseCostSpec, UNIT_COST_SPEC } from '../cost/costSpec.ts';
-import { placeStages, type ComputeSchedule } from '../schedule/types.ts';
+import { barePlacement } from '../placement.ts';
+import type { ComputeSchedule } from '../schedule/types.ts';
 import { autoScheduleWithReport, type AutoScheduleReport } from './autoSchedule.ts';
 
 export interface BareAutoRequest {
@@ -24,7 +25,10 @@ export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule:
   const perDevice = request.stagesPerDevice ?? 1;
   const spec = request.cost === undefined ? UNIT_COST_SPEC : parseCostSpec(request.cost);
   if (typeof spec === 'string') return { error: `--cost: ${spec}` };
-  const stageDevice = placeStages(perDevice % 2 === 0 ? 'v' : 'loop', request.devices, perDevice);
+  if (!(Number.isInteger(request.devices) && request.devices >= 1 && Number.isInteger(perDevice) && perDevice >= 1)) {
+    return { error: `schedule auto: devices and stages per device must be positive whole numbers (got ${request.devices} and ${perDevice})` };
+  }
+  const { stageDevice } = barePlacement(request.devices, perDevice);
   const costs = costModelFromSpec(spec, stageDevice);
   const limit = (request.memory ?? 2 * request.devices * perDevice) * spec.activation;
   try {

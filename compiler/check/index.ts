@@ -234,13 +234,10 @@ function checkPipeline(
     }
   }
 
-  const stagesPerDevice = plan === undefined ? undefined : plan.stages.length / plan.ranks;
   const schedule = checkScheduleUse(
     declaration,
     table.schedules,
-    plan === undefined ? undefined : {
-      placement: plan.placement, stagesPerDevice: stagesPerDevice!, ranks: plan.ranks, stageRanks: plan.stages.map((stage) => stage.rank),
-    },
+    plan === undefined ? undefined : { placement: plan.placement, microbatches: settings.microbatches },
     reporter,
   );
 

@@ -1,39 +1,31 @@
 // `schedule NAME(args)` in a pipeline: the name resolves among the declared
 // and standard-library schedules, the arguments match the declaration's
-// parameters (p, m, n and v are bound from the pipeline), and `requires`
-// rules hold. `schedule auto(memory: X)` takes bytes or K * activations(NAME).
+// parameters (p, m, n and v are bound from the pipeline), and the schedule's
+// contract holds (`requires placement v`, `requires v == 2`, `requires
+// m >= 2 * p "..."`, see compiler/schedule/contract.ts), reported at the
+// `schedule` line with the requirement as related span.
+// `schedule auto(memory: X)` takes bytes or K * activations(NAME).
 // The schedule bodies themselves are validated by the schedules phase.
 
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
+import { formatTemplate } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
 import { NameMessages } from '../messages/names.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
-import type { ArgumentValue, CheckedScheduleUse, Placement } from '../program.ts';
-import { placeStages } from '../schedule/types.ts';
+import { describePlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
+import type { ArgumentValue, CheckedScheduleUse } from '../program.ts';
+import { checkScheduleContract, contractDiagnosticAt, relocateDiagnostic, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from '../schedule/contract.ts';
+import { isStandardLibrary } from '../stdlib/index.ts';
 import { readQuantity } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
 
-/** Bound from the pipeline: devices, microbatches, stages, stages per device. */
-const RESERVED_PARAMETERS = ['p', 'm', 'n', 'v'] as const;
-
 export interface PipelineShapeForSchedule {
+  /** The stage → rank map (explicit maps that happen to be loop- or v-shaped satisfy `requires placement`). */
   readonly placement: Placement;
-  readonly stagesPerDevice: number;
-  readonly ranks: number;
-  /** Rank of each stage, so explicit placements that happen to be loop- or v-shaped satisfy `requires`. */
-  readonly stageRanks: readonly number[];
-}
-
-function satisfiesPlacement(shape: PipelineShapeForSchedule, required: string): boolean {
-  if (required === shape.placement) return true;
-  if (required !== 'loop' && required !== 'v') return false;
-  if (!Number.isInteger(shape.stagesPerDevice)) return false;
-  // A V needs the way down and the way back: an even number of stages per device.
-  if (required === 'v' && shape.stagesPerDevice % 2 !== 0) return false;
-  const expected = placeStages(required, shape.ranks, shape.stagesPerDevice);
-  return expected.length === shape.stageRanks.length && expected.every((rank, i) => rank === shape.stageRanks[i]);
+  /** Undefined when the pipeline's microbatches did not check (conditions are then not held against it). */
+  readonly microbatches?: number;
 }
 
 export function checkScheduleUse(
@@ -69,21 +61,22 @@ export function checkScheduleUse(
     }
     if (argumentName === '') { ok = false; continue; }
     const value = evaluateArgument(argument.value, EMPTY_SCOPE, reporter);
-    if ((RESERVED_PARAMETERS as readonly string[]).includes(argumentName)) {
-      if (argumentName === 'v' && shape !== undefined && value === shape.stagesPerDevice) continue;
+    if (RESERVED_PARAMETERS.includes(argumentName)) {
+      const chunks = argumentName === SHAPE_PARAMETERS.stagesPerDevice;
+      if (chunks && shape !== undefined && value === shape.placement.stagesPerDevice) continue;
       ok = false;
       reporter.report(NameMessages.scheduleArgument, argument.span, {
         name,
-        problem: argumentName === 'v' && shape !== undefined
-          ? `v is bound from the pipeline (${shape.stagesPerDevice} stage(s) per device), not ${String(value)}`
+        problem: chunks && shape !== undefined
+          ? `${argumentName} is bound from the pipeline (${shape.placement.stagesPerDevice} stage(s) per device), not ${String(value)}`
           : `'${argumentName}' is bound from the pipeline and cannot be passed`,
-      }, { hint: argumentName === 'v' ? 'change the number of stages or the placement instead' : undefined });
+      }, { hint: chunks ? 'change the number of stages or the placement instead' : undefined });
       continue;
     }
     if (!parameters.includes(argumentName)) {
       ok = false;
       reporter.report(scheduleMessages.unknownArgument, argument.name!.span, { schedule: name, name: argumentName }, {
-        hint: didYouMean(argumentName, parameters.filter((p) => !(RESERVED_PARAMETERS as readonly string[]).includes(p))),
+        hint: didYouMean(argumentName, parameters.filter((p) => !RESERVED_PARAMETERS.includes(p))),
         related: [{ span: declaration.name.span, message: 'declared here' }],
       });
       continue;
@@ -97,7 +90,7 @@ export function checkScheduleUse(
   }
   for (const parameter of declaration.params) {
     const parameterName = parameter.name.name;
-    if ((RESERVED_PARAMETERS as readonly string[]).includes(parameterName) || parameter.default !== undefined) continue;
+    if (RESERVED_PARAMETERS.includes(parameterName) || parameter.default !== undefined) continue;
     if (!Object.hasOwn(args, parameterName) && !use.args.some((a) => a.name?.name === parameterName)) {
       ok = false;
       reporter.report(scheduleMessages.missingArgument, use.span, { schedule: name, name: parameterName }, {
@@ -105,24 +98,41 @@ export function checkScheduleUse(
       });
     }
   }
-  if (shape !== undefined) {
-    for (const statement of declaration.body) {
-      if (statement.kind !== 'RequiresRule' || statement.what.name !== 'placement' || statement.value === undefined) continue;
-      const required = statement.value.name;
-      if (!satisfiesPlacement(shape, required)) {
-        ok = false;
-        reporter.report(scheduleMessages.placementMismatch, use.span, {
-          schedule: name, required,
-          actual: shape.placement === 'explicit' ? `explicitly in pipeline '${pipeline.name.name}'` : `${shape.placement} in pipeline '${pipeline.name.name}'`,
-        }, {
-          related: [{ span: statement.span, message: 'required here' }],
-          hint: required === 'v' ? 'use stages placement v { ... } or stages auto(N) placement v' : `use placement ${required}`,
-        });
+  if (shape !== undefined && ok) {
+    const { placement } = shape;
+    const held = checkScheduleContract(declaration, {
+      devices: placement.devices,
+      microbatches: shape.microbatches ?? 1,
+      stagesPerDevice: placement.stagesPerDevice,
+      placement,
+    }, args);
+    const fromLibrary = isStandardLibrary(declaration.span.file);
+    for (const violation of held.violations) {
+      if (violation.kind === 'condition' && shape.microbatches === undefined) continue;
+      ok = false;
+      if (violation.kind === 'placement') {
+        const required = violation.required!;
+        reporter.diagnostics.push(contractDiagnosticAt(violation, use.span, {
+          message: formatPlacementMismatch(name, required, `${describePlacement(placement)} in pipeline '${pipeline.name.name}'`),
+          hint: `use stages placement ${required} { ... } or stages auto(N) placement ${required}`,
+        }));
+      } else {
+        reporter.diagnostics.push(contractDiagnosticAt(violation, use.span));
       }
+    }
+    // A condition the schedule's author got wrong: the user can do nothing
+    // about it in the library, but must still see it at their own line.
+    for (const diagnostic of held.diagnostics) {
+      ok = false;
+      reporter.diagnostics.push(fromLibrary ? relocateDiagnostic(diagnostic, use.span, `in schedule '${name}'`) : diagnostic);
     }
   }
   if (!ok) return undefined;
   return { name, args, declaration, span: use.span };
+}
+
+function formatPlacementMismatch(schedule: string, required: RegularPlacementKind, actual: string): string {
+  return formatTemplate(scheduleMessages.placementMismatch.template, { schedule, required, actual });
 }
 
 function checkAutoSchedule(

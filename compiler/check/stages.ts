@@ -1,21 +1,25 @@
 // Stages: every layer in exactly one stage, stages contiguous and in model
 // order, unique names, devices that exist and can compute, and placements.
 // Explicit stages name their device (`s0 on gpu[0] = ...`); under
-// `placement loop|v` the compiler assigns ranks; `stages auto(N)` asks the
-// partitioner (compiler/partition) for balanced boundaries.
+// `placement KIND` the compiler assigns ranks (compiler/placement.ts);
+// `stages auto(N)` asks the partitioner (compiler/partition) for balanced
+// boundaries.
 //
 // Ranks: pipeline rank d of replica r runs on cluster device r*P + d
 // (compiler/program.ts). So explicitly placed stages must use the cluster's
 // devices 0..P-1 without gaps (rank = device index), and placements use the
 // first P compute devices, where P = compute devices / replicas, capped so
-// every rank gets a stage (loop) or two (v).
+// every rank gets its share of the stages.
 
 import type { AutoStages, Identifier, LayerReference, PipelineDeclaration, StageAttribute, StagesBlock } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import { PlacementMessages } from '../messages/placement.ts';
 import { partitionLayers } from '../partition/partition.ts';
-import type { CheckedModel, Placement } from '../program.ts';
-import { placeStages } from '../schedule/types.ts';
+import {
+  DEFAULT_PLACEMENT_KIND, isPlacementProblem, parsePlacementKind, placementFromDeclaration, placementNameHint, stageMultiple,
+  type Placement, type RegularPlacementKind,
+} from '../placement.ts';
+import type { CheckedModel } from '../program.ts';
 import type { ClusterCheckResult } from './cluster.ts';
 import { resolveDevices } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
@@ -52,7 +56,6 @@ export interface StageInputs {
   readonly reporter: Reporter;
 }
 
-const PLACEMENTS = ['loop', 'v'] as const;
 const BALANCES = ['compute', 'memory'] as const;
 
 export function planStages(inputs: StageInputs): StagePlan | undefined {
@@ -81,11 +84,12 @@ function computeDevices(cluster: ClusterCheckResult): number[] {
   return cluster.devices.filter((device) => device.flopsPerSecond > 0).map((device) => device.index);
 }
 
-function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 'loop' | 'v' | undefined | null {
+function readPlacement(identifier: Identifier | undefined, reporter: Reporter): RegularPlacementKind | undefined | null {
   if (identifier === undefined || identifier.name === '') return undefined;
-  if ((PLACEMENTS as readonly string[]).includes(identifier.name)) return identifier.name as 'loop' | 'v';
+  const kind = parsePlacementKind(identifier.name);
+  if (kind !== undefined) return kind;
   reporter.report(PlacementMessages.unknownPlacement, identifier.span, { what: 'placement', name: identifier.name }, {
-    hint: didYouMean(identifier.name, PLACEMENTS) ?? 'placements are loop and v',
+    hint: placementNameHint(identifier.name),
   });
   return null;
 }
@@ -96,13 +100,13 @@ function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 
  * when the user did not ask for a placement (plain `stages auto(N)`), fewer
  * stages than devices simply use the first N.
  */
-function placeRegular(
-  style: 'loop' | 'v',
+function placeDeclaredKind(
+  style: RegularPlacementKind,
   count: number,
   inputs: StageInputs,
   span: Span,
   capAtStageCount: boolean,
-): { ranks: number; stageRank: number[] } | undefined {
+): { ranks: number; stageRank: readonly number[]; placement: Placement } | undefined {
   const computeCount = computeDevices(inputs.cluster).length;
   const available = Math.floor(computeCount / Math.max(1, inputs.replicas));
   const ranks = capAtStageCount ? Math.min(available, count) : available;
@@ -112,19 +116,17 @@ function placeRegular(
     });
     return undefined;
   }
-  const multiple = style === 'v' ? 2 * ranks : ranks;
-  if (count % multiple !== 0) {
-    inputs.reporter.report(PlacementMessages.placementShape, span, {
-      problem: style === 'v'
-        ? `placement v on ${ranks} device(s) needs an even number of stages per device (a multiple of ${multiple}), got ${count} stages`
-        : `placement loop on ${ranks} device(s) needs the same number of stages per device (a multiple of ${multiple}), got ${count} stages`,
-    }, {
-      hint: `use ${Math.max(multiple, Math.round(count / multiple) * multiple)} stages${
-        inputs.replicas > 1 || (style === 'v' && count % 2 !== 0) ? '' : `, or a cluster with ${style === 'v' ? count / 2 : count} compute devices`}`,
+  const placement = placementFromDeclaration({ kind: style, devices: ranks, stages: count });
+  if (isPlacementProblem(placement)) {
+    const problem = placement;
+    // A cluster with as many ranks as the stages make laps of one stage each would fit too.
+    const fittingDevices = count / stageMultiple(style, 1);
+    inputs.reporter.report(PlacementMessages.placementShape, span, { problem: problem.problem }, {
+      hint: `use ${problem.nearestStages} stages${inputs.replicas > 1 || !Number.isInteger(fittingDevices) ? '' : `, or a cluster with ${fittingDevices} compute devices`}`,
     });
     return undefined;
   }
-  return { ranks, stageRank: placeStages(style, ranks, count / ranks) };
+  return { ranks, stageRank: placement.stageDevice, placement };
 }
 
 
@@ -155,7 +157,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     } else if (stage.device === undefined) {
       ok = false;
       reporter.report(PlacementMessages.stageWithoutDevice, stage.name.span, { name }, {
-        hint: `write ${name} on <device> = ..., or ask for a placement: stages placement loop { ... }`,
+        hint: `write ${name} on <device> = ..., or ask for a placement: stages placement ${DEFAULT_PLACEMENT_KIND} { ... }`,
       });
       deviceOfStage.push(undefined);
     } else {
@@ -224,11 +226,12 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
   if (!ok || !layersOk) return undefined;
 
   let ranks: number;
-  let stageRank: number[];
+  let stageRank: readonly number[];
+  let placed: Placement;
   if (placement !== undefined) {
-    const placed = placeRegular(placement, block.stages.length, inputs, block.placement!.span, false);
-    if (placed === undefined) return undefined;
-    ({ ranks, stageRank } = placed);
+    const regular = placeDeclaredKind(placement, block.stages.length, inputs, block.placement!.span, false);
+    if (regular === undefined) return undefined;
+    ({ ranks, stageRank, placement: placed } = regular);
   } else {
     const used = [...new Set(deviceOfStage as number[])].sort((a, b) => a - b);
     ranks = used.length;
@@ -242,9 +245,10 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
       return undefined;
     }
     stageRank = deviceOfStage as number[];
+    placed = placementFromDeclaration({ stageDevice: stageRank, devices: ranks });
   }
   return {
-    placement: placement ?? 'explicit',
+    placement: placed,
     ranks,
     stages: block.stages.map((stage, i) => ({
       name: stage.name.name, rank: stageRank[i], layers: stageLayers[i], recompute: false, offload: false, span: stage.span,
@@ -328,8 +332,8 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   }
   const placementName = readPlacement(block.placement, reporter);
   if (placementName === null) return undefined;
-  const style = placementName ?? 'loop';
-  const placed = placeRegular(style, count, inputs, block.placement?.span ?? block.count.span, placementName === undefined);
+  const style = placementName ?? DEFAULT_PLACEMENT_KIND;
+  const placed = placeDeclaredKind(style, count, inputs, block.placement?.span ?? block.count.span, placementName === undefined);
   if (placed === undefined) return undefined;
   if (model === undefined || inputs.microbatchSize === undefined) return undefined; // errors already reported
 
@@ -357,7 +361,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   }
   const boundaries = [...result.firstLayerOfStage, table.names.length];
   return {
-    placement: placementName ?? (placed.ranks === count ? 'explicit' : 'loop'),
+    placement: placed.placement,
     ranks: placed.ranks,
     stages: Array.from({ length: count }, (_, s) => ({
       name: `s${s}`,

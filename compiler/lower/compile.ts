@@ -13,6 +13,9 @@ import { loweringMessages } from '../messages/lowering.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
+import { isZigZag } from '../placement.ts';
+import { relocateDiagnostic } from '../schedule/contract.ts';
+import { isStandardLibrary } from '../stdlib/index.ts';
 import { standardSchedules } from '../schedule/builtin.ts';
 import { describeDeadlock, proveDeadlockFree } from '../schedule/deadlock.ts';
 import { evaluateSchedule } from '../schedule/evaluate.ts';
@@ -201,7 +204,13 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     return undefined;
   }
   const evaluated = evaluateSchedule(declaration, shape, use.args, { costs, sources: program.sources });
-  diagnostics.push(...evaluated.diagnostics);
+  // The standard library's schedules are correct for the shapes their
+  // contracts admit, so a failure there is this pipeline's shape: say so at
+  // the user's `schedule` line, with the library's line as related.
+  const atUse = isStandardLibrary(declaration.span.file)
+    ? evaluated.diagnostics.map((diagnostic) => relocateDiagnostic(diagnostic, use.span, `in schedule '${use.name}' (${declaration.span.file})`))
+    : evaluated.diagnostics;
+  diagnostics.push(...atUse);
   return evaluated.schedule;
 }
 
@@ -228,7 +237,7 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
       // standard library); the mistake is the user's choice of reference.
       const reason = evaluated.diagnostics.find((d) => d.severity === 'error');
       diagnostics.push(makeDiagnostic(loweringMessages.memoryReferenceUnusable, use.span, { name: reference, reason: reason?.message ?? 'it produces no order' }, {
-        hint: pipeline.placement === 'v'
+        hint: isZigZag(pipeline.placement)
           ? 'name a schedule written for this placement, e.g. activations(zb_v), or give the limit in bytes'
           : 'name a schedule written for this many stages per device, or give the limit in bytes',
         related: reason ? [{ span: reason.span, message: `why '${reference}' cannot run it` }] : [],

@@ -1,8 +1,11 @@
 // Built-in schedules by name, for pipelines that have no .pipe file (the
 // `pipec schedule` command, tests, the automatic scheduler's baselines).
 // The definitions are the standard library's .pipe source; this only looks
-// a name up (`zb-h1` and `zb_h1` alike), places the stages as the schedule
-// requires (V for the V-shaped families, loop otherwise) and evaluates.
+// a name up (`zb-h1` and `zb_h1` alike), takes the chunks per device from
+// the schedule's contract when none are given (`schedule NAME(p, m, v = 2)`),
+// holds the shape against the contract (so `zb_v -v 3` is refused here as
+// in a pipeline), places the stages as the contract requires (loop when it
+// names no placement) and evaluates.
 
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { parse } from '../../grammar/index.ts';
@@ -11,13 +14,16 @@ import { spanOf } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from '../stdlib/index.ts';
-import { evaluateSchedule, requiredPlacement } from './evaluate.ts';
-import { placeStages, type ComputeSchedule } from './types.ts';
+import { DEFAULT_PLACEMENT_KIND, placeRegular, regularPlacementProblem } from '../placement.ts';
+import { checkScheduleContract, scheduleContract, type ScheduleContract } from './contract.ts';
+import { evaluateSchedule } from './evaluate.ts';
+import type { ComputeSchedule } from './types.ts';
 
 export interface BuiltinShape {
   readonly devices: number;
   readonly microbatches: number;
-  readonly stagesPerDevice: number;
+  /** Default: the contract's (`v = 2` in the declaration's parameters), else 1. */
+  readonly stagesPerDevice?: number;
 }
 
 let library: { declarations: Map<string, ScheduleDeclaration>; diagnostics: Diagnostic[]; text: string } | undefined;
@@ -49,6 +55,17 @@ export function builtinScheduleNames(): string[] {
   return [...loadLibrary().declarations.keys()];
 }
 
+/** The contract of a built-in schedule (any spelling of its name), or undefined for an unknown name. */
+export function builtinScheduleContract(name: string): ScheduleContract | undefined {
+  const declaration = loadLibrary().declarations.get(normaliseScheduleName(name));
+  return declaration === undefined ? undefined : scheduleContract(declaration);
+}
+
+/** The chunks per device a built-in runs with when none are given: its contract's default, else 1. */
+export function defaultStagesPerDevice(name: string): number {
+  return builtinScheduleContract(name)?.defaultStagesPerDevice ?? 1;
+}
+
 export function builtinSchedule(
   name: string,
   shape: BuiltinShape,
@@ -65,7 +82,9 @@ export function builtinSchedule(
   if (!declaration) {
     return { diagnostics: [makeDiagnostic(scheduleMessages.unknownSchedule, where, { name, known: builtinScheduleNames().join(', ') })] };
   }
-  const { devices, microbatches, stagesPerDevice } = shape;
+  const contract = scheduleContract(declaration);
+  const { devices, microbatches } = shape;
+  const stagesPerDevice = shape.stagesPerDevice ?? contract.defaultStagesPerDevice ?? 1;
   if (!(Number.isInteger(devices) && devices >= 1 && Number.isInteger(microbatches) && microbatches >= 1 && Number.isInteger(stagesPerDevice) && stagesPerDevice >= 1)) {
     return {
       diagnostics: [
@@ -75,8 +94,18 @@ export function builtinSchedule(
       ],
     };
   }
-  const placement = requiredPlacement(declaration) ?? 'loop';
-  const stageDevice = placeStages(placement, devices, stagesPerDevice);
-  const pipelineShape = { devices, microbatches, stages: devices * stagesPerDevice, stageDevice };
-  return evaluateSchedule(declaration, pipelineShape, {}, { costs: options.costs, sources: new Map([[STANDARD_SCHEDULES, lib.text]]) });
+  const sources = new Map([[STANDARD_SCHEDULES, lib.text]]);
+  // Conditions first: `requires v == 2` says more than "v cannot place 3 stages per device".
+  const held = checkScheduleContract(declaration, { devices, microbatches, stagesPerDevice }, {}, { sources });
+  if (held.violations.length > 0 || held.diagnostics.length > 0) {
+    return { diagnostics: [...held.diagnostics, ...held.violations.map((violation) => violation.diagnostic)] };
+  }
+  const kind = contract.placement?.kind ?? DEFAULT_PLACEMENT_KIND;
+  const problem = regularPlacementProblem(kind, devices, devices * stagesPerDevice);
+  if (problem !== undefined) {
+    return { diagnostics: [makeDiagnostic(scheduleMessages.badShape, contract.placement?.span ?? declaration.name.span, { detail: `schedule '${key}': ${problem.problem}` })] };
+  }
+  const { stageDevice } = placeRegular(kind, devices, stagesPerDevice);
+  const pipelineShape = { devices, microbatches, stages: stageDevice.length, stageDevice };
+  return evaluateSchedule(declaration, pipelineShape, {}, { costs: options.costs, sources });
 }

@@ -6,7 +6,9 @@
 //  - rules: `split backward`, `limit activations <= EXPR [per device]`
 //    (EXPR may use d), `priority I > F[1] > F[0] > W`, handed to the list
 //    scheduler (listScheduler.ts) with the cost model (unit costs by default).
-// Both forms may use top-level `let`s and `requires placement loop|v`.
+// Both forms may use top-level `let`s and state a contract (`requires
+// placement KIND`, `requires v == 2`, `requires m >= 2 * p "..."`; see
+// contract.ts), checked before anything else is evaluated.
 // Evaluation problems are diagnostics at the offending expression.
 
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
@@ -18,13 +20,17 @@ import type {
   RequiresRule,
   ScheduleDeclaration,
 } from '../../grammar/ast.ts';
+import { listPlacementKinds } from '../placement.ts';
 import type { Span } from '../../grammar/source.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue } from '../program.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type Value } from './expressions.ts';
 import { listSchedule, type PriorityClass } from './listScheduler.ts';
-import { placeStages, type ComputeAction, type ComputeSchedule, type PipelineShape } from './types.ts';
+import { checkScheduleContract, contractShapeOf, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
+import type { ComputeAction, ComputeSchedule, PipelineShape } from './types.ts';
+
+export { requiredPlacement } from './contract.ts';
 
 export interface EvaluateOptions {
   readonly costs?: CostModel;
@@ -37,18 +43,7 @@ export interface EvaluatedSchedule {
   readonly diagnostics: Diagnostic[];
 }
 
-const RESERVED = new Set(['p', 'm', 'v', 'n']);
-
-/** The placement a declaration requires (`requires placement v`), if any. */
-export function requiredPlacement(declaration: ScheduleDeclaration): 'loop' | 'v' | undefined {
-  for (const statement of declaration.body) {
-    if (statement.kind === 'RequiresRule' && statement.what.name === 'placement') {
-      const value = statement.value?.name;
-      if (value === 'v' || value === 'loop') return value;
-    }
-  }
-  return undefined;
-}
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_PARAMETERS);
 
 export function evaluateSchedule(
   declaration: ScheduleDeclaration,
@@ -88,13 +83,13 @@ function evaluate(
   const bind = (key: string, value: Value) => {
     slots[symbols.define(key)] = value;
   };
-  bind('p', shape.devices);
-  bind('m', shape.microbatches);
-  bind('n', shape.stages);
-  bind('v', shape.stages / shape.devices);
+  bind(SHAPE_PARAMETERS.devices, shape.devices);
+  bind(SHAPE_PARAMETERS.microbatches, shape.microbatches);
+  bind(SHAPE_PARAMETERS.stages, shape.stages);
+  bind(SHAPE_PARAMETERS.stagesPerDevice, shape.stages / shape.devices);
   const declared = new Set(declaration.params.map((param) => param.name.name));
   for (const [key, value] of Object.entries(args)) {
-    if (key === 'v' && typeof value === 'number' && value * shape.devices === shape.stages) continue;
+    if (key === SHAPE_PARAMETERS.stagesPerDevice && typeof value === 'number' && value * shape.devices === shape.stages) continue;
     if (!declared.has(key) || RESERVED.has(key)) {
       diagnostics.push(makeDiagnostic(scheduleMessages.unknownArgument, declaration.name.span, { schedule: name, name: key }));
     }
@@ -115,6 +110,17 @@ function evaluate(
     }
   }
 
+  if (hasError(diagnostics)) return undefined;
+
+  // The contract holds before the body runs (a body written for other
+  // shapes fails in ways that do not say what the schedule needs).
+  for (const statement of declaration.body) {
+    if (statement.kind === 'RequiresRule') checkRequirement(statement, diagnostics);
+  }
+  const contract = checkScheduleContract(declaration, contractShapeOf(shape), args, { sources: options.sources });
+  diagnostics.push(...contract.diagnostics, ...contract.violations.map((violation) => violation.diagnostic));
+  if (hasError(diagnostics)) return undefined;
+
   // Form and rules.
   const explicit = declaration.body.filter((s) => s.kind === 'OnDeviceBlock');
   const rules = declaration.body.filter((s) => s.kind === 'SplitBackwardRule' || s.kind === 'LimitRule' || s.kind === 'PriorityRule');
@@ -127,8 +133,6 @@ function evaluate(
       const compiled = compiler.compile(statement.value, symbols);
       if (compiled) bind(statement.name.name, compiled(slots));
       else return undefined;
-    } else if (statement.kind === 'RequiresRule') {
-      checkRequirement(statement, shape, name, diagnostics);
     }
   }
   if (hasError(diagnostics)) return undefined;
@@ -198,34 +202,16 @@ function evaluate(
   return { ...shape, name, splitBackward, orders: result.orders };
 }
 
-function checkRequirement(rule: RequiresRule, shape: PipelineShape, schedule: string, diagnostics: Diagnostic[]): void {
+/** `requires placement KIND` and `requires split backward` are the contract's; anything else is unknown. */
+function checkRequirement(rule: RequiresRule, diagnostics: Diagnostic[]): void {
   const what = rule.what.name;
   const value = rule.value?.name;
-  if (what === 'placement' && (value === 'v' || value === 'loop')) {
-    const perDevice = shape.stages / shape.devices;
-    const expected = Number.isInteger(perDevice) ? placeStages(value, shape.devices, perDevice) : undefined;
-    const matches = expected !== undefined && expected.every((device, stage) => shape.stageDevice[stage] === device);
-    if (!matches) {
-      diagnostics.push(makeDiagnostic(scheduleMessages.placementMismatch, rule.span, { schedule, required: value, actual: describePlacement(shape) }));
-    }
-    return;
-  }
-  if (what === 'split' && value === 'backward') return; // applied by the form (below)
-  diagnostics.push(makeDiagnostic(scheduleMessages.unknownRequirement, rule.span, { what: value ? `${what} ${value}` : what }));
+  if (isKnownRequirement(what, value)) return;
+  diagnostics.push(makeDiagnostic(scheduleMessages.unknownRequirement, rule.span, { what: value ? `${what} ${value}` : what, placements: listPlacementKinds('|', '|') }));
 }
 
 function requiresSplit(declaration: ScheduleDeclaration): boolean {
   return declaration.body.some((s) => s.kind === 'RequiresRule' && s.what.name === 'split' && s.value?.name === 'backward');
-}
-
-function describePlacement(shape: PipelineShape): string {
-  const perDevice = shape.stages / shape.devices;
-  if (Number.isInteger(perDevice)) {
-    for (const style of ['loop', 'v'] as const) {
-      if (placeStages(style, shape.devices, perDevice).every((device, stage) => shape.stageDevice[stage] === device)) return style;
-    }
-  }
-  return `as [${shape.stageDevice.join(', ')}]`;
 }
 
 function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, limits: number[], diagnostics: Diagnostic[]): void {

@@ -39,18 +39,3 @@ export interface ComputeSchedule extends PipelineShape {
   /** orders[d] = device d's actions in execution order. */
   readonly orders: readonly (readonly ComputeAction[])[];
 }
-
-/** Stage s on device d under a placement style, for regular placements. */
-export function placeStages(style: 'loop' | 'v', devices: number, stagesPerDevice: number): number[] {
-  const n = devices * stagesPerDevice;
-  const stageDevice: number[] = [];
-  for (let s = 0; s < n; s++) {
-    if (style === 'loop') stageDevice.push(s % devices);
-    else {
-      const lap = Math.floor(s / devices);
-      const offset = s % devices;
-      stageDevice.push(lap % 2 === 0 ? offset : devices - 1 - offset);
-    }
-  }
-  return stageDevice;
-}

@@ -10,6 +10,7 @@
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf, type Span } from '../../grammar/source.ts';
 import { scheduleMessages } from '../messages/schedules.ts';
+import { classifyPlacement, type Placement } from '../placement.ts';
 import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
 
@@ -124,6 +125,12 @@ function computeCommsRows(schedule: ComputeSchedule): string[][] {
 
 export interface TorchCsvImport {
   readonly schedule?: ComputeSchedule;
+  /**
+   * The stage → rank map the rows imply, classified by the same code as a
+   * pipeline's (loop, v, wave or explicit), so the order can be held against
+   * a schedule's contract (compiler/schedule/contract.ts contractShapeOf).
+   */
+  readonly placement?: Placement;
   readonly diagnostics: Diagnostic[];
 }
 
@@ -237,5 +244,5 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
     splitBackward,
     orders,
   };
-  return { schedule, diagnostics };
+  return { schedule, placement: classifyPlacement(stageDevice, rows.length), diagnostics };
 }

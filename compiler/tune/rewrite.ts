@@ -5,11 +5,12 @@
 
 import type * as ast from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
+import type { RegularPlacementKind } from '../placement.ts';
 
 export interface TuneConfiguration {
   readonly stages: number;
   readonly stagesPerDevice: number;
-  readonly placement: 'loop' | 'v';
+  readonly placement: RegularPlacementKind;
   readonly microbatches: number;
   /** As written in the program: `1f1b`, `auto(memory: 2 * activations(1f1b))`. */
   readonly schedule: string;

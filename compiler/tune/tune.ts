@@ -1,4 +1,4 @@
-// `pipec tune`: search stage count, chunks per device, placement (loop, V),
+// `pipec tune`: search stage count, chunks per device, placement,
 // microbatch count and schedule family for the program's cluster; reject
 // what does not check or does not fit in memory; rank the rest by simulated
 // time per batch.
@@ -15,7 +15,8 @@ import type * as ast from '../../grammar/ast.ts';
 import { compiledDocument, simulateCompilation, withStages, type Compilation } from '../compilation.ts';
 import type { CheckedProgram } from '../program.ts';
 import { builtinScheduleNames, standardSchedules } from '../schedule/builtin.ts';
-import { requiredPlacement } from '../schedule/evaluate.ts';
+import { candidatePlacementKinds, placeRegular, satisfiesPlacement } from '../placement.ts';
+import { requiredPlacement } from '../schedule/contract.ts';
 import { findPipeline, type TuneConfiguration } from './rewrite.ts';
 
 export type { TuneConfiguration } from './rewrite.ts';
@@ -109,14 +110,13 @@ function searchSpace(program: CheckedProgram, request: TuneRequest): TuneConfigu
   const names = request.schedules ?? [...builtinScheduleNames(), ...AUTO_SCHEDULES];
   const configurations: TuneConfiguration[] = [];
   for (let perDevice = 1; perDevice <= maxPerDevice && devices * perDevice <= layers; perDevice++) {
-    // V placement needs an even number of chunks per device (down and back up).
-    const placements: ('loop' | 'v')[] = perDevice % 2 === 0 ? ['loop', 'v'] : ['loop'];
-    for (const placement of placements) {
+    for (const placement of candidatePlacementKinds(perDevice)) {
+      const placed = placeRegular(placement, devices, perDevice);
       for (const microbatches of microbatchOptions) {
         for (const schedule of names) {
           const declaration = declarations.get(schedule);
           const required = declaration ? requiredPlacement(declaration) : undefined;
-          if (required !== undefined && required !== placement) continue;
+          if (required !== undefined && !satisfiesPlacement(placed, required)) continue;
           configurations.push({ stages: devices * perDevice, stagesPerDevice: perDevice, placement, microbatches, schedule });
         }
       }

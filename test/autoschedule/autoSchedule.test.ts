@@ -3,7 +3,7 @@ import { autoSchedule, autoScheduleWithReport } from '../../compiler/autoschedul
 import { unitCostModel } from '../../compiler/cost/types.ts';
 import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
 import { peakActivations } from '../../compiler/schedule/memory.ts';
-import { placeStages } from '../../compiler/schedule/types.ts';
+import { regularStageDevices as placeStages } from '../../compiler/placement.ts';
 import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
 import { validateSchedule } from '../../compiler/schedule/validate.ts';
 import { gridCases, problemOf, referenceMakespan, uniformCosts } from './reference/grid.ts';

@@ -1,8 +1,11 @@
 // Schedule use: names resolve among user and standard schedules, arguments
-// match parameters (p, m, n, v come from the pipeline), `requires placement`
-// holds, and `auto(memory: ...)` takes bytes or K * activations(NAME).
+// match parameters (p, m, n, v come from the pipeline), the schedule's
+// contract (`requires placement`, `requires CONDITION`) holds, and `auto(memory: ...)` takes bytes or K * activations(NAME).
 
 import { describe, expect, test } from 'vitest';
+import type { ScheduleDeclaration } from '../../grammar/ast.ts';
+import { parse } from '../../grammar/index.ts';
+import { compileCheckedProgram } from '../../compiler/compilation.ts';
 import { check, expectClean, expectDiagnostic, variant } from './helpers.ts';
 
 const USER_SCHEDULE = `
@@ -42,6 +45,42 @@ describe('schedule use', () => {
   test('requires placement: V schedules need a V placement', () => {
     const diagnostic = expectDiagnostic(check(variant(['schedule 1f1b', 'schedule v_half'])), 'PIPE4012', 'schedule v_half', "schedule 'v_half' requires placement v");
     expect(diagnostic.related[0].span.file).toBe('std:schedules');
+  });
+
+  test('contract conditions are reported at the schedule line, the requirement related', () => {
+    // Two devices, V placement of four stages, two microbatches: DualPipeV needs 2p = 4.
+    const text = variant(
+      ['layer fc2 = Dense(units: 64, activation: relu)\n', 'layer fc2 = Dense(units: 64, activation: relu)\n  layer fc3 = Dense(units: 64, activation: relu)\n'],
+      ['microbatches 8', 'microbatches 2'],
+      ['  stages {\n    s0 on gpu[0] = fc1, fc2\n    s1 on gpu[1] = out\n  }\n', '  stages placement v {\n    s0 = fc1\n    s1 = fc2\n    s2 = fc3\n    s3 = out\n  }\n'],
+      ['schedule 1f1b', 'schedule dualpipe_v'],
+    );
+    const diagnostic = expectDiagnostic(check(text), 'PIPE4032', 'schedule dualpipe_v', "schedule 'dualpipe_v' needs at least 2p microbatches (p = 2, m = 2)");
+    expect(diagnostic.span.file).not.toBe('std:schedules');
+    expect(diagnostic.related.map((r) => [r.span.file, r.message])).toEqual([['std:schedules', 'required here']]);
+    // A user's own contract reads the same way, with its arguments.
+    const own = `
+schedule grouped(p, m, k = 1) {
+  requires m % (k * p) == 0 "needs microbatches in groups of k·p"
+  split backward
+  priority I > F > W
+}
+`;
+    expectClean(check(variant(['schedule 1f1b', 'schedule grouped']) + own));
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule grouped(k: 3)']) + own), 'PIPE4032', 'schedule grouped(k: 3)', "schedule 'grouped' needs microbatches in groups of k·p (p = 2, m = 8, k = 3)");
+  });
+
+  test("an evaluation error inside the standard library is reported at the user's schedule line", () => {
+    const checked = check(variant(['schedule 1f1b', 'schedule gpipe']));
+    expectClean(checked);
+    // A library schedule that fails for this shape (none of the real ones do: their contracts say when they cannot run).
+    const library = parse({ name: 'std:broken', text: 'schedule gpipe(p, m) {\n  on device d {\n    let w = m / (p - 2)\n    F[0..m]\n    B[0..m]\n  }\n}\n' });
+    const declaration = library.document.declarations[0] as ScheduleDeclaration;
+    const program = { ...checked.program!, pipeline: { ...checked.program!.pipeline, schedule: { ...checked.program!.pipeline.schedule, declaration } } };
+    const compiled = compileCheckedProgram(program, { costs: { kind: 'unit' } });
+    const error = compiled.diagnostics.find((d) => d.code === 'PIPE4002')!;
+    expect(error.span).toEqual(program.pipeline.schedule.span);
+    expect(error.related[0]).toMatchObject({ span: { file: 'std:broken' }, message: "in schedule 'gpipe' (std:broken)" });
   });
 
   test('auto schedules take bytes or a multiple of a schedule\'s activations', () => {

@@ -57,9 +57,10 @@ describe('stages', () => {
   });
 
   test('several stages may share a device when placed explicitly', () => {
-    const result = check(DEEP('  stages {\n    s0 on gpu[0] = fc1, hidden[0]\n    s1 on gpu[1] = hidden[1..3]\n    s2 on gpu[0] = hidden[3..5]\n    s3 on gpu[1] = hidden[5], out\n  }\n'));
+    // Written out, the map is loop-shaped, so interleaved_1f1b's `requires placement loop` holds.
+    const result = check(DEEP('  stages {\n    s0 on gpu[0] = fc1, hidden[0]\n    s1 on gpu[1] = hidden[1..3]\n    s2 on gpu[0] = hidden[3..5]\n    s3 on gpu[1] = hidden[5], out\n  }\n', 'interleaved_1f1b'));
     expectClean(result);
-    expect(result.program!.pipeline).toMatchObject({ placement: 'explicit', devicesPerReplica: 2 });
+    expect(result.program!.pipeline).toMatchObject({ placement: { kind: 'explicit', stageDevice: [0, 1, 0, 1], stagesPerDevice: 2 }, devicesPerReplica: 2 });
   });
 
   test('placement loop and v assign ranks; v needs an even number of stages per device', () => {
@@ -70,7 +71,10 @@ describe('stages', () => {
     const v = check(DEEP(eight('v'), 'zb_v'));
     expectClean(v);
     expect(v.program!.pipeline.stages.map((s) => s.device)).toEqual([0, 1, 2, 3, 3, 2, 1, 0]);
-    expect(v.program!.pipeline.placement).toBe('v');
+    expect(v.program!.pipeline.placement).toMatchObject({ kind: 'v', devices: 4, stagesPerDevice: 2 });
+    const wave = check(DEEP(eight('wave'), 'zb_h2'));
+    expectClean(wave);
+    expect(wave.program!.pipeline.placement).toMatchObject({ kind: 'wave', stageDevice: [0, 1, 2, 3, 3, 2, 1, 0] });
     const odd = check(DEEP('  stages placement v {\n    s0 = fc1, hidden[0..3]\n    s1 = hidden[3..6]\n    s2 = out\n    s3 = \n  }\n'));
     expect(codes(odd)).toContain('PIPE1004');
     const tooFew = check(DEEP('  stages placement v {\n    s0 = fc1, hidden[0..3]\n    s1 = hidden[3..6], out\n  }\n'));

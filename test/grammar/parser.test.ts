@@ -235,6 +235,22 @@ describe('schedules', () => {
     expect(requiresSplit).toMatchObject({ what: { name: 'split' }, value: { name: 'backward' } });
   });
 
+  it('parses contract conditions with and without a message, and keeps the named forms', () => {
+    const schedule = only<ast.ScheduleDeclaration>(
+      'schedule d(p, m) {\n requires placement v\n requires v == 2\n requires m >= 2 * p "needs at least 2p microbatches"\n requires gpus\n priority F > B\n}',
+    );
+    const [placement, chunks, microbatches, unknown] = schedule.body as [ast.RequiresRule, ast.RequiresCondition, ast.RequiresCondition, ast.RequiresRule];
+    expect(placement).toMatchObject({ kind: 'RequiresRule', what: { name: 'placement' }, value: { name: 'v' } });
+    expect(chunks.kind).toBe('RequiresCondition');
+    expect(shape(chunks.condition)).toBe('(v == #2)');
+    expect(chunks.message).toBeUndefined();
+    expect(shape(microbatches.condition)).toBe('(m >= (#2 * p))');
+    expect(microbatches.message?.value).toBe('needs at least 2p microbatches');
+    // A bare name stays the named form (and is reported as an unknown requirement).
+    expect(unknown).toMatchObject({ kind: 'RequiresRule', what: { name: 'gpus' } });
+    expect(unknown.value).toBeUndefined();
+  });
+
   it('stops a bare requires before the next statement', () => {
     const [requires, split] = scheduleBody('requires interleaving\nsplit backward');
     expect(requires).toMatchObject({ kind: 'RequiresRule', what: { name: 'interleaving' } });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { deviceMemory, partitionLayers, stageComputeTimes, type PartitionRequest } from '../../compiler/partition/partition.ts';
-import { placeStages } from '../../compiler/schedule/types.ts';
+import { regularStageDevices as placeStages } from '../../compiler/placement.ts';
 
 /** Every contiguous partition of `layerCount` layers into `stageCount` non-empty stages, as first layers. */
 function* allPartitions(layerCount: number, stageCount: number): Generator<number[]> {

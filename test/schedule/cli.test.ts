@@ -58,8 +58,15 @@ describe('pipec schedule', () => {
     expect(unknown.errorOutput).toContain("pipec: unknown schedule '2f2b'");
     const tooFew = runSchedule('dualpipe-v', { ...base, microbatches: 4, stagesPerDevice: 2, format: 'text' });
     expect(tooFew.exitCode).toBe(2);
-    expect(tooFew.errorOutput).toContain('dualpipe_v -p 4 -m 4 -v 2:');
+    expect(tooFew.errorOutput).toContain("pipec: dualpipe_v -p 4 -m 4 -v 2: schedule 'dualpipe_v' needs at least 2p microbatches (p = 4, m = 4)");
     expect(tooFew.errorOutput).not.toContain('std:schedules');
+    // The contract's v == 2, as a pipeline with three stages per device would be told.
+    const threeChunks = runSchedule('zb-v', { ...base, microbatches: 8, stagesPerDevice: 3, format: 'text' });
+    expect(threeChunks.exitCode).toBe(2);
+    expect(threeChunks.errorOutput).toContain("schedule 'zb_v' runs two stages per device, in a V (v = 3)");
+    const oneChunk = runSchedule('v-half', { ...base, microbatches: 8, stagesPerDevice: 1, format: 'text' });
+    expect(oneChunk.exitCode).toBe(2);
+    expect(oneChunk.errorOutput).toContain("schedule 'v_half' runs two stages per device, in a V (v = 1)");
   });
 
   it('defaults to two stages per device for the multi-chunk families, and main() wires the flags', async () => {

@@ -3,7 +3,8 @@
 
 import { parse } from '../../grammar/index.ts';
 import type { ScheduleDeclaration } from '../../grammar/ast.ts';
-import { placeStages, type ComputeSchedule, type PipelineShape } from '../../compiler/schedule/types.ts';
+import { regularStageDevices as placeStages } from '../../compiler/placement.ts';
+import { type ComputeSchedule, type PipelineShape } from '../../compiler/schedule/types.ts';
 import { actionLabel } from '../../compiler/schedule/actions.ts';
 
 export function declarationFrom(text: string, file = 'test.pipe'): ScheduleDeclaration {

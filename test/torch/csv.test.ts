@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LineMap } from '../../grammar/source.ts';
-import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
+import { builtinSchedule, standardSchedules } from '../../compiler/schedule/builtin.ts';
+import { checkScheduleContract, contractShapeOf } from '../../compiler/schedule/contract.ts';
 import { validateSchedule, problemsToDiagnostics } from '../../compiler/schedule/validate.ts';
 import { exportTorchCsv, importTorchCsv } from '../../compiler/torch/csv.ts';
 import { spanOf } from '../../grammar/source.ts';
@@ -27,6 +28,12 @@ describe('exportTorchCsv', () => {
     expect(csv).toMatch(/\d+W\d+/);
     const back = importTorchCsv(csv, 'dual.csv');
     expect(back.diagnostics).toEqual([]);
+    // The rows' stage → rank map is classified by the same code as a pipeline's.
+    expect(back.placement).toMatchObject({ kind: 'v', devices: 2, stagesPerDevice: 2 });
+    const declaration = standardSchedules().get('dualpipe_v')!;
+    expect(checkScheduleContract(declaration, contractShapeOf(back.schedule!)).violations).toEqual([]);
+    const fewer = checkScheduleContract(declaration, { ...contractShapeOf(back.schedule!), microbatches: 3 }).violations;
+    expect(fewer.map((violation) => violation.reason)).toEqual(['needs at least 2p microbatches']);
     expect(back.schedule!.orders.map((o) => o.map((a) => [a.stage, a.operation, a.microbatch, a.overlapGroup !== undefined])))
       .toEqual(dual.orders.map((o) => o.map((a) => [a.stage, a.operation, a.microbatch, a.overlapGroup !== undefined])));
   });
