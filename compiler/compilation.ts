@@ -13,7 +13,7 @@
 
 import type * as ast from '../grammar/ast.ts';
 import { hasErrors, type Diagnostic } from '../grammar/diagnostic.ts';
-import { spanOf, type Span } from '../grammar/source.ts';
+import { spanOf } from '../grammar/source.ts';
 import { autoSchedule } from './autoschedule/autoSchedule.ts';
 import { bareAutoSchedule } from './autoschedule/bare.ts';
 import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
@@ -30,7 +30,9 @@ import type { CheckedProgram } from './program.ts';
 import { DEFAULT_PLACEMENT_KIND, describePlacement, satisfiesPlacement } from './placement.ts';
 import { builtinSchedule, builtinScheduleNames, defaultStagesPerDevice, normaliseScheduleName, standardSchedules } from './schedule/builtin.ts';
 import { scheduleContract } from './schedule/contract.ts';
+import { peakLiveActivations } from './schedule/memory.ts';
 import type { ComputeSchedule } from './schedule/types.ts';
+import { timeSchedule } from './schedule/unitTiming.ts';
 import { problemsToDiagnostics, validateSchedule } from './schedule/validate.ts';
 import { simulate, simulateIr, type SimulationResult } from './simulate/simulate.ts';
 import type { MemoryUnit, TimeUnit } from './show/format.ts';
@@ -449,4 +451,52 @@ export function describeStuck(simulated: SimulatedCompilation): string[] {
   return simulated.result.stuck.map((s) => `device ${s.device} is stuck at instruction ${s.index} (${s.instruction.op}), waiting for ${s.waitsFor}`);
 }
 
-export type { Span };
+/** Everything but the timelines (those go to `pipec show --trace`). */
+export function simulationSummary(scenario: SimulatedCompilation) {
+  const { result } = scenario;
+  return {
+    schedule: scenario.label,
+    title: scenario.title,
+    costs: scenario.costs.kind,
+    timeUnit: scenario.timeUnit,
+    memoryUnit: scenario.memoryUnit,
+    makespan: result.makespan,
+    bubble: result.bubble,
+    devices: result.devices.map((device, d) => ({
+      device: device.device,
+      label: device.label,
+      busy: device.busy,
+      idle: device.idle,
+      bubble: device.bubble,
+      finish: device.finish,
+      memory: scenario.capacity ? { ...device.memory, capacity: scenario.capacity[d] } : device.memory,
+    })),
+    criticalPath: result.criticalPath,
+    stuck: result.stuck.map((s) => ({ device: s.device, index: s.index, op: s.instruction.op, waitsFor: s.waitsFor })),
+  };
+}
+
+/** An order as plain data: one array of actions per device (overlap groups kept). */
+export function ordersAsData(schedule: ComputeSchedule) {
+  return schedule.orders.map((order) =>
+    order.map((action) => (action.overlapGroup === undefined
+      ? { operation: action.operation, stage: action.stage, microbatch: action.microbatch }
+      : { operation: action.operation, stage: action.stage, microbatch: action.microbatch, overlapGroup: action.overlapGroup })));
+}
+
+/** What `check --torch-csv` reports of a valid, proven order: its shape, and its timing and memory under unit costs. */
+export function orderSummary(compilation: Compilation) {
+  const { schedule } = compilation;
+  if (schedule === undefined || !succeeded(compilation)) return undefined;
+  const timing = timeSchedule(schedule);
+  return {
+    ranks: schedule.devices,
+    stages: schedule.stages,
+    microbatches: schedule.microbatches,
+    splitBackward: schedule.splitBackward,
+    makespan: timing.makespan,
+    bubble: timing.bubble,
+    peakActivations: peakLiveActivations(schedule),
+  };
+}
+

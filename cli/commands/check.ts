@@ -10,7 +10,7 @@
 
 import type { Command } from 'commander';
 import {
-  compileFile, compileTorchCsv, peakLiveActivations, timeSchedule, verifyEveryPipeline, type Compilation,
+  compileFile, compileTorchCsv, orderSummary, verifyEveryPipeline, type Compilation,
 } from '../../compiler/index.ts';
 import { readExternModule } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -104,18 +104,9 @@ export function runTorchCsvCheck(file: string, options: CheckCommandOptions): { 
   const read = readInputFile(file);
   if ('error' in read) return { output: '', errorOutput: read.error, exitCode: 2 };
   const compilation = compileTorchCsv(read.text, file);
-  const { diagnostics, schedule } = compilation;
-  const failed = diagnostics.some((d) => d.severity === 'error') || schedule === undefined;
-  const timing = failed ? undefined : timeSchedule(schedule!);
-  const summary = timing === undefined ? undefined : {
-    ranks: schedule!.devices,
-    stages: schedule!.stages,
-    microbatches: schedule!.microbatches,
-    splitBackward: schedule!.splitBackward,
-    makespan: timing.makespan,
-    bubble: timing.bubble,
-    peakActivations: peakLiveActivations(schedule!),
-  };
+  const { diagnostics } = compilation;
+  const summary = orderSummary(compilation);
+  const failed = summary === undefined;
   if (options.format === 'json') {
     const json = { file, ok: !failed, diagnostics: toJsonDiagnostics(diagnostics, compilation.sources), summary: summary ?? null };
     return { output: `${JSON.stringify(json, null, 2)}\n`, errorOutput: '', exitCode: failed ? 1 : 0 };

@@ -8,7 +8,7 @@
 
 import type { Command } from 'commander';
 import {
-  builtinScheduleNames, compileBareSchedule, exportTorchCsv, peakLiveActivations, simulateCompilation,
+  builtinScheduleNames, compileBareSchedule, exportTorchCsv, ordersAsData, peakLiveActivations, simulateCompilation,
   type ComputeSchedule, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -97,10 +97,7 @@ export function scheduleJson(simulated: SimulatedCompilation) {
     costs: simulated.compilation.costLabel,
     timing: timed,
     ...(simulated.costs.kind === 'unit' ? { unitCosts: timed } : {}),
-    orders: schedule.orders.map((order) =>
-      order.map((action) => (action.overlapGroup === undefined
-        ? { operation: action.operation, stage: action.stage, microbatch: action.microbatch }
-        : { operation: action.operation, stage: action.stage, microbatch: action.microbatch, overlapGroup: action.overlapGroup }))),
+    orders: ordersAsData(schedule),
   };
 }
 

@@ -11,7 +11,7 @@
 import type { Command } from 'commander';
 import {
   compileBareSchedule, compileTorchCsv, continueCompilation, describeStuck, formatMemory, formatPercent, formatTime,
-  normaliseScheduleName, simulateCompilation, succeeded, withSchedule, type Compilation, type SimulatedCompilation,
+  normaliseScheduleName, simulateCompilation, simulationSummary, succeeded, withSchedule, type Compilation, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { compileForCommand } from '../compileForCommand.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -155,34 +155,10 @@ export function runSimulate(options: SimulateCommandOptions): { output: string; 
     errorOutput += describeStuck(scenario).map((line) => `pipec: ${line}\n`).join('');
     exitCode = Math.max(exitCode, 1);
   }
-  const output = options.format === 'json' ? `${JSON.stringify(simulationJson(scenario), null, 2)}\n` : simulationText(scenario);
+  const output = options.format === 'json' ? `${JSON.stringify(simulationSummary(scenario), null, 2)}\n` : simulationText(scenario);
   return { output, errorOutput, exitCode };
 }
 
-/** Everything but the timelines (those go to `pipec show --trace`). */
-export function simulationJson(scenario: Scenario) {
-  const { result } = scenario;
-  return {
-    schedule: scenario.label,
-    title: scenario.title,
-    costs: scenario.costs.kind,
-    timeUnit: scenario.timeUnit,
-    memoryUnit: scenario.memoryUnit,
-    makespan: result.makespan,
-    bubble: result.bubble,
-    devices: result.devices.map((device, d) => ({
-      device: device.device,
-      label: device.label,
-      busy: device.busy,
-      idle: device.idle,
-      bubble: device.bubble,
-      finish: device.finish,
-      memory: scenario.capacity ? { ...device.memory, capacity: scenario.capacity[d] } : device.memory,
-    })),
-    criticalPath: result.criticalPath,
-    stuck: result.stuck.map((s) => ({ device: s.device, index: s.index, op: s.instruction.op, waitsFor: s.waitsFor })),
-  };
-}
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
