@@ -17,13 +17,13 @@ import {
   StringLiteral,
   UnterminatedString,
 } from './lexer.ts';
-import { syntaxMessages } from './messages.ts';
 import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments } from './parser.ts';
 import type { Source, Span } from './source.ts';
 import { cstToAst, tokenEnd } from './toAst.ts';
+import { diagnosticMessages } from './diagnosticMessages.ts';
 
 export type * from './ast.ts';
-export { syntaxMessages, allSyntaxMessages } from './messages.ts';
+export { diagnosticMessages, messagesInRange } from './diagnosticMessages.ts';
 export { printDocument, printExpression, type PrintOptions } from './printer.ts';
 export { visit, childKeys, childrenOf, type Visitor } from './visit.ts';
 
@@ -44,7 +44,7 @@ export function parse(source: Source): ParseResult {
   for (const error of lexed.errors) {
     const character = text.slice(error.offset, error.offset + Math.max(1, error.length));
     diagnostics.push(
-      makeDiagnostic(syntaxMessages.unexpectedCharacter, span(error.offset, error.offset + Math.max(1, error.length)), {
+      makeDiagnostic(diagnosticMessages.unexpectedCharacter, span(error.offset, error.offset + Math.max(1, error.length)), {
         character,
       }),
     );
@@ -52,7 +52,7 @@ export function parse(source: Source): ParseResult {
   for (const token of lexed.tokens) {
     if (token.tokenType === UnterminatedString) {
       diagnostics.push(
-        makeDiagnostic(syntaxMessages.unterminatedString, span(token.startOffset, tokenEnd(token)), {}, {
+        makeDiagnostic(diagnosticMessages.unterminatedString, span(token.startOffset, tokenEnd(token)), {}, {
           hint: 'close it with \'"\' before the end of the line',
         }),
       );
@@ -61,7 +61,7 @@ export function parse(source: Source): ParseResult {
   const comments: IToken[] = lexed.groups.comments ?? [];
   for (const comment of comments) {
     if (comment.tokenType === BlockComment && (comment.image.length < 4 || !comment.image.endsWith('*/'))) {
-      diagnostics.push(makeDiagnostic(syntaxMessages.unterminatedComment, span(comment.startOffset, comment.startOffset + 2)));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.unterminatedComment, span(comment.startOffset, comment.startOffset + 2)));
     }
   }
 
@@ -79,11 +79,11 @@ export function parse(source: Source): ParseResult {
 }
 
 const definitionsByException: Readonly<Record<string, MessageDefinition>> = {
-  MismatchedTokenException: syntaxMessages.expectedToken,
-  NoViableAltException: syntaxMessages.unexpectedToken,
+  MismatchedTokenException: diagnosticMessages.expectedToken,
+  NoViableAltException: diagnosticMessages.unexpectedToken,
   // The grammar has no AT_LEAST_ONE, so an early exit cannot happen; worded like any other dead end.
-  EarlyExitException: syntaxMessages.unexpectedToken,
-  NotAllInputParsedException: syntaxMessages.unexpectedAtTopLevel,
+  EarlyExitException: diagnosticMessages.unexpectedToken,
+  NotAllInputParsedException: diagnosticMessages.unexpectedAtTopLevel,
 };
 
 function decodeArguments(message: string): SyntaxErrorArguments | undefined {
@@ -97,7 +97,7 @@ function decodeArguments(message: string): SyntaxErrorArguments | undefined {
 }
 
 function parserDiagnostic(error: IRecognitionException, file: string, text: string, tokens: readonly IToken[]): Diagnostic {
-  const definitionByName = definitionsByException[error.name] ?? syntaxMessages.unexpectedToken;
+  const definitionByName = definitionsByException[error.name] ?? diagnosticMessages.unexpectedToken;
   const token = error.token;
   // At end of file there is no token to underline: point just past the last real token.
   let start: number;
@@ -117,7 +117,7 @@ function parserDiagnostic(error: IRecognitionException, file: string, text: stri
   // stream says exactly what the user wrote before the offending token.
   const args = decoded === undefined || decoded.after === '' ? decoded : { ...decoded, after: afterToken(tokens, start) };
   // Whatever chevrotain calls it, a stray token between declarations is one kind of mistake.
-  const definition = args?.rule === 'document' ? syntaxMessages.unexpectedAtTopLevel : definitionByName;
+  const definition = args?.rule === 'document' ? diagnosticMessages.unexpectedAtTopLevel : definitionByName;
   const hint = args === undefined ? undefined : hintFor(args, tokens, start);
   return makeDiagnostic(
     definition,
@@ -198,7 +198,7 @@ function detachedUnits(tokens: readonly IToken[], text: string, file: string): D
     if (tokens[i + 2]?.tokenType === LBracket) continue;
     found.push(
       makeDiagnostic(
-        syntaxMessages.detachedUnit,
+        diagnosticMessages.detachedUnit,
         { file, start: number.startOffset, end: tokenEnd(unit) + perSecond.length },
         { number: number.image, unit: unit.image + perSecond },
       ),
@@ -208,9 +208,9 @@ function detachedUnits(tokens: readonly IToken[], text: string, file: string): D
 }
 
 const parserCodes: ReadonlySet<string> = new Set([
-  syntaxMessages.expectedToken.code,
-  syntaxMessages.unexpectedToken.code,
-  syntaxMessages.unexpectedAtTopLevel.code,
+  diagnosticMessages.expectedToken.code,
+  diagnosticMessages.unexpectedToken.code,
+  diagnosticMessages.unexpectedAtTopLevel.code,
 ]);
 
 /**
@@ -225,7 +225,7 @@ function withoutRepeats(diagnostics: readonly Diagnostic[], text: string): Diagn
     const previous = kept[kept.length - 1];
     const isParserError = parserCodes.has(diagnostic.code);
     if (isParserError && previous !== undefined && parserCodes.has(previous.code) && previous.span.start === diagnostic.span.start) continue;
-    const strayBrace = diagnostic.code === syntaxMessages.unexpectedAtTopLevel.code && text.startsWith('}', diagnostic.span.start);
+    const strayBrace = diagnostic.code === diagnosticMessages.unexpectedAtTopLevel.code && text.startsWith('}', diagnostic.span.start);
     if (strayBrace && kept.some((d) => d.severity === 'error')) continue;
     kept.push(diagnostic);
   }

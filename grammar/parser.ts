@@ -102,7 +102,7 @@ function uniqueJoin(words: readonly string[]): string {
 /**
  * Chevrotain asks for a message string; we hand it a JSON record of the
  * message arguments so grammar/index.ts can build the diagnostic from the
- * message table (grammar/messages.ts) instead of re-parsing prose.
+ * diagnostics table (grammar/diagnosticMessages.ts) instead of re-parsing prose.
  */
 export interface SyntaxErrorArguments {
   readonly expected: string;

@@ -8,9 +8,9 @@ import type { CstNode, IToken } from 'chevrotain';
 import type * as ast from './ast.ts';
 import type * as cst from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic } from './diagnostic.ts';
-import { syntaxMessages } from './messages.ts';
 import { printExpression } from './printer.ts';
 import type { Span } from './source.ts';
+import { diagnosticMessages } from './diagnosticMessages.ts';
 
 /** Tolerates children that recovery left out. */
 function first<T>(items: readonly T[] | undefined): T | undefined {
@@ -401,7 +401,7 @@ class AstBuilder {
       device = this.deviceReference(withoutOn, span.end);
       this.diagnostics.push(
         makeDiagnostic(
-          syntaxMessages.missingOn,
+          diagnosticMessages.missingOn,
           device.span,
           { device: referenceText(device), stage: name.name },
           { hint: 'a stage looks like: NAME on gpu[0] = layer, layer[0..2]' },
@@ -427,7 +427,7 @@ class AstBuilder {
       if (!unseparated.has(node) || previous === undefined) return;
       this.diagnostics.push(
         makeDiagnostic(
-          syntaxMessages.missingLayerComma,
+          diagnosticMessages.missingLayerComma,
           layer.span,
           { previous: referenceText(previous.layer), next: referenceText(layer) },
           { hint: 'separate the layers of a stage with commas: s0 on gpu[0] = a, b, c[0..2]' },
@@ -547,7 +547,7 @@ class AstBuilder {
   private operation(token: IToken | undefined): ast.ComputeOperation {
     if (isRealToken(token) && actionOperations.has(token.image)) return token.image as ast.ComputeOperation;
     if (isRealToken(token)) {
-      this.diagnostics.push(makeDiagnostic(syntaxMessages.unknownAction, this.tokenSpan(token), { name: token.image }));
+      this.diagnostics.push(makeDiagnostic(diagnosticMessages.unknownAction, this.tokenSpan(token), { name: token.image }));
     }
     // The mistake is reported; F keeps the rest of the tree usable.
     return 'F';
@@ -823,7 +823,7 @@ class AstBuilder {
         }
       }
       this.diagnostics.push(
-        makeDiagnostic(syntaxMessages.invalidEscape, this.span(bodyOffset + i, bodyOffset + i + 2), { character: next }, {
+        makeDiagnostic(diagnosticMessages.invalidEscape, this.span(bodyOffset + i, bodyOffset + i + 2), { character: next }, {
           hint: 'write \\\\ for a backslash',
         }),
       );

@@ -68,16 +68,24 @@ describe('module boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('runtime/ reads only the IR and cost contracts of the compiler, and only their types', () => {
+  // The one exception outside the contracts: the diagnostics table, pure data
+  // (plus its template formatter) with no imports of its own, so a runtime
+  // fault and a compile-time diagnostic share codes and wording.
+  it('runtime/ reads only the IR and cost contracts of the compiler, and only their types, plus the diagnostics table', () => {
     const contracts = new Set(['compiler/ir/types.ts', 'compiler/cost/types.ts']);
+    const diagnosticsTable = 'grammar/diagnosticMessages.ts';
     const offenders = sourcesUnder('runtime')
       .flatMap(importsOf)
       .filter((edge) => {
         const target = resolve(edge) ?? '';
         if (!/^(compiler|grammar|cli)\//.test(target)) return false;
-        return !(contracts.has(target) && edge.typeOnly) && !(target === 'compiler/ir/types.ts');
+        return !(contracts.has(target) && edge.typeOnly) && !(target === 'compiler/ir/types.ts') && target !== diagnosticsTable;
       })
       .map((edge) => `${edge.from} imports ${edge.specifier}`);
     expect(offenders).toEqual([]);
+  });
+
+  it('the diagnostics table imports nothing, so every layer can share it', () => {
+    expect(importsOf('grammar/diagnosticMessages.ts')).toEqual([]);
   });
 });

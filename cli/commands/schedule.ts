@@ -9,7 +9,6 @@ import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf } from '../../grammar/source.ts';
 import { bareScheduleIr } from '../../compiler/lower/bare.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
-import { scheduleMessages } from '../../compiler/messages/schedules.ts';
 import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
 import { describeDeadlock, proveDeadlockFree } from '../../compiler/schedule/deadlock.ts';
 import { peakLiveActivations } from '../../compiler/schedule/memory.ts';
@@ -22,6 +21,7 @@ import { setExitCode } from '../main.ts';
 import { positiveInteger, writeOutput } from '../commandSupport.ts';
 import { renderDiagnostics } from '../render.ts';
 import { bareAutoSchedule } from '../../compiler/autoschedule/bare.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface ScheduleCommandOptions {
   readonly devices: number;
@@ -89,7 +89,7 @@ export function runSchedule(name: string, options: ScheduleCommandOptions): { ou
   const problems = validateSchedule(schedule);
   if (problems.length > 0) return fail(problemsToDiagnostics(problems, spanOf(STANDARD_SCHEDULES, 0, 0)));
   const proof = proveDeadlockFree(lowerToInstructionStreams(schedule, unitStageInfo(schedule.stages)));
-  if (!proof.deadlockFree) return fail([makeDiagnostic(scheduleMessages.deadlock, spanOf(STANDARD_SCHEDULES, 0, 0), { detail: describeDeadlock(proof) })]);
+  if (!proof.deadlockFree) return fail([makeDiagnostic(diagnosticMessages.deadlock, spanOf(STANDARD_SCHEDULES, 0, 0), { detail: describeDeadlock(proof) })]);
 
   let output: string;
   switch (options.format) {

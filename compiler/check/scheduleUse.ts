@@ -6,14 +6,13 @@
 
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { NameMessages } from '../messages/names.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue, CheckedScheduleUse, Placement } from '../program.ts';
 import { placeStages } from '../schedule/types.ts';
 import { readQuantity } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /** Bound from the pipeline: devices, microbatches, stages, stages per device. */
 const RESERVED_PARAMETERS = ['p', 'm', 'n', 'v'] as const;
@@ -50,7 +49,7 @@ export function checkScheduleUse(
 
   const declaration = schedules.get(name);
   if (declaration === undefined) {
-    reporter.report(NameMessages.unknownSchedule, use.name.span, { name }, {
+    reporter.report(diagnosticMessages.unknownSchedule, use.name.span, { name }, {
       hint: didYouMean(name, [...schedules.keys(), 'auto'], 0) ?? `schedules: ${[...schedules.keys()].join(', ')}, auto(memory: ...)`,
     });
     return undefined;
@@ -62,7 +61,7 @@ export function checkScheduleUse(
     const argumentName = argument.name?.name;
     if (argumentName === undefined) {
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.span, { name, problem: 'arguments must be named' }, {
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name, problem: 'arguments must be named' }, {
         hint: parameters.length > 0 ? `parameters: ${parameters.join(', ')}` : undefined,
       });
       continue;
@@ -72,7 +71,7 @@ export function checkScheduleUse(
     if ((RESERVED_PARAMETERS as readonly string[]).includes(argumentName)) {
       if (argumentName === 'v' && shape !== undefined && value === shape.stagesPerDevice) continue;
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.span, {
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, {
         name,
         problem: argumentName === 'v' && shape !== undefined
           ? `v is bound from the pipeline (${shape.stagesPerDevice} stage(s) per device), not ${String(value)}`
@@ -82,7 +81,7 @@ export function checkScheduleUse(
     }
     if (!parameters.includes(argumentName)) {
       ok = false;
-      reporter.report(scheduleMessages.unknownArgument, argument.name!.span, { schedule: name, name: argumentName }, {
+      reporter.report(diagnosticMessages.unknownScheduleArgument, argument.name!.span, { schedule: name, name: argumentName }, {
         hint: didYouMean(argumentName, parameters.filter((p) => !(RESERVED_PARAMETERS as readonly string[]).includes(p))),
         related: [{ span: declaration.name.span, message: 'declared here' }],
       });
@@ -90,7 +89,7 @@ export function checkScheduleUse(
     }
     if (typeof value !== 'number') {
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.value.span, { name, problem: `'${argumentName}' must be a number` });
+      reporter.report(diagnosticMessages.scheduleArgument, argument.value.span, { name, problem: `'${argumentName}' must be a number` });
       continue;
     }
     args[argumentName] = value;
@@ -100,7 +99,7 @@ export function checkScheduleUse(
     if ((RESERVED_PARAMETERS as readonly string[]).includes(parameterName) || parameter.default !== undefined) continue;
     if (!Object.hasOwn(args, parameterName) && !use.args.some((a) => a.name?.name === parameterName)) {
       ok = false;
-      reporter.report(scheduleMessages.missingArgument, use.span, { schedule: name, name: parameterName }, {
+      reporter.report(diagnosticMessages.missingScheduleArgument, use.span, { schedule: name, name: parameterName }, {
         related: [{ span: parameter.span, message: 'parameter declared here' }],
       });
     }
@@ -111,7 +110,7 @@ export function checkScheduleUse(
       const required = statement.value.name;
       if (!satisfiesPlacement(shape, required)) {
         ok = false;
-        reporter.report(scheduleMessages.placementMismatch, use.span, {
+        reporter.report(diagnosticMessages.placementMismatch, use.span, {
           schedule: name, required,
           actual: shape.placement === 'explicit' ? `explicitly in pipeline '${pipeline.name.name}'` : `${shape.placement} in pipeline '${pipeline.name.name}'`,
         }, {
@@ -133,12 +132,12 @@ function checkAutoSchedule(
   const memory = use.args.find((argument) => argument.name === undefined || argument.name.name === 'memory');
   for (const argument of use.args) {
     if (argument !== memory) {
-      reporter.report(NameMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
       return undefined;
     }
   }
   if (memory === undefined) {
-    reporter.report(NameMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
+    reporter.report(diagnosticMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
       hint: 'e.g. schedule auto(memory: 1.0 * activations(1f1b)) or auto(memory: 12GiB)',
     });
     return undefined;
@@ -151,11 +150,11 @@ function checkAutoSchedule(
   }
   const activations = readActivations(value);
   if (activations === undefined) {
-    reporter.report(NameMessages.autoMemory, value.span, { actual: describe(value) });
+    reporter.report(diagnosticMessages.autoMemory, value.span, { actual: describe(value) });
     return undefined;
   }
   if (!schedules.has(activations.reference)) {
-    reporter.report(NameMessages.unknownSchedule, activations.span, { name: activations.reference }, {
+    reporter.report(diagnosticMessages.unknownSchedule, activations.span, { name: activations.reference }, {
       hint: didYouMean(activations.reference, schedules.keys(), 0),
     });
     return undefined;

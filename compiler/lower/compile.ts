@@ -10,8 +10,6 @@ import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { deriveCostModel } from '../cost/costModel.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
-import { loweringMessages } from '../messages/lowering.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
 import { standardSchedules } from '../schedule/builtin.ts';
@@ -21,6 +19,7 @@ import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
 import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
 import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface CompileOptions {
   /**
@@ -58,7 +57,7 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
   const schedule = scheduleFor(program, shape, costs, options.autoSchedule ?? autoSchedule, diagnostics);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
-    diagnostics.push(makeDiagnostic(loweringMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
     return { diagnostics };
   }
 
@@ -85,7 +84,7 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
   // 4. The deadlock proof (replicas run identical streams, so one suffices).
   const proof = proveDeadlockFree(lowered);
   if (!proof.deadlockFree) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.deadlock, use.span, { detail: describeDeadlock(proof) }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.deadlock, use.span, { detail: describeDeadlock(proof) }));
     return { schedule, diagnostics };
   }
 
@@ -114,7 +113,7 @@ export function compileProgram(program: CheckedProgram, options: CompileOptions 
       const capacity = clusterDevice?.memoryBytes ?? 0;
       if (clusterDevice && capacity > 0 && peak > capacity) {
         diagnostics.push(
-          makeDiagnostic(loweringMessages.outOfMemory, pipeline.span, {
+          makeDiagnostic(diagnosticMessages.outOfMemory, pipeline.span, {
             device: index,
             name: clusterDevice.name,
             needed: formatBytes(peak),
@@ -182,13 +181,13 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     try {
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {
-      diagnostics.push(makeDiagnostic(loweringMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
       return undefined;
     }
   }
   const declaration = use.declaration ?? program.schedules.get(use.name) ?? standardSchedules().get(use.name);
   if (!declaration) {
-    diagnostics.push(makeDiagnostic(loweringMessages.unknownScheduleUse, use.span, { name: use.name }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleUse, use.span, { name: use.name }));
     return undefined;
   }
   const evaluated = evaluateSchedule(declaration, shape, use.args, { costs, sources: program.sources });
@@ -210,7 +209,7 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
     const reference = String(use.args.reference);
     const declaration = program.schedules.get(reference) ?? standardSchedules().get(reference);
     if (!declaration) {
-      diagnostics.push(makeDiagnostic(loweringMessages.unknownScheduleUse, use.span, { name: reference }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleUse, use.span, { name: reference }));
       return undefined;
     }
     const evaluated = evaluateSchedule(declaration, shape, {}, { costs, sources: program.sources });
@@ -218,7 +217,7 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
       // The reference's own errors point into its declaration (often the
       // standard library); the mistake is the user's choice of reference.
       const reason = evaluated.diagnostics.find((d) => d.severity === 'error');
-      diagnostics.push(makeDiagnostic(loweringMessages.memoryReferenceUnusable, use.span, { name: reference, reason: reason?.message ?? 'it produces no order' }, {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.memoryReferenceUnusable, use.span, { name: reference, reason: reason?.message ?? 'it produces no order' }, {
         hint: pipeline.placement === 'v'
           ? 'name a schedule written for this placement, e.g. activations(zb_v), or give the limit in bytes'
           : 'name a schedule written for this many stages per device, or give the limit in bytes',

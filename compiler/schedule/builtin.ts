@@ -9,10 +9,10 @@ import { parse } from '../../grammar/index.ts';
 import type { ScheduleDeclaration } from '../../grammar/ast.ts';
 import { spanOf } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from '../stdlib/index.ts';
 import { evaluateSchedule, requiredPlacement } from './evaluate.ts';
 import { placeStages, type ComputeSchedule } from './types.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface BuiltinShape {
   readonly devices: number;
@@ -63,13 +63,13 @@ export function builtinSchedule(
   const declaration = lib.declarations.get(key);
   const where = spanOf(STANDARD_SCHEDULES, 0, 0);
   if (!declaration) {
-    return { diagnostics: [makeDiagnostic(scheduleMessages.unknownSchedule, where, { name, known: builtinScheduleNames().join(', ') })] };
+    return { diagnostics: [makeDiagnostic(diagnosticMessages.unknownBuiltinSchedule, where, { name, known: builtinScheduleNames().join(', ') })] };
   }
   const { devices, microbatches, stagesPerDevice } = shape;
   if (!(Number.isInteger(devices) && devices >= 1 && Number.isInteger(microbatches) && microbatches >= 1 && Number.isInteger(stagesPerDevice) && stagesPerDevice >= 1)) {
     return {
       diagnostics: [
-        makeDiagnostic(scheduleMessages.badShape, declaration.name.span, {
+        makeDiagnostic(diagnosticMessages.badShape, declaration.name.span, {
           detail: `devices, microbatches and stages per device must be positive whole numbers (got p=${devices}, m=${microbatches}, v=${stagesPerDevice})`,
         }),
       ],

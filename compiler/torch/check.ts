@@ -5,12 +5,12 @@
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf } from '../../grammar/source.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../lower/lower.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { describeDeadlock, proveDeadlockFree } from '../schedule/deadlock.ts';
 import { peakLiveActivations } from '../schedule/memory.ts';
 import { timeSchedule } from '../schedule/unitTiming.ts';
 import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
 import { importTorchCsv } from './csv.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface TorchCsvSummary {
   readonly ranks: number;
@@ -42,7 +42,7 @@ export function checkTorchCsvFile(text: string, name: string, options: { readonl
   }
   const proof = proveDeadlockFree(lowerToInstructionStreams(schedule, unitStageInfo(schedule.stages)));
   if (!proof.deadlockFree) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.deadlock, spanOf(name, 0, 0), { detail: describeDeadlock(proof) }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.deadlock, spanOf(name, 0, 0), { detail: describeDeadlock(proof) }));
     return { diagnostics };
   }
   const timing = timeSchedule(schedule);
