@@ -32,8 +32,9 @@ export const diagnosticMessages = {
   unknownAction: { code: 'PIPE1007', severity: 'error', template: "unknown action '{name}'; an action is F (forward), B (backward), I (input gradient) or W (weight gradient)", summary: 'An action or priority term whose letter is not F, B, I or W.' },
   invalidEscape: { code: 'PIPE1008', severity: 'error', template: "unknown escape '\\{character}' in a string", summary: 'A backslash escape other than \\n, \\t, \\r, \\\\, \\" or \\u{...}.' },
   detachedUnit: { code: 'PIPE1009', severity: 'error', template: "a unit is written right after its number: '{number}{unit}', not '{number} {unit}'", summary: 'A number followed by a space and a unit (16 GiB instead of 16GiB).' },
-  missingLayerComma: { code: 'PIPE1010', severity: 'error', template: "missing ',' between the layers '{previous}' and '{next}'", summary: 'Two layers of a stage written side by side on one line without a comma.' },
+  missingComma: { code: 'PIPE1010', severity: 'error', template: "missing ',' between the {what} '{previous}' and '{next}'", summary: 'Two items of a comma-separated name list (the layers of a stage, the stages of recompute or offload) written side by side on one line.' },
   missingOn: { code: 'PIPE1011', severity: 'error', template: "missing 'on' before the device '{device}' of stage '{stage}'", summary: 'A stage whose device is written without the word on.' },
+  nonAsciiName: { code: 'PIPE1012', severity: 'error', template: "the name '{name}' has characters outside ASCII: {characters}", summary: 'A name with letters such as ö or ß; reported once per name, wherever it is used.', hint: 'names are ASCII: letters a–z and A–Z, digits and underscore' },
 
   // PIPE2xxx — names and types: imports, declarations, layers and their arguments, shapes, the loss, clusters, pipeline settings
   duplicateDeclaration: { code: 'PIPE2001', severity: 'error', template: "{kind} '{name}' is declared more than once", summary: 'Two top-level declarations of the same kind share a name.' },
@@ -81,6 +82,7 @@ export const diagnosticMessages = {
   externShapeMismatch: { code: 'PIPE2043', severity: 'error', template: "extern layer '{name}' expects {expected}, got {actual}", summary: "An extern layer's input does not match its declared shape pattern." },
   dataMismatch: { code: 'PIPE2044', severity: 'error', template: "data {data} gives {gives}, but model '{model}' takes {takes}", summary: "The pipeline's data source does not produce the model's input or target shapes." },
   tooLarge: { code: 'PIPE2045', severity: 'error', template: '{what} has {count} elements; at most {limit} are allowed', summary: 'A repeat block or device array is implausibly large (a typo such as 0..10000000).' },
+  negativeQuantity: { code: 'PIPE2046', severity: 'error', template: '{property} cannot be negative, got {actual}', summary: 'A device or link property (memory, speed, bandwidth, latency) written with a minus sign.', hint: 'write the amount without a minus sign' },
 
   // PIPE3xxx — placement: batch splitting, replicas, stages, devices
   microbatchesDivide: { code: 'PIPE3001', severity: 'error', template: '{microbatches} microbatches do not divide the batch of {batch}', summary: 'The batch does not split evenly into microbatches and no remainder policy is given.' },

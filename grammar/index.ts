@@ -10,6 +10,7 @@ import {
   Identifier,
   LBracket,
   Name,
+  NonAsciiIdentifier,
   NumberLiteral,
   pipeLexer,
   PlainName,
@@ -58,6 +59,7 @@ export function parse(source: Source): ParseResult {
       );
     }
   }
+  diagnostics.push(...nonAsciiNames(lexed.tokens, file));
   const comments: IToken[] = lexed.groups.comments ?? [];
   for (const comment of comments) {
     if (comment.tokenType === BlockComment && (comment.image.length < 4 || !comment.image.endsWith('*/'))) {
@@ -205,6 +207,20 @@ function detachedUnits(tokens: readonly IToken[], text: string, file: string): D
     );
   }
   return found;
+}
+
+/** One diagnostic per distinct non-ASCII name, at its first use, pointing at the others. */
+function nonAsciiNames(tokens: readonly IToken[], file: string): Diagnostic[] {
+  const uses = new Map<string, IToken[]>();
+  for (const token of tokens) {
+    if (token.tokenType === NonAsciiIdentifier) uses.set(token.image, [...(uses.get(token.image) ?? []), token]);
+  }
+  return [...uses].map(([name, [first, ...others]]) => {
+    const characters = [...new Set(name.replace(/[\x00-\x7f]/g, ''))].map((character) => `'${character}'`).join(', ');
+    return makeDiagnostic(diagnosticMessages.nonAsciiName, { file, start: first.startOffset, end: tokenEnd(first) }, { name, characters }, {
+      related: others.map((token) => ({ span: { file, start: token.startOffset, end: tokenEnd(token) }, message: 'also used here' })),
+    });
+  });
 }
 
 const parserCodes: ReadonlySet<string> = new Set([

@@ -427,9 +427,9 @@ class AstBuilder {
       if (!unseparated.has(node) || previous === undefined) return;
       this.diagnostics.push(
         makeDiagnostic(
-          diagnosticMessages.missingLayerComma,
+          diagnosticMessages.missingComma,
           layer.span,
-          { previous: referenceText(previous.layer), next: referenceText(layer) },
+          { what: 'layers', previous: referenceText(previous.layer), next: referenceText(layer) },
           { hint: 'separate the layers of a stage with commas: s0 on gpu[0] = a, b, c[0..2]' },
         ),
       );
@@ -455,14 +455,28 @@ class AstBuilder {
     };
   }
 
+  /** The stages in source order; those written without a comma before them are reported. */
   private stageAttribute(node: cst.StageAttributeCstNode, fallback: number): ast.StageAttribute {
     const span = this.nodeSpan(node, fallback);
+    const attribute = node.children.Offload ? 'offload' : 'recompute';
+    const unseparated = new Set<IToken>(all(node.children.unseparatedStage));
+    const tokens = [...all(node.children.stage), ...unseparated].filter(isRealToken).sort((a, b) => a.startOffset - b.startOffset);
+    tokens.forEach((token, index) => {
+      const previous = tokens[index - 1];
+      if (!unseparated.has(token) || previous === undefined) return;
+      this.diagnostics.push(
+        makeDiagnostic(
+          diagnosticMessages.missingComma,
+          this.tokenSpan(token),
+          { what: 'stages', previous: previous.image, next: token.image },
+          { hint: `separate the stages with commas: ${attribute} ${tokens.map((t) => t.image).join(', ')}` },
+        ),
+      );
+    });
     return {
       kind: 'StageAttribute',
-      attribute: node.children.Offload ? 'offload' : 'recompute',
-      stages: all(node.children.stage)
-        .filter(isRealToken)
-        .map((token) => this.identifier(token, span.end)),
+      attribute,
+      stages: tokens.map((token) => this.identifier(token, span.end)),
       span,
     };
   }

@@ -43,6 +43,9 @@ const OLD_TABLES = [
 
 /** Names that clashed across the old tables, renamed once in the new one. */
 const RENAMED = {
+  syntaxMessages: {
+    missingLayerComma: 'missingComma',
+  },
   scheduleMessages: {
     unknownName: 'unknownScheduleName',
     unknownArgument: 'unknownScheduleArgument',
@@ -227,9 +230,14 @@ function rewriteReferences(mapping) {
         return kept.length === names.split(',').filter((name) => name.trim() !== '').length ? whole : `${open} ${kept.join(', ')} ${close}`;
       });
     }
+    // Code only: no import or export declarations, no comments, no paths such as 'grammar/diagnosticMessages.ts'.
+    const code = text
+      .replace(/^(import|export)[^;]*;$/gm, '')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/.*$/gm, '');
     const needed = ['diagnosticMessages', 'messagesInRange', 'MessageDefinition'].filter(
       (name) =>
-        new RegExp(`\\b${name}\\b`).test(text.replace(/^(import|export)[^;]*;$/gm, '')) &&
+        new RegExp(`(?<![/\\w])${name}\\b(?!\\.ts)`).test(code) &&
         !new RegExp(`^import[^;]*\\b${name}\\b[^;]*;$`, 'm').test(text) &&
         !new RegExp(`^(export )?(const|function|interface|type) ${name}\\b`, 'm').test(text),
     );

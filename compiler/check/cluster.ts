@@ -171,6 +171,11 @@ export function readQuantity(expression: Expression, kind: QuantityKind, propert
     });
     return undefined;
   }
+  // `-16GiB` parses as a minus applied to a quantity; say what is wrong with it, not that it is 'an expression'.
+  if (expression.kind === 'UnaryExpression' && expression.operator === '-' && (expression.operand.kind === 'QuantityLiteral' || expression.operand.kind === 'NumberLiteral')) {
+    reporter.report(diagnosticMessages.negativeQuantity, expression.span, { property, actual: `-${expression.operand.text}` });
+    return undefined;
+  }
   if (expression.kind !== 'QuantityLiteral') {
     const text = expression.kind === 'NumberLiteral' ? expression.text : expression.kind === 'NameExpression' ? expression.name.name : 'an expression';
     if (text === '') return undefined;
