@@ -24,16 +24,16 @@ export interface MessageDefinition {
 export const diagnosticMessages = {
   // PIPE1xxx — syntax (grammar/)
   unexpectedCharacter: { code: 'PIPE1001', severity: 'error', template: "unexpected character '{character}'", summary: 'A character that starts no token of the language.' },
-  unterminatedString: { code: 'PIPE1002', severity: 'error', template: "this string is missing its closing '\"'", summary: 'A string literal runs into the end of its line.' },
+  unterminatedString: { code: 'PIPE1002', severity: 'error', template: "this string is missing its closing '\"'", summary: 'A string literal runs into the end of its line.', hint: 'close it with \'"\' before the end of the line' },
   unterminatedComment: { code: 'PIPE1003', severity: 'error', template: "this comment is missing its closing '*/'", summary: 'A /* block comment */ runs into the end of the file.' },
   expectedToken: { code: 'PIPE1004', severity: 'error', template: 'expected {expected}{after}, found {found}', summary: 'A required token is missing or a different one was written.' },
   unexpectedToken: { code: 'PIPE1005', severity: 'error', template: 'expected {expected}{after}, found {found}', summary: 'None of the forms allowed at this point starts with the token found.' },
   unexpectedAtTopLevel: { code: 'PIPE1006', severity: 'error', template: 'expected {expected}, found {found}', summary: 'Text at the top level that starts no declaration.' },
   unknownAction: { code: 'PIPE1007', severity: 'error', template: "unknown action '{name}'; an action is F (forward), B (backward), I (input gradient) or W (weight gradient)", summary: 'An action or priority term whose letter is not F, B, I or W.' },
-  invalidEscape: { code: 'PIPE1008', severity: 'error', template: "unknown escape '\\{character}' in a string", summary: 'A backslash escape other than \\n, \\t, \\r, \\\\, \\" or \\u{...}.' },
+  invalidEscape: { code: 'PIPE1008', severity: 'error', template: "unknown escape '\\{character}' in a string", summary: 'A backslash escape other than \\n, \\t, \\r, \\\\, \\" or \\u{...}.', hint: 'write \\\\ for a backslash' },
   detachedUnit: { code: 'PIPE1009', severity: 'error', template: "a unit is written right after its number: '{number}{unit}', not '{number} {unit}'", summary: 'A number followed by a space and a unit (16 GiB instead of 16GiB).' },
   missingComma: { code: 'PIPE1010', severity: 'error', template: "missing ',' between the {what} '{previous}' and '{next}'", summary: 'Two items of a comma-separated name list (the layers of a stage, the stages of recompute or offload) written side by side on one line.' },
-  missingOn: { code: 'PIPE1011', severity: 'error', template: "missing 'on' before the device '{device}' of stage '{stage}'", summary: 'A stage whose device is written without the word on.' },
+  missingOn: { code: 'PIPE1011', severity: 'error', template: "missing 'on' before the device '{device}' of stage '{stage}'", summary: 'A stage whose device is written without the word on.', hint: 'a stage looks like: NAME on gpu[0] = layer, layer[0..2]' },
   nonAsciiName: { code: 'PIPE1012', severity: 'error', template: "the name '{name}' has characters outside ASCII: {characters}", summary: 'A name with letters such as ö or ß; reported once per name, wherever it is used.', hint: 'names are ASCII: letters a–z and A–Z, digits and underscore' },
 
   // PIPE2xxx — names and types: imports, declarations, layers and their arguments, shapes, the loss, clusters, pipeline settings

@@ -53,9 +53,7 @@ export function parse(source: Source): ParseResult {
   for (const token of lexed.tokens) {
     if (token.tokenType === UnterminatedString) {
       diagnostics.push(
-        makeDiagnostic(diagnosticMessages.unterminatedString, span(token.startOffset, tokenEnd(token)), {}, {
-          hint: 'close it with \'"\' before the end of the line',
-        }),
+        makeDiagnostic(diagnosticMessages.unterminatedString, span(token.startOffset, tokenEnd(token))),
       );
     }
   }

@@ -404,7 +404,6 @@ class AstBuilder {
           diagnosticMessages.missingOn,
           device.span,
           { device: referenceText(device), stage: name.name },
-          { hint: 'a stage looks like: NAME on gpu[0] = layer, layer[0..2]' },
         ),
       );
     }
@@ -837,9 +836,7 @@ class AstBuilder {
         }
       }
       this.diagnostics.push(
-        makeDiagnostic(diagnosticMessages.invalidEscape, this.span(bodyOffset + i, bodyOffset + i + 2), { character: next }, {
-          hint: 'write \\\\ for a backslash',
-        }),
+        makeDiagnostic(diagnosticMessages.invalidEscape, this.span(bodyOffset + i, bodyOffset + i + 2), { character: next }),
       );
       value += next;
       i++;
