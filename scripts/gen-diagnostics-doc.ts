@@ -73,8 +73,8 @@ export function generateDiagnosticsDoc(): string {
     'the same as JSON (1-based lines and columns) for tools.',
     '',
     'Codes: 1xxx syntax, 2xxx names and types, 3xxx placement, 4xxx schedules, 5xxx lowering and memory,',
-    '6xxx runtime, all defined once in `grammar/diagnosticMessages.ts`. Each example below is a golden test case (test/cases/diagnostics/), so what is shown',
-    'is exactly what pipec prints today.',
+    '6xxx runtime, each defined once in `grammar/diagnosticMessages.ts`. Each example below is a golden',
+    'test case (test/cases/diagnostics/), so what is shown is exactly what pipec prints today.',
     '',
   ];
   const tables = messageTables();
@@ -91,7 +91,9 @@ export function generateDiagnosticsDoc(): string {
       out.push('Reported by `pipec train`, `verify` and `profile` while running, as `PIPE6xxx: where: what happened`.', '');
     }
     for (const message of table.messages) {
-      out.push(`### ${message.code}`, '', `**${message.severity}** — ${message.summary}`, '', `Message: \`${message.template}\``, '');
+      out.push(`### ${message.code}`, '', `**${message.severity}** — ${message.summary}`, '');
+      // A runtime fault's message is the detail of what happened; the template says nothing more.
+      if (!message.code.startsWith('PIPE6')) out.push(`Message: \`${message.template}\``, '');
       if (message.hint !== undefined) out.push(`Hint: ${message.hint}`, '');
       const examples = cases.get(message.code) ?? [];
       if (examples.length === 0 && message.code.startsWith('PIPE6')) continue;
