@@ -23,13 +23,16 @@ export function describeLocation(location: FaultLocation): string {
   return parts.join(', ');
 }
 
+/** An entry of the runtime range: a compile-time code cannot be thrown as a fault. */
+export type RuntimeMessageDefinition = MessageDefinition & { readonly code: `PIPE6${string}` };
+
 export class RuntimeFault extends Error {
   /** e.g. 'PIPE6004' */
   readonly code: string;
   readonly location?: FaultLocation;
 
   /** `definition` is a 6xxx entry of diagnosticMessages, or its code as it came back from a worker. */
-  constructor(definition: MessageDefinition | string, detail: string, location?: FaultLocation) {
+  constructor(definition: RuntimeMessageDefinition | string, detail: string, location?: FaultLocation) {
     const entry = typeof definition === 'string' ? messageByCode(definition) ?? diagnosticMessages.runtimeInternal : definition;
     super(`${entry.code}: ${location ? `${describeLocation(location)}: ` : ''}${formatTemplate(entry.template, { detail })}`);
     this.name = 'RuntimeFault';
