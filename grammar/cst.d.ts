@@ -381,6 +381,7 @@ export type StageAttributeCstChildren = {
   Offload?: IToken[];
   stage: (IToken)[];
   Comma?: IToken[];
+  unseparatedStage?: IToken[];
 };
 
 export interface ScheduleDeclarationCstNode extends CstNode {

@@ -1,12 +1,12 @@
 // Diagnostics are data. Every phase returns them next to its value; only the
-// edge (CLI, language server) renders them. Codes come from one table per
-// range: 1xxx syntax (grammar/messages.ts), 2xxx names and types, 3xxx
-// placement, 4xxx schedules, 5xxx lowering and memory (compiler/messages/*),
-// 6xxx runtime (runtime/messages.ts).
+// edge (CLI, language server) renders them. Every code is defined once, in
+// grammar/diagnosticMessages.ts; makeDiagnostic is the one way to build one.
 
 import type { Span } from './source.ts';
+import { formatTemplate, type MessageArguments, type MessageDefinition, type Severity } from './diagnosticMessages.ts';
 
-export type Severity = 'error' | 'warning' | 'info';
+export type { MessageArguments, MessageDefinition, MessageName, Severity } from './diagnosticMessages.ts';
+export { formatTemplate } from './diagnosticMessages.ts';
 
 export interface RelatedSpan {
   readonly span: Span;
@@ -25,33 +25,31 @@ export interface Diagnostic {
   readonly related: readonly RelatedSpan[];
 }
 
-/** One entry of a message table. `template` uses {name} placeholders. */
-export interface MessageDefinition {
-  readonly code: string;
-  readonly severity: Severity;
-  readonly template: string;
-  /** One-line description for docs/diagnostics.md. */
-  readonly summary: string;
+/** What a call site may add: a hint more specific than the table's, related locations. */
+export interface DiagnosticExtras {
+  readonly hint?: string;
+  readonly related?: readonly RelatedSpan[];
 }
 
-export function formatTemplate(template: string, args: Readonly<Record<string, string | number>>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
-    Object.hasOwn(args, key) ? String(args[key]) : whole,
-  );
-}
-
-export function makeDiagnostic(
-  definition: MessageDefinition,
+/**
+ * A diagnostic from its table entry (`diagnosticMessages.unknownModel`), the
+ * values of the entry's {placeholders}, where it is, and optionally a hint
+ * (replacing the entry's default) and related locations.
+ */
+export function makeDiagnostic<Definition extends MessageDefinition>(
+  definition: Definition,
   span: Span,
-  args: Readonly<Record<string, string | number>> = {},
-  extra: { readonly hint?: string; readonly related?: readonly RelatedSpan[] } = {},
+  args: MessageArguments<Definition> = {} as MessageArguments<Definition>,
+  extra: DiagnosticExtras = {},
 ): Diagnostic {
+  const values = args as Readonly<Record<string, string | number>>;
+  const hint = extra.hint ?? (definition.hint === undefined ? undefined : formatTemplate(definition.hint, values));
   return {
     code: definition.code,
     severity: definition.severity,
-    message: formatTemplate(definition.template, args),
+    message: formatTemplate(definition.template, values),
     span,
-    ...(extra.hint === undefined ? {} : { hint: extra.hint }),
+    ...(hint === undefined ? {} : { hint }),
     related: extra.related ?? [],
   };
 }

@@ -10,6 +10,7 @@ import {
   Identifier,
   LBracket,
   Name,
+  NonAsciiIdentifier,
   NumberLiteral,
   pipeLexer,
   PlainName,
@@ -17,14 +18,14 @@ import {
   StringLiteral,
   UnterminatedString,
 } from './lexer.ts';
-import { syntaxMessages } from './messages.ts';
 import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments } from './parser.ts';
 import type { Source, Span } from './source.ts';
 import { cstToAst, tokenEnd } from './toAst.ts';
+import { diagnosticMessages } from './diagnosticMessages.ts';
 
 export type * from './ast.ts';
 export { cstTypesSource } from './cstTypes.ts';
-export { syntaxMessages, allSyntaxMessages } from './messages.ts';
+export { diagnosticMessages, messagesInRange, type MessageDefinition } from './diagnosticMessages.ts';
 export { printDocument, printExpression, type PrintOptions } from './printer.ts';
 export { visit, childKeys, childrenOf, type Visitor } from './visit.ts';
 export {
@@ -49,7 +50,7 @@ export function parse(source: Source): ParseResult {
   for (const error of lexed.errors) {
     const character = text.slice(error.offset, error.offset + Math.max(1, error.length));
     diagnostics.push(
-      makeDiagnostic(syntaxMessages.unexpectedCharacter, span(error.offset, error.offset + Math.max(1, error.length)), {
+      makeDiagnostic(diagnosticMessages.unexpectedCharacter, span(error.offset, error.offset + Math.max(1, error.length)), {
         character,
       }),
     );
@@ -57,16 +58,15 @@ export function parse(source: Source): ParseResult {
   for (const token of lexed.tokens) {
     if (token.tokenType === UnterminatedString) {
       diagnostics.push(
-        makeDiagnostic(syntaxMessages.unterminatedString, span(token.startOffset, tokenEnd(token)), {}, {
-          hint: 'close it with \'"\' before the end of the line',
-        }),
+        makeDiagnostic(diagnosticMessages.unterminatedString, span(token.startOffset, tokenEnd(token))),
       );
     }
   }
+  diagnostics.push(...nonAsciiNames(lexed.tokens, file));
   const comments: IToken[] = lexed.groups.comments ?? [];
   for (const comment of comments) {
     if (comment.tokenType === BlockComment && (comment.image.length < 4 || !comment.image.endsWith('*/'))) {
-      diagnostics.push(makeDiagnostic(syntaxMessages.unterminatedComment, span(comment.startOffset, comment.startOffset + 2)));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.unterminatedComment, span(comment.startOffset, comment.startOffset + 2)));
     }
   }
 
@@ -84,11 +84,11 @@ export function parse(source: Source): ParseResult {
 }
 
 const definitionsByException: Readonly<Record<string, MessageDefinition>> = {
-  MismatchedTokenException: syntaxMessages.expectedToken,
-  NoViableAltException: syntaxMessages.unexpectedToken,
+  MismatchedTokenException: diagnosticMessages.expectedToken,
+  NoViableAltException: diagnosticMessages.unexpectedToken,
   // The grammar has no AT_LEAST_ONE, so an early exit cannot happen; worded like any other dead end.
-  EarlyExitException: syntaxMessages.unexpectedToken,
-  NotAllInputParsedException: syntaxMessages.unexpectedAtTopLevel,
+  EarlyExitException: diagnosticMessages.unexpectedToken,
+  NotAllInputParsedException: diagnosticMessages.unexpectedAtTopLevel,
 };
 
 function decodeArguments(message: string): SyntaxErrorArguments | undefined {
@@ -102,7 +102,7 @@ function decodeArguments(message: string): SyntaxErrorArguments | undefined {
 }
 
 function parserDiagnostic(error: IRecognitionException, file: string, text: string, tokens: readonly IToken[]): Diagnostic {
-  const definitionByName = definitionsByException[error.name] ?? syntaxMessages.unexpectedToken;
+  const definitionByName = definitionsByException[error.name] ?? diagnosticMessages.unexpectedToken;
   const token = error.token;
   // At end of file there is no token to underline: point just past the last real token.
   let start: number;
@@ -122,7 +122,7 @@ function parserDiagnostic(error: IRecognitionException, file: string, text: stri
   // stream says exactly what the user wrote before the offending token.
   const args = decoded === undefined || decoded.after === '' ? decoded : { ...decoded, after: afterToken(tokens, start) };
   // Whatever chevrotain calls it, a stray token between declarations is one kind of mistake.
-  const definition = args?.rule === 'document' ? syntaxMessages.unexpectedAtTopLevel : definitionByName;
+  const definition = args?.rule === 'document' ? diagnosticMessages.unexpectedAtTopLevel : definitionByName;
   const hint = args === undefined ? undefined : hintFor(args, tokens, start);
   return makeDiagnostic(
     definition,
@@ -203,7 +203,7 @@ function detachedUnits(tokens: readonly IToken[], text: string, file: string): D
     if (tokens[i + 2]?.tokenType === LBracket) continue;
     found.push(
       makeDiagnostic(
-        syntaxMessages.detachedUnit,
+        diagnosticMessages.detachedUnit,
         { file, start: number.startOffset, end: tokenEnd(unit) + perSecond.length },
         { number: number.image, unit: unit.image + perSecond },
       ),
@@ -212,10 +212,24 @@ function detachedUnits(tokens: readonly IToken[], text: string, file: string): D
   return found;
 }
 
+/** One diagnostic per distinct non-ASCII name, at its first use, pointing at the others. */
+function nonAsciiNames(tokens: readonly IToken[], file: string): Diagnostic[] {
+  const uses = new Map<string, IToken[]>();
+  for (const token of tokens) {
+    if (token.tokenType === NonAsciiIdentifier) uses.set(token.image, [...(uses.get(token.image) ?? []), token]);
+  }
+  return [...uses].map(([name, [first, ...others]]) => {
+    const characters = [...new Set(name.replace(/[\x00-\x7f]/g, ''))].map((character) => `'${character}'`).join(', ');
+    return makeDiagnostic(diagnosticMessages.nonAsciiName, { file, start: first.startOffset, end: tokenEnd(first) }, { name, characters }, {
+      related: others.map((token) => ({ span: { file, start: token.startOffset, end: tokenEnd(token) }, message: 'also used here' })),
+    });
+  });
+}
+
 const parserCodes: ReadonlySet<string> = new Set([
-  syntaxMessages.expectedToken.code,
-  syntaxMessages.unexpectedToken.code,
-  syntaxMessages.unexpectedAtTopLevel.code,
+  diagnosticMessages.expectedToken.code,
+  diagnosticMessages.unexpectedToken.code,
+  diagnosticMessages.unexpectedAtTopLevel.code,
 ]);
 
 /**
@@ -230,7 +244,7 @@ function withoutRepeats(diagnostics: readonly Diagnostic[], text: string): Diagn
     const previous = kept[kept.length - 1];
     const isParserError = parserCodes.has(diagnostic.code);
     if (isParserError && previous !== undefined && parserCodes.has(previous.code) && previous.span.start === diagnostic.span.start) continue;
-    const strayBrace = diagnostic.code === syntaxMessages.unexpectedAtTopLevel.code && text.startsWith('}', diagnostic.span.start);
+    const strayBrace = diagnostic.code === diagnosticMessages.unexpectedAtTopLevel.code && text.startsWith('}', diagnostic.span.start);
     if (strayBrace && kept.some((d) => d.severity === 'error')) continue;
     kept.push(diagnostic);
   }

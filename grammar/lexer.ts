@@ -49,6 +49,28 @@ export const Identifier = createToken({
   label: 'a name',
 });
 
+/**
+ * A name with letters outside ASCII (`größe`). Names are ASCII, but lexing
+ * one whole keeps a single mistake from becoming an unexpected character, a
+ * split name and a cascade of parse errors: parse() reports it once (PIPE1012)
+ * and the parser reads it as the name it was meant to be.
+ */
+const nonAsciiName = /[\p{L}\p{M}\p{N}_]*/uy;
+export const NonAsciiIdentifier = createToken({
+  name: 'NonAsciiIdentifier',
+  pattern: {
+    exec(text: string, offset: number): RegExpExecArray | null {
+      if (!/[\p{L}_]/u.test(text.charAt(offset) || ' ')) return null;
+      nonAsciiName.lastIndex = offset;
+      const match = nonAsciiName.exec(text);
+      return match !== null && /[^\x00-\x7f]/.test(match[0]) ? match : null;
+    },
+  },
+  line_breaks: false,
+  categories: [Identifier],
+  label: 'a name',
+});
+
 const numberPart = String.raw`\d+(?:\.\d+)?(?:[eE][+-]?\d+)?`;
 // A unit is glued to its number. Bandwidth (`GB/s`) is tried before bytes.
 const unitPart = String.raw`(?:(?:[KMGT]i?)?B(?:\/s)?|[nmu]?s|[GTP]?FLOPS)`;
@@ -219,6 +241,8 @@ export const allTokens: readonly TokenType[] = [
   QuantityLiteral,
   NumberLiteral,
   DigitName,
+  // Before the keywords and Identifier, which would match only its ASCII start (`gr` of `größe`).
+  NonAsciiIdentifier,
   // Longer keywords first so `input` is not read as `in` + `put`.
   ...[...keywords].sort((a, b) => String(b.PATTERN).length - String(a.PATTERN).length),
   Identifier,

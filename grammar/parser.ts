@@ -102,7 +102,7 @@ function uniqueJoin(words: readonly string[]): string {
 /**
  * Chevrotain asks for a message string; we hand it a JSON record of the
  * message arguments so grammar/index.ts can build the diagnostic from the
- * message table (grammar/messages.ts) instead of re-parsing prose.
+ * diagnostics table (grammar/diagnosticMessages.ts) instead of re-parsing prose.
  */
 export interface SyntaxErrorArguments {
   readonly expected: string;
@@ -502,12 +502,7 @@ export class PipeParser extends CstParser {
     if (!tokenMatcher(next, t.PlainName)) return false;
     const after = this.LA(2).tokenType;
     if (after === t.On || after === t.Assign) return false;
-    for (let i = next.startOffset - 1; i >= 0; i--) {
-      const code = this.sourceText.charCodeAt(i);
-      if (code === 10) return false;
-      if (code !== 32 && code !== 9 && code !== 13) return true;
-    }
-    return false;
+    return this.onLineOfPrevious(next);
   }
 
   layerReference = this.RULE('layerReference', () => {
@@ -532,11 +527,46 @@ export class PipeParser extends CstParser {
   stageAttribute = this.RULE('stageAttribute', () => {
     this.OR([{ ALT: () => this.CONSUME(t.Recompute) }, { ALT: () => this.CONSUME(t.Offload) }]);
     this.CONSUME(t.Name, { LABEL: 'stage' });
-    this.MANY(() => {
-      this.CONSUME(t.Comma);
-      this.CONSUME2(t.Name, { LABEL: 'stage' });
+    this.MANY({
+      GATE: () => this.LA(1).tokenType === t.Comma || this.isUnseparatedListName(),
+      DEF: () => {
+        this.OR2([
+          {
+            ALT: () => {
+              this.CONSUME(t.Comma);
+              this.CONSUME2(t.Name, { LABEL: 'stage' });
+            },
+          },
+          // `recompute s0 s1`: a missing comma (reported when the AST is built).
+          { ALT: () => this.CONSUME3(t.PlainName, { LABEL: 'unseparatedStage' }) },
+        ]);
+      },
     });
   });
+
+  /**
+   * `recompute s0 s1 s2`: names right after a list item on the same line,
+   * up to the end of the line (or of the list: `,`, `;`, `}`), are items
+   * whose commas are missing, not the start of the next member.
+   */
+  private isUnseparatedListName(): boolean {
+    for (let k = 1; ; k++) {
+      const token = this.LA(k);
+      const endsList = token.tokenType === EOF || token.tokenType === t.Comma || token.tokenType === t.Semicolon || token.tokenType === t.RBrace;
+      if (k > 1 && (endsList || !this.onLineOfPrevious(token))) return true;
+      if (!tokenMatcher(token, t.PlainName) || !this.onLineOfPrevious(token)) return false;
+    }
+  }
+
+  /** Whether only spaces and tabs separate a token from the one before it. */
+  private onLineOfPrevious(token: IToken): boolean {
+    for (let i = token.startOffset - 1; i >= 0; i--) {
+      const code = this.sourceText.charCodeAt(i);
+      if (code === 10) return false;
+      if (code !== 32 && code !== 9 && code !== 13) return true;
+    }
+    return false;
+  }
 
   // ── schedules ─────────────────────────────────────────────────────────
   scheduleDeclaration = this.RULE('scheduleDeclaration', () => {

@@ -8,9 +8,9 @@ import type { CstNode, IToken } from 'chevrotain';
 import type * as ast from './ast.ts';
 import type * as cst from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic } from './diagnostic.ts';
-import { syntaxMessages } from './messages.ts';
 import { printExpression } from './printer.ts';
 import type { Span } from './source.ts';
+import { diagnosticMessages } from './diagnosticMessages.ts';
 
 /** Tolerates children that recovery left out. */
 function first<T>(items: readonly T[] | undefined): T | undefined {
@@ -401,10 +401,9 @@ class AstBuilder {
       device = this.deviceReference(withoutOn, span.end);
       this.diagnostics.push(
         makeDiagnostic(
-          syntaxMessages.missingOn,
+          diagnosticMessages.missingOn,
           device.span,
           { device: referenceText(device), stage: name.name },
-          { hint: 'a stage looks like: NAME on gpu[0] = layer, layer[0..2]' },
         ),
       );
     }
@@ -427,9 +426,9 @@ class AstBuilder {
       if (!unseparated.has(node) || previous === undefined) return;
       this.diagnostics.push(
         makeDiagnostic(
-          syntaxMessages.missingLayerComma,
+          diagnosticMessages.missingComma,
           layer.span,
-          { previous: referenceText(previous.layer), next: referenceText(layer) },
+          { what: 'layers', previous: referenceText(previous.layer), next: referenceText(layer) },
           { hint: 'separate the layers of a stage with commas: s0 on gpu[0] = a, b, c[0..2]' },
         ),
       );
@@ -455,14 +454,28 @@ class AstBuilder {
     };
   }
 
+  /** The stages in source order; those written without a comma before them are reported. */
   private stageAttribute(node: cst.StageAttributeCstNode, fallback: number): ast.StageAttribute {
     const span = this.nodeSpan(node, fallback);
+    const attribute = node.children.Offload ? 'offload' : 'recompute';
+    const unseparated = new Set<IToken>(all(node.children.unseparatedStage));
+    const tokens = [...all(node.children.stage), ...unseparated].filter(isRealToken).sort((a, b) => a.startOffset - b.startOffset);
+    tokens.forEach((token, index) => {
+      const previous = tokens[index - 1];
+      if (!unseparated.has(token) || previous === undefined) return;
+      this.diagnostics.push(
+        makeDiagnostic(
+          diagnosticMessages.missingComma,
+          this.tokenSpan(token),
+          { what: 'stages', previous: previous.image, next: token.image },
+          { hint: `separate the stages with commas: ${attribute} ${tokens.map((t) => t.image).join(', ')}` },
+        ),
+      );
+    });
     return {
       kind: 'StageAttribute',
-      attribute: node.children.Offload ? 'offload' : 'recompute',
-      stages: all(node.children.stage)
-        .filter(isRealToken)
-        .map((token) => this.identifier(token, span.end)),
+      attribute,
+      stages: tokens.map((token) => this.identifier(token, span.end)),
       span,
     };
   }
@@ -547,7 +560,7 @@ class AstBuilder {
   private operation(token: IToken | undefined): ast.ComputeOperation {
     if (isRealToken(token) && actionOperations.has(token.image)) return token.image as ast.ComputeOperation;
     if (isRealToken(token)) {
-      this.diagnostics.push(makeDiagnostic(syntaxMessages.unknownAction, this.tokenSpan(token), { name: token.image }));
+      this.diagnostics.push(makeDiagnostic(diagnosticMessages.unknownAction, this.tokenSpan(token), { name: token.image }));
     }
     // The mistake is reported; F keeps the rest of the tree usable.
     return 'F';
@@ -833,9 +846,7 @@ class AstBuilder {
         }
       }
       this.diagnostics.push(
-        makeDiagnostic(syntaxMessages.invalidEscape, this.span(bodyOffset + i, bodyOffset + i + 2), { character: next }, {
-          hint: 'write \\\\ for a backslash',
-        }),
+        makeDiagnostic(diagnosticMessages.invalidEscape, this.span(bodyOffset + i, bodyOffset + i + 2), { character: next }),
       );
       value += next;
       i++;

@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
 export const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
@@ -105,10 +106,10 @@ export async function useBackend(name: BackendName): Promise<void> {
   try {
     registered = await REGISTER[name]();
   } catch (error) {
-    throw new RuntimeFault(runtimeMessages.backendUnavailable, `backend '${name}': ${(error as Error).message}`);
+    throw new RuntimeFault(diagnosticMessages.backendUnavailable, `backend '${name}': ${(error as Error).message}`);
   }
   const ok = await tf.setBackend(registered);
-  if (!ok) throw new RuntimeFault(runtimeMessages.backendUnavailable, `backend '${name}' failed to initialise`);
+  if (!ok) throw new RuntimeFault(diagnosticMessages.backendUnavailable, `backend '${name}' failed to initialise`);
   await tf.ready();
   // The cpu backend greets Node users with an advertisement for tfjs-node on first use; keep output clean.
   const backend = tf.backend() as unknown as { firstUse?: boolean };

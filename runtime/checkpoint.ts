@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import { join } from 'node:path';
 import type { IrProgram } from '../compiler/ir/types.ts';
 import type { HostArray, StageState } from './deviceHost.ts';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 const FORMAT = 'pipec-checkpoint';
@@ -72,22 +73,22 @@ export function writeCheckpoint(directory: string, checkpoint: Checkpoint): stri
 
 export function readCheckpoint(directory: string, ir: IrProgram): Checkpoint {
   const path = join(directory, CHECKPOINT_FILE);
-  if (!existsSync(path)) throw new RuntimeFault(runtimeMessages.checkpointInvalid, `no checkpoint at ${path}`);
+  if (!existsSync(path)) throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `no checkpoint at ${path}`);
   const text = readFileSync(path, 'utf8');
   const newline = text.indexOf('\n');
   let header: { format?: string; sha256?: string };
   try {
     header = JSON.parse(text.slice(0, newline));
   } catch {
-    throw new RuntimeFault(runtimeMessages.checkpointInvalid, `${path} is not a pipec checkpoint`);
+    throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `${path} is not a pipec checkpoint`);
   }
   const body = text.slice(newline + 1).trimEnd();
-  if (header.format !== FORMAT) throw new RuntimeFault(runtimeMessages.checkpointInvalid, `${path} is not a pipec checkpoint`);
+  if (header.format !== FORMAT) throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `${path} is not a pipec checkpoint`);
   const digest = createHash('sha256').update(body).digest('hex');
-  if (digest !== header.sha256) throw new RuntimeFault(runtimeMessages.checkpointInvalid, `${path} is corrupt (sha256 ${digest.slice(0, 12)}… does not match the recorded ${String(header.sha256).slice(0, 12)}…)`);
+  if (digest !== header.sha256) throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `${path} is corrupt (sha256 ${digest.slice(0, 12)}… does not match the recorded ${String(header.sha256).slice(0, 12)}…)`);
   const parsed = JSON.parse(body) as { step: number; fingerprint: string; losses: number[]; stages: Record<string, { parameters: Record<string, EncodedArray>; optimizer: Record<string, EncodedArray>; optimizerSteps: number }> };
   if (parsed.fingerprint !== programFingerprint(ir)) {
-    throw new RuntimeFault(runtimeMessages.checkpointInvalid, `${path} was written for a different model, optimizer, seed, batch or data`);
+    throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `${path} was written for a different model, optimizer, seed, batch or data`);
   }
   const stages: Record<number, StageState> = {};
   for (const [index, stage] of Object.entries(parsed.stages)) {

@@ -7,7 +7,8 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { vjp, type BackwardInputResult, type ForwardResult, type Initializer, type LayerState, type ParameterSpec, type ParameterStore, type RunContext, type RuntimeLayer, type Tensor } from './layers/types.ts';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type TensorFlow = typeof tf;
 
@@ -67,7 +68,7 @@ export class ExternLayer implements RuntimeLayer {
     const created = declared.reduce((sum, p) => sum + p.shape.reduce((product, size) => product * size, 1), 0);
     if (declaredParameters !== undefined && created !== declaredParameters) {
       const shapes = declared.map((p) => `${p.name} [${p.shape.join(', ')}]`).join(', ') || 'none';
-      throw new RuntimeFault(runtimeMessages.externLayer,
+      throw new RuntimeFault(diagnosticMessages.externLayer,
         `layer '${name}' (extern ${definition.name}): the cost clause declares parameters: ${declaredParameters}, but the implementation creates ${created} (${shapes}); `
         + 'correct the cost clause, which the memory check and simulator rely on');
     }

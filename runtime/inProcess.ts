@@ -5,8 +5,9 @@
 // happen; this catches a broken stream rather than hanging).
 
 import type { Tensor } from './layers/types.ts';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
 import type { Transport } from './interpreter.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 interface Waiter {
   readonly key: string;
@@ -67,7 +68,7 @@ export class InProcessTransport implements Transport {
     queueMicrotask(() => setImmediate(() => {
       if (this.waiters.size === 0 || this.waiters.size < this.active) return;
       const waiting = [...this.waiters.values()].map((w) => `${this.deviceNames.get(w.device) ?? w.device} waits for ${w.key.split('|')[1]} from device ${w.key.split('>')[0]}`);
-      const error = new RuntimeFault(runtimeMessages.deadlock, waiting.join('; '));
+      const error = new RuntimeFault(diagnosticMessages.runtimeDeadlock, waiting.join('; '));
       for (const waiter of this.waiters.values()) waiter.reject(error);
       this.waiters.clear();
     }));

@@ -14,7 +14,7 @@ import { BatchFeed, createDataset, dataShapes, type Dataset } from './data/index
 import { loadExternLayers, type ExternRegistry } from './layers/registry.ts';
 import { disposeState, type Tensor } from './layers/types.ts';
 import { computeLoss, parseLoss } from './loss.ts';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
 import { buildStage } from './model.ts';
 import { ReferenceTrainer, compareGradients } from './reference.ts';
 import { InProcessSession, type Evaluation, type StepSummary, type TrainingSession } from './session.ts';
@@ -22,6 +22,7 @@ import { measuredBubble, traceDocument, type TraceEvent } from './trace.ts';
 import { now } from './interpreter.ts';
 import { WorkerSession } from './workers.ts';
 import { costsFromTraces, traceSteps } from './profileInSitu.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export { listBackends, useBackend, type BackendName, type BackendStatus };
 export { defineLayer } from './extern.ts';
@@ -94,7 +95,7 @@ async function loadExterns(ir: IrProgram, baseDirectory: string): Promise<Extern
   try {
     return await loadExternLayers(ir.model.layers, (path) => pathToFileURL(isAbsolute(path) ? path : resolvePath(baseDirectory, path)).href);
   } catch (error) {
-    throw new RuntimeFault(runtimeMessages.externLayer, (error as Error).message);
+    throw new RuntimeFault(diagnosticMessages.externLayer, (error as Error).message);
   }
 }
 
@@ -103,7 +104,7 @@ function makeDataset(ir: IrProgram, options: SessionOptions): Dataset {
   try {
     return createDataset(ir.data, dataShapes(ir), baseDirectoryOf(options));
   } catch (error) {
-    throw new RuntimeFault(runtimeMessages.dataMismatch, (error as Error).message);
+    throw new RuntimeFault(diagnosticMessages.runtimeDataMismatch, (error as Error).message);
   }
 }
 

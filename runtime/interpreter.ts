@@ -9,9 +9,10 @@ import type { Instruction, IrDevice, IrProgram } from '../compiler/ir/types.ts';
 import type { BatchFeed } from './data/index.ts';
 import { collectTensors, disposeState, type LayerState, type RunContext, type Tensor } from './layers/types.ts';
 import { computeLoss, parseLoss, type LossName } from './loss.ts';
-import { RuntimeFault, runtimeMessages, type FaultLocation } from './messages.ts';
+import { RuntimeFault, type FaultLocation } from './messages.ts';
 import type { StageRuntime } from './model.ts';
 import type { TraceEvent } from './trace.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 /** Moves tensors between devices. Takes ownership of what it sends. */
 export interface Transport {
@@ -116,7 +117,7 @@ export class DeviceInterpreter {
 
   private stage(index: number, location: FaultLocation): StageRuntime {
     const stage = this.stages.get(index);
-    if (!stage) throw new RuntimeFault(runtimeMessages.slotMisuse, `stage ${index} does not run on this device`, location);
+    if (!stage) throw new RuntimeFault(diagnosticMessages.slotMisuse, `stage ${index} does not run on this device`, location);
     return stage;
   }
 
@@ -165,7 +166,7 @@ export class DeviceInterpreter {
     const slot = ins.slot ?? 0;
     if (slot < 0 || slot >= this.slots.length) {
       // The compiler sized the table; a slot outside it is a lowering bug, but grow rather than corrupt.
-      if (slot < 0) throw new RuntimeFault(runtimeMessages.slotMisuse, `negative slot ${slot}`, location);
+      if (slot < 0) throw new RuntimeFault(diagnosticMessages.slotMisuse, `negative slot ${slot}`, location);
       while (this.slots.length <= slot) this.slots.push(null);
     }
     return slot;
@@ -176,7 +177,7 @@ export class DeviceInterpreter {
     const existing = this.slots[slotIndex];
     if (existing) {
       if (existing.stage !== stage || existing.microbatch !== microbatch) {
-        throw new RuntimeFault(runtimeMessages.slotMisuse,
+        throw new RuntimeFault(diagnosticMessages.slotMisuse,
           `slot ${slotIndex} still holds stage ${existing.stage} microbatch ${existing.microbatch} (not freed before reuse)`, location);
       }
       return existing;
@@ -209,7 +210,7 @@ export class DeviceInterpreter {
     const finite = tf.tidy(() => tf.all(tf.isFinite(tensor)));
     const ok = (await finite.data())[0];
     finite.dispose();
-    if (!ok) throw new RuntimeFault(runtimeMessages.nonFinite, `${what} contains NaN or Inf`, location);
+    if (!ok) throw new RuntimeFault(diagnosticMessages.nonFinite, `${what} contains NaN or Inf`, location);
   }
 
   /** Runs the whole stream once (one optimizer step). */
@@ -238,7 +239,7 @@ export class DeviceInterpreter {
         waited = await this.execute(ins, location, options, losses, corrects, (count) => { counted += count; });
       } catch (error) {
         if (error instanceof RuntimeFault) throw error;
-        throw new RuntimeFault(runtimeMessages.internal, error instanceof Error ? error.message : String(error), location);
+        throw new RuntimeFault(diagnosticMessages.runtimeInternal, error instanceof Error ? error.message : String(error), location);
       }
       occupied = this.slots.reduce((n, slot) => n + (slot ? 1 : 0), 0);
       peakSlots = Math.max(peakSlots, occupied);
@@ -270,7 +271,7 @@ export class DeviceInterpreter {
     for (const value of corrects) { correct += (await value.data())[0]; value.dispose(); }
     if (leftovers > 0 && options.training) {
       // Slots still holding data at the end of a step mean the stream never freed them: a lowering bug worth surfacing.
-      throw new RuntimeFault(runtimeMessages.slotMisuse, `${leftovers} slot(s) still occupied at the end of the step`, { device: this.device.index, deviceName: this.device.name });
+      throw new RuntimeFault(diagnosticMessages.slotMisuse, `${leftovers} slot(s) still occupied at the end of the step`, { device: this.device.index, deviceName: this.device.name });
     }
     return { device: this.device.index, loss, correct, counted, peakSlots, instructions: instructions.length, events };
   }
@@ -308,7 +309,7 @@ export class DeviceInterpreter {
       case 'send_act': {
         const producer = this.activationProducer(ins, true);
         const slot = this.open(this.slotIndex(ins, location), producer, microbatch, location);
-        if (!slot.output) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_act before the forward produced an output', location);
+        if (!slot.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'send_act before the forward produced an output', location);
         const output = slot.output;
         slot.output = undefined;
         await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `act:${producer}:${microbatch}`, [output]);
@@ -326,7 +327,7 @@ export class DeviceInterpreter {
       case 'send_grad': {
         const sender = this.gradientSender(ins, true);
         const slot = this.open(this.slotIndex(ins, location), sender, microbatch, location);
-        if (!slot.inputGradient) throw new RuntimeFault(runtimeMessages.slotMisuse, 'send_grad before backward produced an input gradient', location);
+        if (!slot.inputGradient) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'send_grad before backward produced an input gradient', location);
         const gradient = slot.inputGradient;
         slot.inputGradient = undefined;
         await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `grad:${sender}:${microbatch}`, [gradient]);
@@ -356,7 +357,7 @@ export class DeviceInterpreter {
       }
       case 'loss': {
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
-        if (!slot.output) throw new RuntimeFault(runtimeMessages.slotMisuse, 'loss before the last stage produced an output', location);
+        if (!slot.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'loss before the last stage produced an output', location);
         if (!slot.target) slot.target = this.loadTensors(step, microbatch).target;
         const result = computeLoss(this.lossName, slot.output, slot.target, 1 / this.ir.microbatches);
         await this.checkFinite(result.loss, 'the loss', location, options);
@@ -376,7 +377,7 @@ export class DeviceInterpreter {
         if (!slot.outputGradient) slot.outputGradient = this.localGradient(ins.stage, microbatch, location);
         if (slot.offloaded !== undefined) this.reload(slot);
         if (slot.saved === undefined) {
-          if (!slot.needsRecompute) throw new RuntimeFault(runtimeMessages.slotMisuse, 'backward before forward', location);
+          if (!slot.needsRecompute) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'backward before forward', location);
           this.recompute(stage, slot, step, options, location);
         }
         const context = this.context(step, microbatch, options.training);
@@ -399,7 +400,7 @@ export class DeviceInterpreter {
       case 'backward_weight': {
         const stage = this.stage(ins.stage, location);
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
-        if (slot.pending === undefined) throw new RuntimeFault(runtimeMessages.slotMisuse, 'backward_weight before backward_input', location);
+        if (slot.pending === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'backward_weight before backward_input', location);
         stage.layer.backwardWeight(stage.parameters, slot.pending, this.context(step, microbatch, options.training));
         disposeState(slot.pending);
         slot.pending = undefined;
@@ -424,7 +425,7 @@ export class DeviceInterpreter {
         const slot = this.slots[index];
         if (slot) {
           if (slot.stage !== ins.stage || (ins.microbatch !== undefined && slot.microbatch !== ins.microbatch)) {
-            throw new RuntimeFault(runtimeMessages.slotMisuse, `free of slot ${index} which holds stage ${slot.stage} microbatch ${slot.microbatch}`, location);
+            throw new RuntimeFault(diagnosticMessages.slotMisuse, `free of slot ${index} which holds stage ${slot.stage} microbatch ${slot.microbatch}`, location);
           }
           this.disposeSlot(slot);
           this.slots[index] = null;
@@ -448,7 +449,7 @@ export class DeviceInterpreter {
   }
 
   private recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): void {
-    if (!slot.input) throw new RuntimeFault(runtimeMessages.slotMisuse, 'recompute without the stage input', location);
+    if (!slot.input) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'recompute without the stage input', location);
     const result = stage.layer.forward(stage.parameters, slot.input, this.context(step, slot.microbatch, options.training));
     result.output.dispose();
     disposeState(slot.saved);
@@ -466,7 +467,7 @@ export class DeviceInterpreter {
   private localInput(stage: number, microbatch: number, step: number, location: FaultLocation): Tensor {
     if (stage === 0) return this.loadTensors(step, microbatch).input;
     const previous = this.find(stage - 1, microbatch);
-    if (!previous?.output) throw new RuntimeFault(runtimeMessages.slotMisuse, `forward of stage ${stage} has no input (no recv_act, and stage ${stage - 1} has no output here)`, location);
+    if (!previous?.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, `forward of stage ${stage} has no input (no recv_act, and stage ${stage - 1} has no output here)`, location);
     const input = previous.output;
     previous.output = undefined;
     return input;
@@ -474,7 +475,7 @@ export class DeviceInterpreter {
 
   private localGradient(stage: number, microbatch: number, location: FaultLocation): Tensor {
     const next = this.find(stage + 1, microbatch);
-    if (!next?.inputGradient) throw new RuntimeFault(runtimeMessages.slotMisuse, `backward of stage ${stage} has no output gradient (no recv_grad or loss)`, location);
+    if (!next?.inputGradient) throw new RuntimeFault(diagnosticMessages.slotMisuse, `backward of stage ${stage} has no output gradient (no recv_grad or loss)`, location);
     const gradient = next.inputGradient;
     next.inputGradient = undefined;
     return gradient;

@@ -1,28 +1,9 @@
-// The runtime's diagnostics (6xxx). Runtime failures are reported as data
-// like every other phase's diagnostics; RuntimeFault carries one through
-// the async machinery to the edge (CLI or API caller).
+// The runtime's failures (PIPE6xxx). Their codes and summaries are entries of
+// the one diagnostics table (grammar/diagnosticMessages.ts, the only module
+// outside the IR and cost contracts the runtime may import); RuntimeFault
+// carries one through the async machinery to the edge (CLI or API caller).
 
-export interface RuntimeMessage {
-  readonly code: number;
-  readonly title: string;
-}
-
-export const runtimeMessages = {
-  workerFailed: { code: 6001, title: 'a device worker threw' },
-  workerExited: { code: 6002, title: 'a device worker exited unexpectedly' },
-  workerHung: { code: 6003, title: 'a device made no progress within the timeout' },
-  nonFinite: { code: 6004, title: 'NaN or Inf appeared' },
-  deadlock: { code: 6005, title: 'every device waits for a message that is never sent' },
-  slotMisuse: { code: 6006, title: 'an instruction found its buffer slot in an unexpected state' },
-  backendUnavailable: { code: 6007, title: 'the requested backend cannot run here' },
-  dataMismatch: { code: 6008, title: 'the data source does not fit the model' },
-  checkpointInvalid: { code: 6009, title: 'the checkpoint is missing, corrupt or from another program' },
-  gradientMismatch: { code: 6010, title: 'pipelined gradients differ from single-device gradients' },
-  externLayer: { code: 6011, title: 'an extern layer module could not be used' },
-  internal: { code: 6099, title: 'internal runtime error' },
-} as const satisfies Record<string, RuntimeMessage>;
-
-export type RuntimeMessageName = keyof typeof runtimeMessages;
+import { diagnosticMessages, formatTemplate, messageByCode, type MessageDefinition } from '../grammar/diagnosticMessages.ts';
 
 /** Where in the instruction streams a fault happened. */
 export interface FaultLocation {
@@ -42,14 +23,20 @@ export function describeLocation(location: FaultLocation): string {
   return parts.join(', ');
 }
 
+/** An entry of the runtime range: a compile-time code cannot be thrown as a fault. */
+export type RuntimeMessageDefinition = MessageDefinition & { readonly code: `PIPE6${string}` };
+
 export class RuntimeFault extends Error {
-  readonly code: number;
+  /** e.g. 'PIPE6004' */
+  readonly code: string;
   readonly location?: FaultLocation;
 
-  constructor(message: RuntimeMessage, detail: string, location?: FaultLocation) {
-    super(`PIPE${message.code}: ${location ? `${describeLocation(location)}: ` : ''}${detail}`);
+  /** `definition` is a 6xxx entry of diagnosticMessages, or its code as it came back from a worker. */
+  constructor(definition: RuntimeMessageDefinition | string, detail: string, location?: FaultLocation) {
+    const entry = typeof definition === 'string' ? messageByCode(definition) ?? diagnosticMessages.runtimeInternal : definition;
+    super(`${entry.code}: ${location ? `${describeLocation(location)}: ` : ''}${formatTemplate(entry.template, { detail })}`);
     this.name = 'RuntimeFault';
-    this.code = message.code;
+    this.code = entry.code;
     this.location = location;
   }
 }

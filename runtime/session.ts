@@ -9,8 +9,9 @@ import type { StepOptions, StepReport } from './interpreter.ts';
 import { InProcessTransport } from './inProcess.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
 import { deviceOfStage } from './model.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type SessionStepOptions = Omit<StepOptions, 'fault'> & { readonly fault?: StepOptions['fault'] };
 
@@ -152,7 +153,7 @@ export class InProcessSession implements TrainingSession {
     }));
     const leftover = transport.dispose();
     if (failure) throw failure;
-    if (leftover > 0) throw new RuntimeFault(runtimeMessages.internal, `${leftover} message(s) were sent but never received`);
+    if (leftover > 0) throw new RuntimeFault(diagnosticMessages.runtimeInternal, `${leftover} message(s) were sent but never received`);
     return summarize(this.ir, options.step, reports as StepReport[], (performance.now() - started) / 1000);
   }
 

@@ -14,7 +14,8 @@ import { DeviceHost, type StageState } from './deviceHost.ts';
 import type { StepOptions, Transport } from './interpreter.ts';
 import { loadExternLayers } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
-import { RuntimeFault, runtimeMessages } from './messages.ts';
+import { RuntimeFault } from './messages.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export interface WorkerInit {
   readonly ir: IrProgram;
@@ -44,7 +45,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { readonly type: 'ready' }
   | { readonly type: 'result'; readonly id: number; readonly value: unknown }
-  | { readonly type: 'error'; readonly id: number; readonly message: string; readonly code: number };
+  | { readonly type: 'error'; readonly id: number; readonly message: string; readonly code: string };
 
 /** What one device sends another, straight over their channel (the main thread never sees it). */
 interface PeerMessage {
@@ -130,7 +131,7 @@ if (port) {
   const transport: Transport = {
     async send(_from, to, tag, tensors) {
       const channel = init.peers[to];
-      if (!channel) throw new RuntimeFault(runtimeMessages.internal, `device ${init.device} has no channel to device ${to}`);
+      if (!channel) throw new RuntimeFault(diagnosticMessages.runtimeInternal, `device ${init.device} has no channel to device ${to}`);
       const wires = await Promise.all(tensors.map(toWire));
       for (const tensor of tensors) tensor.dispose();
       channel.postMessage({ tag, tensors: wires } satisfies PeerMessage, wires.map((w) => w.buffer));
@@ -183,9 +184,9 @@ if (port) {
       (error: unknown) => post({
         type: 'error', id: request.id,
         message: error instanceof Error ? error.message : String(error),
-        code: error instanceof RuntimeFault ? error.code : 6001,
+        code: error instanceof RuntimeFault ? error.code : diagnosticMessages.workerFailed.code,
       }),
     );
   });
-  ready.then(() => post({ type: 'ready' }), (error: unknown) => post({ type: 'error', id: -1, message: error instanceof Error ? error.message : String(error), code: error instanceof RuntimeFault ? error.code : 6001 }));
+  ready.then(() => post({ type: 'ready' }), (error: unknown) => post({ type: 'error', id: -1, message: error instanceof Error ? error.message : String(error), code: error instanceof RuntimeFault ? error.code : diagnosticMessages.workerFailed.code }));
 }

@@ -13,10 +13,11 @@ import type { BackendName } from './backends.ts';
 import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
 import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
-import { describeLocation, RuntimeFault, runtimeMessages, type FaultLocation } from './messages.ts';
+import { describeLocation, RuntimeFault, type FaultLocation } from './messages.ts';
 import { deviceOfStage, stagesOnDevice } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
 import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 // Sources run as .ts (type stripping); the published build runs the emitted .js.
 const moduleExtension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -99,9 +100,9 @@ export class WorkerSession implements TrainingSession {
         this.pending.set(-1 - device.index, { resolve: () => resolve(), reject });
       }));
       worker.on('message', (message: WorkerReply) => this.onMessage(entry, message));
-      worker.on('error', (error) => this.fail(new RuntimeFault(runtimeMessages.workerFailed, `the worker threw: ${error.message}`, this.locationOf(entry))));
+      worker.on('error', (error) => this.fail(new RuntimeFault(diagnosticMessages.workerFailed, `the worker threw: ${error.message}`, this.locationOf(entry))));
       worker.on('exit', (code) => {
-        if (!this.closing) this.fail(new RuntimeFault(runtimeMessages.workerExited, `the worker exited with code ${code}`, this.locationOf(entry)));
+        if (!this.closing) this.fail(new RuntimeFault(diagnosticMessages.workerExited, `the worker exited with code ${code}`, this.locationOf(entry)));
       });
     });
     this.readyPromise = Promise.all(readiness).then(() => undefined);
@@ -138,7 +139,7 @@ export class WorkerSession implements TrainingSession {
       case 'error': {
         const detail = message.message.replace(/^PIPE\d+: /, '');
         // The worker's message already names its location when it came from the interpreter.
-        const fault = new RuntimeFault({ code: message.code, title: '' }, detail.includes('device ') ? detail : `${describeLocation(this.locationOf(entry))}: ${detail}`);
+        const fault = new RuntimeFault(message.code, detail.includes('device ') ? detail : `${describeLocation(this.locationOf(entry))}: ${detail}`);
         if (message.id < 0) {
           const ready = this.pending.get(-1 - entry.device);
           this.pending.delete(-1 - entry.device);
@@ -170,7 +171,7 @@ export class WorkerSession implements TrainingSession {
     const stuck = this.workers.filter((w) => !this.board.read(w.row).waiting);
     const blamed = stuck.length > 0 ? stuck : this.workers;
     const where = blamed.map((w) => describeLocation(this.locationOf(w))).join('; ');
-    this.fail(new RuntimeFault(runtimeMessages.workerHung, `no progress for ${Math.round(this.timeoutMs / 1000)} s; stopped at ${where}`));
+    this.fail(new RuntimeFault(diagnosticMessages.workerHung, `no progress for ${Math.round(this.timeoutMs / 1000)} s; stopped at ${where}`));
   }
 
   /** Stops everything: terminates every worker and rejects every outstanding call. */

@@ -71,15 +71,21 @@ describe('module boundaries', () => {
   it('runtime/ reads only the IR and cost contracts of the compiler, and only their types', () => {
     // compiler/check/extern.ts: the type of the extern-layer reader the Node edge hands the checker.
     const contracts = new Set(['compiler/ir/types.ts', 'compiler/cost/types.ts', 'compiler/check/extern.ts']);
+    // The one diagnostics table is pure data every layer shares.
+    const diagnosticsTable = 'grammar/diagnosticMessages.ts';
     const offenders = sourcesUnder('runtime')
       .flatMap(importsOf)
       .filter((edge) => {
         const target = resolve(edge) ?? '';
         if (!/^(compiler|grammar|cli)\//.test(target)) return false;
-        return !(contracts.has(target) && edge.typeOnly) && !(target === 'compiler/ir/types.ts');
+        return !(contracts.has(target) && edge.typeOnly) && !(target === 'compiler/ir/types.ts') && target !== diagnosticsTable;
       })
       .map((edge) => `${edge.from} imports ${edge.specifier}`);
     expect(offenders).toEqual([]);
+  });
+
+  it('the diagnostics table imports nothing, so every layer can share it', () => {
+    expect(importsOf('grammar/diagnosticMessages.ts')).toEqual([]);
   });
 });
 

@@ -6,12 +6,12 @@
 import type { Argument } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
-import { NameMessages } from '../messages/names.ts';
 import type { ArgumentValue } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { evaluateArgument } from './evaluate.ts';
 import type { Scope } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages, type MessageDefinition } from '../../grammar/diagnosticMessages.ts';
 
 export interface CheckedArguments {
   readonly values: Readonly<Record<string, ArgumentValue>>;
@@ -39,7 +39,7 @@ export function checkArguments(
       parameter = schema.find((candidate) => candidate.name === name);
       if (parameter === undefined) {
         ok = false;
-        reporter.report(NameMessages.unknownArgument, argument.name.span, { callee, name }, {
+        reporter.report(diagnosticMessages.unknownArgument, argument.name.span, { callee, name }, {
           hint: didYouMean(name, schema.map((candidate) => candidate.name)) ?? (schema.length === 0 ? `${callee} takes no arguments` : undefined),
         });
         continue;
@@ -49,7 +49,7 @@ export function checkArguments(
       position++;
       if (parameter === undefined) {
         ok = false;
-        reporter.report(NameMessages.unknownArgument, argument.span, { callee, name: `#${position}` }, {
+        reporter.report(diagnosticMessages.unknownArgument, argument.span, { callee, name: `#${position}` }, {
           hint: schema.length === 0 ? `${callee} takes no arguments` : `${callee} takes ${schema.length} argument(s): ${schema.map((s) => s.name).join(', ')}`,
         });
         continue;
@@ -58,7 +58,7 @@ export function checkArguments(
     const previous = seen.get(parameter.name);
     if (previous !== undefined) {
       ok = false;
-      reporter.report(NameMessages.duplicateArgument, argument.span, { name: parameter.name }, {
+      reporter.report(diagnosticMessages.duplicateArgument, argument.span, { name: parameter.name }, {
         related: [{ span: previous, message: 'first given here' }],
       });
       continue;
@@ -79,7 +79,7 @@ export function checkArguments(
   for (const parameter of schema) {
     if (parameter.required && !seen.has(parameter.name)) {
       ok = false;
-      reporter.report(NameMessages.missingArgument, calleeSpan, { callee, name: parameter.name }, {
+      reporter.report(diagnosticMessages.missingArgument, calleeSpan, { callee, name: parameter.name }, {
         hint: `add ${parameter.name}: <${describeType(parameter)}> (${parameter.description})`,
       });
     }
@@ -100,9 +100,9 @@ function describeValue(value: ArgumentValue): string {
 function checkValue(
   parameter: ArgumentSchema,
   value: ArgumentValue,
-): { definition: typeof NameMessages.argumentType | typeof NameMessages.argumentRange; args: Record<string, string>; hint?: string } | undefined {
+): { definition: MessageDefinition; args: Record<string, string>; hint?: string } | undefined {
   const typeError = (expected: string) => ({
-    definition: NameMessages.argumentType,
+    definition: diagnosticMessages.argumentType,
     args: { expected, actual: describeValue(value) },
   });
   switch (parameter.type) {
@@ -134,7 +134,7 @@ function checkRange(parameter: ArgumentSchema, value: number) {
   const belowMin = parameter.min !== undefined && (parameter.minExclusive ? value <= parameter.min : value < parameter.min);
   const aboveMax = parameter.max !== undefined && (parameter.maxExclusive ? value >= parameter.max : value > parameter.max);
   if (!belowMin && !aboveMax) return undefined;
-  return { definition: NameMessages.argumentRange, args: { bound: describeBound(parameter), actual: String(value) } };
+  return { definition: diagnosticMessages.argumentRange, args: { bound: describeBound(parameter), actual: String(value) } };
 }
 
 export function describeBound(parameter: ArgumentSchema): string {

@@ -4,14 +4,13 @@
 
 import type { ClusterDeclaration, DeviceReference, Expression, Property } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { NameMessages } from '../messages/names.ts';
-import { PlacementMessages } from '../messages/placement.ts';
 import type { CheckedCluster, CheckedDevice, CheckedLink } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateRange } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
 import { describeKind, kindOfUnit, toBaseUnits, unitsOf } from './units.ts';
 import type { QuantityKind } from './units.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface DeviceGroup {
   readonly base: string;
@@ -50,7 +49,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     const base = member.name.name;
     const previous = groups.get(base);
     if (previous !== undefined) {
-      reporter.report(NameMessages.duplicateDevice, member.name.span, { name: base, cluster: clusterName }, {
+      reporter.report(diagnosticMessages.duplicateDevice, member.name.span, { name: base, cluster: clusterName }, {
         related: [{ span: previous.span, message: 'first declared here' }],
       });
       continue;
@@ -59,7 +58,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     const properties = readProperties(member.properties, DEVICE_PROPERTIES, 'device', reporter);
     const uncertain = countErrors(reporter) > errorsBeforeProperties;
     if (properties.memory === undefined && !member.properties.some((p) => p.key.name === 'memory')) {
-      reporter.report(NameMessages.missingMemory, member.name.span, { name: base }, { hint: `add a capacity, e.g. device ${base} memory 16GiB` });
+      reporter.report(diagnosticMessages.missingMemory, member.name.span, { name: base }, { hint: `add a capacity, e.g. device ${base} memory 16GiB` });
     }
     let indices: number[] | undefined;
     let firstIndex: number | undefined;
@@ -67,7 +66,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
       const range = evaluateRange(member.range, EMPTY_SCOPE, reporter, 'a device range');
       if (range === undefined) continue;
       if (!Number.isInteger(range.from) || !Number.isInteger(range.to) || range.from < 0 || range.to <= range.from) {
-        reporter.report(PlacementMessages.deviceIndex, member.range.span, {
+        reporter.report(diagnosticMessages.deviceIndex, member.range.span, {
           problem: `the device range ${range.from}..${range.to} declares no devices`,
         }, { hint: 'ranges are half-open: gpu[0..4] declares gpu[0] to gpu[3]' });
         continue;
@@ -79,7 +78,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     const members = indices === undefined ? [base] : indices.map((i) => `${base}[${i}]`);
     if (devices.length + members.length > MAX_DEVICES) {
       // Links are all-to-all in the worst case, so the device count bounds the work quadratically.
-      reporter.report(NameMessages.tooLarge, member.span, { what: `cluster '${clusterName}'`, count: devices.length + members.length, limit: MAX_DEVICES });
+      reporter.report(diagnosticMessages.tooLarge, member.span, { what: `cluster '${clusterName}'`, count: devices.length + members.length, limit: MAX_DEVICES });
       break;
     }
     const globalIndices: number[] = [];
@@ -106,7 +105,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     if (from === undefined || to === undefined) continue;
     if (properties.bandwidth === undefined) {
       if (!member.properties.some((p) => p.key.name === 'bandwidth')) {
-        reporter.report(NameMessages.missingSetting, member.span, { name: clusterName, setting: 'bandwidth on this link' }, {
+        reporter.report(diagnosticMessages.missingSetting, member.span, { name: clusterName, setting: 'bandwidth on this link' }, {
           hint: 'add e.g. bandwidth 50GB/s latency 10us',
         });
       }
@@ -151,7 +150,7 @@ function readProperties(
     if (key === '') continue;
     const kind = Object.hasOwn(known, key) ? known[key] : undefined;
     if (kind === undefined) {
-      reporter.report(NameMessages.unknownProperty, property.key.span, { owner, name: key }, {
+      reporter.report(diagnosticMessages.unknownProperty, property.key.span, { owner, name: key }, {
         hint: didYouMean(key, Object.keys(known)),
       });
       continue;
@@ -167,29 +166,34 @@ export function readQuantity(expression: Expression, kind: QuantityKind, propert
   // `16Gib` is not a quantity to the lexer (Gib is no unit), so it arrives as a name.
   const misspelt = expression.kind === 'NameExpression' ? /^(\d+(?:\.\d+)?)([A-Za-z][A-Za-z/]*)$/.exec(expression.name.name) : null;
   if (misspelt !== null) {
-    reporter.report(NameMessages.unknownUnit, expression.span, { unit: misspelt[2], property }, {
+    reporter.report(diagnosticMessages.unknownUnit, expression.span, { unit: misspelt[2], property }, {
       hint: didYouMean(misspelt[2], unitsOf(kind)) ?? `use one of ${unitsOf(kind).join(', ')}`,
     });
+    return undefined;
+  }
+  // `-16GiB` parses as a minus applied to a quantity; say what is wrong with it, not that it is 'an expression'.
+  if (expression.kind === 'UnaryExpression' && expression.operator === '-' && (expression.operand.kind === 'QuantityLiteral' || expression.operand.kind === 'NumberLiteral')) {
+    reporter.report(diagnosticMessages.negativeQuantity, expression.span, { property, actual: `-${expression.operand.text}` });
     return undefined;
   }
   if (expression.kind !== 'QuantityLiteral') {
     const text = expression.kind === 'NumberLiteral' ? expression.text : expression.kind === 'NameExpression' ? expression.name.name : 'an expression';
     if (text === '') return undefined;
-    reporter.report(NameMessages.propertyKind, expression.span, { property, expected: describeKind(kind), actual: text }, {
+    reporter.report(diagnosticMessages.propertyKind, expression.span, { property, expected: describeKind(kind), actual: text }, {
       hint: expression.kind === 'NumberLiteral' ? `write the unit right after the number, e.g. ${expression.text}${unitsOf(kind)[kind === 'time' ? 1 : 3] ?? ''}` : undefined,
     });
     return undefined;
   }
   const unitKind = kindOfUnit(expression.unit);
   if (unitKind === undefined) {
-    reporter.report(NameMessages.unknownUnit, expression.span, { unit: expression.unit, property }, {
+    reporter.report(diagnosticMessages.unknownUnit, expression.span, { unit: expression.unit, property }, {
       hint: didYouMean(expression.unit, unitsOf(kind)) ?? `use one of ${unitsOf(kind).join(', ')}`,
     });
     return undefined;
   }
   const value = toBaseUnits(expression.value, expression.unit, kind);
   if (value === undefined) {
-    reporter.report(NameMessages.propertyKind, expression.span, { property, expected: describeKind(kind), actual: expression.text });
+    reporter.report(diagnosticMessages.propertyKind, expression.span, { property, expected: describeKind(kind), actual: expression.text });
     return undefined;
   }
   return value;
@@ -210,7 +214,7 @@ export function resolveDevices(
   if (base === '') return undefined;
   const group = groups.get(base);
   if (group === undefined) {
-    reporter.report(NameMessages.unknownDevice, reference.span, { name: base, cluster: clusterName }, {
+    reporter.report(diagnosticMessages.unknownDevice, reference.span, { name: base, cluster: clusterName }, {
       hint: didYouMean(base, groups.keys()),
     });
     return undefined;
@@ -218,24 +222,26 @@ export function resolveDevices(
   const index = reference.index;
   const describeGroup = () => group.firstIndex === undefined
     ? `'${base}' is a single device`
-    : `'${base}' has indices ${group.firstIndex}..${group.firstIndex + group.devices.length}`;
+    : group.devices.length === 1
+      ? `'${base}' has only index ${group.firstIndex}`
+      : `'${base}' has indices ${group.firstIndex}–${group.firstIndex + group.devices.length - 1}`;
   if (index === undefined) {
     if (group.firstIndex === undefined) return [...group.devices];
     if (allowMany) return [...group.devices];
-    reporter.report(PlacementMessages.deviceIndex, reference.span, {
+    reporter.report(diagnosticMessages.deviceIndex, reference.span, {
       problem: `'${base}' is an array of ${group.devices.length} devices; name one of them`,
     }, { hint: `write ${base}[${group.firstIndex}]` });
     return undefined;
   }
   if (group.firstIndex === undefined) {
-    reporter.report(PlacementMessages.deviceIndex, reference.span, { problem: `${describeGroup()} and takes no index` }, {
+    reporter.report(diagnosticMessages.deviceIndex, reference.span, { problem: `${describeGroup()} and takes no index` }, {
       hint: `write ${base}`,
     });
     return undefined;
   }
   if (index.kind === 'WildcardIndex') {
     if (allowMany) return [...group.devices];
-    reporter.report(PlacementMessages.deviceIndex, reference.span, { problem: 'a stage runs on one device, not on all of them' }, {
+    reporter.report(diagnosticMessages.deviceIndex, reference.span, { problem: 'a stage runs on one device, not on all of them' }, {
       hint: `write ${base}[${group.firstIndex}]`,
     });
     return undefined;
@@ -243,7 +249,7 @@ export function resolveDevices(
   const pick = (i: number, span: Span): number | undefined => {
     const offset = i - group.firstIndex!;
     if (!Number.isInteger(i) || offset < 0 || offset >= group.devices.length) {
-      reporter.report(PlacementMessages.deviceIndex, span, { problem: `${base}[${i}] does not exist: ${describeGroup()}` });
+      reporter.report(diagnosticMessages.deviceIndex, span, { problem: `${base}[${i}] does not exist: ${describeGroup()}` });
       return undefined;
     }
     return group.devices[offset];
@@ -252,7 +258,7 @@ export function resolveDevices(
     const range = evaluateRange(index, EMPTY_SCOPE, reporter, 'a device range');
     if (range === undefined) return undefined;
     if (!allowMany) {
-      reporter.report(PlacementMessages.deviceIndex, reference.span, { problem: 'a stage runs on one device, not a range' }, {
+      reporter.report(diagnosticMessages.deviceIndex, reference.span, { problem: 'a stage runs on one device, not a range' }, {
         hint: `write ${base}[${range.from}]`,
       });
       return undefined;
@@ -267,7 +273,7 @@ export function resolveDevices(
   }
   const value = index.kind === 'NumberLiteral' ? index.value : undefined;
   if (value === undefined) {
-    reporter.report(NameMessages.notConstant, index.span, { what: 'a device index' });
+    reporter.report(diagnosticMessages.notConstant, index.span, { what: 'a device index' });
     return undefined;
   }
   const device = pick(value, index.span);

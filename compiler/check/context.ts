@@ -2,19 +2,14 @@
 // on user mistakes; they report and carry on with what they could resolve.
 
 import { makeDiagnostic } from '../../grammar/diagnostic.ts';
-import type { Diagnostic, MessageDefinition, RelatedSpan } from '../../grammar/diagnostic.ts';
+import type { Diagnostic, DiagnosticExtras, MessageArguments, MessageDefinition } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { PipelineDeclaration, PipelineMember } from '../../grammar/ast.ts';
-import { NameMessages } from '../messages/names.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface Reporter {
   readonly diagnostics: Diagnostic[];
-  report(
-    definition: MessageDefinition,
-    span: Span,
-    args?: Readonly<Record<string, string | number>>,
-    extra?: { readonly hint?: string; readonly related?: readonly RelatedSpan[] },
-  ): void;
+  report<Definition extends MessageDefinition>(definition: Definition, span: Span, args?: MessageArguments<Definition>, extra?: DiagnosticExtras): void;
 }
 
 export function createReporter(): Reporter {
@@ -23,7 +18,7 @@ export function createReporter(): Reporter {
   const seen = new Set<string>();
   return {
     diagnostics,
-    report(definition, span, args = {}, extra = {}) {
+    report(definition, span, args, extra) {
       const diagnostic = makeDiagnostic(definition, span, args, extra);
       const key = `${diagnostic.code}|${span.file}|${span.start}|${span.end}|${diagnostic.message}`;
       if (seen.has(key)) return;
@@ -47,11 +42,11 @@ export function exactlyOneMember<Member extends PipelineMember>(
 ): Member | undefined {
   const members = pipeline.members.filter(isMember);
   if (members.length === 0) {
-    reporter.report(NameMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting }, { hint });
+    reporter.report(diagnosticMessages.missingSetting, pipeline.name.span, { name: pipeline.name.name, setting }, { hint });
     return undefined;
   }
   for (const extra of members.slice(1)) {
-    reporter.report(NameMessages.duplicateSetting, extra.span, { name: setting }, {
+    reporter.report(diagnosticMessages.duplicateSetting, extra.span, { name: setting }, {
       related: [{ span: members[0].span, message: 'first given here' }],
     });
   }

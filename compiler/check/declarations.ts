@@ -5,9 +5,9 @@
 import type {
   ClusterDeclaration, Declaration, ExternLayerDeclaration, ModelDeclaration, PipelineDeclaration, ScheduleDeclaration,
 } from '../../grammar/ast.ts';
-import { NameMessages } from '../messages/names.ts';
 import type { Reporter } from './context.ts';
 import type { LoadedDocument } from './imports.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface DeclarationTable {
   readonly models: ReadonlyMap<string, ModelDeclaration>;
@@ -45,7 +45,7 @@ export function collectDeclarations(documents: readonly LoadedDocument[], report
       const previous = table.get(name);
       if (previous !== undefined) {
         const [report, first] = isStandardLibrary ? [previous, declaration] : [declaration, previous];
-        reporter.report(NameMessages.duplicateDeclaration, report.name.span, { kind: KIND_NAMES[declaration.kind], name }, {
+        reporter.report(diagnosticMessages.duplicateDeclaration, report.name.span, { kind: KIND_NAMES[declaration.kind], name }, {
           related: [{ span: first.name.span, message: isStandardLibrary ? 'the standard library declares it here' : 'first declared here' }],
           hint: isStandardLibrary ? `'${name}' is a standard-library schedule; give yours another name` : undefined,
         });

@@ -5,9 +5,9 @@
 
 import type { Expression, RangeExpression } from '../../grammar/ast.ts';
 import type { ArgumentValue } from '../program.ts';
-import { NameMessages } from '../messages/names.ts';
 import type { Reporter } from './context.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /** Loop variables and fixed dims are numbers; symbolic dims are their own name. */
 export type Scope = ReadonlyMap<string, number | string>;
@@ -49,7 +49,7 @@ function evaluate(
       const bound = scope.get(name);
       if (bound !== undefined) return bound;
       if (bareNames) return name;
-      reporter.report(NameMessages.unknownName, expression.span, { name, context: '' }, {
+      reporter.report(diagnosticMessages.unknownName, expression.span, { name, context: '' }, {
         hint: didYouMean(name, scope.keys()),
       });
       return undefined;
@@ -107,7 +107,7 @@ export function evaluateNumber(expression: Expression, scope: Scope, reporter: R
   const value = evaluate(expression, scope, reporter, false);
   if (typeof value === 'number') return value;
   if (!isRecovered(expression) && !(value === undefined && mentionsUnknownName(expression, scope))) {
-    reporter.report(NameMessages.notConstant, expression.span, { what });
+    reporter.report(diagnosticMessages.notConstant, expression.span, { what });
   }
   return undefined;
 }
@@ -122,12 +122,12 @@ export function evaluateRange(range: RangeExpression, scope: Scope, reporter: Re
   if (from === undefined || to === undefined) return undefined;
   for (const [value, expression, end] of [[from, range.from, 'start'], [to, range.to, 'end']] as const) {
     if (!Number.isInteger(value)) {
-      reporter.report(NameMessages.notConstant, expression.span, { what: `the ${end} of ${what} (a whole number, not ${value})` });
+      reporter.report(diagnosticMessages.notConstant, expression.span, { what: `the ${end} of ${what} (a whole number, not ${value})` });
       return undefined;
     }
   }
   if (to - from > MAX_RANGE_ELEMENTS) {
-    reporter.report(NameMessages.tooLarge, range.span, { what: `the range ${from}..${to}`, count: to - from, limit: MAX_RANGE_ELEMENTS });
+    reporter.report(diagnosticMessages.tooLarge, range.span, { what: `the range ${from}..${to}`, count: to - from, limit: MAX_RANGE_ELEMENTS });
     return undefined;
   }
   return { from, to };

@@ -10,9 +10,9 @@
 
 import type { ExternLayerDeclaration, TypedParameter } from '../../grammar/ast.ts';
 import type { CompilerHost } from '../host.ts';
-import { NameMessages } from '../messages/names.ts';
 import type { Reporter } from './context.ts';
 import { checkExternCostClause, type ExternCostClause } from './externCost.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export type ExternParameterType = 'int' | 'float' | 'bool' | 'string';
 
@@ -56,7 +56,7 @@ export function checkExternLayer(
   for (const parameter of declaration.params) {
     if (parameter.type.name !== '' && !PARAMETER_TYPES.includes(parameter.type.name as ExternParameterType)) {
       ok = false;
-      reporter.report(NameMessages.externParameterMismatch, parameter.type.span, {
+      reporter.report(diagnosticMessages.externParameterMismatch, parameter.type.span, {
         name,
         problem: `parameter '${parameter.name.name}' has the unknown type '${parameter.type.name}'`,
       }, { hint: `parameter types are ${PARAMETER_TYPES.join(', ')}` });
@@ -67,14 +67,14 @@ export function checkExternLayer(
   const implementation = host.resolveImport(fromFile, specifier);
   const text = host.readFile(implementation);
   if (text === undefined) {
-    reporter.report(NameMessages.externNotFound, declaration.path.span, {
+    reporter.report(diagnosticMessages.externNotFound, declaration.path.span, {
       problem: `cannot find the implementation of extern layer '${name}' at '${specifier}'`,
     }, { hint: `looked for ${implementation}; the path is relative to ${fromFile}` });
     return undefined;
   }
   const definition = readModule(text, implementation, name);
   if (definition === undefined) {
-    reporter.report(NameMessages.externNotFound, declaration.path.span, {
+    reporter.report(diagnosticMessages.externNotFound, declaration.path.span, {
       problem: `'${specifier}' has no default export and no export named '${name}'`,
     }, { hint: `end the module with: export default defineLayer<${name}Args>({ name: '${name}', parameters, forward })` });
     return undefined;
@@ -82,7 +82,7 @@ export function checkExternLayer(
   const declaredName = definition.nameProperty;
   if (declaredName !== undefined && declaredName !== name) {
     ok = false;
-    reporter.report(NameMessages.externParameterMismatch, declaration.name.span, {
+    reporter.report(diagnosticMessages.externParameterMismatch, declaration.name.span, {
       name,
       problem: `the implementation in '${specifier}' is named '${declaredName}'`,
     }, { hint: `rename one of them so both say '${name}'` });
@@ -116,13 +116,13 @@ function compareParameters(
     const tsType = members.get(parameter.name.name);
     if (tsType === undefined) {
       ok = false;
-      reporter.report(NameMessages.externParameterMismatch, parameter.name.span, {
+      reporter.report(diagnosticMessages.externParameterMismatch, parameter.name.span, {
         name,
         problem: `parameter '${parameter.name.name}' is not in the arguments of the implementation in '${specifier}'`,
       }, { hint: members.size === 0 ? 'the implementation takes no arguments' : `it takes: ${[...members.keys()].join(', ')}` });
     } else if (PARAMETER_TYPES.includes(parameter.type.name as ExternParameterType) && !agrees(parameter, tsType)) {
       ok = false;
-      reporter.report(NameMessages.externParameterMismatch, parameter.type.span, {
+      reporter.report(diagnosticMessages.externParameterMismatch, parameter.type.span, {
         name,
         problem: `parameter '${parameter.name.name}' is declared ${parameter.type.name}, but the implementation types it as ${tsType}`,
       }, { hint: `${parameter.type.name} corresponds to the TypeScript type ${tsTypeFor(parameter.type.name as ExternParameterType)}` });
@@ -132,7 +132,7 @@ function compareParameters(
   for (const member of members.keys()) {
     if (!declared.has(member)) {
       ok = false;
-      reporter.report(NameMessages.externParameterMismatch, declaration.name.span, {
+      reporter.report(diagnosticMessages.externParameterMismatch, declaration.name.span, {
         name,
         problem: `the implementation in '${specifier}' takes '${member}', which the declaration does not list`,
       }, { hint: `add ${member}: ${members.get(member) === 'boolean' ? 'bool' : members.get(member) === 'string' ? 'string' : 'int'} to the parameters` });

@@ -11,11 +11,11 @@
 import type { Expression, ExternLayerDeclaration } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import { bytesPerExample, dtypeBytes } from '../layers/catalog.ts';
-import { NameMessages } from '../messages/names.ts';
 import type { LayerCosts, TensorShape } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { evaluateNumber, type Scope } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /** What the clause may state; every key is optional. */
 export const EXTERN_COST_KEYS = {
@@ -46,24 +46,24 @@ export function checkExternCostClause(declaration: ExternLayerDeclaration, repor
     const key = argument.name?.name;
     if (key === '') continue; // recovered from a syntax error, already reported
     if (key === undefined) {
-      reporter.report(NameMessages.unknownArgument, argument.span, { callee, name: `#${position + 1}` }, {
+      reporter.report(diagnosticMessages.unknownArgument, argument.span, { callee, name: `#${position + 1}` }, {
         hint: `its arguments are named: ${Object.keys(EXTERN_COST_KEYS).map((k) => `${k}: ...`).join(', ')}`,
       });
       continue;
     }
     if (!isCostKey(key)) {
-      reporter.report(NameMessages.unknownArgument, argument.name!.span, { callee, name: key }, {
+      reporter.report(diagnosticMessages.unknownArgument, argument.name!.span, { callee, name: key }, {
         hint: didYouMean(key, Object.keys(EXTERN_COST_KEYS), 0) ?? `it states ${Object.keys(EXTERN_COST_KEYS).join(', ')}`,
       });
       continue;
     }
     if (clause.has(key)) {
-      reporter.report(NameMessages.duplicateArgument, argument.name!.span, { name: key });
+      reporter.report(diagnosticMessages.duplicateArgument, argument.name!.span, { name: key });
       continue;
     }
     const unknown = unknownNames(argument.value, visible);
     for (const name of unknown) {
-      reporter.report(NameMessages.unknownName, name.span, { name: name.name.name, context: ` in ${callee}` }, {
+      reporter.report(diagnosticMessages.unknownName, name.span, { name: name.name.name, context: ` in ${callee}` }, {
         hint: didYouMean(name.name.name, visible, 0) ?? `it can use the parameters and the input pattern's dims: ${[...visible].join(', ') || 'none'}`,
       });
     }
@@ -93,7 +93,7 @@ export function evaluateExternCosts(
     const what = `'${key}' in the cost of extern layer '${declaration.name.name}' (${EXTERN_COST_KEYS[key].split(';')[0]})`;
     const symbolic = namesIn(expression).filter((name) => typeof scope.get(name.name.name) === 'string');
     if (symbolic.length > 0) {
-      reporter.report(NameMessages.notConstant, expression.span, { what }, {
+      reporter.report(diagnosticMessages.notConstant, expression.span, { what }, {
         hint: `'${symbolic[0].name.name}' is a symbolic dim, sized per microbatch, so it has no value per example: leave it out`,
         related: [{ span: use, message: `this use binds '${symbolic[0].name.name}' to a symbolic dim` }],
       });
@@ -102,7 +102,7 @@ export function evaluateExternCosts(
     const result = evaluateNumber(expression, scope, reporter, what);
     if (result === undefined) return undefined;
     if (!(result >= 0) || !Number.isFinite(result) || (key === 'parameters' && !Number.isInteger(result))) {
-      reporter.report(NameMessages.argumentRange, expression.span, {
+      reporter.report(diagnosticMessages.argumentRange, expression.span, {
         name: key, callee: `the cost of extern layer '${declaration.name.name}'`,
         bound: key === 'parameters' ? 'a whole number ≥ 0' : 'a number ≥ 0', actual: String(result),
       }, { related: [{ span: use, message: 'this use gives it that value' }] });

@@ -7,9 +7,9 @@ import type { Document } from '../../grammar/ast.ts';
 import { parse } from '../../grammar/index.ts';
 import { makeSource } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
-import { NameMessages } from '../messages/names.ts';
 import { standardLibrary } from '../stdlib/index.ts';
 import type { Reporter } from './context.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export const STANDARD_SCHEDULES = 'std:schedules';
 
@@ -58,7 +58,7 @@ export function loadDocuments(entryFile: string, host: CompilerHost, reporter: R
       if (specifier === '') continue; // recovered from a syntax error
       if (specifier.startsWith('std:')) {
         if (!loadStandardLibrary(specifier)) {
-          reporter.report(NameMessages.unknownLibrary, declaration.path.span, { name: specifier }, {
+          reporter.report(diagnosticMessages.unknownLibrary, declaration.path.span, { name: specifier }, {
             hint: `the standard library has '${STANDARD_SCHEDULES}'`,
           });
         }
@@ -68,7 +68,7 @@ export function loadDocuments(entryFile: string, host: CompilerHost, reporter: R
       const cycleStart = importStack.indexOf(target);
       if (cycleStart >= 0) {
         const cycle = [...importStack.slice(cycleStart), target].join(' → ');
-        reporter.report(NameMessages.importCycle, declaration.path.span, { cycle }, {
+        reporter.report(diagnosticMessages.importCycle, declaration.path.span, { cycle }, {
           hint: 'move the shared declarations into a file that both can import',
         });
         continue;
@@ -76,7 +76,7 @@ export function loadDocuments(entryFile: string, host: CompilerHost, reporter: R
       if (loaded.has(target)) continue;
       const importedText = host.readFile(target);
       if (importedText === undefined) {
-        reporter.report(NameMessages.importNotFound, declaration.path.span, { path: specifier }, {
+        reporter.report(diagnosticMessages.importNotFound, declaration.path.span, { path: specifier }, {
           hint: `looked for ${target}`,
         });
         continue;

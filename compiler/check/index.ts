@@ -9,8 +9,6 @@ import { hasErrors } from '../../grammar/diagnostic.ts';
 import type { Document, PipelineDeclaration, ScheduleDeclaration } from '../../grammar/ast.ts';
 import { LineMap } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
-import { NameMessages } from '../messages/names.ts';
-import { PlacementMessages } from '../messages/placement.ts';
 import type { CheckedPipeline, CheckedProgram, CheckedStage } from '../program.ts';
 import { checkCluster } from './cluster.ts';
 import type { ClusterCheckResult } from './cluster.ts';
@@ -28,6 +26,7 @@ import { checkScheduleUse } from './scheduleUse.ts';
 import { checkSettings, dataMismatch } from './settings.ts';
 import { planStages } from './stages.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface CheckOptions {
   /** Which pipeline to hand on (default: the first in the entry file). All are checked. */
@@ -60,7 +59,7 @@ export interface ParsedProgram {
 export function parseProgram(entryFile: string, host: CompilerHost): ParsedProgram {
   const reporter = createReporter();
   const loaded = loadDocuments(entryFile, host, reporter);
-  if (!loaded.entryFound) reporter.report(NameMessages.importNotFound, { file: entryFile, start: 0, end: 0 }, { path: entryFile });
+  if (!loaded.entryFound) reporter.report(diagnosticMessages.importNotFound, { file: entryFile, start: 0, end: 0 }, { path: entryFile });
   return { entryFile, loaded, diagnostics: reporter.diagnostics };
 }
 
@@ -120,7 +119,7 @@ export function checkParsedProgram(parsed: ParsedProgram, host: CompilerHost, op
   if (options.pipeline !== undefined) {
     selected = table.pipelines.get(options.pipeline);
     if (selected === undefined) {
-      reporter.report(NameMessages.unknownPipeline, { file: entryFile, start: 0, end: 0 }, { name: options.pipeline, file: entryFile }, {
+      reporter.report(diagnosticMessages.unknownPipeline, { file: entryFile, start: 0, end: 0 }, { name: options.pipeline, file: entryFile }, {
         hint: didYouMean(options.pipeline, table.pipelines.keys()) ?? (table.pipelines.size === 0 ? 'the file declares no pipeline' : `pipelines: ${[...table.pipelines.keys()].join(', ')}`),
       });
     }
@@ -158,7 +157,7 @@ function checkPipeline(
   const settings = checkSettings(declaration, reporter);
   const missing = (setting: string, hint: string) => {
     if (settings.suggested.has(setting)) return; // already reported as a misspelling
-    reporter.report(NameMessages.missingSetting, declaration.name.span, { name, setting }, { hint });
+    reporter.report(diagnosticMessages.missingSetting, declaration.name.span, { name, setting }, { hint });
   };
 
   let modelResult: ModelCheckResult | undefined;
@@ -167,7 +166,7 @@ function checkPipeline(
   } else {
     modelResult = models.get(settings.model.name);
     if (modelResult === undefined && !table.models.has(settings.model.name)) {
-      reporter.report(NameMessages.unknownModel, settings.model.span, { name: settings.model.name }, {
+      reporter.report(diagnosticMessages.unknownModel, settings.model.span, { name: settings.model.name }, {
         hint: didYouMean(settings.model.name, table.models.keys()),
       });
     }
@@ -178,7 +177,7 @@ function checkPipeline(
   } else {
     clusterResult = clusters.get(settings.cluster.name);
     if (clusterResult === undefined && !table.clusters.has(settings.cluster.name)) {
-      reporter.report(NameMessages.unknownCluster, settings.cluster.span, { name: settings.cluster.name }, {
+      reporter.report(diagnosticMessages.unknownCluster, settings.cluster.span, { name: settings.cluster.name }, {
         hint: didYouMean(settings.cluster.name, table.clusters.keys()),
       });
     }
@@ -191,7 +190,7 @@ function checkPipeline(
   if (settings.batch !== undefined && settings.microbatches !== undefined) {
     const { batch, microbatches } = settings;
     if (microbatches > batch || (batch % microbatches !== 0 && settings.remainder === 'error')) {
-      reporter.report(PlacementMessages.microbatchesDivide, settings.spans.get('microbatches')!, { microbatches, batch }, {
+      reporter.report(diagnosticMessages.microbatchesDivide, settings.spans.get('microbatches')!, { microbatches, batch }, {
         hint: microbatches > batch
           ? 'use at most as many microbatches as examples in the batch'
           : `use a divisor of ${batch} (e.g. ${nearestDivisor(batch, microbatches)}), or say what to do with the rest: remainder drop | pad`,
@@ -218,7 +217,7 @@ function checkPipeline(
   if (settings.data !== undefined && modelResult?.model !== undefined) {
     const mismatch = dataMismatch(settings.data, modelResult.model);
     if (mismatch !== undefined) {
-      reporter.report(NameMessages.dataMismatch, settings.data.span, { data: settings.data.name, model: modelResult.name, ...mismatch }, {
+      reporter.report(diagnosticMessages.dataMismatch, settings.data.span, { data: settings.data.name, model: modelResult.name, ...mismatch }, {
         related: [{ span: modelResult.model.inputs[0].span, message: 'the model input is declared here' }],
         hint: settings.data.name === 'chars' ? `declare input tokens: i32[batch, ${String(settings.data.args.seq)}] and a target of the same shape` : 'declare input x: f32[batch, 784] and target y: i32[batch]',
       });
@@ -228,7 +227,7 @@ function checkPipeline(
   if (plan !== undefined && clusterResult !== undefined) {
     const computeDevices = clusterResult.devices.filter((device) => device.flopsPerSecond > 0).length;
     if (settings.replicas * plan.ranks > computeDevices) {
-      reporter.report(PlacementMessages.replicas, settings.spans.get('replicas') ?? declaration.name.span, {
+      reporter.report(diagnosticMessages.replicas, settings.spans.get('replicas') ?? declaration.name.span, {
         problem: `${settings.replicas} replica(s) × ${plan.ranks} pipeline rank(s) need ${settings.replicas * plan.ranks} compute devices, but cluster '${clusterResult.name}' has ${computeDevices}`,
       }, { hint: 'use fewer replicas or stages, or declare more devices' });
     }
@@ -297,7 +296,7 @@ function nearestDivisor(batch: number, wanted: number): number {
 }
 
 /** Semantic errors that only restate a syntax error: anything that is missing is likely lost in the broken text. */
-const CASCADE_CODES: ReadonlySet<string> = new Set([NameMessages.missingSetting.code, NameMessages.incompleteModel.code]);
+const CASCADE_CODES: ReadonlySet<string> = new Set([diagnosticMessages.missingSetting.code, diagnosticMessages.incompleteModel.code]);
 
 /**
  * After a syntax error the parser recovers with a partial tree; checking it

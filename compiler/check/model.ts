@@ -10,7 +10,6 @@ import type {
 import type { Span } from '../../grammar/source.ts';
 import { formatShape, LAYER_CATALOG, lookupLayer, residualCosts, sameShape, withDefaults } from '../layers/catalog.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
-import { NameMessages } from '../messages/names.ts';
 import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedTensor, Dim, DType, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import { createReporter } from './context.ts';
@@ -20,6 +19,7 @@ import type { Scope } from './evaluate.ts';
 import type { CheckedExternLayer } from './extern.ts';
 import { evaluateExternCosts } from './externCost.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
 const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
@@ -109,7 +109,7 @@ export function checkModel(
     if (member.kind !== 'TensorDeclaration' || member.name.name === '') continue;
     const previous = tensorNames.get(member.name.name);
     if (previous !== undefined) {
-      reporter.report(NameMessages.duplicateLayer, member.name.span, { name: member.name.name, model: modelName }, {
+      reporter.report(diagnosticMessages.duplicateLayer, member.name.span, { name: member.name.name, model: modelName }, {
         related: [{ span: previous, message: 'first declared here' }],
       });
       continue;
@@ -141,14 +141,14 @@ export function checkModel(
   const startShape = inputs[0]?.shape;
   if (inputs[0] !== undefined) walk.producer = { name: `input '${inputs[0].name}'`, span: inputs[0].span };
   if (inputs.length === 0 && !walk.failed) {
-    reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'input' }, {
+    reporter.report(diagnosticMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'input' }, {
       hint: 'declare the data the first layer reads, e.g. input x: f32[batch, 784]',
     });
   }
   const finalShape = walkMembers(walk, declaration.members, scope, startShape, '', firstSpans, registerTopLevel);
 
   if (records.length === 0 && declaration.name.name !== '') {
-    reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'layers' }, {
+    reporter.report(diagnosticMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'layers' }, {
       hint: 'add layers, e.g. layer out = Dense(units: 10)',
     });
   }
@@ -159,14 +159,14 @@ export function checkModel(
     // The layers are partial: the loss cannot be checked against the last one.
   } else if (losses.length === 0) {
     if (records.length > 0) {
-      reporter.report(NameMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'loss' }, {
+      reporter.report(diagnosticMessages.incompleteModel, declaration.name.span, { name: modelName, what: 'loss' }, {
         hint: `add a loss, e.g. loss softmax_cross_entropy(${records[records.length - 1].name}, y)`,
       });
     }
   } else {
     loss = checkLoss(losses[0], records, targets, finalShape, walk);
     for (const extra of losses.slice(1)) {
-      reporter.report(NameMessages.duplicateDeclaration, extra.span, { kind: 'loss', name: extra.function.name }, {
+      reporter.report(diagnosticMessages.duplicateDeclaration, extra.span, { kind: 'loss', name: extra.function.name }, {
         related: [{ span: losses[0].span, message: 'first declared here' }],
       });
     }
@@ -198,7 +198,7 @@ function checkTensorType(type: TensorType, scope: Scope, reporter: Reporter): Te
   if (!DTYPES.includes(dtype as DType)) {
     ok = false;
     if (dtype !== '') {
-      reporter.report(NameMessages.unknownDtype, type.dtype.span, { name: dtype }, {
+      reporter.report(diagnosticMessages.unknownDtype, type.dtype.span, { name: dtype }, {
         hint: didYouMean(dtype, DTYPES) ?? `use one of ${DTYPES.join(', ')}`,
       });
     }
@@ -209,7 +209,7 @@ function checkTensorType(type: TensorType, scope: Scope, reporter: Reporter): Te
     if (dim === undefined) ok = false;
     else if (typeof dim === 'number' && (!Number.isInteger(dim) || dim < 1)) {
       ok = false;
-      reporter.report(NameMessages.notConstant, expression.span, { what: `a dimension (a positive integer, not ${dim})` });
+      reporter.report(diagnosticMessages.notConstant, expression.span, { what: `a dimension (a positive integer, not ${dim})` });
     } else dims.push(dim);
   }
   return ok ? { dtype: dtype as DType, dims } : undefined;
@@ -224,7 +224,7 @@ function evaluateLayerIndex(walk: ModelWalk, layerName: LayerName, scope: Scope)
   const index = evaluateNumber(layerName.index, scope, walk.reporter, 'a layer index');
   if (index === undefined) return { ok: false };
   if (!Number.isInteger(index) || index < 0) {
-    walk.reporter.report(NameMessages.notConstant, layerName.index.span, { what: `a layer index (a non-negative integer, not ${index})` });
+    walk.reporter.report(diagnosticMessages.notConstant, layerName.index.span, { what: `a layer index (a non-negative integer, not ${index})` });
     return { ok: false };
   }
   return { ok: true, index };
@@ -250,7 +250,7 @@ function walkMembers(
       case 'LayerDeclaration': {
         if (member.name.base.name === '') { walk.failed = true; current = undefined; break; }
         if (++walk.layerCount > MAX_LAYERS) {
-          walk.reporter.report(NameMessages.tooLarge, member.span, { what: `model '${walk.modelName}'`, count: `more than ${MAX_LAYERS}`, limit: MAX_LAYERS });
+          walk.reporter.report(diagnosticMessages.tooLarge, member.span, { what: `model '${walk.modelName}'`, count: `more than ${MAX_LAYERS}`, limit: MAX_LAYERS });
           walk.aborted = true;
           walk.failed = true;
           return undefined;
@@ -275,7 +275,7 @@ function walkMembers(
           break;
         }
         if (range.to <= range.from) {
-          walk.reporter.report(NameMessages.emptyRepeat, member.range.span, { range: `${range.from}..${range.to}` }, {
+          walk.reporter.report(diagnosticMessages.emptyRepeat, member.range.span, { range: `${range.from}..${range.to}` }, {
             hint: 'ranges are half-open: 0..4 is 0, 1, 2, 3',
           });
         }
@@ -300,9 +300,9 @@ function walkMembers(
         let layer: CheckedLayer | undefined;
         if (current !== undefined && output !== undefined && childrenOk) {
           if (children.length === 0) {
-            walk.reporter.report(NameMessages.incompleteModel, member.name.span, { name, what: 'layers in its residual body' });
+            walk.reporter.report(diagnosticMessages.incompleteModel, member.name.span, { name, what: 'layers in its residual body' });
           } else if (!sameShape(current, output)) {
-            walk.reporter.report(NameMessages.residualShape, member.name.span, {
+            walk.reporter.report(diagnosticMessages.residualShape, member.name.span, {
               name, input: formatShape(current), output: formatShape(output),
             }, { hint: 'the body is added back to its input, so its last layer must produce the input shape' });
           } else {
@@ -339,7 +339,7 @@ function declaredNames(members: readonly ModelMember[], into: Set<string>): void
 function claimName(walk: ModelWalk, declared: Map<string, Span>, name: string, layerName: LayerName): boolean {
   const previous = declared.get(name);
   if (previous !== undefined) {
-    walk.reporter.report(NameMessages.duplicateLayer, layerName.span, { name, model: walk.modelName }, {
+    walk.reporter.report(diagnosticMessages.duplicateLayer, layerName.span, { name, model: walk.modelName }, {
       related: [{ span: previous, message: 'first declared here' }],
       hint: layerName.index === undefined ? 'give each layer its own name, or use an indexed array such as hidden[i]' : undefined,
     });
@@ -365,7 +365,7 @@ function checkLayer(
   const builtin = lookupLayer(operator);
   const extern = walk.externs.get(operator);
   if (builtin === undefined && extern === undefined) {
-    reporter.report(NameMessages.unknownOperator, operatorSpan, { name: operator }, {
+    reporter.report(diagnosticMessages.unknownOperator, operatorSpan, { name: operator }, {
       hint: didYouMean(operator, [...LAYER_CATALOG.keys(), ...walk.externs.keys()], 0)
         ?? `built-in layers: ${[...LAYER_CATALOG.keys()].join(', ')}; declare others with extern layer`,
     });
@@ -379,7 +379,7 @@ function checkLayer(
     const values = withDefaults(builtin, checkedArgs.values);
     const inferred = builtin.inferShape(input, values);
     if (!inferred.ok) {
-      reporter.report(NameMessages.shapeMismatch, span, {
+      reporter.report(diagnosticMessages.shapeMismatch, span, {
         layer: `${name} (${operator})`, expected: inferred.expected, actual: formatShape(input), reason: inferred.reason,
       }, { hint: shapeHint(operator, input, walk.producer?.name.startsWith('input') === true), related: producedHere(walk, input) });
       return undefined;
@@ -392,7 +392,7 @@ function checkLayer(
   const values = { ...externDefaults(extern!.declaration, scope, reporter), ...checkedArgs.values };
   const matched = matchExternShape(extern!.declaration, values, input, scope);
   if (!matched.ok) {
-    reporter.report(NameMessages.externShapeMismatch, span, {
+    reporter.report(diagnosticMessages.externShapeMismatch, span, {
       name: operator, expected: matched.expected, actual: formatShape(input),
     }, { hint: matched.reason, related: producedHere(walk, input) });
     return undefined;
@@ -504,14 +504,14 @@ function checkLoss(
   let ok = true;
   if (!(LOSS_FUNCTIONS as readonly string[]).includes(fn)) {
     ok = false;
-    reporter.report(NameMessages.unknownLoss, declaration.function.span, { name: fn }, {
+    reporter.report(diagnosticMessages.unknownLoss, declaration.function.span, { name: fn }, {
       hint: didYouMean(fn, LOSS_FUNCTIONS) ?? `supported: ${LOSS_FUNCTIONS.join(', ')}`,
     });
   }
   const [first, second] = declaration.args;
   const last = records[records.length - 1];
   if (first === undefined || second === undefined || declaration.args.length > 2) {
-    reporter.report(NameMessages.lossNotTarget, declaration.span, { name: declaration.args.length > 2 ? 'a third argument' : 'nothing' }, {
+    reporter.report(diagnosticMessages.lossNotTarget, declaration.span, { name: declaration.args.length > 2 ? 'a third argument' : 'nothing' }, {
       hint: `write loss ${fn}(${last?.name ?? 'out'}, <target>)`,
     });
     return undefined;
@@ -519,14 +519,14 @@ function checkLoss(
   const firstName = first.value.kind === 'NameExpression' ? first.value.name.name : undefined;
   if (last !== undefined && firstName !== last.name && firstName !== last.name.replace(/\[\d+\]$/, '')) {
     ok = false;
-    reporter.report(NameMessages.lossNotLastLayer, first.value.span, { last: last.name, name: firstName ?? '(an expression)' }, {
+    reporter.report(diagnosticMessages.lossNotLastLayer, first.value.span, { last: last.name, name: firstName ?? '(an expression)' }, {
       hint: 'the loss reads the output of the whole model, which is its last layer',
     });
   }
   const secondName = second.value.kind === 'NameExpression' ? second.value.name.name : undefined;
   const target = targets.find((candidate) => candidate.name === secondName);
   if (target === undefined) {
-    reporter.report(NameMessages.lossNotTarget, second.value.span, { name: secondName ?? '(an expression)' }, {
+    reporter.report(diagnosticMessages.lossNotTarget, second.value.span, { name: secondName ?? '(an expression)' }, {
       hint: targets.length > 0
         ? didYouMean(secondName ?? '', targets.map((t) => t.name)) ?? `targets: ${targets.map((t) => t.name).join(', ')}`
         : 'declare one, e.g. target y: i32[batch]',
@@ -537,7 +537,7 @@ function checkLoss(
   if (output !== undefined) {
     const problem = lossShapeProblem(fn, output, target.shape);
     if (problem !== undefined) {
-      reporter.report(NameMessages.lossShape, declaration.span, {
+      reporter.report(diagnosticMessages.lossShape, declaration.span, {
         function: fn, output: formatShape(output), target: formatShape(target.shape), reason: problem,
       }, { related: [{ span: target.span, message: `target '${target.name}' is declared here` }] });
       return undefined;

@@ -10,8 +10,6 @@
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
 import { formatTemplate } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { NameMessages } from '../messages/names.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { describePlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
 import type { ArgumentValue, CheckedScheduleUse } from '../program.ts';
 import { checkScheduleContract, contractDiagnosticAt, relocateDiagnostic, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from '../schedule/contract.ts';
@@ -20,6 +18,7 @@ import { readQuantity } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface PipelineShapeForSchedule {
   /** The stage → rank map (explicit maps that happen to be loop- or v-shaped satisfy `requires placement`). */
@@ -42,7 +41,7 @@ export function checkScheduleUse(
 
   const declaration = schedules.get(name);
   if (declaration === undefined) {
-    reporter.report(NameMessages.unknownSchedule, use.name.span, { name }, {
+    reporter.report(diagnosticMessages.unknownSchedule, use.name.span, { name }, {
       hint: didYouMean(name, [...schedules.keys(), 'auto'], 0) ?? `schedules: ${[...schedules.keys()].join(', ')}, auto(memory: ...)`,
     });
     return undefined;
@@ -54,7 +53,7 @@ export function checkScheduleUse(
     const argumentName = argument.name?.name;
     if (argumentName === undefined) {
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.span, { name, problem: 'arguments must be named' }, {
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name, problem: 'arguments must be named' }, {
         hint: parameters.length > 0 ? `parameters: ${parameters.join(', ')}` : undefined,
       });
       continue;
@@ -65,7 +64,7 @@ export function checkScheduleUse(
       const chunks = argumentName === SHAPE_PARAMETERS.stagesPerDevice;
       if (chunks && shape !== undefined && value === shape.placement.stagesPerDevice) continue;
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.span, {
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, {
         name,
         problem: chunks && shape !== undefined
           ? `${argumentName} is bound from the pipeline (${shape.placement.stagesPerDevice} stage(s) per device), not ${String(value)}`
@@ -75,7 +74,7 @@ export function checkScheduleUse(
     }
     if (!parameters.includes(argumentName)) {
       ok = false;
-      reporter.report(scheduleMessages.unknownArgument, argument.name!.span, { schedule: name, name: argumentName }, {
+      reporter.report(diagnosticMessages.unknownScheduleArgument, argument.name!.span, { schedule: name, name: argumentName }, {
         hint: didYouMean(argumentName, parameters.filter((p) => !RESERVED_PARAMETERS.includes(p))),
         related: [{ span: declaration.name.span, message: 'declared here' }],
       });
@@ -83,7 +82,7 @@ export function checkScheduleUse(
     }
     if (typeof value !== 'number') {
       ok = false;
-      reporter.report(NameMessages.scheduleArgument, argument.value.span, { name, problem: `'${argumentName}' must be a number` });
+      reporter.report(diagnosticMessages.scheduleArgument, argument.value.span, { name, problem: `'${argumentName}' must be a number` });
       continue;
     }
     args[argumentName] = value;
@@ -93,7 +92,7 @@ export function checkScheduleUse(
     if (RESERVED_PARAMETERS.includes(parameterName) || parameter.default !== undefined) continue;
     if (!Object.hasOwn(args, parameterName) && !use.args.some((a) => a.name?.name === parameterName)) {
       ok = false;
-      reporter.report(scheduleMessages.missingArgument, use.span, { schedule: name, name: parameterName }, {
+      reporter.report(diagnosticMessages.missingScheduleArgument, use.span, { schedule: name, name: parameterName }, {
         related: [{ span: parameter.span, message: 'parameter declared here' }],
       });
     }
@@ -132,7 +131,7 @@ export function checkScheduleUse(
 }
 
 function formatPlacementMismatch(schedule: string, required: RegularPlacementKind, actual: string): string {
-  return formatTemplate(scheduleMessages.placementMismatch.template, { schedule, required, actual });
+  return formatTemplate(diagnosticMessages.placementMismatch.template, { schedule, required, actual });
 }
 
 function checkAutoSchedule(
@@ -143,12 +142,12 @@ function checkAutoSchedule(
   const memory = use.args.find((argument) => argument.name === undefined || argument.name.name === 'memory');
   for (const argument of use.args) {
     if (argument !== memory) {
-      reporter.report(NameMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
       return undefined;
     }
   }
   if (memory === undefined) {
-    reporter.report(NameMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
+    reporter.report(diagnosticMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
       hint: 'e.g. schedule auto(memory: 1.0 * activations(1f1b)) or auto(memory: 12GiB)',
     });
     return undefined;
@@ -161,11 +160,11 @@ function checkAutoSchedule(
   }
   const activations = readActivations(value);
   if (activations === undefined) {
-    reporter.report(NameMessages.autoMemory, value.span, { actual: describe(value) });
+    reporter.report(diagnosticMessages.autoMemory, value.span, { actual: describe(value) });
     return undefined;
   }
   if (!schedules.has(activations.reference)) {
-    reporter.report(NameMessages.unknownSchedule, activations.span, { name: activations.reference }, {
+    reporter.report(diagnosticMessages.unknownSchedule, activations.span, { name: activations.reference }, {
       hint: didYouMean(activations.reference, schedules.keys(), 0),
     });
     return undefined;

@@ -6,13 +6,13 @@
 import type { Argument, Expression, PipelineDeclaration, PipelineSetting } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
-import { NameMessages } from '../messages/names.ts';
 import { elementsPerExample, formatShape } from '../layers/catalog.ts';
 import type { CheckedData, CheckedModel, CheckedOptimizer, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE } from './evaluate.ts';
 import { closestName, didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call';
 
@@ -106,14 +106,14 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
       const candidates = [...Object.keys(SETTINGS), 'stages', 'schedule', 'recompute', 'offload'];
       const closest = closestName(key, candidates);
       if (closest !== undefined) suggested.add(closest);
-      reporter.report(NameMessages.unknownSetting, member.key.span, { name: key }, {
+      reporter.report(diagnosticMessages.unknownSetting, member.key.span, { name: key }, {
         hint: closest !== undefined ? `did you mean '${closest}'?` : `settings: ${Object.keys(SETTINGS).join(', ')}`,
       });
       continue;
     }
     const previous = first.get(key);
     if (previous !== undefined) {
-      reporter.report(NameMessages.duplicateSetting, member.key.span, { name: key }, {
+      reporter.report(diagnosticMessages.duplicateSetting, member.key.span, { name: key }, {
         related: [{ span: previous.span, message: 'first given here' }],
       });
       continue;
@@ -141,7 +141,7 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
 
 function readSetting(key: string, kind: SettingKind, value: Expression, reporter: Reporter): unknown {
   const wrong = (expected: string, hint?: string) => {
-    reporter.report(NameMessages.settingType, value.span, { name: key, expected }, { hint });
+    reporter.report(diagnosticMessages.settingType, value.span, { name: key, expected }, { hint });
     return undefined;
   };
   if (value.kind === 'NameExpression' && value.name.name === '') return undefined; // recovered
@@ -177,11 +177,11 @@ function callParts(value: Expression): { name: string; span: Span; args: readonl
 function readOptimizer(value: Expression, reporter: Reporter): CheckedOptimizer | undefined {
   const call = callParts(value);
   if (call === undefined) {
-    reporter.report(NameMessages.settingType, value.span, { name: 'optimizer', expected: 'an optimizer such as adam(lr: 1e-3)' });
+    reporter.report(diagnosticMessages.settingType, value.span, { name: 'optimizer', expected: 'an optimizer such as adam(lr: 1e-3)' });
     return undefined;
   }
   if (!Object.hasOwn(OPTIMIZERS, call.name)) {
-    reporter.report(NameMessages.unknownOptimizer, call.span, { name: call.name }, {
+    reporter.report(diagnosticMessages.unknownOptimizer, call.span, { name: call.name }, {
       hint: didYouMean(call.name, Object.keys(OPTIMIZERS)),
     });
     return undefined;
@@ -201,12 +201,12 @@ function readOptimizer(value: Expression, reporter: Reporter): CheckedOptimizer 
 function readData(value: Expression, reporter: Reporter): CheckedData | undefined {
   const call = callParts(value);
   if (call === undefined) {
-    reporter.report(NameMessages.settingType, value.span, { name: 'data', expected: 'a data source such as mnist(holdout: 2000)' });
+    reporter.report(diagnosticMessages.settingType, value.span, { name: 'data', expected: 'a data source such as mnist(holdout: 2000)' });
     return undefined;
   }
   const schema = Object.hasOwn(DATA_SOURCES, call.name) ? DATA_SOURCES[call.name] : undefined;
   if (schema === undefined) {
-    reporter.report(NameMessages.unknownData, call.span, { name: call.name }, {
+    reporter.report(diagnosticMessages.unknownData, call.span, { name: call.name }, {
       hint: didYouMean(call.name, Object.keys(DATA_SOURCES)),
     });
     return undefined;

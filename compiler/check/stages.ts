@@ -13,7 +13,6 @@
 
 import type { AutoStages, Identifier, LayerReference, PipelineDeclaration, StageAttribute, StagesBlock } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { PlacementMessages } from '../messages/placement.ts';
 import { partitionLayers } from '../partition/partition.ts';
 import {
   DEFAULT_PLACEMENT_KIND, isPlacementProblem, parsePlacementKind, placementFromDeclaration, placementNameHint, stageMultiple,
@@ -26,6 +25,7 @@ import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
 import type { ModelLayerTable } from './model.ts';
 import { didYouMean } from './suggest.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface PlannedStage {
   readonly name: string;
@@ -88,7 +88,7 @@ function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 
   if (identifier === undefined || identifier.name === '') return undefined;
   const kind = parsePlacementKind(identifier.name);
   if (kind !== undefined) return kind;
-  reporter.report(PlacementMessages.unknownPlacement, identifier.span, { what: 'placement', name: identifier.name }, {
+  reporter.report(diagnosticMessages.unknownPlacement, identifier.span, { what: 'placement', name: identifier.name }, {
     hint: placementNameHint(identifier.name),
   });
   return null;
@@ -111,7 +111,7 @@ function placeDeclaredKind(
   const available = Math.floor(computeCount / Math.max(1, inputs.replicas));
   const ranks = capAtStageCount ? Math.min(available, count) : available;
   if (ranks < 1) {
-    inputs.reporter.report(PlacementMessages.placementShape, span, {
+    inputs.reporter.report(diagnosticMessages.placementShape, span, {
       problem: `placement ${style} needs compute devices, but cluster '${inputs.cluster.name}' has ${computeCount} for ${inputs.replicas} replica(s)`,
     });
     return undefined;
@@ -121,7 +121,7 @@ function placeDeclaredKind(
     const problem = placement;
     // A cluster with as many ranks as the stages make laps of one stage each would fit too.
     const fittingDevices = count / stageMultiple(style, 1);
-    inputs.reporter.report(PlacementMessages.placementShape, span, { problem: problem.problem }, {
+    inputs.reporter.report(diagnosticMessages.placementShape, span, { problem: problem.problem }, {
       hint: `use ${problem.nearestStages} stages${inputs.replicas > 1 || !Number.isInteger(fittingDevices) ? '' : `, or a cluster with ${fittingDevices} compute devices`}`,
     });
     return undefined;
@@ -143,20 +143,20 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     const previous = names.get(name);
     if (name !== '' && previous !== undefined) {
       ok = false;
-      reporter.report(PlacementMessages.duplicateStage, stage.name.span, { name }, { related: [{ span: previous, message: 'first declared here' }] });
+      reporter.report(diagnosticMessages.duplicateStage, stage.name.span, { name }, { related: [{ span: previous, message: 'first declared here' }] });
     } else if (name !== '') names.set(name, stage.name.span);
 
     if (placement !== undefined) {
       if (stage.device !== undefined) {
         ok = false;
-        reporter.report(PlacementMessages.placementWithDevice, stage.device.span, { name, placement }, {
+        reporter.report(diagnosticMessages.placementWithDevice, stage.device.span, { name, placement }, {
           hint: `remove 'on ${stage.device.base.name}...', or remove 'placement ${placement}' and place every stage yourself`,
         });
       }
       deviceOfStage.push(undefined);
     } else if (stage.device === undefined) {
       ok = false;
-      reporter.report(PlacementMessages.stageWithoutDevice, stage.name.span, { name }, {
+      reporter.report(diagnosticMessages.stageWithoutDevice, stage.name.span, { name }, {
         hint: `write ${name} on <device> = ..., or ask for a placement: stages placement ${DEFAULT_PLACEMENT_KIND} { ... }`,
       });
       deviceOfStage.push(undefined);
@@ -167,7 +167,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
       else if (cluster.uncertainDevices.has(device)) ok = false; // its properties were already reported
       else if (cluster.devices[device].flopsPerSecond <= 0) {
         ok = false;
-        reporter.report(PlacementMessages.deviceCannotCompute, stage.device.span, { name: cluster.devices[device].name, stage: name }, {
+        reporter.report(diagnosticMessages.deviceCannotCompute, stage.device.span, { name: cluster.devices[device].name, stage: name }, {
           hint: `give it a speed (e.g. speed 100TFLOPS) or place the stage on a compute device`,
         });
       }
@@ -191,7 +191,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
         const owner = layerOwner.get(layer);
         if (owner !== undefined) {
           layersOk = false;
-          reporter.report(PlacementMessages.layerPlacedTwice, reference.span, {
+          reporter.report(diagnosticMessages.layerPlacedTwice, reference.span, {
             name: table.names[layer], first: block.stages[owner.stage].name.name, second: stage.name.name,
           }, { related: [{ span: owner.span, message: 'first placed here' }] });
           continue;
@@ -200,7 +200,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
         if (lastPlaced !== undefined && layer < lastPlaced.layer) {
           layersOk = false;
           const laterStage = block.stages[lastPlaced.stage].name.name;
-          reporter.report(PlacementMessages.stagesOutOfOrder, reference.span, {
+          reporter.report(diagnosticMessages.stagesOutOfOrder, reference.span, {
             stage: stage.name.name, later: table.names[lastPlaced.layer], earlier: table.names[layer],
           }, {
             related: [{ span: layerOwner.get(lastPlaced.layer)!.span, message: `'${table.names[lastPlaced.layer]}' is taken here${laterStage === stage.name.name ? '' : `, in stage '${laterStage}'`}` }],
@@ -217,7 +217,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     for (let layer = 0; layer < table.names.length; layer++) {
       if (layerOwner.has(layer)) continue;
       layersOk = false;
-      reporter.report(PlacementMessages.layerNotPlaced, block.span, { name: table.names[layer] }, {
+      reporter.report(diagnosticMessages.layerNotPlaced, block.span, { name: table.names[layer] }, {
         hint: `add '${table.names[layer]}' to the stage that holds the layers around it`,
         related: [{ span: table.spans[layer], message: 'declared here' }],
       });
@@ -238,7 +238,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     const missing = Array.from({ length: ranks }, (_, i) => i).filter((i) => !used.includes(i));
     if (missing.length > 0) {
       const firstBad = block.stages.find((_, i) => (deviceOfStage[i] as number) >= ranks)!;
-      reporter.report(PlacementMessages.rankGap, firstBad.device!.span, {
+      reporter.report(diagnosticMessages.rankGap, firstBad.device!.span, {
         used: used.filter((d) => d >= ranks).map((d) => cluster.devices[d].name).join(', '),
         missing: missing.map((d) => cluster.devices[d].name).join(', '),
       }, { hint: `place stages on ${Array.from({ length: ranks }, (_, i) => cluster.devices[i].name).join(', ')}` });
@@ -264,7 +264,7 @@ function resolveLayerReference(reference: LayerReference, inputs: StageInputs): 
   const array = table.arrays.get(base);
   if (scalar === undefined && array === undefined) {
     if (table.uncertain.has(base)) return undefined; // its declaration's error is already reported
-    reporter.report(PlacementMessages.unknownLayer, reference.base.span, { model: modelName, name: base }, {
+    reporter.report(diagnosticMessages.unknownLayer, reference.base.span, { model: modelName, name: base }, {
       hint: didYouMean(base, [...table.scalars.keys(), ...table.arrays.keys()], 0),
     });
     return undefined;
@@ -272,17 +272,17 @@ function resolveLayerReference(reference: LayerReference, inputs: StageInputs): 
   const index = reference.index;
   if (array === undefined) {
     if (index === undefined) return [scalar!];
-    reporter.report(PlacementMessages.layerIndex, index.span, { problem: `'${base}' is a single layer, not an array` }, { hint: `write ${base}` });
+    reporter.report(diagnosticMessages.layerIndex, index.span, { problem: `'${base}' is a single layer, not an array` }, { hint: `write ${base}` });
     return undefined;
   }
   const indices = [...array.keys()].sort((a, b) => a - b);
-  const describe = `'${base}' has indices ${indices[0]}..${indices[indices.length - 1] + 1}`;
+  const describe = indices.length === 1 ? `'${base}' has only index ${indices[0]}` : `'${base}' has indices ${indices[0]}–${indices[indices.length - 1]}`;
   if (index === undefined) return indices.map((i) => array.get(i)!);
   if (index.kind === 'RangeExpression') {
     const range = evaluateRange(index, EMPTY_SCOPE, reporter, 'a layer range');
     if (range === undefined) return undefined;
     if (range.to <= range.from) {
-      reporter.report(PlacementMessages.layerIndex, index.span, { problem: `the range ${base}[${range.from}..${range.to}] is empty` }, {
+      reporter.report(diagnosticMessages.layerIndex, index.span, { problem: `the range ${base}[${range.from}..${range.to}] is empty` }, {
         hint: 'ranges are half-open: hidden[0..2] is hidden[0] and hidden[1]',
       });
       return undefined;
@@ -291,7 +291,7 @@ function resolveLayerReference(reference: LayerReference, inputs: StageInputs): 
     for (let i = range.from; i < range.to; i++) {
       const layer = array.get(i);
       if (layer === undefined) {
-        reporter.report(PlacementMessages.layerIndex, index.span, { problem: `${base}[${i}] does not exist: ${describe}` }, {
+        reporter.report(diagnosticMessages.layerIndex, index.span, { problem: `${base}[${i}] does not exist: ${describe}` }, {
           hint: 'ranges are half-open: hidden[0..2] is hidden[0] and hidden[1]',
         });
         return undefined;
@@ -304,7 +304,7 @@ function resolveLayerReference(reference: LayerReference, inputs: StageInputs): 
   if (value === undefined) return undefined;
   const layer = array.get(value);
   if (layer === undefined) {
-    reporter.report(PlacementMessages.layerIndex, index.span, { problem: `${base}[${value}] does not exist: ${describe}` });
+    reporter.report(diagnosticMessages.layerIndex, index.span, { problem: `${base}[${value}] does not exist: ${describe}` });
     return undefined;
   }
   return [layer];
@@ -315,7 +315,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   const count = evaluateNumber(block.count, EMPTY_SCOPE, reporter, 'the stage count');
   if (count === undefined) return undefined;
   if (!Number.isInteger(count) || count < 1 || count > table.names.length) {
-    reporter.report(PlacementMessages.stageCount, block.count.span, {
+    reporter.report(diagnosticMessages.stageCount, block.count.span, {
       problem: `auto(${count}) needs a whole number of stages between 1 and the model's ${table.names.length} layers`,
     });
     return undefined;
@@ -323,7 +323,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   let balance: 'compute' | 'memory' = 'compute';
   if (block.balance !== undefined && block.balance.name !== '') {
     if (!(BALANCES as readonly string[]).includes(block.balance.name)) {
-      reporter.report(PlacementMessages.unknownPlacement, block.balance.span, { what: 'balance', name: block.balance.name }, {
+      reporter.report(diagnosticMessages.unknownPlacement, block.balance.span, { what: 'balance', name: block.balance.name }, {
         hint: didYouMean(block.balance.name, BALANCES) ?? 'balance compute or balance memory',
       });
       return undefined;
@@ -356,7 +356,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   };
   const result = partitionLayers(request);
   if (!result.ok) {
-    reporter.report(PlacementMessages.autoPartition, block.span, { layers: table.names.length, stages: count, reason: result.reason });
+    reporter.report(diagnosticMessages.autoPartition, block.span, { layers: table.names.length, stages: count, reason: result.reason });
     return undefined;
   }
   const boundaries = [...result.firstLayerOfStage, table.names.length];
@@ -383,7 +383,7 @@ function applyAttributes(pipeline: PipelineDeclaration, stages: readonly Planned
     for (const identifier of (member as StageAttribute).stages) {
       if (identifier.name === '') continue;
       if (!known.includes(identifier.name)) {
-        reporter.report(PlacementMessages.unknownStage, identifier.span, { name: identifier.name, attribute: member.attribute }, {
+        reporter.report(diagnosticMessages.unknownStage, identifier.span, { name: identifier.name, attribute: member.attribute }, {
           hint: didYouMean(identifier.name, known),
         });
         continue;

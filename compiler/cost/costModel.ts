@@ -11,8 +11,8 @@ import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf, type Span } from '../../grammar/source.ts';
 import type { CheckedCluster, CheckedProgram } from '../program.ts';
 import type { PipelineShape } from '../schedule/types.ts';
-import { costMessages } from './messages.ts';
 import type { CostModel, StageTimes } from './types.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /** Time to move `bytes` from device `from` to device `to` (0 on one device). */
 export function transferTime(cluster: CheckedCluster, from: number, to: number, bytes: number): number {
@@ -235,7 +235,7 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
   if (parseErrors.length > 0 || tree === undefined) {
     const first = parseErrors[0];
     const span = spanOf(fileName, first?.offset ?? 0, (first?.offset ?? 0) + (first?.length ?? 0));
-    return { diagnostics: [makeDiagnostic(costMessages.costsNotJson, span, { detail: first ? printParseErrorCode(first.error) : 'empty file' })] };
+    return { diagnostics: [makeDiagnostic(diagnosticMessages.costsNotJson, span, { detail: first ? printParseErrorCode(first.error) : 'empty file' })] };
   }
   const value: unknown = JSON.parse(text);
   const validate = costsValidator();
@@ -247,7 +247,7 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
       const detail = error.keyword === 'additionalProperties'
         ? `has an unknown property '${String((error.params as { additionalProperty?: string }).additionalProperty)}'`
         : error.message ?? 'is invalid';
-      return makeDiagnostic(costMessages.costsSchema, spanOfNode(fileName, node), { path: where, detail });
+      return makeDiagnostic(diagnosticMessages.costsSchema, spanOfNode(fileName, node), { path: where, detail });
     });
     return { diagnostics };
   }
@@ -257,7 +257,7 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
   const stagesNode = findNodeAtLocation(tree, ['stages']) ?? tree;
   const diagnostics: Diagnostic[] = [];
   if (file.stages.length !== stageCount) {
-    diagnostics.push(makeDiagnostic(costMessages.costsStageCount, spanOfNode(fileName, stagesNode), { given: file.stages.length, expected: stageCount }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.costsStageCount, spanOfNode(fileName, stagesNode), { given: file.stages.length, expected: stageCount }));
     return { diagnostics };
   }
   const stageOf = (entry: CostsFile['stages'][number], index: number) => entry.stage ?? index;
@@ -267,7 +267,7 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
     const entries = byStage.get(s) ?? [];
     if (entries.length !== 1) {
       const node = entries.length > 1 ? findNodeAtLocation(tree, ['stages', entries[1], 'stage']) ?? stagesNode : stagesNode;
-      diagnostics.push(makeDiagnostic(costMessages.costsStageIndex, spanOfNode(fileName, node), { stage: s, count: entries.length, last: stageCount - 1 }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.costsStageIndex, spanOfNode(fileName, node), { stage: s, count: entries.length, last: stageCount - 1 }));
     }
   }
   file.stages.forEach((entry, index) => {
@@ -276,13 +276,13 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
     // Measured separately, the fused backward may differ a little from the sum; a factor of two means a unit mistake.
     if (entry.backward > 2 * sum || entry.backward < sum / 2) {
       const node = findNodeAtLocation(tree, ['stages', index, 'backward']) ?? stagesNode;
-      diagnostics.push(makeDiagnostic(costMessages.costsBackwardMismatch, spanOfNode(fileName, node), { stage: stageOf(entry, index), backward: entry.backward, sum }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.costsBackwardMismatch, spanOfNode(fileName, node), { stage: stageOf(entry, index), backward: entry.backward, sum }));
     }
   });
   for (const key of ['sendActivation', 'sendGradient', ...OPTIONAL_PER_STAGE] as const) {
     const list = file[key];
     if (list !== undefined && list.length !== stageCount) {
-      diagnostics.push(makeDiagnostic(costMessages.costsStageCount, spanOfNode(fileName, findNodeAtLocation(tree, [key]) ?? tree), { given: list.length, expected: stageCount }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.costsStageCount, spanOfNode(fileName, findNodeAtLocation(tree, [key]) ?? tree), { given: list.length, expected: stageCount }));
     }
   }
   if (diagnostics.length > 0) return { diagnostics };

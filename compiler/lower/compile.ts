@@ -9,8 +9,6 @@ import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
-import { loweringMessages } from '../messages/lowering.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
 import { isZigZag } from '../placement.ts';
@@ -23,6 +21,7 @@ import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
 import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
 import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface CompileOptions {
   /**
@@ -61,7 +60,7 @@ export function scheduleProgram(program: CheckedProgram, costs: CostModel, autom
   const schedule = scheduleFor(program, shape, costs, automatic, diagnostics);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
-    diagnostics.push(makeDiagnostic(loweringMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
     return { diagnostics };
   }
   const problems = validateSchedule(schedule);
@@ -116,7 +115,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       const capacity = clusterDevice?.memoryBytes ?? 0;
       if (clusterDevice && capacity > 0 && peak > capacity) {
         diagnostics.push(
-          makeDiagnostic(loweringMessages.outOfMemory, pipeline.span, {
+          makeDiagnostic(diagnosticMessages.outOfMemory, pipeline.span, {
             device: index,
             name: clusterDevice.name,
             needed: formatBytes(peak),
@@ -183,7 +182,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
  */
 export function verifyStreams(ir: IrProgram, at: Span): Diagnostic[] {
   const proof = proveDeadlockFree({ devices: ir.devices.filter((device) => device.replica === 0) });
-  return proof.deadlockFree ? [] : [makeDiagnostic(scheduleMessages.deadlock, at, { detail: describeDeadlock(proof) })];
+  return proof.deadlockFree ? [] : [makeDiagnostic(diagnosticMessages.deadlock, at, { detail: describeDeadlock(proof) })];
 }
 
 function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
@@ -194,13 +193,13 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     try {
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {
-      diagnostics.push(makeDiagnostic(loweringMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
       return undefined;
     }
   }
   const declaration = use.declaration ?? program.schedules.get(use.name) ?? standardSchedules().get(use.name);
   if (!declaration) {
-    diagnostics.push(makeDiagnostic(loweringMessages.unknownScheduleUse, use.span, { name: use.name }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleUse, use.span, { name: use.name }));
     return undefined;
   }
   const evaluated = evaluateSchedule(declaration, shape, use.args, { costs, sources: program.sources });
@@ -228,7 +227,7 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
     const reference = String(use.args.reference);
     const declaration = program.schedules.get(reference) ?? standardSchedules().get(reference);
     if (!declaration) {
-      diagnostics.push(makeDiagnostic(loweringMessages.unknownScheduleUse, use.span, { name: reference }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleUse, use.span, { name: reference }));
       return undefined;
     }
     const evaluated = evaluateSchedule(declaration, shape, {}, { costs, sources: program.sources });
@@ -236,7 +235,7 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
       // The reference's own errors point into its declaration (often the
       // standard library); the mistake is the user's choice of reference.
       const reason = evaluated.diagnostics.find((d) => d.severity === 'error');
-      diagnostics.push(makeDiagnostic(loweringMessages.memoryReferenceUnusable, use.span, { name: reference, reason: reason?.message ?? 'it produces no order' }, {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.memoryReferenceUnusable, use.span, { name: reference, reason: reason?.message ?? 'it produces no order' }, {
         hint: isZigZag(pipeline.placement)
           ? 'name a schedule written for this placement, e.g. activations(zb_v), or give the limit in bytes'
           : 'name a schedule written for this many stages per device, or give the limit in bytes',

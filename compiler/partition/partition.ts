@@ -139,7 +139,7 @@ function validateRequest(request: PartitionRequest): string | undefined {
   }
   for (const device of stageDevice) {
     if (!Number.isInteger(device) || device < 0 || device >= deviceCapacity.length) {
-      return `stage placed on device ${device}, but only devices 0..${deviceCapacity.length - 1} have a capacity`;
+      return `stage placed on device ${device}, but only devices 0–${deviceCapacity.length - 1} have a capacity`;
     }
   }
   return undefined;

@@ -12,12 +12,12 @@ import { parse } from '../../grammar/index.ts';
 import type { ScheduleDeclaration } from '../../grammar/ast.ts';
 import { spanOf } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from '../stdlib/index.ts';
 import { DEFAULT_PLACEMENT_KIND, placeRegular, regularPlacementProblem } from '../placement.ts';
 import { checkScheduleContract, scheduleContract, type ScheduleContract } from './contract.ts';
 import { evaluateSchedule } from './evaluate.ts';
 import type { ComputeSchedule } from './types.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface BuiltinShape {
   readonly devices: number;
@@ -80,7 +80,7 @@ export function builtinSchedule(
   const declaration = lib.declarations.get(key);
   const where = spanOf(STANDARD_SCHEDULES, 0, 0);
   if (!declaration) {
-    return { diagnostics: [makeDiagnostic(scheduleMessages.unknownSchedule, where, { name, known: builtinScheduleNames().join(', ') })] };
+    return { diagnostics: [makeDiagnostic(diagnosticMessages.unknownBuiltinSchedule, where, { name, known: builtinScheduleNames().join(', ') })] };
   }
   const contract = scheduleContract(declaration);
   const { devices, microbatches } = shape;
@@ -88,7 +88,7 @@ export function builtinSchedule(
   if (!(Number.isInteger(devices) && devices >= 1 && Number.isInteger(microbatches) && microbatches >= 1 && Number.isInteger(stagesPerDevice) && stagesPerDevice >= 1)) {
     return {
       diagnostics: [
-        makeDiagnostic(scheduleMessages.badShape, declaration.name.span, {
+        makeDiagnostic(diagnosticMessages.badShape, declaration.name.span, {
           detail: `devices, microbatches and stages per device must be positive whole numbers (got p=${devices}, m=${microbatches}, v=${stagesPerDevice})`,
         }),
       ],
@@ -103,7 +103,7 @@ export function builtinSchedule(
   const kind = contract.placement?.kind ?? DEFAULT_PLACEMENT_KIND;
   const problem = regularPlacementProblem(kind, devices, devices * stagesPerDevice);
   if (problem !== undefined) {
-    return { diagnostics: [makeDiagnostic(scheduleMessages.badShape, contract.placement?.span ?? declaration.name.span, { detail: `schedule '${key}': ${problem.problem}` })] };
+    return { diagnostics: [makeDiagnostic(diagnosticMessages.badShape, contract.placement?.span ?? declaration.name.span, { detail: `schedule '${key}': ${problem.problem}` })] };
   }
   const { stageDevice } = placeRegular(kind, devices, stagesPerDevice);
   const pipelineShape = { devices, microbatches, stages: stageDevice.length, stageDevice };

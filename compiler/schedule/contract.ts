@@ -19,11 +19,11 @@ import { makeDiagnostic, type Diagnostic, type RelatedSpan } from '../../grammar
 import type { Expression, ScheduleDeclaration } from '../../grammar/ast.ts';
 import { printExpression } from '../../grammar/printer.ts';
 import type { Span } from '../../grammar/source.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { classifyPlacement, describeStageDevices, parsePlacementKind, satisfiesPlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
 import type { ArgumentValue } from '../program.ts';
 import type { PipelineShape } from './types.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, type Slots } from './expressions.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /**
  * The names a schedule gets from the pipeline: p devices (ranks), m
@@ -151,7 +151,7 @@ export function checkScheduleContract(
     const required = contract.placement.kind;
     violations.push({
       kind: 'placement', span: contract.placement.span, reason: `requires placement ${required}`, required, actual,
-      diagnostic: makeDiagnostic(scheduleMessages.placementMismatch, contract.placement.span, { schedule, required, actual }),
+      diagnostic: makeDiagnostic(diagnosticMessages.placementMismatch, contract.placement.span, { schedule, required, actual }),
     });
   }
   if (contract.requirements.length === 0) return { violations, diagnostics };
@@ -201,7 +201,7 @@ export function checkScheduleContract(
       continue;
     }
     if (typeof holds !== 'boolean') {
-      diagnostics.push(makeDiagnostic(scheduleMessages.requirementNotCondition, requirement.condition.span, { expression: printExpression(requirement.condition), value: String(holds) }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.requirementNotCondition, requirement.condition.span, { expression: printExpression(requirement.condition), value: String(holds) }));
       continue;
     }
     if (holds) continue;
@@ -212,7 +212,7 @@ export function checkScheduleContract(
       .map((name) => `${name} = ${values.get(name)}`).join(', ');
     violations.push({
       kind: 'condition', span: requirement.span, reason,
-      diagnostic: makeDiagnostic(scheduleMessages.requirementFailed, requirement.span, { schedule, reason, values: shown }),
+      diagnostic: makeDiagnostic(diagnosticMessages.requirementFailed, requirement.span, { schedule, reason, values: shown }),
     });
   }
   return { violations, diagnostics };

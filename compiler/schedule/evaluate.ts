@@ -23,12 +23,12 @@ import type {
 import { listPlacementKinds } from '../placement.ts';
 import type { Span } from '../../grammar/source.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import type { ArgumentValue } from '../program.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type Value } from './expressions.ts';
 import { listSchedule, type PriorityClass } from './listScheduler.ts';
 import { checkScheduleContract, contractShapeOf, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
 import type { ComputeAction, ComputeSchedule, PipelineShape } from './types.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export { requiredPlacement } from './contract.ts';
 
@@ -56,7 +56,7 @@ export function evaluateSchedule(
   const finish = (schedule?: ComputeSchedule): EvaluatedSchedule => ({ schedule: hasError(diagnostics) ? undefined : schedule, diagnostics: dedupe(diagnostics) });
 
   if (shape.devices < 1 || shape.microbatches < 1 || shape.stages < 1) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.badShape, declaration.name.span, { detail: `a pipeline needs at least one device, stage and microbatch (got p=${shape.devices}, n=${shape.stages}, m=${shape.microbatches})` }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.badShape, declaration.name.span, { detail: `a pipeline needs at least one device, stage and microbatch (got p=${shape.devices}, n=${shape.stages}, m=${shape.microbatches})` }));
     return finish();
   }
   try {
@@ -91,7 +91,7 @@ function evaluate(
   for (const [key, value] of Object.entries(args)) {
     if (key === SHAPE_PARAMETERS.stagesPerDevice && typeof value === 'number' && value * shape.devices === shape.stages) continue;
     if (!declared.has(key) || RESERVED.has(key)) {
-      diagnostics.push(makeDiagnostic(scheduleMessages.unknownArgument, declaration.name.span, { schedule: name, name: key }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleArgument, declaration.name.span, { schedule: name, name: key }));
     }
   }
   for (const param of declaration.params) {
@@ -100,13 +100,13 @@ function evaluate(
     const given = args[key];
     if (given !== undefined) {
       if (typeof given === 'string') {
-        diagnostics.push(makeDiagnostic(scheduleMessages.notAnInteger, param.span, { expression: key, value: given, what: 'a schedule argument' }));
+        diagnostics.push(makeDiagnostic(diagnosticMessages.notAnInteger, param.span, { expression: key, value: given, what: 'a schedule argument' }));
       } else bind(key, given);
     } else if (param.default) {
       const compiled = compiler.compile(param.default, symbols);
       if (compiled) bind(key, compiled(slots));
     } else {
-      diagnostics.push(makeDiagnostic(scheduleMessages.missingArgument, param.span, { schedule: name, name: key }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.missingScheduleArgument, param.span, { schedule: name, name: key }));
     }
   }
 
@@ -125,7 +125,7 @@ function evaluate(
   const explicit = declaration.body.filter((s) => s.kind === 'OnDeviceBlock');
   const rules = declaration.body.filter((s) => s.kind === 'SplitBackwardRule' || s.kind === 'LimitRule' || s.kind === 'PriorityRule');
   if (explicit.length > 0 && rules.length > 0) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.mixedForms, rules[0].span));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.mixedForms, rules[0].span));
     return undefined;
   }
   for (const statement of declaration.body) {
@@ -162,7 +162,7 @@ function evaluate(
     const unrun = seen.indexOf(0);
     if (unrun >= 0) {
       const device = shape.stageDevice[unrun];
-      diagnostics.push(makeDiagnostic(scheduleMessages.stageNeverRun, declaration.name.span, {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.stageNeverRun, declaration.name.span, {
         schedule: name, stage: unrun, chunk: deviceStages[device].indexOf(unrun), device, perDevice: shape.stages / shape.devices,
       }));
       return undefined;
@@ -171,7 +171,7 @@ function evaluate(
       for (let d = 0; d < orders.length; d++) {
         const full = orders[d].find((action) => action.operation === 'B');
         if (full) {
-          diagnostics.push(makeDiagnostic(scheduleMessages.splitRequired, full.span ?? declaration.name.span, { schedule: name, device: d, action: `${full.stage}B${full.microbatch}` }));
+          diagnostics.push(makeDiagnostic(diagnosticMessages.splitRequired, full.span ?? declaration.name.span, { schedule: name, device: d, action: `${full.stage}B${full.microbatch}` }));
           return undefined;
         }
       }
@@ -181,7 +181,7 @@ function evaluate(
   }
 
   if (rules.length === 0 && !requiresSplit(declaration)) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.emptyBody, declaration.name.span, { schedule: name }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.emptyBody, declaration.name.span, { schedule: name }));
     return undefined;
   }
   const splitBackward = rules.some((rule) => rule.kind === 'SplitBackwardRule') || requiresSplit(declaration);
@@ -196,7 +196,7 @@ function evaluate(
   const result = listSchedule(shape, { splitBackward, activationLimit: limits, priority, span: declaration.name.span }, costs);
   if (!result.ok) {
     const limitRule = rules.find((rule) => rule.kind === 'LimitRule');
-    diagnostics.push(makeDiagnostic(scheduleMessages.limitTooTight, (limitRule ?? declaration.name).span, { detail: result.detail }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.limitTooTight, (limitRule ?? declaration.name).span, { detail: result.detail }));
     return undefined;
   }
   return { ...shape, name, splitBackward, orders: result.orders };
@@ -207,7 +207,7 @@ function checkRequirement(rule: RequiresRule, diagnostics: Diagnostic[]): void {
   const what = rule.what.name;
   const value = rule.value?.name;
   if (isKnownRequirement(what, value)) return;
-  diagnostics.push(makeDiagnostic(scheduleMessages.unknownRequirement, rule.span, { what: value ? `${what} ${value}` : what, placements: listPlacementKinds('|', '|') }));
+  diagnostics.push(makeDiagnostic(diagnosticMessages.unknownRequirement, rule.span, { what: value ? `${what} ${value}` : what, placements: listPlacementKinds('|', '|') }));
 }
 
 function requiresSplit(declaration: ScheduleDeclaration): boolean {
@@ -216,7 +216,7 @@ function requiresSplit(declaration: ScheduleDeclaration): boolean {
 
 function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, limits: number[], diagnostics: Diagnostic[]): void {
   if (rule.resource.name !== 'activations') {
-    diagnostics.push(makeDiagnostic(scheduleMessages.unknownResource, rule.resource.span, { name: rule.resource.name }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.unknownResource, rule.resource.span, { name: rule.resource.name }));
     return;
   }
   const inner = symbols.child();
@@ -227,7 +227,7 @@ function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symb
     slots[deviceSlot] = d;
     const value = bound(slots);
     if (typeof value !== 'number') {
-      diagnostics.push(makeDiagnostic(scheduleMessages.notAnInteger, rule.bound.span, { expression: compiler.text(rule.bound), value: String(value), what: 'an activation limit' }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.notAnInteger, rule.bound.span, { expression: compiler.text(rule.bound), value: String(value), what: 'an activation limit' }));
       return;
     }
     limits[d] = Math.min(limits[d], Math.floor(value));
@@ -273,7 +273,7 @@ class OrderCompiler {
   private spend(steps: number, span: Span, what: string): void {
     this.loopBudget -= steps;
     if (this.loopBudget < 0) {
-      throw new EvaluationStop(makeDiagnostic(scheduleMessages.tooMuchWork, span, { schedule: this.name, what, actions: this.totalActions }));
+      throw new EvaluationStop(makeDiagnostic(diagnosticMessages.tooMuchWork, span, { schedule: this.name, what, actions: this.totalActions }));
     }
   }
 
@@ -361,7 +361,7 @@ class OrderCompiler {
       const chunk = chunkValue(slots);
       const stages = deviceStages[device];
       if (chunk < 0 || chunk >= stages.length) {
-        throw new EvaluationStop(makeDiagnostic(scheduleMessages.chunkOutOfRange, chunkSpan, { device, chunks: stages.length, chunk }));
+        throw new EvaluationStop(makeDiagnostic(diagnosticMessages.chunkOutOfRange, chunkSpan, { device, chunks: stages.length, chunk }));
       }
       const stage = stages[chunk];
       let from: number;
@@ -372,10 +372,10 @@ class OrderCompiler {
         to = from + 1;
       }
       if (from < 0 || to > microbatches) {
-        throw new EvaluationStop(makeDiagnostic(scheduleMessages.microbatchOutOfRange, microbatch.span, { microbatch: from < 0 ? from : to - 1, microbatches }));
+        throw new EvaluationStop(makeDiagnostic(diagnosticMessages.microbatchOutOfRange, microbatch.span, { microbatch: from < 0 ? from : to - 1, last: microbatches - 1 }));
       }
       if (order.length + (to - from) > this.actionsPerDeviceLimit) {
-        throw new EvaluationStop(makeDiagnostic(scheduleMessages.tooMuchWork, microbatch.span, {
+        throw new EvaluationStop(makeDiagnostic(diagnosticMessages.tooMuchWork, microbatch.span, {
           schedule: this.name, what: `emits more than ${this.actionsPerDeviceLimit} actions on device ${device}`, actions: this.totalActions,
         }));
       }

@@ -17,7 +17,7 @@
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
 import type { Expression, RangeExpression } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export type Value = number | boolean;
 export type Slots = Value[];
@@ -104,7 +104,7 @@ export class ExpressionCompiler {
       case 'NameExpression': {
         const slot = symbols.lookup(expression.name.name);
         if (slot === undefined) {
-          this.diagnostics.push(makeDiagnostic(scheduleMessages.unknownName, expression.span, { name: expression.name.name }));
+          this.diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleName, expression.span, { name: expression.name.name }));
           return undefined;
         }
         return (slots) => slots[slot];
@@ -121,12 +121,12 @@ export class ExpressionCompiler {
       case 'CallExpression': {
         const fn = FUNCTIONS[expression.callee.name];
         if (!fn) {
-          this.diagnostics.push(makeDiagnostic(scheduleMessages.unknownFunction, expression.callee.span, { name: expression.callee.name, known: Object.keys(FUNCTIONS).join(', ') }));
+          this.diagnostics.push(makeDiagnostic(diagnosticMessages.unknownFunction, expression.callee.span, { name: expression.callee.name, known: Object.keys(FUNCTIONS).join(', ') }));
           return undefined;
         }
         const count = expression.args.length;
         if (fn.arity === 'variadic' ? count === 0 : count !== fn.arity) {
-          this.diagnostics.push(makeDiagnostic(scheduleMessages.wrongArgumentCount, expression.span, { name: expression.callee.name, expected: fn.arity === 'variadic' ? 'at least 1' : fn.arity, actual: count }));
+          this.diagnostics.push(makeDiagnostic(diagnosticMessages.wrongArgumentCount, expression.span, { name: expression.callee.name, expected: fn.arity === 'variadic' ? 'at least 1' : fn.arity, actual: count }));
           return undefined;
         }
         const args: ((slots: Slots) => number)[] = [];
@@ -143,7 +143,7 @@ export class ExpressionCompiler {
       }
       case 'QuantityLiteral':
       case 'StringLiteral':
-        this.diagnostics.push(makeDiagnostic(scheduleMessages.notAnInteger, expression.span, { expression: this.text(expression), value: expression.kind === 'StringLiteral' ? 'a string' : 'a quantity', what: 'a schedule value' }));
+        this.diagnostics.push(makeDiagnostic(diagnosticMessages.notAnInteger, expression.span, { expression: this.text(expression), value: expression.kind === 'StringLiteral' ? 'a string' : 'a quantity', what: 'a schedule value' }));
         return undefined;
     }
   }
@@ -156,7 +156,7 @@ export class ExpressionCompiler {
     const text = this.text(expression);
     return (slots) => {
       const value = compiled(slots);
-      if (typeof value !== 'number' || !Number.isInteger(value)) stop(scheduleMessages.notAnInteger, span, { expression: text, value: String(value), what });
+      if (typeof value !== 'number' || !Number.isInteger(value)) stop(diagnosticMessages.notAnInteger, span, { expression: text, value: String(value), what });
       return value;
     };
   }
@@ -170,7 +170,7 @@ export class ExpressionCompiler {
     return (slots) => {
       const a = from(slots);
       const b = to(slots);
-      if (b < a) stop(scheduleMessages.negativeRange, span, { from: a, to: b });
+      if (b < a) stop(diagnosticMessages.negativeRange, span, { from: a, to: b });
       return [a, b];
     };
   }
@@ -180,7 +180,7 @@ export class ExpressionCompiler {
     const text = this.text(expression);
     return (slots) => {
       const value = compiled(slots);
-      if (typeof value !== 'number') stop(scheduleMessages.notAnInteger, span, { expression: text, value: String(value), what: 'a number' });
+      if (typeof value !== 'number') stop(diagnosticMessages.notAnInteger, span, { expression: text, value: String(value), what: 'a number' });
       return value;
     };
   }
@@ -206,14 +206,14 @@ export class ExpressionCompiler {
       case '/':
         return (slots) => {
           const divisor = b(slots);
-          if (divisor === 0) stop(scheduleMessages.divisionByZero, span, { expression: text });
+          if (divisor === 0) stop(diagnosticMessages.divisionByZero, span, { expression: text });
           return a(slots) / divisor;
         };
       case '%':
         return (slots) => {
           const dividend = a(slots);
           const divisor = b(slots);
-          if (divisor === 0) stop(scheduleMessages.divisionByZero, span, { expression: text });
+          if (divisor === 0) stop(diagnosticMessages.divisionByZero, span, { expression: text });
           return dividend - divisor * Math.floor(dividend / divisor);
         };
       case '<': return (slots) => a(slots) < b(slots);

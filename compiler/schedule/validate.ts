@@ -12,10 +12,10 @@
 
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { actionLabel, pairIndex } from './actions.ts';
 import type { ComputeAction, ComputeSchedule } from './types.ts';
 import { timeSchedule } from './unitTiming.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface ScheduleProblem {
   readonly message: MessageDefinition;
@@ -54,31 +54,31 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       const where = { device: d, step: k, action };
       const label = actionLabel(action);
       if (!Number.isInteger(action.stage) || action.stage < 0 || action.stage >= stages) {
-        report({ ...where, message: scheduleMessages.stageOutOfRange, args: { action: label, device: d, step: k, stage: action.stage, stages } });
+        report({ ...where, message: diagnosticMessages.stageOutOfRange, args: { action: label, device: d, step: k, stage: action.stage, stages } });
         structural = true;
         continue;
       }
       if (!Number.isInteger(action.microbatch) || action.microbatch < 0 || action.microbatch >= microbatches) {
-        report({ ...where, message: scheduleMessages.actionMicrobatchOutOfRange, args: { action: label, device: d, step: k, microbatch: action.microbatch, last: microbatches - 1 } });
+        report({ ...where, message: diagnosticMessages.actionMicrobatchOutOfRange, args: { action: label, device: d, step: k, microbatch: action.microbatch, last: microbatches - 1 } });
         structural = true;
         continue;
       }
       if (schedule.stageDevice[action.stage] !== d) {
-        report({ ...where, message: scheduleMessages.wrongDevice, args: { action: label, device: d, step: k, stage: action.stage, placed: schedule.stageDevice[action.stage] } });
+        report({ ...where, message: diagnosticMessages.wrongDevice, args: { action: label, device: d, step: k, stage: action.stage, placed: schedule.stageDevice[action.stage] } });
         structural = true;
         continue;
       }
       const op = OPS.indexOf(action.operation);
       const pair = pairIndex(schedule, action.stage, action.microbatch);
       if (position[op][pair] !== 0) {
-        report({ ...where, message: scheduleMessages.duplicateAction, args: { action: label, device: d, step: k } });
+        report({ ...where, message: diagnosticMessages.duplicateAction, args: { action: label, device: d, step: k } });
         structural = true;
         continue;
       }
       position[op][pair] = k + 1;
       const mixed = action.operation === 'B' ? position[2][pair] || position[3][pair] : (action.operation === 'I' || action.operation === 'W') && position[1][pair];
       if (mixed) {
-        report({ ...where, message: scheduleMessages.mixedBackward, args: { action: label, device: d, step: k, stage: action.stage, microbatch: action.microbatch } });
+        report({ ...where, message: diagnosticMessages.mixedBackward, args: { action: label, device: d, step: k, stage: action.stage, microbatch: action.microbatch } });
         structural = true;
       }
     }
@@ -89,7 +89,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       const previous = k > 0 ? order[k - 1].overlapGroup : undefined;
       if (previous !== undefined && previous !== group) closed.add(previous);
       if (group !== undefined && closed.has(group)) {
-        report({ device: d, step: k, action: order[k], message: scheduleMessages.overlapNotAdjacent, args: { group, device: d, step: k } });
+        report({ device: d, step: k, action: order[k], message: diagnosticMessages.overlapNotAdjacent, args: { group, device: d, step: k } });
       }
     }
   }
@@ -106,7 +106,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       const [f, b, ii, w] = [position[0][pair], position[1][pair], position[2][pair], position[3][pair]];
       const missing = (what: string) => {
         const near = firstOfStage[s];
-        report({ message: scheduleMessages.missingAction, args: { stage: s, microbatch: i, what }, ...(near ? { near } : {}) });
+        report({ message: diagnosticMessages.missingAction, args: { stage: s, microbatch: i, what }, ...(near ? { near } : {}) });
         structural = true;
       };
       if (!f) missing('run forward (F)');
@@ -117,7 +117,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       const order = schedule.orders[device];
       const before = (later: number, earlierLabel: string) => {
         const action = order[later - 1];
-        report({ device, step: later - 1, action, message: scheduleMessages.orderWithinStage, args: { action: actionLabel(action), device, step: later - 1, before: earlierLabel } });
+        report({ device, step: later - 1, action, message: diagnosticMessages.orderWithinStage, args: { action: actionLabel(action), device, step: later - 1, before: earlierLabel } });
         structural = true;
       };
       const backward = b || ii;
@@ -142,7 +142,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       device: stuck.device,
       step: stuck.step,
       action: stuck.action,
-      message: scheduleMessages.dependencyOrder,
+      message: diagnosticMessages.dependencyOrder,
       args: { action: actionLabel(stuck.action), device: stuck.device, step: stuck.step, needed, neededDevice: stuck.waitsFor.device, why },
     });
   }

@@ -9,10 +9,10 @@
 
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf, type Span } from '../../grammar/source.ts';
-import { scheduleMessages } from '../messages/schedules.ts';
 import { classifyPlacement, type Placement } from '../placement.ts';
 import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 // ───────────────────────────── export ─────────────────────────────
 
@@ -200,16 +200,16 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
         }
       }
       if (COMMS_CELL.test(cell)) {
-        diagnostics.push(makeDiagnostic(scheduleMessages.csvCommsCell, span, { cell }));
+        diagnostics.push(makeDiagnostic(diagnosticMessages.csvCommsCell, span, { cell }));
         continue;
       }
-      diagnostics.push(makeDiagnostic(scheduleMessages.csvBadCell, span, { cell }));
+      diagnostics.push(makeDiagnostic(diagnosticMessages.csvBadCell, span, { cell }));
     }
     rows.push(row);
   }
   const fileSpan = spanOf(fileName, 0, Math.min(text.length, 1));
   if (rows.every((row) => row.length === 0)) {
-    diagnostics.push(makeDiagnostic(scheduleMessages.csvEmpty, fileSpan));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.csvEmpty, fileSpan));
     return { diagnostics };
   }
 
@@ -224,7 +224,7 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
       const placed = stageDevice[action.stage];
       if (placed === -1) stageDevice[action.stage] = rank;
       else if (placed !== rank) {
-        diagnostics.push(makeDiagnostic(scheduleMessages.csvStageOnTwoRanks, action.span, { stage: action.stage, rank, other: placed }));
+        diagnostics.push(makeDiagnostic(diagnosticMessages.csvStageOnTwoRanks, action.span, { stage: action.stage, rank, other: placed }));
       }
     }
   }

@@ -10,7 +10,7 @@
 // schedule validation, the deadlock proof and the memory check all apply,
 // and the program written for the winner is exactly what was measured.
 
-import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
+import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type * as ast from '../../grammar/ast.ts';
 import { compiledDocument, simulateCompilation, withStages, type Compilation } from '../compilation.ts';
 import type { CheckedProgram } from '../program.ts';
@@ -18,6 +18,7 @@ import { builtinScheduleNames, standardSchedules } from '../schedule/builtin.ts'
 import { candidatePlacementKinds, placeRegular, satisfiesPlacement } from '../placement.ts';
 import { requiredPlacement } from '../schedule/contract.ts';
 import { findPipeline, type TuneConfiguration } from './rewrite.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export type { TuneConfiguration } from './rewrite.ts';
 
@@ -76,19 +77,10 @@ export function tune(request: TuneRequest): TuneResult {
   ranked.sort((a, b) => a.makespan - b.makespan || a.peakFraction - b.peakFraction || a.stages - b.stages);
   const diagnostics: Diagnostic[] = [];
   if (ranked.length === 0) {
-    diagnostics.push(makeDiagnostic(tuneMessages.nothingFits, pipelineNode.name.span, { tried: configurations.length, reason: commonestReason(rejected) }));
+    diagnostics.push(makeDiagnostic(diagnosticMessages.nothingFits, pipelineNode.name.span, { tried: configurations.length, reason: commonestReason(rejected) }));
   }
   return { ranked, rejected, diagnostics };
 }
-
-export const tuneMessages = {
-  nothingFits: {
-    code: 'PIPE5110',
-    severity: 'error',
-    template: 'none of the {tried} configurations tried checks and fits in memory; most often: {reason}',
-    summary: 'pipec tune found no configuration that fits the cluster.',
-  },
-} as const satisfies Record<string, MessageDefinition>;
 
 function commonestReason(rejected: readonly TuneRejection[]): string {
   const counts = new Map<string, number>();

@@ -50,7 +50,7 @@ describe('cluster', () => {
 
   test('links and stages name declared devices with valid indices', () => {
     expectDiagnostic(check(variant(['<-> gpu[*]', '<-> gpus[*]'])), 'PIPE2030', 'gpus[*]', "unknown device 'gpus' in cluster 'local'");
-    expectDiagnostic(check(variant(['gpu[*] <->', 'gpu[0..5] <->'])), 'PIPE3018', '0..5', "gpu[2] does not exist: 'gpu' has indices 0..2");
+    expectDiagnostic(check(variant(['gpu[*] <->', 'gpu[0..5] <->'])), 'PIPE3018', '0..5', "gpu[2] does not exist: 'gpu' has indices 0–1");
     expectDiagnostic(check(variant(['s1 on gpu[1]', 's1 on gpu'])), 'PIPE3018', 'gpu', "'gpu' is an array of 2 devices; name one of them");
     expectDiagnostic(check(variant(['s1 on gpu[1]', 's1 on gpu[0..2]'])), 'PIPE3018', 'gpu[0..2]', 'a stage runs on one device, not a range');
   });

@@ -4,13 +4,13 @@
 
 import { describe, expect, test } from 'vitest';
 import { makeDiagnostic } from '../../grammar/diagnostic.ts';
-import { NameMessages } from '../../compiler/messages/names.ts';
 import { renderDiagnostics, summarizeDiagnostics, toJsonDiagnostics } from '../../cli/render.ts';
+import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 const text = 'model m {\n  layer a = Dence(units: 4)\n}\n';
 const sources = new Map([['m.pipe', text]]);
 const start = text.indexOf('Dence');
-const diagnostic = makeDiagnostic(NameMessages.unknownOperator, { file: 'm.pipe', start, end: start + 5 }, { name: 'Dence' }, {
+const diagnostic = makeDiagnostic(diagnosticMessages.unknownOperator, { file: 'm.pipe', start, end: start + 5 }, { name: 'Dence' }, {
   hint: "did you mean 'Dense'?",
   related: [{ span: { file: 'm.pipe', start: 6, end: 7 }, message: 'in this model' }],
 });
@@ -44,14 +44,14 @@ describe('renderDiagnostics', () => {
   });
 
   test('diagnostics are sorted by position; a span over a whole block marks its first line only', () => {
-    const block = makeDiagnostic(NameMessages.incompleteModel, { file: 'm.pipe', start: 0, end: text.length }, { name: 'm', what: 'loss' });
+    const block = makeDiagnostic(diagnosticMessages.incompleteModel, { file: 'm.pipe', start: 0, end: text.length }, { name: 'm', what: 'loss' });
     const rendered = renderDiagnostics([diagnostic, block], sources, { color: false, format: 'text' });
     expect(rendered.indexOf('PIPE2018')).toBeLessThan(rendered.indexOf('PIPE2003'));
     expect(rendered).toContain('  > 1 | model m {\n      | ^^^^^^^^^');
   });
 
   test('a span in a file without source text still renders its location', () => {
-    const lost = makeDiagnostic(NameMessages.importNotFound, { file: 'gone.pipe', start: 0, end: 0 }, { path: 'gone.pipe' });
+    const lost = makeDiagnostic(diagnosticMessages.importNotFound, { file: 'gone.pipe', start: 0, end: 0 }, { path: 'gone.pipe' });
     expect(renderDiagnostics([lost], new Map(), { color: false, format: 'text' })).toBe("gone.pipe:1:1: error PIPE2019: cannot find the imported file 'gone.pipe'\n");
   });
 

@@ -39,7 +39,7 @@ describe('stages', () => {
     expectDiagnostic(check(variant(['fc1, fc2', 'fc1'])), 'PIPE3003', 'stages {\n    s0 on gpu[0] = fc1\n    s1 on gpu[1] = out\n  }', "layer 'fc2' is in no stage");
     expectDiagnostic(check(variant(['= out', '= fc2, out'])), 'PIPE3004', 'fc2', "layer 'fc2' is in both stage 's0' and stage 's1'");
     expect(expectDiagnostic(check(variant(['= out', '= outt'])), 'PIPE3006', 'outt', "model 'mlp' has no layer 'outt'").hint).toBe("did you mean 'out'?");
-    expectDiagnostic(check(DEEP('  stages {\n    s0 on gpu[0] = fc1, hidden[0..7]\n    s1 on gpu[1] = out\n  }\n')), 'PIPE3007', '0..7', "hidden[6] does not exist: 'hidden' has indices 0..6");
+    expectDiagnostic(check(DEEP('  stages {\n    s0 on gpu[0] = fc1, hidden[0..7]\n    s1 on gpu[1] = out\n  }\n')), 'PIPE3007', '0..7', "hidden[6] does not exist: 'hidden' has indices 0–5");
     expectDiagnostic(check(variant(['= out', '= out[0]'])), 'PIPE3007', '0', "'out' is a single layer, not an array");
   });
 

@@ -10,7 +10,7 @@ describe('pipec check --torch-csv', () => {
     const file = `${fixtures}Schedule1F1B_p4_m8_v1.csv`;
     const result = runTorchCsvCheck(file, options);
     expect(result.exitCode).toBe(1);
-    expect(result.output).toContain(`${file}:4:57: error PIPE4028: 3F8 on device 3 step 14 names microbatch 8, but the microbatches are 0..7`);
+    expect(result.output).toContain(`${file}:4:57: error PIPE4028: 3F8 on device 3 step 14 names microbatch 8, but the microbatches are 0–7`);
     expect(result.output).toContain(`${file}:4:1: error PIPE4020: stage 3 microbatch 0 is never run forward (F)`);
   });
 

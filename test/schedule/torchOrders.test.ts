@@ -79,7 +79,7 @@ describe('PyTorch orders', () => {
     const problems = validateSchedule(imported.schedule!);
     const diagnostics = problemsToDiagnostics(problems, spanOf(file, 0, 0));
     const messages = diagnostics.map((d) => d.message);
-    expect(messages).toContain('3F8 on device 3 step 14 names microbatch 8, but the microbatches are 0..7');
+    expect(messages).toContain('3F8 on device 3 step 14 names microbatch 8, but the microbatches are 0–7');
     expect(messages).toContain('stage 3 microbatch 0 is never run forward (F)');
     // Its 3B0 is there: only the forward of microbatch 0 is missing.
     expect(messages).toHaveLength(2);

@@ -79,8 +79,8 @@ describe('readCostsFile', () => {
     expect(three.map((d) => d.code)).toEqual(['PIPE5103']);
     const repeated = readCostsFile(good.replace('"stage": 1', '"stage": 0'), 'c.json', shape).diagnostics;
     expect(repeated.map((d) => d.message)).toEqual([
-      'stage 0 appears 2 times in the costs file; every stage 0..1 must appear exactly once',
-      'stage 1 appears 0 times in the costs file; every stage 0..1 must appear exactly once',
+      'stage 0 appears 2 times in the costs file; every stage 0–1 must appear exactly once',
+      'stage 1 appears 0 times in the costs file; every stage 0–1 must appear exactly once',
     ]);
   });
 
