@@ -56,6 +56,10 @@ for i in "${!indexes[@]}"; do
   if [ "$i" = 0 ]; then index_args+=(--index-url "${indexes[i]}"); else index_args+=(--extra-index-url "${indexes[i]}"); fi
 done
 
+# Replace only what is a venv (an older or broken one), never another folder.
+if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
+  fail "$venv exists and is not a venv; remove it or set PIPEC_TORCH_VENV elsewhere"
+fi
 rm -rf "$venv"
 "$python" -m venv "$venv" || { rm -rf "$venv"; fail "$python -m venv $venv failed"; }
 log=$(mktemp)
