@@ -4,8 +4,8 @@
 //    pipec schedule interleaved-1f1b -p 32 -m 512 -v 4 --format torch-csv
 //    (131,072 compute actions; the issue quotes 7.1 s for PyTorch), and the
 //    same with --comms;
-// 1b. the reference, when PyTorch runs here (bench/torch/local-torch.sh
-//    setup): PyTorch building the same order and writing its CSV
+// 1b. the reference, when PyTorch runs here (the venv of
+//    scripts/torch-venv.sh, .venv-torch/): PyTorch building the same order and writing its CSV
 //    (bench/torch/torch_schedule_time.py), process start-up included, and
 //    with its own send/recv lowering for the --comms row;
 // 2. the same and p=64, m=1024, v=4 in-process, phase by phase (build,
@@ -75,11 +75,13 @@ function inProcess(name: string, devices: number, microbatches: number, stagesPe
   return { schedule: name, devices, microbatches, stagesPerDevice, actions, instructions, phasesMinMs: perPhase, total: stats(totals) };
 }
 
-// PyTorch from Debian 13 in a chroot (bench/torch/local-torch.sh); absent on most machines, and then the row says so.
-const torchRoot = process.env.PIPEC_TORCH_ROOT ?? '/opt/pipec-torch';
+// PyTorch from the venv of scripts/torch-venv.sh (PIPEC_TORCH_VENV, default
+// .venv-torch); absent on most machines, and then the row says so.
+const torchVenv = process.env.PIPEC_TORCH_VENV ?? path.join(root, '.venv-torch');
+const torchPython = path.join(torchVenv, 'bin/python');
 function pytorchReference(comms: boolean): Record<string, unknown> {
-  if (!existsSync(path.join(torchRoot, 'usr/lib/python3/dist-packages/torch'))) {
-    return { skipped: `no PyTorch at ${torchRoot} (bash bench/torch/local-torch.sh setup)` };
+  if (!existsSync(torchPython)) {
+    return { skipped: `no PyTorch venv at ${torchVenv} (bash scripts/torch-venv.sh)` };
   }
   const samples: number[] = [];
   const internal: number[] = [];
@@ -87,8 +89,8 @@ function pytorchReference(comms: boolean): Record<string, unknown> {
   try {
     for (let run = 0; run < runs; run++) {
       const start = performance.now();
-      const stdout = execFileSync('bash', [path.join(root, 'bench/torch/local-torch.sh'), 'python', 'bench/torch/torch_schedule_time.py', '-p', '32', '-m', '512', '-v', '4', ...(comms ? ['--comms'] : [])], {
-        cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PIPEC_TORCH_ROOT: torchRoot },
+      const stdout = execFileSync(torchPython, [path.join(root, 'bench/torch/torch_schedule_time.py'), '-p', '32', '-m', '512', '-v', '4', ...(comms ? ['--comms'] : [])], {
+        cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
       });
       samples.push(performance.now() - start);
       report = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
@@ -97,8 +99,8 @@ function pytorchReference(comms: boolean): Record<string, unknown> {
   } catch (error) {
     return { skipped: `PyTorch reference failed: ${(error as Error).message.split('\n')[0]}` };
   }
-  // Two readings: the process from outside (chroot mounts ~25 ms, and Python's
-  // teardown of torch, ~0.6 s here), and the script's own clock from interpreter
+  // Two readings: the process from outside (Python's teardown of torch
+  // included, ~0.6 s with 2.6), and the script's own clock from interpreter
   // start to the end of the work, which leaves both out and so favours PyTorch.
   return { command: `torch_schedule_time.py -p 32 -m 512 -v 4${comms ? ' --comms' : ''}`, process: stats(samples), untilWorkDone: stats(internal), last: report };
 }
