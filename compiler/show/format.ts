@@ -69,8 +69,35 @@ export const KIND_NAMES: Readonly<Record<TimelineKind | 'transfer', string>> = {
   reload: 'reload',
   allreduce: 'allreduce',
   optimizer: 'optimizer step',
-  transfer: 'send → recv',
+  transfer: 'transfer (send to recv)',
 };
+
+/**
+ * The one unit a time axis is labelled in: bare numbers on the ticks and the
+ * unit named once, so an axis never mixes "900 µs" with "1.2 ms". Unit costs
+ * count abstract time units; seconds pick the prefix that keeps the
+ * horizon's ticks between 1 and 1000.
+ */
+export interface AxisUnit {
+  /** Shown once beside the axis: `time units`, `ms`, `µs`, … */
+  readonly name: string;
+  /** Multiply a time by this to get the tick's number. */
+  readonly factor: number;
+}
+
+export function axisUnit(horizon: number, unit: TimeUnit = 'steps'): AxisUnit {
+  if (unit === 'steps') return { name: 'time units', factor: 1 };
+  const magnitude = Math.abs(horizon);
+  if (magnitude >= 1 || magnitude === 0) return { name: 's', factor: 1 };
+  if (magnitude >= 1e-3) return { name: 'ms', factor: 1e3 };
+  if (magnitude >= 1e-6) return { name: 'µs', factor: 1e6 };
+  return { name: 'ns', factor: 1e9 };
+}
+
+/** A tick's number in the axis unit, free of floating-point dust (0.30000000000000004 → 0.3). */
+export function axisTickLabel(time: number, unit: AxisUnit): string {
+  return String(Number((time * unit.factor).toPrecision(10)));
+}
 
 /** A "nice" tick step (1, 2 or 5 × 10^k) giving about `target` ticks over `span`. */
 export function tickStep(span: number, target: number): number {
@@ -80,4 +107,12 @@ export function tickStep(span: number, target: number): number {
   const scaled = raw / power;
   const nice = scaled < 1.5 ? 1 : scaled < 3.5 ? 2 : scaled < 7.5 ? 5 : 10;
   return nice * power;
+}
+
+/** The smallest "nice" step (1, 2 or 5 × 10^k) that is at least `minimum`. */
+export function niceStepAtLeast(minimum: number): number {
+  if (!(minimum > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(minimum));
+  for (const nice of [1, 2, 5, 10]) if (nice * power >= minimum * (1 - 1e-9)) return nice * power;
+  return 10 * power;
 }

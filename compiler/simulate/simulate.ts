@@ -30,6 +30,13 @@ export interface TimelineInterval {
   readonly microbatch: number;
   readonly start: number;
   readonly end: number;
+  /**
+   * The model copy this action belongs to under a mirrored placement (two
+   * copies sharing the ranks, see compiler/placement.ts). Absent means copy
+   * 0, as for every placement produced today; the pictures already tell
+   * copies apart.
+   */
+  readonly copy?: number;
 }
 
 export interface Transfer {

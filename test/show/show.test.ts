@@ -48,18 +48,105 @@ describe('renderTimelineSvg', () => {
     expect(widths[0]).toBeCloseTo((short.makespan / long.makespan) * 100, 1);
     expect(widths[widths.length - 1]).toBe(100);
   });
+
+  it('sizes box labels to fit, so two-digit microbatches in narrow boxes shrink rather than vanish', () => {
+    const svg = renderTimelineSvg([{ label: 'm16', result: simulated('1f1b', 4, 16, 1) }], { width: 900 });
+    const labels = [...svg.matchAll(/<text class="mb" x="[\d.]+" y="[\d.]+" font-size="([\d.]+)" fill="#\w+">(\d+)<\/text>/g)];
+    // Every F, B of every microbatch on every device is labelled.
+    expect(labels).toHaveLength(4 * 16 * 2);
+    const sizes = (digits: number) => labels.filter((m) => m[2].length === digits).map((m) => Number(m[1]));
+    expect(Math.min(...sizes(2))).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...sizes(2))).toBeLessThanOrEqual(Math.max(...sizes(1)));
+  });
+
+  it('takes the picture width and a scale that keeps the drawing', () => {
+    const result = simulated('1f1b', 2, 4, 1);
+    const svg = renderTimelineSvg([{ label: 'w', result }], { width: 800, scale: 2 });
+    const root = /<svg [^>]*>/.exec(svg)![0];
+    expect(root).toMatch(/ width="1600" /);
+    expect(root).toMatch(/viewBox="0 0 800 [\d.]+"/);
+    const height = Number(/viewBox="0 0 800 ([\d.]+)"/.exec(root)![1]);
+    expect(root).toContain(`height="${height * 2}"`);
+  });
+
+  it('draws stage numbers when asked and names the axis unit', () => {
+    const result = simulated('zb_v', 2, 4, 2);
+    const plain = renderTimelineSvg([{ label: 'v', result }]);
+    const numbered = renderTimelineSvg([{ label: 'v', result }], { stageNumbers: true });
+    expect(plain).not.toContain('class="stage"');
+    const boxes = numbered.match(/<rect class="box"/g)!.length;
+    const stages = [...numbered.matchAll(/<text class="stage"[^>]*>s(\d+)<\/text>/g)].map((m) => Number(m[1]));
+    expect(stages).toHaveLength(boxes);
+    expect(new Set(stages)).toEqual(new Set([0, 1, 2, 3]));
+    expect(plain).toContain('>time (time units)</text>');
+  });
+
+  it('names chunks in the legend when a device holds several stages, and not otherwise', () => {
+    expect(renderTimelineSvg([{ label: 'v', result: simulated('zb_v', 2, 4, 2) }])).toContain('chunk 1 (lighter)');
+    expect(renderTimelineSvg([{ label: 'one', result: simulated('1f1b', 2, 4, 1) }])).not.toContain('chunk');
+  });
+
+  it('outlines and names the second model copy when a timeline has copies', () => {
+    const result = simulated('1f1b', 2, 2, 1);
+    const mirrored = {
+      ...result,
+      devices: result.devices.map((device) => ({ ...device, timeline: device.timeline.map((i) => ({ ...i, copy: i.microbatch % 2 })) })),
+    };
+    const svg = renderTimelineSvg([{ label: 'two copies', result: mirrored }]);
+    expect(svg).toContain('>model copy 0</text>');
+    expect(svg).toContain('>model copy 1 (outlined)</text>');
+    expect(svg.match(/<rect class="box copy1"/g)).toHaveLength(4);
+    expect(svg).toContain('<title>F stage 0 microbatch 1 (model copy 1): 1 – 2</title>');
+    expect(renderTimelineSvg([{ label: 'one copy', result }])).not.toContain('model copy');
+  });
 });
 
 describe('renderTimelineText', () => {
-  it('prints a compact line per device', () => {
+  it('prints a ruler and a compact line per device', () => {
     expect(renderTimelineText(simulated('1f1b', 2, 2, 1))).toBe(
       [
+        ' units  0         5',
         'rank 0 │F0F1····B0──··B1──│ bubble  33.3%  peak 2 act',
         'rank 1 │··F0B0──F1B1──····│ bubble  33.3%  peak 1 act',
-        '        makespan 9, bubble 33.3%',
+        '        makespan 9 time units, bubble 33.3%',
         '',
       ].join('\n'),
     );
+  });
+
+  it('keeps every box on its cell past 50 time units and with microbatches ≥ 10 (zb_v, p 4, m 16)', async () => {
+    const text = renderTimelineText(simulated('zb_v', 4, 16, 2));
+    await expect(text).toMatchFileSnapshot('./golden/zbv-p4-m16.txt');
+    // Cells are three characters ('F15'), and a box of one time unit starts every three.
+    for (const line of text.split('\n').filter((row) => row.startsWith('rank'))) {
+      const cells = line.slice(line.indexOf('│') + 1, line.lastIndexOf('│'));
+      expect(cells.length % 3).toBe(0);
+      for (let c = 0; c < cells.length; c += 3) expect(cells.slice(c, c + 3)).toMatch(/^([FBIW]\d\d|[FBIW]\d─|───|···)$/);
+    }
+    // No label lost: every F of every microbatch appears on each device, twice (two chunks).
+    const rank0 = text.split('\n').filter((row) => row.startsWith('rank 0')).join('');
+    for (let microbatch = 0; microbatch < 16; microbatch++) {
+      expect(rank0.match(new RegExp(`F${microbatch}(?!\\d)`, 'g'))).toHaveLength(2);
+    }
+  });
+
+  it('wraps into blocks that fit the width, each with its ruler, the stats on the last', () => {
+    const text = renderTimelineText(simulated('1f1b', 4, 16, 1), { width: 80 });
+    const lines = text.split('\n');
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(80);
+    expect(lines.filter((line) => line.trimStart().startsWith('units')).length).toBeGreaterThan(1);
+    expect(lines.filter((line) => line.includes('bubble') && line.startsWith('rank'))).toHaveLength(4);
+    // The blocks joined again are the one-line picture.
+    const joined = (picture: string) => picture.split('\n').filter((line) => line.startsWith('rank 2')).map((line) => line.slice(8, line.lastIndexOf('│'))).join('');
+    expect(joined(text)).toBe(joined(renderTimelineText(simulated('1f1b', 4, 16, 1), { width: 1000 })));
+  });
+
+  it('labels derived costs in one unit on the ruler', () => {
+    const result = simulated('1f1b', 2, 2, 1);
+    const seconds = { ...result, makespan: result.makespan * 1e-3, devices: result.devices.map((device) => ({ ...device, timeline: device.timeline.map((i) => ({ ...i, start: i.start * 1e-3, end: i.end * 1e-3 })) })) };
+    const text = renderTimelineText(seconds, { timeUnit: 'seconds' });
+    expect(text.split('\n')[0]).toMatch(/^ {4}ms {2}0 /);
+    expect(text).toContain('makespan 9 ms, bubble 33.3%');
   });
 });
 

@@ -110,44 +110,44 @@ describe('pipec schedule auto', () => {
 });
 
 describe('pipec show', () => {
-  it('draws an SVG comparing schedules of one program and writes a trace', () => {
+  it('draws an SVG comparing schedules of one program and writes a trace', async () => {
     const svgFile = path.join(scratch, 'mlp.svg');
     const traceFile = path.join(scratch, 'mlp.json');
-    const result = runShow({ file: 'samples/mlp.pipe', unit: true, compare: '1f1b,zb-h1', output: svgFile, trace: traceFile, format: 'svg' });
+    const result = await runShow({ file: 'samples/mlp.pipe', unit: true, compare: '1f1b,zb-h1', output: svgFile, trace: traceFile, format: 'svg' });
     expect(result.exitCode).toBe(0);
-    const svg = result.files.get(svgFile)!;
+    const svg = result.files.get(svgFile) as string;
     expect(svg).toContain('1f1b — makespan 33, bubble 27.3%');
     expect(svg).toContain('zb_h1 — makespan 27, bubble 11.1%');
-    const trace = JSON.parse(result.files.get(traceFile)!) as { traceEvents: { ph: string; pid: number }[] };
+    const trace = JSON.parse(result.files.get(traceFile) as string) as { traceEvents: { ph: string; pid: number }[] };
     expect(new Set(trace.traceEvents.map((e) => e.pid))).toEqual(new Set([0, 1]));
   });
 
-  it('compares bare schedules without --schedule', () => {
-    const result = runShow({ devices: 4, microbatches: 8, compare: 'gpipe,1f1b,zb-h1,zb-v', format: 'svg' });
+  it('compares bare schedules without --schedule', async () => {
+    const result = await runShow({ devices: 4, microbatches: 8, compare: 'gpipe,1f1b,zb-h1,zb-v', format: 'svg' });
     expect(result.exitCode).toBe(0);
     for (const [name, makespan] of [['gpipe', 33], ['1f1b', 33], ['zb_h1', 27], ['zb_v', 51]] as const) {
       expect(result.output).toContain(`${name} — makespan ${makespan}`);
     }
   });
 
-  it('prints a text timeline for a bare schedule', () => {
-    const result = runShow({ schedule: 'zb-h1', devices: 2, microbatches: 2, format: 'text' });
+  it('prints a text timeline for a bare schedule', async () => {
+    const result = await runShow({ schedule: 'zb-h1', devices: 2, microbatches: 2, format: 'text' });
     expect(result.exitCode).toBe(0);
     expect(result.output.split('\n')[0]).toBe('zb_h1 · 2 devices, 2 stages, 2 microbatches · unit costs');
     expect(result.output).toContain('rank 0 │');
   });
 
-  it('re-splits the model for a schedule that needs another placement', () => {
-    const result = runShow({ file: deep, unit: true, compare: '1f1b,zb-v', format: 'svg' });
+  it('re-splits the model for a schedule that needs another placement', async () => {
+    const result = await runShow({ file: deep, unit: true, compare: '1f1b,zb-v', format: 'svg' });
     expect(result.exitCode).toBe(0);
     expect(result.output).toContain('1f1b — makespan 33');
     // 8 stages on 4 devices, V-shaped: zb_v's unit-cost makespan at p=4, m=8.
     expect(result.output).toContain('zb_v (8 stages, placement v) — makespan 51');
   });
 
-  it('reports a schedule that cannot be used with the program and keeps the others', () => {
+  it('reports a schedule that cannot be used with the program and keeps the others', async () => {
     // The MLP has 4 layers: too few to re-split into 8 stages for zb-v.
-    const result = runShow({ file: 'samples/mlp.pipe', unit: true, compare: '1f1b,zb-v', format: 'svg' });
+    const result = await runShow({ file: 'samples/mlp.pipe', unit: true, compare: '1f1b,zb-v', format: 'svg' });
     expect(result.exitCode).toBe(1);
     expect(result.output).toContain('1f1b — makespan 33');
     expect(result.errorOutput).toContain('pipec: with schedule zb_v (8 stages, placement v):');
