@@ -10,9 +10,23 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createReaderHost, type CompilerHost, type CostChoice } from '../compiler/index.ts';
 import { DEFAULT_MAX_ERRORS } from './render.ts';
 
+/** The files read, or tried, since recordFileReads began: what `--watch` watches. */
+let filesRead: Set<string> | undefined;
+
+/** Starts recording every file the CLI reads or tries to read (imports, costs, CSVs); the function returned stops and lists them. */
+export function recordFileReads(): () => ReadonlySet<string> {
+  const seen = new Set<string>();
+  filesRead = seen;
+  return () => {
+    if (filesRead === seen) filesRead = undefined;
+    return seen;
+  };
+}
+
 /** Reads files relative to the working directory; imports resolve relative to the importing file. */
 export function createNodeHost(): CompilerHost {
   return createReaderHost((file) => {
+    filesRead?.add(file);
     try {
       return statSync(file).isFile() ? readFileSync(file, 'utf8') : undefined;
     } catch {
@@ -28,6 +42,7 @@ export function entryName(file: string): string {
 
 /** Why `file` cannot be read as text, or undefined when it can. */
 export function unreadableReason(file: string): string | undefined {
+  filesRead?.add(file);
   try {
     const stat = statSync(file);
     if (stat.isDirectory()) return 'is a folder, not a file';
@@ -45,6 +60,7 @@ export function unreadableReason(file: string): string | undefined {
 
 /** A user-named input file's text, or the one-line usage message (exit 2) saying why not. */
 export function readInputFile(file: string): { readonly text: string } | { readonly error: string } {
+  filesRead?.add(file);
   const reason = unreadableReason(file);
   if (reason !== undefined) return { error: `pipec: ${file} ${reason}\n` };
   return { text: readFileSync(file, 'utf8') };

@@ -16,6 +16,7 @@ import { readExternModule } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, addMaxErrorsOption, chosenFormat, createNodeHost, entryName, readInputFile, unreadableReason, useColor } from '../io.ts';
 import { renderDiagnostics, summarizeDiagnostics, toJsonDiagnostics } from '../render.ts';
+import { addWatchOption, watchAndRerun } from '../watch.ts';
 
 export interface CheckCommandOptions {
   readonly format: 'text' | 'json';
@@ -24,6 +25,7 @@ export interface CheckCommandOptions {
   readonly color: boolean;
   readonly torchCsv?: string;
   readonly maxErrors?: number;
+  readonly watch?: boolean;
 }
 
 export function register(program: Command): void {
@@ -34,23 +36,30 @@ export function register(program: Command): void {
     .option('--torch-csv <file>', 'check a PyTorch pipeline schedule CSV instead (one row per rank, cells like 0F3, 1I2, 1W2)')
     .option('--pipeline <name>', "prove only this pipeline's schedule and memory (default: every pipeline of the file)")
     .option('--no-color', 'plain output without ANSI colours');
-  addMaxErrorsOption(addFormatOptions(command, ['text', 'json'], 'text'))
-    .action((files: string[], raw: CheckCommandOptions) => {
+  addWatchOption(addMaxErrorsOption(addFormatOptions(command, ['text', 'json'], 'text')))
+    .action(async (files: string[], raw: CheckCommandOptions) => {
       const options = { ...raw, format: chosenFormat(raw, 'text'), color: useColor(raw.color, process.stdout) };
       if (files.length === 0 && options.torchCsv === undefined) {
         process.stderr.write('pipec check: name at least one .pipe file, or --torch-csv FILE\n');
         setExitCode(2);
         return;
       }
-      for (const result of [
-        ...(options.torchCsv === undefined ? [] : [runTorchCsvCheck(options.torchCsv, options)]),
-        ...(files.length > 0 ? [runCheck(files, options)] : []),
-      ]) {
-        if (result.output !== '') process.stdout.write(result.output);
-        if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
-        setExitCode(result.exitCode);
-      }
+      const once = () => printChecks(files, options);
+      if (options.watch) await watchAndRerun(once, [...files, ...(options.torchCsv === undefined ? [] : [options.torchCsv])]);
+      else once();
     });
+}
+
+/** One check of the files (and CSV), printed; the exit code raised. */
+function printChecks(files: readonly string[], options: CheckCommandOptions): void {
+  for (const result of [
+    ...(options.torchCsv === undefined ? [] : [runTorchCsvCheck(options.torchCsv, options)]),
+    ...(files.length > 0 ? [runCheck(files, options)] : []),
+  ]) {
+    if (result.output !== '') process.stdout.write(result.output);
+    if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
+    setExitCode(result.exitCode);
+  }
 }
 
 /** Every pipeline of FILE through the core's phases, up to the deadlock proof. */

@@ -14,7 +14,8 @@ import { mergePerfettoTraces, renderTimelineSvg, renderTimelineText, toPerfettoT
 import { setExitCode } from '../exitCode.ts';
 import { figureFormatOf, svgToPdf, svgToPng } from '../figureFiles.ts';
 import { positiveInteger, positiveNumber, useColor, writeOutput } from '../io.ts';
-import { addScenarioOptions, buildScenarios, type ScenarioOptions } from './simulate.ts';
+import { addWatchOption, watchAndRerun } from '../watch.ts';
+import { addScenarioOptions, buildScenarios, scenarioInputs, type ScenarioOptions } from './simulate.ts';
 
 export const SHOW_FORMATS = ['svg', 'png', 'pdf', 'text', 'trace'] as const;
 export type ShowFormat = (typeof SHOW_FORMATS)[number];
@@ -33,6 +34,7 @@ export interface ShowCommandOptions extends ScenarioOptions {
   readonly terminal?: boolean;
   /** The terminal's width, for a text timeline printed there without --width. */
   readonly terminalColumns?: number;
+  readonly watch?: boolean;
 }
 
 export interface ShowResult {
@@ -43,7 +45,7 @@ export interface ShowResult {
 }
 
 export function register(program: Command): void {
-  addScenarioOptions(
+  const command = addScenarioOptions(
     program
       .command('show')
       .description('draw the schedule timeline: SVG, PNG or PDF (-o x.svg|x.png|x.pdf), text (--format text), Perfetto trace (--trace)')
@@ -60,17 +62,24 @@ export function register(program: Command): void {
     .option('--trace <file>', 'also write a Chrome/Perfetto trace (JSON, one track per device)')
     .option('--width <px>', 'width of the whole picture in pixels (text: characters per line)', positiveInteger('--width'))
     .option('--scale <K>', 'multiply the picture size by K (2 for a sharper PNG); the drawing stays the same', positiveNumber('--scale'))
-    .option('--stage-numbers', 'draw the stage number (s3) in each box, under the microbatch')
-    .action(async (file: string | undefined, options: Omit<ShowCommandOptions, 'file'>) => {
+    .option('--stage-numbers', 'draw the stage number (s3) in each box, under the microbatch');
+  addWatchOption(command).action(async (file: string | undefined, options: Omit<ShowCommandOptions, 'file'>) => {
+    const once = async () => {
       const result = await runShow({
         ...options, file, color: useColor(options.color), terminal: process.stdout.isTTY === true,
         terminalColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
       });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
       setExitCode(result.exitCode);
-      for (const [path, content] of result.files) setExitCode(writeOutput(path, content));
+      for (const [path, content] of result.files) {
+        setExitCode(writeOutput(path, content));
+        if (options.watch && path !== '-') process.stderr.write(`pipec: wrote ${path}\n`);
+      }
       if (result.output !== '') process.stdout.write(result.output);
-    });
+    };
+    if (options.watch) await watchAndRerun(once, scenarioInputs({ ...options, file }));
+    else await once();
+  });
 }
 
 /** The format to write: --format, else -o's extension, else text for a terminal and SVG for a pipe. */

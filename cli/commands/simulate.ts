@@ -17,6 +17,7 @@ import { compileForCommand } from '../compileForCommand.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, addMaxErrorsOption, chosenFormat, costChoice, positiveInteger, positiveNumber, readInputFile, useColor } from '../io.ts';
 import { renderCompilationProblems } from '../render.ts';
+import { addWatchOption, watchAndRerun } from '../watch.ts';
 
 /** Where the schedules come from and how they are costed (shared by simulate and show). */
 export interface ScenarioOptions {
@@ -62,6 +63,11 @@ export function addScenarioOptions(command: Command): Command {
     .option('--memory <K>', 'with --schedule auto: activation units per device (default 2p)', positiveNumber('--memory'))
     .option('--torch-csv <file>', "a PyTorch schedule CSV (pipeline_order), no .pipe file")
     .option('--no-color', 'plain output without ANSI colours'));
+}
+
+/** The files a scenario names on the command line (what --watch watches before the first run reads them). */
+export function scenarioInputs(options: ScenarioOptions): string[] {
+  return [options.file, options.costs, options.torchCsv].filter((file): file is string => file !== undefined);
 }
 
 function usage(message: string): ScenarioOutcome {
@@ -127,6 +133,7 @@ export function buildScenarios(options: ScenarioOptions, compare?: readonly stri
 export interface SimulateCommandOptions extends ScenarioOptions {
   readonly format: 'text' | 'json';
   readonly json?: boolean;
+  readonly watch?: boolean;
 }
 
 export function register(program: Command): void {
@@ -135,12 +142,16 @@ export function register(program: Command): void {
       .command('simulate')
       .description('simulate a schedule: makespan, bubble per device, peak memory per device, critical path'),
   );
-  addFormatOptions(command, ['text', 'json'], 'text')
-    .action((file: string | undefined, options: Omit<SimulateCommandOptions, 'file'>) => {
-      const { output, errorOutput, exitCode } = runSimulate({ ...options, format: chosenFormat(options, 'text'), file, color: useColor(options.color) });
-      if (output !== '') process.stdout.write(output);
-      if (errorOutput !== '') process.stderr.write(errorOutput);
-      setExitCode(exitCode);
+  addWatchOption(addFormatOptions(command, ['text', 'json'], 'text'))
+    .action(async (file: string | undefined, options: Omit<SimulateCommandOptions, 'file'>) => {
+      const once = () => {
+        const { output, errorOutput, exitCode } = runSimulate({ ...options, format: chosenFormat(options, 'text'), file, color: useColor(options.color) });
+        if (output !== '') process.stdout.write(output);
+        if (errorOutput !== '') process.stderr.write(errorOutput);
+        setExitCode(exitCode);
+      };
+      if (options.watch) await watchAndRerun(once, scenarioInputs({ ...options, file }));
+      else once();
     });
 }
 
