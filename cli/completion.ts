@@ -267,7 +267,6 @@ function fishScript(name: string, model: Model): string {
     '',
     `complete -c ${name} -f`,
   ];
-  const words = model.commands.flatMap((command) => [command.name, ...command.aliases]).join(' ');
   for (const option of model.rootOptions) {
     lines.push(`complete -c ${name} -n '__fish_use_subcommand' ${fishFlags(option)} -d ${fishQuote(option.description)}`);
   }
@@ -284,7 +283,7 @@ function fishScript(name: string, model: Model): string {
       lines.push(`complete -c ${name} ${when} ${fishValue(command.argument.value).replace(/^-r -F$/, '-F')}`);
     }
   }
-  lines.push(`# the commands, for reference: ${words}`, '');
+  lines.push('');
   return lines.join('\n');
 }
 
