@@ -14,7 +14,11 @@ import { axisTickLabel, axisUnit, formatMemory, formatPercent, formatTime, niceS
 export interface TextOptions extends UnitOptions {
   /** Characters per line; longer timelines wrap into blocks (default 120). */
   readonly width?: number;
-  /** At most this many timeline characters in all; beyond, time is compressed and short boxes show only their letter (default 480). */
+  /**
+   * Under uneven (derived or measured) costs, at most this many timeline
+   * characters in all; beyond, time is compressed and short boxes show only
+   * their letter (default 480). Unit-cost timelines are never compressed.
+   */
   readonly maxColumns?: number;
 }
 
@@ -40,11 +44,13 @@ function columnsPerTime(result: SimulationResult, cellWidth: number, maxColumns:
   const integral = result.devices.every((device) => device.timeline.every((i) => Number.isInteger(i.start) && Number.isInteger(i.end)));
   const quantum = integral ? 1 : durations.length > 0 ? durations[Math.floor(durations.length / 10)] : result.makespan || 1;
   const wanted = cellWidth / quantum;
-  return result.makespan * wanted > maxColumns ? maxColumns / result.makespan : wanted;
+  // Whole time units stay exact however long (the picture wraps); only uneven costs are compressed.
+  return !integral && result.makespan * wanted > maxColumns ? maxColumns / result.makespan : wanted;
 }
 
 /** A ruler line: each tick's number starting at its column, skipped where it would touch the previous one. */
 function ruler(from: number, to: number, perTime: number, step: number, unit: ReturnType<typeof axisUnit>): string {
+  if (!(perTime > 0)) return '0';
   const cells = new Array<string>(to - from).fill(' ');
   let free = 0;
   for (let k = Math.ceil(from / perTime / step - 1e-9); ; k++) {

@@ -2,6 +2,7 @@
 // (the PNG's signature and size, the PDF's page and text objects) rather
 // than by the libraries' word. And the format `show` picks without being told.
 
+import { spawnSync } from 'node:child_process';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { chooseShowFormat, runShow } from '../../cli/commands/show.ts';
@@ -132,6 +133,15 @@ describe('the format show picks', () => {
     const binary = await runShow({ ...bare, terminal: true, format: 'png' });
     expect(binary.exitCode).toBe(2);
     expect(binary.errorOutput).toBe('pipec: PNG is binary; write it to a file with -o timeline.png\n');
+  });
+
+  it('down a pipe the command prints SVG, and its help says so', () => {
+    const piped = spawnSync(process.execPath, ['bin/pipec.js', 'show', '--schedule', '1f1b', '-p', '2', '-m', '2'], { encoding: 'utf8' });
+    expect(piped.status).toBe(0);
+    expect(piped.stdout.startsWith('<svg ')).toBe(true);
+    const help = spawnSync(process.execPath, ['bin/pipec.js', 'show', '--help'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('a terminal gets the text timeline and a pipe or redirect gets the SVG');
+    for (const flag of ['--width <px>', '--scale <K>', '--stage-numbers', '--watch', 'choices: "svg", "png", "pdf", "text", "trace"']) expect(help).toContain(flag);
   });
 
   it('fits the text timeline to the terminal', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
-import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
+import fc from 'fast-check';
+import { builtinSchedule, builtinScheduleNames, defaultStagesPerDevice } from '../../compiler/schedule/builtin.ts';
 import { simulate, type SimulationResult } from '../../compiler/simulate/simulate.ts';
 import { formatMemory, formatTime, tickStep } from '../../compiler/show/format.ts';
 import { toPerfettoTrace } from '../../compiler/show/perfettoTrace.ts';
@@ -139,6 +140,35 @@ describe('renderTimelineText', () => {
     // The blocks joined again are the one-line picture.
     const joined = (picture: string) => picture.split('\n').filter((line) => line.startsWith('rank 2')).map((line) => line.slice(8, line.lastIndexOf('│'))).join('');
     expect(joined(text)).toBe(joined(renderTimelineText(simulated('1f1b', 4, 16, 1), { width: 1000 })));
+  });
+
+  it('puts every box of every built-in schedule under unit costs on its own cells, label intact', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...builtinScheduleNames()), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 1, max: 24 }), (name, devices, microbatches) => {
+        const built = builtinSchedule(name, { devices, microbatches, stagesPerDevice: defaultStagesPerDevice(name) });
+        fc.pre(built.schedule !== undefined);
+        const result = simulate(lowerToInstructionStreams(built.schedule!, unitStageInfo(built.schedule!.stages)), unitCostModel(built.schedule!.stages));
+        const lines = renderTimelineText(result, { width: 100_000 }).split('\n');
+        const cellWidth = Math.max(2, String(microbatches - 1).length + 1);
+        result.devices.forEach((device, d) => {
+          const line = lines[1 + d];
+          const cells = line.slice(line.indexOf('│') + 1, line.lastIndexOf('│'));
+          expect(cells.length).toBe(result.makespan * cellWidth);
+          for (const interval of device.timeline) {
+            const tag = `${interval.kind}${interval.microbatch}`;
+            expect(cells.slice(interval.start * cellWidth, interval.start * cellWidth + tag.length)).toBe(tag);
+          }
+        });
+      }),
+      { numRuns: 40, seed: 11 },
+    );
+  });
+
+  it('draws a timeline with nothing in it', () => {
+    const result = simulated('1f1b', 2, 2, 1);
+    const empty = { ...result, makespan: 0, devices: result.devices.map((device) => ({ ...device, timeline: [] })) };
+    expect(renderTimelineText(empty).split('\n').slice(0, 3)).toEqual([' units  0', 'rank 0 │·│ bubble  33.3%  peak 2 act', 'rank 1 │·│ bubble  33.3%  peak 1 act']);
+    expect(renderTimelineSvg([{ label: 'empty', result: empty }])).toContain('empty — makespan 0');
   });
 
   it('labels derived costs in one unit on the ruler', () => {
