@@ -127,6 +127,14 @@ describe('show writes PNG and PDF', () => {
     expect((content.match(/ l\nh\n/g) ?? []).length).toBeGreaterThan(100);
   });
 
+  it('the same picture gives the same bytes, PNG and PDF, so figures can be committed', async () => {
+    const small = { schedule: '1f1b', devices: 2, microbatches: 2 } as const;
+    for (const output of ['x.png', 'x.pdf']) {
+      const [first, second] = await Promise.all([runShow({ ...small, output }), runShow({ ...small, output })]);
+      expect(Buffer.from(first.files.get(output) as Uint8Array).equals(Buffer.from(second.files.get(output) as Uint8Array))).toBe(true);
+    }
+  });
+
   it('the PDF page is the picture, in points', async () => {
     const svg = (await runShow({ ...bare, format: 'svg', width: 960 })).output;
     const height = Number(/<svg [^>]*height="([\d.]+)"/.exec(svg)![1]);
