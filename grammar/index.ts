@@ -26,6 +26,7 @@ import { diagnosticMessages } from './diagnosticMessages.ts';
 export type * from './ast.ts';
 export { cstTypesSource } from './cstTypes.ts';
 export { diagnosticMessages, messagesInRange, type MessageDefinition } from './diagnosticMessages.ts';
+export { formatTemplate } from './diagnosticMessages.ts';
 export { printDocument, printExpression, type PrintOptions } from './printer.ts';
 export { visit, childKeys, childrenOf, type Visitor } from './visit.ts';
 export {

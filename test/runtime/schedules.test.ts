@@ -14,6 +14,7 @@ const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2; placement: 'lo
   { name: '1f1b', stagesPerDevice: 1, placement: 'loop' },
   { name: 'interleaved_1f1b', stagesPerDevice: 2, placement: 'loop' },
   { name: 'looped_bfs', stagesPerDevice: 2, placement: 'loop' },
+  { name: 'interleaved_zb', stagesPerDevice: 2, placement: 'loop' },
   { name: 'zb_h1', stagesPerDevice: 1, placement: 'loop' },
   { name: 'zb_h2', stagesPerDevice: 1, placement: 'loop' },
   { name: 'zb_v', stagesPerDevice: 2, placement: 'v' },

@@ -15,8 +15,8 @@ import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
 import { validateSchedule } from '../../compiler/schedule/validate.ts';
 import { standardLibrary } from '../../compiler/stdlib/index.ts';
 
-const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v'] as const;
-const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'zb_v', 'v_half', 'v_min', 'dualpipe_v']);
+const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v'] as const;
+const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_v', 'v_half', 'v_min', 'dualpipe_v']);
 
 function build(name: string, devices: number, microbatches: number, stagesPerDevice = 1): ComputeSchedule {
   const result = builtinSchedule(name, { devices, microbatches, stagesPerDevice });

@@ -37,7 +37,7 @@ for (const p of [2, 4]) {
   for (const family of ['gpipe', '1f1b', 'zb_h1', 'zb_h2']) {
     for (const m of [p, 2 * p + 1]) grid.push({ family, p, m, v: 1 });
   }
-  for (const family of ['interleaved_1f1b', 'looped_bfs']) {
+  for (const family of ['interleaved_1f1b', 'looped_bfs', 'interleaved_zb']) {
     for (const v of [2, 3]) for (const m of [p, 2 * p]) grid.push({ family, p, m, v });
     if (p === 2) grid.push({ family, p, m: 5, v: 2 });
   }
