@@ -3,7 +3,7 @@
 // chevrotain's diagram renderer and its stylesheet are inlined from
 // node_modules, so it opens offline (from a clone, or inside the
 // playground, which serves the same file).
-// Run: node scripts/gen-syntax-diagrams.ts (test/grammar/syntaxDiagrams.test.ts checks it is current).
+// Run: node scripts/gen-syntax-diagrams.ts (test/grammar/cst-types.test.ts checks it is current).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
