@@ -56,7 +56,11 @@ export function analyse(text: string, options: { readonly schedule?: string; rea
   if (options.schedule && succeeded(compilation) && compilation.program) compilation = withSchedule(compilation, options.schedule);
   const diagnostics = locate(compilation);
   const simulated = succeeded(compilation) ? simulateCompilation(compilation) : undefined;
-  if (simulated === undefined) return { diagnostics, devices: [], ...(compilation.stop ? { note: compilation.stop.message } : {}) };
+  if (simulated === undefined) {
+    // A built-in schedule the program does not fit reports at the program's own lines: say which schedule it was.
+    const note = compilation.stop?.message ?? (options.schedule && diagnostics.length > 0 ? `under schedule ${options.schedule}${compilation.restaged ? ` (re-split: ${compilation.restaged})` : ''}, the program does not compile` : undefined);
+    return { diagnostics, devices: [], ...(note === undefined ? {} : { note }) };
+  }
   const { result, timeUnit, memoryUnit } = simulated;
   const devices = result.devices.map((device, index): DeviceRow => {
     const capacity = simulated.capacity?.[index];

@@ -1,7 +1,8 @@
-// The playground's bundle reaches only the browser-safe faces: a Node
-// built-in anywhere in its import graph fails the build and names the importer.
+// The playground's pieces outside the browser: its bundle reaches only the
+// browser-safe faces (a Node built-in anywhere in its import graph fails the
+// build and names the importer), what it shows for a program, its links.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,5 +40,15 @@ describe('shared links', () => {
     expect(await decodeFragment(`#${fragment}`)).toEqual({ text, schedule: 'zb_h1' });
     expect(await decodeFragment('#code=AAAA')).toBeUndefined();
     expect(await decodeFragment('')).toBeUndefined();
+  });
+});
+
+describe('a built-in schedule the program does not fit', () => {
+  it('names the schedule beside the diagnostics', () => {
+    const text = readFileSync(new URL('../../samples/mlp.pipe', import.meta.url), 'utf8');
+    const analysis = analyse(text, { schedule: 'zb_v' });
+    expect(analysis.diagnostics.length).toBeGreaterThan(0);
+    expect(analysis.note).toBe('under schedule zb_v (re-split: 8 stages, placement v), the program does not compile');
+    expect(analyse(text, { schedule: 'gpipe' }).title).toContain('schedule gpipe');
   });
 });
