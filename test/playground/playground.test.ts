@@ -4,7 +4,10 @@
 // shared link reopens the same program; the screenshot is not blank.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildPlayground, type PlaygroundBuild } from '../../playground/build.ts';
 import { chromiumMissing, launchChromium } from '../../playground/browser.ts';
@@ -127,7 +130,9 @@ describe.skipIf(missing !== undefined)('playground in headless Chromium', () => 
   it('renders a screenshot that is not blank', async () => {
     await page.selectOption('#sample', 'gpt.pipe');
     await settled();
-    const png = await page.screenshot();
+    const saved = join(mkdtempSync(join(tmpdir(), 'pipec-playground-')), 'playground.png');
+    const png = await page.screenshot({ path: saved });
+    expect(readFileSync(saved).equals(png)).toBe(true);
     // Decode the PNG in the page's own canvas and count its colours.
     const colours = await page.evaluate(async (base64) => {
       const image = new Image();
