@@ -1,6 +1,7 @@
 // The text of grammar/cst.d.ts, generated from the live grammar. Kept apart
 // from the script so a test can compare it with the committed file.
 
+import './supportedRuntime.ts'; // first: it explains an unsupported runtime before chevrotain fails on it
 import { generateCstDts } from '@chevrotain/cst-dts-gen';
 import { pipeParser } from './parser.ts';
 

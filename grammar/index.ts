@@ -1,6 +1,7 @@
 // The front end's public face: `parse` turns a Source into a Document plus
 // syntax diagnostics and never throws on any input.
 
+import './supportedRuntime.ts'; // first: it explains an unsupported runtime before chevrotain fails on it
 import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
 import type { Document } from './ast.ts';
 import type { DocumentCstNode } from './cst.d.ts';

@@ -5,6 +5,7 @@
 // keyword (property keys such as `memory 16GiB`, action letters) consume the
 // plain `Identifier` instead.
 
+import './supportedRuntime.ts'; // first: it explains an unsupported runtime before chevrotain fails on it
 import { createToken, Lexer, type TokenType } from 'chevrotain';
 
 // ── categories ──────────────────────────────────────────────────────────

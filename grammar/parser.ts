@@ -7,6 +7,7 @@
 // where the next token cannot continue it: no statement starts with an
 // operator or `(`, so `x` followed on the next line by `- 1` is `x - 1`.
 
+import './supportedRuntime.ts'; // first: it explains an unsupported runtime before chevrotain fails on it
 import { CstParser, EOF, tokenMatcher, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
 import * as t from './lexer.ts';
 

@@ -14,6 +14,7 @@ import { EmbeddingLayer } from './embedding.ts';
 import { ActivationLayer, FlattenLayer, attentionCoreLayer, maxPoolLayer, softmaxLayer } from './functional.ts';
 import { LayerNormLayer } from './normalization.ts';
 import { ExternLayer, isExternLayerDefinition, type ExternLayerDefinition } from '../extern.ts';
+import { resolveOwnPackageToSources } from '../ownPackage.ts';
 import type { RuntimeLayer } from './types.ts';
 
 /** Extern layer implementations, loaded beforehand (module import is asynchronous). */
@@ -115,6 +116,7 @@ export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLaye
 /** Imports each extern layer module named by the model (implementation paths are absolute or relative to `baseDirectory`). */
 export async function loadExternLayers(layers: readonly IrLayer[], resolve: (path: string) => string): Promise<Map<string, ExternLayerDefinition>> {
   const registry = new Map<string, ExternLayerDefinition>();
+  resolveOwnPackageToSources();
   const visit = async (layer: IrLayer): Promise<void> => {
     if (layer.implementation && !registry.has(layer.operator)) {
       const module = await import(resolve(layer.implementation)) as { default?: unknown };

@@ -2,7 +2,7 @@
 // samples/swiglu.pipe as an extern layer. The compiler reads this file's
 // `SwiGLUArgs` to check that the .pipe declaration's parameters agree.
 
-import { defineLayer } from '../../runtime/extern.ts';
+import { defineLayer } from 'pipec/runtime';
 
 interface SwiGLUArgs {
   readonly hidden: number;
