@@ -60,6 +60,44 @@ function writeFailure(file: string, error: unknown): string {
   return `pipec: cannot write ${file}: ${reason}\n`;
 }
 
+/**
+ * Why `file` could not be written, checked before a long run (train,
+ * profile) so that an output in a missing folder is refused at once rather
+ * than after the work: undefined when its folder exists.
+ */
+export function outputProblem(file: string | undefined): string | undefined {
+  if (file === undefined || file === '-') return undefined;
+  const folder = path.dirname(file);
+  try {
+    if (!statSync(folder).isDirectory()) return `pipec: cannot write ${file}: a part of its path is a file, not a folder\n`;
+  } catch (error) {
+    return writeFailure(file, error);
+  }
+  try {
+    if (statSync(file).isDirectory()) return `pipec: cannot write ${file}: it is a folder\n`;
+  } catch {
+    // Not there yet: it will be created.
+  }
+  return undefined;
+}
+
+/** Why `folder` could not be created or written into (a file in the way), or undefined. */
+export function folderProblem(folder: string): string | undefined {
+  let existing = path.resolve(folder);
+  for (;;) {
+    try {
+      if (!statSync(existing).isDirectory()) {
+        return `pipec: cannot use the folder ${folder}: ${existing === path.resolve(folder) ? 'it is a file' : `${existing} is a file, not a folder`}\n`;
+      }
+      return undefined;
+    } catch {
+      const parent = path.dirname(existing);
+      if (parent === existing) return undefined;
+      existing = parent;
+    }
+  }
+}
+
 /** Writes a command's product to a file, or standard output for none or '-'. Returns the exit code: 2 when it cannot be written. */
 export function writeOutput(file: string | undefined, text: string | Uint8Array): number {
   if (file === undefined || file === '-') {

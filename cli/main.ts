@@ -36,6 +36,25 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * The last guard between a user's path and a stack trace: a file-system
+ * error that escaped a command (each command checks its paths first) is one
+ * line naming the path, exit 2. Anything else is pipec's own bug and keeps
+ * its stack.
+ */
+function fileSystemFailure(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !('code' in error) || !('path' in error) || typeof error.path !== 'string') return undefined;
+  const reasons: Record<string, string> = {
+    ENOENT: 'it does not exist', EISDIR: 'it is a folder', ENOTDIR: 'a part of its path is a file, not a folder',
+    EACCES: 'permission denied', EPERM: 'permission denied', EEXIST: 'it already exists', ENOSPC: 'no space left on the device',
+    EROFS: 'the file system is read-only', EIO: 'an input/output error', ELOOP: 'too many symbolic links',
+  };
+  const reason = typeof error.code === 'string' ? reasons[error.code] : undefined;
+  if (reason === undefined) return undefined;
+  const action = 'syscall' in error && typeof error.syscall === 'string' && /^(open|read|stat|lstat|scandir|readlink)$/.test(error.syscall) ? 'read' : 'write';
+  return `pipec: cannot ${action} ${error.path}: ${reason}\n`;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   takeExitCode();
   const program = buildProgram();
@@ -45,6 +64,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version exit through here with code 0.
       return error.exitCode === 0 ? 0 : 2;
+    }
+    const failure = fileSystemFailure(error);
+    if (failure !== undefined) {
+      process.stderr.write(failure);
+      return 2;
     }
     throw error;
   }

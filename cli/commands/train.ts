@@ -4,14 +4,13 @@
 // instruction streams on TensorFlow.js. Exit 0 when training finished, 1 on
 // program errors or a runtime failure (PIPE6xxx), 2 on usage problems.
 
-import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import { run, RuntimeFault, type Evaluation, type StepRecord } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
-import { addFormatOptions, chosenFormat } from '../io.ts';
+import { addFormatOptions, chosenFormat, folderProblem, outputProblem, writeOutput } from '../io.ts';
 import { compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface TrainCommandOptions extends ModeFlags {
@@ -72,6 +71,12 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
     process.stderr.write('pipec train: choose one of --workers and --in-process\n');
     return 2;
   }
+  // Outputs are checked before training, not found unwritable after it.
+  const unwritable = outputProblem(options.trace) ?? (options.checkpoint === undefined ? undefined : folderProblem(options.checkpoint));
+  if (unwritable !== undefined) {
+    process.stderr.write(unwritable);
+    return 2;
+  }
   const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'train' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
@@ -109,7 +114,10 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
       onStep, onEvaluation: (step, evaluation) => { if (step < totalSteps) onEvaluation(step, evaluation); },
     });
     bar?.stop();
-    if (options.trace && result.trace) writeFileSync(options.trace, JSON.stringify(result.trace));
+    if (options.trace && result.trace) {
+      const written = writeOutput(options.trace, JSON.stringify(result.trace));
+      if (written !== 0) return written;
+    }
     const last = result.steps[result.steps.length - 1];
     if (json) {
       process.stdout.write(`${JSON.stringify({
