@@ -4,7 +4,7 @@
 // one-line usage error, never a stack trace), colours, and the option
 // parsers the commands share.
 
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createReaderHost, type CompilerHost, type CostChoice } from '../compiler/index.ts';
@@ -18,7 +18,49 @@ export function createNodeHost(): CompilerHost {
     } catch {
       return undefined;
     }
-  });
+  }, followLinks);
+}
+
+/** The absolute path with links followed (for a missing file: its folder's, so a link cannot smuggle it out of the project). */
+function followLinks(file: string): string {
+  const absolute = path.resolve(file);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    const folder = path.dirname(absolute);
+    return folder === absolute ? absolute : path.join(followLinks(folder), path.basename(absolute));
+  }
+}
+
+/** `--project-root DIR` and `--allow-read DIR`, the program-wide options every compiling command obeys. */
+export interface ReadFlags {
+  readonly projectRoot?: string;
+  readonly allowRead?: readonly string[];
+}
+
+let readFlags: ReadFlags = {};
+
+/** Set by cli/main.ts before a command runs. */
+export function setReadFlags(flags: ReadFlags): void {
+  readFlags = flags;
+}
+
+/**
+ * Where an entry file's imports and extern modules may come from: its
+ * project — the nearest folder above it that holds package.json or .git
+ * (the repository it belongs to), else its own folder, or --project-root —
+ * and every --allow-read folder.
+ */
+export function readOptionsFor(entryFile: string): { readonly projectRoot: string; readonly allowRead: readonly string[] } {
+  return { projectRoot: readFlags.projectRoot ?? findProjectRoot(entryFile), allowRead: readFlags.allowRead ?? [] };
+}
+
+function findProjectRoot(entryFile: string): string {
+  const own = path.dirname(path.resolve(entryFile));
+  for (let folder = own; ; folder = path.dirname(folder)) {
+    if (existsSync(path.join(folder, 'package.json')) || existsSync(path.join(folder, '.git'))) return folder;
+    if (path.dirname(folder) === folder) return own;
+  }
 }
 
 /** The one spelling of a user's file in diagnostics: normalised, relative as given. */

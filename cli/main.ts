@@ -4,6 +4,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { takeExitCode } from './exitCode.ts';
+import { setReadFlags, type ReadFlags } from './io.ts';
 import * as check from './commands/check.ts';
 import * as format from './commands/format.ts';
 import * as compile from './commands/compile.ts';
@@ -31,7 +32,11 @@ export function buildProgram(): Command {
     .description('A declarative language for pipeline-parallel training: check, schedule, simulate and train .pipe programs')
     .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError('(run `pipec --help` for usage)');
+    .showHelpAfterError('(run `pipec --help` for usage)')
+    .option('--project-root <dir>', 'the project folder imports and extern layers must stay in (default: the nearest folder above the file with package.json or .git, else the file\'s own folder)')
+    .option('--allow-read <dir>', 'also read imports and extern layers from this folder (repeatable)', (dir: string, dirs: string[] = []) => [...dirs, dir]);
+  // Every command compiles under the same read access; set it before the command's action runs.
+  program.hook('preAction', () => setReadFlags(program.opts<ReadFlags>()));
   for (const command of commands) command.register(program);
   return program;
 }
@@ -57,6 +62,7 @@ function fileSystemFailure(error: unknown): string | undefined {
 
 export async function main(argv: readonly string[]): Promise<number> {
   takeExitCode();
+  setReadFlags({});
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
