@@ -172,6 +172,9 @@ export const diagnosticMessages = {
   checkpointInvalid: { code: 'PIPE6009', severity: 'error', template: '{detail}', summary: 'The checkpoint is missing, corrupt or from another program.' },
   gradientMismatch: { code: 'PIPE6010', severity: 'error', template: '{detail}', summary: 'Pipelined gradients differ from single-device gradients.' },
   externLayer: { code: 'PIPE6011', severity: 'error', template: '{detail}', summary: 'An extern layer module could not be used.' },
+  checkpointWrite: { code: 'PIPE6250', severity: 'error', template: '{detail}', summary: 'A checkpoint could not be written (the previous one is left as it was).' },
+  operationTimedOut: { code: 'PIPE6251', severity: 'error', template: '{detail}', summary: 'In-process mode: one instruction ran longer than --op-timeout (an extern layer that never settles).' },
+  runtimeIrInvalid: { code: 'PIPE6252', severity: 'error', template: '{detail}', summary: 'The IR given to run, verify or profile does not match the IR schema (an unknown op, a missing field).' },
   runtimeInternal: { code: 'PIPE6099', severity: 'error', template: '{detail}', summary: 'Internal runtime error.' },
 } as const satisfies Record<string, MessageDefinition>;
 

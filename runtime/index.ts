@@ -7,9 +7,10 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { IrProgram } from '../compiler/ir/types.ts';
+import { instructionOps, validateIr as validateIrSchema } from '../compiler/ir/schema.ts';
 import type { CostModel, StageTimes } from '../compiler/cost/types.ts';
 import { listBackends, useBackend, type BackendName, type BackendStatus } from './backends.ts';
-import { programFingerprint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { programFingerprint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from './checkpoint.ts';
 import { BatchFeed, createDataset, dataShapes, type Dataset } from './data/index.ts';
 import { loadExternLayers, type ExternRegistry } from './layers/registry.ts';
 import { disposeState, type Tensor } from './layers/types.ts';
@@ -87,6 +88,29 @@ export interface RunResult {
   readonly checkpoint?: string;
 }
 
+/**
+ * The IR a caller hands the library may come from anywhere (a file, another
+ * tool, a hand edit), so it is checked against the IR's JSON schema before
+ * anything runs: an unknown op is refused by name, not skipped.
+ */
+export function assertValidIr(ir: unknown): asserts ir is IrProgram {
+  const validation = validateIrSchema(ir);
+  if (validation.valid) return;
+  const unknownOps: string[] = [];
+  const devices = (ir as { devices?: unknown }).devices;
+  if (Array.isArray(devices)) {
+    devices.forEach((device: { name?: unknown; instructions?: unknown }, d) => {
+      if (!Array.isArray(device?.instructions)) return;
+      device.instructions.forEach((instruction: { op?: unknown }, i) => {
+        if (!(instructionOps as readonly unknown[]).includes(instruction?.op)) unknownOps.push(`device ${String(device.name ?? d)} instruction ${i} has the unknown op ${JSON.stringify(instruction?.op)}`);
+      });
+    });
+  }
+  const problems = unknownOps.length > 0 ? unknownOps : validation.errors;
+  const shown = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '');
+  throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `the IR does not match the IR schema: ${shown}${unknownOps.length > 0 ? ` (the ops are ${instructionOps.join(', ')})` : ''}`);
+}
+
 function baseDirectoryOf(options: SessionOptions): string {
   return options.baseDirectory ?? process.cwd();
 }
@@ -123,15 +147,18 @@ export async function openSession(ir: IrProgram, options: SessionOptions = {}): 
 
 /** Trains for `steps` optimizer steps (continuing from a checkpoint when asked). */
 export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunResult> {
+  assertValidIr(ir);
+  // Read (and validate) the checkpoint before anything starts: a refused one leaves every file as it was.
+  const resumed = options.resumeDirectory ? readCheckpoint(options.resumeDirectory, ir) : undefined;
+  if (options.checkpointDirectory) removeStaleTemporaries(options.checkpointDirectory);
   const session = await openSession(ir, options);
   try {
     let startStep = 0;
     const lossHistory: number[] = [];
-    if (options.resumeDirectory) {
-      const checkpoint = readCheckpoint(options.resumeDirectory, ir);
-      await session.loadState(checkpoint.stages);
-      startStep = checkpoint.step;
-      lossHistory.push(...checkpoint.losses);
+    if (resumed) {
+      await session.loadState(resumed.stages);
+      startStep = resumed.step;
+      lossHistory.push(...resumed.losses);
     }
     const totalSteps = options.steps ?? 100;
     const records: StepRecord[] = [];
@@ -149,6 +176,8 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
       const traceOrigin = options.trace ? now() : undefined;
       const summary: StepSummary = await session.step({ step, applyOptimizer: true, training: true, checkFinite: options.checkFinite ?? true, traceOrigin });
       const examples = ir.batch > 0 ? ir.batch : ir.microbatchSize * ir.microbatches * ir.replicas;
+      // Even with checkFinite off, a step whose loss is not a number ends the run rather than training on.
+      if (!Number.isFinite(summary.loss)) throw new RuntimeFault(diagnosticMessages.nonFinite, `step ${step + 1}: the loss is ${summary.loss}; training stopped`);
       const record: StepRecord = { step, loss: summary.loss, accuracy: summary.accuracy, seconds: summary.seconds, examplesPerSecond: examples / summary.seconds };
       records.push(record);
       lossHistory.push(summary.loss);
@@ -206,6 +235,7 @@ export interface VerifyResult {
 
 /** One step through the pipeline and through plain single-device training; compares the gradients. */
 export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promise<VerifyResult> {
+  assertValidIr(ir);
   const tolerance = options.tolerance ?? 1e-5;
   const session = await openSession(ir, options);
   let summary: StepSummary;
@@ -313,6 +343,7 @@ async function measureTransfer(bytes: number, repeats: number): Promise<number> 
  * stage boundary.
  */
 export async function profile(ir: IrProgram, options: ProfileOptions = {}): Promise<ProfileResult> {
+  assertValidIr(ir);
   if (!options.isolated) return profileInSitu(ir, options);
   return profileIsolated(ir, options);
 }
