@@ -59,6 +59,12 @@ export interface RunOptions extends SessionOptions {
   readonly evalEvery?: number;
   readonly evalExamples?: number;
   readonly checkFinite?: boolean;
+  /**
+   * An instruction whose computation runs longer than this (ms) stops the
+   * run with PIPE6251, naming it; in-process this interrupts even a
+   * synchronous loop in an extern layer (runtime/opTimeout.ts).
+   */
+  readonly opTimeoutMs?: number;
   readonly onStep?: (record: StepRecord) => void;
   readonly onEvaluation?: (step: number, evaluation: Evaluation) => void;
 }
@@ -174,7 +180,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
     };
     for (let step = startStep; step < totalSteps; step++) {
       const traceOrigin = options.trace ? now() : undefined;
-      const summary: StepSummary = await session.step({ step, applyOptimizer: true, training: true, checkFinite: options.checkFinite ?? true, traceOrigin });
+      const summary: StepSummary = await session.step({ step, applyOptimizer: true, training: true, checkFinite: options.checkFinite ?? true, traceOrigin, opTimeoutMs: options.opTimeoutMs });
       const examples = ir.batch > 0 ? ir.batch : ir.microbatchSize * ir.microbatches * ir.replicas;
       // Even with checkFinite off, a step whose loss is not a number ends the run rather than training on.
       if (!Number.isFinite(summary.loss)) throw new RuntimeFault(diagnosticMessages.nonFinite, `step ${step + 1}: the loss is ${summary.loss}; training stopped`);

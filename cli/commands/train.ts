@@ -25,12 +25,20 @@ export interface TrainCommandOptions extends ModeFlags {
   readonly evalEvery?: string;
   readonly pipeline?: string;
   readonly timeout?: string;
+  readonly opTimeout?: string;
 }
 
 function positiveInteger(value: string | undefined, flag: string): number | undefined | Error {
   if (value === undefined) return undefined;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) return new Error(`pipec train: ${flag} needs a positive integer, not '${value}'`);
+  return parsed;
+}
+
+function positiveNumber(value: string | undefined, flag: string): number | undefined | Error {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) return new Error(`pipec train: ${flag} needs a positive number of seconds, not '${value}'`);
   return parsed;
 }
 
@@ -49,7 +57,8 @@ export function register(program: Command): void {
     .option('--trace <file>', 'write a Chrome/Perfetto trace of what each device did')
     .option('--eval-every <k>', 'evaluate on the held-out set every k steps')
     .option('--pipeline <name>', 'the pipeline to train (default: the first in the file)')
-    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120');
+    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120')
+    .option('--op-timeout <seconds>', 'stop when one instruction computes longer than this; in-process it interrupts even an extern layer stuck in a loop');
   addFormatOptions(command, ['text', 'json'], 'text', 'json: one JSON summary instead of progress and text')
     .action(async (file: string, options: TrainCommandOptions) => {
       setExitCode(await runTrain(file, { ...options, json: chosenFormat(options, 'text') === 'json' }));
@@ -61,7 +70,8 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   const evalEvery = positiveInteger(options.evalEvery, '--eval-every');
   const checkpointEvery = positiveInteger(options.checkpointEvery, '--checkpoint-every');
   const timeout = positiveInteger(options.timeout, '--timeout');
-  for (const value of [steps, evalEvery, checkpointEvery, timeout]) {
+  const opTimeout = positiveNumber(options.opTimeout, '--op-timeout');
+  for (const value of [steps, evalEvery, checkpointEvery, timeout, opTimeout]) {
     if (value instanceof Error) {
       process.stderr.write(`${value.message}\n`);
       return 2;
@@ -111,6 +121,7 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
       checkpointDirectory: options.checkpoint, checkpointEvery: checkpointEvery as number | undefined,
       resumeDirectory: options.resume, trace: options.trace !== undefined,
       evalEvery: evalEvery as number | undefined, timeoutMs: ((timeout as number | undefined) ?? 120) * 1000,
+      opTimeoutMs: opTimeout === undefined ? undefined : (opTimeout as number) * 1000,
       onStep, onEvaluation: (step, evaluation) => { if (step < totalSteps) onEvaluation(step, evaluation); },
     });
     bar?.stop();
