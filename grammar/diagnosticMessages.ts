@@ -173,7 +173,7 @@ export const diagnosticMessages = {
   gradientMismatch: { code: 'PIPE6010', severity: 'error', template: '{detail}', summary: 'Pipelined gradients differ from single-device gradients.' },
   externLayer: { code: 'PIPE6011', severity: 'error', template: '{detail}', summary: 'An extern layer module could not be used.' },
   checkpointWrite: { code: 'PIPE6250', severity: 'error', template: '{detail}', summary: 'A checkpoint could not be written (the previous one is left as it was).' },
-  operationTimedOut: { code: 'PIPE6251', severity: 'error', template: '{detail}', summary: 'In-process mode: one instruction ran longer than --op-timeout (an extern layer that never settles).' },
+  operationTimedOut: { code: 'PIPE6251', severity: 'error', template: '{detail}', summary: 'One instruction computed longer than --op-timeout (a layer stuck in a loop, a result that never arrives); in-process mode interrupts it.' },
   runtimeIrInvalid: { code: 'PIPE6252', severity: 'error', template: '{detail}', summary: 'The IR given to run, verify or profile does not match the IR schema (an unknown op, a missing field).' },
   runtimeInternal: { code: 'PIPE6099', severity: 'error', template: '{detail}', summary: 'Internal runtime error.' },
 } as const satisfies Record<string, MessageDefinition>;
