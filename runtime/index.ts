@@ -2,7 +2,8 @@
 // gradients against single-device training (`verify`), measure its stage
 // costs (`profile`), and list the backends this machine can run.
 
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -47,6 +48,13 @@ export interface SessionOptions {
   readonly timeoutMs?: number;
   /** Replaces the data source the IR names (tests, benchmarks). */
   readonly dataset?: Dataset;
+  /**
+   * Folders extern layer modules may be imported from (default: the base
+   * directory). Importing a module runs it, so IR from elsewhere cannot
+   * make the runtime load any file it names; `pipec` passes the project
+   * and its --allow-read folders, the ones the compiler read the modules from.
+   */
+  readonly externFolders?: readonly string[];
 }
 
 export interface RunOptions extends SessionOptions {
@@ -121,6 +129,29 @@ function baseDirectoryOf(options: SessionOptions): string {
   return options.baseDirectory ?? process.cwd();
 }
 
+/** The extern modules the IR names, each inside one of `folders` (links followed), or a PIPE6011 naming the first that is not. */
+function assertExternsInside(ir: IrProgram, baseDirectory: string, folders: readonly string[]): void {
+  const real = (path: string): string => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolvePath(path);
+    }
+  };
+  const roots = folders.map((folder) => real(resolvePath(baseDirectory, folder)));
+  const visit = (layer: IrProgram['model']['layers'][number]): void => {
+    if (layer.implementation) {
+      const file = real(resolvePath(baseDirectory, layer.implementation));
+      if (!roots.some((root) => file === root || file.startsWith(root.endsWith(sep) ? root : root + sep))) {
+        throw new RuntimeFault(diagnosticMessages.externLayer,
+          `the module of extern layer '${layer.operator}', ${layer.implementation}, is outside ${roots.join(' and ')}; it was not loaded (allow its folder with --allow-read DIR, or SessionOptions.externFolders)`);
+      }
+    }
+    layer.children.forEach(visit);
+  };
+  ir.model.layers.forEach(visit);
+}
+
 async function loadExterns(ir: IrProgram, baseDirectory: string): Promise<ExternRegistry> {
   try {
     return await loadExternLayers(ir.model.layers, (path) => pathToFileURL(isAbsolute(path) ? path : resolvePath(baseDirectory, path)).href);
@@ -141,6 +172,7 @@ function makeDataset(ir: IrProgram, options: SessionOptions): Dataset {
 export async function openSession(ir: IrProgram, options: SessionOptions = {}): Promise<TrainingSession> {
   const backend = options.backend ?? 'cpu';
   const baseDirectory = baseDirectoryOf(options);
+  assertExternsInside(ir, baseDirectory, options.externFolders ?? ['.']);
   const dataset = makeDataset(ir, options);
   if ((options.mode ?? 'in-process') === 'workers') {
     // The main thread only routes and evaluates the scores; it computes on cpu.
@@ -289,6 +321,8 @@ export interface ProfileOptions {
   readonly mode?: ExecutionMode;
   /** In situ, worker mode: a device silent this long counts as hung (ms). */
   readonly timeoutMs?: number;
+  /** Folders extern layer modules may be imported from (see SessionOptions). */
+  readonly externFolders?: readonly string[];
 }
 
 export interface ProfileResult {
@@ -358,7 +392,7 @@ async function profileInSitu(ir: IrProgram, options: ProfileOptions): Promise<Pr
   const backend = options.backend ?? 'cpu';
   const repeats = options.repeats ?? 3;
   const mode = options.mode ?? defaultMode(backend);
-  const session = await openSession(ir, { backend, mode, baseDirectory: options.baseDirectory, dataset: options.dataset, timeoutMs: options.timeoutMs });
+  const session = await openSession(ir, { backend, mode, baseDirectory: options.baseDirectory, dataset: options.dataset, timeoutMs: options.timeoutMs, externFolders: options.externFolders });
   try {
     const traces = await traceSteps(session, repeats);
     return { costs: costsFromTraces(ir, traces), backend, microbatchSize: ir.microbatchSize, repeats, mode };
@@ -372,6 +406,7 @@ async function profileIsolated(ir: IrProgram, options: ProfileOptions): Promise<
   const repeats = options.repeats ?? 5;
   await useBackend(backend);
   const baseDirectory = options.baseDirectory ?? process.cwd();
+  assertExternsInside(ir, baseDirectory, options.externFolders ?? ['.']);
   const externs = await loadExterns(ir, baseDirectory);
   const dataset = options.dataset ?? makeDataset(ir, { baseDirectory });
   const feed = new BatchFeed(dataset, ir.seed, ir.microbatchSize, ir.microbatches, ir.replicas);

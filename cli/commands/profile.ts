@@ -53,7 +53,7 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   try {
-    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd(), isolated: options.isolated, mode: options.mode });
+    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd(), externFolders: compiled.externFolders, isolated: options.isolated, mode: options.mode });
     const document = {
       version: 1,
       ...result.costs,

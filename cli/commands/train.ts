@@ -117,7 +117,7 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   };
   try {
     const result = await run(ir, {
-      backend: options.backend, mode, steps: totalSteps, baseDirectory: process.cwd(),
+      backend: options.backend, mode, steps: totalSteps, baseDirectory: process.cwd(), externFolders: compiled.externFolders,
       checkpointDirectory: options.checkpoint, checkpointEvery: checkpointEvery as number | undefined,
       resumeDirectory: options.resume, trace: options.trace !== undefined,
       evalEvery: evalEvery as number | undefined, timeoutMs: ((timeout as number | undefined) ?? 120) * 1000,

@@ -120,7 +120,24 @@ describe('writing checkpoints', () => {
   });
 });
 
-describe('run() checks its IR against the schema first', () => {
+describe('run() checks what it is given before it starts', () => {
+  it('imports extern modules only from the allowed folders (importing runs them)', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'pipec-outside-'));
+    try {
+      const marker = join(outside, 'ran');
+      const module = join(outside, 'evil.ts');
+      writeFileSync(module, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default {};\n`);
+      const withExtern: IrProgram = { ...ir, model: { ...ir.model, layers: ir.model.layers.map((layer, i) => i === 0 ? { ...layer, operator: 'Evil', implementation: module } : layer) } };
+      await expect(run(withExtern, { steps: 1 })).rejects.toThrow(/PIPE6011: the module of extern layer 'Evil', .*evil\.ts, is outside .*; it was not loaded/);
+      expect(existsSync(marker)).toBe(false);
+      // Allowed, it is imported (and then refused for what it exports).
+      await expect(run(withExtern, { steps: 1, externFolders: ['.', outside] })).rejects.toThrow(/PIPE6011: .*must export default defineLayer/);
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an unknown op by name instead of skipping it', async () => {
     const broken: IrProgram = { ...ir, devices: ir.devices.map((d, i) => i !== 1 ? d : { ...d, instructions: d.instructions.map((ins, j) => j === 3 ? { ...ins, op: 'teleport' as never } : ins) }) };
     await expect(run(broken, { steps: 1 })).rejects.toThrow(/PIPE6252: the IR does not match the IR schema: device gpu\[1\] instruction 3 has the unknown op "teleport"/);
