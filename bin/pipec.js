@@ -23,5 +23,13 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // of a short command's time. The cache lives in the OS temp folder.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
+// A reader that stops early (`pipec schedule … | head`) closes the pipe: that
+// is the reader's choice, not an error, so pipec stops quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 const { main } = await import(fromSources ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href);
 process.exitCode = await main(process.argv);

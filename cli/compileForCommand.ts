@@ -5,7 +5,7 @@
 
 import { compileFile, succeeded, type Compilation, type CostChoice, type Phase } from '../compiler/index.ts';
 import { readExternModule } from '../runtime/index.ts';
-import { costChoice, createNodeHost, entryName, unreadableReason, type CostFlags } from './io.ts';
+import { costChoice, createNodeHost, entryName, readOptionsFor, unreadableReason, type CostFlags } from './io.ts';
 import { renderCompilationProblems, renderDiagnostics } from './render.ts';
 
 export interface CommandCompileOptions extends CostFlags {
@@ -27,7 +27,7 @@ export function compileForCommand(file: string, purpose: string, options: Comman
   const costs = costChoice(options);
   if ('error' in costs) return { ok: false, errorOutput: costs.error, exitCode: 2 };
   const compilation = compileFile(entryName(file), createNodeHost(), {
-    pipeline: options.pipeline, readExternModule, until: options.until, ...(costs.choice ? { costs: costs.choice as CostChoice } : {}),
+    pipeline: options.pipeline, readExternModule, until: options.until, ...readOptionsFor(file), ...(costs.choice ? { costs: costs.choice as CostChoice } : {}),
   });
   const render = { color: options.color ?? false, format: options.format ?? 'text', maxErrors: options.maxErrors } as const;
   if (!succeeded(compilation)) {

@@ -4,7 +4,7 @@
 // one-line usage error, never a stack trace), colours, and the option
 // parsers the commands share.
 
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createReaderHost, type CompilerHost, type CostChoice } from '../compiler/index.ts';
@@ -32,7 +32,49 @@ export function createNodeHost(): CompilerHost {
     } catch {
       return undefined;
     }
-  });
+  }, followLinks);
+}
+
+/** The absolute path with links followed (for a missing file: its folder's, so a link cannot smuggle it out of the project). */
+function followLinks(file: string): string {
+  const absolute = path.resolve(file);
+  try {
+    return realpathSync(absolute);
+  } catch {
+    const folder = path.dirname(absolute);
+    return folder === absolute ? absolute : path.join(followLinks(folder), path.basename(absolute));
+  }
+}
+
+/** `--project-root DIR` and `--allow-read DIR`, the program-wide options every compiling command obeys. */
+export interface ReadFlags {
+  readonly projectRoot?: string;
+  readonly allowRead?: readonly string[];
+}
+
+let readFlags: ReadFlags = {};
+
+/** Set by cli/main.ts before a command runs. */
+export function setReadFlags(flags: ReadFlags): void {
+  readFlags = flags;
+}
+
+/**
+ * Where an entry file's imports and extern modules may come from: its
+ * project — the nearest folder above it that holds package.json or .git
+ * (the repository it belongs to), else its own folder, or --project-root —
+ * and every --allow-read folder.
+ */
+export function readOptionsFor(entryFile: string): { readonly projectRoot: string; readonly allowRead: readonly string[] } {
+  return { projectRoot: readFlags.projectRoot ?? findProjectRoot(entryFile), allowRead: readFlags.allowRead ?? [] };
+}
+
+function findProjectRoot(entryFile: string): string {
+  const own = path.dirname(path.resolve(entryFile));
+  for (let folder = own; ; folder = path.dirname(folder)) {
+    if (existsSync(path.join(folder, 'package.json')) || existsSync(path.join(folder, '.git'))) return folder;
+    if (path.dirname(folder) === folder) return own;
+  }
 }
 
 /** The one spelling of a user's file in diagnostics: normalised, relative as given. */
@@ -74,6 +116,44 @@ function writeFailure(file: string, error: unknown): string {
     : code === 'ENOTDIR' ? 'a part of its path is a file, not a folder'
     : error instanceof Error ? error.message : String(error);
   return `pipec: cannot write ${file}: ${reason}\n`;
+}
+
+/**
+ * Why `file` could not be written, checked before a long run (train,
+ * profile) so that an output in a missing folder is refused at once rather
+ * than after the work: undefined when its folder exists.
+ */
+export function outputProblem(file: string | undefined): string | undefined {
+  if (file === undefined || file === '-') return undefined;
+  const folder = path.dirname(file);
+  try {
+    if (!statSync(folder).isDirectory()) return `pipec: cannot write ${file}: a part of its path is a file, not a folder\n`;
+  } catch (error) {
+    return writeFailure(file, error);
+  }
+  try {
+    if (statSync(file).isDirectory()) return `pipec: cannot write ${file}: it is a folder\n`;
+  } catch {
+    // Not there yet: it will be created.
+  }
+  return undefined;
+}
+
+/** Why `folder` could not be created or written into (a file in the way), or undefined. */
+export function folderProblem(folder: string): string | undefined {
+  let existing = path.resolve(folder);
+  for (;;) {
+    try {
+      if (!statSync(existing).isDirectory()) {
+        return `pipec: cannot use the folder ${folder}: ${existing === path.resolve(folder) ? 'it is a file' : `${existing} is a file, not a folder`}\n`;
+      }
+      return undefined;
+    } catch {
+      const parent = path.dirname(existing);
+      if (parent === existing) return undefined;
+      existing = parent;
+    }
+  }
 }
 
 /** Writes a command's product to a file, or standard output for none or '-'. Returns the exit code: 2 when it cannot be written. */

@@ -4,6 +4,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { takeExitCode } from './exitCode.ts';
+import { setReadFlags, type ReadFlags } from './io.ts';
 import * as check from './commands/check.ts';
 import * as format from './commands/format.ts';
 import * as compile from './commands/compile.ts';
@@ -33,13 +34,37 @@ export function buildProgram(): Command {
     .description('A declarative language for pipeline-parallel training: check, schedule, simulate and train .pipe programs')
     .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError('(run `pipec --help` for usage)');
+    .showHelpAfterError('(run `pipec --help` for usage)')
+    .option('--project-root <dir>', 'the project folder imports and extern layers must stay in (default: the nearest folder above the file with package.json or .git, else the file\'s own folder)')
+    .option('--allow-read <dir>', 'also read imports and extern layers from this folder (repeatable)', (dir: string, dirs: string[] = []) => [...dirs, dir]);
+  // Every command compiles under the same read access; set it before the command's action runs.
+  program.hook('preAction', () => setReadFlags(program.opts<ReadFlags>()));
   for (const command of commands) command.register(program);
   return program;
 }
 
+/**
+ * The last guard between a user's path and a stack trace: a file-system
+ * error that escaped a command (each command checks its paths first) is one
+ * line naming the path, exit 2. Anything else is pipec's own bug and keeps
+ * its stack.
+ */
+function fileSystemFailure(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !('code' in error) || !('path' in error) || typeof error.path !== 'string') return undefined;
+  const reasons: Record<string, string> = {
+    ENOENT: 'it does not exist', EISDIR: 'it is a folder', ENOTDIR: 'a part of its path is a file, not a folder',
+    EACCES: 'permission denied', EPERM: 'permission denied', EEXIST: 'it already exists', ENOSPC: 'no space left on the device',
+    EROFS: 'the file system is read-only', EIO: 'an input/output error', ELOOP: 'too many symbolic links',
+  };
+  const reason = typeof error.code === 'string' ? reasons[error.code] : undefined;
+  if (reason === undefined) return undefined;
+  const action = 'syscall' in error && typeof error.syscall === 'string' && /^(open|read|stat|lstat|scandir|readlink)$/.test(error.syscall) ? 'read' : 'write';
+  return `pipec: cannot ${action} ${error.path}: ${reason}\n`;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   takeExitCode();
+  setReadFlags({});
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
@@ -47,6 +72,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version exit through here with code 0.
       return error.exitCode === 0 ? 0 : 2;
+    }
+    const failure = fileSystemFailure(error);
+    if (failure !== undefined) {
+      process.stderr.write(failure);
+      return 2;
     }
     throw error;
   }

@@ -63,6 +63,13 @@ export interface CompileRequest {
   /** Reads extern layers' TypeScript (the Node edge passes the ts-morph reader). */
   readonly readExternModule?: ExternModuleReader;
   readonly autoSchedule?: AutoScheduler;
+  /**
+   * The project folder: imports and extern modules resolve inside it or are
+   * refused before they are read (default: the entry file's folder).
+   */
+  readonly projectRoot?: string;
+  /** More folders imports and extern modules may be read from (the CLI's --allow-read DIR). */
+  readonly allowRead?: readonly string[];
 }
 
 /** What a compilation has reached. Every field past `diagnostics` is present once its phase has produced it. */
@@ -110,7 +117,7 @@ const stopped = (compilation: Compilation, phase: Phase) =>
 
 /** A .pipe program, from its entry file to verified instruction streams (or as far as `request.until`). */
 export function compileFile(entryFile: string, host: CompilerHost, request: CompileRequest = {}): Compilation {
-  const parsed = parseProgram(entryFile, host);
+  const parsed = parseProgram(entryFile, host, { projectRoot: request.projectRoot, allowRead: request.allowRead });
   const start: Compilation = {
     origin: 'program', name: entryFile, request, sources: parsed.loaded.sources, diagnostics: parsed.diagnostics, phases: ['parse'], parsed, host,
   };

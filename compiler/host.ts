@@ -6,14 +6,19 @@ export interface CompilerHost {
   readFile(path: string): string | undefined;
   /** Resolve an import specifier written in `fromFile` to a path readFile understands. */
   resolveImport(fromFile: string, specifier: string): string;
+  /**
+   * The path with symbolic links followed (absolute), for deciding whether
+   * an import stays inside the project; hosts without links leave it out.
+   */
+  realPath?(path: string): string;
 }
 
 /**
  * A host over any reader of files (the CLI passes one over node:fs);
  * imports resolve relative to the importing file, POSIX-style.
  */
-export function createReaderHost(readFile: (path: string) => string | undefined): CompilerHost {
-  return { readFile, resolveImport: (fromFile, specifier) => joinPosix(dirnamePosix(fromFile), specifier) };
+export function createReaderHost(readFile: (path: string) => string | undefined, realPath?: (path: string) => string): CompilerHost {
+  return { readFile, resolveImport: (fromFile, specifier) => joinPosix(dirnamePosix(fromFile), specifier), ...(realPath ? { realPath } : {}) };
 }
 
 /** A host over an in-memory map of files (tests, browsers, editors). */

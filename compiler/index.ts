@@ -6,7 +6,7 @@
 // server and the playground import only this file (and runtime/index.ts,
 // grammar/index.ts).
 
-import { checkProgram, type CheckOptions, type CheckResult } from './check/index.ts';
+import { checkProgram, type CheckOptions, type CheckResult, type ReadOptions } from './check/index.ts';
 import { compileFile, type Compilation, type CompileRequest } from './compilation.ts';
 import type { CompilerHost } from './host.ts';
 
@@ -25,7 +25,7 @@ export { hasErrors, type Diagnostic, type Severity, type RelatedSpan } from '../
 export { createMemoryHost, createReaderHost, type CompilerHost } from './host.ts';
 
 // Checking.
-export { checkProgram, type CheckOptions, type CheckResult } from './check/index.ts';
+export { checkProgram, type CheckOptions, type CheckResult, type ReadOptions } from './check/index.ts';
 export type * from './program.ts';
 export {
   formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
@@ -70,7 +70,7 @@ export { tune, type TuneCandidate, type TuneResult } from './tune/tune.ts';
 export type { ExternModuleReader } from './check/extern.ts';
 
 /** `check` under its short name: parse and type-check a program and its imports. */
-export function check(entryFile: string, host: CompilerHost, options: CheckOptions = {}): CheckResult {
+export function check(entryFile: string, host: CompilerHost, options: CheckOptions & ReadOptions = {}): CheckResult {
   return checkProgram(entryFile, host, options);
 }
 

@@ -83,6 +83,9 @@ export const diagnosticMessages = {
   dataMismatch: { code: 'PIPE2044', severity: 'error', template: "data {data} gives {gives}, but model '{model}' takes {takes}", summary: "The pipeline's data source does not produce the model's input or target shapes." },
   tooLarge: { code: 'PIPE2045', severity: 'error', template: '{what} has {count} elements; at most {limit} are allowed', summary: 'A repeat block or device array is implausibly large (a typo such as 0..10000000).' },
   negativeQuantity: { code: 'PIPE2046', severity: 'error', template: '{property} cannot be negative, got {actual}', summary: 'A device or link property (memory, speed, bandwidth, latency) written with a minus sign.', hint: 'write the amount without a minus sign' },
+  readOutsideProject: { code: 'PIPE2250', severity: 'error', template: "'{path}' is outside the project ({root}), so {what} was not read", summary: 'An import or an extern layer names a file outside the project folder (the entry file\'s folder, or the project root the caller set) and outside every folder allowed with --allow-read.', hint: 'move the file into the project, or allow its folder with --allow-read DIR' },
+  importNotPipeSource: { code: 'PIPE2251', severity: 'error', template: "only .pipe files can be imported, not '{path}'; it was not read", summary: 'An import names a file that is not .pipe source, which is refused before it is read.' },
+  externNotModule: { code: 'PIPE2252', severity: 'error', template: "the implementation of extern layer '{name}' must be a TypeScript or JavaScript module (.ts, .mts, .js, .mjs), not '{path}'; it was not read", summary: "An extern layer's `from` names a file that is not a TypeScript or JavaScript module." },
 
   // PIPE3xxx — placement: batch splitting, replicas, stages, devices
   microbatchesDivide: { code: 'PIPE3001', severity: 'error', template: '{microbatches} microbatches do not divide the batch of {batch}', summary: 'The batch does not split evenly into microbatches and no remainder policy is given.' },
@@ -169,6 +172,9 @@ export const diagnosticMessages = {
   checkpointInvalid: { code: 'PIPE6009', severity: 'error', template: '{detail}', summary: 'The checkpoint is missing, corrupt or from another program.' },
   gradientMismatch: { code: 'PIPE6010', severity: 'error', template: '{detail}', summary: 'Pipelined gradients differ from single-device gradients.' },
   externLayer: { code: 'PIPE6011', severity: 'error', template: '{detail}', summary: 'An extern layer module could not be used.' },
+  checkpointWrite: { code: 'PIPE6250', severity: 'error', template: '{detail}', summary: 'A checkpoint could not be written (the previous one is left as it was).' },
+  operationTimedOut: { code: 'PIPE6251', severity: 'error', template: '{detail}', summary: 'One instruction computed longer than --op-timeout (a layer stuck in a loop, a result that never arrives); in-process mode interrupts it.' },
+  runtimeIrInvalid: { code: 'PIPE6252', severity: 'error', template: '{detail}', summary: 'The IR given to run, verify or profile does not match the IR schema (an unknown op, a missing field).' },
   runtimeInternal: { code: 'PIPE6099', severity: 'error', template: '{detail}', summary: 'Internal runtime error.' },
 } as const satisfies Record<string, MessageDefinition>;
 

@@ -8,7 +8,8 @@ import type { BatchFeed } from './data/index.ts';
 import { DeviceInterpreter, type StepOptions, type StepReport, type Transport } from './interpreter.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import { disposeState, type Tensor } from './layers/types.ts';
-import type { FaultLocation } from './messages.ts';
+import { RuntimeFault, type FaultLocation } from './messages.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 import { buildStage, stagesOnDevice, type StageRuntime } from './model.ts';
 
 export interface HostArray {
@@ -68,7 +69,18 @@ export class DeviceHost {
   loadState(state: Readonly<Record<number, StageState>>): void {
     for (const [index, stage] of this.stages) {
       const saved = state[index];
-      if (!saved) throw new Error(`the checkpoint has no state for stage ${index}`);
+      if (!saved) throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `the checkpoint has no state for stage ${index}`);
+      // Every parameter the stage builds, with its shape, before any is replaced (nothing half-loaded).
+      for (const name of stage.parameters.names()) {
+        const wanted = stage.parameters.get(name).shape;
+        const stored = saved.parameters[name];
+        if (!stored) throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `the checkpoint has no parameter '${name}' for stage ${index}`);
+        if (stored.shape.length !== wanted.length || stored.shape.some((size, i) => size !== wanted[i])) {
+          throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `the checkpoint's parameter '${name}' of stage ${index} has the shape [${stored.shape.join(', ')}]; the program's is [${wanted.join(', ')}]`);
+        }
+      }
+      const unknown = Object.keys(saved.parameters).filter((name) => !stage.parameters.names().includes(name));
+      if (unknown.length > 0) throw new RuntimeFault(diagnosticMessages.checkpointInvalid, `the checkpoint has parameters stage ${index} does not have: ${unknown.join(', ')}`);
       stage.parameters.loadValues(Object.fromEntries(Object.entries(saved.parameters).map(([name, array]) => [name, array.values])));
       stage.optimizer.restore(
         new Map(Object.entries(saved.optimizer).map(([name, array]) => [name, array.values])),

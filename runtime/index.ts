@@ -2,14 +2,16 @@
 // gradients against single-device training (`verify`), measure its stage
 // costs (`profile`), and list the backends this machine can run.
 
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { IrProgram } from '../compiler/ir/types.ts';
+import { instructionOps, validateIr as validateIrSchema } from '../compiler/ir/schema.ts';
 import type { CostModel, StageTimes } from '../compiler/cost/types.ts';
 import { listBackends, useBackend, type BackendName, type BackendStatus } from './backends.ts';
-import { programFingerprint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { programFingerprint, readCheckpoint, removeStaleTemporaries, writeCheckpoint } from './checkpoint.ts';
 import { BatchFeed, createDataset, dataShapes, type Dataset } from './data/index.ts';
 import { loadExternLayers, type ExternRegistry } from './layers/registry.ts';
 import { disposeState, type Tensor } from './layers/types.ts';
@@ -46,6 +48,13 @@ export interface SessionOptions {
   readonly timeoutMs?: number;
   /** Replaces the data source the IR names (tests, benchmarks). */
   readonly dataset?: Dataset;
+  /**
+   * Folders extern layer modules may be imported from (default: the base
+   * directory). Importing a module runs it, so IR from elsewhere cannot
+   * make the runtime load any file it names; `pipec` passes the project
+   * and its --allow-read folders, the ones the compiler read the modules from.
+   */
+  readonly externFolders?: readonly string[];
 }
 
 export interface RunOptions extends SessionOptions {
@@ -58,6 +67,12 @@ export interface RunOptions extends SessionOptions {
   readonly evalEvery?: number;
   readonly evalExamples?: number;
   readonly checkFinite?: boolean;
+  /**
+   * An instruction whose computation runs longer than this (ms) stops the
+   * run with PIPE6251, naming it; in-process this interrupts even a
+   * synchronous loop in an extern layer (runtime/opTimeout.ts).
+   */
+  readonly opTimeoutMs?: number;
   readonly onStep?: (record: StepRecord) => void;
   readonly onEvaluation?: (step: number, evaluation: Evaluation) => void;
 }
@@ -87,8 +102,54 @@ export interface RunResult {
   readonly checkpoint?: string;
 }
 
+/**
+ * The IR a caller hands the library may come from anywhere (a file, another
+ * tool, a hand edit), so it is checked against the IR's JSON schema before
+ * anything runs: an unknown op is refused by name, not skipped.
+ */
+export function assertValidIr(ir: unknown): asserts ir is IrProgram {
+  const validation = validateIrSchema(ir);
+  if (validation.valid) return;
+  const unknownOps: string[] = [];
+  const devices = (ir as { devices?: unknown }).devices;
+  if (Array.isArray(devices)) {
+    devices.forEach((device: { name?: unknown; instructions?: unknown }, d) => {
+      if (!Array.isArray(device?.instructions)) return;
+      device.instructions.forEach((instruction: { op?: unknown }, i) => {
+        if (!(instructionOps as readonly unknown[]).includes(instruction?.op)) unknownOps.push(`device ${String(device.name ?? d)} instruction ${i} has the unknown op ${JSON.stringify(instruction?.op)}`);
+      });
+    });
+  }
+  const problems = unknownOps.length > 0 ? unknownOps : validation.errors;
+  const shown = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '');
+  throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `the IR does not match the IR schema: ${shown}${unknownOps.length > 0 ? ` (the ops are ${instructionOps.join(', ')})` : ''}`);
+}
+
 function baseDirectoryOf(options: SessionOptions): string {
   return options.baseDirectory ?? process.cwd();
+}
+
+/** The extern modules the IR names, each inside one of `folders` (links followed), or a PIPE6011 naming the first that is not. */
+function assertExternsInside(ir: IrProgram, baseDirectory: string, folders: readonly string[]): void {
+  const real = (path: string): string => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolvePath(path);
+    }
+  };
+  const roots = folders.map((folder) => real(resolvePath(baseDirectory, folder)));
+  const visit = (layer: IrProgram['model']['layers'][number]): void => {
+    if (layer.implementation) {
+      const file = real(resolvePath(baseDirectory, layer.implementation));
+      if (!roots.some((root) => file === root || file.startsWith(root.endsWith(sep) ? root : root + sep))) {
+        throw new RuntimeFault(diagnosticMessages.externLayer,
+          `the module of extern layer '${layer.operator}', ${layer.implementation}, is outside ${roots.join(' and ')}; it was not loaded (allow its folder with --allow-read DIR, or SessionOptions.externFolders)`);
+      }
+    }
+    layer.children.forEach(visit);
+  };
+  ir.model.layers.forEach(visit);
 }
 
 async function loadExterns(ir: IrProgram, baseDirectory: string): Promise<ExternRegistry> {
@@ -111,6 +172,7 @@ function makeDataset(ir: IrProgram, options: SessionOptions): Dataset {
 export async function openSession(ir: IrProgram, options: SessionOptions = {}): Promise<TrainingSession> {
   const backend = options.backend ?? 'cpu';
   const baseDirectory = baseDirectoryOf(options);
+  assertExternsInside(ir, baseDirectory, options.externFolders ?? ['.']);
   const dataset = makeDataset(ir, options);
   if ((options.mode ?? 'in-process') === 'workers') {
     // The main thread only routes and evaluates the scores; it computes on cpu.
@@ -123,15 +185,18 @@ export async function openSession(ir: IrProgram, options: SessionOptions = {}): 
 
 /** Trains for `steps` optimizer steps (continuing from a checkpoint when asked). */
 export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunResult> {
+  assertValidIr(ir);
+  // Read (and validate) the checkpoint before anything starts: a refused one leaves every file as it was.
+  const resumed = options.resumeDirectory ? readCheckpoint(options.resumeDirectory, ir) : undefined;
+  if (options.checkpointDirectory) removeStaleTemporaries(options.checkpointDirectory);
   const session = await openSession(ir, options);
   try {
     let startStep = 0;
     const lossHistory: number[] = [];
-    if (options.resumeDirectory) {
-      const checkpoint = readCheckpoint(options.resumeDirectory, ir);
-      await session.loadState(checkpoint.stages);
-      startStep = checkpoint.step;
-      lossHistory.push(...checkpoint.losses);
+    if (resumed) {
+      await session.loadState(resumed.stages);
+      startStep = resumed.step;
+      lossHistory.push(...resumed.losses);
     }
     const totalSteps = options.steps ?? 100;
     const records: StepRecord[] = [];
@@ -147,8 +212,10 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
     };
     for (let step = startStep; step < totalSteps; step++) {
       const traceOrigin = options.trace ? now() : undefined;
-      const summary: StepSummary = await session.step({ step, applyOptimizer: true, training: true, checkFinite: options.checkFinite ?? true, traceOrigin });
+      const summary: StepSummary = await session.step({ step, applyOptimizer: true, training: true, checkFinite: options.checkFinite ?? true, traceOrigin, opTimeoutMs: options.opTimeoutMs });
       const examples = ir.batch > 0 ? ir.batch : ir.microbatchSize * ir.microbatches * ir.replicas;
+      // Even with checkFinite off, a step whose loss is not a number ends the run rather than training on.
+      if (!Number.isFinite(summary.loss)) throw new RuntimeFault(diagnosticMessages.nonFinite, `step ${step + 1}: the loss is ${summary.loss}; training stopped`);
       const record: StepRecord = { step, loss: summary.loss, accuracy: summary.accuracy, seconds: summary.seconds, examplesPerSecond: examples / summary.seconds };
       records.push(record);
       lossHistory.push(summary.loss);
@@ -206,6 +273,7 @@ export interface VerifyResult {
 
 /** One step through the pipeline and through plain single-device training; compares the gradients. */
 export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promise<VerifyResult> {
+  assertValidIr(ir);
   const tolerance = options.tolerance ?? 1e-5;
   const session = await openSession(ir, options);
   let summary: StepSummary;
@@ -253,6 +321,8 @@ export interface ProfileOptions {
   readonly mode?: ExecutionMode;
   /** In situ, worker mode: a device silent this long counts as hung (ms). */
   readonly timeoutMs?: number;
+  /** Folders extern layer modules may be imported from (see SessionOptions). */
+  readonly externFolders?: readonly string[];
 }
 
 export interface ProfileResult {
@@ -313,6 +383,7 @@ async function measureTransfer(bytes: number, repeats: number): Promise<number> 
  * stage boundary.
  */
 export async function profile(ir: IrProgram, options: ProfileOptions = {}): Promise<ProfileResult> {
+  assertValidIr(ir);
   if (!options.isolated) return profileInSitu(ir, options);
   return profileIsolated(ir, options);
 }
@@ -321,7 +392,7 @@ async function profileInSitu(ir: IrProgram, options: ProfileOptions): Promise<Pr
   const backend = options.backend ?? 'cpu';
   const repeats = options.repeats ?? 3;
   const mode = options.mode ?? defaultMode(backend);
-  const session = await openSession(ir, { backend, mode, baseDirectory: options.baseDirectory, dataset: options.dataset, timeoutMs: options.timeoutMs });
+  const session = await openSession(ir, { backend, mode, baseDirectory: options.baseDirectory, dataset: options.dataset, timeoutMs: options.timeoutMs, externFolders: options.externFolders });
   try {
     const traces = await traceSteps(session, repeats);
     return { costs: costsFromTraces(ir, traces), backend, microbatchSize: ir.microbatchSize, repeats, mode };
@@ -335,6 +406,7 @@ async function profileIsolated(ir: IrProgram, options: ProfileOptions): Promise<
   const repeats = options.repeats ?? 5;
   await useBackend(backend);
   const baseDirectory = options.baseDirectory ?? process.cwd();
+  assertExternsInside(ir, baseDirectory, options.externFolders ?? ['.']);
   const externs = await loadExterns(ir, baseDirectory);
   const dataset = options.dataset ?? makeDataset(ir, { baseDirectory });
   const feed = new BatchFeed(dataset, ir.seed, ir.microbatchSize, ir.microbatches, ir.replicas);

@@ -13,6 +13,7 @@ import { RuntimeFault, type FaultLocation } from './messages.ts';
 import type { StageRuntime } from './model.ts';
 import type { TraceEvent } from './trace.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
+import { callWithin, OperationTimeout, settleWithin } from './opTimeout.ts';
 
 /** Moves tensors between devices. Takes ownership of what it sends. */
 export interface Transport {
@@ -48,6 +49,12 @@ export interface StepOptions {
   readonly checkFinite: boolean;
   /** Trace origin (ms, performance.timeOrigin-based); events are recorded when set. */
   readonly traceOrigin?: number;
+  /**
+   * In-process mode: an instruction's computation that runs longer than
+   * this (ms) stops the run with PIPE6251 (runtime/opTimeout.ts); receives
+   * and all-reduces, which wait for other devices, are not timed.
+   */
+  readonly opTimeoutMs?: number;
   /** Test hook: make this device fail at an instruction. */
   readonly fault?: { readonly device: number; readonly instruction: number; readonly kind: 'throw' | 'exit' | 'hang' };
 }
@@ -66,6 +73,9 @@ export interface StepReport {
 const OP_LETTER: Partial<Record<Instruction['op'], string>> = {
   forward: 'F', backward: 'B', backward_input: 'I', backward_weight: 'W', loss: 'L', recompute: 'R',
 };
+
+/** Ops whose time is mostly waiting for another device: the op timeout leaves them to the deadlock check. */
+const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'allreduce']);
 
 export function now(): number {
   return performance.timeOrigin + performance.now();
@@ -213,6 +223,31 @@ export class DeviceInterpreter {
     if (!ok) throw new RuntimeFault(diagnosticMessages.nonFinite, `${what} contains NaN or Inf`, location);
   }
 
+  /**
+   * The weight gradients (after W or a fused B, and after an all-reduce) or
+   * the parameters (after the optimizer step) of `stages`, every tensor
+   * checked in one read; the message names the first parameter at fault.
+   */
+  private async checkFiniteParameters(stages: readonly StageRuntime[], what: 'gradient' | 'value', location: FaultLocation, options: StepOptions): Promise<void> {
+    if (!options.checkFinite) return;
+    const named: [string, Tensor][] = [];
+    for (const stage of stages) {
+      for (const name of stage.parameters.names()) {
+        const tensor = what === 'gradient' ? stage.parameters.gradient(name) : stage.parameters.get(name);
+        if (tensor && tensor.dtype === 'float32') named.push([name, tensor]);
+      }
+    }
+    if (named.length === 0) return;
+    const flags = tf.tidy(() => tf.stack(named.map(([, tensor]) => tf.all(tf.isFinite(tensor))).map((flag) => tf.cast(flag, 'int32'))));
+    const values = await flags.data();
+    flags.dispose();
+    const bad = named.findIndex((_, i) => values[i] === 0);
+    if (bad < 0) return;
+    const [name] = named[bad];
+    const detail = what === 'gradient' ? `the weight gradient of '${name}' contains NaN or Inf` : `the parameter '${name}' contains NaN or Inf after the update`;
+    throw new RuntimeFault(diagnosticMessages.nonFinite, detail, location);
+  }
+
   /** Runs the whole stream once (one optimizer step). */
   async runStep(options: StepOptions): Promise<StepReport> {
     const events: TraceEvent[] = [];
@@ -224,7 +259,7 @@ export class DeviceInterpreter {
     const instructions = this.device.instructions;
     for (let index = 0; index < instructions.length; index++) {
       const ins = instructions[index];
-      const location = instructionLocation(this.device, index, this.perStageOptimizer);
+      const location = { ...instructionLocation(this.device, index, this.perStageOptimizer), step: options.step };
       this.current = location;
       this.observer?.(location);
       if (options.fault && options.fault.device === this.device.index && options.fault.instruction === index) {
@@ -236,9 +271,13 @@ export class DeviceInterpreter {
       let waited = 0;
       this.lastTag = undefined;
       try {
-        waited = await this.execute(ins, location, options, losses, corrects, (count) => { counted += count; });
+        const work = this.execute(ins, location, options, losses, corrects, (count) => { counted += count; });
+        waited = await (WAITS_FOR_PEERS.has(ins.op) ? work : settleWithin(options.opTimeoutMs, work));
       } catch (error) {
         if (error instanceof RuntimeFault) throw error;
+        if (error instanceof OperationTimeout) {
+          throw new RuntimeFault(diagnosticMessages.operationTimedOut, `${ins.op} ${error.message} (--op-timeout ${error.timeoutMs / 1000}); the run was stopped`, location);
+        }
         throw new RuntimeFault(diagnosticMessages.runtimeInternal, error instanceof Error ? error.message : String(error), location);
       }
       occupied = this.slots.reduce((n, slot) => n + (slot ? 1 : 0), 0);
@@ -295,6 +334,8 @@ export class DeviceInterpreter {
         const { input, target } = this.loadTensors(step, microbatch);
         if (ins.stage === 0 && !slot.input) slot.input = input; else input.dispose();
         if (ins.stage === this.ir.stages.length - 1 && !slot.target) slot.target = target; else target.dispose();
+        await this.checkFinite(slot.input, 'the input data', location, options);
+        await this.checkFinite(slot.target, 'the target data', location, options);
         return 0;
       }
       case 'recv_act': {
@@ -337,7 +378,7 @@ export class DeviceInterpreter {
         const stage = this.stage(ins.stage, location);
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
         if (!slot.input) slot.input = this.localInput(ins.stage, microbatch, step, location);
-        const result = stage.layer.forward(stage.parameters, slot.input, this.context(step, microbatch, options.training));
+        const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, microbatch, options.training)));
         slot.output?.dispose();
         slot.output = result.output;
         if (stage.recompute) {
@@ -352,15 +393,16 @@ export class DeviceInterpreter {
       case 'recompute': {
         const stage = this.stage(ins.stage, location);
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
-        this.recompute(stage, slot, step, options, location);
+        await this.recompute(stage, slot, step, options, location);
         return 0;
       }
       case 'loss': {
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
         if (!slot.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'loss before the last stage produced an output', location);
         if (!slot.target) slot.target = this.loadTensors(step, microbatch).target;
-        const result = computeLoss(this.lossName, slot.output, slot.target, 1 / this.ir.microbatches);
+        const result = callWithin(options.opTimeoutMs, () => computeLoss(this.lossName, slot.output!, slot.target!, 1 / this.ir.microbatches));
         await this.checkFinite(result.loss, 'the loss', location, options);
+        await this.checkFinite(result.gradient, 'the gradient of the loss', location, options);
         losses.push(result.loss);
         if (result.correct) corrects.push(result.correct);
         count(result.count);
@@ -378,11 +420,11 @@ export class DeviceInterpreter {
         if (slot.offloaded !== undefined) this.reload(slot);
         if (slot.saved === undefined) {
           if (!slot.needsRecompute) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'backward before forward', location);
-          this.recompute(stage, slot, step, options, location);
+          await this.recompute(stage, slot, step, options, location);
         }
         const context = this.context(step, microbatch, options.training);
         // Nobody consumes the first stage's input gradient: its first layer may skip computing it.
-        const result = stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient, context, ins.stage !== 0);
+        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, ins.stage !== 0));
         disposeState(slot.saved);
         slot.saved = undefined;
         slot.outputGradient.dispose();
@@ -390,8 +432,9 @@ export class DeviceInterpreter {
         slot.inputGradient = ins.stage === 0 ? (result.inputGradient?.dispose(), null) : result.inputGradient;
         await this.checkFinite(slot.inputGradient, `the input gradient of stage ${ins.stage}`, location, options);
         if (ins.op === 'backward') {
-          stage.layer.backwardWeight(stage.parameters, result.pending, context);
+          callWithin(options.opTimeoutMs, () => stage.layer.backwardWeight(stage.parameters, result.pending, context));
           disposeState(result.pending);
+          await this.checkFiniteParameters([stage], 'gradient', location, options);
         } else {
           slot.pending = result.pending;
         }
@@ -401,9 +444,10 @@ export class DeviceInterpreter {
         const stage = this.stage(ins.stage, location);
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
         if (slot.pending === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'backward_weight before backward_input', location);
-        stage.layer.backwardWeight(stage.parameters, slot.pending, this.context(step, microbatch, options.training));
+        callWithin(options.opTimeoutMs, () => stage.layer.backwardWeight(stage.parameters, slot.pending, this.context(step, microbatch, options.training)));
         disposeState(slot.pending);
         slot.pending = undefined;
+        await this.checkFiniteParameters([stage], 'gradient', location, options);
         return 0;
       }
       case 'offload': {
@@ -437,20 +481,33 @@ export class DeviceInterpreter {
         const group = ins.group ?? [this.device.index];
         const started = now();
         await this.allreduce(stage, group, step);
-        return now() - started;
+        const waited = now() - started;
+        await this.checkFiniteParameters([stage], 'gradient', location, options);
+        return waited;
       }
       case 'optimizer_step': {
         if (!options.applyOptimizer) return 0;
         const targets = this.perStageOptimizer ? [this.stage(ins.stage, location)] : [...this.stages.values()];
-        for (const stage of targets) stage.optimizer.apply(stage.parameters);
+        for (const stage of targets) callWithin(options.opTimeoutMs, () => stage.optimizer.apply(stage.parameters));
+        await this.checkFiniteParameters(targets, 'value', location, options);
         return 0;
       }
+      default:
+        // run() validates the IR first; a stream built some other way still never skips an op it does not know.
+        throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `unknown op ${JSON.stringify((ins as { op: unknown }).op)}`, location);
     }
   }
 
-  private recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): void {
+  private async recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): Promise<void> {
     if (!slot.input) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'recompute without the stage input', location);
-    const result = stage.layer.forward(stage.parameters, slot.input, this.context(step, slot.microbatch, options.training));
+    const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, slot.microbatch, options.training)));
+    try {
+      await this.checkFinite(result.output, `the recomputed output of stage ${stage.index}`, location, options);
+    } catch (error) {
+      result.output.dispose();
+      disposeState(result.saved);
+      throw error;
+    }
     result.output.dispose();
     disposeState(slot.saved);
     slot.saved = result.saved;

@@ -7,6 +7,8 @@ import { diagnosticMessages, formatTemplate, messageByCode, type MessageDefiniti
 
 /** Where in the instruction streams a fault happened. */
 export interface FaultLocation {
+  /** The training step, 0-based (shown 1-based, as `pipec train` counts its steps), when known. */
+  readonly step?: number;
   readonly device: number;
   readonly deviceName: string;
   readonly instruction?: number;
@@ -16,7 +18,7 @@ export interface FaultLocation {
 }
 
 export function describeLocation(location: FaultLocation): string {
-  const parts = [`device ${location.deviceName} (#${location.device})`];
+  const parts = [...(location.step === undefined ? [] : [`step ${location.step + 1}`]), `device ${location.deviceName} (#${location.device})`];
   if (location.instruction !== undefined) parts.push(`instruction ${location.instruction} ${location.op ?? ''}`.trimEnd());
   if (location.stage !== undefined) parts.push(`stage ${location.stage}`);
   if (location.microbatch !== undefined) parts.push(`microbatch ${location.microbatch}`);

@@ -74,6 +74,8 @@ export class WorkerSession implements TrainingSession {
   private readonly timeoutMs: number;
   private readonly readyPromise: Promise<void>;
   private readonly board: ProgressBoard;
+  /** The step being run, for fault messages. */
+  private currentStep: number | undefined;
   /** Board ticks summed over the workers at the last check: a change is progress. */
   private lastTicks = -1;
 
@@ -155,9 +157,10 @@ export class WorkerSession implements TrainingSession {
   private locationOf(entry: DeviceWorker): FaultLocation {
     const { instruction } = this.board.read(entry.row);
     const device = this.ir.devices[entry.row];
+    const step = this.currentStep === undefined ? {} : { step: this.currentStep };
     return instruction >= 0 && instruction < device.instructions.length
-      ? instructionLocation(device, instruction, entry.perStageOptimizer)
-      : { device: entry.device, deviceName: entry.name };
+      ? { ...instructionLocation(device, instruction, entry.perStageOptimizer), ...step }
+      : { device: entry.device, deviceName: entry.name, ...step };
   }
 
   private checkProgress(): void {
@@ -205,7 +208,9 @@ export class WorkerSession implements TrainingSession {
   async step(options: SessionStepOptions): Promise<StepSummary> {
     const started = performance.now();
     this.lastActivity = Date.now();
+    this.currentStep = options.step;
     const reports = await Promise.all(this.workers.map((w) => this.call<StepReport>(w, { method: 'step', options })));
+    this.currentStep = undefined;
     return summarize(this.ir, options.step, reports, (performance.now() - started) / 1000);
   }
 

@@ -51,9 +51,9 @@ export function caseOptions(source: string): { pipeline?: string } {
 
 /** What `pipec check` prints for a case, without colour. */
 export function renderCase(relativePath: string): string {
-  // What `pipec check` does: every pipeline through the deadlock proof, files read from disk.
+  // What `pipec check` does: every pipeline through the deadlock proof, files read from disk, the repository as the project.
   const host = createReaderHost((file) => (statSync(file, { throwIfNoEntry: false })?.isFile() ? readText(file, 'utf8') : undefined));
-  const result = verifyEveryPipeline(compileFile(path.normalize(relativePath), host, { ...caseOptions(readFileSync(relativePath, 'utf8')), readExternModule, until: 'check' }));
+  const result = verifyEveryPipeline(compileFile(path.normalize(relativePath), host, { ...caseOptions(readFileSync(relativePath, 'utf8')), readExternModule, until: 'check', projectRoot: '.' }));
   if (result.stop?.kind === 'usage') throw new Error(`cannot read ${relativePath}`);
   return renderDiagnostics(result.diagnostics, result.sources, { color: false, format: 'text' });
 }

@@ -14,7 +14,7 @@ import {
 } from '../../compiler/index.ts';
 import { readExternModule } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
-import { addFormatOptions, addMaxErrorsOption, chosenFormat, createNodeHost, entryName, readInputFile, unreadableReason, useColor } from '../io.ts';
+import { addFormatOptions, addMaxErrorsOption, chosenFormat, createNodeHost, entryName, readInputFile, readOptionsFor, unreadableReason, useColor } from '../io.ts';
 import { renderDiagnostics, summarizeDiagnostics, toJsonDiagnostics } from '../render.ts';
 import { addWatchOption, watchAndRerun } from '../watch.ts';
 
@@ -64,7 +64,7 @@ function printChecks(files: readonly string[], options: CheckCommandOptions): vo
 
 /** Every pipeline of FILE through the core's phases, up to the deadlock proof. */
 export function checkOneFile(file: string, pipeline?: string): Compilation {
-  return verifyEveryPipeline(compileFile(entryName(file), createNodeHost(), { pipeline, readExternModule }));
+  return verifyEveryPipeline(compileFile(entryName(file), createNodeHost(), { pipeline, readExternModule, ...readOptionsFor(file) }));
 }
 
 /** The command's work without process I/O, for tests. */

@@ -3,10 +3,10 @@
 // --check only reports files that are not formatted (exit 1). A file with
 // syntax errors is never rewritten: its errors are reported (exit 1).
 
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse, printDocument } from '../../grammar/index.ts';
 import { setExitCode } from '../exitCode.ts';
+import { readInputFile, writeOutput } from '../io.ts';
 import { renderDiagnostics } from '../render.ts';
 
 interface FormatOptions {
@@ -35,14 +35,13 @@ export function formatFiles(files: readonly string[], options: FormatOptions): n
   }
   let code = 0;
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      process.stderr.write(`pipec fmt: cannot read ${file}: ${(error as Error).message}\n`);
+    const read = readInputFile(file);
+    if ('error' in read) {
+      process.stderr.write(read.error);
       code = Math.max(code, 2);
       continue;
     }
+    const { text } = read;
     const { document, diagnostics } = parse({ name: file, text });
     const errors = diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) {
@@ -58,7 +57,7 @@ export function formatFiles(files: readonly string[], options: FormatOptions): n
         code = Math.max(code, 1);
       }
     } else if (options.write) {
-      if (formatted !== text) writeFileSync(file, formatted);
+      if (formatted !== text) code = Math.max(code, writeOutput(file, formatted));
     } else {
       process.stdout.write(formatted);
     }

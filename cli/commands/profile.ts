@@ -6,11 +6,11 @@
 // pipeline runs a few traced steps the way it trains; --isolated times each
 // stage alone on one engine (any schedule, nothing run).
 
-import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { profile, type ExecutionMode } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
+import { outputProblem, writeOutput } from '../io.ts';
 import { compileForRuntime, reportRuntimeFailure } from '../runtime/compileForRuntime.ts';
 
 export interface ProfileCommandOptions {
@@ -44,11 +44,16 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
     process.stderr.write(`pipec profile: --repeats needs a positive integer, not '${options.repeats}'\n`);
     return 2;
   }
+  const unwritable = outputProblem(options.output);
+  if (unwritable !== undefined) {
+    process.stderr.write(unwritable);
+    return 2;
+  }
   const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'profile' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   try {
-    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd(), isolated: options.isolated, mode: options.mode });
+    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd(), externFolders: compiled.externFolders, isolated: options.isolated, mode: options.mode });
     const document = {
       version: 1,
       ...result.costs,
@@ -57,7 +62,8 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
     };
     const text = `${JSON.stringify(document, null, 2)}\n`;
     if (options.output) {
-      writeFileSync(options.output, text);
+      const written = writeOutput(options.output, text);
+      if (written !== 0) return written;
       const ms = (s: number): string => (s * 1000).toFixed(2);
       const costs = result.costs;
       process.stderr.write(costs.stages.map((stage, i) => `stage ${i}: F ${ms(stage.forward)} ms, I ${ms(stage.backwardInput)} ms, W ${ms(stage.backwardWeight)} ms, B ${ms(stage.backward)} ms` +

@@ -4,14 +4,13 @@
 // instruction streams on TensorFlow.js. Exit 0 when training finished, 1 on
 // program errors or a runtime failure (PIPE6xxx), 2 on usage problems.
 
-import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import { run, RuntimeFault, type Evaluation, type StepRecord } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
-import { addFormatOptions, chosenFormat } from '../io.ts';
+import { addFormatOptions, chosenFormat, folderProblem, outputProblem, writeOutput } from '../io.ts';
 import { compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface TrainCommandOptions extends ModeFlags {
@@ -26,12 +25,20 @@ export interface TrainCommandOptions extends ModeFlags {
   readonly evalEvery?: string;
   readonly pipeline?: string;
   readonly timeout?: string;
+  readonly opTimeout?: string;
 }
 
 function positiveInteger(value: string | undefined, flag: string): number | undefined | Error {
   if (value === undefined) return undefined;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) return new Error(`pipec train: ${flag} needs a positive integer, not '${value}'`);
+  return parsed;
+}
+
+function positiveNumber(value: string | undefined, flag: string): number | undefined | Error {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) return new Error(`pipec train: ${flag} needs a positive number of seconds, not '${value}'`);
   return parsed;
 }
 
@@ -50,7 +57,8 @@ export function register(program: Command): void {
     .option('--trace <file>', 'write a Chrome/Perfetto trace of what each device did')
     .option('--eval-every <k>', 'evaluate on the held-out set every k steps')
     .option('--pipeline <name>', 'the pipeline to train (default: the first in the file)')
-    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120');
+    .option('--timeout <seconds>', 'worker mode: stop when no device makes progress this long', '120')
+    .option('--op-timeout <seconds>', 'stop when one instruction computes longer than this; in-process it interrupts even an extern layer stuck in a loop');
   addFormatOptions(command, ['text', 'json'], 'text', 'json: one JSON summary instead of progress and text')
     .action(async (file: string, options: TrainCommandOptions) => {
       setExitCode(await runTrain(file, { ...options, json: chosenFormat(options, 'text') === 'json' }));
@@ -62,7 +70,8 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   const evalEvery = positiveInteger(options.evalEvery, '--eval-every');
   const checkpointEvery = positiveInteger(options.checkpointEvery, '--checkpoint-every');
   const timeout = positiveInteger(options.timeout, '--timeout');
-  for (const value of [steps, evalEvery, checkpointEvery, timeout]) {
+  const opTimeout = positiveNumber(options.opTimeout, '--op-timeout');
+  for (const value of [steps, evalEvery, checkpointEvery, timeout, opTimeout]) {
     if (value instanceof Error) {
       process.stderr.write(`${value.message}\n`);
       return 2;
@@ -70,6 +79,12 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   }
   if (options.workers && options.inProcess) {
     process.stderr.write('pipec train: choose one of --workers and --in-process\n');
+    return 2;
+  }
+  // Outputs are checked before training, not found unwritable after it.
+  const unwritable = outputProblem(options.trace) ?? (options.checkpoint === undefined ? undefined : folderProblem(options.checkpoint));
+  if (unwritable !== undefined) {
+    process.stderr.write(unwritable);
     return 2;
   }
   const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'train' });
@@ -102,14 +117,18 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   };
   try {
     const result = await run(ir, {
-      backend: options.backend, mode, steps: totalSteps, baseDirectory: process.cwd(),
+      backend: options.backend, mode, steps: totalSteps, baseDirectory: process.cwd(), externFolders: compiled.externFolders,
       checkpointDirectory: options.checkpoint, checkpointEvery: checkpointEvery as number | undefined,
       resumeDirectory: options.resume, trace: options.trace !== undefined,
       evalEvery: evalEvery as number | undefined, timeoutMs: ((timeout as number | undefined) ?? 120) * 1000,
+      opTimeoutMs: opTimeout === undefined ? undefined : (opTimeout as number) * 1000,
       onStep, onEvaluation: (step, evaluation) => { if (step < totalSteps) onEvaluation(step, evaluation); },
     });
     bar?.stop();
-    if (options.trace && result.trace) writeFileSync(options.trace, JSON.stringify(result.trace));
+    if (options.trace && result.trace) {
+      const written = writeOutput(options.trace, JSON.stringify(result.trace));
+      if (written !== 0) return written;
+    }
     const last = result.steps[result.steps.length - 1];
     if (json) {
       process.stdout.write(`${JSON.stringify({

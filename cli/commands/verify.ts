@@ -44,7 +44,7 @@ export async function runVerify(file: string, options: VerifyCommandOptions): Pr
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   try {
-    const result = await verify(ir, { backend: options.backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd() });
+    const result = await verify(ir, { backend: options.backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd(), externFolders: compiled.externFolders });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {

@@ -6,10 +6,14 @@ import { availableParallelism } from 'node:os';
 import type { IrProgram } from '../../compiler/index.ts';
 import { RuntimeFault, type BackendName } from '../../runtime/index.ts';
 import { compileForCommand } from '../compileForCommand.ts';
-import { useColor } from '../io.ts';
+import { readOptionsFor, useColor } from '../io.ts';
 
 export type CompiledForRuntime =
-  | { readonly kind: 'ok'; readonly ir: IrProgram; readonly steps?: number }
+  | {
+    readonly kind: 'ok'; readonly ir: IrProgram; readonly steps?: number;
+    /** Where the compiler was allowed to read extern modules: the runtime imports them only from there. */
+    readonly externFolders: readonly string[];
+  }
   | { readonly kind: 'failed'; readonly exitCode: number };
 
 export function compileForRuntime(file: string, options: { readonly pipeline?: string; readonly purpose: string }): CompiledForRuntime {
@@ -19,7 +23,8 @@ export function compileForRuntime(file: string, options: { readonly pipeline?: s
     return { kind: 'failed', exitCode: result.exitCode };
   }
   if (result.warnings !== '') process.stderr.write(result.warnings);
-  return { kind: 'ok', ir: result.compilation.ir!, steps: result.compilation.program!.pipeline.steps };
+  const access = readOptionsFor(file);
+  return { kind: 'ok', ir: result.compilation.ir!, steps: result.compilation.program!.pipeline.steps, externFolders: [access.projectRoot, ...access.allowRead] };
 }
 
 export interface ModeFlags {

@@ -12,6 +12,7 @@ import type { ExternLayerDeclaration, TypedParameter } from '../../grammar/ast.t
 import type { CompilerHost } from '../host.ts';
 import type { Reporter } from './context.ts';
 import { checkExternCostClause, type ExternCostClause } from './externCost.ts';
+import { mayRead, projectRoot, type ReadAccess } from './readAccess.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export type ExternParameterType = 'int' | 'float' | 'bool' | 'string';
@@ -49,6 +50,7 @@ export function checkExternLayer(
   fromFile: string,
   host: CompilerHost,
   reporter: Reporter,
+  access: ReadAccess,
   readModule: ExternModuleReader = readExternModuleByText,
 ): CheckedExternLayer | undefined {
   const name = declaration.name.name;
@@ -65,6 +67,14 @@ export function checkExternLayer(
   const cost = checkExternCostClause(declaration, reporter);
   const specifier = declaration.path.value;
   const implementation = host.resolveImport(fromFile, specifier);
+  if (!/\.(ts|mts|js|mjs)$/.test(implementation)) {
+    reporter.report(diagnosticMessages.externNotModule, declaration.path.span, { name, path: specifier });
+    return undefined;
+  }
+  if (!mayRead(access, implementation, host)) {
+    reporter.report(diagnosticMessages.readOutsideProject, declaration.path.span, { what: `the implementation of extern layer '${name}'`, path: specifier, root: projectRoot(access) });
+    return undefined;
+  }
   const text = host.readFile(implementation);
   if (text === undefined) {
     reporter.report(diagnosticMessages.externNotFound, declaration.path.span, {

@@ -7,6 +7,7 @@ import type { Document } from '../../grammar/ast.ts';
 import { parse } from '../../grammar/index.ts';
 import { makeSource } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
+import { mayRead, projectRoot, type ReadAccess } from './readAccess.ts';
 import { standardLibrary } from '../stdlib/index.ts';
 import type { Reporter } from './context.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -26,7 +27,7 @@ export interface LoadedProgram {
   readonly entryFound: boolean;
 }
 
-export function loadDocuments(entryFile: string, host: CompilerHost, reporter: Reporter): LoadedProgram {
+export function loadDocuments(entryFile: string, host: CompilerHost, reporter: Reporter, access: ReadAccess): LoadedProgram {
   const sources = new Map<string, string>();
   const documents: LoadedDocument[] = [];
   const loaded = new Set<string>();
@@ -74,6 +75,15 @@ export function loadDocuments(entryFile: string, host: CompilerHost, reporter: R
         continue;
       }
       if (loaded.has(target)) continue;
+      // Refused before reading: only .pipe source inside the project is ever read, so no other file's text reaches a code frame.
+      if (!target.endsWith('.pipe')) {
+        reporter.report(diagnosticMessages.importNotPipeSource, declaration.path.span, { path: specifier });
+        continue;
+      }
+      if (!mayRead(access, target, host)) {
+        reporter.report(diagnosticMessages.readOutsideProject, declaration.path.span, { what: 'the import', path: specifier, root: projectRoot(access) });
+        continue;
+      }
       const importedText = host.readFile(target);
       if (importedText === undefined) {
         reporter.report(diagnosticMessages.importNotFound, declaration.path.span, { path: specifier }, {

@@ -20,6 +20,7 @@ import type { DeclarationTable } from './declarations.ts';
 import { checkExternLayer } from './extern.ts';
 import type { ExternModuleReader } from './extern.ts';
 import { loadDocuments, type LoadedProgram } from './imports.ts';
+import { readAccessFor, type ReadAccess } from './readAccess.ts';
 import { checkModel } from './model.ts';
 import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
@@ -39,6 +40,14 @@ export interface CheckOptions {
   readonly readExternModule?: ExternModuleReader;
 }
 
+/** Where imports and extern modules may come from besides the project (compiler/check/readAccess.ts). */
+export interface ReadOptions {
+  /** The project folder (default: the entry file's folder); imports and extern modules resolve inside it. */
+  readonly projectRoot?: string;
+  /** More folders whose .pipe files and extern modules may be read. */
+  readonly allowRead?: readonly string[];
+}
+
 export interface CheckResult {
   /** The selected pipeline's program (options.pipeline, else the entry file's first), when nothing has errors. */
   readonly program?: CheckedProgram;
@@ -52,15 +61,18 @@ export interface CheckResult {
 export interface ParsedProgram {
   readonly entryFile: string;
   readonly loaded: LoadedProgram;
+  /** The folders imports and extern modules were allowed to come from. */
+  readonly access: ReadAccess;
   readonly diagnostics: readonly Diagnostic[];
 }
 
 /** Parse phase: reads the entry file and everything it imports through the host. */
-export function parseProgram(entryFile: string, host: CompilerHost): ParsedProgram {
+export function parseProgram(entryFile: string, host: CompilerHost, readOptions: ReadOptions = {}): ParsedProgram {
   const reporter = createReporter();
-  const loaded = loadDocuments(entryFile, host, reporter);
+  const access = readAccessFor(entryFile, host, readOptions);
+  const loaded = loadDocuments(entryFile, host, reporter, access);
   if (!loaded.entryFound) reporter.report(diagnosticMessages.importNotFound, { file: entryFile, start: 0, end: 0 }, { path: entryFile });
-  return { entryFile, loaded, diagnostics: reporter.diagnostics };
+  return { entryFile, loaded, access, diagnostics: reporter.diagnostics };
 }
 
 /**
@@ -79,8 +91,8 @@ export function entryDocument(parsed: ParsedProgram): Document | undefined {
   return parsed.loaded.documents.find((loaded) => loaded.file === parsed.entryFile && !loaded.isStandardLibrary)?.document;
 }
 
-export function checkProgram(entryFile: string, host: CompilerHost, options: CheckOptions = {}): CheckResult {
-  return checkParsedProgram(parseProgram(entryFile, host), host, options);
+export function checkProgram(entryFile: string, host: CompilerHost, options: CheckOptions & ReadOptions = {}): CheckResult {
+  return checkParsedProgram(parseProgram(entryFile, host, options), host, options);
 }
 
 /** Check phase: names, types, shapes, placement and settings of every declaration. */
@@ -93,7 +105,7 @@ export function checkParsedProgram(parsed: ParsedProgram, host: CompilerHost, op
 
   const externs = new Map<string, ExternLayerEntry>();
   for (const [name, { declaration, file }] of table.externs) {
-    externs.set(name, { declaration, checked: checkExternLayer(declaration, file, host, reporter, options.readExternModule) });
+    externs.set(name, { declaration, checked: checkExternLayer(declaration, file, host, reporter, parsed.access, options.readExternModule) });
   }
 
   // Every model and cluster the user wrote is checked, used or not.

@@ -17,7 +17,8 @@ export const nodeHost = createReaderHost((file) => {
 
 /** FILE compiled as far as `request.until` (default: verified streams). */
 export function compileOnDisk(file: string, request: CompileRequest = {}): Compilation {
-  return compileFile(path.normalize(file), nodeHost, { readExternModule, ...request });
+  // The repository is the project, as `pipec` finds it (the folder with package.json).
+  return compileFile(path.normalize(file), nodeHost, { readExternModule, projectRoot: '.', ...request });
 }
 
 /** Only the checker's work: what `pipec check` reports before any schedule is compiled. */

@@ -80,6 +80,11 @@ export function handIr(options: HandIrOptions): IrProgram {
       const previous = replica * ranks + rank - 1;
       const next = replica * ranks + rank + 1;
       const instructions: Instruction[] = [];
+      // What a send or receive moves: one microbatch of the stage boundary's activation (or its gradient), f32.
+      const boundaryBytes = (producer: number): number => {
+        const last = stages[producer].layers.at(-1)!;
+        return 4 * options.microbatchSize * options.layers[last].outputShape.reduce((a, b) => a * b, 1);
+      };
       const slotOf = new Map<number, number>();
       const free: number[] = [];
       let slots = 0;
@@ -96,9 +101,9 @@ export function handIr(options: HandIrOptions): IrProgram {
         if (action.kind === 'F') {
           const slot = take(mb);
           if (stage === 0) instructions.push({ op: 'load_microbatch', stage, microbatch: mb, slot });
-          else instructions.push({ op: 'recv_act', stage, microbatch: mb, slot, peer: previous });
+          else instructions.push({ op: 'recv_act', stage, microbatch: mb, slot, peer: previous, bytes: boundaryBytes(stage - 1) });
           instructions.push({ op: options.recompute ? 'forward' : 'forward', stage, microbatch: mb, slot });
-          if (stage < ranks - 1) instructions.push({ op: 'send_act', stage, microbatch: mb, slot, peer: next });
+          if (stage < ranks - 1) instructions.push({ op: 'send_act', stage, microbatch: mb, slot, peer: next, bytes: boundaryBytes(stage) });
           else instructions.push({ op: 'loss', stage, microbatch: mb, slot });
           continue;
         }
@@ -110,10 +115,10 @@ export function handIr(options: HandIrOptions): IrProgram {
           live--;
           continue;
         }
-        if (stage < ranks - 1) instructions.push({ op: 'recv_grad', stage, microbatch: mb, slot, peer: next });
+        if (stage < ranks - 1) instructions.push({ op: 'recv_grad', stage, microbatch: mb, slot, peer: next, bytes: boundaryBytes(stage) });
         if (options.recompute) instructions.push({ op: 'recompute', stage, microbatch: mb, slot });
         instructions.push({ op: action.kind === 'B' ? 'backward' : 'backward_input', stage, microbatch: mb, slot });
-        if (stage > 0) instructions.push({ op: 'send_grad', stage, microbatch: mb, slot, peer: previous });
+        if (stage > 0) instructions.push({ op: 'send_grad', stage, microbatch: mb, slot, peer: previous, bytes: boundaryBytes(stage - 1) });
         if (action.kind === 'B') {
           instructions.push({ op: 'free', stage, microbatch: mb, slot });
           free.push(slot);
@@ -121,7 +126,8 @@ export function handIr(options: HandIrOptions): IrProgram {
         }
       }
       if (replicas > 1) {
-        instructions.push({ op: 'allreduce', stage, group: Array.from({ length: replicas }, (_, r) => r * ranks + rank) });
+        const weights = stages[stage].layers.reduce((sum, layer) => sum + options.layers[layer].parameters, 0);
+        instructions.push({ op: 'allreduce', stage, group: Array.from({ length: replicas }, (_, r) => r * ranks + rank), bytes: 4 * weights });
       }
       instructions.push({ op: 'optimizer_step', stage });
       void live;
