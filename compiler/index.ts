@@ -18,11 +18,16 @@ export {
 } from './compilation.ts';
 
 // Front end.
-export { parse, printDocument, visit, type ParseResult } from '../grammar/index.ts';
+export { parse, printDocument, visit, isName, lexicalTokens, KEYWORD_WORDS, type ParseResult, type LexicalClass, type LexicalToken } from '../grammar/index.ts';
 export type * from '../grammar/ast.ts';
 export { makeSource, LineMap, type Source, type Span } from '../grammar/source.ts';
-export { hasErrors, type Diagnostic, type Severity, type RelatedSpan } from '../grammar/diagnostic.ts';
+export { hasErrors, type Diagnostic, type Severity, type RelatedSpan, type Suggestion } from '../grammar/diagnostic.ts';
 export { createMemoryHost, createReaderHost, type CompilerHost } from './host.ts';
+
+// Names: declarations and their uses, for editors.
+export {
+  indexCompilationSymbols, indexSymbols, type IndexedDocument, type SymbolDefinition, type SymbolIndex, type SymbolKind, type SymbolOccurrence,
+} from './symbols.ts';
 
 // Checking.
 export { checkProgram, type CheckOptions, type CheckResult } from './check/index.ts';
