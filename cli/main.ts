@@ -16,13 +16,14 @@ import * as train from './commands/train.ts';
 import * as profile from './commands/profile.ts';
 import * as verify from './commands/verify.ts';
 import * as backends from './commands/backends.ts';
+import * as lsp from './commands/lsp.ts';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 const commands: readonly CommandModule[] = [
-  check, format, compile, schedule, exportCommand, simulate, show, tune, train, profile, verify, backends,
+  check, format, compile, schedule, exportCommand, simulate, show, tune, train, profile, verify, backends, lsp,
 ];
 
 

@@ -37,6 +37,8 @@ export {
   type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind,
 } from './layers/catalog.ts';
 export { describeBound } from './check/arguments.ts';
+export { pipelineSettingsCatalog } from './check/settings.ts';
+export { DTYPES, LOSS_FUNCTIONS } from './check/model.ts';
 
 // Schedules and lowering.
 export { type AutoScheduler } from './lower/compile.ts';
@@ -52,7 +54,7 @@ export { lowerToInstructionStreams } from './lower/lower.ts';
 export { bareScheduleIr } from './lower/bare.ts';
 export type { ComputeSchedule, ComputeAction, PipelineShape } from './schedule/types.ts';
 export {
-  classifyPlacement, describePlacement, explicitPlacement, parsePlacementKind, placeRegular, placementFromDeclaration,
+  REGULAR_PLACEMENT_KINDS, classifyPlacement, describePlacement, explicitPlacement, parsePlacementKind, placeRegular, placementFromDeclaration,
   regularStageDevices, satisfiesPlacement, type Placement, type PlacementKind, type RegularPlacementKind,
 } from './placement.ts';
 export { IR_VERSION, type IrProgram, type Instruction, type InstructionOp } from './ir/types.ts';

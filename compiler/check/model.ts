@@ -21,8 +21,8 @@ import { evaluateExternCosts } from './externCost.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
-const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
-const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
+export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
+export const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
 
 /** What stage references resolve against: the model's top-level units by name. */
 export interface ModelLayerTable {

@@ -77,6 +77,17 @@ const DATA_SOURCES: Readonly<Record<string, readonly ArgumentSchema[]>> = {
   ],
 };
 
+/** What a pipeline may set, for editors' completion: the setting keys, and the optimizers and data sources with their arguments. */
+export function pipelineSettingsCatalog(): {
+  readonly settings: readonly string[];
+  readonly optimizers: Readonly<Record<string, readonly ArgumentSchema[]>>;
+  readonly dataSources: Readonly<Record<string, readonly ArgumentSchema[]>>;
+  readonly remainders: readonly string[];
+} {
+  const optimizers = Object.fromEntries(Object.entries(OPTIMIZERS).map(([name, { schema }]) => [name, schema]));
+  return { settings: Object.keys(SETTINGS), optimizers, dataSources: DATA_SOURCES, remainders: ['drop', 'pad'] };
+}
+
 export interface PipelineSettings {
   readonly model?: { readonly name: string; readonly span: Span };
   readonly cluster?: { readonly name: string; readonly span: Span };
