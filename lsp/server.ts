@@ -12,7 +12,7 @@ import { editorDiagnostics, quickFixes } from './diagnostics.ts';
 import { hoverAt } from './hover.ts';
 import { definitionAt, documentSymbols, prepareRename, referencesAt, rename } from './navigation.ts';
 import { SEMANTIC_TOKENS_LEGEND, semanticTokens } from './semanticTokens.ts';
-import { Workspace } from './workspace.ts';
+import { Workspace, type AnalysisDepth } from './workspace.ts';
 
 export interface ServerOptions {
   /** Passed to every compilation (the Node edge gives the extern-layer reader). */
@@ -73,15 +73,15 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   });
 
   /** The analysis of a buffer and the offset of a position in it. */
-  const at = (uri: string, position?: { line: number; character: number }) => {
+  const at = (uri: string, position?: { line: number; character: number }, depth: AnalysisDepth = 'names') => {
     const document = workspace.document(uri);
-    const analysis = workspace.analysis(uri);
+    const analysis = workspace.analysis(uri, depth);
     if (document === undefined || analysis === undefined) return undefined;
     return { analysis, offset: position === undefined ? 0 : document.offsetAt(position) };
   };
 
   connection.onHover(({ textDocument, position }) => {
-    const found = at(textDocument.uri, position);
+    const found = at(textDocument.uri, position, 'checked');
     return found === undefined ? null : hoverAt(workspace, found.analysis, found.offset);
   });
   connection.onDefinition(({ textDocument, position }) => {
@@ -109,7 +109,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     return found === undefined ? [] : completionsAt(found.analysis, found.offset);
   });
   connection.onCodeAction(({ textDocument, range, context }) => {
-    const found = at(textDocument.uri);
+    const found = at(textDocument.uri, undefined, 'checked');
     return found === undefined ? [] : quickFixes(workspace, found.analysis, range, context.diagnostics);
   });
   connection.languages.semanticTokens.on(({ textDocument }) => {

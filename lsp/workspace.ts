@@ -19,11 +19,14 @@ import {
 export const LANGUAGE_ID = 'pipe';
 const STANDARD_LIBRARY = 'std:schedules';
 
+/** How far a buffer is compiled for a feature: its names only, or checked as `pipec check` checks it. */
+export type AnalysisDepth = 'names' | 'checked';
+
 export interface Analysis {
   readonly uri: string;
   readonly file: string;
   readonly text: string;
-  /** As `pipec check` compiles it: every pipeline checked, the selected one through the deadlock proof. */
+  /** As `pipec check` compiles it (every pipeline checked, the selected one through the deadlock proof), or only parsed for `names`. */
   readonly compilation: Compilation;
   readonly index: SymbolIndex;
   /** The selected pipeline simulated under its derived costs, when it compiled (computed on first use). */
@@ -37,6 +40,7 @@ export class Workspace {
   /** Open buffers by the file name the compiler sees. */
   private readonly openByFile = new Map<string, TextDocument>();
   private readonly analyses = new Map<string, { readonly version: number; readonly generation: number; readonly analysis: Analysis }>();
+  private readonly namesOnly = new Map<string, { readonly version: number; readonly generation: number; readonly analysis: Analysis }>();
   private readonly disk = new Map<string, TextDocument>();
   private generation = 0;
   private standardLibraryUri: string | undefined;
@@ -83,6 +87,7 @@ export class Workspace {
     this.open.delete(uri);
     this.openByFile.delete(fileOf(uri));
     this.analyses.delete(uri);
+    this.namesOnly.delete(uri);
     this.generation++;
   }
 
@@ -94,19 +99,36 @@ export class Workspace {
     return [...this.open.keys()];
   }
 
-  analysis(uri: string): Analysis | undefined {
+  /**
+   * The buffer's analysis. `checked` (diagnostics, hovers, quick fixes)
+   * runs what `pipec check` runs; `names` (definitions, references,
+   * outline, colours, completion) needs only the parsed documents and
+   * their index, so it stays quick on a large program mid-edit, and uses
+   * the checked analysis when one is up to date.
+   */
+  analysis(uri: string, depth: AnalysisDepth = 'checked'): Analysis | undefined {
     const document = this.open.get(uri);
     if (document === undefined) return undefined;
-    const cached = this.analyses.get(uri);
-    if (cached !== undefined && cached.version === document.version && cached.generation === this.generation) return cached.analysis;
-    const analysis = this.analyse(document);
+    const fresh = (entry: { version: number; generation: number } | undefined) => entry !== undefined && entry.version === document.version && entry.generation === this.generation;
+    const checked = this.analyses.get(uri);
+    if (fresh(checked)) return checked!.analysis;
+    if (depth === 'names') {
+      const named = this.namesOnly.get(uri);
+      if (fresh(named)) return named!.analysis;
+      const analysis = this.analyse(document, 'names');
+      this.namesOnly.set(uri, { version: document.version, generation: this.generation, analysis });
+      return analysis;
+    }
+    const analysis = this.analyse(document, 'checked');
     this.analyses.set(uri, { version: document.version, generation: this.generation, analysis });
     return analysis;
   }
 
-  private analyse(document: TextDocument): Analysis {
+  private analyse(document: TextDocument, depth: AnalysisDepth): Analysis {
     const file = fileOf(document.uri);
-    const compilation = verifyEveryPipeline(compileFile(file, this.host, { ...this.request, until: 'check' }));
+    const compilation = depth === 'names'
+      ? compileFile(file, this.host, { ...this.request, until: 'parse' })
+      : verifyEveryPipeline(compileFile(file, this.host, { ...this.request, until: 'check' }));
     const index = indexCompilationSymbols(compilation);
     let simulated: SimulatedCompilation | undefined | null = null;
     const others = new Map<string, SimulatedCompilation | undefined>();
