@@ -6,7 +6,7 @@
 import {
   CodeActionKind, DiagnosticSeverity, type CodeAction, type Diagnostic as LspDiagnostic, type Range,
 } from 'vscode-languageserver';
-import type { Diagnostic, Severity } from '../compiler/index.ts';
+import { compiledDocument, type Diagnostic, type Severity } from '../compiler/index.ts';
 import type { Analysis, Workspace } from './workspace.ts';
 
 const SEVERITIES: Readonly<Record<Severity, DiagnosticSeverity>> = {
@@ -19,12 +19,44 @@ const SEVERITIES: Readonly<Record<Severity, DiagnosticSeverity>> = {
 export function editorDiagnostics(workspace: Workspace, analysis: Analysis): LspDiagnostic[] {
   const { compilation, file } = analysis;
   const own = compilation.diagnostics.filter((diagnostic) => diagnostic.span.file === file);
-  const diagnostics = own.map((diagnostic) => toEditorDiagnostic(workspace, analysis, diagnostic));
+  const diagnostics = [...own.map((diagnostic) => toEditorDiagnostic(workspace, analysis, diagnostic)), ...importedErrors(workspace, analysis)];
   // Why nothing was compiled when it is not the program's fault (an unreadable entry): at the top of the file.
   if (compilation.stop?.kind === 'usage') {
     diagnostics.push({ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: DiagnosticSeverity.Error, source: 'pipec', message: compilation.stop.message });
   }
   return diagnostics;
+}
+
+/**
+ * Errors in a file this one imports are shown where it is imported: one
+ * diagnostic at the import's path, its errors as related locations (the
+ * editor shows that file's own squiggles when it is open).
+ */
+function importedErrors(workspace: Workspace, analysis: Analysis): LspDiagnostic[] {
+  const { compilation, file } = analysis;
+  const sources = compilation.sources;
+  const imports = compiledDocument(compilation)?.imports ?? [];
+  const found: LspDiagnostic[] = [];
+  for (const declaration of imports) {
+    if (declaration.path.value === '' || declaration.path.value.startsWith('std:')) continue;
+    const target = workspace.host.resolveImport(file, declaration.path.value);
+    const errors = compilation.diagnostics.filter((diagnostic) => diagnostic.severity === 'error' && diagnostic.span.file === target);
+    if (errors.length === 0) continue;
+    const [first] = errors;
+    const at = workspace.positionOf(target, first.span.start, sources);
+    found.push({
+      range: workspace.rangeOf(declaration.path.span, sources),
+      severity: DiagnosticSeverity.Error,
+      code: first.code,
+      source: 'pipec',
+      message: `${declaration.path.value}:${at.line + 1}:${at.character + 1}: ${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''} there)` : ''}`,
+      relatedInformation: errors.slice(0, 20).map((error) => ({
+        location: { uri: workspace.uriOf(target), range: workspace.rangeOf(error.span, sources) },
+        message: error.message,
+      })),
+    });
+  }
+  return found;
 }
 
 function toEditorDiagnostic(workspace: Workspace, analysis: Analysis, diagnostic: Diagnostic): LspDiagnostic {

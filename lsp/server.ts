@@ -9,6 +9,7 @@ import {
 import { parse, printDocument, type CompileRequest } from '../compiler/index.ts';
 import { completionsAt } from './completion.ts';
 import { editorDiagnostics, quickFixes } from './diagnostics.ts';
+import { foldingRanges } from './folding.ts';
 import { hoverAt } from './hover.ts';
 import { definitionAt, documentSymbols, prepareRename, referencesAt, rename } from './navigation.ts';
 import { SEMANTIC_TOKENS_LEGEND, semanticTokens } from './semanticTokens.ts';
@@ -28,9 +29,14 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
 
   const publish = (uri: string) => {
     pending.delete(uri);
-    const analysis = workspace.analysis(uri);
-    if (analysis === undefined) return;
-    void connection.sendDiagnostics({ uri, version: workspace.document(uri)?.version, diagnostics: editorDiagnostics(workspace, analysis) });
+    // Runs from a timer, where an exception would end the process: a compiler bug is logged, the server stays up.
+    try {
+      const analysis = workspace.analysis(uri);
+      if (analysis === undefined) return;
+      void connection.sendDiagnostics({ uri, version: workspace.document(uri)?.version, diagnostics: editorDiagnostics(workspace, analysis) });
+    } catch (error) {
+      connection.console.error(`pipec: diagnostics of ${uri} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    }
   };
   /** Every open buffer's diagnostics after a quiet spell (one buffer's edit can change what its importers report). */
   const schedulePublish = () => {
@@ -52,6 +58,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
       codeActionProvider: { codeActionKinds: ['quickfix'] },
       completionProvider: { triggerCharacters: ['(', ',', ' ', ':', '='] },
       semanticTokensProvider: { legend: SEMANTIC_TOKENS_LEGEND, full: true },
+      foldingRangeProvider: true,
     },
     serverInfo: { name: 'pipec', version: '0.1.0' },
   }));
@@ -111,6 +118,10 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   connection.onCodeAction(({ textDocument, range, context }) => {
     const found = at(textDocument.uri, undefined, 'checked');
     return found === undefined ? [] : quickFixes(workspace, found.analysis, range, context.diagnostics);
+  });
+  connection.onFoldingRanges(({ textDocument }) => {
+    const found = at(textDocument.uri);
+    return found === undefined ? [] : foldingRanges(workspace, found.analysis);
   });
   connection.languages.semanticTokens.on(({ textDocument }) => {
     const found = at(textDocument.uri);

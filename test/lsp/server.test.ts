@@ -181,6 +181,14 @@ describe('pipec lsp over JSON-RPC', () => {
     expect(symbols[1].children!.map((s) => s.name)).toEqual(['s0', 's1', 's2', 's3']);
   });
 
+  it('folds blocks and comment runs', async () => {
+    const ranges = await session.request<{ startLine: number; endLine: number; kind?: string }[]>('textDocument/foldingRange', { textDocument: { uri: mainUri } });
+    const lines = text.split('\n');
+    const folded = ranges.filter((r) => r.kind === undefined).map((r) => lines[r.startLine].trim());
+    expect(folded).toEqual(expect.arrayContaining(['model mlp {', 'repeat i in 0..2 {', 'pipeline train_mlp {', 'stages {']));
+    expect(ranges).toContainEqual({ startLine: 0, endLine: 1, kind: 'comment' });
+  });
+
   it('formats through the canonical printer, and leaves a buffer with syntax errors alone', async () => {
     const uri = 'untitled:format-me.pipe';
     const messy = 'model m{input x:f32[batch,4]\n   target y:i32[batch]\nlayer out=Dense(units:2)\n      loss softmax_cross_entropy(out,y)}\n';
@@ -243,6 +251,12 @@ describe('pipec lsp over JSON-RPC', () => {
     await session.notify('textDocument/didOpen', { textDocument: { uri: clusterUri, languageId: 'pipe', version: 1, text: unsaved } });
     const [unknownCluster] = (await broken).filter((d) => d.code === 'PIPE2025');
     expect(textAt(text, unknownCluster.range)).toBe('local');
+    // An error inside the imported buffer shows at the import, pointing into that file.
+    const atImport = session.diagnostics(mainUri, (diagnostics) => diagnostics.some((d) => textAt(text, d.range) === '"./cluster.pipe"'));
+    await session.notify('textDocument/didChange', { textDocument: { uri: clusterUri, version: 2 }, contentChanges: [{ text: readFileSync(clusterFile, 'utf8').replace('100us', '100xs') }] });
+    const [imported] = (await atImport).filter((d) => textAt(text, d.range) === '"./cluster.pipe"');
+    expect(imported.message).toMatch(/^\.\/cluster\.pipe:4:\d+: /);
+    expect(imported.relatedInformation![0].location.uri).toBe(clusterUri);
     const clean = session.diagnostics(mainUri, (diagnostics) => diagnostics.length === 0);
     await session.notify('textDocument/didClose', { textDocument: { uri: clusterUri } });
     expect(await clean).toEqual([]);
