@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { compileFile, createMemoryHost, verifyEveryPipeline, type Diagnostic } from '../../compiler/index.ts';
+import { toJsonDiagnostics } from '../../grammar/index.ts';
 import { CASES_DIRECTORY, caseOptions } from '../../scripts/gen-diagnostics-doc.ts';
 import { checkLikeCli } from '../helpers/compileFiles.ts';
 
@@ -29,6 +30,14 @@ describe('did-you-mean suggestions', () => {
 
   test('enough golden cases carry one to mean something', () => {
     expect(cases.length).toBeGreaterThanOrEqual(10);
+  });
+
+  test('the JSON output carries the suggestion for tools, located like the diagnostic', () => {
+    const { text, diagnostics } = cases.find(({ diagnostics }) => diagnostics.some((d) => d.code === 'PIPE2003'))!;
+    const file = diagnostics[0].span.file;
+    const [json] = toJsonDiagnostics(diagnostics.filter((d) => d.code === 'PIPE2003'), new Map([[file, text]]));
+    expect(json.suggestion).toEqual({ file, line: json.line, column: json.column, endLine: json.endLine, endColumn: json.endColumn, replacement: expect.any(String) });
+    expect(json.hint).toContain(`'${json.suggestion!.replacement}'`);
   });
 
   for (const { file, text, diagnostics } of cases) {
