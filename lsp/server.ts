@@ -79,6 +79,12 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     schedulePublish();
   });
 
+  // The client watches **/*.pipe: an imported file saved or changed outside the editor.
+  connection.onDidChangeWatchedFiles(() => {
+    workspace.invalidate();
+    schedulePublish();
+  });
+
   /** The analysis of a buffer and the offset of a position in it. */
   const at = (uri: string, position?: { line: number; character: number }, depth: AnalysisDepth = 'names') => {
     const document = workspace.document(uri);

@@ -91,6 +91,11 @@ export class Workspace {
     this.generation++;
   }
 
+  /** Files changed on disk (an import no buffer holds): every analysis is stale. */
+  invalidate(): void {
+    this.generation++;
+  }
+
   document(uri: string): TextDocument | undefined {
     return this.open.get(uri);
   }

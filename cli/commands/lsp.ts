@@ -5,7 +5,7 @@
 // extern layers, so the editor reports what `pipec check` reports.
 
 import type { Command } from 'commander';
-import { createConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver/node';
+import { createConnection } from 'vscode-languageserver/node';
 import { readExternModule } from '../../runtime/index.ts';
 import { startLanguageServer } from '../../lsp/server.ts';
 
@@ -17,9 +17,10 @@ export function register(program: Command): void {
     .action(async () => {
       // stdout carries the protocol: anything else printed there would corrupt it.
       console.log = console.info = console.warn;
-      const connection = createConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+      // Given the raw streams, the protocol library ends the process itself: on `exit` (0 after a
+      // shutdown, else 1) and when the editor goes away and stdin closes (1).
+      const connection = createConnection(process.stdin, process.stdout);
       startLanguageServer(connection, { request: { readExternModule } });
-      // The connection ends the process on the client's `exit`; until then the command runs.
       await new Promise<void>((resolve) => connection.onExit(resolve));
     });
 }

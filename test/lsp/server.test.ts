@@ -266,4 +266,12 @@ describe('pipec lsp over JSON-RPC', () => {
     expect(session.exited()).toBeUndefined();
     expect(await session.close()).toBe(0);
   });
+
+  it('ends with 1 when the editor goes away without shutdown', async () => {
+    const orphan = await startEditorSession();
+    const ended = new Promise<number | null>((resolve) => orphan.child.on('exit', (code) => resolve(code)));
+    orphan.child.stdin!.end();
+    expect(await ended).toBe(1);
+    orphan.connection.dispose();
+  });
 });
