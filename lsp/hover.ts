@@ -8,7 +8,7 @@
 import type { Hover } from 'vscode-languageserver';
 import {
   compiledDocument, formatMemory, formatPercent, formatShape, formatTime, lookupLayer, visit,
-  type CheckedLayer, type CheckedProgram, type SimulatedCompilation, type SymbolDefinition,
+  type CheckedLayer, type CheckedProgram, type SimulatedCompilation, type Span, type SymbolDefinition,
 } from '../compiler/index.ts';
 import { describeKind } from './navigation.ts';
 import type { Analysis, Workspace } from './workspace.ts';
@@ -18,19 +18,21 @@ const number = (value: number) => value.toLocaleString('en-US', { maximumFractio
 export function hoverAt(workspace: Workspace, analysis: Analysis, offset: number): Hover | null {
   const occurrence = analysis.index.occurrenceAt(analysis.file, offset);
   if (occurrence !== undefined) {
-    return { contents: { kind: 'markdown', value: describeSymbol(analysis, occurrence.symbol) }, range: workspace.rangeOf(occurrence.span, analysis.compilation.sources) };
+    return { contents: { kind: 'markdown', value: describeSymbol(analysis, occurrence.symbol, offset) }, range: workspace.rangeOf(occurrence.span, analysis.compilation.sources) };
   }
+  const searched = autoScheduleAt(analysis, offset);
+  if (searched !== undefined) return { contents: { kind: 'markdown', value: searched.text }, range: workspace.rangeOf(searched.span) };
   const kind = layerKindAt(analysis, offset);
   if (kind !== undefined) return { contents: { kind: 'markdown', value: kind.text }, range: workspace.rangeOf(kind.span) };
   return null;
 }
 
-function describeSymbol(analysis: Analysis, symbol: SymbolDefinition): string {
+function describeSymbol(analysis: Analysis, symbol: SymbolDefinition, offset: number): string {
   const lines = ((): string[] => {
     switch (symbol.kind) {
       case 'layer': return describeLayer(analysis, symbol);
       case 'stage': return describeStage(analysis, symbol);
-      case 'schedule': return describeSchedule(analysis, symbol);
+      case 'schedule': return describeSchedule(analysis, symbol, offset);
       case 'device': return describeDevice(analysis, symbol);
       case 'model': return describeModel(analysis, symbol);
       case 'pipeline': return describePipeline(analysis, symbol);
@@ -98,19 +100,26 @@ function describeStage(analysis: Analysis, symbol: SymbolDefinition): string[] {
     `\`${formatShape(stage.inputShape)}\` → \`${formatShape(stage.outputShape)}\``,
     `memory: weights ${formatMemory(costs.weightBytes, 'bytes')}, activations ${formatMemory(costs.activationBytes, 'bytes')} per microbatch · forward ${number(costs.forwardFlops)} FLOPs per microbatch`,
   ];
-  const simulated = analysis.compilation.program === program ? analysis.simulation() : undefined;
+  const simulated = analysis.simulation(program.pipeline.name);
   const peak = simulated?.result.devices[stage.device]?.memory.peak;
   if (simulated !== undefined && peak !== undefined) lines.push(`peak memory of its device under \`${program.pipeline.schedule.name}\`: ${formatMemory(peak, simulated.memoryUnit)}`);
   return lines;
 }
 
-function describeSchedule(analysis: Analysis, symbol: SymbolDefinition): string[] {
-  const program = analysis.compilation.program;
+/** A schedule for the pipeline it is used in (the selected pipeline's, over a declaration): simulated. */
+function describeSchedule(analysis: Analysis, symbol: SymbolDefinition, offset: number): string[] {
   const own = symbol.standardLibrary ? ['from the standard library (`std:schedules`)'] : [];
-  if (program === undefined) return [...own, codeBlock(declarationText(analysis, symbol)), NOT_CHECKED];
-  const simulated = program.pipeline.schedule.name === symbol.name ? analysis.simulation() : analysis.simulationWith(symbol.name);
-  if (simulated === undefined) return [...own, `does not compile for pipeline \`${program.pipeline.name}\``];
+  const pipeline = pipelineAt(analysis, offset) ?? analysis.compilation.program?.pipeline.name;
+  if (analysis.compilation.program === undefined || pipeline === undefined) return [...own, codeBlock(declarationText(analysis, symbol)), NOT_CHECKED];
+  const simulated = analysis.simulation(pipeline, symbol.name);
+  if (simulated === undefined) return [...own, `does not compile for pipeline \`${pipeline}\``];
   return [...own, ...describeSimulation(simulated)];
+}
+
+/** The name of the pipeline declaration around `offset`, if any. */
+function pipelineAt(analysis: Analysis, offset: number): string | undefined {
+  const document = compiledDocument(analysis.compilation);
+  return document?.declarations.find((declaration) => declaration.kind === 'PipelineDeclaration' && declaration.span.start <= offset && offset <= declaration.span.end)?.name.name;
 }
 
 function describeSimulation(simulated: SimulatedCompilation): string[] {
@@ -150,9 +159,21 @@ function describePipeline(analysis: Analysis, symbol: SymbolDefinition): string[
   if (program === undefined) return [];
   const { pipeline } = program;
   const lines = [`${pipeline.stages.length} stages on ${pipeline.devicesPerReplica} devices${pipeline.replicas > 1 ? ` × ${pipeline.replicas} replicas` : ''} · batch ${pipeline.batch} in ${pipeline.microbatches} microbatches · schedule \`${pipeline.schedule.name}\``];
-  const simulated = analysis.compilation.program === program ? analysis.simulation() : undefined;
+  const simulated = analysis.simulation(pipeline.name);
   if (simulated !== undefined) lines.push(...describeSimulation(simulated).slice(1));
   return lines;
+}
+
+/** `schedule auto(...)` under the cursor: the schedule the search found for this pipeline, simulated. */
+function autoScheduleAt(analysis: Analysis, offset: number): { text: string; span: Span } | undefined {
+  const document = compiledDocument(analysis.compilation);
+  const pipeline = document?.declarations.find((declaration) => declaration.kind === 'PipelineDeclaration' && declaration.span.start <= offset && offset <= declaration.span.end);
+  if (pipeline?.kind !== 'PipelineDeclaration') return undefined;
+  const use = pipeline.members.find((member) => member.kind === 'ScheduleUse' && member.name.name === 'auto' && member.name.span.start <= offset && offset <= member.name.span.end);
+  if (use?.kind !== 'ScheduleUse') return undefined;
+  const simulated = analysis.compilation.program === undefined ? undefined : analysis.simulation(pipeline.name.name);
+  const lines = simulated === undefined ? [NOT_CHECKED] : describeSimulation(simulated);
+  return { text: ['**schedule** `auto`: searched by the automatic scheduler within the memory bound', ...lines].join('\n\n'), span: use.name.span };
 }
 
 /** A built-in layer kind under the cursor (`Dense` in `layer fc1 = Dense(...)`): its summary and arguments. */

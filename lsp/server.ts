@@ -117,8 +117,9 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     const found = at(textDocument.uri);
     return found === undefined ? [] : documentSymbols(workspace, found.analysis);
   });
+  // Checked, so a stage's completion offers the layers as the checker expanded them (`hidden[0]`, `hidden[1]`).
   connection.onCompletion(({ textDocument, position }) => {
-    const found = at(textDocument.uri, position);
+    const found = at(textDocument.uri, position, 'checked');
     return found === undefined ? [] : completionsAt(found.analysis, found.offset);
   });
   connection.onCodeAction(({ textDocument, range, context }) => {

@@ -29,10 +29,12 @@ export interface Analysis {
   /** As `pipec check` compiles it (every pipeline checked, the selected one through the deadlock proof), or only parsed for `names`. */
   readonly compilation: Compilation;
   readonly index: SymbolIndex;
-  /** The selected pipeline simulated under its derived costs, when it compiled (computed on first use). */
-  simulation(): SimulatedCompilation | undefined;
-  /** The same pipeline under another schedule (a hover over a schedule it does not use), simulated. */
-  simulationWith(schedule: string): SimulatedCompilation | undefined;
+  /**
+   * A pipeline of the file (default: the one `pipec` selects) compiled and
+   * simulated under its derived costs, with its own schedule or another
+   * (a hover over a schedule it does not use); computed on first use.
+   */
+  simulation(pipeline?: string, schedule?: string): SimulatedCompilation | undefined;
 }
 
 export class Workspace {
@@ -135,20 +137,26 @@ export class Workspace {
       ? compileFile(file, this.host, { ...this.request, until: 'parse' })
       : verifyEveryPipeline(compileFile(file, this.host, { ...this.request, until: 'check' }));
     const index = indexCompilationSymbols(compilation);
-    let simulated: SimulatedCompilation | undefined | null = null;
-    const others = new Map<string, SimulatedCompilation | undefined>();
+    const simulations = new Map<string, SimulatedCompilation | undefined>();
+    const pipelines = new Map<string, Compilation>();
+    const compilationOf = (pipeline: string | undefined): Compilation | undefined => {
+      if (depth === 'names' || compilation.program === undefined) return undefined;
+      if (pipeline === undefined || pipeline === compilation.program.pipeline.name) return compilation;
+      if (!compilation.programs?.has(pipeline)) return undefined;
+      if (!pipelines.has(pipeline)) pipelines.set(pipeline, compileFile(file, this.host, { ...this.request, pipeline }));
+      return pipelines.get(pipeline);
+    };
     return {
       uri: document.uri, file, text: document.getText(), compilation, index,
-      simulation: () => {
-        if (simulated === null) simulated = compilation.ir === undefined ? undefined : simulateCompilation(compilation);
-        return simulated;
-      },
-      simulationWith: (schedule) => {
-        if (!others.has(schedule)) {
-          const variant = compilation.program === undefined ? undefined : withSchedule(compilation, schedule);
-          others.set(schedule, variant?.ir === undefined ? undefined : simulateCompilation(variant));
+      simulation: (pipeline, schedule) => {
+        const key = `${pipeline ?? ''}|${schedule ?? ''}`;
+        if (!simulations.has(key)) {
+          const base = compilationOf(pipeline);
+          const own = base?.program?.pipeline.schedule.name;
+          const variant = base === undefined || schedule === undefined || schedule === own ? base : withSchedule(base, schedule);
+          simulations.set(key, variant?.ir === undefined ? undefined : simulateCompilation(variant));
         }
-        return others.get(schedule);
+        return simulations.get(key);
       },
     };
   }

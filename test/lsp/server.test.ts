@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, printDocument } from '../../grammar/index.ts';
 import { compileFile, createMemoryHost } from '../../compiler/index.ts';
-import { applyEdits, FIXTURES, fileUri, positionOf, startEditorSession, textAt, type EditorDiagnostic, type EditorSession, type Range } from './client.ts';
+import { applyEdits, FIXTURES, fileUri, REPOSITORY, positionOf, startEditorSession, textAt, type EditorDiagnostic, type EditorSession, type Range } from './client.ts';
 
 const mainFile = `${FIXTURES}with-errors.pipe`;
 const clusterFile = `${FIXTURES}cluster.pipe`;
@@ -124,6 +124,21 @@ describe('pipec lsp over JSON-RPC', () => {
     expect(kind).toContain('**layer kind** `Dense`');
     expect(kind).toContain('`units`');
     expect(await hover('//', 3)).toBeNull();
+  });
+
+  it('hovers a schedule for the pipeline it is used in, `auto` included', async () => {
+    const file = `${REPOSITORY}samples/v_shape.pipe`;
+    const uri = fileUri(file);
+    const sample = readFileSync(file, 'utf8');
+    await session.notify('textDocument/didOpen', { textDocument: { uri, languageId: 'pipe', version: 1, text: sample } });
+    const at = (needle: string, into: number) => session.request<Hover | null>('textDocument/hover', { textDocument: { uri }, position: positionOf(sample, needle, into) });
+    const searched = (await at('schedule auto(', 'schedule '.length + 1))!.contents.value;
+    expect(searched).toContain('**schedule** `auto`');
+    expect(searched).toContain('pipeline train_v_auto');
+    expect(searched).toMatch(/bubble \*\*\d/);
+    const zbv = (await at('schedule zb_v', 'schedule '.length + 1))!.contents.value;
+    expect(zbv).toContain('pipeline train_v · schedule zb_v');
+    await session.notify('textDocument/didClose', { textDocument: { uri } });
   });
 
   it('goes to definitions: layers, devices and clusters in the imported file, schedules in the standard library, imports', async () => {
