@@ -5,6 +5,8 @@
 // data sources, placements, built-in schedules) and from the symbol index
 // (the program's schedules, models, clusters, devices, layers, stages).
 
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
 import {
   builtinScheduleNames, compiledDocument, DTYPES, LAYER_KINDS, lexicalTokens, LOSS_FUNCTIONS, lookupLayer,
@@ -75,6 +77,10 @@ export function completionsAt(analysis: Analysis, offset: number): CompletionIte
   const definitions = analysis.index.definitions;
   const named = (kind: SymbolDefinition['kind'], container?: string) => definitions.filter((d) => d.kind === kind && (container === undefined || d.container === container));
   const pipeline = outer === 'pipeline' && declaration !== undefined ? pipelineTargets(compiledDocument(analysis.compilation), declaration) : {};
+
+  // An import's path: the standard library and the .pipe files beside this one.
+  const importPath = /^\s*import\s+"([^"]*)$/.exec(line);
+  if (importPath !== null) return importItems(analysis.file, importPath[1]);
 
   // Inside a call's parentheses: arguments, or an enum argument's values.
   const call = /([A-Za-z_][A-Za-z0-9_]*)\s*\(([^()]*)$/.exec(line);
@@ -207,4 +213,22 @@ function layerItems(analysis: Analysis, modelName: string | undefined): Completi
     ? checked.model.layers.map((layer) => layer.name)
     : analysis.index.definitions.filter((d) => d.kind === 'layer' && d.container === `model:${modelName}` && !d.key.slice(d.key.lastIndexOf('layer:')).includes('.')).map((d) => d.name);
   return names.map((name) => ({ label: name, kind: CompletionItemKind.Field, detail: 'layer' }));
+}
+
+/** `std:schedules` and the .pipe files of the folder the typed path points into (relative to this file). */
+function importItems(file: string, typed: string): CompletionItem[] {
+  const items: CompletionItem[] = [{ label: 'std:schedules', kind: CompletionItemKind.Module, detail: 'the standard library of schedules' }];
+  if (!path.isAbsolute(file)) return items;
+  const folder = typed.includes('/') ? typed.slice(0, typed.lastIndexOf('/') + 1) : './';
+  try {
+    for (const entry of readdirSync(path.resolve(path.dirname(file), folder), { withFileTypes: true })) {
+      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') items.push({ label: `${folder}${entry.name}/`, kind: CompletionItemKind.Folder });
+      else if (entry.isFile() && entry.name.endsWith('.pipe') && path.join(path.resolve(path.dirname(file), folder), entry.name) !== file) {
+        items.push({ label: `${folder}${entry.name}`, kind: CompletionItemKind.File });
+      }
+    }
+  } catch {
+    // A folder that does not exist (yet): only the standard library.
+  }
+  return items;
 }

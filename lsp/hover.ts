@@ -36,6 +36,7 @@ function describeSymbol(analysis: Analysis, symbol: SymbolDefinition, offset: nu
       case 'device': return describeDevice(analysis, symbol);
       case 'model': return describeModel(analysis, symbol);
       case 'pipeline': return describePipeline(analysis, symbol);
+      case 'tensor': return describeTensor(analysis, symbol);
       default: return [];
     }
   })();
@@ -143,6 +144,12 @@ function describeDevice(analysis: Analysis, symbol: SymbolDefinition): string[] 
     `${devices.length} device${devices.length === 1 ? '' : 's'}${devices.length > 1 ? ` (\`${first.name}\` … \`${devices[devices.length - 1].name}\`)` : ''}`,
     `memory ${formatMemory(first.memoryBytes, 'bytes')} · speed ${number(first.flopsPerSecond / 1e9)} GFLOP/s`,
   ];
+}
+
+function describeTensor(analysis: Analysis, symbol: SymbolDefinition): string[] {
+  const model = programFor(analysis, symbol.container)?.model;
+  const tensor = [...(model?.inputs ?? []), ...(model?.targets ?? [])].find((candidate) => candidate.name === symbol.name);
+  return tensor === undefined ? [] : [`${tensor.role} \`${formatShape(tensor.shape)}\``];
 }
 
 function describeModel(analysis: Analysis, symbol: SymbolDefinition): string[] {

@@ -45,7 +45,9 @@ export function rename(workspace: Workspace, analysis: Analysis, offset: number,
   if (target instanceof ResponseError) return target;
   if (!isName(newName)) return new ResponseError(ErrorCodes.InvalidParams, `'${newName}' is not a name: names are letters, digits and '_', and not a keyword`);
   const { symbol } = target;
-  const clash = analysis.index.definitions.find((other) => other !== symbol && other.kind === symbol.kind && other.container === symbol.container && other.name === newName);
+  // Names share a scope when they are of one kind in one declaration (a residual block's layers are a scope of their own).
+  const scope = (definition: SymbolDefinition) => definition.key.slice(0, definition.key.length - definition.name.length);
+  const clash = analysis.index.definitions.find((other) => other !== symbol && other.kind === symbol.kind && scope(other) === scope(symbol) && other.name === newName);
   if (clash !== undefined) return new ResponseError(ErrorCodes.InvalidParams, `a ${describeKind(symbol.kind)} named '${newName}' already exists`);
   const changes: Record<string, TextEdit[]> = {};
   for (const occurrence of analysis.index.occurrencesOf(symbol)) {

@@ -187,6 +187,8 @@ describe('pipec lsp over JSON-RPC', () => {
     expect(await complete('  layer out', 2)).toEqual(expect.arrayContaining(['layer', 'repeat', 'residual', 'loss']));
     expect(await complete('optimizer adam', 'optimizer '.length)).toEqual(['sgd', 'momentum', 'adam']);
     expect(await complete('recompute s0', 'recompute '.length)).toEqual(['s0', 's1', 's2', 's3']);
+    expect(await complete('import "./', 'import "./'.length)).toEqual(expect.arrayContaining(['std:schedules', './cluster.pipe']));
+    expect(await complete('import "./', 'import "./'.length)).not.toContain('./with-errors.pipe');
   });
 
   it('lists the document\'s symbols as a tree', async () => {
