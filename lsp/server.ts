@@ -56,7 +56,8 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
       documentFormattingProvider: true,
       renameProvider: { prepareProvider: true },
       codeActionProvider: { codeActionKinds: ['quickfix'] },
-      completionProvider: { triggerCharacters: ['(', ',', ' ', ':', '='] },
+      // Typing a word opens completion anyway; these open it where no word has started yet.
+      completionProvider: { triggerCharacters: ['(', ',', ':', '"', '/', '['] },
       semanticTokensProvider: { legend: SEMANTIC_TOKENS_LEGEND, full: true },
       foldingRangeProvider: true,
     },
