@@ -13,7 +13,7 @@ import {
   pipelineSettingsCatalog, REGULAR_PLACEMENT_KINDS,
   type ArgumentSchema, type ClusterDeclaration, type Document, type SymbolDefinition,
 } from '../compiler/index.ts';
-import type { Analysis } from './workspace.ts';
+import type { Analysis, Workspace } from './workspace.ts';
 
 type Block = 'top' | 'model' | 'cluster' | 'pipeline' | 'stages' | 'schedule' | 'other';
 
@@ -67,10 +67,22 @@ const STATEMENT_KEYWORDS: Readonly<Record<Block, readonly string[]>> = {
   other: [],
 };
 
-export function completionsAt(analysis: Analysis, offset: number): CompletionItem[] {
+/**
+ * The completions at `offset`, each replacing what is already typed of it
+ * (`worker[` of `worker[2]`, `./sh` of `./shared.pipe`): brackets, dots and
+ * slashes are no word characters to an editor, so it would not replace them.
+ */
+export function completionsAt(workspace: Workspace, analysis: Analysis, offset: number): CompletionItem[] {
   const { text } = analysis;
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  const line = text.slice(lineStart, offset);
+  const line = text.slice(text.lastIndexOf('\n', offset - 1) + 1, offset);
+  const importPath = /^\s*import\s+"([^"]*)$/.exec(line);
+  const typed = importPath !== null ? importPath[1] : (/[A-Za-z0-9_[\].-]*$/.exec(line)?.[0] ?? '');
+  const range = { start: workspace.positionOf(analysis.file, offset - typed.length), end: workspace.positionOf(analysis.file, offset) };
+  return candidates(analysis, offset, line).map((item) => ({ ...item, textEdit: { range, newText: item.insertText ?? item.label }, insertText: undefined }));
+}
+
+function candidates(analysis: Analysis, offset: number, line: string): CompletionItem[] {
+  const { text } = analysis;
   const { blocks, declaration } = enclosingBlocks(text, offset);
   const block: Block = blocks.length === 0 ? 'top' : blocks[blocks.length - 1];
   const outer: Block = blocks[0] ?? 'top';

@@ -121,7 +121,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   // Checked, so a stage's completion offers the layers as the checker expanded them (`hidden[0]`, `hidden[1]`).
   connection.onCompletion(({ textDocument, position }) => {
     const found = at(textDocument.uri, position, 'checked');
-    return found === undefined ? [] : completionsAt(found.analysis, found.offset);
+    return found === undefined ? [] : completionsAt(workspace, found.analysis, found.offset);
   });
   connection.onCodeAction(({ textDocument, range, context }) => {
     const found = at(textDocument.uri, undefined, 'checked');

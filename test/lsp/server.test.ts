@@ -189,6 +189,12 @@ describe('pipec lsp over JSON-RPC', () => {
     expect(await complete('recompute s0', 'recompute '.length)).toEqual(['s0', 's1', 's2', 's3']);
     expect(await complete('import "./', 'import "./'.length)).toEqual(expect.arrayContaining(['std:schedules', './cluster.pipe']));
     expect(await complete('import "./', 'import "./'.length)).not.toContain('./with-errors.pipe');
+    // What is typed of a name with brackets is replaced, not repeated.
+    const [device] = await session.request<{ label: string; textEdit: { range: Range; newText: string } }[]>('textDocument/completion', {
+      textDocument: { uri: mainUri }, position: positionOf(text, 's2 on worker[', 's2 on worker['.length),
+    });
+    expect(textAt(text, device.textEdit.range)).toBe('worker[');
+    expect(device.textEdit.newText).toBe('worker[0]');
   });
 
   it('lists the document\'s symbols as a tree', async () => {
