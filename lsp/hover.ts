@@ -42,6 +42,7 @@ function describeSymbol(analysis: Analysis, symbol: SymbolDefinition, offset: nu
   })();
   const heading = `**${describeKind(symbol.kind)}** \`${symbol.name}\``;
   if (lines.length === 0) lines.push(codeBlock(declarationText(analysis, symbol)));
+  else if (analysis.lastChecked !== undefined && STALE_KINDS.has(symbol.kind) && !lines.includes(NOT_CHECKED)) lines.push(STALE);
   return [heading, ...lines].join('\n\n');
 }
 
@@ -58,11 +59,15 @@ function declarationText(analysis: Analysis, symbol: SymbolDefinition): string {
 }
 
 const NOT_CHECKED = '_Shapes, costs and memory appear once the program checks without errors._';
+const STALE = '_As of the last version that checked: the program has errors now._';
+/** What a hover can still tell from the last checked program, by name. */
+const STALE_KINDS: ReadonlySet<SymbolDefinition['kind']> = new Set(['layer', 'stage', 'tensor', 'device', 'model']);
 
 /** The checked program whose model, cluster or pipeline is `container` (the selected pipeline's first). */
 function programFor(analysis: Analysis, container: string | undefined): CheckedProgram | undefined {
   const { compilation } = analysis;
-  const candidates = [compilation.program, ...(compilation.programs?.values() ?? [])].filter((program): program is CheckedProgram => program !== undefined);
+  const current = [compilation.program, ...(compilation.programs?.values() ?? [])].filter((program): program is CheckedProgram => program !== undefined);
+  const candidates = current.length > 0 ? current : analysis.lastChecked ?? [];
   return candidates.find((program) => container === `model:${program.model.name}` || container === `cluster:${program.cluster.name}` || container === `pipeline:${program.pipeline.name}`);
 }
 
@@ -101,7 +106,7 @@ function describeStage(analysis: Analysis, symbol: SymbolDefinition): string[] {
     `\`${formatShape(stage.inputShape)}\` → \`${formatShape(stage.outputShape)}\``,
     `memory: weights ${formatMemory(costs.weightBytes, 'bytes')}, activations ${formatMemory(costs.activationBytes, 'bytes')} per microbatch · forward ${number(costs.forwardFlops)} FLOPs per microbatch`,
   ];
-  const simulated = analysis.simulation(program.pipeline.name);
+  const simulated = analysis.lastChecked === undefined ? analysis.simulation(program.pipeline.name) : undefined;
   const peak = simulated?.result.devices[stage.device]?.memory.peak;
   if (simulated !== undefined && peak !== undefined) lines.push(`peak memory of its device under \`${program.pipeline.schedule.name}\`: ${formatMemory(peak, simulated.memoryUnit)}`);
   return lines;

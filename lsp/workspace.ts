@@ -13,7 +13,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Position, Range } from 'vscode-languageserver';
 import {
   compileFile, createMemoryHost, indexCompilationSymbols, simulateCompilation, verifyEveryPipeline, withSchedule,
-  type Compilation, type CompilerHost, type CompileRequest, type SimulatedCompilation, type Span, type SymbolIndex,
+  type CheckedProgram, type Compilation, type CompilerHost, type CompileRequest, type SimulatedCompilation, type Span, type SymbolIndex,
 } from '../compiler/index.ts';
 
 export const LANGUAGE_ID = 'pipe';
@@ -35,6 +35,11 @@ export interface Analysis {
    * (a hover over a schedule it does not use); computed on first use.
    */
   simulation(pipeline?: string, schedule?: string): SimulatedCompilation | undefined;
+  /**
+   * While the buffer has errors: its programs as they were the last time it
+   * checked, so a hover mid-edit can still say what a layer or stage was.
+   */
+  readonly lastChecked?: readonly CheckedProgram[];
 }
 
 export class Workspace {
@@ -44,6 +49,7 @@ export class Workspace {
   private readonly analyses = new Map<string, { readonly version: number; readonly generation: number; readonly analysis: Analysis }>();
   private readonly namesOnly = new Map<string, { readonly version: number; readonly generation: number; readonly analysis: Analysis }>();
   private readonly disk = new Map<string, TextDocument>();
+  private readonly lastChecked = new Map<string, readonly CheckedProgram[]>();
   private generation = 0;
   private standardLibraryUri: string | undefined;
 
@@ -90,6 +96,7 @@ export class Workspace {
     this.openByFile.delete(fileOf(uri));
     this.analyses.delete(uri);
     this.namesOnly.delete(uri);
+    this.lastChecked.delete(uri);
     this.generation++;
   }
 
@@ -146,8 +153,10 @@ export class Workspace {
       if (!pipelines.has(pipeline)) pipelines.set(pipeline, compileFile(file, this.host, { ...this.request, pipeline }));
       return pipelines.get(pipeline);
     };
+    if (depth === 'checked' && compilation.programs !== undefined && compilation.programs.size > 0) this.lastChecked.set(document.uri, [...compilation.programs.values()]);
+    const lastChecked = compilation.program === undefined ? this.lastChecked.get(document.uri) : undefined;
     return {
-      uri: document.uri, file, text: document.getText(), compilation, index,
+      uri: document.uri, file, text: document.getText(), compilation, index, ...(lastChecked === undefined ? {} : { lastChecked }),
       simulation: (pipeline, schedule) => {
         const key = `${pipeline ?? ''}|${schedule ?? ''}`;
         if (!simulations.has(key)) {

@@ -126,6 +126,20 @@ describe('pipec lsp over JSON-RPC', () => {
     expect(await hover('//', 3)).toBeNull();
   });
 
+  it('mid-edit, hovers what a layer was the last time the program checked', async () => {
+    const before = text;
+    const call = positionOf(text, 'Dense(units: 10)');
+    await change([{ range: { start: call, end: { line: call.line, character: call.character + 5 } }, newText: 'Dens' }]);
+    const stale = (await hover('= fc1', 2))!.contents.value;
+    expect(stale).toContain('f32[batch, 784]');
+    expect(stale).toContain('As of the last version that checked');
+    const restored = session.diagnostics(mainUri, (diagnostics) => diagnostics.length === 0);
+    await change([{ range: { start: call, end: { line: call.line, character: call.character + 4 } }, newText: 'Dense' }]);
+    await restored;
+    expect(text).toBe(before);
+    expect((await hover('= fc1', 2))!.contents.value).not.toContain('As of the last version');
+  });
+
   it('hovers a schedule for the pipeline it is used in, `auto` included', async () => {
     const file = `${REPOSITORY}samples/v_shape.pipe`;
     const uri = fileUri(file);
