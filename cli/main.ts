@@ -19,13 +19,14 @@ import * as verify from './commands/verify.ts';
 import * as backends from './commands/backends.ts';
 import * as completion from './commands/completion.ts';
 import * as init from './commands/init.ts';
+import * as lsp from './commands/lsp.ts';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 const commands: readonly CommandModule[] = [
-  init, check, format, compile, schedule, exportCommand, simulate, show, tune, train, profile, verify, backends, completion,
+  init, check, format, compile, schedule, exportCommand, simulate, show, tune, train, profile, verify, backends, completion, lsp,
 ];
 
 

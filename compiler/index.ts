@@ -18,11 +18,16 @@ export {
 } from './compilation.ts';
 
 // Front end.
-export { parse, printDocument, visit, type ParseResult } from '../grammar/index.ts';
+export { parse, printDocument, visit, isName, lexicalTokens, KEYWORD_WORDS, type ParseResult, type LexicalClass, type LexicalToken } from '../grammar/index.ts';
 export type * from '../grammar/ast.ts';
 export { makeSource, LineMap, type Source, type Span } from '../grammar/source.ts';
-export { hasErrors, type Diagnostic, type Severity, type RelatedSpan } from '../grammar/diagnostic.ts';
+export { hasErrors, type Diagnostic, type Severity, type RelatedSpan, type Suggestion } from '../grammar/diagnostic.ts';
 export { createMemoryHost, createReaderHost, type CompilerHost } from './host.ts';
+
+// Names: declarations and their uses, for editors.
+export {
+  indexCompilationSymbols, indexSymbols, type IndexedDocument, type SymbolDefinition, type SymbolIndex, type SymbolKind, type SymbolOccurrence,
+} from './symbols.ts';
 
 // Checking.
 export { checkProgram, type CheckOptions, type CheckResult, type ReadOptions } from './check/index.ts';
@@ -32,6 +37,8 @@ export {
   type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind,
 } from './layers/catalog.ts';
 export { describeBound } from './check/arguments.ts';
+export { pipelineSettingsCatalog } from './check/settings.ts';
+export { DTYPES, LOSS_FUNCTIONS } from './check/model.ts';
 
 // Schedules and lowering.
 export { type AutoScheduler } from './lower/compile.ts';
@@ -47,7 +54,7 @@ export { lowerToInstructionStreams } from './lower/lower.ts';
 export { bareScheduleIr } from './lower/bare.ts';
 export type { ComputeSchedule, ComputeAction, PipelineShape } from './schedule/types.ts';
 export {
-  classifyPlacement, describePlacement, explicitPlacement, parsePlacementKind, placeRegular, placementFromDeclaration,
+  REGULAR_PLACEMENT_KINDS, classifyPlacement, describePlacement, explicitPlacement, parsePlacementKind, placeRegular, placementFromDeclaration,
   regularStageDevices, satisfiesPlacement, type Placement, type PlacementKind, type RegularPlacementKind,
 } from './placement.ts';
 export { IR_VERSION, type IrProgram, type Instruction, type InstructionOp } from './ir/types.ts';

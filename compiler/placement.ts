@@ -18,7 +18,9 @@
 // Chimera and BitPipe) have one stage → rank map per copy in `copies`. Only
 // single-copy placements are produced today; a mirrored kind is a later issue.
 
-import { didYouMean } from './check/suggest.ts';
+import type { Suggestion } from '../grammar/diagnostic.ts';
+import type { Span } from '../grammar/source.ts';
+import { suggestName } from './check/suggest.ts';
 
 export type RegularPlacementKind = 'loop' | 'v' | 'wave';
 export type PlacementKind = RegularPlacementKind | 'explicit';
@@ -52,14 +54,14 @@ export interface PlacementProblem {
   readonly nearestStages: number;
 }
 
-/** `v` → 'v'; anything else → undefined (see placementNameHint). */
+/** `v` → 'v'; anything else → undefined (see placementNameSuggestion). */
 export function parsePlacementKind(name: string): RegularPlacementKind | undefined {
   return (REGULAR_PLACEMENT_KINDS as readonly string[]).includes(name) ? (name as RegularPlacementKind) : undefined;
 }
 
-/** For an unknown placement name: a did-you-mean, or the list of placements. */
-export function placementNameHint(name: string): string {
-  return didYouMean(name, REGULAR_PLACEMENT_KINDS) ?? `placements are ${listPlacementKinds(' and ')}`;
+/** For an unknown placement name written at `span`: a did-you-mean (with its fix), or the list of placements. */
+export function placementNameSuggestion(name: string, span: Span): { readonly hint?: string; readonly suggestion?: Suggestion } {
+  return suggestName(name, REGULAR_PLACEMENT_KINDS, span, { otherwise: `placements are ${listPlacementKinds(' and ')}` });
 }
 
 /** 'loop, v, wave' (or with another separator before the last). */

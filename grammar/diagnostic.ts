@@ -13,6 +13,16 @@ export interface RelatedSpan {
   readonly message: string;
 }
 
+/**
+ * A fix as data: `replacement` replaces the text at `span`. A "did you
+ * mean" hint carries one, so an editor offers it as a quick fix without
+ * reading the hint's words.
+ */
+export interface Suggestion {
+  readonly span: Span;
+  readonly replacement: string;
+}
+
 export interface Diagnostic {
   /** e.g. 'PIPE2003' */
   readonly code: string;
@@ -22,12 +32,15 @@ export interface Diagnostic {
   readonly span: Span;
   /** How to fix it, when we can say. */
   readonly hint?: string;
+  /** The edit the hint proposes, when it names one ("did you mean 'Dense'?"). */
+  readonly suggestion?: Suggestion;
   readonly related: readonly RelatedSpan[];
 }
 
-/** What a call site may add: a hint more specific than the table's, related locations. */
+/** What a call site may add: a hint more specific than the table's, the fix it proposes, related locations. */
 export interface DiagnosticExtras {
   readonly hint?: string;
+  readonly suggestion?: Suggestion;
   readonly related?: readonly RelatedSpan[];
 }
 
@@ -50,6 +63,7 @@ export function makeDiagnostic<Definition extends MessageDefinition>(
     message: formatTemplate(definition.template, values),
     span,
     ...(hint === undefined ? {} : { hint }),
+    ...(extra.suggestion === undefined ? {} : { suggestion: extra.suggestion }),
     related: extra.related ?? [],
   };
 }

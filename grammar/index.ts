@@ -2,12 +2,14 @@
 // syntax diagnostics and never throws on any input.
 
 import './supportedRuntime.ts'; // first: it explains an unsupported runtime before chevrotain fails on it
-import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
+import { EOF, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
 import type { Document } from './ast.ts';
 import type { DocumentCstNode } from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from './diagnostic.ts';
 import {
   BlockComment,
+  KEYWORD_WORDS,
+  LineComment,
   Identifier,
   LBracket,
   Name,
@@ -256,4 +258,42 @@ function withoutRepeats(diagnostics: readonly Diagnostic[], text: string): Diagn
 /** The grammar's productions, serialised (for chevrotain's syntax diagrams). */
 export function grammarProductions() {
   return pipeParser.getSerializedGastProductions();
+}
+
+export { KEYWORD_WORDS } from './lexer.ts';
+
+/** What a token is, for colouring: the lexer's view, before any name is resolved. */
+export type LexicalClass = 'keyword' | 'name' | 'number' | 'string' | 'comment' | 'operator';
+
+export interface LexicalToken {
+  readonly class: LexicalClass;
+  readonly start: number;
+  readonly end: number;
+}
+
+const keywordTypes: ReadonlySet<TokenType> = new Set(KEYWORD_WORDS.map((word) => pipeLexer.tokenize(word).tokens[0].tokenType));
+
+/** The tokens of a text, comments included, in order. Never throws; unlexable characters are left out. */
+export function lexicalTokens(text: string): LexicalToken[] {
+  const lexed = pipeLexer.tokenize(text);
+  const classify = (token: IToken): LexicalClass => {
+    const type = token.tokenType;
+    if (type === LineComment || type === BlockComment) return 'comment';
+    if (keywordTypes.has(type)) return 'keyword';
+    if (type === NumberLiteral || type === QuantityLiteral) return 'number';
+    if (type.CATEGORIES?.includes(StringLiteral) === true) return 'string';
+    if (type.CATEGORIES?.includes(Name) === true || type === Identifier || type === NonAsciiIdentifier) return 'name';
+    return 'operator';
+  };
+  return [...lexed.tokens, ...(lexed.groups.comments ?? [])]
+    .map((token) => ({ class: classify(token), start: token.startOffset, end: tokenEnd(token) }))
+    .sort((a, b) => a.start - b.start);
+}
+
+/** Whether `text` is one name the language accepts where a model, layer, stage, device or schedule is named (what a rename may write). */
+export function isName(text: string): boolean {
+  const lexed = pipeLexer.tokenize(text);
+  if (lexed.errors.length > 0 || lexed.tokens.length !== 1) return false;
+  const [token] = lexed.tokens;
+  return token.image === text && token.tokenType !== NonAsciiIdentifier && (token.tokenType === Identifier || token.tokenType.CATEGORIES?.includes(Name) === true) && !keywordTypes.has(token.tokenType);
 }

@@ -167,6 +167,9 @@ const keywords: readonly TokenType[] = [
   Split, Backward, Limit, Per, Priority, Requires, From, Cost, True, False,
 ];
 
+/** Every keyword as written (`model`, `stages`, `true`, ...), for completion and highlighting. */
+export const KEYWORD_WORDS: readonly string[] = keywords.map((token) => String(token.PATTERN).slice(1, -1));
+
 // ── punctuation and operators (longest first where they share a prefix) ──
 function punctuation(name: string, text: string, categories: TokenType[] = []): TokenType {
   return createToken({

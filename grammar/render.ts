@@ -38,6 +38,8 @@ export interface JsonDiagnostic extends JsonLocation {
   readonly severity: Diagnostic['severity'];
   readonly message: string;
   readonly hint?: string;
+  /** The edit the hint proposes: `replacement` replaces the text at this location. */
+  readonly suggestion?: JsonLocation & { readonly replacement: string };
   readonly related: readonly (JsonLocation & { readonly message: string })[];
 }
 
@@ -74,6 +76,7 @@ export function toJsonDiagnostics(diagnostics: readonly Diagnostic[], sources: R
     severity: diagnostic.severity,
     message: diagnostic.message,
     ...(diagnostic.hint === undefined ? {} : { hint: diagnostic.hint }),
+    ...(diagnostic.suggestion === undefined ? {} : { suggestion: { ...locator.locate(diagnostic.suggestion.span), replacement: diagnostic.suggestion.replacement } }),
     related: diagnostic.related.map((related) => ({ ...locator.locate(related.span), message: related.message })),
   }));
 }

@@ -10,7 +10,8 @@ import type { ArgumentValue } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { evaluateArgument } from './evaluate.ts';
 import type { Scope } from './evaluate.ts';
-import { didYouMean } from './suggest.ts';
+import type { DiagnosticExtras } from '../../grammar/diagnostic.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages, type MessageDefinition } from '../../grammar/diagnosticMessages.ts';
 
 export interface CheckedArguments {
@@ -40,7 +41,7 @@ export function checkArguments(
       if (parameter === undefined) {
         ok = false;
         reporter.report(diagnosticMessages.unknownArgument, argument.name.span, { callee, name }, {
-          hint: didYouMean(name, schema.map((candidate) => candidate.name)) ?? (schema.length === 0 ? `${callee} takes no arguments` : undefined),
+          ...suggestName(name, schema.map((candidate) => candidate.name), argument.name.span, { otherwise: schema.length === 0 ? `${callee} takes no arguments` : undefined }),
         });
         continue;
       }
@@ -66,12 +67,10 @@ export function checkArguments(
     seen.set(parameter.name, argument.span);
     const value = evaluateArgument(argument.value, scope, reporter);
     if (value === undefined) { ok = false; continue; }
-    const problem = checkValue(parameter, value);
+    const problem = checkValue(parameter, value, argument.value.span);
     if (problem !== undefined) {
       ok = false;
-      reporter.report(problem.definition, argument.value.span, { callee, name: parameter.name, ...problem.args }, {
-        hint: problem.hint,
-      });
+      reporter.report(problem.definition, argument.value.span, { callee, name: parameter.name, ...problem.args }, problem.extras);
       continue;
     }
     values[parameter.name] = value;
@@ -100,7 +99,8 @@ function describeValue(value: ArgumentValue): string {
 function checkValue(
   parameter: ArgumentSchema,
   value: ArgumentValue,
-): { definition: MessageDefinition; args: Record<string, string>; hint?: string } | undefined {
+  span: Span,
+): { definition: MessageDefinition; args: Record<string, string>; extras?: DiagnosticExtras } | undefined {
   const typeError = (expected: string) => ({
     definition: diagnosticMessages.argumentType,
     args: { expected, actual: describeValue(value) },
@@ -117,7 +117,7 @@ function checkValue(
         const options = parameter.values ?? [];
         return {
           ...typeError(`one of ${options.join(', ')}`),
-          hint: typeof value === 'string' ? didYouMean(value, options) : undefined,
+          extras: typeof value === 'string' ? suggestName(value, options, span) : undefined,
         };
       }
       return undefined;

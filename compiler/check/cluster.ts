@@ -7,7 +7,7 @@ import type { Span } from '../../grammar/source.ts';
 import type { CheckedCluster, CheckedDevice, CheckedLink } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateRange } from './evaluate.ts';
-import { didYouMean } from './suggest.ts';
+import { suggestName } from './suggest.ts';
 import { describeKind, kindOfUnit, toBaseUnits, unitsOf } from './units.ts';
 import type { QuantityKind } from './units.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -151,7 +151,7 @@ function readProperties(
     const kind = Object.hasOwn(known, key) ? known[key] : undefined;
     if (kind === undefined) {
       reporter.report(diagnosticMessages.unknownProperty, property.key.span, { owner, name: key }, {
-        hint: didYouMean(key, Object.keys(known)),
+        ...suggestName(key, Object.keys(known), property.key.span),
       });
       continue;
     }
@@ -167,7 +167,7 @@ export function readQuantity(expression: Expression, kind: QuantityKind, propert
   const misspelt = expression.kind === 'NameExpression' ? /^(\d+(?:\.\d+)?)([A-Za-z][A-Za-z/]*)$/.exec(expression.name.name) : null;
   if (misspelt !== null) {
     reporter.report(diagnosticMessages.unknownUnit, expression.span, { unit: misspelt[2], property }, {
-      hint: didYouMean(misspelt[2], unitsOf(kind)) ?? `use one of ${unitsOf(kind).join(', ')}`,
+      ...suggestName(misspelt[2], unitsOf(kind), expression.span, { otherwise: `use one of ${unitsOf(kind).join(', ')}`, replacement: (unit) => `${misspelt[1]}${unit}` }),
     });
     return undefined;
   }
@@ -187,7 +187,9 @@ export function readQuantity(expression: Expression, kind: QuantityKind, propert
   const unitKind = kindOfUnit(expression.unit);
   if (unitKind === undefined) {
     reporter.report(diagnosticMessages.unknownUnit, expression.span, { unit: expression.unit, property }, {
-      hint: didYouMean(expression.unit, unitsOf(kind)) ?? `use one of ${unitsOf(kind).join(', ')}`,
+      ...suggestName(expression.unit, unitsOf(kind), expression.span, {
+        otherwise: `use one of ${unitsOf(kind).join(', ')}`, replacement: (unit) => `${expression.text.slice(0, expression.text.length - expression.unit.length)}${unit}`,
+      }),
     });
     return undefined;
   }
@@ -215,7 +217,7 @@ export function resolveDevices(
   const group = groups.get(base);
   if (group === undefined) {
     reporter.report(diagnosticMessages.unknownDevice, reference.span, { name: base, cluster: clusterName }, {
-      hint: didYouMean(base, groups.keys()),
+      ...suggestName(base, groups.keys(), reference.base.span),
     });
     return undefined;
   }

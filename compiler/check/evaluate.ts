@@ -6,7 +6,7 @@
 import type { Expression, RangeExpression } from '../../grammar/ast.ts';
 import type { ArgumentValue } from '../program.ts';
 import type { Reporter } from './context.ts';
-import { didYouMean } from './suggest.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /** Loop variables and fixed dims are numbers; symbolic dims are their own name. */
@@ -50,7 +50,7 @@ function evaluate(
       if (bound !== undefined) return bound;
       if (bareNames) return name;
       reporter.report(diagnosticMessages.unknownName, expression.span, { name, context: '' }, {
-        hint: didYouMean(name, scope.keys()),
+        ...suggestName(name, scope.keys(), expression.name.span),
       });
       return undefined;
     }

@@ -14,7 +14,7 @@ import { bytesPerExample, dtypeBytes } from '../layers/catalog.ts';
 import type { LayerCosts, TensorShape } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { evaluateNumber, type Scope } from './evaluate.ts';
-import { didYouMean } from './suggest.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 /** What the clause may state; every key is optional. */
@@ -53,7 +53,7 @@ export function checkExternCostClause(declaration: ExternLayerDeclaration, repor
     }
     if (!isCostKey(key)) {
       reporter.report(diagnosticMessages.unknownArgument, argument.name!.span, { callee, name: key }, {
-        hint: didYouMean(key, Object.keys(EXTERN_COST_KEYS), 0) ?? `it states ${Object.keys(EXTERN_COST_KEYS).join(', ')}`,
+        ...suggestName(key, Object.keys(EXTERN_COST_KEYS), argument.name!.span, { listUpTo: 0, otherwise: `it states ${Object.keys(EXTERN_COST_KEYS).join(', ')}` }),
       });
       continue;
     }
@@ -64,7 +64,7 @@ export function checkExternCostClause(declaration: ExternLayerDeclaration, repor
     const unknown = unknownNames(argument.value, visible);
     for (const name of unknown) {
       reporter.report(diagnosticMessages.unknownName, name.span, { name: name.name.name, context: ` in ${callee}` }, {
-        hint: didYouMean(name.name.name, visible, 0) ?? `it can use the parameters and the input pattern's dims: ${[...visible].join(', ') || 'none'}`,
+        ...suggestName(name.name.name, visible, name.name.span, { listUpTo: 0, otherwise: `it can use the parameters and the input pattern's dims: ${[...visible].join(', ') || 'none'}` }),
       });
     }
     if (unknown.length === 0) clause.set(key, argument.value);

@@ -4,7 +4,7 @@
 // Reports missing files, unknown `std:` modules and import cycles.
 
 import type { Document } from '../../grammar/ast.ts';
-import { parse } from '../../grammar/index.ts';
+import { parse, type ParseResult } from '../../grammar/index.ts';
 import { makeSource } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
 import { mayRead, projectRoot, type ReadAccess } from './readAccess.ts';
@@ -27,6 +27,21 @@ export interface LoadedProgram {
   readonly entryFound: boolean;
 }
 
+/**
+ * The standard library's text is fixed, and its AST is readonly data:
+ * parsed once per process, not once per compilation (a language server
+ * or `pipec tune` compiles many times, and it is the largest source).
+ */
+const standardLibraryParses = new Map<string, { readonly text: string; readonly result: ParseResult }>();
+
+function parseStandardLibrary(name: string, text: string): ParseResult {
+  const cached = standardLibraryParses.get(name);
+  if (cached !== undefined && cached.text === text) return cached.result;
+  const result = parse(makeSource(name, text));
+  standardLibraryParses.set(name, { text, result });
+  return result;
+}
+
 export function loadDocuments(entryFile: string, host: CompilerHost, reporter: Reporter, access: ReadAccess): LoadedProgram {
   const sources = new Map<string, string>();
   const documents: LoadedDocument[] = [];
@@ -35,7 +50,7 @@ export function loadDocuments(entryFile: string, host: CompilerHost, reporter: R
 
   const parseInto = (file: string, text: string, isStandardLibrary: boolean): Document => {
     sources.set(file, text);
-    const { document, diagnostics } = parse(makeSource(file, text));
+    const { document, diagnostics } = isStandardLibrary ? parseStandardLibrary(file, text) : parse(makeSource(file, text));
     reporter.diagnostics.push(...diagnostics);
     documents.push({ file, document, isStandardLibrary });
     return document;

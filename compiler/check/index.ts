@@ -26,7 +26,7 @@ import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
 import { checkSettings, dataMismatch } from './settings.ts';
 import { planStages } from './stages.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean, suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface CheckOptions {
@@ -179,7 +179,7 @@ function checkPipeline(
     modelResult = models.get(settings.model.name);
     if (modelResult === undefined && !table.models.has(settings.model.name)) {
       reporter.report(diagnosticMessages.unknownModel, settings.model.span, { name: settings.model.name }, {
-        hint: didYouMean(settings.model.name, table.models.keys()),
+        ...suggestName(settings.model.name, table.models.keys(), settings.model.span),
       });
     }
   }
@@ -190,7 +190,7 @@ function checkPipeline(
     clusterResult = clusters.get(settings.cluster.name);
     if (clusterResult === undefined && !table.clusters.has(settings.cluster.name)) {
       reporter.report(diagnosticMessages.unknownCluster, settings.cluster.span, { name: settings.cluster.name }, {
-        hint: didYouMean(settings.cluster.name, table.clusters.keys()),
+        ...suggestName(settings.cluster.name, table.clusters.keys(), settings.cluster.span),
       });
     }
   }

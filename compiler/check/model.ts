@@ -18,11 +18,11 @@ import { evaluateDim, evaluateNumber, evaluateRange, extendScope } from './evalu
 import type { Scope } from './evaluate.ts';
 import type { CheckedExternLayer } from './extern.ts';
 import { evaluateExternCosts } from './externCost.ts';
-import { didYouMean } from './suggest.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
-const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
-const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
+export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
+export const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
 
 /** What stage references resolve against: the model's top-level units by name. */
 export interface ModelLayerTable {
@@ -199,7 +199,7 @@ function checkTensorType(type: TensorType, scope: Scope, reporter: Reporter): Te
     ok = false;
     if (dtype !== '') {
       reporter.report(diagnosticMessages.unknownDtype, type.dtype.span, { name: dtype }, {
-        hint: didYouMean(dtype, DTYPES) ?? `use one of ${DTYPES.join(', ')}`,
+        ...suggestName(dtype, DTYPES, type.dtype.span, { otherwise: `use one of ${DTYPES.join(', ')}` }),
       });
     }
   }
@@ -366,8 +366,9 @@ function checkLayer(
   const extern = walk.externs.get(operator);
   if (builtin === undefined && extern === undefined) {
     reporter.report(diagnosticMessages.unknownOperator, operatorSpan, { name: operator }, {
-      hint: didYouMean(operator, [...LAYER_CATALOG.keys(), ...walk.externs.keys()], 0)
-        ?? `built-in layers: ${[...LAYER_CATALOG.keys()].join(', ')}; declare others with extern layer`,
+      ...suggestName(operator, [...LAYER_CATALOG.keys(), ...walk.externs.keys()], operatorSpan, {
+        listUpTo: 0, otherwise: `built-in layers: ${[...LAYER_CATALOG.keys()].join(', ')}; declare others with extern layer`,
+      }),
     });
     return undefined;
   }
@@ -505,7 +506,7 @@ function checkLoss(
   if (!(LOSS_FUNCTIONS as readonly string[]).includes(fn)) {
     ok = false;
     reporter.report(diagnosticMessages.unknownLoss, declaration.function.span, { name: fn }, {
-      hint: didYouMean(fn, LOSS_FUNCTIONS) ?? `supported: ${LOSS_FUNCTIONS.join(', ')}`,
+      ...suggestName(fn, LOSS_FUNCTIONS, declaration.function.span, { otherwise: `supported: ${LOSS_FUNCTIONS.join(', ')}` }),
     });
   }
   const [first, second] = declaration.args;
@@ -526,11 +527,9 @@ function checkLoss(
   const secondName = second.value.kind === 'NameExpression' ? second.value.name.name : undefined;
   const target = targets.find((candidate) => candidate.name === secondName);
   if (target === undefined) {
-    reporter.report(diagnosticMessages.lossNotTarget, second.value.span, { name: secondName ?? '(an expression)' }, {
-      hint: targets.length > 0
-        ? didYouMean(secondName ?? '', targets.map((t) => t.name)) ?? `targets: ${targets.map((t) => t.name).join(', ')}`
-        : 'declare one, e.g. target y: i32[batch]',
-    });
+    reporter.report(diagnosticMessages.lossNotTarget, second.value.span, { name: secondName ?? '(an expression)' }, targets.length > 0
+      ? suggestName(secondName ?? '', targets.map((t) => t.name), second.value.span, { otherwise: `targets: ${targets.map((t) => t.name).join(', ')}` })
+      : { hint: 'declare one, e.g. target y: i32[batch]' });
     return undefined;
   }
   if (!ok) return undefined;

@@ -17,7 +17,7 @@ import { isStandardLibrary } from '../stdlib/index.ts';
 import { readQuantity } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateArgument } from './evaluate.ts';
-import { didYouMean } from './suggest.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface PipelineShapeForSchedule {
@@ -42,7 +42,7 @@ export function checkScheduleUse(
   const declaration = schedules.get(name);
   if (declaration === undefined) {
     reporter.report(diagnosticMessages.unknownSchedule, use.name.span, { name }, {
-      hint: didYouMean(name, [...schedules.keys(), 'auto'], 0) ?? `schedules: ${[...schedules.keys()].join(', ')}, auto(memory: ...)`,
+      ...suggestName(name, [...schedules.keys(), 'auto'], use.name.span, { listUpTo: 0, otherwise: `schedules: ${[...schedules.keys()].join(', ')}, auto(memory: ...)` }),
     });
     return undefined;
   }
@@ -75,7 +75,7 @@ export function checkScheduleUse(
     if (!parameters.includes(argumentName)) {
       ok = false;
       reporter.report(diagnosticMessages.unknownScheduleArgument, argument.name!.span, { schedule: name, name: argumentName }, {
-        hint: didYouMean(argumentName, parameters.filter((p) => !RESERVED_PARAMETERS.includes(p))),
+        ...suggestName(argumentName, parameters.filter((p) => !RESERVED_PARAMETERS.includes(p)), argument.name!.span),
         related: [{ span: declaration.name.span, message: 'declared here' }],
       });
       continue;
@@ -165,7 +165,7 @@ function checkAutoSchedule(
   }
   if (!schedules.has(activations.reference)) {
     reporter.report(diagnosticMessages.unknownSchedule, activations.span, { name: activations.reference }, {
-      hint: didYouMean(activations.reference, schedules.keys(), 0),
+      ...suggestName(activations.reference, schedules.keys(), activations.span, { listUpTo: 0 }),
     });
     return undefined;
   }

@@ -11,7 +11,8 @@ import type { CheckedData, CheckedModel, CheckedOptimizer, TensorShape } from '.
 import { checkArguments } from './arguments.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE } from './evaluate.ts';
-import { closestName, didYouMean } from './suggest.ts';
+import type { DiagnosticExtras } from '../../grammar/diagnostic.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call';
@@ -76,6 +77,17 @@ const DATA_SOURCES: Readonly<Record<string, readonly ArgumentSchema[]>> = {
   ],
 };
 
+/** What a pipeline may set, for editors' completion: the setting keys, and the optimizers and data sources with their arguments. */
+export function pipelineSettingsCatalog(): {
+  readonly settings: readonly string[];
+  readonly optimizers: Readonly<Record<string, readonly ArgumentSchema[]>>;
+  readonly dataSources: Readonly<Record<string, readonly ArgumentSchema[]>>;
+  readonly remainders: readonly string[];
+} {
+  const optimizers = Object.fromEntries(Object.entries(OPTIMIZERS).map(([name, { schema }]) => [name, schema]));
+  return { settings: Object.keys(SETTINGS), optimizers, dataSources: DATA_SOURCES, remainders: ['drop', 'pad'] };
+}
+
 export interface PipelineSettings {
   readonly model?: { readonly name: string; readonly span: Span };
   readonly cluster?: { readonly name: string; readonly span: Span };
@@ -104,11 +116,9 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
     const kind = Object.hasOwn(SETTINGS, key) ? SETTINGS[key] : undefined;
     if (kind === undefined) {
       const candidates = [...Object.keys(SETTINGS), 'stages', 'schedule', 'recompute', 'offload'];
-      const closest = closestName(key, candidates);
-      if (closest !== undefined) suggested.add(closest);
-      reporter.report(diagnosticMessages.unknownSetting, member.key.span, { name: key }, {
-        hint: closest !== undefined ? `did you mean '${closest}'?` : `settings: ${Object.keys(SETTINGS).join(', ')}`,
-      });
+      const suggestion = suggestName(key, candidates, member.key.span, { listUpTo: 0, otherwise: `settings: ${Object.keys(SETTINGS).join(', ')}` });
+      if (suggestion.suggestion !== undefined) suggested.add(suggestion.suggestion.replacement);
+      reporter.report(diagnosticMessages.unknownSetting, member.key.span, { name: key }, suggestion);
       continue;
     }
     const previous = first.get(key);
@@ -140,8 +150,8 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
 }
 
 function readSetting(key: string, kind: SettingKind, value: Expression, reporter: Reporter): unknown {
-  const wrong = (expected: string, hint?: string) => {
-    reporter.report(diagnosticMessages.settingType, value.span, { name: key, expected }, { hint });
+  const wrong = (expected: string, extras?: DiagnosticExtras) => {
+    reporter.report(diagnosticMessages.settingType, value.span, { name: key, expected }, extras);
     return undefined;
   };
   if (value.kind === 'NameExpression' && value.name.name === '') return undefined; // recovered
@@ -160,7 +170,7 @@ function readSetting(key: string, kind: SettingKind, value: Expression, reporter
     }
     case 'remainder':
       if (value.kind !== 'NameExpression' || !['drop', 'pad'].includes(value.name.name)) {
-        return wrong("'drop' or 'pad'", value.kind === 'NameExpression' ? didYouMean(value.name.name, ['drop', 'pad']) : undefined);
+        return wrong("'drop' or 'pad'", value.kind === 'NameExpression' ? suggestName(value.name.name, ['drop', 'pad'], value.name.span) : undefined);
       }
       return value.name.name;
     case 'call':
@@ -182,7 +192,7 @@ function readOptimizer(value: Expression, reporter: Reporter): CheckedOptimizer 
   }
   if (!Object.hasOwn(OPTIMIZERS, call.name)) {
     reporter.report(diagnosticMessages.unknownOptimizer, call.span, { name: call.name }, {
-      hint: didYouMean(call.name, Object.keys(OPTIMIZERS)),
+      ...suggestName(call.name, Object.keys(OPTIMIZERS), call.span),
     });
     return undefined;
   }
@@ -207,7 +217,7 @@ function readData(value: Expression, reporter: Reporter): CheckedData | undefine
   const schema = Object.hasOwn(DATA_SOURCES, call.name) ? DATA_SOURCES[call.name] : undefined;
   if (schema === undefined) {
     reporter.report(diagnosticMessages.unknownData, call.span, { name: call.name }, {
-      hint: didYouMean(call.name, Object.keys(DATA_SOURCES)),
+      ...suggestName(call.name, Object.keys(DATA_SOURCES), call.span),
     });
     return undefined;
   }

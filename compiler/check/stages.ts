@@ -15,7 +15,7 @@ import type { AutoStages, Identifier, LayerReference, PipelineDeclaration, Stage
 import type { Span } from '../../grammar/source.ts';
 import { partitionLayers } from '../partition/partition.ts';
 import {
-  DEFAULT_PLACEMENT_KIND, isPlacementProblem, parsePlacementKind, placementFromDeclaration, placementNameHint, stageMultiple,
+  DEFAULT_PLACEMENT_KIND, isPlacementProblem, parsePlacementKind, placementFromDeclaration, placementNameSuggestion, stageMultiple,
   type Placement, type RegularPlacementKind,
 } from '../placement.ts';
 import type { CheckedModel } from '../program.ts';
@@ -24,7 +24,7 @@ import { resolveDevices } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
 import type { ModelLayerTable } from './model.ts';
-import { didYouMean } from './suggest.ts';
+import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export interface PlannedStage {
@@ -88,9 +88,7 @@ function readPlacement(identifier: Identifier | undefined, reporter: Reporter): 
   if (identifier === undefined || identifier.name === '') return undefined;
   const kind = parsePlacementKind(identifier.name);
   if (kind !== undefined) return kind;
-  reporter.report(diagnosticMessages.unknownPlacement, identifier.span, { what: 'placement', name: identifier.name }, {
-    hint: placementNameHint(identifier.name),
-  });
+  reporter.report(diagnosticMessages.unknownPlacement, identifier.span, { what: 'placement', name: identifier.name }, placementNameSuggestion(identifier.name, identifier.span));
   return null;
 }
 
@@ -265,7 +263,7 @@ function resolveLayerReference(reference: LayerReference, inputs: StageInputs): 
   if (scalar === undefined && array === undefined) {
     if (table.uncertain.has(base)) return undefined; // its declaration's error is already reported
     reporter.report(diagnosticMessages.unknownLayer, reference.base.span, { model: modelName, name: base }, {
-      hint: didYouMean(base, [...table.scalars.keys(), ...table.arrays.keys()], 0),
+      ...suggestName(base, [...table.scalars.keys(), ...table.arrays.keys()], reference.base.span, { listUpTo: 0 }),
     });
     return undefined;
   }
@@ -324,7 +322,7 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   if (block.balance !== undefined && block.balance.name !== '') {
     if (!(BALANCES as readonly string[]).includes(block.balance.name)) {
       reporter.report(diagnosticMessages.unknownPlacement, block.balance.span, { what: 'balance', name: block.balance.name }, {
-        hint: didYouMean(block.balance.name, BALANCES) ?? 'balance compute or balance memory',
+        ...suggestName(block.balance.name, BALANCES, block.balance.span, { otherwise: 'balance compute or balance memory' }),
       });
       return undefined;
     }
@@ -384,7 +382,7 @@ function applyAttributes(pipeline: PipelineDeclaration, stages: readonly Planned
       if (identifier.name === '') continue;
       if (!known.includes(identifier.name)) {
         reporter.report(diagnosticMessages.unknownStage, identifier.span, { name: identifier.name, attribute: member.attribute }, {
-          hint: didYouMean(identifier.name, known),
+          ...suggestName(identifier.name, known, identifier.span),
         });
         continue;
       }

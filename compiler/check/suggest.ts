@@ -1,6 +1,9 @@
 // "Did you mean ...?" hints: the closest candidate by edit distance, when it
 // is close enough to be a plausible typo (TypeScript uses the same idea).
 
+import type { Suggestion } from '../../grammar/diagnostic.ts';
+import type { Span } from '../../grammar/source.ts';
+
 /**
  * Optimal-string-alignment distance: insertions, deletions, substitutions and
  * swaps of neighbours (`bais` → `bias`) cost 1; a difference only in case
@@ -44,4 +47,23 @@ export function didYouMean(name: string, candidates: Iterable<string>, listUpTo 
   if (all.length === 0) return undefined;
   if (all.length <= listUpTo) return `expected one of: ${all.map((c) => `'${c}'`).join(', ')}`;
   return undefined;
+}
+
+/**
+ * A "did you mean" for a misspelt name written at `span`, as a hint and as
+ * data: the hint names the closest candidate (or lists the few there are,
+ * or says `otherwise`), and the suggestion is the edit that applies it.
+ * `listUpTo: 0` never lists.
+ */
+export function suggestName(
+  name: string,
+  candidates: Iterable<string>,
+  span: Span,
+  options: { readonly listUpTo?: number; readonly otherwise?: string; readonly replacement?: (closest: string) => string } = {},
+): { readonly hint?: string; readonly suggestion?: Suggestion } {
+  const all = [...new Set(candidates)];
+  const closest = closestName(name, all);
+  const hint = didYouMean(name, all, options.listUpTo) ?? options.otherwise;
+  if (closest === undefined) return hint === undefined ? {} : { hint };
+  return { hint: hint!, suggestion: { span, replacement: options.replacement?.(closest) ?? closest } };
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   barePlacement, classifyPlacement, describePlacement, describeStageDevices, explicitPlacement, isPlacementProblem, isZigZag,
-  parsePlacementKind, placeRegular, placementFromDeclaration, placementNameHint, regularPlacementProblem, satisfiesPlacement,
+  parsePlacementKind, placeRegular, placementFromDeclaration, placementNameSuggestion, regularPlacementProblem, satisfiesPlacement,
   REGULAR_PLACEMENT_KINDS,
 } from '../../compiler/placement.ts';
 
@@ -88,8 +88,9 @@ describe('names', () => {
   it('parses the kinds and suggests the closest for a typo', () => {
     expect(parsePlacementKind('wave')).toBe('wave');
     expect(parsePlacementKind('explicit')).toBeUndefined();
-    expect(placementNameHint('lop')).toBe("did you mean 'loop'?");
-    expect(placementNameHint('zigzag')).toBe("expected one of: 'loop', 'v', 'wave'");
+    const at = { file: 'p.pipe', start: 20, end: 23 };
+    expect(placementNameSuggestion('lop', at)).toEqual({ hint: "did you mean 'loop'?", suggestion: { span: at, replacement: 'loop' } });
+    expect(placementNameSuggestion('zigzag', at)).toEqual({ hint: "expected one of: 'loop', 'v', 'wave'" });
   });
 
   it('describes placements for messages', () => {
