@@ -63,22 +63,23 @@ npx pipec train ${STARTER_PROGRAM}                 # train it (TensorFlow.js, cp
 \`\`\`
 
 Editor: \`.vscode/settings.json\` associates \`*.pipe\` files with pipec's language server
-(\`pipec lsp\`), used by the pipec VS Code extension (\`pipec.pipec-vscode\`).
+(\`pipec lsp\`), used by the pipec VS Code extension (\`pipec.pipec-pipe\`).
 Shell completion: \`pipec completion bash|zsh|fish\`.
 `;
 
 const settings = `${JSON.stringify(
   {
     'files.associations': { '*.pipe': 'pipe' },
-    // The extension starts this command as the language server.
-    'pipec.server.command': ['npx', 'pipec', 'lsp'],
-    '[pipe]': { 'editor.defaultFormatter': 'pipec.pipec-vscode', 'editor.formatOnSave': true, 'editor.tabSize': 2 },
+    // The extension starts `<pipec.path> lsp --stdio` as the language server
+    // (editors/vscode/package.json): pipec on the PATH, or a clone's bin/pipec.js.
+    'pipec.path': 'pipec',
+    '[pipe]': { 'editor.defaultFormatter': 'pipec.pipec-pipe', 'editor.formatOnSave': true, 'editor.tabSize': 2 },
   },
   null,
   2,
 )}\n`;
 
-const extensions = `${JSON.stringify({ recommendations: ['pipec.pipec-vscode'] }, null, 2)}\n`;
+const extensions = `${JSON.stringify({ recommendations: ['pipec.pipec-pipe'] }, null, 2)}\n`;
 
 export const STARTER_FILES: readonly StarterFile[] = [
   { path: STARTER_PROGRAM, text: program },

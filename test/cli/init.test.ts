@@ -29,9 +29,15 @@ describe('pipec init', () => {
     expect(readme).toContain('npx pipec check train.pipe');
     const settings = JSON.parse(readFileSync(path.join(project, '.vscode', 'settings.json'), 'utf8'));
     expect(settings['files.associations']).toEqual({ '*.pipe': 'pipe' });
-    expect(settings['pipec.server.command']).toEqual(['npx', 'pipec', 'lsp']);
+    expect(settings['pipec.path']).toBe('pipec');
     const extensions = JSON.parse(readFileSync(path.join(project, '.vscode', 'extensions.json'), 'utf8'));
-    expect(extensions.recommendations).toEqual(['pipec.pipec-vscode']);
+    expect(extensions.recommendations).toEqual(['pipec.pipec-pipe']);
+    // The settings and the recommendation name what the extension really declares.
+    const manifest = JSON.parse(readFileSync(new URL('../../editors/vscode/package.json', import.meta.url), 'utf8'));
+    expect(extensions.recommendations).toEqual([`${manifest.publisher}.${manifest.name}`]);
+    const declared = Object.keys(manifest.contributes.configuration.properties);
+    for (const key of Object.keys(settings).filter((key) => key.startsWith('pipec.'))) expect(declared).toContain(key);
+    expect(manifest.contributes.languages.map((language: { id: string }) => language.id)).toContain('pipe');
   });
 
   it('refuses to overwrite, writing nothing, unless --force', () => {
