@@ -1,0 +1,376 @@
+// Communication lowering for PyTorch's runtime (_PipelineScheduleRuntime's
+// compute_comms format): where each rank's SEND_F / RECV_F / SEND_B /
+// RECV_B actions go in its row. docs/torch-comms.md explains the choice.
+//
+// On PyTorch's runtime a RECV action posts the receive (batch_isend_irecv)
+// and the compute that consumes it waits for it; a SEND posts the send.
+// Under NCCL the posted operations of a rank run in order on one stream, so
+// a receive posted long before its sender sends holds up everything posted
+// after it on that rank (pytorch/pytorch#188833: Interleaved1F1B's
+// warm-up). PyTorch's own lowering (_add_send_recv) walks the ranks in
+// turns, one compute action per rank per turn, and puts each RECV at the
+// receiver's row end in the turn its sender computes: turns are time only
+// when every action costs the same and links are free.
+//
+// pipec's lowering walks the same way but in simulated time: the compute
+// order is timed under the cost model with its link times, and actions are
+// emitted in order of their end times, so each RECV lands on the
+// receiver's row at the point where its data is produced. Both lowerings
+// emit one global sequence in which a send and its receive are one event,
+// so every pair of ranks posts its messages in the same order on both
+// sides; that is what makes the result deadlock-free even when a send
+// waits for its receive (compiler/schedule/deadlock.ts proves it per order).
+
+import type { Span } from '../../grammar/source.ts';
+import type { CostModel } from '../cost/types.ts';
+import { actionDuration } from '../schedule/actions.ts';
+import { executeCommsOrder } from '../schedule/commsExecution.ts';
+import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
+
+/** A forward transfer carries stage s's output to stage s+1; a backward one stage s's input gradient to stage s-1. */
+export type TransferDirection = 'forward' | 'backward';
+
+/**
+ * One cell of a comms-annotated row. `stage` is the cell's stage in
+ * PyTorch's notation: the sending stage for a SEND, the receiving stage
+ * for a RECV (`0SEND_F3` pairs with `1RECV_F3`, `2SEND_B3` with `1RECV_B3`).
+ */
+export type CommsAction =
+  | { readonly kind: 'compute'; readonly actions: readonly ComputeAction[]; readonly span?: Span }
+  | {
+    readonly kind: 'send' | 'recv';
+    readonly direction: TransferDirection;
+    readonly stage: number;
+    readonly microbatch: number;
+    /** The rank at the other end. */
+    readonly peer: number;
+    readonly span?: Span;
+  }
+  | { readonly kind: 'reduce_grad'; readonly stage: number; readonly span?: Span };
+
+export type CommsLowering = 'pipec' | 'pytorch' | 'imported';
+
+export interface CommsOrder {
+  /** The compute order the rows carry. */
+  readonly schedule: ComputeSchedule;
+  /** Who placed the SEND / RECV cells. */
+  readonly lowering: CommsLowering;
+  /** How: events in simulated time, or ranks in turns (PyTorch's way); absent for an imported file. */
+  readonly placement?: 'simulated time' | 'turns';
+  /** rows[rank] = the rank's actions, communication included, in order. */
+  readonly rows: readonly (readonly CommsAction[])[];
+}
+
+export type TransferAction = Extract<CommsAction, { kind: 'send' | 'recv' }>;
+
+/** The stage whose output (forward) or input gradient (backward) a SEND or RECV carries. */
+export function producingStage(action: TransferAction): number {
+  if (action.kind === 'send') return action.stage;
+  return action.direction === 'forward' ? action.stage - 1 : action.stage + 1;
+}
+
+/** Dense id of a transfer: (direction, producing stage, microbatch). */
+export function transferKey(direction: TransferDirection, producer: number, microbatch: number, shape: { readonly stages: number; readonly microbatches: number }): number {
+  return ((direction === 'backward' ? shape.stages : 0) + producer) * shape.microbatches + microbatch;
+}
+
+/** The transfer a compute action consumes from another rank, if any. */
+export function consumedTransfer(action: ComputeAction, schedule: ComputeSchedule): { direction: TransferDirection; producer: number } | undefined {
+  const rank = schedule.stageDevice[action.stage];
+  if (action.operation === 'F' && action.stage > 0 && schedule.stageDevice[action.stage - 1] !== rank) return { direction: 'forward', producer: action.stage - 1 };
+  if ((action.operation === 'B' || action.operation === 'I') && action.stage < schedule.stages - 1 && schedule.stageDevice[action.stage + 1] !== rank) {
+    return { direction: 'backward', producer: action.stage + 1 };
+  }
+  return undefined;
+}
+
+/** The transfer a compute action produces for another rank, if any, with its receiving stage. */
+export function producedTransfer(action: ComputeAction, schedule: ComputeSchedule): { direction: TransferDirection; receiver: number } | undefined {
+  const rank = schedule.stageDevice[action.stage];
+  if (action.operation === 'F' && action.stage < schedule.stages - 1 && schedule.stageDevice[action.stage + 1] !== rank) return { direction: 'forward', receiver: action.stage + 1 };
+  if ((action.operation === 'B' || action.operation === 'I') && action.stage > 0 && schedule.stageDevice[action.stage - 1] !== rank) {
+    return { direction: 'backward', receiver: action.stage - 1 };
+  }
+  return undefined;
+}
+
+/** A rank's order cut into cells: a lone action, or an overlap group (DualPipe's F&B) that runs as one. */
+export function computeUnits(order: readonly ComputeAction[]): ComputeAction[][] {
+  const units: ComputeAction[][] = [];
+  let k = 0;
+  while (k < order.length) {
+    const group = order[k].overlapGroup;
+    let end = k + 1;
+    if (group !== undefined) while (end < order.length && order[end].overlapGroup === group) end++;
+    units.push(order.slice(k, end));
+    k = end;
+  }
+  return units;
+}
+
+/**
+ * pipec's lowering: each RECV where its data is produced. The lowering
+ * runs the order in simulated time under `costs` (compute from the stage
+ * costs, every transfer its link time, in the same semantics the
+ * simulator and the proof use: each rank's transfers in order on one
+ * stream, a send and its receive together) and emits the ranks' units in
+ * order of their end times (ties: units that send nothing, then start,
+ * then rank), each only once its inputs are emitted. A unit's SENDs follow
+ * it on its row; each matching RECV goes to the receiver's row end at that
+ * moment: after the receiver's actions that end by the time the data
+ * leaves, before the one running then. So a receive is posted as its data
+ * is sent and no earlier, and with one global sequence of events both ends
+ * of every rank pair post their transfers in the same order. `costs`
+ * should carry the link times (the cluster's latency); with free links the
+ * compute order's own timing decides.
+ */
+export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostModel): CommsOrder {
+  const { stages, microbatches, stageDevice } = schedule;
+  const shape = { stages, microbatches };
+  const units = schedule.orders.map(computeUnits);
+  const rows: CommsAction[][] = schedule.orders.map(() => []);
+  // arrival[key]: when a transfer (or same-rank hand-off) is at its consumer; NaN until its producer is emitted.
+  const arrival = new Float64Array(2 * stages * microbatches).fill(Number.NaN);
+  const threadFree = new Float64Array(schedule.devices);
+  const streamFree = new Float64Array(schedule.devices);
+  const gradientsDone = new Int32Array(stages);
+  const next = new Int32Array(schedule.devices);
+  const heap = new KeyHeap();
+  const waiting = new Map<number, number>(); // transfer key → rank whose next unit waits for it
+  const tentative = schedule.orders.map(() => ({ start: 0, end: 0 }));
+  // On equal end times a unit that sends nothing goes first: a receiver's
+  // action that ends as the data leaves belongs before the RECV.
+  const sends = (unit: readonly ComputeAction[]) => (unit.some((action) => producedTransfer(action, schedule) !== undefined) ? 1 : 0);
+  const offer = (rank: number) => {
+    if (next[rank] >= units[rank].length) return;
+    const unit = units[rank][next[rank]];
+    let start = threadFree[rank];
+    for (const action of unit) {
+      const input = inputKey(action, schedule, shape);
+      if (input === undefined) continue;
+      if (Number.isNaN(arrival[input])) {
+        waiting.set(input, rank);
+        return;
+      }
+      start = Math.max(start, arrival[input]);
+    }
+    let end = start;
+    for (const action of unit) end += actionDuration(costs, action.operation, action.stage);
+    tentative[rank] = { start, end };
+    heap.push([end, sends(unit), start, rank], rank);
+  };
+  for (let rank = 0; rank < schedule.devices; rank++) offer(rank);
+  let remaining = units.reduce((sum, list) => sum + list.length, 0);
+  while (remaining > 0) {
+    const rank = heap.pop();
+    if (rank === undefined) throw new Error('lowerCommunication: the compute order cannot be lowered to sends and receives (validate it first)');
+    const unit = units[rank][next[rank]];
+    const { end } = tentative[rank];
+    threadFree[rank] = end;
+    rows[rank].push({ kind: 'compute', actions: unit });
+    const woken: number[] = [];
+    for (const action of unit) {
+      const output = outputKey(action, schedule, shape);
+      if (output === undefined) continue;
+      const sent = producedTransfer(action, schedule);
+      if (output.crossRank && sent !== undefined) {
+        const peer = stageDevice[sent.receiver];
+        rows[rank].push({ kind: 'send', direction: sent.direction, stage: action.stage, microbatch: action.microbatch, peer });
+        rows[peer].push({ kind: 'recv', direction: sent.direction, stage: sent.receiver, microbatch: action.microbatch, peer: rank });
+        // The receive is posted when the receiver's thread reaches it: the end of its last emitted unit.
+        const start = Math.max(end, streamFree[rank], threadFree[peer], streamFree[peer]);
+        const done = start + linkTime(costs, action);
+        streamFree[rank] = done;
+        streamFree[peer] = done;
+        arrival[output.key] = done;
+      } else {
+        arrival[output.key] = end;
+      }
+      const waiter = waiting.get(output.key);
+      if (waiter !== undefined) {
+        waiting.delete(output.key);
+        woken.push(waiter);
+      }
+    }
+    for (const action of unit) {
+      if (action.operation !== 'B' && action.operation !== 'W') continue;
+      if (++gradientsDone[action.stage] === microbatches) rows[rank].push({ kind: 'reduce_grad', stage: action.stage });
+    }
+    next[rank]++;
+    remaining--;
+    offer(rank);
+    for (const other of woken) if (other !== rank) offer(other);
+  }
+  return { schedule, lowering: 'pipec', placement: 'simulated time', rows };
+}
+
+/**
+ * The `--comms` lowering: the placement in simulated time
+ * (lowerCommunicationInTime), unless the turn-based placement PyTorch uses
+ * runs faster under `costs` (it can, when the links are as slow as the
+ * compute and every rank's stream is saturated: the time-driven order then
+ * posts a receive ahead of the receiver's own send). Both are one global
+ * sequence of events, so either is deadlock-free; `placement` says which
+ * one was kept.
+ */
+export function lowerCommunication(schedule: ComputeSchedule, costs: CostModel): CommsOrder {
+  const timed = lowerCommunicationInTime(schedule, costs);
+  const turns = lowerCommunicationLikePyTorch(schedule);
+  const makespan = (order: CommsOrder) => {
+    const run = executeCommsOrder(order, costs);
+    return run.finished ? Math.max(...run.finish) : Number.POSITIVE_INFINITY;
+  };
+  return makespan(turns) < makespan(timed) ? { ...turns, lowering: 'pipec', placement: 'turns' } : timed;
+}
+
+function linkTime(costs: CostModel, action: ComputeAction): number {
+  return (action.operation === 'F' ? costs.sendActivation[action.stage] : costs.sendGradient[action.stage]) ?? 0;
+}
+
+/** What an action waits for on another stage (same rank or not), as a transfer key. */
+function inputKey(action: ComputeAction, schedule: ComputeSchedule, shape: { stages: number; microbatches: number }): number | undefined {
+  if (action.operation === 'F') return action.stage > 0 ? transferKey('forward', action.stage - 1, action.microbatch, shape) : undefined;
+  if (action.operation === 'B' || action.operation === 'I') {
+    return action.stage < schedule.stages - 1 ? transferKey('backward', action.stage + 1, action.microbatch, shape) : undefined;
+  }
+  return undefined;
+}
+
+function outputKey(action: ComputeAction, schedule: ComputeSchedule, shape: { stages: number; microbatches: number }): { key: number; crossRank: boolean } | undefined {
+  const rank = schedule.stageDevice[action.stage];
+  if (action.operation === 'F' && action.stage < schedule.stages - 1) {
+    return { key: transferKey('forward', action.stage, action.microbatch, shape), crossRank: schedule.stageDevice[action.stage + 1] !== rank };
+  }
+  if ((action.operation === 'B' || action.operation === 'I') && action.stage > 0) {
+    return { key: transferKey('backward', action.stage, action.microbatch, shape), crossRank: schedule.stageDevice[action.stage - 1] !== rank };
+  }
+  return undefined;
+}
+
+type EmissionKey = readonly number[];
+
+/** A binary min-heap of ranks by lexicographic key. */
+class KeyHeap {
+  private readonly keys: EmissionKey[] = [];
+  private readonly ranks: number[] = [];
+
+  push(key: EmissionKey, rank: number): void {
+    this.keys.push(key);
+    this.ranks.push(rank);
+    let i = this.keys.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (compareKeys(this.keys[parent], this.keys[i]) <= 0) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  pop(): number | undefined {
+    if (this.keys.length === 0) return undefined;
+    const top = this.ranks[0];
+    const lastKey = this.keys.pop()!;
+    const lastRank = this.ranks.pop()!;
+    if (this.keys.length > 0) {
+      this.keys[0] = lastKey;
+      this.ranks[0] = lastRank;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < this.keys.length && compareKeys(this.keys[left], this.keys[smallest]) < 0) smallest = left;
+        if (right < this.keys.length && compareKeys(this.keys[right], this.keys[smallest]) < 0) smallest = right;
+        if (smallest === i) break;
+        this.swap(i, smallest);
+        i = smallest;
+      }
+    }
+    return top;
+  }
+
+  private swap(a: number, b: number): void {
+    [this.keys[a], this.keys[b]] = [this.keys[b], this.keys[a]];
+    [this.ranks[a], this.ranks[b]] = [this.ranks[b], this.ranks[a]];
+  }
+}
+
+function compareKeys(a: EmissionKey, b: EmissionKey): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+/**
+ * PyTorch 2.13's lowering of a compute-only order, as its runtime runs a
+ * compute_only CSV (_prepare_schedule_with_comms: _add_reduce_grad, then
+ * _add_send_recv), for comparing without PyTorch at hand. The ranks advance
+ * in turns, one action per rank per turn in rank order; REDUCE_GRAD is an
+ * action of its own and takes a turn; a rank whose next action lacks its
+ * input (no RECV on its row yet, nor the producer on the rank itself) skips
+ * the turn. A SEND follows its compute; the RECV goes to the receiver's row
+ * end at once. (FSDP's UNSHARD / RESHARD cells, which PyTorch adds too, are
+ * left out: they do nothing without FSDP, and for up to three stages per
+ * rank they fall at the start and end of every row, shifting all ranks'
+ * turns alike.) test/lower/comms.test.ts holds this against PyTorch's own
+ * output (test/fixtures/torch-comms/).
+ */
+export function lowerCommunicationLikePyTorch(schedule: ComputeSchedule): CommsOrder {
+  const { stages, microbatches, stageDevice } = schedule;
+  const shape = { stages, microbatches };
+  type Step = { readonly unit: readonly ComputeAction[] } | { readonly reduceGrad: number };
+  // _add_reduce_grad: REDUCE_GRAD right after each stage's m-th B or W, in the compute list.
+  const steps: Step[][] = schedule.orders.map((order) => {
+    const counted = new Map<number, number>();
+    const list: Step[] = [];
+    for (const unit of computeUnits(order)) {
+      list.push({ unit });
+      for (const action of unit) {
+        if (action.operation !== 'B' && action.operation !== 'W') continue;
+        const done = (counted.get(action.stage) ?? 0) + 1;
+        counted.set(action.stage, done);
+        if (done === microbatches) list.push({ reduceGrad: action.stage });
+      }
+    }
+    return list;
+  });
+  const rows: CommsAction[][] = schedule.orders.map(() => []);
+  // onRow[rank] has the transfer keys whose RECV (or same-rank producer) is already on the rank's row.
+  const onRow = schedule.orders.map(() => new Uint8Array(2 * stages * microbatches));
+  const ready = (rank: number, action: ComputeAction) => {
+    const input = inputKey(action, schedule, shape);
+    return input === undefined || onRow[rank][input] === 1;
+  };
+  const next = new Int32Array(schedule.devices);
+  let remaining = steps.reduce((sum, list) => sum + list.length, 0);
+  while (remaining > 0) {
+    let progress = false;
+    for (let rank = 0; rank < schedule.devices; rank++) {
+      if (next[rank] >= steps[rank].length) continue;
+      const step = steps[rank][next[rank]];
+      if ('reduceGrad' in step) {
+        rows[rank].push({ kind: 'reduce_grad', stage: step.reduceGrad });
+      } else {
+        if (!step.unit.every((action) => ready(rank, action))) continue;
+        rows[rank].push({ kind: 'compute', actions: step.unit });
+        for (const action of step.unit) {
+          const output = outputKey(action, schedule, shape);
+          if (output === undefined) continue;
+          const sent = producedTransfer(action, schedule);
+          if (output.crossRank && sent !== undefined) {
+            const peer = stageDevice[sent.receiver];
+            rows[rank].push({ kind: 'send', direction: sent.direction, stage: action.stage, microbatch: action.microbatch, peer });
+            rows[peer].push({ kind: 'recv', direction: sent.direction, stage: sent.receiver, microbatch: action.microbatch, peer: rank });
+            onRow[peer][output.key] = 1;
+          } else {
+            onRow[rank][output.key] = 1;
+          }
+        }
+      }
+      next[rank]++;
+      remaining--;
+      progress = true;
+    }
+    if (!progress) throw new Error('lowerCommunicationLikePyTorch: malformed compute schedule, cannot schedule sends/recvs');
+  }
+  return { schedule, lowering: 'pytorch', placement: 'turns', rows };
+}
