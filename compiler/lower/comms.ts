@@ -249,6 +249,22 @@ function outputKey(action: ComputeAction, schedule: ComputeSchedule, shape: { st
 
 type EmissionKey = readonly number[];
 
+/** The first `count` distinct stages from unit `from` on (next_stage_indices; an overlap group adds all its stages). */
+function nextStages(units: readonly (readonly ComputeAction[])[], from: number, count: number): number[] {
+  const seen: number[] = [];
+  for (let k = from; k < units.length; k++) {
+    const unit = units[k];
+    if (unit.length > 1) {
+      for (const action of unit) if (!seen.includes(action.stage)) seen.push(action.stage);
+      if (seen.length >= count) break;
+    } else if (!seen.includes(unit[0].stage)) {
+      seen.push(unit[0].stage);
+      if (seen.length === count) break;
+    }
+  }
+  return seen;
+}
+
 /** A binary min-heap of ranks by lexicographic key. */
 class KeyHeap {
   private readonly keys: EmissionKey[] = [];
@@ -308,29 +324,45 @@ function compareKeys(a: EmissionKey, b: EmissionKey): number {
  * action of its own and takes a turn; a rank whose next action lacks its
  * input (no RECV on its row yet, nor the producer on the rank itself) skips
  * the turn. A SEND follows its compute; the RECV goes to the receiver's row
- * end at once. (FSDP's UNSHARD / RESHARD cells, which PyTorch adds too, are
- * left out: they do nothing without FSDP, and for up to three stages per
- * rank they fall at the start and end of every row, shifting all ranks'
- * turns alike.) test/lower/comms.test.ts holds this against PyTorch's own
- * output (test/fixtures/torch-comms/).
+ * end at once. FSDP's UNSHARD / RESHARD actions (_add_unshard_reshard),
+ * which PyTorch adds first, take their turns too but are left out of the
+ * rows: without FSDP they do nothing. test/lower/comms.test.ts holds this
+ * against PyTorch's own output (test/fixtures/torch-comms/).
  */
 export function lowerCommunicationLikePyTorch(schedule: ComputeSchedule): CommsOrder {
   const { stages, microbatches, stageDevice } = schedule;
   const shape = { stages, microbatches };
-  type Step = { readonly unit: readonly ComputeAction[] } | { readonly reduceGrad: number };
-  // _add_reduce_grad: REDUCE_GRAD right after each stage's m-th B or W, in the compute list.
+  type Step = { readonly unit: readonly ComputeAction[] } | { readonly reduceGrad: number } | { readonly fsdp: 'unshard' | 'reshard' };
   const steps: Step[][] = schedule.orders.map((order) => {
+    const units = computeUnits(order);
     const counted = new Map<number, number>();
+    const active = new Set<number>();
     const list: Step[] = [];
-    for (const unit of computeUnits(order)) {
+    units.forEach((unit, index) => {
+      // _add_unshard_reshard (max_active_stages = 3): before each action,
+      // RESHARD the active stages not among the next three distinct ones,
+      // UNSHARD those of them not active yet.
+      const upcoming = nextStages(units, index, 3);
+      for (const stage of [...active]) {
+        if (upcoming.includes(stage)) continue;
+        active.delete(stage);
+        list.push({ fsdp: 'reshard' });
+      }
+      for (const stage of upcoming) {
+        if (active.has(stage)) continue;
+        active.add(stage);
+        list.push({ fsdp: 'unshard' });
+      }
       list.push({ unit });
+      // _add_reduce_grad: REDUCE_GRAD right after each stage's m-th B or W.
       for (const action of unit) {
         if (action.operation !== 'B' && action.operation !== 'W') continue;
         const done = (counted.get(action.stage) ?? 0) + 1;
         counted.set(action.stage, done);
         if (done === microbatches) list.push({ reduceGrad: action.stage });
       }
-    }
+    });
+    for (let k = 0; k < active.size; k++) list.push({ fsdp: 'reshard' });
     return list;
   });
   const rows: CommsAction[][] = schedule.orders.map(() => []);
@@ -347,7 +379,9 @@ export function lowerCommunicationLikePyTorch(schedule: ComputeSchedule): CommsO
     for (let rank = 0; rank < schedule.devices; rank++) {
       if (next[rank] >= steps[rank].length) continue;
       const step = steps[rank][next[rank]];
-      if ('reduceGrad' in step) {
+      if ('fsdp' in step) {
+        // A turn taken, nothing for pipec's rows: FSDP's cells do nothing without FSDP.
+      } else if ('reduceGrad' in step) {
         rows[rank].push({ kind: 'reduce_grad', stage: step.reduceGrad });
       } else {
         if (!step.unit.every((action) => ready(rank, action))) continue;
