@@ -1,7 +1,9 @@
 // `pipec export FILE --torch-csv OUT [--comms] [--pipeline NAME]`: the
 // program's compute order in PyTorch's schedule CSV (one row per rank;
-// `--comms` adds SEND/RECV cells, PyTorch's compute_comms format). The order
-// is compiled first, so only validated, deadlock-free orders are exported.
+// `--comms` adds SEND/RECV cells, PyTorch's compute_comms format, each
+// receive posted where its data is produced under the program's costs and
+// link latency: docs/torch-comms.md). The order is compiled first, so only
+// validated, deadlock-free orders are exported.
 
 import type { Command } from 'commander';
 import { exportTorchCsv } from '../../compiler/index.ts';
@@ -32,5 +34,5 @@ export function register(program: Command): void {
 export function runExport(file: string, options: Omit<ExportCommandOptions, 'torchCsv'>): { csv?: string; errorOutput: string; exitCode: number } {
   const result = compileForCommand(file, 'export', options);
   if (!result.ok) return { errorOutput: result.errorOutput, exitCode: result.exitCode };
-  return { csv: exportTorchCsv(result.compilation.schedule!, { comms: options.comms }), errorOutput: result.warnings, exitCode: 0 };
+  return { csv: exportTorchCsv(result.compilation.schedule!, { comms: options.comms, costs: result.compilation.costs }), errorOutput: result.warnings, exitCode: 0 };
 }

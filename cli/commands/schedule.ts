@@ -64,7 +64,7 @@ export function runSchedule(name: string, options: ScheduleCommandOptions): { ou
   let output: string;
   switch (options.format) {
     case 'torch-csv':
-      output = exportTorchCsv(schedule, { comms: options.comms });
+      output = exportTorchCsv(schedule, { comms: options.comms, costs: compilation.costs });
       break;
     case 'ir':
       output = `${JSON.stringify(compilation.ir)}\n`;

@@ -12,6 +12,7 @@ import { builtinSchedule, builtinScheduleNames, defaultStagesPerDevice } from '.
 import { describeCommsDeadlock, proveCommsOrderDeadlockFree } from '../../compiler/schedule/deadlock.ts';
 import { simulateCommsOrder } from '../../compiler/simulate/comms.ts';
 import { formatCommsCsv, importTorchCsv } from '../../compiler/torch/csv.ts';
+import { compileTorchCsv } from '../../compiler/compilation.ts';
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/torch-comms');
 const pytorchFiles = readdirSync(fixtures).filter((file) => file.endsWith('.pytorch_comms.csv')).sort();
@@ -131,5 +132,24 @@ describe('the simulator of a comms-annotated order', () => {
     const early = simulateCommsOrder(importTorchCsv('0F0,0SEND_F0,0F1,0SEND_F1,0RECV_B0,0B0,0RECV_B1,0B1\n1RECV_F0,1RECV_F1,1F0,1F1,1B0,1SEND_B0,1B1,1SEND_B1\n', 'b.csv').comms!, costs);
     // 1RECV_F1 posted up front: the link runs [2,2.5] and 1F1 [2.5,3.5]; everything after moves up by 0.5.
     expect(early.makespan).toBe(10.5);
+  });
+});
+
+describe('a compute_comms CSV that deadlocks', () => {
+  it('is rejected with PIPE4450 at the first stuck cell, naming every stuck rank', () => {
+    const text = '0F0,0SEND_F0,0RECV_B0,0B0,0F1,0SEND_F1,0RECV_B1,0B1\n1RECV_F0,1RECV_F1,1F0,1B0,1SEND_B0,1F1,1B1,1SEND_B1\n';
+    const errors = compileTorchCsv(text, 'stuck.csv').diagnostics.filter((d) => d.severity === 'error');
+    expect(errors.map((d) => [d.code, text.slice(d.span.start, d.span.end)])).toEqual([['PIPE4450', '0B0']]);
+    expect(errors[0].message).toContain('rank 1 is stuck at 1F1');
+    const missing = '0F0,0SEND_F0,0RECV_B0,0B0\n1F0,1RECV_F0,1B0,1SEND_B0\n';
+    const rejected = compileTorchCsv(missing, 'missing.csv').diagnostics.filter((d) => d.severity === 'error');
+    expect(rejected.map((d) => [d.code, missing.slice(d.span.start, d.span.end)])).toEqual([['PIPE4451', '1F0']]);
+  });
+
+  it('PyTorch\'s own lowering and pipec\'s pass the check', () => {
+    for (const file of pytorchFiles) {
+      const text = readFileSync(path.join(fixtures, file), 'utf8');
+      expect(compileTorchCsv(text, file).diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    }
   });
 });
