@@ -44,7 +44,10 @@ export interface CommsExecution {
   readonly finish: readonly number[];
   /** With costs: per rank, time its thread spent waiting for receives. */
   readonly receiveWait: readonly number[];
-  /** With costs: per rank, time its posted operations waited behind earlier ones on its stream (head-of-line). */
+  /**
+   * With costs: per rank, how long transfers waited, after both ends had
+   * posted them, for earlier operations on this rank's stream (head-of-line).
+   */
   readonly headOfLineWait: readonly number[];
 }
 
@@ -174,9 +177,10 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
         halted[recvRank] = 1;
         break;
       }
-      const start = Math.max(postedAt[rank][index], streamFree[rank], postedAt[peer][peerIndex], streamFree[peer]);
-      headOfLineWait[rank] += Math.max(0, streamFree[rank] - postedAt[rank][index]);
-      headOfLineWait[peer] += Math.max(0, streamFree[peer] - postedAt[peer][peerIndex]);
+      // Both posted: the pair could start then, but for earlier operations still on a stream.
+      const bothPosted = Math.max(postedAt[rank][index], postedAt[peer][peerIndex]);
+      const start = Math.max(bothPosted, streamFree[rank], streamFree[peer]);
+      if (start > bothPosted) headOfLineWait[streamFree[rank] >= streamFree[peer] ? rank : peer] += start - bothPosted;
       const end = start + link(action);
       streamFree[rank] = end;
       streamFree[peer] = end;

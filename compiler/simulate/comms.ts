@@ -20,7 +20,7 @@ export interface CommsSimulation {
   readonly finish: readonly number[];
   /** Per rank: time its thread waited for receives. */
   readonly receiveWait: readonly number[];
-  /** Per rank: time posted operations waited behind earlier ones on the rank's stream. */
+  /** Per rank: time transfers posted at both ends waited behind earlier operations on this rank's stream (head-of-line). */
   readonly headOfLineWait: readonly number[];
   /** Empty when every rank finished. */
   readonly problems: readonly CommsProblem[];
