@@ -17,7 +17,7 @@ import { isStandardLibrary } from '../stdlib/index.ts';
 import { standardSchedules } from '../schedule/builtin.ts';
 import { describeCommsDeadlock, describeDeadlock, proveCommsOrderDeadlockFree, proveDeadlockFree } from '../schedule/deadlock.ts';
 import type { CommsProblem } from '../schedule/commsExecution.ts';
-import type { CommsOrder } from './comms.ts';
+import type { CommsOrder } from './commsOrder.ts';
 import { evaluateSchedule } from '../schedule/evaluate.ts';
 import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
 import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';

@@ -19,7 +19,7 @@
 // posted order), so one run decides every interleaving.
 
 import type { CostModel } from '../cost/types.ts';
-import { consumedTransfer, producingStage, transferKey, type CommsAction, type CommsOrder, type TransferAction } from '../lower/comms.ts';
+import { consumedTransfer, producingStage, transferKey, type CommsAction, type CommsOrder, type TransferAction } from '../lower/commsOrder.ts';
 import { actionLabel } from './actions.ts';
 
 export type CommsProblemKind = 'deadlock' | 'missing-receive' | 'mismatched-pair' | 'received-twice';

@@ -10,7 +10,7 @@
 // real interleaving: if it finishes, every execution finishes.
 
 import type { Instruction } from '../ir/types.ts';
-import type { CommsOrder } from '../lower/comms.ts';
+import type { CommsOrder } from '../lower/commsOrder.ts';
 import { executeCommsOrder, type CommsProblem } from './commsExecution.ts';
 
 export interface StreamsToProve {

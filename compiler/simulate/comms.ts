@@ -11,7 +11,7 @@
 // free and its receives have ended.
 
 import type { CostModel } from '../cost/types.ts';
-import type { CommsOrder } from '../lower/comms.ts';
+import type { CommsOrder } from '../lower/commsOrder.ts';
 import { executeCommsOrder, type CommsProblem } from '../schedule/commsExecution.ts';
 
 export interface CommsSimulation {

@@ -13,7 +13,8 @@ import { classifyPlacement, type Placement } from '../placement.ts';
 import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
-import { computeUnits, lowerCommunication, lowerCommunicationLikePyTorch, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/comms.ts';
+import { lowerCommunication, lowerCommunicationLikePyTorch } from '../lower/comms.ts';
+import { computeUnits, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 // ───────────────────────────── export ─────────────────────────────
