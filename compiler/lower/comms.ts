@@ -46,6 +46,11 @@ export * from './commsOrder.ts';
  * compute order's own timing decides.
  */
 export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostModel): CommsOrder {
+  return lowerInTime(schedule, costs).order;
+}
+
+/** The placement in simulated time, and the makespan that simulation reached (the order's own, send overheads aside). */
+function lowerInTime(schedule: ComputeSchedule, costs: CostModel): { order: CommsOrder; makespan: number } {
   const { stages, microbatches, stageDevice } = schedule;
   const shape = { stages, microbatches };
   const units = schedule.orders.map(computeUnits);
@@ -57,27 +62,31 @@ export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostM
   const gradientsDone = new Int32Array(stages);
   const next = new Int32Array(schedule.devices);
   const heap = new KeyHeap();
-  const waiting = new Map<number, number>(); // transfer key → rank whose next unit waits for it
-  const tentative = schedule.orders.map(() => ({ start: 0, end: 0 }));
+  const waiting = new Int32Array(2 * stages * microbatches).fill(-1); // transfer key → rank whose next unit waits for it
+  const tentativeStart = new Float64Array(schedule.devices);
+  const tentativeEnd = new Float64Array(schedule.devices);
   // On equal end times a unit that sends nothing goes first: a receiver's
   // action that ends as the data leaves belongs before the RECV.
   const sends = (unit: readonly ComputeAction[]) => (unit.some((action) => producedTransfer(action, schedule) !== undefined) ? 1 : 0);
   const offer = (rank: number) => {
     if (next[rank] >= units[rank].length) return;
     const unit = units[rank][next[rank]];
-    let start = threadFree[rank];
+    // The halves of an overlap cell run one after the other on PyTorch's
+    // runtime, each once its own input is there.
+    let start = Number.NaN;
+    let end = threadFree[rank];
     for (const action of unit) {
       const input = inputKey(action, schedule, shape);
-      if (input === undefined) continue;
-      if (Number.isNaN(arrival[input])) {
-        waiting.set(input, rank);
+      if (input !== undefined && Number.isNaN(arrival[input])) {
+        waiting[input] = rank;
         return;
       }
-      start = Math.max(start, arrival[input]);
+      const begin = input === undefined ? end : Math.max(end, arrival[input]);
+      if (Number.isNaN(start)) start = begin;
+      end = begin + actionDuration(costs, action.operation, action.stage);
     }
-    let end = start;
-    for (const action of unit) end += actionDuration(costs, action.operation, action.stage);
-    tentative[rank] = { start, end };
+    tentativeStart[rank] = start;
+    tentativeEnd[rank] = end;
     heap.push([end, sends(unit), start, rank], rank);
   };
   for (let rank = 0; rank < schedule.devices; rank++) offer(rank);
@@ -86,7 +95,7 @@ export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostM
     const rank = heap.pop();
     if (rank === undefined) throw new Error('lowerCommunication: the compute order cannot be lowered to sends and receives (validate it first)');
     const unit = units[rank][next[rank]];
-    const { end } = tentative[rank];
+    const end = tentativeEnd[rank];
     threadFree[rank] = end;
     rows[rank].push({ kind: 'compute', actions: unit });
     const woken: number[] = [];
@@ -107,9 +116,9 @@ export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostM
       } else {
         arrival[output.key] = end;
       }
-      const waiter = waiting.get(output.key);
-      if (waiter !== undefined) {
-        waiting.delete(output.key);
+      const waiter = waiting[output.key];
+      if (waiter !== -1) {
+        waiting[output.key] = -1;
         woken.push(waiter);
       }
     }
@@ -122,7 +131,9 @@ export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostM
     offer(rank);
     for (const other of woken) if (other !== rank) offer(other);
   }
-  return { schedule, lowering: 'pipec', placement: 'simulated time', rows };
+  let makespan = 0;
+  for (let rank = 0; rank < schedule.devices; rank++) makespan = Math.max(makespan, threadFree[rank], streamFree[rank]);
+  return { order: { schedule, lowering: 'pipec', placement: 'simulated time', rows }, makespan };
 }
 
 /**
@@ -135,13 +146,19 @@ export function lowerCommunicationInTime(schedule: ComputeSchedule, costs: CostM
  * one was kept.
  */
 export function lowerCommunication(schedule: ComputeSchedule, costs: CostModel): CommsOrder {
-  const timed = lowerCommunicationInTime(schedule, costs);
-  const turns = lowerCommunicationLikePyTorch(schedule);
+  const timed = lowerInTime(schedule, costs);
+  // With free links every transfer starts as its producer ends, so the
+  // time-driven order reaches the compute order's own makespan, which no
+  // placement can beat: nothing to compare.
+  const overheads = [...(costs.sendActivationOverhead ?? []), ...(costs.sendGradientOverhead ?? [])].some((time) => time > 0);
+  if (!overheads && [...costs.sendActivation, ...costs.sendGradient].every((time) => time === 0)) return timed.order;
   const makespan = (order: CommsOrder) => {
     const run = executeCommsOrder(order, costs);
-    return run.finished ? Math.max(...run.finish) : Number.POSITIVE_INFINITY;
+    return run.finished ? run.finish.reduce((latest, time) => Math.max(latest, time), 0) : Number.POSITIVE_INFINITY;
   };
-  return makespan(turns) < makespan(timed) ? { ...turns, lowering: 'pipec', placement: 'turns' } : timed;
+  const turns = lowerCommunicationLikePyTorch(schedule);
+  const timedMakespan = overheads ? makespan(timed.order) : timed.makespan;
+  return makespan(turns) < timedMakespan ? { ...turns, lowering: 'pipec', placement: 'turns' } : timed.order;
 }
 
 function linkTime(costs: CostModel, action: ComputeAction): number {
@@ -169,6 +186,30 @@ function outputKey(action: ComputeAction, schedule: ComputeSchedule, shape: { st
 }
 
 type EmissionKey = readonly number[];
+
+/**
+ * For every unit, the first `count` distinct stages from it on (PyTorch's
+ * next_stage_indices). Without overlap groups, from the back in one pass:
+ * the stages from unit k on are k's stage, then those from k+1 on without
+ * it. A row with overlap groups (which add all their stages at once and may
+ * pass `count`) is scanned forward from each unit, as PyTorch does.
+ */
+function nextStagesEverywhere(units: readonly (readonly ComputeAction[])[], count: number): number[][] {
+  if (units.some((unit) => unit.length > 1)) return units.map((_, index) => nextStages(units, index, count));
+  const result: number[][] = new Array(units.length);
+  let after: number[] = [];
+  for (let k = units.length - 1; k >= 0; k--) {
+    const stage = units[k][0].stage;
+    const here = [stage];
+    for (const other of after) {
+      if (here.length === count) break;
+      if (other !== stage) here.push(other);
+    }
+    result[k] = here;
+    after = here;
+  }
+  return result;
+}
 
 /** The first `count` distinct stages from unit `from` on (next_stage_indices; an overlap group adds all its stages). */
 function nextStages(units: readonly (readonly ComputeAction[])[], from: number, count: number): number[] {
@@ -259,11 +300,12 @@ export function lowerCommunicationLikePyTorch(schedule: ComputeSchedule): CommsO
     const counted = new Map<number, number>();
     const active = new Set<number>();
     const list: Step[] = [];
+    const upcomingStages = nextStagesEverywhere(units, 3);
     units.forEach((unit, index) => {
       // _add_unshard_reshard (max_active_stages = 3): before each action,
       // RESHARD the active stages not among the next three distinct ones,
       // UNSHARD those of them not active yet.
-      const upcoming = nextStages(units, index, 3);
+      const upcoming = upcomingStages[index];
       for (const stage of [...active]) {
         if (upcoming.includes(stage)) continue;
         active.delete(stage);

@@ -4,7 +4,8 @@
 //  - each rank's thread runs its row in order. A SEND or RECV cell posts the
 //    operation (batch_isend_irecv) and goes on; a compute cell waits until
 //    every RECV it consumes has completed (_PipelineScheduleRuntime waits
-//    on them there), and a compute whose input no earlier RECV on its row
+//    on them there; the halves of an OVERLAP_F_B cell one after the other,
+//    each for its own), and a compute whose input no earlier RECV on its row
 //    brings is an error (PyTorch: "Computing ... before receiving input");
 //  - each rank's posted operations run in order on its one P2P stream;
 //  - a SEND at the head of its rank's stream and the RECV it is paired with
@@ -20,7 +21,8 @@
 
 import type { CostModel } from '../cost/types.ts';
 import { consumedTransfer, producingStage, transferKey, type CommsAction, type CommsOrder, type TransferAction } from '../lower/commsOrder.ts';
-import { actionLabel } from './actions.ts';
+import { actionDuration, actionLabel } from './actions.ts';
+import type { ComputeAction } from './types.ts';
 
 export type CommsProblemKind = 'deadlock' | 'missing-receive' | 'mismatched-pair' | 'received-twice';
 
@@ -86,15 +88,7 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
     problems.push({ kind, rank, index, action: rows[rank][index], detail });
   };
 
-  const duration = (action: CommsAction): number => {
-    if (!costs || action.kind !== 'compute') return 0;
-    let total = 0;
-    for (const part of action.actions) {
-      const times = costs.stages[part.stage];
-      total += part.operation === 'F' ? times.forward : part.operation === 'B' ? times.backward : part.operation === 'I' ? times.backwardInput : times.backwardWeight;
-    }
-    return total;
-  };
+  const duration = (part: ComputeAction): number => (costs ? actionDuration(costs, part.operation, part.stage) : 0);
   const sendOverhead = (action: TransferAction): number => {
     const overhead = action.direction === 'forward' ? costs?.sendActivationOverhead : costs?.sendGradientOverhead;
     return overhead?.[action.stage] ?? 0;
@@ -127,7 +121,6 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
         continue;
       }
       if (action.kind === 'compute') {
-        let ready = threadFree[rank];
         let waiting = false;
         for (const part of action.actions) {
           const input = consumedTransfer(part, schedule);
@@ -142,15 +135,23 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
             waiting = true;
             break;
           }
-          ready = Math.max(ready, receivedAt[key]);
         }
         if (waiting) break;
+        // The halves of an overlap cell run one after the other, each once its own input is there.
+        let time = threadFree[rank];
         for (const part of action.actions) {
           const input = consumedTransfer(part, schedule);
-          if (input !== undefined) posted[transferKey(input.direction, input.producer, part.microbatch, shape)] = 0;
+          if (input !== undefined) {
+            const key = transferKey(input.direction, input.producer, part.microbatch, shape);
+            posted[key] = 0;
+            if (receivedAt[key] > time) {
+              receiveWait[rank] += receivedAt[key] - time;
+              time = receivedAt[key];
+            }
+          }
+          time += duration(part);
         }
-        receiveWait[rank] += ready - threadFree[rank];
-        threadFree[rank] = ready + duration(action);
+        threadFree[rank] = time;
       }
       thread[rank]++;
     }
