@@ -10,7 +10,9 @@
 // samples/interleaved.pipe relative to its forward time, and a slow link
 // of a quarter of a forward. Without the venv the PyTorch column comes
 // from pipec's port of PyTorch's lowering (held to PyTorch's output cell
-// for cell by test/lower/comms.test.ts), and the JSON says so.
+// for cell by test/lower/comms.test.ts), and the JSON says so. The samples'
+// orders are compared too, each under the costs derived from its own
+// program and cluster (seconds).
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,16 +65,27 @@ for (const name of builtinScheduleNames()) {
   }
 }
 
+// The samples, each under its own cluster's derived costs (latency and bandwidth per link, seconds).
+const host = createReaderHost((at) => (existsSync(at) ? readFileSync(at, 'utf8') : undefined));
+const programs: Array<{ sample: string; schedule: ComputeSchedule; costs: CostModel; csv: string }> = [];
+for (const sample of ['mlp', 'cnn', 'gpt', 'swiglu', 'interleaved', 'v_shape']) {
+  const compiled = compileFile(path.join(root, 'samples', `${sample}.pipe`), host, { until: 'schedule' });
+  if (compiled.schedule === undefined || compiled.costs === undefined) continue;
+  const csv = path.join(dir, `sample_${sample}.csv`);
+  writeFileSync(csv, exportTorchCsv(compiled.schedule, { comms: false }));
+  programs.push({ sample, schedule: compiled.schedule, costs: compiled.costs, csv });
+}
+
 // PyTorch's lowering of every order, in one process.
 let pytorchSource = 'PyTorch (bench/torch/torch_add_send_recv.py)';
 const pytorchOrders = new Map<string, CommsOrder>();
 if (existsSync(python)) {
   const jobs = path.join(dir, 'jobs.jsonl');
-  writeFileSync(jobs, cases.map((c) => JSON.stringify({ in: c.csv, out: c.csv.replace('.csv', '.pytorch_comms.csv') })).join('\n') + '\n');
+  writeFileSync(jobs, [...cases, ...programs].map((c) => JSON.stringify({ in: c.csv, out: c.csv.replace('.csv', '.pytorch_comms.csv') })).join('\n') + '\n');
   const out = execFileSync(python, [path.join(root, 'bench/torch/torch_add_send_recv.py'), '--batch', jobs], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const version = out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { torch: string })[0]?.torch;
   pytorchSource = `PyTorch ${version} (bench/torch/torch_add_send_recv.py)`;
-  for (const c of cases) {
+  for (const c of [...cases, ...programs]) {
     const file = c.csv.replace('.csv', '.pytorch_comms.csv');
     const imported = importTorchCsv(readFileSync(file, 'utf8'), path.basename(file));
     if (imported.comms === undefined) throw new Error(`no comms order in ${file}`);
@@ -80,7 +93,7 @@ if (existsSync(python)) {
   }
 } else {
   pytorchSource = `pipec's port of PyTorch's lowering (no PyTorch venv at ${python})`;
-  for (const c of cases) pytorchOrders.set(c.csv, lowerCommunicationLikePyTorch(c.schedule));
+  for (const c of [...cases, ...programs]) pytorchOrders.set(c.csv, lowerCommunicationLikePyTorch(c.schedule));
 }
 rmSync(dir, { recursive: true, force: true });
 
@@ -106,6 +119,18 @@ for (const { label, link } of links) {
     });
   }
 }
+const programRows = programs.map((program) => {
+  const theirs = pytorchOrders.get(program.csv)!;
+  const ours = lowerCommunication(program.schedule, program.costs);
+  const pytorch = simulateCommsOrder(theirs, program.costs).makespan;
+  const pipec = simulateCommsOrder(ours, program.costs).makespan;
+  return {
+    sample: `samples/${program.sample}.pipe`, schedule: program.schedule.name, p: program.schedule.devices, m: program.schedule.microbatches, stages: program.schedule.stages,
+    pytorchMs: Number((pytorch * 1e3).toFixed(3)), pipecMs: Number((pipec * 1e3).toFixed(3)), pipecPlacement: ours.placement,
+    speedup: Number((pytorch / pipec).toFixed(4)),
+    deadlockFree: { pytorch: proveCommsOrderDeadlockFree(theirs).deadlockFree, pipec: proveCommsOrderDeadlockFree(ours).deadlockFree },
+  };
+});
 const slower = rows.filter((row) => row.pipecMakespan > row.pytorchMakespan + 1e-9).length;
 const faster = rows.filter((row) => row.pipecMakespan < row.pytorchMakespan - 1e-9).length;
 const best = rows.reduce((a, b) => (b.speedup > a.speedup ? b : a));
@@ -118,4 +143,5 @@ console.log(JSON.stringify({
   cases: rows.length, faster, slower, equal: rows.length - faster - slower,
   best: { schedule: best.schedule, p: best.p, m: best.m, v: best.v, link: best.link, speedup: best.speedup },
   rows,
+  programs: programRows,
 }, null, 2));
