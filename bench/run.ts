@@ -65,8 +65,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const comms = results.comms;
 if (comms) {
   rows.push([
-    `comms lowering vs PyTorch's: ${comms.cases} built-in orders (p, m, v) × links ${comms.links.map((l: Json) => l.link).join(' and ')}, simulated`,
-    `pipec faster on ${comms.faster}, equal on ${comms.equal}, slower on ${comms.slower}; best ${comms.best.speedup}× (${comms.best.schedule} p=${comms.best.p} m=${comms.best.m}, ${comms.best.link} link)`,
+    `comms lowering vs PyTorch's: ${comms.cases / comms.links.length} built-in orders × links of ${comms.links.map((l: Json) => l.link).join(' and ')} forward, and ${comms.programs.length} samples, simulated`,
+    `pipec faster on ${comms.faster} of ${comms.cases}, slower on ${comms.slower}; best ${comms.best.speedup}× (${comms.best.schedule} p=${comms.best.p} m=${comms.best.m}, ${comms.best.link} link); `
+      + `samples ${comms.programs.map((row: Json) => `${row.sample.replace('samples/', '').replace('.pipe', '')} ${row.speedup.toFixed(2)}×`).join(', ')}`,
     comms.pytorch,
     'docs/torch-comms.md',
   ]);
