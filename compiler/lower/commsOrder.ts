@@ -5,6 +5,7 @@
 // consumes or produces, and a dense key per transfer.
 
 import type { Span } from '../../grammar/source.ts';
+import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
 /** A forward transfer carries stage s's output to stage s+1; a backward one stage s's input gradient to stage s-1. */
@@ -88,3 +89,18 @@ export function computeUnits(order: readonly ComputeAction[]): ComputeAction[][]
   return units;
 }
 
+
+/** A unit's cell in PyTorch's notation: `0F3`, or an overlap group as `(0F7;7B3)OVERLAP_F_B`. */
+export function unitCell(unit: readonly ComputeAction[]): string {
+  return unit.length > 1 ? `(${unit.map(actionLabel).join(';')})OVERLAP_F_B` : actionLabel(unit[0]);
+}
+
+/** A cell of a comms-annotated row as PyTorch writes it: `0F3`, `0SEND_F3`, `1RECV_B2`, `0REDUCE_GRAD`. */
+export function commsCell(action: CommsAction): string {
+  switch (action.kind) {
+    case 'compute': return unitCell(action.actions);
+    case 'send':
+    case 'recv': return `${action.stage}${action.kind === 'send' ? 'SEND' : 'RECV'}_${action.direction === 'forward' ? 'F' : 'B'}${action.microbatch}`;
+    case 'reduce_grad': return `${action.stage}REDUCE_GRAD`;
+  }
+}

@@ -20,7 +20,7 @@
 // posted order), so one run decides every interleaving.
 
 import type { CostModel } from '../cost/types.ts';
-import { consumedTransfer, producingStage, transferKey, type CommsAction, type CommsOrder, type TransferAction } from '../lower/commsOrder.ts';
+import { commsCell, consumedTransfer, producingStage, transferKey, type CommsAction, type CommsOrder, type TransferAction } from '../lower/commsOrder.ts';
 import { actionDuration, actionLabel } from './actions.ts';
 import type { ComputeAction } from './types.ts';
 
@@ -51,15 +51,6 @@ export interface CommsExecution {
    * posted them, for earlier operations on this rank's stream (head-of-line).
    */
   readonly headOfLineWait: readonly number[];
-}
-
-export function cellLabel(action: CommsAction): string {
-  switch (action.kind) {
-    case 'compute': return action.actions.map(actionLabel).join(';');
-    case 'send':
-    case 'recv': return `${action.stage}${action.kind === 'send' ? 'SEND' : 'RECV'}_${action.direction === 'forward' ? 'F' : 'B'}${action.microbatch}`;
-    case 'reduce_grad': return `${action.stage}REDUCE_GRAD`;
-  }
 }
 
 /** Runs the rows; with `costs`, times them (compute from the stage costs, each transfer the link time of its producing stage). */
@@ -110,7 +101,7 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
         if (action.kind === 'recv') {
           const key = keyOf(action);
           if (posted[key] === 1) {
-            halt(rank, 'received-twice', index, `${cellLabel(action)} is posted a second time before its data is used (PyTorch: "Recv twice")`);
+            halt(rank, 'received-twice', index, `${commsCell(action)} is posted a second time before its data is used (PyTorch: "Recv twice")`);
             break;
           }
           posted[key] = 1;
@@ -174,7 +165,7 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
       if (other.peer !== rank || other.kind === action.kind) break;
       if (keyOf(other) !== keyOf(action) || other.direction !== action.direction) {
         const [send, sendRank, sendIndex, recv, recvRank] = action.kind === 'send' ? [action, rank, index, other, peer] : [other, peer, peerIndex, action, rank];
-        halt(sendRank, 'mismatched-pair', sendIndex, `${cellLabel(send)} on rank ${sendRank} meets ${cellLabel(recv)} on rank ${recvRank}: the two ranks post their messages in different orders, so this pair would swap data`);
+        halt(sendRank, 'mismatched-pair', sendIndex, `${commsCell(send)} on rank ${sendRank} meets ${commsCell(recv)} on rank ${recvRank}: the two ranks post their messages in different orders, so this pair would swap data`);
         halted[recvRank] = 1;
         break;
       }
@@ -209,11 +200,11 @@ export function executeCommsOrder(order: CommsOrder, costs?: CostModel): CommsEx
     for (let rank = 0; rank < ranks; rank++) {
       if (halted[rank] === 1 || (thread[rank] === rows[rank].length && head[rank] === stream[rank].length)) continue;
       const streamHead = head[rank] < stream[rank].length ? stream[rank][head[rank]] : undefined;
-      const headText = streamHead === undefined ? '' : `; its stream waits at ${cellLabel(rows[rank][streamHead])} for rank ${(rows[rank][streamHead] as TransferAction).peer}`;
+      const headText = streamHead === undefined ? '' : `; its stream waits at ${commsCell(rows[rank][streamHead])} for rank ${(rows[rank][streamHead] as TransferAction).peer}`;
       if (thread[rank] < rows[rank].length) {
-        problems.push({ kind: 'deadlock', rank, index: thread[rank], action: rows[rank][thread[rank]], detail: `rank ${rank} is stuck at ${cellLabel(rows[rank][thread[rank]])} (cell ${thread[rank]}) waiting for its receive${headText}` });
+        problems.push({ kind: 'deadlock', rank, index: thread[rank], action: rows[rank][thread[rank]], detail: `rank ${rank} is stuck at ${commsCell(rows[rank][thread[rank]])} (cell ${thread[rank]}) waiting for its receive${headText}` });
       } else if (streamHead !== undefined) {
-        problems.push({ kind: 'deadlock', rank, index: streamHead, action: rows[rank][streamHead], detail: `rank ${rank} finished its row, but its stream is stuck at ${cellLabel(rows[rank][streamHead])} waiting for rank ${(rows[rank][streamHead] as TransferAction).peer}` });
+        problems.push({ kind: 'deadlock', rank, index: streamHead, action: rows[rank][streamHead], detail: `rank ${rank} finished its row, but its stream is stuck at ${commsCell(rows[rank][streamHead])} waiting for rank ${(rows[rank][streamHead] as TransferAction).peer}` });
       }
     }
   }

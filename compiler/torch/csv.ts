@@ -10,11 +10,10 @@
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf, type Span } from '../../grammar/source.ts';
 import { classifyPlacement, type Placement } from '../placement.ts';
-import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { lowerCommunication, lowerCommunicationLikePyTorch } from '../lower/comms.ts';
-import { computeUnits, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
+import { commsCell, computeUnits, unitCell, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 // ───────────────────────────── export ─────────────────────────────
@@ -46,19 +45,6 @@ export function formatCommsCsv(order: CommsOrder): string {
 
 function formatRows(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => row.join(',')).join('\n') + '\n';
-}
-
-function unitCell(unit: readonly ComputeAction[]): string {
-  return unit.length > 1 ? `(${unit.map(actionLabel).join(';')})OVERLAP_F_B` : actionLabel(unit[0]);
-}
-
-function commsCell(action: CommsAction): string {
-  switch (action.kind) {
-    case 'compute': return unitCell(action.actions);
-    case 'send':
-    case 'recv': return `${action.stage}${action.kind === 'send' ? 'SEND' : 'RECV'}_${action.direction === 'forward' ? 'F' : 'B'}${action.microbatch}`;
-    case 'reduce_grad': return `${action.stage}REDUCE_GRAD`;
-  }
 }
 
 function computeOnlyRows(schedule: ComputeSchedule): string[][] {
