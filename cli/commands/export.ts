@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .description("export a program's schedule as PyTorch's pipeline schedule CSV")
     .argument('<file>', '.pipe file')
     .requiredOption('--torch-csv <out>', "the CSV to write ('-' for standard output)")
-    .option('--comms', "add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format)", false))
+    .option('--comms', "add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format), each receive placed by the program's link times", false))
     .action((file: string, options: ExportCommandOptions) => {
       const result = runExport(file, { ...options, format: chosenFormat(options, 'text'), color: useColor(options.color) });
       if (result.errorOutput !== '') process.stderr.write(result.errorOutput);
