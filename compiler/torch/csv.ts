@@ -12,7 +12,7 @@ import { spanOf, type Span } from '../../grammar/source.ts';
 import { classifyPlacement, type Placement } from '../placement.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
-import { lowerCommunication, lowerCommunicationLikePyTorch } from '../lower/comms.ts';
+import { lowerCommunication } from '../lower/comms.ts';
 import { commsCell, computeUnits, unitCell, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
@@ -26,16 +26,11 @@ export interface TorchCsvOptions {
    * lowering, compiler/lower/comms.ts); absent: unit costs, free links.
    */
   readonly costs?: CostModel;
-  /** With comms: 'pipec' (default) or 'pytorch' (PyTorch's own turn-based lowering, for comparison). */
-  readonly lowering?: 'pipec' | 'pytorch';
 }
 
 export function exportTorchCsv(schedule: ComputeSchedule, options: TorchCsvOptions): string {
   if (!options.comms) return formatRows(computeOnlyRows(schedule));
-  const order = options.lowering === 'pytorch'
-    ? lowerCommunicationLikePyTorch(schedule)
-    : lowerCommunication(schedule, options.costs ?? unitCostModel(schedule.stages));
-  return formatCommsCsv(order);
+  return formatCommsCsv(lowerCommunication(schedule, options.costs ?? unitCostModel(schedule.stages)));
 }
 
 /** A comms-annotated order (compiler/lower/comms.ts) in PyTorch's compute_comms CSV. */
