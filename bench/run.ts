@@ -43,6 +43,7 @@ const results: Json = tableOnly ? JSON.parse(readFileSync(path.join(root, 'bench
   schedule: runBenchmark('schedule.ts', ['--runs', quick ? '2' : '5']),
   simulate: runBenchmark('simulate.ts', []),
   autoschedule: runBenchmark('autoschedule.ts', ['--json']),
+  comms: runBenchmark('comms.ts', []),
   // One process per runtime benchmark: the overhead benchmark's main-thread engine and heap
   // otherwise stay loaded while the scaling and bubble benchmarks run.
   runtime: {
@@ -60,6 +61,17 @@ if (!tableOnly) writeFileSync(path.join(root, 'bench/results/latest.json'), `${J
 
 const rows: string[][] = [];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+const comms = results.comms;
+if (comms) {
+  rows.push([
+    `comms lowering vs PyTorch's: ${comms.cases / comms.links.length} built-in orders × links of ${comms.links.map((l: Json) => l.link).join(' and ')} forward, and ${comms.programs.length} samples, simulated`,
+    `pipec faster on ${comms.faster} of ${comms.cases}, slower on ${comms.slower}; best ${comms.best.speedup}× (${comms.best.schedule} p=${comms.best.p} m=${comms.best.m}, ${comms.best.link} link); `
+      + `samples ${comms.programs.map((row: Json) => `${row.sample.replace('samples/', '').replace('.pipe', '')} ${row.speedup.toFixed(2)}×`).join(', ')}`,
+    comms.pytorch,
+    'docs/torch-comms.md',
+  ]);
+}
 
 const pc = results.parseCheck;
 rows.push([`parse + check a generated ${pc.layers}-layer model`, `${pc.parseAndCheckMedianMs} ms (parse alone ${pc.parseMedianMs} ms)`, '—', 'median']);

@@ -25,7 +25,7 @@ import { unitCostModel, type CostModel } from './cost/types.ts';
 import type { CompilerHost } from './host.ts';
 import type { IrProgram } from './ir/types.ts';
 import { bareScheduleIr } from './lower/bare.ts';
-import { lowerProgram, scheduleProgram, verifyStreams, type AutoScheduler } from './lower/compile.ts';
+import { lowerProgram, scheduleProgram, verifyCommsOrder, verifyStreams, type AutoScheduler } from './lower/compile.ts';
 import type { CheckedProgram } from './program.ts';
 import { DEFAULT_PLACEMENT_KIND, describePlacement, satisfiesPlacement } from './placement.ts';
 import { builtinSchedule, builtinScheduleNames, defaultStagesPerDevice, normaliseScheduleName, standardSchedules } from './schedule/builtin.ts';
@@ -403,7 +403,11 @@ export function compileTorchCsv(text: string, file: string, options: { readonly 
   const scheduled: Compilation = {
     ...parsed, phases: ['parse', 'check', 'schedule'], schedule,
     costs: costModelFromSpec(spec, schedule.stageDevice), costLabel: uniformLabel(request.costs),
-    diagnostics: [...imported.diagnostics, ...problemsToDiagnostics(problems, spanOf(file, 0, 0), { missingNearStage: true })],
+    diagnostics: [
+      ...imported.diagnostics,
+      ...problemsToDiagnostics(problems, spanOf(file, 0, 0), { missingNearStage: true }),
+      ...(imported.comms && problems.length === 0 ? verifyCommsOrder(imported.comms, spanOf(file, 0, 0)) : []),
+    ],
   };
   if (stopped(scheduled, 'lower')) return scheduled;
   const lowered = lowerPhase(scheduled);

@@ -49,7 +49,11 @@ export {
 } from './schedule/contract.ts';
 export { evaluateSchedule } from './schedule/evaluate.ts';
 export { validateSchedule } from './schedule/validate.ts';
-export { proveDeadlockFree } from './schedule/deadlock.ts';
+export { proveDeadlockFree, proveCommsOrderDeadlockFree, describeCommsDeadlock } from './schedule/deadlock.ts';
+export {
+  lowerCommunication, lowerCommunicationInTime, lowerCommunicationLikePyTorch, type CommsAction, type CommsOrder,
+} from './lower/comms.ts';
+export { simulateCommsOrder, type CommsSimulation } from './simulate/comms.ts';
 export { lowerToInstructionStreams } from './lower/lower.ts';
 export { bareScheduleIr } from './lower/bare.ts';
 export type { ComputeSchedule, ComputeAction, PipelineShape } from './schedule/types.ts';
@@ -59,7 +63,7 @@ export {
 } from './placement.ts';
 export { IR_VERSION, type IrProgram, type Instruction, type InstructionOp } from './ir/types.ts';
 export { irJsonSchema, validateIr } from './ir/schema.ts';
-export { exportTorchCsv, importTorchCsv } from './torch/csv.ts';
+export { exportTorchCsv, formatCommsCsv, importTorchCsv } from './torch/csv.ts';
 export { peakLiveActivations } from './schedule/memory.ts';
 export { timeSchedule } from './schedule/unitTiming.ts';
 

@@ -142,9 +142,13 @@ export const diagnosticMessages = {
   requirementFailed: { code: 'PIPE4032', severity: 'error', template: "schedule '{schedule}' {reason} ({values})", summary: "The pipeline's shape breaks a `requires` condition of the schedule's contract (such as DualPipeV's m >= 2 * p)." },
   requirementNotCondition: { code: 'PIPE4033', severity: 'error', template: '`{expression}` is {value}, but a requirement must be true or false', summary: 'A `requires` condition evaluates to a number instead of true or false.' },
   csvBadCell: { code: 'PIPE4040', severity: 'error', template: "cell '{cell}' is not a PyTorch schedule action (expected e.g. 0F3, 1I2, 1W2, 1B2, (0F7;7B3)OVERLAP_F_B or empty)", summary: 'A CSV cell that is not a compute action.' },
-  csvCommsCell: { code: 'PIPE4041', severity: 'warning', template: "cell '{cell}' is a communication action; pipec inserts its own sends and receives, so it is ignored", summary: 'A compute_comms CSV: the SEND/RECV cells are ignored.' },
+  csvCommsCell: { code: 'PIPE4041', severity: 'warning', template: "cell '{cell}' is a communication action; pipec's own runtime inserts its own sends and receives, so only the proof for PyTorch's runtime reads it", summary: 'A compute_comms CSV: the SEND/RECV cells are checked for PyTorch\'s runtime (PIPE4450–4453) and otherwise ignored.' },
   csvEmpty: { code: 'PIPE4042', severity: 'error', template: 'the CSV has no actions', summary: 'An empty CSV.' },
   csvStageOnTwoRanks: { code: 'PIPE4043', severity: 'error', template: 'stage {stage} appears on rank {rank} and on rank {other}', summary: 'A stage whose actions are spread over two ranks.' },
+  commsDeadlock: { code: 'PIPE4450', severity: 'error', template: 'the SEND/RECV cells deadlock on PyTorch\'s runtime: {detail}', summary: 'A compute_comms CSV whose ranks wait for each other: each rank\'s posted transfers run in order, a send meets its receive at the heads of both streams (docs/torch-comms.md).' },
+  commsMissingReceive: { code: 'PIPE4451', severity: 'error', template: '{detail}', summary: 'A compute_comms CSV where a compute needs data that no earlier RECV cell on its row brings.' },
+  commsMismatchedPair: { code: 'PIPE4452', severity: 'error', template: '{detail}', summary: 'A compute_comms CSV where two ranks post their transfers to each other in different orders.' },
+  commsReceivedTwice: { code: 'PIPE4453', severity: 'error', template: '{detail}', summary: 'A compute_comms CSV that posts a RECV again before the compute that uses the first one.' },
 
   // PIPE5xxx — lowering and memory; 51xx costs files (`--costs`), 5110 `pipec tune`
   outOfMemory: { code: 'PIPE5001', severity: 'error', template: 'device {device} ({name}) needs {needed} at its peak but has {capacity}: {breakdown}', summary: 'Predicted peak memory of a device exceeds its capacity.' },

@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .requiredOption('-p, --devices <P>', 'pipeline devices (ranks)', positiveInteger('-p'))
     .requiredOption('-m, --microbatches <M>', 'microbatches', positiveInteger('-m'))
     .option('-v, --stages-per-device <V>', "stages (chunks) per device (default: the schedule's own, 2 for the V-shaped and interleaved ones)", positiveInteger('-v'))
-    .option('--comms', "with --format torch-csv: add SEND/RECV cells (PyTorch's compute_comms format)", false)
+    .option('--comms', "with --format torch-csv: add SEND/RECV cells (PyTorch's compute_comms format), each receive placed by the link time of --cost C=", false)
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .option('--no-color', 'plain output without ANSI colours')
     .option('--memory <K>', 'auto: activation units per device (default 2P)', positiveNumber('--memory'))
@@ -64,7 +64,7 @@ export function runSchedule(name: string, options: ScheduleCommandOptions): { ou
   let output: string;
   switch (options.format) {
     case 'torch-csv':
-      output = exportTorchCsv(schedule, { comms: options.comms });
+      output = exportTorchCsv(schedule, { comms: options.comms, costs: compilation.costs });
       break;
     case 'ir':
       output = `${JSON.stringify(compilation.ir)}\n`;

@@ -15,7 +15,9 @@ import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
 import { standardSchedules } from '../schedule/builtin.ts';
-import { describeDeadlock, proveDeadlockFree } from '../schedule/deadlock.ts';
+import { describeCommsDeadlock, describeDeadlock, proveCommsOrderDeadlockFree, proveDeadlockFree } from '../schedule/deadlock.ts';
+import type { CommsProblem } from '../schedule/commsExecution.ts';
+import type { CommsOrder } from './commsOrder.ts';
 import { evaluateSchedule } from '../schedule/evaluate.ts';
 import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
 import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
@@ -183,6 +185,26 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
 export function verifyStreams(ir: IrProgram, at: Span): Diagnostic[] {
   const proof = proveDeadlockFree({ devices: ir.devices.filter((device) => device.replica === 0) });
   return proof.deadlockFree ? [] : [makeDiagnostic(diagnosticMessages.deadlock, at, { detail: describeDeadlock(proof) })];
+}
+
+/**
+ * A comms-annotated order (a compute_comms CSV) proven under PyTorch's
+ * runtime semantics: one diagnostic per cell the runtime would reject, or
+ * one for the deadlock at the first stuck rank's cell naming every stuck
+ * rank. `at` is used for cells without a span.
+ */
+export function verifyCommsOrder(order: CommsOrder, at: Span): Diagnostic[] {
+  const proof = proveCommsOrderDeadlockFree(order);
+  if (proof.deadlockFree) return [];
+  const spanOf = (problem: CommsProblem) => problem.action.span ?? at;
+  const rejected = proof.problems.filter((problem) => problem.kind !== 'deadlock').map((problem) => {
+    const message = problem.kind === 'missing-receive' ? diagnosticMessages.commsMissingReceive
+      : problem.kind === 'mismatched-pair' ? diagnosticMessages.commsMismatchedPair : diagnosticMessages.commsReceivedTwice;
+    return makeDiagnostic(message, spanOf(problem), { detail: problem.detail });
+  });
+  if (rejected.length > 0) return rejected;
+  const first = proof.problems[0];
+  return first === undefined ? [] : [makeDiagnostic(diagnosticMessages.commsDeadlock, spanOf(first), { detail: describeCommsDeadlock(proof) })];
 }
 
 function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {

@@ -10,6 +10,8 @@
 // real interleaving: if it finishes, every execution finishes.
 
 import type { Instruction } from '../ir/types.ts';
+import type { CommsOrder } from '../lower/commsOrder.ts';
+import { executeCommsOrder, type CommsProblem } from './commsExecution.ts';
 
 export interface StreamsToProve {
   readonly devices: readonly { readonly rank: number; readonly instructions: readonly Instruction[] }[];
@@ -151,4 +153,31 @@ export function describeDeadlock(proof: DeadlockProof): string {
   );
   const timeline = proof.timeline.map((tail, device) => `device ${device} completed ${proof.completed[device]} instructions${tail.length ? `, last: ${tail.join(', ')}` : ''}`);
   return `${lines.join('; ')}. Partial timeline: ${timeline.join('; ')}`;
+}
+
+// ───────────────── comms-annotated orders (PyTorch's runtime) ─────────────────
+//
+// The instruction streams above follow pipec's channel contract. An order
+// with SEND / RECV cells for PyTorch's runtime (a compute_comms CSV, pipec's
+// `--comms` export or PyTorch's own lowering) is proven under the runtime's
+// semantics instead: receives waited where their data is used, each rank's
+// posted operations in order on one stream, a send and its receive meeting
+// at the heads of their streams (compiler/schedule/commsExecution.ts).
+
+export interface CommsOrderProof {
+  readonly deadlockFree: boolean;
+  /** The ranks that cannot finish, with the cell each is stuck at, and any cell the runtime would reject. */
+  readonly problems: readonly CommsProblem[];
+  /** Cells each rank completed before the run stopped. */
+  readonly completed: readonly number[];
+}
+
+export function proveCommsOrderDeadlockFree(order: CommsOrder): CommsOrderProof {
+  const run = executeCommsOrder(order);
+  return { deadlockFree: run.finished, problems: run.problems, completed: run.completed };
+}
+
+/** One clause per stuck rank, for the PIPE4450 diagnostic. */
+export function describeCommsDeadlock(proof: CommsOrderProof): string {
+  return proof.problems.filter((problem) => problem.kind === 'deadlock').map((problem) => problem.detail).join('; ');
 }

@@ -10,8 +10,10 @@
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf, type Span } from '../../grammar/source.ts';
 import { classifyPlacement, type Placement } from '../placement.ts';
-import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
+import { unitCostModel, type CostModel } from '../cost/types.ts';
+import { lowerCommunication } from '../lower/comms.ts';
+import { commsCell, computeUnits, unitCell, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 // ───────────────────────────── export ─────────────────────────────
@@ -19,106 +21,29 @@ import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 export interface TorchCsvOptions {
   /** Add SEND_F/RECV_F/SEND_B/RECV_B cells (PyTorch's compute_comms format). */
   readonly comms: boolean;
+  /**
+   * With comms: the costs whose link times place the receives (pipec's
+   * lowering, compiler/lower/comms.ts); absent: unit costs, free links.
+   */
+  readonly costs?: CostModel;
 }
 
 export function exportTorchCsv(schedule: ComputeSchedule, options: TorchCsvOptions): string {
-  const rows = options.comms ? computeCommsRows(schedule) : computeOnlyRows(schedule);
+  if (!options.comms) return formatRows(computeOnlyRows(schedule));
+  return formatCommsCsv(lowerCommunication(schedule, options.costs ?? unitCostModel(schedule.stages)));
+}
+
+/** A comms-annotated order (compiler/lower/comms.ts) in PyTorch's compute_comms CSV. */
+export function formatCommsCsv(order: CommsOrder): string {
+  return formatRows(order.rows.map((row) => row.map(commsCell)));
+}
+
+function formatRows(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => row.join(',')).join('\n') + '\n';
 }
 
 function computeOnlyRows(schedule: ComputeSchedule): string[][] {
-  return schedule.orders.map((order) => {
-    const cells: string[] = [];
-    let k = 0;
-    while (k < order.length) {
-      const group = order[k].overlapGroup;
-      let end = k + 1;
-      if (group !== undefined) while (end < order.length && order[end].overlapGroup === group) end++;
-      cells.push(end - k > 1 ? `(${order.slice(k, end).map(actionLabel).join(';')})OVERLAP_F_B` : actionLabel(order[k]));
-      k = end;
-    }
-    return cells;
-  });
-}
-
-/**
- * The compute_comms flavour: after each compute action whose result crosses
- * to another rank, a SEND cell on this rank and the matching RECV cell on
- * the receiver's row. As in PyTorch's lowering, ranks advance in turns and
- * a rank places its next compute action only once the input it needs has a
- * RECV on its row (or was produced on the rank itself), so every RECV
- * precedes the compute that uses it. Each stage's REDUCE_GRAD follows its
- * last B or W, as PyTorch's own lowering places it. The queues make it linear time.
- */
-function computeCommsRows(schedule: ComputeSchedule): string[][] {
-  const { stages, microbatches, stageDevice } = schedule;
-  const rows: string[][] = schedule.orders.map(() => []);
-  const units = computeOnlyRows(schedule); // cell text per unit
-  const unitActions = schedule.orders.map((order) => {
-    const groups: ComputeAction[][] = [];
-    let k = 0;
-    while (k < order.length) {
-      const group = order[k].overlapGroup;
-      let end = k + 1;
-      if (group !== undefined) while (end < order.length && order[end].overlapGroup === group) end++;
-      groups.push(order.slice(k, end));
-      k = end;
-    }
-    return groups;
-  });
-  // available[pair*2 + 0] = forward input of (stage, mb) is on its rank;
-  // available[pair*2 + 1] = gradient input of (stage, mb) is on its rank.
-  const available = new Uint8Array(stages * microbatches * 2);
-  const key = (stage: number, microbatch: number, gradient: boolean) => (stage * microbatches + microbatch) * 2 + (gradient ? 1 : 0);
-  const ready = (action: ComputeAction) => {
-    if (action.operation === 'F') return action.stage === 0 || available[key(action.stage, action.microbatch, false)] === 1;
-    if (action.operation === 'B' || action.operation === 'I') return action.stage === stages - 1 || available[key(action.stage, action.microbatch, true)] === 1;
-    return true;
-  };
-  const next = new Int32Array(schedule.devices);
-  const gradientsDone = new Int32Array(stages);
-  let remaining = unitActions.reduce((sum, groups) => sum + groups.length, 0);
-  while (remaining > 0) {
-    let progress = false;
-    for (let rank = 0; rank < schedule.devices; rank++) {
-      // One action per rank per turn, as PyTorch's lowering does, so each
-      // RECV lands on the receiver's row near the step that needs it.
-      if (next[rank] < unitActions[rank].length) {
-        const group = unitActions[rank][next[rank]];
-        if (!group.every(ready)) continue;
-        rows[rank].push(units[rank][next[rank]]);
-        for (const action of group) {
-          if (action.operation === 'F' && action.stage < stages - 1) {
-            const peer = stageDevice[action.stage + 1];
-            if (peer !== rank) {
-              rows[rank].push(`${action.stage}SEND_F${action.microbatch}`);
-              rows[peer].push(`${action.stage + 1}RECV_F${action.microbatch}`);
-            }
-            available[key(action.stage + 1, action.microbatch, false)] = 1;
-          } else if ((action.operation === 'B' || action.operation === 'I') && action.stage > 0) {
-            const peer = stageDevice[action.stage - 1];
-            if (peer !== rank) {
-              rows[rank].push(`${action.stage}SEND_B${action.microbatch}`);
-              rows[peer].push(`${action.stage - 1}RECV_B${action.microbatch}`);
-            }
-            available[key(action.stage - 1, action.microbatch, true)] = 1;
-          }
-        }
-        // After a stage's last weight gradient (its m-th B or W), PyTorch
-        // runs REDUCE_GRAD, which also scales the summed gradients by 1/m;
-        // a compute_comms file runs as written, so it must say so itself.
-        for (const action of group) {
-          if (action.operation !== 'B' && action.operation !== 'W') continue;
-          if (++gradientsDone[action.stage] === microbatches) rows[rank].push(`${action.stage}REDUCE_GRAD`);
-        }
-        next[rank]++;
-        remaining--;
-        progress = true;
-      }
-    }
-    if (!progress) throw new Error('exportTorchCsv: the order cannot be lowered to sends and receives (validate it first)');
-  }
-  return rows;
+  return schedule.orders.map((order) => computeUnits(order).map(unitCell));
 }
 
 // ───────────────────────────── import ─────────────────────────────
@@ -131,13 +56,26 @@ export interface TorchCsvImport {
    * a schedule's contract (compiler/schedule/contract.ts contractShapeOf).
    */
   readonly placement?: Placement;
+  /**
+   * A compute_comms file's rows as written, SEND / RECV / REDUCE_GRAD cells
+   * included (absent when the file has no communication cells), for the
+   * proof that PyTorch's runtime can run them (proveCommsOrderDeadlockFree).
+   */
+  readonly comms?: CommsOrder;
   readonly diagnostics: Diagnostic[];
 }
 
 const COMPUTE_CELL = /^(\d+)(F|I|W|B)(\d+)$/;
 const OVERLAP_CELL = /^\((.*)\)OVERLAP_F_B$/;
 const COMMS_CELL = /^(\d+)(SEND_F|RECV_F|SEND_B|RECV_B)(\d+)$/;
+const REDUCE_GRAD_CELL = /^(\d+)REDUCE_GRAD$/;
 const IGNORED_CELL = /^-?\d*(REDUCE_GRAD|UNSHARD|RESHARD)\d*$/;
+
+/** A cell of a compute_comms row: a compute unit (index into the rank's actions), a transfer or REDUCE_GRAD. */
+type ParsedCommsCell =
+  | { readonly kind: 'compute'; readonly first: number; readonly count: number; readonly span: Span }
+  | { readonly kind: 'send' | 'recv'; readonly direction: TransferDirection; readonly stage: number; readonly microbatch: number; readonly span: Span }
+  | { readonly kind: 'reduce_grad'; readonly stage: number; readonly span: Span };
 
 interface ParsedAction {
   readonly operation: ComputeOperation;
@@ -156,6 +94,8 @@ interface ParsedAction {
 export function importTorchCsv(text: string, fileName: string, options: { readonly microbatches?: number } = {}): TorchCsvImport {
   const diagnostics: Diagnostic[] = [];
   const rows: ParsedAction[][] = [];
+  const commsRows: ParsedCommsCell[][] = [];
+  let commsCells = 0;
   let group = 0;
   let lineStart = 0;
   const lines = text.split('\n');
@@ -165,6 +105,7 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
     lineStart += lines[line].length + 1;
     if (raw.trim() === '' && line === lines.length - 1) break; // trailing newline
     const row: ParsedAction[] = [];
+    const commsRow: ParsedCommsCell[] = [];
     let cellStart = 0;
     for (const rawCell of raw.split(',')) {
       const offset = rowStart + cellStart;
@@ -177,9 +118,15 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
         cellOffset++;
       }
       const span = spanOf(fileName, cellOffset, cellOffset + Math.max(cell.length, 0));
+      const reduceGrad = REDUCE_GRAD_CELL.exec(cell);
+      if (reduceGrad) {
+        commsRow.push({ kind: 'reduce_grad', stage: Number(reduceGrad[1]), span });
+        continue;
+      }
       if (cell === '' || IGNORED_CELL.test(cell)) continue;
       const compute = COMPUTE_CELL.exec(cell);
       if (compute) {
+        commsRow.push({ kind: 'compute', first: row.length, count: 1, span });
         row.push({ stage: Number(compute[1]), operation: compute[2] as ComputeOperation, microbatch: Number(compute[3]), span });
         continue;
       }
@@ -189,6 +136,7 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
         const parsed = parts.map((part) => COMPUTE_CELL.exec(part.trim()));
         if (parsed.every((match) => match !== null)) {
           group++;
+          commsRow.push({ kind: 'compute', first: row.length, count: parts.length, span });
           let partOffset = cellOffset + 1;
           for (let index = 0; index < parts.length; index++) {
             const match = parsed[index]!;
@@ -199,13 +147,23 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
           continue;
         }
       }
-      if (COMMS_CELL.test(cell)) {
+      const comms = COMMS_CELL.exec(cell);
+      if (comms) {
+        commsCells++;
+        commsRow.push({
+          kind: comms[2].startsWith('SEND') ? 'send' : 'recv',
+          direction: comms[2].endsWith('_F') ? 'forward' : 'backward',
+          stage: Number(comms[1]),
+          microbatch: Number(comms[3]),
+          span,
+        });
         diagnostics.push(makeDiagnostic(diagnosticMessages.csvCommsCell, span, { cell }));
         continue;
       }
       diagnostics.push(makeDiagnostic(diagnosticMessages.csvBadCell, span, { cell }));
     }
     rows.push(row);
+    commsRows.push(commsRow);
   }
   const fileSpan = spanOf(fileName, 0, Math.min(text.length, 1));
   if (rows.every((row) => row.length === 0)) {
@@ -244,5 +202,27 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
     splitBackward,
     orders,
   };
-  return { schedule, placement: classifyPlacement(stageDevice, rows.length), diagnostics };
+  const comms = commsCells === 0 ? undefined : commsOrderOf(schedule, commsRows);
+  return { schedule, placement: classifyPlacement(stageDevice, rows.length), ...(comms ? { comms } : {}), diagnostics };
+}
+
+function commsOrderOf(schedule: ComputeSchedule, rows: readonly (readonly ParsedCommsCell[])[]): CommsOrder {
+  const peerOf = (stage: number) => schedule.stageDevice[stage] ?? -1;
+  return {
+    schedule,
+    lowering: 'imported',
+    rows: rows.map((row, rank) => row.map((cell): CommsAction => {
+      switch (cell.kind) {
+        case 'compute': return { kind: 'compute', actions: schedule.orders[rank].slice(cell.first, cell.first + cell.count), span: cell.span };
+        case 'reduce_grad': return cell;
+        case 'send':
+        case 'recv': {
+          // The peer runs the stage on the other side of the link.
+          const sendTo = cell.direction === 'forward' ? cell.stage + 1 : cell.stage - 1;
+          const recvFrom = cell.direction === 'forward' ? cell.stage - 1 : cell.stage + 1;
+          return { ...cell, peer: peerOf(cell.kind === 'send' ? sendTo : recvFrom) };
+        }
+      }
+    })),
+  };
 }

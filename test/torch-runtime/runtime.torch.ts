@@ -47,6 +47,14 @@ for (const p of [2, 4]) {
   }
   for (const m of [2 * p, 2 * p + 1]) grid.push({ family: 'dualpipe_v', p, m, v: 2 });
 }
+// pipec's comms lowering places receives by the link time (compiler/lower/comms.ts):
+// every built-in at p = 2 and 4 with a slow link (a quarter of a forward), so
+// the placement in simulated time, not the compute order's own timing, is what runs.
+const linkFamilies: Array<{ family: string; v: number }> = [
+  { family: 'gpipe', v: 1 }, { family: '1f1b', v: 1 }, { family: 'zb_h1', v: 1 }, { family: 'zb_h2', v: 1 },
+  { family: 'interleaved_1f1b', v: 2 }, { family: 'looped_bfs', v: 2 }, { family: 'zb_v', v: 2 }, { family: 'v_half', v: 2 },
+  { family: 'v_min', v: 2 }, { family: 'dualpipe_v', v: 2 },
+];
 // Programs exported with `pipec export` (their own p, m and placement).
 const samples = ['interleaved.pipe', 'v_shape.pipe', 'swiglu.pipe'];
 
@@ -61,6 +69,18 @@ for (const { family, p, m, v } of grid) {
       name: `${family} p=${p} m=${m} v=${v} ${format}`,
       cli: ['schedule', family, '-p', `${p}`, '-m', `${m}`, '-v', `${v}`, '--format', 'torch-csv', ...(comms ? ['--comms'] : []), '-o', csv],
       format,
+      csv,
+    });
+  }
+}
+for (const p of [2, 4]) {
+  for (const { family, v } of linkFamilies) {
+    const m = 2 * p;
+    const csv = path.join(dir, `${family}_p${p}_m${m}_v${v}_comms_link.csv`);
+    cases.push({
+      name: `${family} p=${p} m=${m} v=${v} compute_comms, receives placed for link C=0.25`,
+      cli: ['schedule', family, '-p', `${p}`, '-m', `${m}`, '-v', `${v}`, '--cost', 'F=1,I=1,W=1,C=0.25', '--format', 'torch-csv', '--comms', '-o', csv],
+      format: 'compute_comms',
       csv,
     });
   }
