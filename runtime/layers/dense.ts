@@ -1,10 +1,11 @@
 // Dense: y = act(x·W + b) over the last dimension. Backward written out:
 // I computes dz = act'(z)·dy and dX = dz·Wᵀ; W computes dW = Xᵀ·dz, db = Σdz.
 // The forward is one fused kernel (matMul + bias + relu) where the activation
-// allows it, and the backward multiplies by explicit transposes (Wᵀ cached
-// per weight value by the store): both matter on the wasm backend, where
-// each kernel launch costs tens of microseconds at microbatch 8 and a
-// matMul with a transposed operand runs about 10× slower (docs/runtime.md).
+// allows it. On the wasm backend the backward multiplies by explicit
+// transposes (Wᵀ made once per weight value by the store), because its
+// matMul with a transposed operand runs about 10× slower than without; on
+// the others the transpose flags are the fast way (the cpu backend's
+// transpose costs more than the multiply). See docs/runtime.md.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { activationGradient, applyActivation, type ActivationName } from './activation.ts';
@@ -16,8 +17,13 @@ import type { BackwardInputResult, ForwardResult, LayerState, ParameterSpec, Par
  * `output2d` is y for tanh.
  */
 interface DenseSaved { readonly input2d: Tensor; readonly activationInput: Tensor | null; readonly output2d: Tensor | null; readonly inputShape: readonly number[] }
-/** What W needs: Xᵀ (transposed in I, once per microbatch) and dz. */
-interface DensePending { readonly inputTransposed: Tensor; readonly preActivationGradient: Tensor }
+/** What W needs: X, or Xᵀ where the backend wants explicit transposes (made in I, once per microbatch), and dz. */
+interface DensePending { readonly input: Tensor; readonly inputIsTransposed: boolean; readonly preActivationGradient: Tensor }
+
+/** The backends whose matMul is slow with a transpose flag (measured; docs/runtime.md). */
+function explicitTransposes(): boolean {
+  return tf.getBackend() === 'wasm';
+}
 
 /** `tensor` as [rows, columns]; the tensor itself when it already is (a reshape is a kernel launch too). */
 function as2d(tensor: Tensor, columns: number): Tensor {
@@ -74,10 +80,18 @@ export class DenseLayer implements RuntimeLayer {
       const dy = as2d(outputGradient, this.units);
       const dz = this.activation === 'none' ? dy : activationGradient(this.activation, saved.activationInput ?? dy, saved.output2d ?? dy, dy);
       const name = `${this.name}/kernel`;
-      const dx2d = needInputGradient ? tf.matMul(dz, store.transposed?.(name) ?? tf.transpose(store.get(name))) : null;
+      const explicit = explicitTransposes();
+      let dx2d: Tensor | null = null;
+      if (needInputGradient) {
+        dx2d = explicit ? tf.matMul(dz, store.transposed?.(name) ?? tf.transpose(store.get(name))) : tf.matMul(dz, store.get(name), false, true);
+      }
       const dx = dx2d === null || saved.inputShape.length === 2 ? dx2d : tf.reshape(dx2d, saved.inputShape as number[]);
       // The output gradient stays the caller's: pending needs a handle of its own when dz is it.
-      const pending: DensePending = { inputTransposed: tf.transpose(saved.input2d), preActivationGradient: dz === outputGradient ? dz.clone() : dz };
+      const pending: DensePending = {
+        input: explicit ? tf.transpose(saved.input2d) : saved.input2d.clone(),
+        inputIsTransposed: explicit,
+        preActivationGradient: dz === outputGradient ? dz.clone() : dz,
+      };
       return { inputGradient: dx, pending } as unknown as tf.TensorContainer;
     }) as unknown as BackwardInputResult;
   }
@@ -85,7 +99,9 @@ export class DenseLayer implements RuntimeLayer {
   backwardWeight(store: ParameterStore, state: LayerState, _context: RunContext): void {
     const pending = state as DensePending;
     const grads = tf.tidy(() => {
-      const kernel = tf.matMul(pending.inputTransposed, pending.preActivationGradient);
+      const kernel = pending.inputIsTransposed
+        ? tf.matMul(pending.input, pending.preActivationGradient)
+        : tf.matMul(pending.input, pending.preActivationGradient, true, false);
       return this.bias ? [kernel, tf.sum(pending.preActivationGradient, 0)] : [kernel];
     });
     store.accumulate(`${this.name}/kernel`, grads[0]);

@@ -1,11 +1,11 @@
 // Each layer's hand-written split backward (I then W) must equal TensorFlow.js
 // autodiff of the same layer's forward, for the input and every parameter.
 
-import { describe, expect, it, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../runtime/backends.ts';
 import { buildLayer } from '../../runtime/layers/registry.ts';
-import { initialValues } from '../../runtime/parameters.ts';
+import { initialValues, ParameterTable } from '../../runtime/parameters.ts';
 import type { ParameterStore, RuntimeLayer, Tensor } from '../../runtime/layers/types.ts';
 import { disposeState } from '../../runtime/layers/types.ts';
 import { fillNormal } from '../../runtime/random.ts';
@@ -99,6 +99,20 @@ const cases: [string, IrLayer, number[], ('f32' | 'i32')?][] = [
   ['SwiGLU (extern)', irLayer('SwiGLU', { hidden: 10 }, [6], [6]), [3, 6]],
 ];
 
+// On wasm, Dense and attention multiply by explicit transposes instead of passing transpose flags.
+describe('layers on the wasm backend: split backward equals autodiff', () => {
+  beforeAll(async () => { await useBackend('wasm'); });
+  afterAll(async () => { await useBackend('cpu'); });
+  for (const [title, ir, shape] of cases.filter(([name]) => /^Dense|MultiHead|Transformer|Residual/.test(name))) {
+    it(title, async () => {
+      const layer = buildLayer({ ...ir, children: ir.children.map((c, i) => ({ ...c, name: `${ir.name}_${i}` })) }, new Map());
+      const input = randomTensor(shape, 9);
+      expect(await checkAgainstAutodiff(layer, input)).toBeLessThan(1e-4);
+      input.dispose();
+    });
+  }
+});
+
 describe('layers: split backward equals autodiff', () => {
   beforeAll(async () => { await useBackend('cpu'); });
   for (const [title, ir, shape] of cases) {
@@ -111,6 +125,18 @@ describe('layers: split backward equals autodiff', () => {
       expect(worst).toBeLessThan(1e-4);
     });
   }
+  it('a ParameterTable keeps one transpose per weight value and drops it when the value changes', async () => {
+    const table = new ParameterTable([{ name: 'w', shape: [2, 3], init: { kind: 'normal', std: 1 } }], 4);
+    const first = tf.tidy(() => table.transposed('w'));
+    expect(first.isDisposed).toBe(false);
+    expect(table.transposed('w')).toBe(first);
+    expect(first.shape).toEqual([3, 2]);
+    expect(Array.from(await first.data())).toEqual(Array.from(await tf.transpose(table.get('w')).data()));
+    table.set('w', tf.tensor([[1, 2, 3], [4, 5, 6]]));
+    expect(first.isDisposed).toBe(true);
+    expect(Array.from(await table.transposed('w').data())).toEqual([1, 4, 2, 5, 3, 6]);
+    table.dispose();
+  });
   it('an extern layer whose implementation creates other than the declared parameter count stops with PIPE6011', () => {
     // SwiGLU(hidden: 10) on 6 features: gate and up [6, 10], down [10, 6] = 180 parameters.
     const declared = (parameters: number): IrLayer => ({ ...irLayer('SwiGLU', { hidden: 10 }, [6], [6]), parameters, parametersDeclared: true });
