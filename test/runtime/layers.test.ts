@@ -111,6 +111,27 @@ describe('layers on the wasm backend: split backward equals autodiff', () => {
       input.dispose();
     });
   }
+  it('Embedding, whose table gradient wasm (no UnsortedSegmentSum) computes as one-hot(ids)ᵀ·dY', async () => {
+    expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeUndefined();
+    // Autodiff of gather needs that kernel too, so the reference is summed here: row id of the gradient = Σ dy where ids = id.
+    const layer = buildLayer(irLayer('Embedding', { vocab: 11, dim: 4 }, [5], [5, 4], [], 'i32'), new Map());
+    const idList = [1, 2, 3, 2, 10, 0, 0, 4, 5, 6];
+    const ids = tf.tensor(idList, [2, 5], 'int32');
+    const table = randomTensor([11, 4], 3);
+    let gradient: Tensor | undefined;
+    const store: ParameterStore = { get: () => table, accumulate: (_name, value) => { gradient = value; } };
+    const context = { training: true, step: 0, seed: 1, exampleOffset: 0 };
+    const forward = layer.forward(store, ids, context);
+    const dy = randomTensor([2, 5, 4], 4);
+    const split = layer.backwardInput(store, forward.saved, dy, context);
+    layer.backwardWeight(store, split.pending, context);
+    const dyValues = await dy.data();
+    const expected = new Float32Array(11 * 4);
+    idList.forEach((id, row) => { for (let d = 0; d < 4; d++) expected[id * 4 + d] += dyValues[row * 4 + d]; });
+    const actual = await gradient!.data();
+    for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i], 6);
+    disposeState([ids, table, forward, dy, split, gradient]);
+  });
 });
 
 describe('layers: split backward equals autodiff', () => {
