@@ -148,7 +148,8 @@ if (compare) {
   rows.push([
     `${what}: one device`,
     `wasm ${rate('pipecSingleWasm')}, cpu ${rate('pipecSingleCpu')}`,
-    `PyTorch, one process (${figure('torchSingle')?.threads ?? '?'} threads): ${rate('torchSingle')}; wasm ${times(compare.ratios.singleWasmVsTorch)} (target ≥ 0.3×), cpu ${times(compare.ratios.singleCpuVsTorch)}`,
+    `PyTorch, one process (${figure('torchSingle')?.threads ?? '?'} threads): ${rate('torchSingle')}; wasm ${times(compare.ratios.singleWasmVsTorch)} (target ≥ 0.3×), cpu ${times(compare.ratios.singleCpuVsTorch)}. `
+      + `PyTorch on 1 thread: ${rate('torchSingleOneThread')}; wasm ${times(compare.ratios.singleWasmVsTorchOneThread ?? null)}`,
     `${torchNote}; ${peak}; same run, load ${compare.loadAverages.map((l: number) => l.toFixed(1)).join('→')}`,
   ]);
   rows.push([

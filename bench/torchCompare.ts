@@ -92,8 +92,11 @@ const torchVenv = process.env.PIPEC_TORCH_VENV ?? path.join(root, '.venv-torch')
 const torchPython = path.join(torchVenv, 'bin/python');
 const torchSkipped = existsSync(torchPython) ? undefined : `no PyTorch venv at ${torchVenv} (bash scripts/torch-venv.sh makes one)`;
 
-function torch(mode: 'single' | 'pipeline'): Measurement {
-  const stdout = execFileSync(torchPython, [path.join(root, 'bench/torch/torch_mlp_throughput.py'), '--mode', mode, '--steps', String(steps), '--warmup', String(warmup)], {
+function torch(mode: 'single' | 'pipeline', threads?: number): Measurement {
+  const stdout = execFileSync(torchPython, [
+    path.join(root, 'bench/torch/torch_mlp_throughput.py'), '--mode', mode, '--steps', String(steps), '--warmup', String(warmup),
+    ...(threads === undefined ? [] : ['--threads', String(threads)]),
+  ], {
     cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000,
   });
   const report = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
@@ -103,7 +106,11 @@ function torch(mode: 'single' | 'pipeline'): Measurement {
 interface Contender { readonly key: string; readonly what: string; readonly measure: () => Promise<Measurement> | Measurement }
 
 const contenders: Contender[] = [
-  ...(torchSkipped ? [] : [{ key: 'torchSingle', what: 'PyTorch, one process (all cores), batch 64', measure: () => torch('single') }]),
+  ...(torchSkipped ? [] : [
+    { key: 'torchSingle', what: 'PyTorch, one process (all cores), batch 64', measure: () => torch('single') },
+    // pipec's wasm backend computes on one thread; so does this one (and it does not collapse when other processes hold the cores).
+    { key: 'torchSingleOneThread', what: 'PyTorch, one process, one thread, batch 64', measure: () => torch('single', 1) },
+  ]),
   { key: 'pipecSingleWasm', what: 'pipec wasm, 1 stage, batch 64 (1 microbatch)', measure: () => pipec(singleIr, 'wasm', 'in-process') },
   { key: 'pipecSingleCpu', what: 'pipec cpu, 1 stage, batch 64 (1 microbatch)', measure: () => pipec(singleIr, 'cpu', 'in-process') },
   ...(torchSkipped ? [] : [{ key: 'torchPipeline', what: 'PyTorch Schedule1F1B, 4 gloo processes, 8 microbatches', measure: () => torch('pipeline') }]),
@@ -156,6 +163,7 @@ process.stdout.write(`${JSON.stringify({
   figures,
   ratios: {
     singleWasmVsTorch: ratio('pipecSingleWasm', 'torchSingle'),
+    singleWasmVsTorchOneThread: ratio('pipecSingleWasm', 'torchSingleOneThread'),
     singleCpuVsTorch: ratio('pipecSingleCpu', 'torchSingle'),
     pipelineWasmWorkersVsTorch: ratio('pipecPipelineWasmWorkers', 'torchPipeline'),
     pipelineWasmInProcessVsTorch: ratio('pipecPipelineWasmInProcess', 'torchPipeline'),

@@ -5,7 +5,7 @@
 MNIST-shaped examples and prints one JSON line with the throughput.
 
   --mode single     one process, the whole batch at once (PyTorch's default
-                    intra-op threads: every core)
+                    intra-op threads: every core; --threads N to set them)
   --mode pipeline   4 processes over gloo, one stage each (fc1 | hidden[0] |
                     hidden[1] | out, as in the sample), PyTorch's own
                     Schedule1F1B with 8 microbatches; one intra-op thread per
@@ -15,7 +15,7 @@ Steps after --warmup are timed; the figure is examples / (wall time of the
 timed steps), rank 0's clock for the pipeline (every rank ends a step in
 lock-step with the schedule's last send/recv).
 
-Usage: python3 torch_mlp_throughput.py --mode single|pipeline [--steps 200] [--warmup 10]
+Usage: python3 torch_mlp_throughput.py --mode single|pipeline [--steps 200] [--warmup 10] [--threads N]
 """
 import argparse
 import json
@@ -48,7 +48,9 @@ def batches(steps, seed=1):
     return [pool[step % len(pool)] for step in range(steps)]
 
 
-def run_single(steps, warmup):
+def run_single(steps, warmup, threads):
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = torch.nn.Sequential(*stage_modules())
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -132,10 +134,11 @@ def main():
     parser.add_argument("--mode", choices=["single", "pipeline"], required=True)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=0, help="single: intra-op threads (default: PyTorch's, every core)")
     args = parser.parse_args()
     if args.warmup >= args.steps:
         parser.error("--warmup must be below --steps")
-    result = run_single(args.steps, args.warmup) if args.mode == "single" else run_pipeline(args.steps, args.warmup)
+    result = run_single(args.steps, args.warmup, args.threads) if args.mode == "single" else run_pipeline(args.steps, args.warmup)
     print(json.dumps({"torch": torch.__version__, "batch": BATCH, **result}))
 
 
