@@ -125,9 +125,9 @@ class AdamOptimizer extends StatefulOptimizer {
     const correction1 = 1 - this.beta1 ** this.stepCount;
     const correction2 = 1 - this.beta2 ** this.stepCount;
     const lr = this.schedule(this.stepCount);
-    this.constants ??= tf.tidy(() => tf.keep({
-      beta1: tf.scalar(this.beta1), rest1: tf.scalar(1 - this.beta1), beta2: tf.scalar(this.beta2), rest2: tf.scalar(1 - this.beta2),
-    }) as unknown as tf.TensorContainer) as unknown as NonNullable<AdamOptimizer['constants']>;
+    // Kept: they outlive any scope the first step happens to run in.
+    const constant = (value: number): Tensor => tf.keep(tf.scalar(value));
+    this.constants ??= { beta1: constant(this.beta1), rest1: constant(1 - this.beta1), beta2: constant(this.beta2), rest2: constant(1 - this.beta2) };
     const { beta1, rest1, beta2, rest2 } = this.constants;
     // lr·m̂/(√v̂ + ε) = (lr·√c2/c1)·m/(√v + ε·√c2): the bias corrections fold into two scalars per step.
     const stepSize = tf.scalar((lr * Math.sqrt(correction2)) / correction1);

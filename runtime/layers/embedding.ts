@@ -39,7 +39,7 @@ export class EmbeddingLayer implements RuntimeLayer {
     const pending = state as EmbeddingPending;
     const table = tf.tidy(() => {
       const rows = tf.reshape(pending.outputGradient, [-1, this.dim]);
-      const ids = tf.reshape(pending.ids, [-1]);
+      const ids = tf.reshape(pending.ids, [-1]) as tf.Tensor1D;
       if (tf.getKernel('UnsortedSegmentSum', tf.getBackend())) return tf.unsortedSegmentSum(rows, ids, this.vocab);
       // The wasm backend has no UnsortedSegmentSum: the same sums as one-hot(ids)ᵀ·dY, with the
       // transpose explicit (its matMul is slow with a transpose flag). Each row adds 1·dy terms,
