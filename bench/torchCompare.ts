@@ -10,7 +10,8 @@
 // contender runs once per round, interleaved, and the ratios come from the
 // same run. Throughput skips the first --warmup steps on both sides.
 //
-// Usage: node bench/torchCompare.ts [--steps 200] [--rounds 1] [--warmup 10] [--quick]
+// Usage: node bench/torchCompare.ts [--steps 200] [--rounds 1] [--warmup 10] [--quick] [--skip-cpu]
+//   (--skip-cpu leaves out pipec's cpu backend, the slowest contender, to afford more rounds)
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -105,7 +106,8 @@ function torch(mode: 'single' | 'pipeline', threads?: number): Measurement {
 
 interface Contender { readonly key: string; readonly what: string; readonly measure: () => Promise<Measurement> | Measurement }
 
-const contenders: Contender[] = [
+const skipCpu = process.argv.includes('--skip-cpu');
+const allContenders: Contender[] = [
   ...(torchSkipped ? [] : [
     { key: 'torchSingle', what: 'PyTorch, one process (all cores), batch 64', measure: () => torch('single') },
     // pipec's wasm backend computes on one thread; so does this one (and it does not collapse when other processes hold the cores).
@@ -118,6 +120,8 @@ const contenders: Contender[] = [
   { key: 'pipecPipelineWasmInProcess', what: 'pipec wasm, 4-stage 1F1B, 8 microbatches, one thread', measure: () => pipec(pipelineIr, 'wasm', 'in-process') },
   { key: 'pipecPipelineCpu', what: 'pipec cpu, 4-stage 1F1B, 8 microbatches, one thread', measure: () => pipec(pipelineIr, 'cpu', 'in-process') },
 ];
+
+const contenders = skipCpu ? allContenders.filter((c) => !c.key.endsWith('Cpu')) : allContenders;
 
 const samples = new Map<string, Measurement[]>(contenders.map((c) => [c.key, []]));
 const loadAverages: number[] = [loadavg()[0]];

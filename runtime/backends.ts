@@ -103,9 +103,10 @@ const REGISTER: Record<BackendName, () => Promise<string>> = {
 /**
  * What `pipec train`, `verify` and `profile` run on when no `--backend` is
  * given. Chosen by measurement (docs/runtime.md, "Choosing the default
- * backend"; `npm run bench`): on the MLP sample wasm trained 4 to 7× faster
- * than cpu with the same losses, and `pipec verify --backend wasm` finds the
- * pipelined gradients equal to single-device ones within 4e-7.
+ * backend"; `npm run bench`): on the samples wasm trained 4 to 16× faster
+ * than cpu with the same losses; `pipec verify` on wasm finds the pipelined
+ * gradients of the samples equal to single-device ones within 1.5e-6, and
+ * test/runtime/interpreter.test.ts holds wasm's gradients to cpu's.
  */
 export const DEFAULT_BACKEND: BackendName = 'wasm';
 /** Where the default cannot start: pure JavaScript runs everywhere. */
