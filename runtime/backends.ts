@@ -161,7 +161,7 @@ export async function listBackends(): Promise<BackendStatus[]> {
       // A tiny computation proves the backend works, not just that it loaded.
       const value = (await tf.tidy(() => tf.sum(tf.matMul(tf.ones([4, 4]), tf.ones([4, 4])))).data())[0];
       if (value !== 64) throw new Error(`computed ${value} for a sum that is 64`);
-      statuses.push({ name, available: true, detail: describeBackend(name) });
+      statuses.push({ name, available: true, detail: `${describeBackend(name)}${name === DEFAULT_BACKEND ? '; the default of train, verify and profile' : ''}` });
     } catch (error) {
       const message = error instanceof Error ? error.message.replace(/^PIPE\d+: /, '') : String(error);
       statuses.push({ name, available: false, detail: message });
@@ -174,7 +174,7 @@ export async function listBackends(): Promise<BackendStatus[]> {
 function describeBackend(name: BackendName): string {
   switch (name) {
     case 'cpu': return 'pure JavaScript';
-    case 'wasm': return `WebAssembly (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'})`;
+    case 'wasm': return `WebAssembly (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, one thread)`;
     case 'webgpu': {
       const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
       return `WebGPU via Dawn${info?.vendor ? ` (${info.vendor} ${info.architecture ?? ''})`.trimEnd() : ''}`;

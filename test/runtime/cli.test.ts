@@ -118,6 +118,7 @@ describe('pipec train / verify / profile / backends', () => {
     vi.restoreAllMocks();
     const statuses = JSON.parse(io.out()) as { name: string; available: boolean; detail: string }[];
     expect(statuses.find((s) => s.name === 'cpu')?.available).toBe(true);
+    expect(statuses.find((s) => s.name === 'wasm')).toMatchObject({ available: true, detail: expect.stringMatching(/; the default of train, verify and profile$/) });
     expect(statuses.map((s) => s.name)).toEqual(['cpu', 'wasm', 'webgpu', 'tensorflow']);
     for (const status of statuses.filter((s) => !s.available)) expect(status.detail.length).toBeGreaterThan(10);
     rmSync(directory, { recursive: true, force: true });
