@@ -51,6 +51,8 @@ const results: Json = tableOnly ? JSON.parse(readFileSync(path.join(root, 'bench
     results: ['overhead', 'scaling', 'bubble'].flatMap((only) => runBenchmark('runtime.ts', ['--only', only, ...(quick ? ['--quick'] : [])]).results as Json[]),
   },
   // The issue's 4-worker target is for a 16-core machine; 4 workers on fewer cores than workers + main thread measure the OS scheduler.
+  // pipec vs PyTorch on the MLP sample's model (bench/torchCompare.ts; PyTorch from the venv of scripts/torch-venv.sh).
+  torchCompare: runBenchmark('torchCompare.ts', quick ? ['--quick'] : []),
   runtimeFourWorkers: availableParallelism() >= 5
     ? runBenchmark('runtime.ts', ['--only', 'scaling', '--workers', '4', ...(quick ? ['--quick'] : [])])
     : { skipped: `4-worker scaling needs at least 5 cores (4 workers and the main thread); this machine has ${availableParallelism()}` },
@@ -142,6 +144,32 @@ for (const entry of runtimeEntries) {
   } else {
     rows.push([entry.name, JSON.stringify(entry), '', '']);
   }
+}
+
+const compare: Json | undefined = results.torchCompare;
+if (compare) {
+  const figure = (key: string): Json | undefined => compare.figures[key];
+  const rate = (key: string): string => {
+    const entry = figure(key);
+    return entry ? `${Math.round(entry.examplesPerSecond).toLocaleString('en')} ex/s (${entry.gflops.toFixed(1)} GFLOP/s)` : 'not run';
+  };
+  const times = (value: number | null): string => (value === null ? 'PyTorch not run' : `${value.toFixed(2)}×`);
+  const torchNote = compare.torchSkipped ? `PyTorch skipped: ${compare.torchSkipped}` : `PyTorch ${figure('torchSingle')?.torch}`;
+  const what = `pipec vs PyTorch on the same model (samples/mlp.pipe: 784-256-256-256-10, Adam, batch 64, ${compare.steps} steps)`;
+  const peak = `peak ${compare.peakGflops.theoretical} GFLOP/s fp32 (sgemm ${compare.peakGflops.sgemm})`;
+  rows.push([
+    `${what}: one device`,
+    `wasm ${rate('pipecSingleWasm')}, cpu ${rate('pipecSingleCpu')}`,
+    `PyTorch, one process (${figure('torchSingle')?.threads ?? '?'} threads): ${rate('torchSingle')}; wasm ${times(compare.ratios.singleWasmVsTorch)} (target ≥ 0.3×), cpu ${times(compare.ratios.singleCpuVsTorch)}. `
+      + `PyTorch on 1 thread: ${rate('torchSingleOneThread')}; wasm ${times(compare.ratios.singleWasmVsTorchOneThread ?? null)}`,
+    `${torchNote}; ${peak}; same run, load ${compare.loadAverages.map((l: number) => l.toFixed(1)).join('→')}`,
+  ]);
+  rows.push([
+    `${what}: 4-stage 1F1B, 8 microbatches`,
+    `wasm one thread ${rate('pipecPipelineWasmInProcess')}, wasm 4 workers ${rate('pipecPipelineWasmWorkers')}, cpu ${rate('pipecPipelineCpu')}`,
+    `PyTorch Schedule1F1B, 4 gloo processes: ${rate('torchPipeline')}; wasm ${times(compare.ratios.pipelineWasmInProcessVsTorch)} one thread, ${times(compare.ratios.pipelineWasmWorkersVsTorch)} workers (target ≥ 1×), cpu ${times(compare.ratios.pipelineCpuVsTorch)}`,
+    `${torchNote}; same run`,
+  ]);
 }
 
 const table = [

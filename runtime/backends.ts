@@ -1,7 +1,8 @@
-// TensorFlow.js backends behind `--backend`: cpu (pure JS, default), wasm,
-// webgpu (Dawn through the `webgpu` npm package) and tensorflow (tfjs-node or
-// tfjs-node-gpu, only where the user installed one). Each loads lazily, and
-// a backend that cannot run here says why instead of throwing a stack.
+// TensorFlow.js backends behind `--backend`: cpu (pure JS), wasm (XNNPACK,
+// the default where it starts), webgpu (Dawn through the `webgpu` npm
+// package) and tensorflow (tfjs-node or tfjs-node-gpu, only where the user
+// installed one). Each loads lazily, and a backend that cannot run here says
+// why instead of throwing a stack.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,6 +100,40 @@ const REGISTER: Record<BackendName, () => Promise<string>> = {
   cpu: registerCpu, wasm: registerWasm, webgpu: registerWebgpu, tensorflow: registerTensorflow,
 };
 
+/**
+ * What `pipec train`, `verify` and `profile` run on when no `--backend` is
+ * given. Chosen by measurement (docs/runtime.md, "Choosing the default
+ * backend"; `npm run bench`): on the samples wasm trained 4 to 16× faster
+ * than cpu with the same losses; `pipec verify` on wasm finds the pipelined
+ * gradients of the samples equal to single-device ones within 1.5e-6, and
+ * test/runtime/interpreter.test.ts holds wasm's gradients to cpu's.
+ */
+export const DEFAULT_BACKEND: BackendName = 'wasm';
+/** Where the default cannot start: pure JavaScript runs everywhere. */
+export const FALLBACK_BACKEND: BackendName = 'cpu';
+
+export interface BackendChoice {
+  readonly backend: BackendName;
+  /** Set when the default could not start and the fallback runs instead: why, for the user. */
+  readonly note?: string;
+}
+
+/**
+ * The backend to run: the one asked for, else the default if it starts in
+ * this thread, else the fallback with a note saying why. A backend asked for
+ * by name is not replaced: if it cannot start, the run fails with PIPE6007.
+ */
+export async function chooseBackend(requested: BackendName | undefined, start: (name: BackendName) => Promise<void> = useBackend): Promise<BackendChoice> {
+  if (requested !== undefined) return { backend: requested };
+  try {
+    await start(DEFAULT_BACKEND);
+    return { backend: DEFAULT_BACKEND };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.replace(/^PIPE\d+: /, '') : String(error);
+    return { backend: FALLBACK_BACKEND, note: `the default backend ${DEFAULT_BACKEND} cannot start here (${reason}); running on ${FALLBACK_BACKEND} instead` };
+  }
+}
+
 /** Makes `name` the active TensorFlow.js backend of this thread's engine. */
 export async function useBackend(name: BackendName): Promise<void> {
   if (tf.getBackend() === name || (name === 'tensorflow' && tf.getBackend() === 'tensorflow')) return;
@@ -126,7 +161,7 @@ export async function listBackends(): Promise<BackendStatus[]> {
       // A tiny computation proves the backend works, not just that it loaded.
       const value = (await tf.tidy(() => tf.sum(tf.matMul(tf.ones([4, 4]), tf.ones([4, 4])))).data())[0];
       if (value !== 64) throw new Error(`computed ${value} for a sum that is 64`);
-      statuses.push({ name, available: true, detail: describeBackend(name) });
+      statuses.push({ name, available: true, detail: `${describeBackend(name)}${name === DEFAULT_BACKEND ? '; the default of train, verify and profile' : ''}` });
     } catch (error) {
       const message = error instanceof Error ? error.message.replace(/^PIPE\d+: /, '') : String(error);
       statuses.push({ name, available: false, detail: message });
@@ -139,7 +174,7 @@ export async function listBackends(): Promise<BackendStatus[]> {
 function describeBackend(name: BackendName): string {
   switch (name) {
     case 'cpu': return 'pure JavaScript';
-    case 'wasm': return `WebAssembly (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'})`;
+    case 'wasm': return `WebAssembly (${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'SIMD' : 'no SIMD'}, one thread)`;
     case 'webgpu': {
       const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
       return `WebGPU via Dawn${info?.vendor ? ` (${info.vendor} ${info.architecture ?? ''})`.trimEnd() : ''}`;

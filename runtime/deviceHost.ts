@@ -103,7 +103,7 @@ export class DeviceHost {
   dispose(): void {
     for (const stage of this.stages.values()) {
       stage.parameters.dispose();
-      for (const tensor of stage.optimizer.state().values()) tensor.dispose();
+      stage.optimizer.dispose();
     }
   }
 }

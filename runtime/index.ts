@@ -29,7 +29,7 @@ import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 export { listBackends, useBackend, type BackendName, type BackendStatus };
 export { defineLayer } from './extern.ts';
 export { readExternModule } from './externReader.ts';
-export { BACKEND_NAMES, isBackendName } from './backends.ts';
+export { BACKEND_NAMES, chooseBackend, DEFAULT_BACKEND, FALLBACK_BACKEND, isBackendName, type BackendChoice } from './backends.ts';
 export { measuredBubble, type TraceEvent } from './trace.ts';
 // For benchmarks that train the same model in plain TensorFlow.js beside the pipeline.
 export { BatchFeed, createDataset, dataShapes } from './data/index.ts';

@@ -217,10 +217,7 @@ export class DeviceInterpreter {
 
   private async checkFinite(tensor: Tensor | null | undefined, what: string, location: FaultLocation, options: StepOptions): Promise<void> {
     if (!options.checkFinite || !tensor || tensor.dtype !== 'float32') return;
-    const finite = tf.tidy(() => tf.all(tf.isFinite(tensor)));
-    const ok = (await finite.data())[0];
-    finite.dispose();
-    if (!ok) throw new RuntimeFault(diagnosticMessages.nonFinite, `${what} contains NaN or Inf`, location);
+    if (!(await allFinite(tensor))) throw new RuntimeFault(diagnosticMessages.nonFinite, `${what} contains NaN or Inf`, location);
   }
 
   /**
@@ -558,6 +555,26 @@ export class DeviceInterpreter {
     });
     for (const list of contributions) for (const tensor of list) if (!tensor.isDisposed) tensor.dispose();
   }
+}
+
+/** Backends whose tensors live in this thread's memory, where reading one back is a copy, not a device sync. */
+const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm']);
+
+/**
+ * Whether every element is finite. On host-memory backends a scan of the
+ * values beats two kernel launches (isFinite, all) and their read-back at
+ * microbatch sizes; elsewhere one boolean comes back instead of the tensor.
+ */
+async function allFinite(tensor: Tensor): Promise<boolean> {
+  if (HOST_MEMORY_BACKENDS.has(tf.getBackend())) {
+    const values = await tensor.data() as Float32Array;
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+    return true;
+  }
+  const finite = tf.tidy(() => tf.all(tf.isFinite(tensor)));
+  const ok = (await finite.data())[0];
+  finite.dispose();
+  return ok === 1;
 }
 
 async function toHost(state: LayerState): Promise<unknown> {

@@ -16,6 +16,8 @@ export interface Optimizer {
   state(): Map<string, Tensor>;
   readonly stepCount: number;
   restore(state: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, stepCount: number): void;
+  /** Frees the state and whatever else the optimizer holds in the engine. */
+  dispose(): void;
 }
 
 /** Learning rate at a (1-based) step: constant, or cosine-decayed to 0 over `decay_steps`. */
@@ -55,6 +57,11 @@ abstract class StatefulOptimizer implements Optimizer {
       this.slots.set(name, tf.tensor(values, shape as number[], 'float32'));
     }
     this.stepCount = stepCount;
+  }
+
+  dispose(): void {
+    for (const tensor of this.slots.values()) tensor.dispose();
+    this.slots.clear();
   }
 
   protected replaceSlot(name: string, value: Tensor): void {
@@ -97,6 +104,8 @@ class AdamOptimizer extends StatefulOptimizer {
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
+  /** β1, 1-β1, β2, 1-β2 as tensors made once: a number operand is a new scalar tensor (an upload) on every op. */
+  private constants: { beta1: Tensor; rest1: Tensor; beta2: Tensor; rest2: Tensor } | undefined;
   constructor(lr: LearningRate, beta1: number, beta2: number, epsilon: number) {
     super();
     this.schedule = lr;
@@ -105,25 +114,37 @@ class AdamOptimizer extends StatefulOptimizer {
     this.epsilon = epsilon;
   }
 
+  override dispose(): void {
+    super.dispose();
+    if (this.constants) tf.dispose(Object.values(this.constants));
+    this.constants = undefined;
+  }
+
   apply(table: ParameterTable): void {
     this.stepCount++;
     const correction1 = 1 - this.beta1 ** this.stepCount;
     const correction2 = 1 - this.beta2 ** this.stepCount;
     const lr = this.schedule(this.stepCount);
+    // Kept: they outlive any scope the first step happens to run in.
+    const constant = (value: number): Tensor => tf.keep(tf.scalar(value));
+    this.constants ??= { beta1: constant(this.beta1), rest1: constant(1 - this.beta1), beta2: constant(this.beta2), rest2: constant(1 - this.beta2) };
+    const { beta1, rest1, beta2, rest2 } = this.constants;
+    // lr·m̂/(√v̂ + ε) = (lr·√c2/c1)·m/(√v + ε·√c2): the bias corrections fold into two scalars per step.
+    const stepSize = tf.scalar((lr * Math.sqrt(correction2)) / correction1);
+    const epsilon = tf.scalar(this.epsilon * Math.sqrt(correction2));
     for (const name of table.names()) {
       const gradient = table.gradient(name);
       if (!gradient) continue;
       const m0 = this.slots.get(`${name}#m`);
       const v0 = this.slots.get(`${name}#v`);
-      const m = tf.tidy(() => tf.add(m0 ? tf.mul(m0, this.beta1) : tf.zerosLike(gradient), tf.mul(gradient, 1 - this.beta1)));
-      const v = tf.tidy(() => tf.add(v0 ? tf.mul(v0, this.beta2) : tf.zerosLike(gradient), tf.mul(tf.square(gradient), 1 - this.beta2)));
+      const m = tf.tidy(() => (m0 ? tf.add(tf.mul(m0, beta1), tf.mul(gradient, rest1)) : tf.mul(gradient, rest1)));
+      const v = tf.tidy(() => (v0 ? tf.add(tf.mul(v0, beta2), tf.mul(tf.square(gradient), rest2)) : tf.mul(tf.square(gradient), rest2)));
       this.replaceSlot(`${name}#m`, m);
       this.replaceSlot(`${name}#v`, v);
-      table.set(name, tf.tidy(() => {
-        const update = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), this.epsilon));
-        return tf.sub(table.get(name), tf.mul(update, lr));
-      }));
+      table.set(name, tf.tidy(() => tf.sub(table.get(name), tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon)), stepSize))));
     }
+    stepSize.dispose();
+    epsilon.dispose();
     table.clearGradients();
   }
 }

@@ -27,6 +27,8 @@ export class ParameterTable implements ParameterStore {
   readonly specs: readonly ParameterSpec[];
   private readonly values = new Map<string, Tensor>();
   private readonly gradients = new Map<string, Tensor>();
+  /** Transposes of current values (see ParameterStore.transposed); dropped when the value changes. */
+  private readonly transposes = new Map<string, Tensor>();
 
   constructor(specs: readonly ParameterSpec[], seed: number) {
     const seen = new Set<string>();
@@ -44,10 +46,23 @@ export class ParameterTable implements ParameterStore {
     return value;
   }
 
+  transposed(name: string): Tensor {
+    const cached = this.transposes.get(name);
+    if (cached) return cached;
+    // Kept: the first call usually comes from inside a layer's tf.tidy, which would dispose it.
+    const transposed = tf.keep(tf.transpose(this.get(name)));
+    this.transposes.set(name, transposed);
+    return transposed;
+  }
+
   set(name: string, value: Tensor): void {
     const old = this.values.get(name);
     if (!old) throw new Error(`unknown parameter '${name}'`);
-    if (old !== value) old.dispose();
+    if (old !== value) {
+      old.dispose();
+      this.transposes.get(name)?.dispose();
+      this.transposes.delete(name);
+    }
     this.values.set(name, value);
   }
 
@@ -109,6 +124,8 @@ export class ParameterTable implements ParameterStore {
   dispose(): void {
     for (const value of this.values.values()) value.dispose();
     this.values.clear();
+    for (const transposed of this.transposes.values()) transposed.dispose();
+    this.transposes.clear();
     this.clearGradients();
   }
 }

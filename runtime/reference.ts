@@ -54,7 +54,7 @@ export class ReferenceTrainer {
 
   dispose(): void {
     this.model.parameters.dispose();
-    for (const tensor of this.model.optimizer.state().values()) tensor.dispose();
+    this.model.optimizer.dispose();
   }
 }
 

@@ -95,11 +95,19 @@ export class ProgressBoard {
   }
 }
 
+/**
+ * The tensor's values in a buffer of their own, ready to transfer. The wasm
+ * backend's read already is one (a slice of its heap), so it travels as is;
+ * the cpu backend hands out the array it computes in, which clones and
+ * reshapes of the tensor share, so that one is copied first.
+ */
 export async function toWire(tensor: Tensor): Promise<WireTensor> {
   const data = await tensor.data();
   const dtype = tensor.dtype === 'int32' ? 'int32' : 'float32';
-  const copy = dtype === 'int32' ? Int32Array.from(data as Int32Array) : Float32Array.from(data as Float32Array);
-  return { shape: tensor.shape, dtype, buffer: copy.buffer as ArrayBuffer };
+  const owned = tf.getBackend() === 'wasm' && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+    && (dtype === 'int32' ? data instanceof Int32Array : data instanceof Float32Array);
+  const values = owned ? data : dtype === 'int32' ? Int32Array.from(data as Int32Array) : Float32Array.from(data as Float32Array);
+  return { shape: tensor.shape, dtype, buffer: values.buffer as ArrayBuffer };
 }
 
 export function fromWire(wire: WireTensor): Tensor {

@@ -8,13 +8,14 @@
 
 import { Option, type Command } from 'commander';
 import { profile, type ExecutionMode } from '../../runtime/index.ts';
-import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
+import type { BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { outputProblem, writeOutput } from '../io.ts';
-import { compileForRuntime, reportRuntimeFailure } from '../runtime/compileForRuntime.ts';
+import { backendOption, chosenBackend, compileForRuntime, reportRuntimeFailure } from '../runtime/compileForRuntime.ts';
 
 export interface ProfileCommandOptions {
-  readonly backend: BackendName;
+  /** Unset: the runtime's default backend. */
+  readonly backend?: BackendName;
   readonly output?: string;
   readonly repeats?: string;
   readonly pipeline?: string;
@@ -27,7 +28,7 @@ export function register(program: Command): void {
     .command('profile')
     .description('measure F, I, W per stage and transfer cost per link on a backend; write a costs file')
     .argument('<file>', '.pipe file')
-    .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .addOption(backendOption())
     .option('-o, --output <file>', 'where to write the costs (default: standard output)')
     .option('--repeats <n>', 'isolated: measurements per stage; in situ: traced steps after a warm-up step (medians are kept; default 5 and 3)')
     .option('--isolated', 'time each stage alone on this thread instead of running the pipeline')
@@ -52,8 +53,9 @@ export async function runProfile(file: string, options: ProfileCommandOptions): 
   const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'profile' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
+  const backend = await chosenBackend(options.backend, 'profile');
   try {
-    const result = await profile(ir, { backend: options.backend, repeats, baseDirectory: process.cwd(), externFolders: compiled.externFolders, isolated: options.isolated, mode: options.mode });
+    const result = await profile(ir, { backend, repeats, baseDirectory: process.cwd(), externFolders: compiled.externFolders, isolated: options.isolated, mode: options.mode });
     const document = {
       version: 1,
       ...result.costs,

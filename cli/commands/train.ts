@@ -4,17 +4,18 @@
 // instruction streams on TensorFlow.js. Exit 0 when training finished, 1 on
 // program errors or a runtime failure (PIPE6xxx), 2 on usage problems.
 
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import { run, RuntimeFault, type Evaluation, type StepRecord } from '../../runtime/index.ts';
-import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
+import type { BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, chosenFormat, folderProblem, outputProblem, writeOutput } from '../io.ts';
-import { compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
+import { backendOption, chosenBackend, compileForRuntime, defaultMode, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface TrainCommandOptions extends ModeFlags {
-  readonly backend: BackendName;
+  /** Unset: the runtime's default backend. */
+  readonly backend?: BackendName;
   readonly steps?: string;
   readonly checkpoint?: string;
   readonly checkpointEvery?: string;
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     .command('train')
     .description('train a .pipe program on TensorFlow.js by interpreting its per-device instruction streams')
     .argument('<file>', '.pipe file')
-    .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .addOption(backendOption())
     .option('--steps <n>', 'optimizer steps (default: the pipeline\'s `steps`, else 100)')
     .option('--workers', 'one worker thread per device (default on CPU backends when there is a core per device)')
     .option('--in-process', 'every device in this thread, stepped deterministically (default for webgpu, or with fewer cores than devices)')
@@ -91,14 +92,15 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
   const totalSteps = (steps as number | undefined) ?? compiled.steps ?? 100;
-  const mode = defaultMode(options, options.backend, ir.devices.length);
+  const backend = await chosenBackend(options.backend, 'train');
+  const mode = defaultMode(options, backend, ir.devices.length);
   const json = options.json === true;
   const interactive = !json && process.stderr.isTTY === true;
   const bar = interactive
     ? new cliProgress.SingleBar({ format: 'train |{bar}| {value}/{total} steps · loss {loss} · {speed} ex/s', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
     : undefined;
   const say = (line: string): void => { if (!json) process.stdout.write(`${line}\n`); };
-  say(`${pc.bold(`training ${ir.pipeline}`)}: ${ir.model.name}, ${ir.stages.length} stages on ${ir.devices.length} devices, schedule ${ir.schedule}, batch ${ir.batch} (${ir.microbatches} × ${ir.microbatchSize}), ${totalSteps} steps, backend ${options.backend}, ${mode}`);
+  say(`${pc.bold(`training ${ir.pipeline}`)}: ${ir.model.name}, ${ir.stages.length} stages on ${ir.devices.length} devices, schedule ${ir.schedule}, batch ${ir.batch} (${ir.microbatches} × ${ir.microbatchSize}), ${totalSteps} steps, backend ${backend}, ${mode}`);
   const every = Math.max(1, Math.round(totalSteps / 10));
   let first = true;
   const onStep = (record: StepRecord): void => {
@@ -117,7 +119,7 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
   };
   try {
     const result = await run(ir, {
-      backend: options.backend, mode, steps: totalSteps, baseDirectory: process.cwd(), externFolders: compiled.externFolders,
+      backend, mode, steps: totalSteps, baseDirectory: process.cwd(), externFolders: compiled.externFolders,
       checkpointDirectory: options.checkpoint, checkpointEvery: checkpointEvery as number | undefined,
       resumeDirectory: options.resume, trace: options.trace !== undefined,
       evalEvery: evalEvery as number | undefined, timeoutMs: ((timeout as number | undefined) ?? 120) * 1000,
@@ -132,7 +134,7 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
     const last = result.steps[result.steps.length - 1];
     if (json) {
       process.stdout.write(`${JSON.stringify({
-        pipeline: ir.pipeline, schedule: ir.schedule, backend: options.backend, mode,
+        pipeline: ir.pipeline, schedule: ir.schedule, backend, mode,
         startStep: result.startStep, steps: totalSteps, finalLoss: last?.loss ?? null, losses: result.lossHistory,
         examplesPerSecond: result.examplesPerSecond, seconds: result.seconds,
         test: result.final ?? null, evaluations: result.evaluations,

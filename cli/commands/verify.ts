@@ -3,15 +3,16 @@
 // single-device training of the same model; prints the largest relative
 // gradient difference. Exit 1 over the tolerance.
 
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { verify } from '../../runtime/index.ts';
-import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
+import type { BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, chosenFormat } from '../io.ts';
-import { compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
+import { backendOption, chosenBackend, compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface VerifyCommandOptions extends ModeFlags {
-  readonly backend: BackendName;
+  /** Unset: the runtime's default backend. */
+  readonly backend?: BackendName;
   readonly tolerance: string;
   readonly json?: boolean;
   readonly format?: 'text' | 'json';
@@ -23,7 +24,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('compare one pipelined step\'s gradients with plain single-device training (exit 1 over tolerance)')
     .argument('<file>', '.pipe file')
-    .addOption(new Option('--backend <backend>', 'TensorFlow.js backend').choices([...BACKEND_NAMES]).default('cpu'))
+    .addOption(backendOption())
     .option('--tolerance <t>', 'largest allowed relative gradient difference', '1e-5')
     .option('--workers', 'run the pipeline on worker threads')
     .option('--in-process', 'run the pipeline in this thread (default)')
@@ -43,12 +44,13 @@ export async function runVerify(file: string, options: VerifyCommandOptions): Pr
   const compiled = compileForRuntime(file, { pipeline: options.pipeline, purpose: 'verify' });
   if (compiled.kind !== 'ok') return compiled.exitCode;
   const { ir } = compiled;
+  const backend = await chosenBackend(options.backend, 'verify');
   try {
-    const result = await verify(ir, { backend: options.backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd(), externFolders: compiled.externFolders });
+    const result = await verify(ir, { backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd(), externFolders: compiled.externFolders });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
-      process.stdout.write(`${ir.pipeline} (${ir.schedule}, ${ir.stages.length} stages, ${ir.microbatches} microbatches) vs single-device training on ${options.backend}:\n`);
+      process.stdout.write(`${ir.pipeline} (${ir.schedule}, ${ir.stages.length} stages, ${ir.microbatches} microbatches) vs single-device training on ${backend}:\n`);
       process.stdout.write(`  loss: pipeline ${result.pipelineLoss.toPrecision(8)}, single device ${result.referenceLoss.toPrecision(8)}\n`);
       process.stdout.write(`  largest relative gradient difference: ${result.maxRelativeError.toExponential(2)} (${result.worstParameter}), tolerance ${tolerance.toExponential(0)}\n`);
       process.stdout.write(`  peak live activation slots per device: ${result.peakSlots.join(' ')} (compiler predicted ${result.predictedSlots.join(' ')})\n`);

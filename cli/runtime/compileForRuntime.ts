@@ -3,8 +3,9 @@
 // mode, and how runtime failures are reported.
 
 import { availableParallelism } from 'node:os';
+import { Option } from 'commander';
 import type { IrProgram } from '../../compiler/index.ts';
-import { RuntimeFault, type BackendName } from '../../runtime/index.ts';
+import { BACKEND_NAMES, chooseBackend, DEFAULT_BACKEND, FALLBACK_BACKEND, RuntimeFault, type BackendName } from '../../runtime/index.ts';
 import { compileForCommand } from '../compileForCommand.ts';
 import { readOptionsFor, useColor } from '../io.ts';
 
@@ -25,6 +26,18 @@ export function compileForRuntime(file: string, options: { readonly pipeline?: s
   if (result.warnings !== '') process.stderr.write(result.warnings);
   const access = readOptionsFor(file);
   return { kind: 'ok', ir: result.compilation.ir!, steps: result.compilation.program!.pipeline.steps, externFolders: [access.projectRoot, ...access.allowRead] };
+}
+
+/** `--backend`, shared by train, verify and profile; no value means the runtime's default (chosenBackend). */
+export function backendOption(): Option {
+  return new Option('--backend <backend>', `TensorFlow.js backend (default: ${DEFAULT_BACKEND}, or ${FALLBACK_BACKEND} where ${DEFAULT_BACKEND} cannot start)`).choices([...BACKEND_NAMES]);
+}
+
+/** The backend named by --backend, or the default; says on stderr when the default fell back. */
+export async function chosenBackend(requested: BackendName | undefined, command: string): Promise<BackendName> {
+  const choice = await chooseBackend(requested);
+  if (choice.note) process.stderr.write(`pipec ${command}: note: ${choice.note}\n`);
+  return choice.backend;
 }
 
 export interface ModeFlags {

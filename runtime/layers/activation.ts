@@ -28,7 +28,8 @@ export function applyActivation(name: ActivationName, x: Tensor): Tensor {
 
 /**
  * dL/dz from dL/dy, given the pre-activation z and the activation output y.
- * Written out so the backward-input step never re-runs the layer.
+ * Written out so the backward-input step never re-runs the layer. For relu
+ * the output may stand in for z (relu(z) > 0 exactly where z > 0).
  */
 export function activationGradient(name: ActivationName, preActivation: Tensor, output: Tensor, outputGradient: Tensor): Tensor {
   return tf.tidy(() => {

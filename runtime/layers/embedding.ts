@@ -37,9 +37,16 @@ export class EmbeddingLayer implements RuntimeLayer {
 
   backwardWeight(store: ParameterStore, state: LayerState, _context: RunContext): void {
     const pending = state as EmbeddingPending;
-    const table = tf.tidy(() =>
-      tf.unsortedSegmentSum(tf.reshape(pending.outputGradient, [-1, this.dim]), tf.reshape(pending.ids, [-1]), this.vocab),
-    );
+    const table = tf.tidy(() => {
+      const rows = tf.reshape(pending.outputGradient, [-1, this.dim]);
+      const ids = tf.reshape(pending.ids, [-1]) as tf.Tensor1D;
+      if (tf.getKernel('UnsortedSegmentSum', tf.getBackend())) return tf.unsortedSegmentSum(rows, ids, this.vocab);
+      // The wasm backend has no UnsortedSegmentSum: the same sums as one-hot(ids)ᵀ·dY, with the
+      // transpose explicit (its matMul is slow with a transpose flag). Each row adds 1·dy terms,
+      // so only the order of the additions differs.
+      // (oneHot's own float32 output is wrong on wasm 4.22: int32 bits labelled float32; hence the cast.)
+      return tf.matMul(tf.transpose(tf.cast(tf.oneHot(ids, this.vocab), 'float32')), rows);
+    });
     store.accumulate(`${this.name}/table`, table);
   }
 }

@@ -26,6 +26,14 @@ export interface ParameterSpec {
 /** Where a layer reads its parameters and deposits its weight gradients. */
 export interface ParameterStore {
   get(name: string): Tensor;
+  /**
+   * The transpose of `name`'s current value, made once per value and owned
+   * by the store (never dispose it). TensorFlow.js's wasm backend runs a
+   * matMul with a transposed operand about 10× slower than one without
+   * (its XNNPACK path takes neither flag), so backward passes multiply by an
+   * explicit transpose; a store that does not cache leaves it undefined.
+   */
+  transposed?(name: string): Tensor;
   /** Adds to the gradient accumulator of `name`; takes ownership of `gradient`. */
   accumulate(name: string, gradient: Tensor): void;
 }

@@ -53,6 +53,9 @@ describe('pipec train / verify / profile / backends', () => {
     expect(code, io.err()).toBe(0);
     const summary = JSON.parse(io.out());
     expect(summary.steps).toBe(5);
+    // No --backend: the measured default (runtime/backends.ts), which starts here.
+    expect(summary.backend).toBe('wasm');
+    expect(io.err()).not.toMatch(/cannot start/);
     expect(summary.losses).toHaveLength(5);
     expect(summary.losses[4]).toBeLessThan(summary.losses[0]);
     expect(summary.test.examples).toBeGreaterThan(0);
@@ -64,6 +67,7 @@ describe('pipec train / verify / profile / backends', () => {
   it('verify prints the largest difference and exits 0 under the tolerance, 1 over it', async () => {
     let io = capture();
     expect(await main(['node', 'pipec', 'verify', file])).toBe(0);
+    expect(io.out()).toMatch(/vs single-device training on wasm:/);
     expect(io.out()).toMatch(/largest relative gradient difference: \d\.\d\de-\d+/);
     vi.restoreAllMocks();
     io = capture();
@@ -114,6 +118,7 @@ describe('pipec train / verify / profile / backends', () => {
     vi.restoreAllMocks();
     const statuses = JSON.parse(io.out()) as { name: string; available: boolean; detail: string }[];
     expect(statuses.find((s) => s.name === 'cpu')?.available).toBe(true);
+    expect(statuses.find((s) => s.name === 'wasm')).toMatchObject({ available: true, detail: expect.stringMatching(/; the default of train, verify and profile$/) });
     expect(statuses.map((s) => s.name)).toEqual(['cpu', 'wasm', 'webgpu', 'tensorflow']);
     for (const status of statuses.filter((s) => !s.available)) expect(status.detail.length).toBeGreaterThan(10);
     rmSync(directory, { recursive: true, force: true });

@@ -99,3 +99,25 @@ describe('interpreter: transformer, replicas, recompute, faults', () => {
     await session.close();
   });
 });
+
+// verify compares a pipeline with single-device training on one backend, so a kernel that is wrong on
+// that backend (wasm's float32 oneHot once was) passes it; the default backend must agree with cpu itself.
+describe('the wasm backend computes the gradients the cpu backend does', () => {
+  async function gradientsOn(backend: 'cpu' | 'wasm', ir: IrProgram): Promise<Record<string, Float32Array>> {
+    await useBackend(backend);
+    const session = new InProcessSession(ir, { baseDirectory: '.', externs: new Map() });
+    await session.step({ step: 0, applyOptimizer: false, training: true, checkFinite: true });
+    const gradients = await session.gradients();
+    await session.close();
+    return gradients;
+  }
+  for (const [title, ir] of [['MLP, 1F1B', handMlpIr('1f1b', 4, 8)], ['causal transformer with dropout, split backward', handGptIr('1f1b_split')]] as const) {
+    it(title, async () => {
+      const cpu = await gradientsOn('cpu', ir);
+      const wasm = await gradientsOn('wasm', ir);
+      await useBackend('cpu');
+      expect(Object.keys(wasm).sort()).toEqual(Object.keys(cpu).sort());
+      expect(compareGradients(wasm, cpu).maxRelativeError).toBeLessThanOrEqual(1e-5);
+    });
+  }
+});
