@@ -138,6 +138,15 @@ if (port) {
 
   const transport: Transport = {
     async send(_from, to, tag, tensors) {
+      if (to === init.device) {
+        // A hand-off between two stages of this device (the turn of a V or a
+        // wave) has no channel (communicatingPairs leaves self-pairs out): it
+        // is delivered here, as the in-process transport does.
+        const wires = await Promise.all(tensors.map(toWire));
+        for (const tensor of tensors) tensor.dispose();
+        deliver(init.device, { tag, tensors: wires });
+        return;
+      }
       const channel = init.peers[to];
       if (!channel) throw new RuntimeFault(diagnosticMessages.runtimeInternal, `device ${init.device} has no channel to device ${to}`);
       const wires = await Promise.all(tensors.map(toWire));

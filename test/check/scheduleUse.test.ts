@@ -47,6 +47,19 @@ describe('schedule use', () => {
     expect(diagnostic.related[0].span.file).toBe('std:schedules');
   });
 
+  test('hanayo takes its waves from the stage count; a waves argument must agree with it', () => {
+    // Two devices, four stages in a wave: two stages per device, one wave.
+    const text = (schedule: string) => variant(
+      ['layer fc2 = Dense(units: 64, activation: relu)\n', 'layer fc2 = Dense(units: 64, activation: relu)\n  layer fc3 = Dense(units: 64, activation: relu)\n'],
+      ['  stages {\n    s0 on gpu[0] = fc1, fc2\n    s1 on gpu[1] = out\n  }\n', '  stages placement wave {\n    s0 = fc1\n    s1 = fc2\n    s2 = fc3\n    s3 = out\n  }\n'],
+      ['schedule 1f1b', schedule],
+    );
+    expectClean(check(text('schedule hanayo')));
+    expectClean(check(text('schedule hanayo(waves: 1)')));
+    expectDiagnostic(check(text('schedule hanayo(waves: 2)')), 'PIPE4032', 'schedule hanayo(waves: 2)',
+      "schedule 'hanayo' runs 2·waves stages per device (the model zig-zags over the devices waves times) (v = 2, waves = 2)");
+  });
+
   test('contract conditions are reported at the schedule line, the requirement related', () => {
     // Two devices, V placement of four stages, two microbatches: DualPipeV needs 2p = 4.
     const text = variant(

@@ -9,7 +9,7 @@ import { useBackend } from '../../runtime/backends.ts';
 import { verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
 
-const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2; placement: 'loop' | 'v' }[] = [
+const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2 | 4; placement: 'loop' | 'v' | 'wave' }[] = [
   { name: 'gpipe', stagesPerDevice: 1, placement: 'loop' },
   { name: '1f1b', stagesPerDevice: 1, placement: 'loop' },
   { name: 'interleaved_1f1b', stagesPerDevice: 2, placement: 'loop' },
@@ -21,6 +21,9 @@ const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2; placement: 'lo
   { name: 'v_half', stagesPerDevice: 2, placement: 'v' },
   { name: 'v_min', stagesPerDevice: 2, placement: 'v' },
   { name: 'dualpipe_v', stagesPerDevice: 2, placement: 'v' },
+  { name: '1f1b_v', stagesPerDevice: 2, placement: 'v' },
+  // two waves: 16 stages zig-zagging twice over the 4 devices
+  { name: 'hanayo', stagesPerDevice: 4, placement: 'wave' },
 ];
 
 const CLUSTER = `cluster local {
@@ -33,15 +36,17 @@ function stagesBlock(groups: readonly string[][], placement: string): string {
 }
 
 function mlpProgram(schedule: string, stagesPerDevice: number, placement: string): string {
-  const layers = ['fc_in', ...Array.from({ length: 6 }, (_, i) => `hidden[${i}]`), 'out'];
   const stages = stagesPerDevice * 4;
+  // 8 layers, or one per stage when there are more stages
+  const hidden = Math.max(6, stages - 2);
+  const layers = ['fc_in', ...Array.from({ length: hidden }, (_, i) => `hidden[${i}]`), 'out'];
   const perStage = layers.length / stages;
   const groups = Array.from({ length: stages }, (_, s) => layers.slice(s * perStage, (s + 1) * perStage));
   return `model mlp {
   input x: f32[batch, 12]
   target y: i32[batch]
   layer fc_in = Dense(units: 16, activation: relu)
-  repeat i in 0..6 {
+  repeat i in 0..${hidden} {
     layer hidden[i] = Dense(units: 16, activation: gelu)
   }
   layer out = Dense(units: 5)
@@ -62,16 +67,19 @@ pipeline p {
 }
 
 function gptProgram(schedule: string, stagesPerDevice: number, placement: string): string {
+  const stages = stagesPerDevice * 4;
+  // 6 blocks, or one per stage between the embedding and the head when there are more stages
+  const blocks = Math.max(6, stages - 2);
   const groups = stagesPerDevice === 1
     ? [['embed', 'block[0]'], ['block[1]', 'block[2]'], ['block[3]', 'block[4]'], ['block[5]', 'norm', 'head']]
-    : [['embed'], ['block[0]'], ['block[1]'], ['block[2]'], ['block[3]'], ['block[4]'], ['block[5]'], ['norm', 'head']];
+    : [['embed'], ...Array.from({ length: blocks }, (_, i) => [`block[${i}]`]), ['norm', 'head']];
   return `model gpt {
   dim batch
   dim seq = 6
   input tokens: i32[batch, seq]
   target next: i32[batch, seq]
   layer embed = Embedding(vocab: 24, dim: 16)
-  repeat i in 0..6 {
+  repeat i in 0..${blocks} {
     layer block[i] = TransformerBlock(heads: 2, ff: 32, causal: true, dropout: 0.1)
   }
   layer norm = LayerNorm()

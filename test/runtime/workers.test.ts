@@ -4,6 +4,9 @@ import { InProcessSession } from '../../runtime/session.ts';
 import { WorkerSession } from '../../runtime/workers.ts';
 import { compareGradients } from '../../runtime/reference.ts';
 import { handMlpIr } from './helpers/handIr.ts';
+import { readFileSync } from 'node:fs';
+import { verify } from '../../runtime/index.ts';
+import { compileText } from './helpers/compileText.ts';
 
 describe('worker_threads mode', () => {
   it('trains 1f1b and matches in-process gradients and losses', async () => {
@@ -49,6 +52,21 @@ describe('worker_threads mode', () => {
       await inProcess.close();
     }
   });
+
+  // At the turn of a V or a wave two consecutive stages share a device: the
+  // hand-off is a send to itself, which has no channel between workers.
+  for (const pipeline of ['train_waves', 'train_1f1b_v']) {
+    it(`samples/hanayo.pipe ${pipeline} (hand-offs within a device at each turn) gives single-device gradients on workers`, async () => {
+      await useBackend('cpu');
+      const text = readFileSync(new URL('../../samples/hanayo.pipe', import.meta.url), 'utf8')
+        .replace('batch 64 microbatches 8', 'batch 16 microbatches 8');
+      const ir = compileText(pipeline === 'train_waves' ? text : text.replace(/pipeline train_waves \{[\s\S]*?\n\}\n/, ''));
+      expect(ir.pipeline).toBe(pipeline);
+      const result = await verify(ir, { baseDirectory: process.cwd(), mode: 'workers', backend: 'cpu' });
+      expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+      expect(result.peakSlots).toEqual(result.predictedSlots);
+    });
+  }
 
   for (const kind of ['throw', 'exit', 'hang'] as const) {
     it(`a worker that ${kind}s stops the run with an error naming device and instruction`, async () => {

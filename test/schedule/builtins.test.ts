@@ -15,8 +15,10 @@ import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
 import { validateSchedule } from '../../compiler/schedule/validate.ts';
 import { standardLibrary } from '../../compiler/stdlib/index.ts';
 
-const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v'] as const;
-const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_v', 'v_half', 'v_min', 'dualpipe_v']);
+const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo'] as const;
+const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo']);
+/** Chunks per device the shape sweep uses for the multi-chunk families (2 where not listed). */
+const SWEEP_CHUNKS: Readonly<Record<string, number>> = { interleaved_1f1b: 3, looped_bfs: 3, hanayo: 4 };
 
 function build(name: string, devices: number, microbatches: number, stagesPerDevice = 1): ComputeSchedule {
   const result = builtinSchedule(name, { devices, microbatches, stagesPerDevice });
@@ -50,7 +52,7 @@ describe('every built-in validates, lowers, is deadlock-free, and its IR matches
   const shapes: Array<[number, number]> = [[2, 4], [4, 8], [4, 13], [8, 16], [3, 7]];
   for (const name of FAMILIES) {
     for (const [p, m] of shapes) {
-      const v = MULTI_CHUNK.has(name) ? (name === 'interleaved_1f1b' || name === 'looped_bfs' ? 3 : 2) : 1;
+      const v = MULTI_CHUNK.has(name) ? SWEEP_CHUNKS[name] ?? 2 : 1;
       if (name === 'dualpipe_v' && m < 2 * p) continue; // needs m >= 2p (tested below)
       it(`${name} p=${p} m=${m} v=${v}`, () => {
         const schedule = build(name, p, m, v);
@@ -140,5 +142,78 @@ describe('analytic properties under unit costs', () => {
       expect(min / oneF).toBeGreaterThan(0.25);
       expect(min / oneF).toBeLessThanOrEqual(0.4);
     }
+  });
+
+  // Hanayo's bubble with fill and drain only, the paper's (P-1)/(2WN+P-1):
+  // under unit costs a device's work is 3·v·m (v = 2W chunks of F = 1,
+  // B = 2) and the fill and drain add 3(p-1). The paper's own figure could
+  // not be consulted here; this is the formula reconstructed from the same
+  // fill-and-drain argument as interleaved 1F1B's, with v = 2W.
+  it('Hanayo (p = 4) stays within 10% of the fill-and-drain makespan of its paper\'s bubble formula, and below 1F1B\'s bubble', () => {
+    const p = 4;
+    for (const waves of [1, 2]) {
+      const v = 2 * waves;
+      for (const m of [2 * p, 4 * p]) {
+        const hanayo = build('hanayo', p, m, v);
+        const timing = timeSchedule(hanayo);
+        const fillAndDrain = 3 * v * m + 3 * (p - 1);
+        expect((3 * v * m) / fillAndDrain).toBeCloseTo(1 - (p - 1) / (v * m + p - 1), 12);
+        expect(timing.makespan).toBeGreaterThanOrEqual(fillAndDrain);
+        expect(timing.makespan).toBeLessThanOrEqual(1.1 * fillAndDrain);
+        expect(timing.bubble).toBeLessThan((p - 1) / (m + p - 1));
+      }
+    }
+  });
+
+  it('Hanayo holds at most one microbatch more than 1F1B: (p+1)·v chunk activations per device', () => {
+    for (const [p, v, m] of [[4, 4, 16], [8, 6, 32], [2, 2, 8]] as const) {
+      const peaks = peakLiveActivations(build('hanayo', p, m, v));
+      peaks.forEach((peak) => expect(peak).toBeLessThanOrEqual((p + 1) * v));
+      expect(Math.max(...peaks)).toBeGreaterThan(p * v - v); // it does use the room it has
+    }
+  });
+
+  it('Hanayo reads its waves from the stage count, and refuses an odd one', () => {
+    expect(build('hanayo', 4, 8, 6).stageDevice).toEqual([0, 1, 2, 3, 3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0]);
+    const odd = builtinSchedule('hanayo', { devices: 4, microbatches: 8, stagesPerDevice: 3 });
+    expect(odd.schedule).toBeUndefined();
+    expect(odd.diagnostics.map((d) => d.message).join('\n')).toContain('2·waves stages per device');
+  });
+
+  it('1F1B-V repeats F f B b on every device: one period per microbatch, no bubble in the steady state', () => {
+    for (const p of [2, 3, 4, 5, 8]) {
+      const m = 4 * p;
+      const schedule = build('1f1b_v', p, m, 2);
+      schedule.orders.forEach((order, device) => {
+        const kinds = order.map((action) => `${action.operation}${action.stage === device ? 0 : 1}`);
+        // the longest run where every action repeats the kind 4 actions back, its microbatch one later
+        let run = 0;
+        let longest = 0;
+        for (let k = 4; k < order.length; k++) {
+          run = kinds[k] === kinds[k - 4] && order[k].microbatch === order[k - 4].microbatch + 1 ? run + 1 : 0;
+          longest = Math.max(longest, run);
+        }
+        expect(longest).toBeGreaterThanOrEqual(4 * (m - 2 * p));
+      });
+      // each microbatch more adds one period of 6 (F, f, and two 2-unit backwards)
+      expect(timeSchedule(build('1f1b_v', p, m + 1, 2)).makespan - timeSchedule(schedule).makespan).toBe(6);
+    }
+  });
+
+  it('1F1B-V holds at most 1F1B\'s activation bytes, fewer for p >= 4 (measured 3/4 to 5/6 of them)', () => {
+    for (const p of [2, 3, 4, 5, 6, 8]) {
+      const m = 4 * p;
+      // chunks of a V hold half of a 1F1B stage's activations each
+      const v = Math.max(...peakActivations(build('1f1b_v', p, m, 2), new Array(2 * p).fill(0.5)));
+      const oneF = Math.max(...peakActivations(build('1f1b', p, m), new Array(p).fill(1)));
+      expect(v).toBeLessThanOrEqual(oneF);
+      if (p >= 4) expect(v).toBeLessThan(oneF);
+    }
+  });
+
+  it('1F1B-V at p = 4, m = 8: makespan 66 under unit costs, the same bubble as 1F1B ((p-1)/(m+p-1), in chunk units)', () => {
+    const timing = timeSchedule(build('1f1b_v', 4, 8, 2));
+    expect(timing.makespan).toBe(66);
+    expect(timing.bubble).toBeCloseTo(3 / 11, 10);
   });
 });

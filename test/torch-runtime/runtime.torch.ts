@@ -31,7 +31,8 @@ interface Case {
 }
 
 // Each family within its constraints: the V-shaped ones have v = 2 and
-// dualpipe_v m >= 2p; the multi-chunk loop-placed ones try v = 2 and 3.
+// dualpipe_v m >= 2p; the multi-chunk loop-placed ones try v = 2 and 3;
+// hanayo (wave placement) one and two waves (v = 2 and 4).
 const grid: Array<{ family: string; p: number; m: number; v: number }> = [];
 for (const p of [2, 4]) {
   for (const family of ['gpipe', '1f1b', 'zb_h1', 'zb_h2']) {
@@ -41,11 +42,12 @@ for (const p of [2, 4]) {
     for (const v of [2, 3]) for (const m of [p, 2 * p]) grid.push({ family, p, m, v });
     if (p === 2) grid.push({ family, p, m: 5, v: 2 });
   }
-  for (const family of ['zb_v', 'v_half', 'v_min']) {
+  for (const family of ['zb_v', 'v_half', 'v_min', '1f1b_v']) {
     for (const m of [p, 2 * p]) grid.push({ family, p, m, v: 2 });
     if (p === 2) grid.push({ family, p, m: 5, v: 2 });
   }
   for (const m of [2 * p, 2 * p + 1]) grid.push({ family: 'dualpipe_v', p, m, v: 2 });
+  for (const v of [2, 4]) for (const m of [p, 2 * p]) grid.push({ family: 'hanayo', p, m, v });
 }
 // pipec's comms lowering places receives by the link time (compiler/lower/comms.ts):
 // every built-in at p = 2 and 4 with a slow link (a quarter of a forward), so
