@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { encodeSafetensors, exportTorchCsv, torchProgramFiles } from '../../compiler/index.ts';
+import { encodeSafetensors, exportTorchCsv, torchProcesses, torchProgramFiles } from '../../compiler/index.ts';
 import { torchExport } from '../../runtime/index.ts';
 import { compileForCommand } from '../compileForCommand.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -92,6 +92,6 @@ export async function runTorchExport(file: string, directory: string, options: O
     const code = writeOutput(path.join(directory, name), content);
     if (code !== 0) return code;
   }
-  process.stdout.write(`wrote ${outputs.map(([name]) => name).join(', ')} to ${directory}; run it with: (cd ${directory} && torchrun --nproc-per-node ${ir.ranks} train.py)\n`);
+  process.stdout.write(`wrote ${outputs.map(([name]) => name).join(', ')} to ${directory}; run it with: (cd ${directory} && torchrun --nproc-per-node ${torchProcesses(ir)} train.py)\n`);
   return 0;
 }

@@ -49,6 +49,7 @@ function programJson(ir: IrProgram, steps: number) {
     schedule: ir.schedule,
     steps,
     ranks: ir.ranks,
+    replicas: ir.replicas,
     microbatches: ir.microbatches,
     microbatchSize: ir.microbatchSize,
     seed: ir.seed,
@@ -193,11 +194,16 @@ function externLayersPy(externs: ReadonlyMap<string, IrLayer>): string {
 
 // ───────────────────────────── README fragment ─────────────────────────────
 
+/** Processes train.py runs in: one per pipeline rank of each data-parallel replica. */
+export function torchProcesses(ir: IrProgram): number {
+  return ir.ranks * ir.replicas;
+}
+
 function torchReadme(ir: IrProgram, options: TorchProgramOptions): string {
-  const ranks = ir.ranks;
-  // Two hosts when the ranks split evenly, else one rank a host.
-  const hosts = ranks % 2 === 0 ? 2 : ranks;
-  const perHost = ranks / hosts;
+  const processes = torchProcesses(ir);
+  // Two hosts when the processes split evenly, else one a host.
+  const hosts = processes % 2 === 0 ? 2 : processes;
+  const perHost = processes / hosts;
   return [
     `# ${ir.pipeline} on PyTorch`,
     '',
@@ -208,12 +214,13 @@ function torchReadme(ir: IrProgram, options: TorchProgramOptions): string {
     '`schedule.csv` (PyTorch\'s compute_comms format, run by',
     '`_PipelineScheduleRuntime`), and what `train.py` reads in `program.json`.',
     '',
-    `${ranks} rank${ranks === 1 ? '' : 's'}, ${ir.stages.length} stages, batch ${ir.microbatchSize * ir.microbatches} as ${ir.microbatches} microbatches of ${ir.microbatchSize}.`,
+    `${ir.ranks} pipeline rank${ir.ranks === 1 ? '' : 's'}${ir.replicas > 1 ? ` × ${ir.replicas} data-parallel replicas (process r·${ir.ranks} + d is rank d of replica r)` : ''}, `
+      + `${ir.stages.length} stages, batch ${ir.microbatchSize * ir.microbatches * ir.replicas} as ${ir.microbatches} microbatches of ${ir.microbatchSize}${ir.replicas > 1 ? ' per replica' : ''}.`,
     '',
     '## One host',
     '',
     '```sh',
-    `torchrun --nproc-per-node ${ranks} train.py --steps ${options.steps}`,
+    `torchrun --nproc-per-node ${processes} train.py --steps ${options.steps}`,
     '```',
     '',
     `## ${hosts === 2 ? 'Two hosts' : 'Several hosts'}`,

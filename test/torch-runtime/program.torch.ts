@@ -29,6 +29,7 @@ interface Program {
   readonly name: string;
   readonly file: string;
   readonly steps: number;
+  /** Processes: pipeline ranks × replicas. */
   readonly ranks: number;
 }
 
@@ -39,6 +40,7 @@ const programs: readonly Program[] = [
   { name: 'CNN sample (1F1B, momentum with cosine decay, MNIST)', file: 'samples/cnn.pipe', steps: 50, ranks: 4 },
   { name: 'image layers (ZB-V, V placement, recompute, dropout, same padding)', file: 'test/fixtures/torch/image_layers.pipe', steps: 6, ranks: 2 },
   { name: 'sequence layers (interleaved 1F1B, attention, transformer block with dropout)', file: 'test/fixtures/torch/sequence_layers.pipe', steps: 6, ranks: 2 },
+  { name: 'two data-parallel replicas of a 2-stage GPipe pipeline, dropout', file: 'test/fixtures/torch/replicas.pipe', steps: 6, ranks: 4 },
 ];
 
 const exportDir = (file: string): string => path.join(dir, path.basename(file, '.pipe'));

@@ -107,7 +107,7 @@ class BatchFeed:
         self.inputs, self.targets = arrays["train/input"], arrays["train/target"]
         self.size = self.inputs.shape[0]
         self.seed = program["seed"]
-        self.batch = program["microbatchSize"] * program["microbatches"]
+        self.batch = program["microbatchSize"] * program["microbatches"] * program["replicas"]
         self.input_shape, self.target_shape = program["input"]["shape"], program["target"]["shape"]
         self.data = program.get("data") or {"name": "synthetic", "args": {}}
         self._epochs = {}

@@ -72,13 +72,13 @@ class ProgramStage(PipelineStage):
     """A PipelineStage that tells its module which step and microbatch it runs,
     so dropout draws pipec's masks."""
 
-    def __init__(self, module, *args, microbatch_size, **kwargs):
+    def __init__(self, module, *args, first_example, microbatch_size, **kwargs):
         super().__init__(module, *args, **kwargs)
-        self.pipec_module, self.microbatch_size, self.pipec_step = module, microbatch_size, 0
+        self.pipec_module, self.first_example, self.microbatch_size, self.pipec_step = module, first_example, microbatch_size, 0
 
     def forward_one_chunk(self, fwd_chunk_id, *args, **kwargs):
         self.pipec_module.context.step = self.pipec_step
-        self.pipec_module.context.example_offset = fwd_chunk_id * self.microbatch_size
+        self.pipec_module.context.example_offset = self.first_example + fwd_chunk_id * self.microbatch_size
         return super().forward_one_chunk(fwd_chunk_id, *args, **kwargs)
 
 
@@ -116,10 +116,11 @@ def main():
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(seconds=options.timeout))
     rank, world = dist.get_rank(), dist.get_world_size()
-    if world != program["ranks"]:
+    processes = program["ranks"] * program["replicas"]
+    if world != processes:
         if rank == 0:
-            print(f"train.py: the pipeline has {program['ranks']} ranks; start it with {program['ranks']} processes in all "
-                  f"(torchrun --nproc-per-node {program['ranks']}), not {world}", file=sys.stderr)
+            print(f"train.py: the pipeline has {program['ranks']} ranks × {program['replicas']} replica(s); start it with {processes} processes in all "
+                  f"(torchrun --nproc-per-node {processes}), not {world}", file=sys.stderr)
         dist.destroy_process_group()
         return 2
     try:
@@ -132,8 +133,17 @@ def train(program, options, rank, device):
     caps = capabilities()
     stage_rank = {stage["index"]: stage["rank"] for stage in program["stages"]}
     n_stages = len(program["stages"])
-    last_rank = stage_rank[n_stages - 1]
-    mine = [stage for stage in program["stages"] if stage["rank"] == rank]
+    # Data-parallel replicas, as pipec lays them out: process replica·ranks + d
+    # is pipeline rank d of its replica. Every process makes every group, in one order.
+    ranks, replicas, microbatches, microbatch_size = program["ranks"], program["replicas"], program["microbatches"], program["microbatchSize"]
+    replica, pipeline_rank = divmod(rank, ranks)
+    pipeline_group = replica_group = None
+    if replicas > 1:
+        pipeline_groups = [dist.new_group(list(range(r * ranks, (r + 1) * ranks))) for r in range(replicas)]
+        replica_groups = [dist.new_group([r * ranks + d for r in range(replicas)]) for d in range(ranks)]
+        pipeline_group, replica_group = pipeline_groups[replica], replica_groups[pipeline_rank]
+    last_stage_here = stage_rank[n_stages - 1] == pipeline_rank
+    mine = [stage for stage in program["stages"] if stage["rank"] == pipeline_rank]
     weights = read_safetensors(os.path.join(HERE, "weights.safetensors"))
     modules, stages, parameters = [], [], {}
     for stage in mine:
@@ -148,13 +158,14 @@ def train(program, options, rank, device):
         module.to(device)
         parameters.update(named)
         modules.append(module)
-        stages.append(ProgramStage(module, stage["index"], n_stages, device, microbatch_size=program["microbatchSize"],
-                                   **static_shapes(stage, program["microbatchSize"], device, caps, stage["index"] == 0)))
+        stages.append(ProgramStage(module, stage["index"], n_stages, device, group=pipeline_group,
+                                   first_example=replica * microbatches * microbatch_size, microbatch_size=microbatch_size,
+                                   **static_shapes(stage, microbatch_size, device, caps, stage["index"] == 0)))
 
     kwargs = {}
     if not caps["csv_sets_placement"] and caps["init_takes_placement"]:
         kwargs["stage_index_to_group_rank"] = stage_rank
-    schedule = _PipelineScheduleRuntime(stages, n_microbatches=program["microbatches"], loss_fn=loss_function(program["loss"]), **kwargs)
+    schedule = _PipelineScheduleRuntime(stages, n_microbatches=microbatches, loss_fn=loss_function(program["loss"]), **kwargs)
     if not caps["csv_sets_placement"] and not caps["init_takes_placement"]:
         schedule.stage_index_to_group_rank = stage_rank
         for stage in schedule._stages:
@@ -168,23 +179,33 @@ def train(program, options, rank, device):
         for stage in stages:
             stage.pipec_step = step
         x, y = feed.step(step)
-        x = torch.from_numpy(x).to(device)
-        y = torch.from_numpy(y).to(device)
+        # This replica's share of the step's batch: microbatches [replica·m, (replica + 1)·m).
+        share = slice(replica * microbatches * microbatch_size, (replica + 1) * microbatches * microbatch_size)
+        x = torch.from_numpy(x[share]).to(device)
+        y = torch.from_numpy(y[share]).to(device)
         losses = []
         schedule.step(x, target=y, losses=losses)
         if not caps["scales_grads"]:  # PyTorch 2.6 sums the microbatches' gradients; pipec averages them
             for parameter in parameters.values():
                 if parameter.grad is not None:
-                    parameter.grad.div_(program["microbatches"])
+                    parameter.grad.div_(microbatches)
+        if replicas > 1:  # pipec averages the replicas' gradients (its allreduce)
+            for parameter in parameters.values():
+                if parameter.grad is None:
+                    parameter.grad = torch.zeros_like(parameter)
+                dist.all_reduce(parameter.grad, group=replica_group)
+                parameter.grad.div_(replicas)
         if options.dump_grads and step == 0:
             dump_gradients(options.dump_grads, parameters, rank)
         optimizer.step()
         optimizer.zero_grad()
-        # The step's loss, the mean over its microbatches, lives on the last stage's rank.
+        # Each replica's loss, the mean over its microbatches, lives on its last stage's
+        # process; the step's loss is their mean, as pipec reports it.
         loss = torch.zeros((), dtype=torch.float64, device=device)
-        if rank == last_rank:
-            loss += sum(float(l.detach()) for l in losses) / program["microbatches"]
-        dist.broadcast(loss, src=last_rank)
+        if last_stage_here:
+            loss += sum(float(l.detach()) for l in losses) / microbatches
+        dist.all_reduce(loss)
+        loss /= replicas
         if rank == 0:
             print(json.dumps({"step": step, "loss": float(loss)}), flush=True)
     return 0
