@@ -2,9 +2,11 @@
 // safetensors codec, and the tensors the runtime writes beside it. Running
 // the generated program on PyTorch is test/torch-runtime/program.torch.ts
 // (`npm run test:torch`).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main.ts';
 import { decodeSafetensors, encodeSafetensors, torchProgramFiles } from '../../compiler/index.ts';
 import { pipecTorchPy, trainPy } from '../../compiler/torch/pythonSources.ts';
 import { initialValues, torchExport } from '../../runtime/index.ts';
@@ -118,5 +120,47 @@ describe('torchExport (the runtime\'s tensors)', () => {
     expect(input).toMatchObject({ name: 'train/input', shape: [84, 9, 9, 2] });
     expect(target).toMatchObject({ name: 'train/target', shape: [84] });
     expect(target.data).toBeInstanceOf(Int32Array);
+  });
+});
+
+function capture(): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out += String(chunk); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += String(chunk); return true; });
+  return { out: () => out, err: () => err };
+}
+
+describe('pipec export --torch and pipec verify --dump-grads', () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'pipec-torch-export-'));
+  afterEach(() => { vi.restoreAllMocks(); });
+
+  it('writes the program directory, and says how to launch it', async () => {
+    const io = capture();
+    const out = path.join(directory, 'replicas');
+    expect(await main(['node', 'pipec', 'export', path.join(root, 'test/fixtures/torch/replicas.pipe'), '--torch', out])).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['README.md', 'data.safetensors', 'model.py', 'pipec_torch.py', 'program.json', 'schedule.csv', 'train.py', 'weights.safetensors']);
+    // Two replicas of two ranks: four processes.
+    expect(io.out()).toContain(`(cd ${out} && torchrun --nproc-per-node 4 train.py)`);
+    expect(readFileSync(path.join(out, 'README.md'), 'utf8')).toContain('torchrun --nproc-per-node 4 train.py --steps 100');
+    const weights = decodeSafetensors(readFileSync(path.join(out, 'weights.safetensors')));
+    expect([...weights.keys()]).toEqual(['fc1/kernel', 'fc1/bias', 'out/kernel', 'out/bias']);
+  });
+
+  it('needs exactly one of --torch-csv and --torch', async () => {
+    const io = capture();
+    expect(await main(['node', 'pipec', 'export', path.join(root, 'samples/mlp.pipe')])).toBe(2);
+    expect(await main(['node', 'pipec', 'export', path.join(root, 'samples/mlp.pipe'), '--torch', directory, '--torch-csv', '-'])).toBe(2);
+    expect(io.err()).toContain('give one of --torch-csv OUT and --torch DIR');
+  });
+
+  it('verify --dump-grads writes the step-0 gradients under the parameter names, with their shapes', async () => {
+    capture();
+    const file = path.join(directory, 'grads.safetensors');
+    expect(await main(['node', 'pipec', 'verify', path.join(root, 'test/fixtures/torch/replicas.pipe'), '--dump-grads', file])).toBe(0);
+    const gradients = decodeSafetensors(readFileSync(file));
+    expect([...gradients.values()].map((g) => [g.name, g.shape])).toEqual([['fc1/kernel', [12, 16]], ['fc1/bias', [16]], ['out/kernel', [16, 4]], ['out/bias', [4]]]);
+    expect(Math.max(...gradients.get('fc1/kernel')!.data.map(Math.abs))).toBeGreaterThan(0);
+    rmSync(directory, { recursive: true, force: true });
   });
 });
