@@ -10,7 +10,8 @@ Each rank builds its stages (model.py), loads pipec's initial weights
 compute_comms format, read by _PipelineScheduleRuntime) on pipec's batches
 (data.safetensors, in pipec's order). Rank 0 prints one JSON line per step,
 {"step": k, "loss": ...}, step 0 first: the `losses[k]` of `pipec train --json`.
-gloo on the CPU; NCCL on the GPUs when torch.cuda.is_available().
+gloo on the CPU; NCCL on the GPUs when torch.cuda.is_available() and there
+is a GPU for each process on the host.
 """
 import argparse
 import csv
@@ -109,8 +110,12 @@ def main():
     if options.steps < 1:
         parser.error("--steps needs a positive integer")
 
-    cuda = torch.cuda.is_available()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    # NCCL takes one GPU per process; with fewer GPUs than local processes, gloo on the CPU.
+    cuda = torch.cuda.is_available() and torch.cuda.device_count() >= local_processes
+    if torch.cuda.is_available() and not cuda and local_rank == 0:
+        print(f"train.py: {torch.cuda.device_count()} GPU(s) for {local_processes} local processes; running on the CPU with gloo", file=sys.stderr)
     device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
