@@ -87,11 +87,17 @@ function worstGradientDifference(torchFile: string, pipecFile: string): { worst:
   return { worst, parameter, names: [...reference.keys()] };
 }
 
-function expectSameCurve(torch: readonly number[], reference: readonly number[], steps: number): void {
+function expectSameCurve(torch: readonly number[], reference: readonly number[], steps: number): number {
   expect(torch).toHaveLength(steps);
   expect(reference.length).toBeGreaterThanOrEqual(steps);
   const worst = Math.max(...torch.map((loss, i) => Math.abs(loss - reference[i])));
   expect(worst, `losses: PyTorch ${torch.map((l) => l.toFixed(5)).join(' ')}\n  pipec   ${reference.slice(0, steps).map((l) => l.toFixed(5)).join(' ')}`).toBeLessThanOrEqual(lossTolerance);
+  return worst;
+}
+
+/** The figures the suite measured, one line each, for bench/results/torch-check.md. */
+function report(name: string, steps: number, gradient: number, loss: number): void {
+  console.log(`torch program ${name}: first-step gradients ${gradient.toExponential(2)} relative, losses over ${steps} steps within ${loss.toExponential(2)}`);
 }
 
 const oneHostLosses = new Map<string, number[]>();
@@ -118,7 +124,7 @@ describe.runIf(python)('pipec export --torch on PyTorch', () => {
     const gradients = worstGradientDifference(torchGrads, pipecGrads);
     expect(gradients.names.length).toBeGreaterThan(0);
     expect(gradients.worst, `worst parameter ${gradients.parameter}`).toBeLessThanOrEqual(gradientTolerance);
-    expectSameCurve(torch, reference.losses, program.steps);
+    report(program.file, program.steps, gradients.worst, expectSameCurve(torch, reference.losses, program.steps));
   }, 600_000);
 
   test('the README\'s line: npx pipec export samples/gpt.pipe --torch out/ && (cd out && torchrun --nproc-per-node 4 train.py)', async () => {
@@ -135,13 +141,14 @@ describe.runIf(python)('pipec export --torch on PyTorch', () => {
     // the cpu backend), and the first step's gradients.
     const steps = 5;
     const reference = await pipecJson(['train', 'samples/gpt.pipe', '--steps', String(steps), '--json', '--in-process']);
-    expectSameCurve(torch.slice(0, steps), reference.losses, steps);
+    const lossDifference = expectSameCurve(torch.slice(0, steps), reference.losses, steps);
     const torchGrads = path.join(out, 'torch-grads.safetensors');
     const pipecGrads = path.join(out, 'pipec-grads.safetensors');
     await torchrunSteps(out, ['--nproc-per-node', '4', 'train.py', '--steps', '1', '--dump-grads', torchGrads]);
     await run(process.execPath, [pipec, 'verify', 'samples/gpt.pipe', '--dump-grads', pipecGrads], { cwd: root, timeout: 240_000 });
     const gradients = worstGradientDifference(torchGrads, pipecGrads);
     expect(gradients.worst, `worst parameter ${gradients.parameter}`).toBeLessThanOrEqual(gradientTolerance);
+    report('samples/gpt.pipe', steps, gradients.worst, lossDifference);
   }, 900_000);
 
   test('the extern layer stub raises NotImplementedError naming its file and layer', async () => {
