@@ -78,7 +78,8 @@ function py(value: number | string | boolean | readonly number[]): string {
   if (Array.isArray(value)) return `[${value.map((item) => py(item)).join(', ')}]`;
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'string') return JSON.stringify(value);
-  return Number.isInteger(value) ? String(value) : String(value as number);
+  // JavaScript's shortest round-trip spelling (256, 0.25, 0.00001, 1e-7) is Python's too.
+  return String(value);
 }
 
 const features = (layer: IrLayer): number => layer.inputShape[layer.inputShape.length - 1];

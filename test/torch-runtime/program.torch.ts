@@ -9,6 +9,7 @@
 // one-host run's losses. `npm run test:torch`.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -57,8 +58,20 @@ function stepLosses(stdout: string): number[] {
   return records.map((record) => record.loss);
 }
 
+/** A free TCP port: other jobs on this machine may run torchrun too, and its default port is fixed. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 async function torchrunSteps(cwd: string, args: readonly string[]): Promise<number[]> {
-  const result = await run(torchrun, args, { cwd, maxBuffer: 1 << 26, timeout: 480_000 })
+  const result = await run(torchrun, ['--master-port', String(await freePort()), ...args], { cwd, maxBuffer: 1 << 26, timeout: 480_000 })
     .catch((error: { stdout?: string; stderr?: string; message: string }) => {
       throw new Error(`torchrun ${args.join(' ')} failed: ${error.message}\n${(error.stderr ?? '').slice(-3000)}`);
     });
@@ -131,7 +144,8 @@ describe.runIf(python)('pipec export --torch on PyTorch', () => {
     const out = path.join(dir, 'gpt-out');
     const line = `npx pipec export samples/gpt.pipe --torch ${out}/ && (cd ${out} && torchrun --nproc-per-node 4 train.py)`;
     const { stdout } = await run('bash', ['-c', line], {
-      cwd: root, maxBuffer: 1 << 26, timeout: 540_000, env: { ...process.env, PATH: `${path.dirname(python)}:${process.env.PATH}` },
+      // torchrun reads an option it is not given from PET_<OPTION>: a free port, the line as written.
+      cwd: root, maxBuffer: 1 << 26, timeout: 540_000, env: { ...process.env, PATH: `${path.dirname(python)}:${process.env.PATH}`, PET_MASTER_PORT: String(await freePort()) },
     });
     const torch = stepLosses(stdout);
     // The sample states no `steps`: train.py runs pipec train's default, 100.

@@ -83,7 +83,7 @@ class ProgramStage(PipelineStage):
         return super().forward_one_chunk(fwd_chunk_id, *args, **kwargs)
 
 
-def static_shapes(stage, microbatch_size, device, caps, first):
+def static_shapes(stage, microbatch_size, caps, first):
     """Every stage's shapes given up front, so no shape inference runs: PyTorch
     before 2.13 sent a stage's shapes to rank group_rank + 1 whatever the
     stage → rank map, which breaks V-placed schedules."""
@@ -165,7 +165,7 @@ def train(program, options, rank, device):
         modules.append(module)
         stages.append(ProgramStage(module, stage["index"], n_stages, device, group=pipeline_group,
                                    first_example=replica * microbatches * microbatch_size, microbatch_size=microbatch_size,
-                                   **static_shapes(stage, microbatch_size, device, caps, stage["index"] == 0)))
+                                   **static_shapes(stage, microbatch_size, caps, stage["index"] == 0)))
 
     kwargs = {}
     if not caps["csv_sets_placement"] and caps["init_takes_placement"]:
