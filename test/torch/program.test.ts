@@ -13,6 +13,9 @@ import { initialValues, torchExport } from '../../runtime/index.ts';
 import { compileOnDisk } from '../helpers/compileFiles.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
+const IMAGE_LAYERS_PARAMETERS = [
+  'conv/kernel', 'conv/bias', 'hidden/kernel', 'hidden/bias', 'res.norm/gamma', 'res.norm/beta', 'res.inner/kernel', 'logits/kernel', 'logits/bias',
+];
 
 function exported(file: string) {
   const compilation = compileOnDisk(path.join(root, file));
@@ -109,9 +112,7 @@ describe('torchExport (the runtime\'s tensors)', () => {
   it('writes every parameter with the runtime\'s initial values, and every training example', async () => {
     const { ir } = exported('test/fixtures/torch/image_layers.pipe');
     const tensors = await torchExport(ir, { baseDirectory: root });
-    expect(tensors.weights.map((w) => w.name)).toEqual([
-      'conv/kernel', 'conv/bias', 'hidden/kernel', 'hidden/bias', 'res.norm/gamma', 'res.norm/beta', 'res.inner/kernel', 'logits/kernel', 'logits/bias',
-    ]);
+    expect(tensors.weights.map((w) => w.name)).toEqual(IMAGE_LAYERS_PARAMETERS);
     const kernel = tensors.weights[0];
     expect(kernel.shape).toEqual([3, 3, 2, 4]);
     expect(Array.from(kernel.data)).toEqual(Array.from(initialValues({ name: 'conv/kernel', shape: [3, 3, 2, 4], init: { kind: 'glorot_uniform', fanIn: 18, fanOut: 36 } }, ir.seed)));
@@ -137,14 +138,16 @@ describe('pipec export --torch and pipec verify --dump-grads', () => {
 
   it('writes the program directory, and says how to launch it', async () => {
     const io = capture();
-    const out = path.join(directory, 'replicas');
-    expect(await main(['node', 'pipec', 'export', path.join(root, 'test/fixtures/torch/replicas.pipe'), '--torch', out])).toBe(0);
+    const out = path.join(directory, 'image_layers');
+    expect(await main(['node', 'pipec', 'export', path.join(root, 'test/fixtures/torch/image_layers.pipe'), '--torch', out])).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['README.md', 'data.safetensors', 'model.py', 'pipec_torch.py', 'program.json', 'schedule.csv', 'train.py', 'weights.safetensors']);
     // Two replicas of two ranks: four processes.
     expect(io.out()).toContain(`(cd ${out} && torchrun --nproc-per-node 4 train.py)`);
-    expect(readFileSync(path.join(out, 'README.md'), 'utf8')).toContain('torchrun --nproc-per-node 4 train.py --steps 100');
+    const readme = readFileSync(path.join(out, 'README.md'), 'utf8');
+    expect(readme).toContain('torchrun --nproc-per-node 4 train.py --steps 100');
+    expect(readme).toContain('2 pipeline ranks × 2 data-parallel replicas');
     const weights = decodeSafetensors(readFileSync(path.join(out, 'weights.safetensors')));
-    expect([...weights.keys()]).toEqual(['fc1/kernel', 'fc1/bias', 'out/kernel', 'out/bias']);
+    expect([...weights.keys()]).toEqual(IMAGE_LAYERS_PARAMETERS);
   });
 
   it('needs exactly one of --torch-csv and --torch', async () => {
@@ -157,10 +160,12 @@ describe('pipec export --torch and pipec verify --dump-grads', () => {
   it('verify --dump-grads writes the step-0 gradients under the parameter names, with their shapes', async () => {
     capture();
     const file = path.join(directory, 'grads.safetensors');
-    expect(await main(['node', 'pipec', 'verify', path.join(root, 'test/fixtures/torch/replicas.pipe'), '--dump-grads', file])).toBe(0);
+    expect(await main(['node', 'pipec', 'verify', path.join(root, 'test/fixtures/torch/image_layers.pipe'), '--dump-grads', file])).toBe(0);
     const gradients = decodeSafetensors(readFileSync(file));
-    expect([...gradients.values()].map((g) => [g.name, g.shape])).toEqual([['fc1/kernel', [12, 16]], ['fc1/bias', [16]], ['out/kernel', [16, 4]], ['out/bias', [4]]]);
-    expect(Math.max(...gradients.get('fc1/kernel')!.data.map(Math.abs))).toBeGreaterThan(0);
+    expect([...gradients.keys()]).toEqual(IMAGE_LAYERS_PARAMETERS);
+    expect(gradients.get('conv/kernel')!.shape).toEqual([3, 3, 2, 4]);
+    expect(gradients.get('res.inner/kernel')!.shape).toEqual([24, 24]);
+    expect(Math.max(...gradients.get('conv/kernel')!.data.map(Math.abs))).toBeGreaterThan(0);
     rmSync(directory, { recursive: true, force: true });
   });
 });
