@@ -6,13 +6,12 @@
 // pipeline's step-0 gradients as safetensors, what the exported PyTorch
 // program's `train.py --dump-grads` writes, to compare the two.
 
-import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { encodeSafetensors } from '../../compiler/index.ts';
 import { verify } from '../../runtime/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
-import { addFormatOptions, chosenFormat } from '../io.ts';
+import { addFormatOptions, chosenFormat, writeOutput } from '../io.ts';
 import { compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface VerifyCommandOptions extends ModeFlags {
@@ -54,7 +53,8 @@ export async function runVerify(file: string, options: VerifyCommandOptions): Pr
     const result = await verify(ir, { backend: options.backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd() });
     const { gradients, ...summary } = result;
     if (options.dumpGrads) {
-      writeFileSync(options.dumpGrads, encodeSafetensors(gradients));
+      const written = writeOutput(options.dumpGrads, encodeSafetensors(gradients));
+      if (written !== 0) return written;
     }
     if (options.json) {
       process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -166,6 +166,13 @@ describe('pipec export --torch and pipec verify --dump-grads', () => {
     expect(gradients.get('conv/kernel')!.shape).toEqual([3, 3, 2, 4]);
     expect(gradients.get('res.inner/kernel')!.shape).toEqual([24, 24]);
     expect(Math.max(...gradients.get('conv/kernel')!.data.map(Math.abs))).toBeGreaterThan(0);
+  });
+
+  it('says so, exit 2, when it cannot write the gradients', async () => {
+    const io = capture();
+    const unwritable = path.join(directory, 'no-such-directory', 'grads.safetensors');
+    expect(await main(['node', 'pipec', 'verify', path.join(root, 'test/fixtures/torch/sequence_layers.pipe'), '--dump-grads', unwritable])).toBe(2);
+    expect(io.err()).toContain(unwritable);
     rmSync(directory, { recursive: true, force: true });
   });
 });
