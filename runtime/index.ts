@@ -24,6 +24,7 @@ import { measuredBubble, traceDocument, type TraceEvent } from './trace.ts';
 import { now } from './interpreter.ts';
 import { WorkerSession } from './workers.ts';
 import { costsFromTraces, traceSteps } from './profileInSitu.ts';
+import { torchExportTensors, type ExportedTensor, type TorchExportTensors } from './torchExport.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export { listBackends, useBackend, type BackendName, type BackendStatus };
@@ -36,6 +37,7 @@ export { BatchFeed, createDataset, dataShapes } from './data/index.ts';
 export { initialValues } from './parameters.ts';
 export { RuntimeFault } from './messages.ts';
 export type { Evaluation, StepSummary } from './session.ts';
+export type { ExportedTensor, TorchExportTensors } from './torchExport.ts';
 
 export type ExecutionMode = 'in-process' | 'workers';
 
@@ -269,6 +271,8 @@ export interface VerifyResult {
   readonly referenceLoss: number;
   readonly peakSlots: readonly number[];
   readonly predictedSlots: readonly number[];
+  /** The pipeline's gradients of step 0, in parameter order (what `pipec verify --dump-grads` writes). */
+  readonly gradients: readonly ExportedTensor[];
 }
 
 /** One step through the pipeline and through plain single-device training; compares the gradients. */
@@ -303,9 +307,25 @@ export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promis
       referenceLoss,
       peakSlots: ir.devices.map((d) => summary.reports.find((r) => r.device === d.index)?.peakSlots ?? 0),
       predictedSlots: ir.devices.map((d) => d.slots),
+      gradients: reference.model.parameters.specs.map((spec) => ({ name: spec.name, shape: spec.shape, data: pipeline[spec.name] })),
     };
   } finally {
     reference.dispose();
+  }
+}
+
+/**
+ * The tensors `pipec export --torch` writes beside the generated program:
+ * initial weights as this runtime initialises them, and the training examples.
+ */
+export async function torchExport(ir: IrProgram, options: { readonly baseDirectory?: string } = {}): Promise<TorchExportTensors> {
+  const baseDirectory = baseDirectoryOf(options);
+  const externs = await loadExterns(ir, baseDirectory);
+  try {
+    return torchExportTensors(ir, externs, baseDirectory);
+  } catch (error) {
+    if (error instanceof RuntimeFault) throw error;
+    throw new RuntimeFault(diagnosticMessages.runtimeDataMismatch, (error as Error).message);
   }
 }
 

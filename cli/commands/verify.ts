@@ -1,13 +1,17 @@
-// `pipec verify FILE [--backend B] [--tolerance T] [--workers|--in-process] [--format json]`:
+// `pipec verify FILE [--backend B] [--tolerance T] [--workers|--in-process] [--format json]
+//   [--dump-grads FILE]`:
 // one training step through the pipeline and one through plain
 // single-device training of the same model; prints the largest relative
-// gradient difference. Exit 1 over the tolerance.
+// gradient difference. Exit 1 over the tolerance. --dump-grads writes the
+// pipeline's step-0 gradients as safetensors, what the exported PyTorch
+// program's `train.py --dump-grads` writes, to compare the two.
 
 import type { Command } from 'commander';
+import { encodeSafetensors } from '../../compiler/index.ts';
 import { verify } from '../../runtime/index.ts';
 import type { BackendName } from '../../runtime/index.ts';
 import { setExitCode } from '../exitCode.ts';
-import { addFormatOptions, chosenFormat } from '../io.ts';
+import { addFormatOptions, chosenFormat, writeOutput } from '../io.ts';
 import { backendOption, chosenBackend, compileForRuntime, reportRuntimeFailure, type ModeFlags } from '../runtime/compileForRuntime.ts';
 
 export interface VerifyCommandOptions extends ModeFlags {
@@ -17,6 +21,7 @@ export interface VerifyCommandOptions extends ModeFlags {
   readonly json?: boolean;
   readonly format?: 'text' | 'json';
   readonly pipeline?: string;
+  readonly dumpGrads?: string;
 }
 
 export function register(program: Command): void {
@@ -28,7 +33,8 @@ export function register(program: Command): void {
     .option('--tolerance <t>', 'largest allowed relative gradient difference', '1e-5')
     .option('--workers', 'run the pipeline on worker threads')
     .option('--in-process', 'run the pipeline in this thread (default)')
-    .option('--pipeline <name>', 'the pipeline to verify (default: the first in the file)');
+    .option('--pipeline <name>', 'the pipeline to verify (default: the first in the file)')
+    .option('--dump-grads <file>', "write the pipeline's step-0 gradients there (safetensors, by parameter name)");
   addFormatOptions(command, ['text', 'json'], 'text')
     .action(async (file: string, options: VerifyCommandOptions) => {
       setExitCode(await runVerify(file, { ...options, json: chosenFormat(options, 'text') === 'json' }));
@@ -47,8 +53,13 @@ export async function runVerify(file: string, options: VerifyCommandOptions): Pr
   const backend = await chosenBackend(options.backend, 'verify');
   try {
     const result = await verify(ir, { backend, tolerance, mode: options.workers ? 'workers' : 'in-process', baseDirectory: process.cwd(), externFolders: compiled.externFolders });
+    const { gradients, ...summary } = result;
+    if (options.dumpGrads) {
+      const written = writeOutput(options.dumpGrads, encodeSafetensors(gradients));
+      if (written !== 0) return written;
+    }
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
     } else {
       process.stdout.write(`${ir.pipeline} (${ir.schedule}, ${ir.stages.length} stages, ${ir.microbatches} microbatches) vs single-device training on ${backend}:\n`);
       process.stdout.write(`  loss: pipeline ${result.pipelineLoss.toPrecision(8)}, single device ${result.referenceLoss.toPrecision(8)}\n`);
