@@ -2,18 +2,14 @@
 // host on node:fs (or an in-memory one), with the TypeScript reader of extern
 // layers. No test chains phases itself.
 
-import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { compileFile, createMemoryHost, createReaderHost, verifyEveryPipeline, type Compilation, type CompileRequest } from '../../compiler/index.ts';
+import { createNodeHost } from '../../cli/io.ts';
+import { compileFile, createMemoryHost, verifyEveryPipeline, type Compilation, type CompileRequest } from '../../compiler/index.ts';
 import { readExternModule } from '../../runtime/index.ts';
 
-export const nodeHost = createReaderHost((file) => {
-  try {
-    return statSync(file).isFile() ? readFileSync(file, 'utf8') : undefined;
-  } catch {
-    return undefined;
-  }
-});
+// The CLI's host: relative paths from the working directory, links followed,
+// so read confinement sees the same absolute paths as `pipec`.
+export const nodeHost = createNodeHost();
 
 /** FILE compiled as far as `request.until` (default: verified streams). */
 export function compileOnDisk(file: string, request: CompileRequest = {}): Compilation {
