@@ -13,6 +13,7 @@ import { classifyPlacement, type Placement } from '../placement.ts';
 import { actionLabel } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule } from '../schedule/types.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_ACTIONS } from '../limits.ts';
 
 // ───────────────────────────── export ─────────────────────────────
 
@@ -139,6 +140,17 @@ const OVERLAP_CELL = /^\((.*)\)OVERLAP_F_B$/;
 const COMMS_CELL = /^(\d+)(SEND_F|RECV_F|SEND_B|RECV_B)(\d+)$/;
 const IGNORED_CELL = /^-?\d*(REDUCE_GRAD|UNSHARD|RESHARD)\d*$/;
 
+/**
+ * A stage or microbatch index no order of at most MAX_ACTIONS actions can
+ * use; refused before any array is sized by it.
+ */
+function indexTooLarge(match: RegExpExecArray): { what: string; value: string; limit: number } | undefined {
+  for (const [what, text] of [['stage', match[1]], ['microbatch', match[3]]] as const) {
+    if (Number(text) >= MAX_ACTIONS) return { what, value: text, limit: MAX_ACTIONS - 1 };
+  }
+  return undefined;
+}
+
 interface ParsedAction {
   readonly operation: ComputeOperation;
   readonly stage: number;
@@ -179,6 +191,11 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
       const span = spanOf(fileName, cellOffset, cellOffset + Math.max(cell.length, 0));
       if (cell === '' || IGNORED_CELL.test(cell)) continue;
       const compute = COMPUTE_CELL.exec(cell);
+      const tooLarge = compute ? indexTooLarge(compute) : undefined;
+      if (tooLarge !== undefined) {
+        diagnostics.push(makeDiagnostic(diagnosticMessages.csvIndexTooLarge, span, { cell, ...tooLarge }));
+        continue;
+      }
       if (compute) {
         row.push({ stage: Number(compute[1]), operation: compute[2] as ComputeOperation, microbatch: Number(compute[3]), span });
         continue;
@@ -187,6 +204,11 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
       if (overlap) {
         const parts = overlap[1].split(';');
         const parsed = parts.map((part) => COMPUTE_CELL.exec(part.trim()));
+        const tooLarge = parsed.map((match) => (match === null ? undefined : indexTooLarge(match))).find((problem) => problem !== undefined);
+        if (tooLarge !== undefined) {
+          diagnostics.push(makeDiagnostic(diagnosticMessages.csvIndexTooLarge, span, { cell, ...tooLarge }));
+          continue;
+        }
         if (parsed.every((match) => match !== null)) {
           group++;
           let partOffset = cellOffset + 1;
@@ -231,7 +253,14 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
   // A stage that never appears: place it loop-style so validation can say
   // that its actions are missing.
   for (let s = 0; s < stageCount; s++) if (stageDevice[s] === -1) stageDevice[s] = s % rows.length;
-  const microbatches = options.microbatches ?? Math.max(...forwardMicrobatches.map((set) => set.size));
+  const microbatches = options.microbatches ?? forwardMicrobatches.reduce((most, set) => Math.max(most, set.size), 0);
+  const actions = rows.reduce((sum, row) => sum + row.length, 0);
+  if (stageCount * microbatches * 3 > MAX_ACTIONS || actions > MAX_ACTIONS) {
+    diagnostics.push(makeDiagnostic(diagnosticMessages.tooManyActions, fileSpan, {
+      what: `this order of ${stageCount} stages × ${microbatches} microbatches`, count: Math.max(actions, stageCount * microbatches * 3), limit: MAX_ACTIONS,
+    }));
+    return { diagnostics };
+  }
   const orders: ComputeAction[][] = rows.map((row) => row.map((action) => ({ ...action })));
   const splitBackward = orders.some((order) => order.some((action) => action.operation === 'I' || action.operation === 'W'));
   const base = fileName.split(/[\\/]/).pop() ?? fileName;

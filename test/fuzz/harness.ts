@@ -64,6 +64,9 @@ export const EXTREME_NUMBERS = [
   '100000', '10000000', '1e9', '999999999999999999999', 'NaN', 'Infinity', '1e', '0x10', '1_000',
 ] as const;
 
+/** Ordinary sizes, so that many mutants still compile and reach the schedule, the IR and the simulator. */
+export const ORDINARY_NUMBERS = ['2', '3', '4', '6', '8', '12', '16', '32', '64', '128'] as const;
+
 /** Whole tokens of the language, to be typed in anywhere. */
 const VOCABULARY = [
   '{', '}', '(', ')', '[', ']', ',', ':', '=', '..', '<->', '+', '-', '*', '/', '%', '"', '\n', 'F[0]', 'B[0]', 'I[0]', 'W[0]',
@@ -148,6 +151,7 @@ export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('swap' as const), at: fc.nat(), other: fc.nat() }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('number' as const), at: fc.nat(), value: fc.constantFrom(...EXTREME_NUMBERS) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('number' as const), at: fc.nat(), value: fc.constantFrom(...ORDINARY_NUMBERS) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.constantFrom(...VOCABULARY) }) },
   {
     weight: 1,
@@ -225,8 +229,9 @@ function diagnosticFindings(diagnostics: readonly Diagnostic[], sources: Readonl
     const where = `${d.code} ${d.message.slice(0, 120)}`;
     if (text === undefined || d.span.start < 0 || d.span.end < d.span.start || d.span.end > text.length) {
       findings.push({ kind: 'unlocated', detail: `${where} (span ${d.span.file}:${d.span.start}-${d.span.end} outside its file)` });
-    } else if (d.span.start === 0 && d.span.end === 0 && !d.code.startsWith('PIPE1')) {
-      // A zero-width span at 1:1 is where a diagnostic lands when nobody gave it a construct.
+    } else if (d.span.start === 0 && !d.code.startsWith('PIPE1') && (d.span.end === 0 || d.related.some((related) => related.span.start > 0))) {
+      // A zero-width span at 1:1, or 1:1 while a related span is elsewhere, is where a
+      // diagnostic lands when nobody gave it its construct.
       findings.push({ kind: 'unlocated', detail: `${where} (at 1:1)` });
     }
     if (hasHole(d.message, sources) || (d.hint !== undefined && hasHole(d.hint, sources)) || d.message.trim() === '') {
@@ -266,22 +271,24 @@ export function examineProgram(entry: string, text: string, options: ExamineOpti
   let phase = 'check';
   try {
     const host = mutantHost(entry, text);
-    compilation = timed(phaseMs, 'check', () => compileFile(entry, host, { until: 'check', readExternModule }));
+    let current: Compilation = timed(phaseMs, 'check', () => compileFile(entry, host, { until: 'check', readExternModule }));
+    compilation = current;
     for (const next of ['schedule', 'lower', 'verify'] as const) {
       phase = next;
-      const before = compilation;
-      compilation = timed(phaseMs, next, () => continueCompilation(before, next));
+      const before: Compilation = current;
+      current = timed(phaseMs, next, () => continueCompilation(before, next));
+      compilation = current;
     }
-    findings.push(...diagnosticFindings(compilation.diagnostics, compilation.sources));
-    const valid = compilation.stop === undefined && !compilation.diagnostics.some((d) => d.severity === 'error') && compilation.ir !== undefined;
+    findings.push(...diagnosticFindings(current.diagnostics, current.sources));
+    const valid = current.stop === undefined && !current.diagnostics.some((d) => d.severity === 'error') && current.ir !== undefined;
     if (valid) {
-      const ir = compilation.ir!;
+      const ir = current.ir!;
       const nonFinite = findNonFinite(ir);
       if (nonFinite !== undefined) findings.push({ kind: 'non-finite', detail: `IR ${nonFinite}` });
       const validation = validateIr(JSON.parse(JSON.stringify(ir)));
       if (!validation.valid) findings.push({ kind: 'schema', detail: validation.errors.slice(0, 2).join('; ') });
       phase = 'simulate';
-      const done = compilation;
+      const done = current;
       const simulated = timed(phaseMs, 'simulate', () => simulateCompilation(done));
       if (simulated !== undefined) {
         const simulationNonFinite = findNonFinite({ makespan: simulated.result.makespan, bubble: simulated.result.bubble, devices: simulated.result.devices });
