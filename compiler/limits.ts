@@ -11,6 +11,12 @@ export const MAX_LAYERS = 100_000;
 /** Devices of one cluster (links are all-to-all in the worst case). */
 export const MAX_DEVICES = 4096;
 
+/** Device pairs of one cluster's links, after `gpu[*] <-> gpu[*]` is expanded (512 devices all-to-all). */
+export const MAX_LINK_PAIRS = 262_144;
+
+/** Stages of `stages auto(N)`: the partition search is bounded by its work budget besides. */
+export const MAX_AUTO_STAGES = 1024;
+
 /** Elements of one range (a repeat block, a device array, a loop in a declaration). */
 export const MAX_RANGE_ELEMENTS = 100_000;
 
@@ -42,3 +48,12 @@ export const MAX_BANDWIDTH_BYTES_PER_SECOND = 1e18;
 
 /** Link latency, in seconds (an hour). */
 export const MAX_LATENCY_SECONDS = 3600;
+
+/** Nesting of `[` and `{` in a costs file (a real one nests 3 deep). */
+export const MAX_JSON_DEPTH = 64;
+
+/** A measured time (seconds), size (bytes) or bandwidth (bytes/s) in a costs file. */
+export const MAX_MEASURED_QUANTITY = 1e15;
+
+/** Nesting of brackets in an extern layer's TypeScript module, read before TypeScript parses it. */
+export const MAX_EXTERN_NESTING = 256;

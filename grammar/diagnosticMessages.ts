@@ -89,6 +89,7 @@ export const diagnosticMessages = {
   quantityRange: { code: 'PIPE2200', severity: 'error', template: '{property} must be {bound}, got {actual}', summary: 'A device or link quantity (memory, speed, bandwidth, latency) that is zero where it divides, or beyond the stated limits (docs/language.md, Limits).' },
   sizeOverflow: { code: 'PIPE2201', severity: 'error', template: '{what} is {value}, beyond the limit of {limit}', summary: "A layer's parameters, FLOPs or tensor sizes, or a dimension, too large to be counted exactly (docs/language.md, Limits)." },
   settingTooLarge: { code: 'PIPE2202', severity: 'error', template: "the pipeline setting '{name}' is {value}; at most {limit} is allowed", summary: 'A batch or microbatch count beyond the stated limits (docs/language.md, Limits).' },
+  externTooDeep: { code: 'PIPE2203', severity: 'error', template: "'{file}' nests brackets {depth} levels deep; at most {limit} are read", summary: "An extern layer's TypeScript module nested beyond the stated limit (docs/language.md, Limits); it is not parsed." },
 
   // PIPE3xxx — placement: batch splitting, replicas, stages, devices
   microbatchesDivide: { code: 'PIPE3001', severity: 'error', template: '{microbatches} microbatches do not divide the batch of {batch}', summary: 'The batch does not split evenly into microbatches and no remainder policy is given.' },
@@ -159,6 +160,7 @@ export const diagnosticMessages = {
   invalidIr: { code: 'PIPE5006', severity: 'error', template: 'internal: the emitted IR does not match its schema: {detail}', summary: 'The emitted IR fails its JSON Schema (a compiler bug).' },
   memoryReferenceUnusable: { code: 'PIPE5007', severity: 'error', template: "the memory limit names activations({name}), but '{name}' cannot run this pipeline: {reason}", summary: 'The schedule whose activations set an auto memory limit cannot run the pipeline.' },
   nonFiniteQuantity: { code: 'PIPE5200', severity: 'error', template: '{what} is {value}, so {consequence}', summary: 'A cost, time or size reached the cost model, the memory check or the IR as NaN or Infinity; the construct it came from is named.' },
+  costsTooDeep: { code: 'PIPE5201', severity: 'error', template: 'nested too deeply: the costs file nests {depth} levels deep; at most {limit} are allowed', summary: 'A costs file whose arrays and objects nest beyond the stated limit (docs/language.md, Limits); it is not parsed.' },
   costsNotJson: { code: 'PIPE5101', severity: 'error', template: 'the costs file is not valid JSON: {detail}', summary: 'A costs file that does not parse as JSON.' },
   costsSchema: { code: 'PIPE5102', severity: 'error', template: 'costs file: {path} {detail}', summary: 'A costs file that does not match its JSON Schema (docs/costs.md).' },
   costsStageCount: { code: 'PIPE5103', severity: 'error', template: 'the costs file describes {given} stages but the pipeline has {expected}', summary: 'A costs file measured on another stage split.' },

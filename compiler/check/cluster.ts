@@ -12,7 +12,7 @@ import { describeKind, kindOfUnit, toBaseUnits, unitsOf } from './units.ts';
 import type { QuantityKind } from './units.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import {
-  MAX_BANDWIDTH_BYTES_PER_SECOND, MAX_DEVICES, MAX_LATENCY_SECONDS, MAX_MEMORY_BYTES, MAX_SPEED_FLOPS, MIN_BANDWIDTH_BYTES_PER_SECOND, MIN_SPEED_FLOPS,
+  MAX_BANDWIDTH_BYTES_PER_SECOND, MAX_DEVICES, MAX_LATENCY_SECONDS, MAX_LINK_PAIRS, MAX_MEMORY_BYTES, MAX_SPEED_FLOPS, MIN_BANDWIDTH_BYTES_PER_SECOND, MIN_SPEED_FLOPS,
 } from '../limits.ts';
 
 export interface DeviceGroup {
@@ -97,7 +97,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     groups.set(base, { base, devices: globalIndices, firstIndex, span: member.name.span });
   }
 
-  const linkByPair = new Map<string, CheckedLink>();
+  const linkByPair = new Map<number, CheckedLink>();
   for (const member of declaration.members) {
     if (member.kind !== 'LinkDeclaration') continue;
     const from = resolveDevices(member.from, groups, clusterName, reporter, true);
@@ -112,10 +112,20 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
       }
       continue;
     }
+    // `a[*] <-> a[*]` names each pair once in from × to; `a <-> b` names it twice.
+    const symmetric = from.length === to.length && from.every((device, i) => device === to[i]);
+    const pairs = from.length * to.length * (member.bidirectional && !symmetric ? 2 : 1);
+    if (linkByPair.size + pairs > MAX_LINK_PAIRS) {
+      // Every pair is a link the cost model, the IR and the runtime carry.
+      reporter.report(diagnosticMessages.tooLarge, member.span, { what: `the links of cluster '${clusterName}'`, count: linkByPair.size + pairs, limit: MAX_LINK_PAIRS }, {
+        hint: 'link fewer devices to each other: a pipeline only talks to its neighbours',
+      });
+      break;
+    }
     const add = (a: number, b: number) => {
       if (a === b) return;
       // A later declaration refines an earlier one for the same pair.
-      linkByPair.set(`${a}->${b}`, {
+      linkByPair.set(a * MAX_DEVICES + b, {
         from: a, to: b, bandwidthBytesPerSecond: properties.bandwidth!, latencySeconds: properties.latency ?? 0, span: member.span,
       });
     };
