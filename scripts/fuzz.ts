@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
+import type { IrProgram } from '../compiler/index.ts';
 import { run } from '../runtime/index.ts';
 import {
   FINDING_KINDS, REPOSITORY_ROOT, examineProgram, findingKey, mutantArbitrary, mutantText, seedPrograms,
@@ -43,6 +44,16 @@ let slowestMs = 0;
 let slowestPhase = '';
 const started = performance.now();
 const deadline = started + minutes * 60_000;
+
+/**
+ * Small enough to train one step in process within seconds: every device's
+ * tensors share this process's memory, so a mutant that fits four 4 GiB
+ * devices could still exhaust the machine.
+ */
+function trainable(ir: IrProgram): boolean {
+  const parameters = ir.model.layers.reduce((sum, layer) => sum + layer.parameters, 0);
+  return parameters <= 2_000_000 && ir.batch <= 256 && ir.data?.name !== 'chars';
+}
 
 function findingsOf(mutant: Mutant): readonly Finding[] {
   const seedProgram = seeds[mutant.seed];
@@ -102,7 +113,7 @@ while (performance.now() < deadline) {
       const saved = values.save ? ` → test/cases/fuzz/${save(key, small, finding)}` : '';
       console.log(`  new ${finding.kind}: ${finding.detail}${saved}\n    ${seedProgram.file} ${JSON.stringify(small.mutations)}`);
     }
-    if (examined.valid && trainEvery > 0 && valid % trainEvery === 1 && examined.compilation?.ir) {
+    if (examined.valid && trainEvery > 0 && valid % trainEvery === 1 && examined.compilation?.ir && trainable(examined.compilation.ir)) {
       try {
         await run(examined.compilation.ir, { steps: 1, backend: 'cpu', baseDirectory: path.join(REPOSITORY_ROOT, path.dirname(seedProgram.file)), evalExamples: 16 });
         trained++;
