@@ -115,7 +115,7 @@ while (performance.now() < deadline) {
     }
     if (examined.valid && trainEvery > 0 && valid % trainEvery === 1 && examined.compilation?.ir && trainable(examined.compilation.ir)) {
       try {
-        await run(examined.compilation.ir, { steps: 1, backend: 'cpu', baseDirectory: path.join(REPOSITORY_ROOT, path.dirname(seedProgram.file)), evalExamples: 16 });
+        await run(examined.compilation.ir, { steps: 1, backend: 'cpu', baseDirectory: REPOSITORY_ROOT, evalExamples: 16 });
         trained++;
       } catch (error) {
         trained++;

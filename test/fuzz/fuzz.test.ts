@@ -6,7 +6,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { examineProgram, mutantArbitrary, mutantText, seedPrograms, tokensOf, applyMutation } from './harness.ts';
+import { run } from '../../runtime/index.ts';
+import { applyMutation, examineProgram, mutantArbitrary, mutantText, REPOSITORY_ROOT, seedPrograms, tokensOf } from './harness.ts';
 
 const seeds = seedPrograms();
 
@@ -38,5 +39,18 @@ describe('fuzzing the whole compilation', () => {
     );
     // Enough mutants reach the IR and the simulator for the run to mean something there.
     expect(valid).toBeGreaterThan(10);
+  });
+
+  it('a valid mutant trains one step on the cpu backend (train --steps 1) with a finite loss', async () => {
+    const mlp = seeds.find((seed) => seed.file === 'samples/mlp.pipe')!;
+    // The first number of the sample's first layer (units: 256) made smaller: a mutant that still compiles.
+    const numberOfFirstLayer = tokensOf(mlp.text).filter((token) => token.number && token.start < mlp.text.indexOf('units:')).length;
+    const text = applyMutation(mlp.text, { kind: 'number', at: numberOfFirstLayer, value: '32' });
+    expect(text).toContain('units: 32');
+    const report = examineProgram(mlp.file, text);
+    expect(report.valid).toBe(true);
+    const result = await run(report.compilation!.ir!, { steps: 1, backend: 'cpu', baseDirectory: REPOSITORY_ROOT, evalExamples: 16 });
+    expect(result.steps).toHaveLength(1);
+    expect(Number.isFinite(result.steps[0].loss)).toBe(true);
   });
 });
