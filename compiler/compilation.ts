@@ -243,15 +243,14 @@ function nonFiniteCost(program: CheckedProgram, costs: CostModel): Diagnostic | 
   return undefined;
 }
 
-/** The first NaN or ±Infinity inside a value, with its JSON path. */
-function firstNonFinite(value: unknown, path = ''): { path: string; value: number } | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path: path || '/', value };
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const [key, child] of Object.entries(value)) {
-    const found = firstNonFinite(child, `${path}/${key}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+/** The first NaN or ±Infinity inside a value, with the name of the field holding it (JSON.stringify walks it natively). */
+function firstNonFinite(value: unknown): { path: string; value: number } | undefined {
+  let found: { path: string; value: number } | undefined;
+  JSON.stringify(value, (key, child: unknown) => {
+    if (found === undefined && typeof child === 'number' && !Number.isFinite(child)) found = { path: `field '${key}'`, value: child };
+    return child;
+  });
+  return found;
 }
 
 function describeNumber(value: number): string {

@@ -38,7 +38,7 @@ import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments 
 import type { Source, Span } from './source.ts';
 import { cstToAst, tokenEnd } from './toAst.ts';
 import { diagnosticMessages } from './diagnosticMessages.ts';
-import { MAX_NESTING_DEPTH, MAX_PREFIX_OPERATORS, MAX_SOURCE_CHARACTERS } from './limits.ts';
+import { MAX_NESTING_DEPTH, MAX_PREFIX_OPERATORS, MAX_SOURCE_CHARACTERS, MAX_TOKENS } from './limits.ts';
 
 export type * from './ast.ts';
 export { cstTypesSource } from './cstTypes.ts';
@@ -96,6 +96,11 @@ export function parse(source: Source): ParseResult {
 
   diagnostics.push(...detachedUnits(lexed.tokens, text, file));
 
+  if (lexed.tokens.length > MAX_TOKENS) {
+    const first = lexed.tokens[MAX_TOKENS];
+    diagnostics.push(makeDiagnostic(diagnosticMessages.tooManyTokens, span(first.startOffset, tokenEnd(first)), { count: lexed.tokens.length, limit: MAX_TOKENS }));
+    return { document: emptyDocument(file), diagnostics };
+  }
   const tooDeep = excessiveNesting(lexed.tokens, file);
   if (tooDeep !== undefined) {
     // The parser recurses once per level; past the limit it would exhaust the stack.

@@ -6,6 +6,12 @@
 /** The longest source text, in characters (1 MiB of ASCII). */
 export const MAX_SOURCE_CHARACTERS = 1_048_576;
 
+/**
+ * The most tokens of one file: the parser's tree costs about 2 KB a token,
+ * so this keeps a check of any accepted file well under 1 GB.
+ */
+export const MAX_TOKENS = 250_000;
+
 /** The deepest nesting of `(`, `[` and `{` (blocks, calls, indices, parentheses together). */
 export const MAX_NESTING_DEPTH = 64;
 

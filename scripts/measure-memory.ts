@@ -49,9 +49,10 @@ function measureOne(bytes: number): void {
   process.stdout.write(JSON.stringify({ bytes: text.length, seconds, peakRssBytes: peak, diagnostics: codes, reachedIr: compilation.ir !== undefined }));
 }
 
-if (process.argv[2] === '--one') {
+const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain && process.argv[2] === '--one') {
   measureOne(Number(process.argv[3]));
-} else {
+} else if (isMain) {
   const script = fileURLToPath(import.meta.url);
   for (const bytes of [65_536, 262_144, 1_000_000, 1_048_576 + 1, 20_000_000]) {
     const output = execFileSync(process.execPath, [script, '--one', String(bytes)], { encoding: 'utf8' });
