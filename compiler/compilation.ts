@@ -12,7 +12,8 @@
 // the user's file. simulateCompilation runs the simulator on the result.
 
 import type * as ast from '../grammar/ast.ts';
-import { hasErrors, type Diagnostic } from '../grammar/diagnostic.ts';
+import { hasErrors, makeDiagnostic, type Diagnostic } from '../grammar/diagnostic.ts';
+import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 import { spanOf } from '../grammar/source.ts';
 import { autoSchedule } from './autoschedule/autoSchedule.ts';
 import { bareAutoSchedule } from './autoschedule/bare.ts';
@@ -38,6 +39,7 @@ import { simulate, simulateIr, type SimulationResult } from './simulate/simulate
 import type { MemoryUnit, TimeUnit } from './show/format.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from './stdlib/index.ts';
 import { importTorchCsv } from './torch/csv.ts';
+import { MAX_ACTIONS, MAX_DEVICES, MAX_MICROBATCHES } from './limits.ts';
 import { findPipeline, rewriteDocument, rewriteSchedule, type TuneConfiguration } from './tune/rewrite.ts';
 
 export const PHASES = ['parse', 'check', 'schedule', 'lower', 'verify'] as const;
@@ -197,6 +199,8 @@ function schedulePhase(compilation: Compilation): Compilation {
   const sources = costs.sources ? new Map([...compilation.sources, costs.sources]) : compilation.sources;
   const phases = [...compilation.phases, 'schedule'] as const;
   if (!costs.costs) return { ...compilation, sources, phases, diagnostics: [...compilation.diagnostics, ...costs.diagnostics], costLabel: costs.label };
+  const overflow = nonFiniteCost(program, costs.costs);
+  if (overflow !== undefined) return { ...compilation, sources, phases, diagnostics: [...compilation.diagnostics, ...costs.diagnostics, overflow], costLabel: costs.label };
   const scheduled = scheduleProgram(program, costs.costs, compilation.request.autoSchedule ?? autoSchedule);
   return {
     ...compilation, sources, phases, costs: costs.costs, costLabel: costs.label, schedule: scheduled.schedule,
@@ -210,7 +214,54 @@ function lowerPhase(compilation: Compilation): Compilation {
     return { ...compilation, phases, ir: bareScheduleIr(compilation.schedule!) };
   }
   const lowered = lowerProgram(compilation.program!, compilation.schedule!);
-  return { ...compilation, phases, ir: lowered.ir, diagnostics: [...compilation.diagnostics, ...lowered.diagnostics] };
+  const where = lowered.ir === undefined ? undefined : firstNonFinite(lowered.ir);
+  const overflow = where === undefined ? [] : [makeDiagnostic(diagnosticMessages.nonFiniteQuantity, compilation.program!.pipeline.span, {
+    what: `the instruction streams' ${where.path}`, value: describeNumber(where.value), consequence: 'the program cannot be run or simulated',
+  })];
+  return { ...compilation, phases, ir: lowered.ir, diagnostics: [...compilation.diagnostics, ...lowered.diagnostics, ...overflow] };
+}
+
+/**
+ * The last guard before the schedulers and the simulator: a NaN compares
+ * false, so a memory check or a bound would silently pass it. The checker
+ * keeps every quantity in range (compiler/limits.ts); whatever still
+ * overflows here is named with the stage it belongs to.
+ */
+function nonFiniteCost(program: CheckedProgram, costs: CostModel): Diagnostic | undefined {
+  const perStage: [string, readonly number[] | undefined][] = [
+    ['forward time', costs.stages.map((stage) => stage.forward)], ['backward time', costs.stages.map((stage) => stage.backward)],
+    ['input-gradient time', costs.stages.map((stage) => stage.backwardInput)], ['weight-gradient time', costs.stages.map((stage) => stage.backwardWeight)],
+    ['activation size', costs.stages.map((stage) => stage.activation)], ['activation transfer time', costs.sendActivation],
+    ['gradient transfer time', costs.sendGradient], ['allreduce time', costs.allreduce], ['optimizer step time', costs.optimizerStep],
+  ];
+  for (const [what, values] of perStage) {
+    const index = values?.findIndex((value) => !Number.isFinite(value)) ?? -1;
+    if (index < 0) continue;
+    const stage = program.pipeline.stages[index];
+    return makeDiagnostic(diagnosticMessages.nonFiniteQuantity, stage?.span ?? program.pipeline.span, {
+      what: `the ${what} of stage '${stage?.name ?? index}'`, value: describeNumber(values![index]), consequence: 'the pipeline cannot be scheduled or simulated',
+    });
+  }
+  if (costs.hostBandwidth !== undefined && !Number.isFinite(costs.hostBandwidth)) {
+    return makeDiagnostic(diagnosticMessages.nonFiniteQuantity, program.pipeline.span, {
+      what: 'the host memory bandwidth', value: describeNumber(costs.hostBandwidth), consequence: 'offloading cannot be timed',
+    });
+  }
+  return undefined;
+}
+
+/** The first NaN or ±Infinity inside a value, with the name of the field holding it (JSON.stringify walks it natively). */
+function firstNonFinite(value: unknown): { path: string; value: number } | undefined {
+  let found: { path: string; value: number } | undefined;
+  JSON.stringify(value, (key, child: unknown) => {
+    if (found === undefined && typeof child === 'number' && !Number.isFinite(child)) found = { path: `field '${key}'`, value: child };
+    return child;
+  });
+  return found;
+}
+
+function describeNumber(value: number): string {
+  return Number.isNaN(value) ? 'not a number' : 'too large to represent';
 }
 
 function verifyPhase(compilation: Compilation): Compilation {
@@ -341,6 +392,15 @@ function uniformSpec(choice: CostChoice | undefined): CostSpec | { error: string
   return UNIT_COST_SPEC;
 }
 
+/** The bare shape's size against the limits every phase after it relies on (compiler/limits.ts). */
+function bareShapeProblem(devices: number, microbatches: number, stagesPerDevice: number): string | undefined {
+  if (devices > MAX_DEVICES) return `${devices} devices; at most ${MAX_DEVICES} are allowed`;
+  if (microbatches > MAX_MICROBATCHES) return `${microbatches} microbatches; at most ${MAX_MICROBATCHES} are allowed`;
+  const actions = devices * stagesPerDevice * microbatches * 3;
+  if (actions > MAX_ACTIONS) return `${devices * stagesPerDevice} stages × ${microbatches} microbatches would have ${actions} compute actions; at most ${MAX_ACTIONS} are allowed`;
+  return undefined;
+}
+
 function uniformLabel(choice: CostChoice | undefined): string {
   return choice?.kind === 'uniform' ? `costs ${choice.spec}` : 'unit costs';
 }
@@ -360,6 +420,8 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
   }
   const stagesPerDevice = shape.stagesPerDevice ?? defaultStagesPerDevice(key);
   const describe = `${key} -p ${shape.devices} -m ${shape.microbatches} -v ${stagesPerDevice}`;
+  const tooLarge = bareShapeProblem(shape.devices, shape.microbatches, stagesPerDevice);
+  if (tooLarge !== undefined) return usage(`${describe}: ${tooLarge}`);
   let schedule: ComputeSchedule;
   if (key === 'auto') {
     const auto = bareAutoSchedule({

@@ -9,6 +9,8 @@ declare module '@babel/code-frame' {
     readonly forceColor?: boolean;
     readonly linesAbove?: number;
     readonly linesBelow?: number;
+    /** The line number of the source's first line (default 1). */
+    readonly startLine?: number;
   }
   export function codeFrameColumns(source: string, location: CodeFrameLocation, options: CodeFrameOptions): string;
 }

@@ -7,14 +7,30 @@ import type { Document } from './ast.ts';
 import type { DocumentCstNode } from './cst.d.ts';
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from './diagnostic.ts';
 import {
+  AdditiveOperator,
+  AndAnd,
+  Assign,
+  Bang,
   BlockComment,
+  Colon,
+  Comma,
+  ComparisonOperator,
+  EqualityOperator,
   KEYWORD_WORDS,
+  LBrace,
+  LParen,
   LineComment,
+  Minus,
+  MultiplicativeOperator,
+  RBrace,
+  RBracket,
+  RParen,
   Identifier,
   LBracket,
   Name,
   NonAsciiIdentifier,
   NumberLiteral,
+  OrOr,
   pipeLexer,
   PlainName,
   QuantityLiteral,
@@ -25,6 +41,7 @@ import { describeToken, pipeParser, ruleDescriptions, type SyntaxErrorArguments 
 import type { Source, Span } from './source.ts';
 import { cstToAst, tokenEnd } from './toAst.ts';
 import { diagnosticMessages } from './diagnosticMessages.ts';
+import { MAX_NESTING_DEPTH, MAX_PREFIX_OPERATORS, MAX_SOURCE_CHARACTERS, MAX_TOKENS } from './limits.ts';
 
 export type * from './ast.ts';
 export { cstTypesSource } from './cstTypes.ts';
@@ -50,6 +67,13 @@ export function parse(source: Source): ParseResult {
     return { file, start: s, end: Math.max(s, Math.min(end, text.length)) };
   };
 
+  if (text.length > MAX_SOURCE_CHARACTERS) {
+    // Refused before lexing: the tokens and the tree of a huge file are what would use the memory.
+    const diagnostic = makeDiagnostic(diagnosticMessages.sourceTooLarge, span(MAX_SOURCE_CHARACTERS, MAX_SOURCE_CHARACTERS + 1), {
+      size: text.length, limit: MAX_SOURCE_CHARACTERS,
+    });
+    return { document: emptyDocument(file), diagnostics: [diagnostic] };
+  }
   const lexed = pipeLexer.tokenize(text);
   for (const error of lexed.errors) {
     const character = text.slice(error.offset, error.offset + Math.max(1, error.length));
@@ -76,6 +100,20 @@ export function parse(source: Source): ParseResult {
 
   diagnostics.push(...detachedUnits(lexed.tokens, text, file));
 
+  if (lexed.tokens.length > MAX_TOKENS) {
+    const first = lexed.tokens[MAX_TOKENS];
+    diagnostics.push(makeDiagnostic(diagnosticMessages.tooManyTokens, span(first.startOffset, tokenEnd(first)), { count: lexed.tokens.length, limit: MAX_TOKENS }));
+    return { document: emptyDocument(file), diagnostics };
+  }
+  const tooDeep = excessiveNesting(lexed.tokens, file);
+  if (tooDeep !== undefined) {
+    // The parser recurses once per level; past the limit it would exhaust the stack.
+    diagnostics.push(tooDeep);
+    diagnostics.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
+    return { document: emptyDocument(file), diagnostics };
+  }
+  diagnostics.push(...unrepresentableNumbers(lexed.tokens, file));
+
   pipeParser.sourceText = text;
   pipeParser.input = lexed.tokens;
   const cst = pipeParser.document() as DocumentCstNode;
@@ -85,6 +123,65 @@ export function parse(source: Source): ParseResult {
   diagnostics.push(...built.diagnostics);
   diagnostics.sort((a, b) => a.span.start - b.span.start || a.span.end - b.span.end);
   return { document: built.document, diagnostics: withoutRepeats(diagnostics, text) };
+}
+
+function emptyDocument(file: string): Document {
+  return { kind: 'Document', imports: [], declarations: [], comments: [], span: { file, start: 0, end: 0 } };
+}
+
+const OPENERS: ReadonlySet<TokenType> = new Set([LParen, LBracket, LBrace]);
+const CLOSERS: ReadonlySet<TokenType> = new Set([RParen, RBracket, RBrace]);
+
+/** The first bracket (or prefix operator) past the nesting limits, as a diagnostic at that token. */
+function excessiveNesting(tokens: readonly IToken[], file: string): Diagnostic | undefined {
+  let depth = 0;
+  let prefixRun = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    const type = token.tokenType;
+    if (OPENERS.has(type)) depth++;
+    else if (CLOSERS.has(type)) depth = Math.max(0, depth - 1);
+    // A '-' or '!' right after an operator or an opener is a prefix operator.
+    const previous = tokens[i - 1]?.tokenType;
+    const prefix = (type === Minus || type === Bang) && (previous === undefined || OPENERS.has(previous) || isOperator(previous));
+    prefixRun = prefix ? prefixRun + 1 : 0;
+    if (depth > MAX_NESTING_DEPTH) {
+      return makeDiagnostic(diagnosticMessages.nestedTooDeeply, { file, start: token.startOffset, end: tokenEnd(token) }, {
+        what: `'${token.image}' brackets`, depth, limit: MAX_NESTING_DEPTH,
+      });
+    }
+    if (prefixRun > MAX_PREFIX_OPERATORS) {
+      return makeDiagnostic(diagnosticMessages.nestedTooDeeply, { file, start: token.startOffset, end: tokenEnd(token) }, {
+        what: 'prefix operators', depth: prefixRun, limit: MAX_PREFIX_OPERATORS,
+      });
+    }
+  }
+  return undefined;
+}
+
+const OPERATOR_CATEGORIES: readonly TokenType[] = [AdditiveOperator, MultiplicativeOperator, ComparisonOperator, EqualityOperator];
+
+function isOperator(type: TokenType): boolean {
+  return type === Bang || type === Assign || type === Colon || type === Comma || type === AndAnd || type === OrOr
+    || OPERATOR_CATEGORIES.some((category) => (type.CATEGORIES ?? []).includes(category));
+}
+
+/** Number literals a double cannot hold: infinite ones, and integers beyond 2^53 that would silently change. */
+function unrepresentableNumbers(tokens: readonly IToken[], file: string): Diagnostic[] {
+  const found: Diagnostic[] = [];
+  for (const token of tokens) {
+    if (token.tokenType !== NumberLiteral && token.tokenType !== QuantityLiteral) continue;
+    const digits = /^[0-9._]*(?:[eE][+-]?[0-9]+)?/.exec(token.image)?.[0] ?? '';
+    const value = Number(digits.replace(/_/g, ''));
+    const integerText = /^[0-9_]+$/.test(digits);
+    let problem: string | undefined;
+    if (!Number.isFinite(value)) problem = 'is too large to represent';
+    else if (integerText && !Number.isSafeInteger(value)) problem = `is beyond 2^53 (${Number.MAX_SAFE_INTEGER}), so it cannot be represented exactly`;
+    if (problem !== undefined) {
+      found.push(makeDiagnostic(diagnosticMessages.numberTooLarge, { file, start: token.startOffset, end: tokenEnd(token) }, { text: digits, problem }));
+    }
+  }
+  return found;
 }
 
 const definitionsByException: Readonly<Record<string, MessageDefinition>> = {

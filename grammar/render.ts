@@ -150,13 +150,41 @@ function codeFrame(locator: Locator, span: Span, color: boolean): string | undef
   const end = multiline
     ? locator.locate({ file: span.file, start: lineEnd < 0 ? text.length : lineEnd, end: lineEnd < 0 ? text.length : lineEnd })
     : { line: where.endLine, column: where.endColumn };
+  // Only the lines shown (babel numbers them from startLine), each cut to a window around the span's first column: a
+  // one-line 64 KB file prints a frame of a few hundred characters, not the line.
+  const firstLine = Math.max(1, where.line - 1);
+  const excerpt = linesOf(text, firstLine, end.line + 1);
+  const from = excerpt.some((line) => line.length > FRAME_WIDTH) ? Math.max(0, where.column - 1 - FRAME_LEAD) : 0;
+  const cut = (line: string) => {
+    const window = line.slice(from, from + FRAME_WIDTH);
+    return `${from > 0 ? '…' : ''}${window}${line.length > from + FRAME_WIDTH ? '…' : ''}`;
+  };
+  const shift = (column: number) => Math.min(Math.max(1, column - from + (from > 0 ? 1 : 0)), FRAME_WIDTH + 2);
   const location: CodeFrameLocation = where.line === end.line && where.column === end.column
-    ? { start: { line: where.line, column: where.column } }
-    : { start: { line: where.line, column: where.column }, end: { line: end.line, column: end.column } };
-  return codeFrameColumns(text, location, { highlightCode: color, forceColor: color, linesAbove: 1, linesBelow: 1 })
+    ? { start: { line: where.line, column: shift(where.column) } }
+    : { start: { line: where.line, column: shift(where.column) }, end: { line: end.line, column: shift(end.column) } };
+  return codeFrameColumns(excerpt.map(cut).join('\n'), location, { highlightCode: color, forceColor: color, linesAbove: 1, linesBelow: 1, startLine: firstLine })
     .split('\n')
     .map((line) => `  ${line}`)
     .join('\n');
+}
+
+/** Columns of one source line a frame shows, and how many of them lead up to the span. */
+const FRAME_WIDTH = 160;
+const FRAME_LEAD = 60;
+
+/** Lines first..last (1-based, inclusive, clamped to the text), found without splitting the whole text. */
+function linesOf(text: string, first: number, last: number): string[] {
+  const lines: string[] = [];
+  let offset = 0;
+  for (let line = 1; line <= last && offset <= text.length; line++) {
+    const newline = text.indexOf('\n', offset);
+    const stop = newline < 0 ? text.length : newline;
+    if (line >= first) lines.push(text.slice(offset, stop).replace(/\r$/, ''));
+    if (newline < 0) break;
+    offset = newline + 1;
+  }
+  return lines;
 }
 
 /** "2 errors, 1 warning" — or undefined when there is nothing to say. */

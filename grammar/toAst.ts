@@ -11,6 +11,7 @@ import { makeDiagnostic, type Diagnostic } from './diagnostic.ts';
 import { printExpression } from './printer.ts';
 import type { Span } from './source.ts';
 import { diagnosticMessages } from './diagnosticMessages.ts';
+import { MAX_EXPRESSION_DEPTH } from './limits.ts';
 
 /** Tolerates children that recovery left out. */
 function first<T>(items: readonly T[] | undefined): T | undefined {
@@ -54,8 +55,28 @@ export function cstToAst(root: cst.DocumentCstNode, file: string, textLength: nu
   return { document, diagnostics: builder.diagnostics };
 }
 
+/** The height of an expression tree, walked without recursion (the tree may be deeper than the stack). */
+function expressionDepth(root: ast.Expression): number {
+  let deepest = 0;
+  const pending: [ast.Expression, number][] = [[root, 1]];
+  while (pending.length > 0) {
+    const [expression, depth] = pending.pop()!;
+    deepest = Math.max(deepest, depth);
+    switch (expression.kind) {
+      case 'BinaryExpression': pending.push([expression.left, depth + 1], [expression.right, depth + 1]); break;
+      case 'UnaryExpression': pending.push([expression.operand, depth + 1]); break;
+      case 'ParenthesizedExpression': pending.push([expression.expression, depth + 1]); break;
+      case 'CallExpression': for (const argument of expression.args) pending.push([argument.value, depth + 1]); break;
+      default: break;
+    }
+  }
+  return deepest;
+}
+
 class AstBuilder {
   readonly diagnostics: Diagnostic[] = [];
+  /** How many expression() calls are open: 1 inside the outermost expression. */
+  private expressionNesting = 0;
   private readonly file: string;
   private readonly textLength: number;
 
@@ -423,7 +444,8 @@ class AstBuilder {
     nodes.sort((a, b) => a.layer.span.start - b.layer.span.start);
     nodes.forEach(({ node, layer }, index) => {
       const previous = nodes[index - 1];
-      if (!unseparated.has(node) || previous === undefined) return;
+      // A recovered, empty name is the remnant of another syntax error, already reported.
+      if (!unseparated.has(node) || previous === undefined || previous.layer.base.name === '' || layer.base.name === '') return;
       this.diagnostics.push(
         makeDiagnostic(
           diagnosticMessages.missingComma,
@@ -707,6 +729,21 @@ class AstBuilder {
 
   // ── expressions ─────────────────────────────────────────────────────
   private expression(node: cst.ExpressionCstNode | undefined, fallback: number): ast.Expression {
+    this.expressionNesting++;
+    try {
+      const built = this.expressionTree(node, fallback);
+      if (this.expressionNesting > 1) return built;
+      // Checked once per outermost expression: every evaluator and printer recurses on this depth.
+      const depth = expressionDepth(built);
+      if (depth <= MAX_EXPRESSION_DEPTH) return built;
+      this.diagnostics.push(makeDiagnostic(diagnosticMessages.nestedTooDeeply, built.span, { what: 'this expression is', depth, limit: MAX_EXPRESSION_DEPTH }));
+      return this.missingExpression(built.span.start);
+    } finally {
+      this.expressionNesting--;
+    }
+  }
+
+  private expressionTree(node: cst.ExpressionCstNode | undefined, fallback: number): ast.Expression {
     const or = first(node?.children.orExpression);
     if (or === undefined) return this.missingExpression(fallback);
     return this.binaryChain(or, fallback, (n, f) =>

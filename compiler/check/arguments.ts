@@ -12,6 +12,7 @@ import { evaluateArgument } from './evaluate.ts';
 import type { Scope } from './evaluate.ts';
 import type { DiagnosticExtras } from '../../grammar/diagnostic.ts';
 import { suggestName } from './suggest.ts';
+import { MAX_INTEGER_ARGUMENT } from '../limits.ts';
 import { diagnosticMessages, type MessageDefinition } from '../../grammar/diagnosticMessages.ts';
 
 export interface CheckedArguments {
@@ -93,6 +94,7 @@ function describeType(parameter: ArgumentSchema): string {
 
 function describeValue(value: ArgumentValue): string {
   if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'a result that is not a number' : 'a value too large to represent';
   return String(value);
 }
 
@@ -122,10 +124,14 @@ function checkValue(
       }
       return undefined;
     case 'int':
+      if (typeof value === 'number' && (!Number.isFinite(value) || Math.abs(value) > MAX_INTEGER_ARGUMENT)) {
+        return { definition: diagnosticMessages.argumentRange, args: { bound: `at most ${MAX_INTEGER_ARGUMENT} (2^31 - 1)`, actual: describeValue(value) } };
+      }
       if (typeof value !== 'number' || !Number.isInteger(value)) return typeError('an integer');
       return checkRange(parameter, value);
     case 'float':
       if (typeof value !== 'number') return typeError('a number');
+      if (!Number.isFinite(value)) return { definition: diagnosticMessages.argumentRange, args: { bound: 'a finite number', actual: describeValue(value) } };
       return checkRange(parameter, value);
   }
 }

@@ -11,6 +11,9 @@ import { suggestName } from './suggest.ts';
 import { describeKind, kindOfUnit, toBaseUnits, unitsOf } from './units.ts';
 import type { QuantityKind } from './units.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import {
+  MAX_BANDWIDTH_BYTES_PER_SECOND, MAX_DEVICES, MAX_LATENCY_SECONDS, MAX_LINK_PAIRS, MAX_MEMORY_BYTES, MAX_SPEED_FLOPS, MIN_BANDWIDTH_BYTES_PER_SECOND, MIN_SPEED_FLOPS,
+} from '../limits.ts';
 
 export interface DeviceGroup {
   readonly base: string;
@@ -31,8 +34,6 @@ export interface ClusterCheckResult {
   readonly cluster?: CheckedCluster;
 }
 
-/** Far beyond any pipeline; bounds the all-to-all link expansion. */
-const MAX_DEVICES = 4096;
 
 const DEVICE_PROPERTIES: Readonly<Record<string, QuantityKind>> = { memory: 'bytes', speed: 'compute' };
 const LINK_PROPERTIES: Readonly<Record<string, QuantityKind>> = { bandwidth: 'bandwidth', latency: 'time' };
@@ -96,7 +97,7 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
     groups.set(base, { base, devices: globalIndices, firstIndex, span: member.name.span });
   }
 
-  const linkByPair = new Map<string, CheckedLink>();
+  const linkByPair = new Map<number, CheckedLink>();
   for (const member of declaration.members) {
     if (member.kind !== 'LinkDeclaration') continue;
     const from = resolveDevices(member.from, groups, clusterName, reporter, true);
@@ -111,10 +112,20 @@ export function checkCluster(declaration: ClusterDeclaration, reporter: Reporter
       }
       continue;
     }
+    // `a[*] <-> a[*]` names each pair once in from × to; `a <-> b` names it twice.
+    const symmetric = from.length === to.length && from.every((device, i) => device === to[i]);
+    const pairs = from.length * to.length * (member.bidirectional && !symmetric ? 2 : 1);
+    if (linkByPair.size + pairs > MAX_LINK_PAIRS) {
+      // Every pair is a link the cost model, the IR and the runtime carry.
+      reporter.report(diagnosticMessages.tooLarge, member.span, { what: `the links of cluster '${clusterName}'`, count: linkByPair.size + pairs, limit: MAX_LINK_PAIRS }, {
+        hint: 'link fewer devices to each other: a pipeline only talks to its neighbours',
+      });
+      break;
+    }
     const add = (a: number, b: number) => {
       if (a === b) return;
       // A later declaration refines an earlier one for the same pair.
-      linkByPair.set(`${a}->${b}`, {
+      linkByPair.set(a * MAX_DEVICES + b, {
         from: a, to: b, bandwidthBytesPerSecond: properties.bandwidth!, latencySeconds: properties.latency ?? 0, span: member.span,
       });
     };
@@ -198,8 +209,26 @@ export function readQuantity(expression: Expression, kind: QuantityKind, propert
     reporter.report(diagnosticMessages.propertyKind, expression.span, { property, expected: describeKind(kind), actual: expression.text });
     return undefined;
   }
+  const bound = QUANTITY_BOUNDS[kind];
+  // Speed 0 means "this device does not compute" (a host memory device); a bandwidth divides, so it is never 0.
+  const zeroAllowed = kind !== 'bandwidth';
+  if (!Number.isFinite(value) || value > bound.max || (value < bound.min && !(value === 0 && zeroAllowed))) {
+    reporter.report(diagnosticMessages.quantityRange, expression.span, { property, bound: bound.words, actual: expression.text }, { hint: bound.hint });
+    return undefined;
+  }
   return value;
 }
+
+/** The range of each kind of quantity, in base units (compiler/limits.ts), and how a reader sees it. */
+const QUANTITY_BOUNDS: Readonly<Record<QuantityKind, { min: number; max: number; words: string; hint?: string }>> = {
+  bytes: { min: 0, max: MAX_MEMORY_BYTES, words: 'at most 8192TiB (2^53 bytes)' },
+  compute: { min: MIN_SPEED_FLOPS, max: MAX_SPEED_FLOPS, words: `0 (no compute) or between ${MIN_SPEED_FLOPS}FLOPS and ${MAX_SPEED_FLOPS / 1e15}PFLOPS` },
+  bandwidth: {
+    min: MIN_BANDWIDTH_BYTES_PER_SECOND, max: MAX_BANDWIDTH_BYTES_PER_SECOND, words: `between ${MIN_BANDWIDTH_BYTES_PER_SECOND}B/s and ${MAX_BANDWIDTH_BYTES_PER_SECOND / 1e12}TB/s`,
+    hint: 'every transfer takes bytes / bandwidth, so a link needs a bandwidth above zero; leave out a link the devices do not have',
+  },
+  time: { min: 0, max: MAX_LATENCY_SECONDS, words: `between 0s and ${MAX_LATENCY_SECONDS}s` },
+};
 
 /**
  * The global indices a device reference names. `single` stages need exactly

@@ -8,6 +8,7 @@ import type { ArgumentValue } from '../program.ts';
 import type { Reporter } from './context.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_RANGE_ELEMENTS } from '../limits.ts';
 
 /** Loop variables and fixed dims are numbers; symbolic dims are their own name. */
 export type Scope = ReadonlyMap<string, number | string>;
@@ -112,8 +113,6 @@ export function evaluateNumber(expression: Expression, scope: Scope, reporter: R
   return undefined;
 }
 
-/** No model, cluster or stage list is this large; a bigger range is a typo that would only hang the checker. */
-export const MAX_RANGE_ELEMENTS = 100_000;
 
 /** An integer range `from..to` (half-open). */
 export function evaluateRange(range: RangeExpression, scope: Scope, reporter: Reporter, what: string): { from: number; to: number } | undefined {

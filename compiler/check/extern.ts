@@ -14,6 +14,7 @@ import type { Reporter } from './context.ts';
 import { checkExternCostClause, type ExternCostClause } from './externCost.ts';
 import { mayRead, projectRoot, type ReadAccess } from './readAccess.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_EXTERN_NESTING } from '../limits.ts';
 
 export type ExternParameterType = 'int' | 'float' | 'bool' | 'string';
 
@@ -82,7 +83,22 @@ export function checkExternLayer(
     }, { hint: `looked for ${implementation}; the path is relative to ${fromFile}` });
     return undefined;
   }
-  const definition = readModule(text, implementation, name);
+  const depth = bracketDepth(text);
+  if (depth > MAX_EXTERN_NESTING) {
+    // TypeScript's parser (and ts-morph's walk of the tree) recurse once per level.
+    reporter.report(diagnosticMessages.externTooDeep, declaration.path.span, { file: specifier, depth, limit: MAX_EXTERN_NESTING });
+    return undefined;
+  }
+  let definition: ExternModuleDefinition | undefined;
+  try {
+    definition = readModule(text, implementation, name);
+  } catch (error) {
+    // A reader is a third-party parser; whatever it cannot read is the module's problem, located at its path.
+    reporter.report(diagnosticMessages.externNotFound, declaration.path.span, {
+      problem: `'${specifier}' cannot be read as TypeScript: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+    });
+    return undefined;
+  }
   if (definition === undefined) {
     reporter.report(diagnosticMessages.externNotFound, declaration.path.span, {
       problem: `'${specifier}' has no default export and no export named '${name}'`,
@@ -101,6 +117,18 @@ export function checkExternLayer(
     ok = compareParameters(declaration, definition.argumentMembers, specifier, reporter) && ok;
   }
   return ok ? { declaration, implementation, ...(cost ? { cost } : {}) } : undefined;
+}
+
+/** The deepest nesting of brackets in a module's text (strings and comments included: an upper bound). */
+function bracketDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 40 || code === 91 || code === 123) deepest = Math.max(deepest, ++depth);
+    else if (code === 41 || code === 93 || code === 125) depth = Math.max(0, depth - 1);
+  }
+  return deepest;
 }
 
 function tsTypeFor(type: ExternParameterType): string {

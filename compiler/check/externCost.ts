@@ -16,6 +16,7 @@ import type { Reporter } from './context.ts';
 import { evaluateNumber, type Scope } from './evaluate.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_EXACT_INTEGER } from '../limits.ts';
 
 /** What the clause may state; every key is optional. */
 export const EXTERN_COST_KEYS = {
@@ -101,10 +102,10 @@ export function evaluateExternCosts(
     }
     const result = evaluateNumber(expression, scope, reporter, what);
     if (result === undefined) return undefined;
-    if (!(result >= 0) || !Number.isFinite(result) || (key === 'parameters' && !Number.isInteger(result))) {
+    if (!(result >= 0) || !Number.isFinite(result) || result > MAX_EXACT_INTEGER || (key === 'parameters' && !Number.isInteger(result))) {
       reporter.report(diagnosticMessages.argumentRange, expression.span, {
         name: key, callee: `the cost of extern layer '${declaration.name.name}'`,
-        bound: key === 'parameters' ? 'a whole number ≥ 0' : 'a number ≥ 0', actual: String(result),
+        bound: key === 'parameters' ? 'a whole number ≥ 0' : 'a number ≥ 0', actual: Number.isFinite(result) ? String(result) : 'a value too large to represent',
       }, { related: [{ span: use, message: 'this use gives it that value' }] });
       return undefined;
     }

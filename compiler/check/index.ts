@@ -28,6 +28,7 @@ import { checkSettings, dataMismatch } from './settings.ts';
 import { planStages } from './stages.ts';
 import { didYouMean, suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_ACTIONS } from '../limits.ts';
 
 export interface CheckOptions {
   /** Which pipeline to hand on (default: the first in the entry file). All are checked. */
@@ -245,6 +246,16 @@ function checkPipeline(
     }
   }
 
+  if (plan !== undefined && settings.microbatches !== undefined) {
+    // Every phase after this one builds, proves and simulates stages × microbatches × 3 actions.
+    const actions = plan.stages.length * settings.microbatches * 3;
+    if (actions > MAX_ACTIONS) {
+      reporter.report(diagnosticMessages.tooManyActions, settings.spans.get('microbatches')!, {
+        what: `${plan.stages.length} stages × ${settings.microbatches} microbatches`, count: actions, limit: MAX_ACTIONS,
+      });
+    }
+  }
+
   const schedule = checkScheduleUse(
     declaration,
     table.schedules,
@@ -300,9 +311,15 @@ function checkPipeline(
 }
 
 function nearestDivisor(batch: number, wanted: number): number {
+  // Divisors come in pairs d, batch / d: walking to the square root finds them all.
   let best = 1;
-  for (let d = 1; d <= batch; d++) {
-    if (batch % d === 0 && Math.abs(d - wanted) < Math.abs(best - wanted)) best = d;
+  const consider = (d: number) => {
+    if (Math.abs(d - wanted) < Math.abs(best - wanted) || (Math.abs(d - wanted) === Math.abs(best - wanted) && d < best)) best = d;
+  };
+  for (let d = 1; d * d <= batch; d++) {
+    if (batch % d !== 0) continue;
+    consider(d);
+    consider(batch / d);
   }
   return best;
 }

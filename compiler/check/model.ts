@@ -10,7 +10,7 @@ import type {
 import type { Span } from '../../grammar/source.ts';
 import { formatShape, LAYER_CATALOG, lookupLayer, residualCosts, sameShape, withDefaults } from '../layers/catalog.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
-import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedTensor, Dim, DType, TensorShape } from '../program.ts';
+import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedTensor, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import { createReporter } from './context.ts';
 import type { Reporter } from './context.ts';
@@ -20,6 +20,7 @@ import type { CheckedExternLayer } from './extern.ts';
 import { evaluateExternCosts } from './externCost.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_EXACT_INTEGER, MAX_INTEGER_ARGUMENT, MAX_LAYERS } from '../limits.ts';
 
 export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32'];
 export const LOSS_FUNCTIONS = ['softmax_cross_entropy', 'mse'] as const;
@@ -72,8 +73,6 @@ interface ModelWalk {
   producer?: { readonly name: string; readonly span: Span };
 }
 
-/** Far above any model pipec can train; beyond it the checker stops rather than appear to hang. */
-const MAX_LAYERS = 100_000;
 
 export function checkModel(
   declaration: ModelDeclaration,
@@ -207,10 +206,18 @@ function checkTensorType(type: TensorType, scope: Scope, reporter: Reporter): Te
   for (const expression of type.dims) {
     const dim = evaluateDim(expression, scope, reporter);
     if (dim === undefined) ok = false;
-    else if (typeof dim === 'number' && (!Number.isInteger(dim) || dim < 1)) {
+    else if (typeof dim === 'number' && (!Number.isFinite(dim) || dim > MAX_INTEGER_ARGUMENT)) {
+      ok = false;
+      reporter.report(diagnosticMessages.sizeOverflow, expression.span, { what: 'this dimension', value: describeNumber(dim), limit: `${MAX_INTEGER_ARGUMENT} (2^31 - 1)` });
+    } else if (typeof dim === 'number' && (!Number.isInteger(dim) || dim < 1)) {
       ok = false;
       reporter.report(diagnosticMessages.notConstant, expression.span, { what: `a dimension (a positive integer, not ${dim})` });
     } else dims.push(dim);
+  }
+  const elements = dims.reduce<number>((product, dim) => product * (typeof dim === 'number' ? dim : 1), 1);
+  if (ok && elements > MAX_EXACT_INTEGER) {
+    ok = false;
+    reporter.report(diagnosticMessages.sizeOverflow, type.span, { what: 'the element count of one example of this tensor', value: describeNumber(elements), limit: '2^53' });
   }
   return ok ? { dtype: dtype as DType, dims } : undefined;
 }
@@ -386,6 +393,7 @@ function checkLayer(
       return undefined;
     }
     const costs = builtin.costs(input, inferred.shape, values);
+    if (!costsRepresentable(walk, `${name} (${operator})`, inferred.shape, costs, span)) return undefined;
     return { name, operator, args: values, inputShape: input, outputShape: inferred.shape, ...costs, children: [], span };
   }
 
@@ -402,11 +410,43 @@ function checkLayer(
   // here (zero; `pipec profile` measures the work); the tensors it keeps are known.
   // The pattern's bindings hold the numeric arguments and the dims it matched.
   const costs = evaluateExternCosts(extern!.checked.cost, extern!.declaration, new Map([...scope, ...matched.bindings]), input, matched.shape, span, walk.reporter);
+  if (!costsRepresentable(walk, `${name} (${operator})`, matched.shape, costs, span)) return undefined;
   return {
     name, operator, args: values, inputShape: input, outputShape: matched.shape, ...costs, children: [],
     ...(extern!.checked.cost?.has('parameters') ? { parametersDeclared: true } : {}),
     implementation: extern!.checked.implementation, span,
   };
+}
+
+const COST_WORDS: Readonly<Record<keyof LayerCosts, string>> = {
+  parameters: 'the parameter count', forwardFlops: 'the forward FLOPs per example', backwardInputFlops: 'the input-gradient FLOPs per example',
+  backwardWeightFlops: 'the weight-gradient FLOPs per example', activationBytes: 'the activation bytes per example', outputBytes: 'the output bytes per example',
+};
+
+/**
+ * A layer whose sizes cannot be counted exactly (beyond 2^53) would reach
+ * the memory check and the simulator as rounded, infinite or NaN numbers,
+ * where a comparison with NaN is false and no check fires.
+ */
+function costsRepresentable(walk: ModelWalk, layer: string, output: TensorShape, costs: LayerCosts, span: Span): boolean {
+  const elements = output.dims.reduce<number>((product, dim) => product * (typeof dim === 'number' ? dim : 1), 1);
+  const checks: [string, number][] = [['the output element count per example', elements], ...Object.entries(COST_WORDS).map(([key, words]): [string, number] => [words, costs[key as keyof LayerCosts]])];
+  for (const [what, value] of checks) {
+    if (Number.isFinite(value) && Math.abs(value) <= MAX_EXACT_INTEGER) continue;
+    walk.reporter.report(diagnosticMessages.sizeOverflow, span, { what: `${what} of ${layer}`, value: describeNumber(value), limit: '2^53' }, {
+      hint: 'a layer this large fits no device; check the sizes of its arguments',
+    });
+    walk.failed = true;
+    return false;
+  }
+  return true;
+}
+
+/** A number as a reader wants it: 1.2e+20, or words for the non-finite. */
+export function describeNumber(value: number): string {
+  if (Number.isNaN(value)) return 'not a number';
+  if (!Number.isFinite(value)) return 'too large to represent';
+  return Math.abs(value) >= 1e15 ? value.toExponential(2) : String(value);
 }
 
 function producedHere(walk: ModelWalk, shape: TensorShape): { span: Span; message: string }[] {

@@ -67,7 +67,7 @@ export function checkScheduleUse(
       reporter.report(diagnosticMessages.scheduleArgument, argument.span, {
         name,
         problem: chunks && shape !== undefined
-          ? `${argumentName} is bound from the pipeline (${shape.placement.stagesPerDevice} stage(s) per device), not ${String(value)}`
+          ? `${argumentName} is bound from the pipeline (${shape.placement.stagesPerDevice} stage(s) per device)${value === undefined ? '' : `, not ${typeof value === 'string' ? `'${value}'` : String(value)}`}`
           : `'${argumentName}' is bound from the pipeline and cannot be passed`,
       }, { hint: chunks ? 'change the number of stages or the placement instead' : undefined });
       continue;

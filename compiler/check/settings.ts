@@ -14,6 +14,7 @@ import { EMPTY_SCOPE } from './evaluate.ts';
 import type { DiagnosticExtras } from '../../grammar/diagnostic.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_BATCH, MAX_DEVICES, MAX_MICROBATCHES } from '../limits.ts';
 
 type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call';
 
@@ -149,6 +150,9 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
   };
 }
 
+/** Past these the schedule, the checks and the simulator would do work far beyond any trainable pipeline. */
+const SETTING_LIMITS: Readonly<Record<string, number>> = { batch: MAX_BATCH, microbatches: MAX_MICROBATCHES, replicas: MAX_DEVICES };
+
 function readSetting(key: string, kind: SettingKind, value: Expression, reporter: Reporter): unknown {
   const wrong = (expected: string, extras?: DiagnosticExtras) => {
     reporter.report(diagnosticMessages.settingType, value.span, { name: key, expected }, extras);
@@ -165,6 +169,11 @@ function readSetting(key: string, kind: SettingKind, value: Expression, reporter
       const min = kind === 'positive' ? 1 : key === 'replicas' ? 1 : 0;
       if (number === undefined || !Number.isInteger(number) || number < min) {
         return wrong(min === 1 ? 'a positive integer' : 'a non-negative integer');
+      }
+      const limit = SETTING_LIMITS[key];
+      if (limit !== undefined && number > limit) {
+        reporter.report(diagnosticMessages.settingTooLarge, value.span, { name: key, value: number, limit });
+        return undefined;
       }
       return number;
     }

@@ -26,6 +26,7 @@ import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
 import type { ModelLayerTable } from './model.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_AUTO_STAGES } from '../limits.ts';
 
 export interface PlannedStage {
   readonly name: string;
@@ -316,6 +317,12 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
     reporter.report(diagnosticMessages.stageCount, block.count.span, {
       problem: `auto(${count}) needs a whole number of stages between 1 and the model's ${table.names.length} layers`,
     });
+    return undefined;
+  }
+  if (count > MAX_AUTO_STAGES) {
+    reporter.report(diagnosticMessages.stageCount, block.count.span, {
+      problem: `auto(${count}) asks for more stages than the automatic partitioner searches (at most ${MAX_AUTO_STAGES})`,
+    }, { hint: 'write the stages out, or use fewer' });
     return undefined;
   }
   let balance: 'compute' | 'memory' = 'compute';

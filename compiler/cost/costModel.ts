@@ -13,18 +13,45 @@ import type { CheckedCluster, CheckedProgram } from '../program.ts';
 import type { PipelineShape } from '../schedule/types.ts';
 import type { CostModel, StageTimes } from './types.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_JSON_DEPTH, MAX_MEASURED_QUANTITY } from '../limits.ts';
 
 /** Time to move `bytes` from device `from` to device `to` (0 on one device). */
 export function transferTime(cluster: CheckedCluster, from: number, to: number, bytes: number): number {
   if (from === to) return 0;
+  const links = linkIndex(cluster);
   const link =
-    cluster.links.find((l) => l.from === from && l.to === to) ??
+    links.byPair.get(pairKey(from, to)) ??
     // An undeclared direction borrows the reverse link, else the slowest link
     // declared: the cost model must not make a missing link look free.
-    cluster.links.find((l) => l.from === to && l.to === from) ??
-    [...cluster.links].sort((a, b) => a.bandwidthBytesPerSecond - b.bandwidthBytesPerSecond)[0];
+    links.byPair.get(pairKey(to, from)) ??
+    links.slowest;
   if (link === undefined) return 0;
   return bytes / link.bandwidthBytesPerSecond + link.latencySeconds;
+}
+
+type Link = CheckedCluster['links'][number];
+
+// A cluster of N devices may have N² links; every stage boundary looks one up.
+const linkIndexes = new WeakMap<CheckedCluster, { byPair: Map<number, Link>; slowest?: Link }>();
+
+function pairKey(from: number, to: number): number {
+  return from * 65_536 + to;
+}
+
+function linkIndex(cluster: CheckedCluster): { byPair: Map<number, Link>; slowest?: Link } {
+  let index = linkIndexes.get(cluster);
+  if (index === undefined) {
+    const byPair = new Map<number, Link>();
+    let slowest: Link | undefined;
+    for (const link of cluster.links) {
+      // The first declaration of a pair wins, as a linear find would pick it.
+      if (!byPair.has(pairKey(link.from, link.to))) byPair.set(pairKey(link.from, link.to), link);
+      if (slowest === undefined || link.bandwidthBytesPerSecond < slowest.bandwidthBytesPerSecond) slowest = link;
+    }
+    index = { byPair, slowest };
+    linkIndexes.set(cluster, index);
+  }
+  return index;
 }
 
 /**
@@ -86,7 +113,7 @@ export function deriveCostModel(program: CheckedProgram): CostModel {
 }
 
 function linkLatency(cluster: CheckedCluster, from: number, to: number): number {
-  return cluster.links.find((l) => l.from === from && l.to === to)?.latencySeconds ?? 0;
+  return linkIndex(cluster).byPair.get(pairKey(from, to))?.latencySeconds ?? 0;
 }
 
 /** The slowest link between a pipeline device and a device named host / cpu (activation offload goes there). */
@@ -152,7 +179,8 @@ export interface CostsFile {
   readonly hostBandwidth?: number;
 }
 
-const nonNegative = { type: 'number', minimum: 0 } as const;
+// Bounded so that sums over a whole schedule stay finite (seconds, bytes, bytes/s; compiler/limits.ts).
+const nonNegative = { type: 'number', minimum: 0, maximum: MAX_MEASURED_QUANTITY } as const;
 
 /** Optional per-stage lists a costs file may carry (what `pipec profile` measures in situ). */
 const OPTIONAL_PER_STAGE = ['sendActivationOverhead', 'sendGradientOverhead', 'optimizerStep', 'allreduce'] as const;
@@ -208,9 +236,29 @@ export const costsFileSchema = {
     sendGradientOverhead: { type: 'array', items: nonNegative },
     optimizerStep: { type: 'array', items: nonNegative },
     allreduce: { type: 'array', items: nonNegative },
-    hostBandwidth: { type: 'number', exclusiveMinimum: 0 },
+    hostBandwidth: { type: 'number', exclusiveMinimum: 0, maximum: MAX_MEASURED_QUANTITY },
   },
 } as const;
+
+/**
+ * How deep `[` and `{` nest outside strings, and the offset of the first
+ * bracket past MAX_JSON_DEPTH; one pass, no recursion.
+ */
+function jsonNestingDepth(text: string): { deepest: number; at: number } {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const character = text[i];
+    if (inString) {
+      if (character === '\\') i++;
+      else if (character === '"') inString = false;
+    } else if (character === '"') inString = true;
+    else if (character === '[' || character === '{') {
+      if (++depth > MAX_JSON_DEPTH) return { deepest: depth, at: i };
+    } else if (character === ']' || character === '}') depth = Math.max(0, depth - 1);
+  }
+  return { deepest: depth, at: 0 };
+}
 
 let compiledSchema: ValidateFunction | undefined;
 function costsValidator(): ValidateFunction {
@@ -230,6 +278,11 @@ export interface ReadCostsResult {
  * point into the costs file.
  */
 export function readCostsFile(text: string, fileName: string, target: CheckedProgram | PipelineShape): ReadCostsResult {
+  const depth = jsonNestingDepth(text);
+  if (depth.deepest > MAX_JSON_DEPTH) {
+    // jsonc-parser and JSON.parse recurse once per level.
+    return { diagnostics: [makeDiagnostic(diagnosticMessages.costsTooDeep, spanOf(fileName, depth.at, depth.at + 1), { depth: depth.deepest, limit: MAX_JSON_DEPTH })] };
+  }
   const parseErrors: ParseError[] = [];
   const tree = parseTree(text, parseErrors, { allowTrailingComma: false, disallowComments: true });
   if (parseErrors.length > 0 || tree === undefined) {

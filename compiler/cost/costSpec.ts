@@ -4,6 +4,7 @@
 // every cross-device hop, A the activation units per stage (default 1).
 
 import type { CostModel } from './types.ts';
+import { MAX_MEASURED_QUANTITY } from '../limits.ts';
 
 export interface CostSpec {
   readonly forward: number;
@@ -25,7 +26,10 @@ export function parseCostSpec(text: string): CostSpec | string {
     const key = match[1].toUpperCase();
     if (!['F', 'I', 'W', 'B', 'C', 'A'].includes(key)) return `unknown cost '${match[1]}' (keys: F, I, W, B, C, A)`;
     if (values.has(key)) return `cost '${key}' given twice`;
-    values.set(key, Number(match[2]));
+    const value = Number(match[2]);
+    // Summed over a whole schedule, a larger cost would overflow to Infinity.
+    if (!(value <= MAX_MEASURED_QUANTITY)) return `cost '${key}' is ${match[2]}; at most ${MAX_MEASURED_QUANTITY} is allowed`;
+    values.set(key, value);
   }
   const forward = values.get('F') ?? 1;
   const backwardInput = values.get('I') ?? (values.has('B') && !values.has('W') ? values.get('B')! / 2 : 1);

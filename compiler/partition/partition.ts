@@ -45,6 +45,13 @@ export type PartitionResult =
 
 /** States the search may visit before it settles for the best found (see docs/costs.md). */
 export const SEARCH_STATE_BUDGET = 1_000_000;
+/**
+ * Work (candidate ends sorted, devices and dominance records scanned) the
+ * search may do in all: a state costs in proportion to the layers and
+ * devices, so states alone do not bound the time of a model with thousands
+ * of layers and stages.
+ */
+export const SEARCH_WORK_BUDGET = 10_000_000;
 const DOMINANCE_RECORDS_PER_STATE = 48;
 
 interface SearchState {
@@ -61,6 +68,7 @@ interface SearchState {
   readonly useCapacity: boolean;
   best: { primary: number; secondary: number; boundaries: number[] } | undefined;
   visited: number;
+  work: number;
   truncated: boolean;
   readonly explored: Map<number, { primary: number; secondary: number; memory: Float64Array }[]>;
 }
@@ -77,13 +85,16 @@ export function partitionLayers(request: PartitionRequest): PartitionResult {
       : { ok: true, firstLayerOfStage: found.boundaries };
   }
   if (found.truncated) {
-    return { ok: false, reason: `the search for a partition of ${request.layers.length} layers into ${request.stageCount} stages that fits in memory gave up after ${SEARCH_STATE_BUDGET} states; try balance compute or fewer stages` };
+    return { ok: false, reason: `the search for a partition of ${request.layers.length} layers into ${request.stageCount} stages that fits in memory gave up within its budget (${SEARCH_STATE_BUDGET} states); try balance compute or fewer stages` };
   }
 
   // Nothing fits. Explain with the partition that needs the least memory on its
   // fullest device: since it is optimal, that device cannot fit under any partition.
   const tightest = searchPartition({ ...request, balance: 'memory' }, false).boundaries;
-  if (tightest === undefined) throw new Error('partitionLayers: an unconstrained partition must exist');
+  if (tightest === undefined) {
+    // Only a search cut short by its budget finds no unconstrained partition.
+    return { ok: false, reason: `the search for a partition of ${request.layers.length} layers into ${request.stageCount} stages gave up within its budget; use fewer stages` };
+  }
   const memory = deviceMemory(request, tightest);
   let worst = 0;
   for (let d = 0; d < memory.length; d++) {
@@ -190,6 +201,7 @@ function searchPartition(request: PartitionRequest, useCapacity: boolean): { bou
     useCapacity,
     best: undefined,
     visited: 0,
+    work: 0,
     truncated: false,
     explored: new Map(),
   };
@@ -219,7 +231,8 @@ function explore(
   const secondary = byCompute ? fullest : slowest;
 
   if (state.truncated) return;
-  if (++state.visited > SEARCH_STATE_BUDGET) {
+  state.work += state.request.layers.length - start + state.devicesFrom[stage].length;
+  if (++state.visited > SEARCH_STATE_BUDGET || state.work > SEARCH_WORK_BUDGET) {
     state.truncated = true;
     return;
   }
@@ -260,6 +273,7 @@ function explore(
     records = [];
     state.explored.set(key, records);
   }
+  state.work += records.length * relevant.length;
   for (const record of records) {
     if (record.primary > primary || record.secondary > secondary) continue;
     let dominated = true;

@@ -15,6 +15,7 @@ import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { lowerCommunication } from '../lower/comms.ts';
 import { commsCell, computeUnits, unitCell, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { MAX_ACTIONS } from '../limits.ts';
 
 // ───────────────────────────── export ─────────────────────────────
 
@@ -77,6 +78,17 @@ type ParsedCommsCell =
   | { readonly kind: 'send' | 'recv'; readonly direction: TransferDirection; readonly stage: number; readonly microbatch: number; readonly span: Span }
   | { readonly kind: 'reduce_grad'; readonly stage: number; readonly span: Span };
 
+/**
+ * A stage or microbatch index no order of at most MAX_ACTIONS actions can
+ * use; refused before any array is sized by it.
+ */
+function indexTooLarge(match: RegExpExecArray): { what: string; value: string; limit: number } | undefined {
+  for (const [what, text] of [['stage', match[1]], ['microbatch', match[3]]] as const) {
+    if (Number(text) >= MAX_ACTIONS) return { what, value: text, limit: MAX_ACTIONS - 1 };
+  }
+  return undefined;
+}
+
 interface ParsedAction {
   readonly operation: ComputeOperation;
   readonly stage: number;
@@ -125,6 +137,11 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
       }
       if (cell === '' || IGNORED_CELL.test(cell)) continue;
       const compute = COMPUTE_CELL.exec(cell);
+      const tooLarge = compute ? indexTooLarge(compute) : undefined;
+      if (tooLarge !== undefined) {
+        diagnostics.push(makeDiagnostic(diagnosticMessages.csvIndexTooLarge, span, { cell, ...tooLarge }));
+        continue;
+      }
       if (compute) {
         commsRow.push({ kind: 'compute', first: row.length, count: 1, span });
         row.push({ stage: Number(compute[1]), operation: compute[2] as ComputeOperation, microbatch: Number(compute[3]), span });
@@ -134,6 +151,11 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
       if (overlap) {
         const parts = overlap[1].split(';');
         const parsed = parts.map((part) => COMPUTE_CELL.exec(part.trim()));
+        const tooLarge = parsed.map((match) => (match === null ? undefined : indexTooLarge(match))).find((problem) => problem !== undefined);
+        if (tooLarge !== undefined) {
+          diagnostics.push(makeDiagnostic(diagnosticMessages.csvIndexTooLarge, span, { cell, ...tooLarge }));
+          continue;
+        }
         if (parsed.every((match) => match !== null)) {
           group++;
           commsRow.push({ kind: 'compute', first: row.length, count: parts.length, span });
@@ -189,7 +211,14 @@ export function importTorchCsv(text: string, fileName: string, options: { readon
   // A stage that never appears: place it loop-style so validation can say
   // that its actions are missing.
   for (let s = 0; s < stageCount; s++) if (stageDevice[s] === -1) stageDevice[s] = s % rows.length;
-  const microbatches = options.microbatches ?? Math.max(...forwardMicrobatches.map((set) => set.size));
+  const microbatches = options.microbatches ?? forwardMicrobatches.reduce((most, set) => Math.max(most, set.size), 0);
+  const actions = rows.reduce((sum, row) => sum + row.length, 0);
+  if (stageCount * microbatches * 3 > MAX_ACTIONS || actions > MAX_ACTIONS) {
+    diagnostics.push(makeDiagnostic(diagnosticMessages.tooManyActions, fileSpan, {
+      what: `this order of ${stageCount} stages × ${microbatches} microbatches`, count: Math.max(actions, stageCount * microbatches * 3), limit: MAX_ACTIONS,
+    }));
+    return { diagnostics };
+  }
   const orders: ComputeAction[][] = rows.map((row) => row.map((action) => ({ ...action })));
   const splitBackward = orders.some((order) => order.some((action) => action.operation === 'I' || action.operation === 'W'));
   const base = fileName.split(/[\\/]/).pop() ?? fileName;

@@ -15,7 +15,10 @@ describe('docs/diagnostics.md', () => {
   test('every code of the syntax, names and placement tables has a wrong program under test/cases/diagnostics', () => {
     const cases = casesByCode();
     const checkerTables = messageTables().filter((table) => /^PIPE[123]xxx/.test(table.title));
-    const missing = checkerTables.flatMap((table) => table.messages.map((m) => m.code)).filter((code) => !cases.has(code));
+    // PIPE1201 and PIPE1203 need a file over 1 MiB or 250,000 tokens, too large to keep as a case or to print in the doc;
+    // test/grammar/recovery.test.ts and test/fuzz/limits.test.ts build one instead.
+    const tooLargeToKeep = new Set(['PIPE1201', 'PIPE1203']);
+    const missing = checkerTables.flatMap((table) => table.messages.map((m) => m.code)).filter((code) => !cases.has(code) && !tooLargeToKeep.has(code));
     expect(missing).toEqual([]);
   });
 

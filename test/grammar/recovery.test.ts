@@ -182,6 +182,10 @@ describe('the syntax message table', () => {
     PIPE1010: 'pipeline p { stages { s0 on gpu[0] = a b } }',
     PIPE1011: 'pipeline p { stages { s0 gpu[0] = a } }',
     PIPE1012: 'model m { layer größe = Dense(units: 4) }',
+    PIPE1200: `model m { layer a = Dense(units: ${'('.repeat(150)}1${')'.repeat(150)}) }`,
+    PIPE1201: `// ${'x'.repeat(1_100_000)}`,
+    PIPE1202: 'model m { layer a = Dense(units: 1e309) }',
+    PIPE1203: `model m { ${'; '.repeat(260_000)}}`,
   };
 
   for (const definition of messagesInRange(1)) {
