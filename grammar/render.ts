@@ -140,7 +140,19 @@ function sameSpan(a: Span, b: Span): boolean {
   return a.file === b.file && a.start === b.start && a.end === b.end;
 }
 
+/**
+ * Whether a file's text may be echoed in a code frame: `.pipe` source, the
+ * standard library, and the PyTorch schedule CSVs pipec reads as programs.
+ * Anything else a diagnostic can point into (a costs JSON, an extern module,
+ * an entry file that is not `.pipe` at all, such as /etc/passwd handed to a
+ * bot that checks files) keeps its file:line:col but shows none of its text.
+ */
+export function showsCodeFrame(file: string): boolean {
+  return file.startsWith('std:') || /\.(pipe|csv)$/i.test(file);
+}
+
 function codeFrame(locator: Locator, span: Span, color: boolean): string | undefined {
+  if (!showsCodeFrame(span.file)) return undefined;
   const text = locator.text(span.file);
   if (text === undefined) return undefined;
   const where = locator.locate(span);

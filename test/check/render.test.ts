@@ -29,6 +29,19 @@ describe('renderDiagnostics', () => {
     ].join('\n'));
   });
 
+  test('frames only .pipe source, the standard library and PyTorch CSVs: other files keep their location, not their text', () => {
+    const secret = 'root:x:0:0:root:/root:/bin/bash\n';
+    for (const file of ['/etc/passwd', 'costs.json', 'layers/swiglu.ts', 'program.txt']) {
+      const elsewhere = makeDiagnostic(diagnosticMessages.unknownOperator, { file, start: 0, end: 4 }, { name: 'x' });
+      const rendered = renderDiagnostics([elsewhere], new Map([[file, secret]]), { color: false, format: 'text' });
+      expect(rendered).toBe(`${file}:1:1: error PIPE2003: unknown layer type 'x'\n`);
+    }
+    for (const file of ['order.csv', 'std:schedules', 'M.PIPE']) {
+      const framed = makeDiagnostic(diagnosticMessages.unknownOperator, { file, start: 0, end: 4 }, { name: 'x' });
+      expect(renderDiagnostics([framed], new Map([[file, secret]]), { color: false, format: 'text' })).toContain('> 1 | root:x');
+    }
+  });
+
   test('json: 1-based positions for tools', () => {
     expect(toJsonDiagnostics([diagnostic], sources)).toEqual([{
       file: 'm.pipe', line: 2, column: 13, endLine: 2, endColumn: 18,
