@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPOSITORY, startEditorSession, textAt, type EditorSession, type Position, type Range } from './client.ts';
+// A seeded generator, so a failure replays exactly.
+import { makeRandom } from '../../runtime/random.ts';
 
 const EDITS = 1000;
 const BOUND_MS = 2000;
@@ -18,17 +20,6 @@ const FRAGMENTS = [
 ];
 const REQUESTS = ['hover', 'completion', 'definition', 'semanticTokens/full', 'documentSymbol', 'codeAction', 'formatting'] as const;
 
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function positionAt(text: string, offset: number): Position {
   const before = text.slice(0, offset);
@@ -45,7 +36,7 @@ describe('pipec lsp under a torrent of edits', () => {
   it(`answers every request within ${BOUND_MS} ms through ${EDITS} random edits and never exits`, async () => {
     session = await startEditorSession();
     const uri = 'untitled:torrent.pipe';
-    const random = generator(20261202);
+    const random = makeRandom(20261202);
     let text = readFileSync(`${REPOSITORY}samples/mlp.pipe`, 'utf8');
     await session.notify('textDocument/didOpen', { textDocument: { uri, languageId: 'pipe', version: 0, text } });
     let slowest = 0;

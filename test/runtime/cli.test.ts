@@ -3,41 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/main.ts';
+import { captureOutput, smallMlpProgram } from '../helpers/smallProgram.ts';
 import { missingVulkanLoader } from '../../runtime/backends.ts';
 
-const PROGRAM = `model mlp {
-  input x: f32[batch, 12]
-  target y: i32[batch]
-  layer fc = Dense(units: 16, activation: relu)
-  layer out = Dense(units: 4)
-  loss softmax_cross_entropy(out, y)
-}
-cluster local {
-  device gpu[0..2] memory 16GiB speed 100TFLOPS
-  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
-}
-pipeline p {
-  model mlp
-  cluster local
-  batch 16 microbatches 4
-  stages {
-    s0 on gpu[0] = fc
-    s1 on gpu[1] = out
-  }
-  schedule 1f1b
-  optimizer adam(lr: 1e-2)
-  data synthetic(examples: 256, seed: 2)
-  steps 5
-}
-`;
+const PROGRAM = smallMlpProgram({ seed: 2, steps: 5 });
 
-function capture(): { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out += String(chunk); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += String(chunk); return true; });
-  return { out: () => out, err: () => err };
-}
 
 describe('pipec train / verify / profile / backends', () => {
   const directory = mkdtempSync(join(tmpdir(), 'pipec-cli-'));
@@ -46,7 +16,7 @@ describe('pipec train / verify / profile / backends', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('train --json trains the pipeline\'s steps, writes a trace and a checkpoint', async () => {
-    const io = capture();
+    const io = captureOutput();
     const trace = join(directory, 'trace.json');
     const code = await main(['node', 'pipec', 'train', file, '--json', '--in-process', '--trace', trace, '--checkpoint', join(directory, 'ckpt')]);
     vi.restoreAllMocks();
@@ -65,18 +35,18 @@ describe('pipec train / verify / profile / backends', () => {
   });
 
   it('verify prints the largest difference and exits 0 under the tolerance, 1 over it', async () => {
-    let io = capture();
+    let io = captureOutput();
     expect(await main(['node', 'pipec', 'verify', file])).toBe(0);
     expect(io.out()).toMatch(/vs single-device training on wasm:/);
     expect(io.out()).toMatch(/largest relative gradient difference: \d\.\d\de-\d+/);
     vi.restoreAllMocks();
-    io = capture();
+    io = captureOutput();
     expect(await main(['node', 'pipec', 'verify', file, '--tolerance', '0'])).toBe(1);
     expect(io.out()).toMatch(/FAILED/);
   });
 
   it('profile writes a costs file with F, I, W per stage (in situ by default, --isolated on request)', async () => {
-    capture();
+    captureOutput();
     const output = join(directory, 'costs.json');
     expect(await main(['node', 'pipec', 'profile', file, '-o', output, '--repeats', '2'])).toBe(0);
     let costs = JSON.parse(readFileSync(output, 'utf8'));
@@ -94,7 +64,7 @@ describe('pipec train / verify / profile / backends', () => {
   });
 
   it('usage problems exit 2; a missing file exits 2', async () => {
-    capture();
+    captureOutput();
     expect(await main(['node', 'pipec', 'train', file, '--steps', '0'])).toBe(2);
     expect(await main(['node', 'pipec', 'train', file, '--workers', '--in-process'])).toBe(2);
     expect(await main(['node', 'pipec', 'train', join(directory, 'missing.pipe')])).toBe(2);
@@ -113,7 +83,7 @@ describe('pipec train / verify / profile / backends', () => {
   });
 
   it('backends lists cpu as available', async () => {
-    const io = capture();
+    const io = captureOutput();
     expect(await main(['node', 'pipec', 'backends', '--json'])).toBe(0);
     vi.restoreAllMocks();
     const statuses = JSON.parse(io.out()) as { name: string; available: boolean; detail: string }[];

@@ -11,31 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../../cli/main.ts';
+import { smallMlpProgram } from '../helpers/smallProgram.ts';
 
-const PROGRAM = (seed: number) => `model mlp {
-  input x: f32[batch, 12]
-  target y: i32[batch]
-  layer fc = Dense(units: 16, activation: relu)
-  layer out = Dense(units: 4)
-  loss softmax_cross_entropy(out, y)
-}
-cluster local {
-  device gpu[0..2] memory 16GiB speed 100TFLOPS
-  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
-}
-pipeline p {
-  model mlp
-  cluster local
-  batch 16 microbatches 4
-  stages {
-    s0 on gpu[0] = fc
-    s1 on gpu[1] = out
-  }
-  schedule 1f1b
-  optimizer adam(lr: 1e-2)
-  data synthetic(examples: 256, seed: ${seed})
-}
-`;
+const PROGRAM = (seed: number) => smallMlpProgram({ seed });
 
 const directory = mkdtempSync(join(tmpdir(), 'pipec-faults-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

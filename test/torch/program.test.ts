@@ -11,6 +11,7 @@ import { decodeSafetensors, encodeSafetensors, torchProgramFiles } from '../../c
 import { pipecTorchPy, trainPy } from '../../compiler/torch/pythonSources.ts';
 import { initialValues, torchExport } from '../../runtime/index.ts';
 import { compileOnDisk } from '../helpers/compileFiles.ts';
+import { captureOutput } from '../helpers/smallProgram.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const IMAGE_LAYERS_PARAMETERS = [
@@ -124,20 +125,13 @@ describe('torchExport (the runtime\'s tensors)', () => {
   });
 });
 
-function capture(): { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out += String(chunk); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += String(chunk); return true; });
-  return { out: () => out, err: () => err };
-}
 
 describe('pipec export --torch and pipec verify --dump-grads', () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'pipec-torch-export-'));
   afterEach(() => { vi.restoreAllMocks(); });
 
   it('writes the program directory, and says how to launch it', async () => {
-    const io = capture();
+    const io = captureOutput();
     const out = path.join(directory, 'image_layers');
     expect(await main(['node', 'pipec', 'export', path.join(root, 'test/fixtures/torch/image_layers.pipe'), '--torch', out])).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['README.md', 'data.safetensors', 'model.py', 'pipec_torch.py', 'program.json', 'schedule.csv', 'train.py', 'weights.safetensors']);
@@ -151,14 +145,14 @@ describe('pipec export --torch and pipec verify --dump-grads', () => {
   });
 
   it('needs exactly one of --torch-csv and --torch', async () => {
-    const io = capture();
+    const io = captureOutput();
     expect(await main(['node', 'pipec', 'export', path.join(root, 'samples/mlp.pipe')])).toBe(2);
     expect(await main(['node', 'pipec', 'export', path.join(root, 'samples/mlp.pipe'), '--torch', directory, '--torch-csv', '-'])).toBe(2);
     expect(io.err()).toContain('give one of --torch-csv OUT and --torch DIR');
   });
 
   it('verify --dump-grads writes the step-0 gradients under the parameter names, with their shapes', async () => {
-    capture();
+    captureOutput();
     const file = path.join(directory, 'grads.safetensors');
     expect(await main(['node', 'pipec', 'verify', path.join(root, 'test/fixtures/torch/image_layers.pipe'), '--dump-grads', file])).toBe(0);
     const gradients = decodeSafetensors(readFileSync(file));
@@ -169,7 +163,7 @@ describe('pipec export --torch and pipec verify --dump-grads', () => {
   });
 
   it('says so, exit 2, when it cannot write the gradients', async () => {
-    const io = capture();
+    const io = captureOutput();
     const unwritable = path.join(directory, 'no-such-directory', 'grads.safetensors');
     expect(await main(['node', 'pipec', 'verify', path.join(root, 'test/fixtures/torch/sequence_layers.pipe'), '--dump-grads', unwritable])).toBe(2);
     expect(io.err()).toContain(unwritable);
