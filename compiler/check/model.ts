@@ -552,7 +552,9 @@ function checkLoss(
   const [first, second] = declaration.args;
   const last = records[records.length - 1];
   if (first === undefined || second === undefined || declaration.args.length > 2) {
-    reporter.report(diagnosticMessages.lossNotTarget, declaration.span, { name: declaration.args.length > 2 ? 'a third argument' : 'nothing' }, {
+    // Point at the first argument too many, or at the whole loss when one is missing.
+    const extra = declaration.args[2];
+    reporter.report(diagnosticMessages.lossArity, extra?.value.span ?? declaration.span, { name: fn, count: declaration.args.length }, {
       hint: `write loss ${fn}(${last?.name ?? 'out'}, <target>)`,
     });
     return undefined;
