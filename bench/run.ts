@@ -153,7 +153,8 @@ if (compare) {
     const entry = figure(key);
     return entry ? `${Math.round(entry.examplesPerSecond).toLocaleString('en')} ex/s (${entry.gflops.toFixed(1)} GFLOP/s)` : 'not run';
   };
-  const times = (value: number | null): string => (value === null ? 'PyTorch not run' : `${value.toFixed(2)}×`);
+  // Three decimals: a ratio next to its target (0.298 against 0.3) must not round onto it.
+  const times = (value: number | null): string => (value === null ? 'PyTorch not run' : `${value.toFixed(3)}×`);
   const torchNote = compare.torchSkipped ? `PyTorch skipped: ${compare.torchSkipped}` : `PyTorch ${figure('torchSingle')?.torch}`;
   const what = `pipec vs PyTorch on the same model (samples/mlp.pipe: 784-256-256-256-10, Adam, batch 64, ${compare.steps} steps)`;
   const peak = `peak ${compare.peakGflops.theoretical} GFLOP/s fp32 (sgemm ${compare.peakGflops.sgemm})`;
