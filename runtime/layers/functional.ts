@@ -71,8 +71,65 @@ export function softmaxLayer(name: string): FunctionLayer {
   return new FunctionLayer(name, (x) => tf.softmax(x));
 }
 
-export function maxPoolLayer(name: string, size: number, stride: number): FunctionLayer {
-  return new FunctionLayer(name, (x) => tf.maxPool(x as tf.Tensor4D, size, stride, 'valid'));
+export function maxPoolLayer(name: string, size: number, stride: number): MaxPoolLayer {
+  return new MaxPoolLayer(name, size, stride);
+}
+
+/**
+ * Max pooling (valid windows, NHWC) with its backward written out: the wasm
+ * backend's MaxPoolGrad routes gradients wrongly (relative error near 1 at
+ * size 2, stride 1, against cpu), and pipec's gradients must not depend on
+ * the backend. Each window's gradient goes to its first maximum in row-major
+ * order, as TensorFlow's MaxPoolGrad does: offset by offset, the positions
+ * equal to the window's maximum that no earlier offset took.
+ */
+export class MaxPoolLayer implements RuntimeLayer {
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[] = [];
+  private readonly size: number;
+  private readonly stride: number;
+
+  constructor(name: string, size: number, stride: number) {
+    this.name = name;
+    this.size = size;
+    this.stride = stride;
+  }
+
+  forward(_store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
+    const output = tf.maxPool(input as tf.Tensor4D, this.size, this.stride, 'valid');
+    return { output, saved: { input: input.clone(), output: output.clone() } };
+  }
+
+  backwardInput(_store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
+    const { input, output } = state as { input: tf.Tensor4D; output: tf.Tensor4D };
+    const inputGradient = tf.tidy(() => {
+      const [batch, height, width, channels] = input.shape;
+      const [, outHeight, outWidth] = output.shape;
+      const reachHeight = (outHeight - 1) * this.stride + 1;
+      const reachWidth = (outWidth - 1) * this.stride + 1;
+      // A 1×1 identity kernel: conv2dTranspose with the pool's stride spreads an
+      // [oh, ow] grid onto every stride-th position of [reachHeight, reachWidth].
+      const spread = tf.reshape(tf.eye(channels), [1, 1, channels, channels]) as tf.Tensor4D;
+      let taken: Tensor = tf.zerosLike(output);
+      let gradient: Tensor = tf.zerosLike(input);
+      for (let row = 0; row < this.size; row++) {
+        for (let column = 0; column < this.size; column++) {
+          const atOffset = tf.stridedSlice(input, [0, row, column, 0], [batch, row + reachHeight, column + reachWidth, channels], [1, this.stride, this.stride, 1]);
+          const first = tf.mul(tf.cast(tf.equal(atOffset, output), 'float32'), tf.sub(1, taken));
+          taken = tf.add(taken, first);
+          const routed = tf.mul(first, outputGradient) as tf.Tensor4D;
+          const placed = this.stride === 1
+            ? routed
+            : tf.conv2dTranspose(routed, spread, [batch, reachHeight, reachWidth, channels], this.stride, 'valid');
+          gradient = tf.add(gradient, tf.pad(placed, [[0, 0], [row, height - row - reachHeight], [column, width - column - reachWidth], [0, 0]]));
+        }
+      }
+      return gradient;
+    });
+    return { inputGradient, pending: null };
+  }
+
+  backwardWeight(): void {}
 }
 
 /**

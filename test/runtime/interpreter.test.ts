@@ -4,6 +4,7 @@ import { InProcessSession } from '../../runtime/session.ts';
 import { ReferenceTrainer, compareGradients } from '../../runtime/reference.ts';
 import { handIr, handMlpIr, type HandSchedule } from './helpers/handIr.ts';
 import type { IrProgram } from '../../compiler/ir/types.ts';
+import { compileOnDisk } from '../helpers/compileFiles.ts';
 
 async function pipelineVsReference(ir: IrProgram): Promise<{ error: number; peaks: number[] }> {
   const session = new InProcessSession(ir, { baseDirectory: '.', externs: new Map() });
@@ -111,7 +112,13 @@ describe('the wasm backend computes the gradients the cpu backend does', () => {
     await session.close();
     return gradients;
   }
-  for (const [title, ir] of [['MLP, 1F1B', handMlpIr('1f1b', 4, 8)], ['causal transformer with dropout, split backward', handGptIr('1f1b_split')]] as const) {
+  // Conv2D (stride 2, same padding), MaxPool with overlapping windows, LayerNorm, a residual, V placement.
+  const imageLayers = compileOnDisk('test/fixtures/torch/image_layers.pipe').ir!;
+  for (const [title, ir] of [
+    ['MLP, 1F1B', handMlpIr('1f1b', 4, 8)],
+    ['causal transformer with dropout, split backward', handGptIr('1f1b_split')],
+    ['convolution and max pooling, ZB-V', imageLayers],
+  ] as const) {
     it(title, async () => {
       const cpu = await gradientsOn('cpu', ir);
       const wasm = await gradientsOn('wasm', ir);
