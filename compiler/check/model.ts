@@ -591,6 +591,10 @@ function lossShapeProblem(fn: string, output: TensorShape, target: TensorShape):
   const dimsEqual = (a: readonly Dim[], b: readonly Dim[]) => a.length === b.length && a.every((d, i) => d === b[i]);
   if (output.dtype === 'i32') return 'the model output must be floating-point';
   if (fn === 'softmax_cross_entropy') {
+    // One class has probability 1 whatever the model says: nothing to learn, and the runtime's one-hot of
+    // the targets needs a depth of at least 2 (found by the fuzzer: a mutant with 1 output unit).
+    const classes = output.dims[output.dims.length - 1];
+    if (typeof classes === 'number' && classes < 2) return `softmax cross-entropy needs at least 2 classes in the output's last dimension, got ${classes}`;
     if (target.dtype === 'i32') {
       return dimsEqual(output.dims.slice(0, -1), target.dims)
         ? undefined
