@@ -25,25 +25,25 @@ function recordingHost(files: Record<string, string>) {
 
 describe('the core refuses reads outside the project', () => {
   const files = {
-    'project/main.pipe': `import "../shared/schedules.pipe"\n${BASE_PROGRAM.replace('schedule 1f1b', 'schedule lib_gpipe')}`,
-    'shared/schedules.pipe': SCHEDULE_LIBRARY,
+    'project/main.pipe': `import "../library/schedules.pipe"\n${BASE_PROGRAM.replace('schedule 1f1b', 'schedule lib_gpipe')}`,
+    'library/schedules.pipe': SCHEDULE_LIBRARY,
   };
 
   test('an import above the entry file\'s folder is refused at its path, and never read', () => {
     const { host, read } = recordingHost(files);
     const result = compileFile('project/main.pipe', host, { until: 'check' });
     const refused = result.diagnostics.find((d) => d.code === 'PIPE2250')!;
-    expect(refused.message).toBe("'../shared/schedules.pipe' is outside the project (project), so the import was not read");
-    expect(files['project/main.pipe'].slice(refused.span.start, refused.span.end)).toBe('"../shared/schedules.pipe"');
+    expect(refused.message).toBe("'../library/schedules.pipe' is outside the project (project), so the import was not read");
+    expect(files['project/main.pipe'].slice(refused.span.start, refused.span.end)).toBe('"../library/schedules.pipe"');
     expect(read).toEqual(['project/main.pipe']);
   });
 
   test('allowRead opens another folder; projectRoot widens the project', () => {
-    expect(compileFile('project/main.pipe', recordingHost(files).host, { until: 'check', allowRead: ['shared'] }).diagnostics).toEqual([]);
+    expect(compileFile('project/main.pipe', recordingHost(files).host, { until: 'check', allowRead: ['library'] }).diagnostics).toEqual([]);
     expect(compileFile('project/main.pipe', recordingHost(files).host, { until: 'check', projectRoot: '.' }).diagnostics).toEqual([]);
-    // An allowed folder is a folder, not a prefix: 'shared-secrets' is not inside 'shared'.
-    const sibling = { ...files, 'project/main.pipe': files['project/main.pipe'].replace('../shared/', '../shared-secrets/'), 'shared-secrets/schedules.pipe': SCHEDULE_LIBRARY };
-    expect(compileFile('project/main.pipe', recordingHost(sibling).host, { until: 'check', allowRead: ['shared'] }).diagnostics.map((d) => d.code)).toEqual(['PIPE2250']);
+    // An allowed folder is a folder, not a prefix: 'library-secrets' is not inside 'library'.
+    const sibling = { ...files, 'project/main.pipe': files['project/main.pipe'].replace('../library/', '../library-secrets/'), 'library-secrets/schedules.pipe': SCHEDULE_LIBRARY };
+    expect(compileFile('project/main.pipe', recordingHost(sibling).host, { until: 'check', allowRead: ['library'] }).diagnostics.map((d) => d.code)).toEqual(['PIPE2250']);
   });
 
   test('absolute paths, /proc and files that are not .pipe source are refused unread', () => {
