@@ -25,7 +25,7 @@ import type { CostModel } from '../cost/types.ts';
 import { actionDuration } from '../schedule/actions.ts';
 import { executeCommsOrder } from '../schedule/commsExecution.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
-import { computeUnits, producedTransfer, transferKey, type CommsAction, type CommsOrder } from './commsOrder.ts';
+import { computeUnits, producedTransfer, transferKey, type CommsAction, type CommsOrder, type TransferDirection } from './commsOrder.ts';
 
 export * from './commsOrder.ts';
 
@@ -105,8 +105,7 @@ function lowerInTime(schedule: ComputeSchedule, costs: CostModel): { order: Comm
       const sent = producedTransfer(action, schedule);
       if (output.crossRank && sent !== undefined) {
         const peer = stageDevice[sent.receiver];
-        rows[rank].push({ kind: 'send', direction: sent.direction, stage: action.stage, microbatch: action.microbatch, peer });
-        rows[peer].push({ kind: 'recv', direction: sent.direction, stage: sent.receiver, microbatch: action.microbatch, peer: rank });
+        postTransfer(rows, rank, peer, action, sent);
         // The receive is posted when the receiver's thread reaches it: the end of its last emitted unit.
         const start = Math.max(end, streamFree[rank], threadFree[peer], streamFree[peer]);
         const done = start + linkTime(costs, action);
@@ -355,8 +354,7 @@ export function lowerCommunicationLikePyTorch(schedule: ComputeSchedule): CommsO
           const sent = producedTransfer(action, schedule);
           if (output.crossRank && sent !== undefined) {
             const peer = stageDevice[sent.receiver];
-            rows[rank].push({ kind: 'send', direction: sent.direction, stage: action.stage, microbatch: action.microbatch, peer });
-            rows[peer].push({ kind: 'recv', direction: sent.direction, stage: sent.receiver, microbatch: action.microbatch, peer: rank });
+            postTransfer(rows, rank, peer, action, sent);
             onRow[peer][output.key] = 1;
           } else {
             onRow[rank][output.key] = 1;
@@ -370,4 +368,12 @@ export function lowerCommunicationLikePyTorch(schedule: ComputeSchedule): CommsO
     if (!progress) throw new Error('lowerCommunicationLikePyTorch: malformed compute schedule, cannot schedule sends/recvs');
   }
   return { schedule, lowering: 'pytorch', placement: 'turns', rows };
+}
+
+/** A transfer is one event of both rows: the sender's SEND and the receiver's RECV, posted together. */
+function postTransfer(
+  rows: CommsAction[][], rank: number, peer: number, action: ComputeAction, sent: { readonly direction: TransferDirection; readonly receiver: number },
+): void {
+  rows[rank].push({ kind: 'send', direction: sent.direction, stage: action.stage, microbatch: action.microbatch, peer });
+  rows[peer].push({ kind: 'recv', direction: sent.direction, stage: sent.receiver, microbatch: action.microbatch, peer: rank });
 }
