@@ -500,7 +500,8 @@ export function simulateCompilation(compilation: Compilation, options: { readonl
   const abstract = compilation.origin !== 'program' || compilation.request.costs?.kind === 'unit';
   // A bare schedule's devices are ranks; a program's keep the cluster's names.
   const streams = compilation.origin === 'program' ? ir.devices : ir.devices.map(({ rank, instructions }) => ({ rank, instructions }));
-  const result = abstract ? simulate(streams, costs, options) : simulateIr(ir, costs, options);
+  const copied = { ...options, ...(schedule.copies === undefined ? {} : { copies: schedule.copies }) };
+  const result = abstract ? simulate(streams, costs, copied) : simulateIr(ir, costs, copied);
   const shape = `${schedule.devices} devices, ${schedule.stages} stages, ${schedule.microbatches} microbatches`;
   let label = schedule.name;
   let title: string;

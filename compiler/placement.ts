@@ -15,18 +15,81 @@
 // was declared.
 //
 // Two model copies sharing the ranks (the mirrored placements of DualPipe,
-// Chimera and BitPipe) have one stage → rank map per copy in `copies`. Only
-// single-copy placements are produced today; a mirrored kind is a later issue.
+// Chimera and BitPipe) have one stage → rank map per copy in `copies`:
+//  - mirror:   copy 0 is a loop (stage s on rank s mod P), copy 1 runs every
+//              stage on the mirrored rank P-1-r (DualPipe, Chimera: with one
+//              stage per device, copy 0 goes down 0..P-1 and copy 1 up);
+//  - mirror_v: copy 0 is a V, copy 1 its mirror (BitPipe's two V-shaped
+//              pipelines in opposite directions).
+// P must be even so that no rank holds a stage of both copies (the two
+// holders of a stage all-reduce its gradients). A schedule sees the stages
+// of both copies as one list: copy c's stage s is schedule stage c·n + s, so
+// `F[i, c]` still names a device's c-th lowest stage (with one stage per copy
+// and device, chunk 0 is copy 0 and chunk 1 copy 1). Each copy trains half
+// the microbatches (DualPipe feeds half from each end), numbered per copy
+// 0..m/2-1; copy c's microbatch i is data microbatch c·m/2 + i.
 
 import type { Suggestion } from '../grammar/diagnostic.ts';
 import type { Span } from '../grammar/source.ts';
 import { suggestName } from './check/suggest.ts';
 
-export type RegularPlacementKind = 'loop' | 'v' | 'wave';
+export type SingleCopyPlacementKind = 'loop' | 'v' | 'wave';
+export type MirroredPlacementKind = 'mirror' | 'mirror_v';
+export type RegularPlacementKind = SingleCopyPlacementKind | MirroredPlacementKind;
 export type PlacementKind = RegularPlacementKind | 'explicit';
 
 /** The kinds a declaration may name, in the order documentation lists them. */
-export const REGULAR_PLACEMENT_KINDS: readonly RegularPlacementKind[] = ['loop', 'v', 'wave'];
+export const REGULAR_PLACEMENT_KINDS: readonly RegularPlacementKind[] = ['loop', 'v', 'wave', 'mirror', 'mirror_v'];
+const SINGLE_COPY_KINDS: readonly SingleCopyPlacementKind[] = ['loop', 'v', 'wave'];
+
+/** The single-copy kind copy 0 of a mirrored kind has (copy 1 is its mirror image). */
+const MIRRORED_BASE: Readonly<Record<MirroredPlacementKind, SingleCopyPlacementKind>> = { mirror: 'loop', mirror_v: 'v' };
+
+/** The kind of copy 0 of a mirrored kind (the placement with one copy of the same shape). */
+export function singleCopyKind(kind: MirroredPlacementKind): SingleCopyPlacementKind {
+  return MIRRORED_BASE[kind];
+}
+
+export function isMirroredKind(kind: PlacementKind): kind is MirroredPlacementKind {
+  return kind === 'mirror' || kind === 'mirror_v';
+}
+
+/** Model copies a placement runs (2 for the mirrored kinds). */
+export function copyCount(placement: Placement): number {
+  return placement.copies.length;
+}
+
+/** The schedule's stage → rank map: the stages of every copy, copy 0 first (copy c's stage s is c·n + s). */
+export function scheduleStageDevices(placement: Placement): number[] {
+  return placement.copies.flat();
+}
+
+/** The `v` a schedule sees: stages per device over every copy (2 for DualPipe's and Chimera's mirror). */
+export function scheduleStagesPerDevice(placement: Placement): number {
+  return placement.stagesPerDevice * placement.copies.length;
+}
+
+/**
+ * A regular kind placed for a schedule that sees `scheduleStagesPerDevice`
+ * stages per device (over every copy, see scheduleStagesPerDevice).
+ */
+export function placeForSchedule(kind: RegularPlacementKind, devices: number, scheduleStagesPerDevice: number): Placement {
+  return placeRegular(kind, devices, isMirroredKind(kind) ? scheduleStagesPerDevice / 2 : scheduleStagesPerDevice);
+}
+
+/**
+ * A schedule's stage → rank map over `copies` copies (copy 0's stages
+ * first) as a placement: each copy's map, and the mirrored kind when copy 0
+ * is a loop or a V and copy 1 its mirror image; explicit otherwise.
+ */
+export function classifyCopies(stageDevice: readonly number[], devices: number, copies: number): Placement {
+  if (copies <= 1) return classifyPlacement(stageDevice, devices);
+  const perCopy = stageDevice.length / copies;
+  const maps = Array.from({ length: copies }, (_, c) => stageDevice.slice(c * perCopy, (c + 1) * perCopy));
+  const written: Placement = { ...explicitPlacement(maps[0], devices), copies: maps };
+  const kind = (['mirror', 'mirror_v'] as const).find((candidate) => satisfiesPlacement({ ...written, kind: candidate }, candidate));
+  return kind === undefined ? written : { ...written, kind };
+}
 
 export interface Placement {
   /** As declared: a regular kind, or explicit for stages that name their device. */
@@ -41,8 +104,8 @@ export interface Placement {
   readonly stageDevice: readonly number[];
   /**
    * One stage → rank map per model copy; copies[0] is stageDevice. Mirrored
-   * placements (two copies, the second running the stages the other way)
-   * will add a second map here; nothing produces one yet.
+   * placements have a second map, each stage on the rank P-1-r mirrored
+   * from copy 0's.
    */
   readonly copies: readonly (readonly number[])[];
 }
@@ -72,7 +135,7 @@ export function listPlacementKinds(lastSeparator = ', ', separator = ', '): stri
 
 /** How many stages a regular kind places per lap of all ranks: the stage count must be a multiple. */
 export function stageMultiple(kind: RegularPlacementKind, devices: number): number {
-  return kind === 'v' ? 2 * devices : devices;
+  return kind === 'v' || kind === 'mirror_v' ? 2 * devices : devices;
 }
 
 /** Undefined when `stages` stages fit the kind on `devices` ranks. */
@@ -80,14 +143,21 @@ export function regularPlacementProblem(kind: RegularPlacementKind, devices: num
   const multiple = stageMultiple(kind, devices);
   if (Number.isInteger(stages) && stages >= 1 && stages % multiple === 0) return undefined;
   const nearestStages = Math.max(multiple, Math.round(stages / multiple) * multiple);
-  const problem = kind === 'v'
+  const problem = kind === 'v' || kind === 'mirror_v'
     ? `placement ${kind} on ${devices} device(s) needs an even number of stages per device (a multiple of ${multiple}), got ${stages} stages`
     : `placement ${kind} on ${devices} device(s) needs the same number of stages per device (a multiple of ${multiple}), got ${stages} stages`;
   return { problem, nearestStages };
 }
 
-/** The stage → rank map of a regular kind (the shape must fit: see regularPlacementProblem). */
+/** Undefined when the mirrored kind fits `devices` ranks: the two holders of a stage must be different ranks. */
+export function mirroredPlacementProblem(kind: RegularPlacementKind, devices: number): string | undefined {
+  if (!isMirroredKind(kind) || devices % 2 === 0) return undefined;
+  return `placement ${kind} needs an even number of devices, so that no device holds a stage of both model copies, got ${devices}`;
+}
+
+/** The stage → rank map of a regular kind (copy 0's for a mirrored kind; the shape must fit: see regularPlacementProblem). */
 export function regularStageDevices(kind: RegularPlacementKind, devices: number, stagesPerDevice: number): number[] {
+  if (isMirroredKind(kind)) return regularStageDevices(MIRRORED_BASE[kind], devices, stagesPerDevice);
   const stageDevice: number[] = [];
   for (let s = 0; s < devices * stagesPerDevice; s++) {
     const lap = Math.floor(s / devices);
@@ -102,9 +172,10 @@ export function placeRegular(kind: RegularPlacementKind, devices: number, stages
   if (!(Number.isInteger(devices) && devices >= 1 && Number.isInteger(stagesPerDevice) && stagesPerDevice >= 1)) {
     throw new Error(`placeRegular: ${devices} devices × ${stagesPerDevice} stages per device is not a shape`);
   }
-  if (kind === 'v' && stagesPerDevice % 2 !== 0) throw new Error(`placeRegular: placement ${kind} needs an even number of stages per device, got ${stagesPerDevice}`);
+  if ((kind === 'v' || kind === 'mirror_v') && stagesPerDevice % 2 !== 0) throw new Error(`placeRegular: placement ${kind} needs an even number of stages per device, got ${stagesPerDevice}`);
   const stageDevice = regularStageDevices(kind, devices, stagesPerDevice);
-  return { kind, devices, stages: stageDevice.length, stagesPerDevice, stageDevice, copies: [stageDevice] };
+  const copies = isMirroredKind(kind) ? [stageDevice, stageDevice.map((rank) => devices - 1 - rank)] : [stageDevice];
+  return { kind, devices, stages: stageDevice.length, stagesPerDevice, stageDevice, copies };
 }
 
 /**
@@ -120,6 +191,8 @@ export function placementFromDeclaration(declared: WrittenPlacementDeclaration):
 export function placementFromDeclaration(declared: PlacementDeclaration): Placement | PlacementProblem;
 export function placementFromDeclaration(declared: PlacementDeclaration): Placement | PlacementProblem {
   if (declared.kind === undefined) return explicitPlacement(declared.stageDevice, declared.devices);
+  const mirrored = mirroredPlacementProblem(declared.kind, declared.devices);
+  if (mirrored !== undefined) return { problem: mirrored, nearestStages: declared.stages };
   const problem = regularPlacementProblem(declared.kind, declared.devices, declared.stages);
   return problem ?? placeRegular(declared.kind, declared.devices, declared.stages / declared.devices);
 }
@@ -143,7 +216,7 @@ export function explicitPlacement(stageDevice: readonly number[], devices?: numb
  */
 export function classifyPlacement(stageDevice: readonly number[], devices?: number): Placement {
   const written = explicitPlacement(stageDevice, devices);
-  for (const kind of REGULAR_PLACEMENT_KINDS) {
+  for (const kind of SINGLE_COPY_KINDS) {
     if (mapHasKind(written, kind)) return { ...written, kind };
   }
   return written;
@@ -155,11 +228,16 @@ export function classifyPlacement(stageDevice: readonly number[], devices?: numb
  */
 export function satisfiesPlacement(placement: Placement, required: PlacementKind): boolean {
   if (required === 'explicit') return true;
-  if (placement.copies.length !== 1) return false; // mirrored placements satisfy no single-copy kind
+  // A mirrored schedule needs both copies; a single-copy one runs on no mirrored placement.
+  if (isMirroredKind(required)) {
+    return placement.copies.length === 2 && mapHasKind(placement, MIRRORED_BASE[required])
+      && placement.copies[1].every((rank, stage) => rank === placement.devices - 1 - placement.stageDevice[stage]);
+  }
+  if (placement.copies.length !== 1) return false;
   return mapHasKind(placement, required);
 }
 
-function mapHasKind(placement: Placement, kind: RegularPlacementKind): boolean {
+function mapHasKind(placement: Placement, kind: SingleCopyPlacementKind): boolean {
   const { devices, stagesPerDevice, stageDevice } = placement;
   if (devices < 1 || !Number.isInteger(stagesPerDevice) || stagesPerDevice < 1) return false;
   if (kind === 'v' && stagesPerDevice % 2 !== 0) return false;
@@ -202,5 +280,5 @@ export function candidatePlacementKinds(stagesPerDevice: number): RegularPlaceme
 
 /** Whether the map zig-zags (v or wave): schedules for it are the V-shaped families. */
 export function isZigZag(placement: Placement): boolean {
-  return placement.stagesPerDevice > 1 && mapHasKind(placement, 'wave') && !mapHasKind(placement, 'loop');
+  return placement.copies.length === 1 && placement.stagesPerDevice > 1 && mapHasKind(placement, 'wave') && !mapHasKind(placement, 'loop');
 }

@@ -138,6 +138,9 @@ export interface CheckedStage {
   readonly offload: boolean;
   readonly costs: StageCostSummary;
   readonly span: Span;
+  /** Mirrored placements: the model copy (absent: 0) and the copy-0 stage this one repeats (absent: itself). */
+  readonly copy?: number;
+  readonly modelStage?: number;
 }
 
 export interface CheckedScheduleUse {

@@ -112,8 +112,10 @@ export const diagnosticMessages = {
   rankGap: { code: 'PIPE3013', severity: 'error', template: "the stages use {used} but not {missing}; pipeline ranks must be the cluster's first devices without gaps", summary: 'Stages placed explicitly must use devices 0 to P-1 of the cluster, so rank d is device d.' },
   deviceCannotCompute: { code: 'PIPE3014', severity: 'error', template: "device '{name}' has no speed, so it cannot run stage '{stage}'", summary: 'A stage is placed on a device without a `speed` (such as a host memory device).' },
   autoPartition: { code: 'PIPE3015', severity: 'error', template: 'cannot partition {layers} layers into {stages} stages: {reason}', summary: 'Automatic partitioning (`stages auto(N)`) failed.' },
-  unknownPlacement: { code: 'PIPE3016', severity: 'error', template: "unknown {what} '{name}'", summary: 'A placement is not loop or v, or a balance is not compute or memory.' },
+  unknownPlacement: { code: 'PIPE3016', severity: 'error', template: "unknown {what} '{name}'", summary: 'A placement is not one of loop, v, wave, mirror, mirror_v, or a balance is not compute or memory.' },
   deviceIndex: { code: 'PIPE3018', severity: 'error', template: '{problem}', summary: 'A device index or range is outside the devices the cluster declares, or a device that is an array is used without an index.' },
+  mirrorOddDevices: { code: 'PIPE3100', severity: 'error', template: 'placement {placement} needs an even number of devices, so that no device holds a stage of both model copies; the pipeline has {devices}', summary: 'A mirrored placement (mirror, mirror_v) on an odd number of ranks would put both copies of the middle stage on one device.' },
+  mirrorOddMicrobatches: { code: 'PIPE3101', severity: 'error', template: 'placement {placement} feeds half of the microbatches to each model copy, so their number must be even, got {microbatches}', summary: 'A mirrored placement splits the microbatches between its two model copies.' },
   stageCount: { code: 'PIPE3020', severity: 'error', template: '{problem}', summary: 'The stage count of `stages auto(N)` is not a positive integer at most the number of layers.' },
 
   // PIPE4xxx — schedules: evaluating a declaration, validating a compute order, PyTorch CSVs, deadlock

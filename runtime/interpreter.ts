@@ -131,6 +131,21 @@ export class DeviceInterpreter {
     return stage;
   }
 
+  /** Stages of one model copy (all of them unless the placement is mirrored; see IrProgram.copies). */
+  private get stagesPerCopy(): number {
+    return this.ir.stages.length / (this.ir.copies ?? 1);
+  }
+
+  /** Whether the stage is its copy's first: it loads the input and sends no input gradient. */
+  private firstOfCopy(stage: number): boolean {
+    return stage % this.stagesPerCopy === 0;
+  }
+
+  /** Whether the stage is its copy's last: it computes the loss and sends no activation. */
+  private lastOfCopy(stage: number): boolean {
+    return stage % this.stagesPerCopy === this.stagesPerCopy - 1;
+  }
+
   private stageDevice(stage: number): number {
     return this.device.replica * this.ir.ranks + this.ir.stages[stage].rank;
   }
@@ -150,12 +165,11 @@ export class DeviceInterpreter {
     const s = ins.stage;
     const peer = this.peerOf(ins);
     const here = this.device.index;
-    const last = this.ir.stages.length - 1;
     if (sending) {
-      if (s < last && this.stageDevice(s) === here && this.stageDevice(s + 1) === peer) return s;
+      if (!this.lastOfCopy(s) && this.stageDevice(s) === here && this.stageDevice(s + 1) === peer) return s;
       return s - 1;
     }
-    if (s > 0 && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s - 1;
+    if (!this.firstOfCopy(s) && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s - 1;
     return s;
   }
 
@@ -165,10 +179,10 @@ export class DeviceInterpreter {
     const peer = this.peerOf(ins);
     const here = this.device.index;
     if (sending) {
-      if (s > 0 && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s;
+      if (!this.firstOfCopy(s) && this.stageDevice(s) === here && this.stageDevice(s - 1) === peer) return s;
       return s + 1;
     }
-    if (s < this.ir.stages.length - 1 && this.stageDevice(s) === here && this.stageDevice(s + 1) === peer) return s + 1;
+    if (!this.lastOfCopy(s) && this.stageDevice(s) === here && this.stageDevice(s + 1) === peer) return s + 1;
     return s;
   }
 
@@ -329,8 +343,8 @@ export class DeviceInterpreter {
       case 'load_microbatch': {
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
         const { input, target } = this.loadTensors(step, microbatch);
-        if (ins.stage === 0 && !slot.input) slot.input = input; else input.dispose();
-        if (ins.stage === this.ir.stages.length - 1 && !slot.target) slot.target = target; else target.dispose();
+        if (this.firstOfCopy(ins.stage) && !slot.input) slot.input = input; else input.dispose();
+        if (this.lastOfCopy(ins.stage) && !slot.target) slot.target = target; else target.dispose();
         await this.checkFinite(slot.input, 'the input data', location, options);
         await this.checkFinite(slot.target, 'the target data', location, options);
         return 0;
@@ -421,12 +435,12 @@ export class DeviceInterpreter {
         }
         const context = this.context(step, microbatch, options.training);
         // Nobody consumes the first stage's input gradient: its first layer may skip computing it.
-        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, ins.stage !== 0));
+        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, !this.firstOfCopy(ins.stage)));
         disposeState(slot.saved);
         slot.saved = undefined;
         slot.outputGradient.dispose();
         slot.outputGradient = undefined;
-        slot.inputGradient = ins.stage === 0 ? (result.inputGradient?.dispose(), null) : result.inputGradient;
+        slot.inputGradient = this.firstOfCopy(ins.stage) ? (result.inputGradient?.dispose(), null) : result.inputGradient;
         await this.checkFinite(slot.inputGradient, `the input gradient of stage ${ins.stage}`, location, options);
         if (ins.op === 'backward') {
           callWithin(options.opTimeoutMs, () => stage.layer.backwardWeight(stage.parameters, result.pending, context));
@@ -519,7 +533,7 @@ export class DeviceInterpreter {
 
   /** Input of a stage whose predecessor ran on this device without a send/recv pair. */
   private localInput(stage: number, microbatch: number, step: number, location: FaultLocation): Tensor {
-    if (stage === 0) return this.loadTensors(step, microbatch).input;
+    if (this.firstOfCopy(stage)) return this.loadTensors(step, microbatch).input;
     const previous = this.find(stage - 1, microbatch);
     if (!previous?.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, `forward of stage ${stage} has no input (no recv_act, and stage ${stage - 1} has no output here)`, location);
     const input = previous.output;
@@ -535,22 +549,30 @@ export class DeviceInterpreter {
     return gradient;
   }
 
-  /** Averages a stage's gradients over its replicas; every member sums in device order, so all end bitwise equal. */
+  /**
+   * Combines a stage's gradients over its group: summed over the model
+   * copies (each copy's gradient is already its half of the batch mean) and
+   * averaged over the replicas. Every member sums in device order, so all
+   * end bitwise equal. The two copies of a stage are different IR stages,
+   * so messages are tagged by the copy-0 stage they share.
+   */
   private async allreduce(stage: StageRuntime, group: readonly number[], step: number): Promise<void> {
     const members = [...group].sort((a, b) => a - b);
     if (members.length < 2) return;
+    const modelStage = this.ir.stages[stage.index].modelStage ?? stage.index;
+    const replicasInGroup = members.length / (this.ir.copies ?? 1);
     const names = stage.parameters.names();
     const own = names.map((name) => stage.parameters.gradient(name) ?? tf.zeros(stage.parameters.get(name).shape));
     for (const peer of members) {
       if (peer === this.device.index) continue;
-      await this.transport.send(this.device.index, peer, `allreduce:${stage.index}:${step}`, own.map((t) => t.clone()));
+      await this.transport.send(this.device.index, peer, `allreduce:${modelStage}:${step}`, own.map((t) => t.clone()));
     }
     const contributions: Tensor[][] = [];
     for (const member of members) {
-      contributions.push(member === this.device.index ? own : await this.transport.receive(member, this.device.index, `allreduce:${stage.index}:${step}`));
+      contributions.push(member === this.device.index ? own : await this.transport.receive(member, this.device.index, `allreduce:${modelStage}:${step}`));
     }
     names.forEach((name, i) => {
-      const averaged = tf.tidy(() => tf.div(tf.addN(contributions.map((c) => c[i])), members.length));
+      const averaged = tf.tidy(() => tf.div(tf.addN(contributions.map((c) => c[i])), replicasInGroup));
       stage.parameters.setGradient(name, averaged);
     });
     for (const list of contributions) for (const tensor of list) if (!tensor.isDisposed) tensor.dispose();

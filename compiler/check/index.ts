@@ -246,6 +246,12 @@ function checkPipeline(
     }
   }
 
+  if (plan !== undefined && settings.microbatches !== undefined && plan.placement.copies.length > 1 && settings.microbatches % plan.placement.copies.length !== 0) {
+    reporter.report(diagnosticMessages.mirrorOddMicrobatches, settings.spans.get('microbatches')!, { placement: plan.placement.kind, microbatches: settings.microbatches }, {
+      hint: `use ${settings.microbatches + 1} microbatches`,
+    });
+  }
+
   if (plan !== undefined && settings.microbatches !== undefined) {
     // Every phase after this one builds, proves and simulates stages × microbatches × 3 actions.
     const actions = plan.stages.length * settings.microbatches * 3;
@@ -272,7 +278,7 @@ function checkPipeline(
     return undefined;
   }
 
-  const stages: CheckedStage[] = plan.stages.map((stage, index) => {
+  const declaredStages: CheckedStage[] = plan.stages.map((stage, index) => {
     const layers = stage.layers.map((layer) => model.layers[layer]);
     return {
       index,
@@ -287,6 +293,15 @@ function checkPipeline(
       span: stage.span,
     };
   });
+  // A mirrored placement runs a second copy of every declared stage on the
+  // mirrored rank: the same layers (so PIPE3004's one-stage-per-layer rule
+  // holds for what the user wrote), listed after copy 0 so copy 1's stage s
+  // is stage n + s (compiler/placement.ts).
+  const stages: CheckedStage[] = [...declaredStages, ...plan.placement.copies.slice(1).flatMap((ranks, k) =>
+    declaredStages.map((stage) => ({
+      ...stage, index: (k + 1) * declaredStages.length + stage.index, name: `${stage.name}_copy${k + 1}`,
+      device: ranks[stage.index], copy: k + 1, modelStage: stage.index,
+    })))];
   return {
     model,
     cluster,

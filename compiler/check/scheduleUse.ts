@@ -10,7 +10,7 @@
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
 import { formatTemplate } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { describePlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
+import { describePlacement, scheduleStagesPerDevice, type Placement, type RegularPlacementKind } from '../placement.ts';
 import type { ArgumentValue, CheckedScheduleUse } from '../program.ts';
 import { checkScheduleContract, contractDiagnosticAt, relocateDiagnostic, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -62,12 +62,12 @@ export function checkScheduleUse(
     const value = evaluateArgument(argument.value, EMPTY_SCOPE, reporter);
     if (RESERVED_PARAMETERS.includes(argumentName)) {
       const chunks = argumentName === SHAPE_PARAMETERS.stagesPerDevice;
-      if (chunks && shape !== undefined && value === shape.placement.stagesPerDevice) continue;
+      if (chunks && shape !== undefined && value === scheduleStagesPerDevice(shape.placement)) continue;
       ok = false;
       reporter.report(diagnosticMessages.scheduleArgument, argument.span, {
         name,
         problem: chunks && shape !== undefined
-          ? `${argumentName} is bound from the pipeline (${shape.placement.stagesPerDevice} stage(s) per device)${value === undefined ? '' : `, not ${typeof value === 'string' ? `'${value}'` : String(value)}`}`
+          ? `${argumentName} is bound from the pipeline (${scheduleStagesPerDevice(shape.placement)} stage(s) per device)${value === undefined ? '' : `, not ${typeof value === 'string' ? `'${value}'` : String(value)}`}`
           : `'${argumentName}' is bound from the pipeline and cannot be passed`,
       }, { hint: chunks ? 'change the number of stages or the placement instead' : undefined });
       continue;
@@ -102,7 +102,7 @@ export function checkScheduleUse(
     const held = checkScheduleContract(declaration, {
       devices: placement.devices,
       microbatches: shape.microbatches ?? 1,
-      stagesPerDevice: placement.stagesPerDevice,
+      stagesPerDevice: scheduleStagesPerDevice(placement),
       placement,
     }, args);
     const fromLibrary = isStandardLibrary(declaration.span.file);

@@ -15,7 +15,7 @@ import type { AutoStages, Identifier, LayerReference, PipelineDeclaration, Stage
 import type { Span } from '../../grammar/source.ts';
 import { partitionLayers } from '../partition/partition.ts';
 import {
-  DEFAULT_PLACEMENT_KIND, isPlacementProblem, parsePlacementKind, placementFromDeclaration, placementNameSuggestion, stageMultiple,
+  DEFAULT_PLACEMENT_KIND, isMirroredKind, isPlacementProblem, mirroredPlacementProblem, singleCopyKind, parsePlacementKind, placementFromDeclaration, placementNameSuggestion, stageMultiple,
   type Placement, type RegularPlacementKind,
 } from '../placement.ts';
 import type { CheckedModel } from '../program.ts';
@@ -112,6 +112,12 @@ function placeDeclaredKind(
   if (ranks < 1) {
     inputs.reporter.report(diagnosticMessages.placementShape, span, {
       problem: `placement ${style} needs compute devices, but cluster '${inputs.cluster.name}' has ${computeCount} for ${inputs.replicas} replica(s)`,
+    });
+    return undefined;
+  }
+  if (isMirroredKind(style) && mirroredPlacementProblem(style, ranks) !== undefined) {
+    inputs.reporter.report(diagnosticMessages.mirrorOddDevices, span, { placement: style, devices: ranks }, {
+      hint: `use a cluster with ${ranks + 1} compute devices, or a single-copy placement (${singleCopyKind(style)})`,
     });
     return undefined;
   }

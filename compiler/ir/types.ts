@@ -57,7 +57,7 @@ export interface Instruction {
   readonly peer?: number;
   /** Bytes moved by send/recv/offload/reload, bytes summed by allreduce. */
   readonly bytes?: number;
-  /** allreduce: the global device indices that hold a replica of `stage`. */
+  /** allreduce: the global device indices that hold a replica or a model copy of `stage`. */
   readonly group?: readonly number[];
   /** The schedule statement (or pipeline member) it came from. */
   readonly source?: SourceRef;
@@ -99,6 +99,13 @@ export interface IrStage {
   readonly offload: boolean;
   /** Bytes per microbatch kept live from F until B/W (compiler's prediction). */
   readonly activationBytes: number;
+  /**
+   * With two model copies (a mirrored placement): the copy this stage
+   * belongs to, and the stage of copy 0 it is a copy of (same layers, same
+   * parameter names and initial values). Absent: copy 0, itself.
+   */
+  readonly copy?: number;
+  readonly modelStage?: number;
 }
 
 export interface IrModel {
@@ -137,6 +144,13 @@ export interface IrProgram {
   readonly splitBackward: boolean;
   readonly ranks: number;
   readonly replicas: number;
+  /**
+   * Model copies sharing the ranks (2 for a mirrored placement; absent: 1).
+   * `stages` then lists copy 0's stages, then copy 1's; each copy trains
+   * microbatches / copies of the microbatches, and the two holders of a
+   * stage sum its gradients with an allreduce before the optimizer step.
+   */
+  readonly copies?: number;
   readonly microbatches: number;
   readonly microbatchSize: number;
   readonly batch: number;

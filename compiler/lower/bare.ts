@@ -9,6 +9,8 @@ import { peakLiveActivations } from '../schedule/memory.ts';
 import { lowerToInstructionStreams, unitStageInfo } from './lower.ts';
 
 export function bareScheduleIr(schedule: ComputeSchedule): IrProgram {
+  const copies = schedule.copies ?? 1;
+  const perCopy = schedule.stages / copies;
   const lowered = lowerToInstructionStreams(schedule, unitStageInfo(schedule.stages));
   const peaks = peakLiveActivations(schedule);
   return {
@@ -18,9 +20,11 @@ export function bareScheduleIr(schedule: ComputeSchedule): IrProgram {
     splitBackward: schedule.splitBackward,
     ranks: schedule.devices,
     replicas: 1,
-    microbatches: schedule.microbatches,
+    ...(copies > 1 ? { copies } : {}),
+    // the schedule's microbatches are per model copy; the program's are all of them
+    microbatches: schedule.microbatches * copies,
     microbatchSize: 1,
-    batch: schedule.microbatches,
+    batch: schedule.microbatches * copies,
     seed: 0,
     optimizer: { name: 'sgd', args: {} },
     model: {
@@ -30,7 +34,10 @@ export function bareScheduleIr(schedule: ComputeSchedule): IrProgram {
       target: { name: 'y', shape: [1], dtype: 'f32' },
       loss: 'mse',
     },
-    stages: schedule.stageDevice.map((rank, index) => ({ index, name: `s${index}`, rank, layers: [], recompute: false, offload: false, activationBytes: 1 })),
+    stages: schedule.stageDevice.map((rank, index) => ({
+      index, name: `s${index}`, rank, layers: [], recompute: false, offload: false, activationBytes: 1,
+      ...(copies > 1 && index >= perCopy ? { copy: Math.floor(index / perCopy), modelStage: index % perCopy } : {}),
+    })),
     devices: lowered.devices.map((device) => ({
       index: device.rank,
       name: `rank${device.rank}`,

@@ -22,7 +22,7 @@
 // waits for its receive (compiler/schedule/deadlock.ts proves it per order).
 
 import type { CostModel } from '../cost/types.ts';
-import { actionDuration } from '../schedule/actions.ts';
+import { actionDuration, isFirstStageOfCopy, isLastStageOfCopy } from '../schedule/actions.ts';
 import { executeCommsOrder } from '../schedule/commsExecution.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 import { computeUnits, producedTransfer, transferKey, type CommsAction, type CommsOrder, type TransferDirection } from './commsOrder.ts';
@@ -166,19 +166,19 @@ function linkTime(costs: CostModel, action: ComputeAction): number {
 
 /** What an action waits for on another stage (same rank or not), as a transfer key. */
 function inputKey(action: ComputeAction, schedule: ComputeSchedule, shape: { stages: number; microbatches: number }): number | undefined {
-  if (action.operation === 'F') return action.stage > 0 ? transferKey('forward', action.stage - 1, action.microbatch, shape) : undefined;
+  if (action.operation === 'F') return !isFirstStageOfCopy(schedule, action.stage) ? transferKey('forward', action.stage - 1, action.microbatch, shape) : undefined;
   if (action.operation === 'B' || action.operation === 'I') {
-    return action.stage < schedule.stages - 1 ? transferKey('backward', action.stage + 1, action.microbatch, shape) : undefined;
+    return !isLastStageOfCopy(schedule, action.stage) ? transferKey('backward', action.stage + 1, action.microbatch, shape) : undefined;
   }
   return undefined;
 }
 
 function outputKey(action: ComputeAction, schedule: ComputeSchedule, shape: { stages: number; microbatches: number }): { key: number; crossRank: boolean } | undefined {
   const rank = schedule.stageDevice[action.stage];
-  if (action.operation === 'F' && action.stage < schedule.stages - 1) {
+  if (action.operation === 'F' && !isLastStageOfCopy(schedule, action.stage)) {
     return { key: transferKey('forward', action.stage, action.microbatch, shape), crossRank: schedule.stageDevice[action.stage + 1] !== rank };
   }
-  if ((action.operation === 'B' || action.operation === 'I') && action.stage > 0) {
+  if ((action.operation === 'B' || action.operation === 'I') && !isFirstStageOfCopy(schedule, action.stage)) {
     return { key: transferKey('backward', action.stage, action.microbatch, shape), crossRank: schedule.stageDevice[action.stage - 1] !== rank };
   }
   return undefined;

@@ -41,11 +41,14 @@ export type AutoScheduler = (request: { readonly shape: PipelineShape; readonly 
 /** The pipeline's shape as the schedulers see it: ranks, stages, microbatches, stage → rank. */
 export function pipelineShape(program: CheckedProgram): PipelineShape {
   const { pipeline } = program;
+  // A mirrored placement's stages list both copies; each copy runs its share of the microbatches.
+  const copies = pipeline.placement.copies.length;
   return {
     devices: pipeline.devicesPerReplica,
     stages: pipeline.stages.length,
-    microbatches: pipeline.microbatches,
+    microbatches: pipeline.microbatches / copies,
     stageDevice: pipeline.stages.map((stage) => stage.device),
+    ...(copies > 1 ? { copies } : {}),
   };
 }
 
@@ -104,6 +107,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
   );
   const p = pipeline.devicesPerReplica;
   const devices: IrDevice[] = [];
+  const groups = allreduceGroups(program);
   for (let replica = 0; replica < pipeline.replicas; replica++) {
     for (const device of lowered.devices) {
       const rank = device.rank;
@@ -136,7 +140,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
         rank,
         slots: device.slots,
         memory: { weights, gradients: weights, optimizerState, activations, peak, capacity },
-        instructions: withAllreduce(device.instructions, pipeline.replicas, p, rank, pipeline.stages.map((stage) => stage.costs.weightBytes), use.span),
+        instructions: withAllreduce(device.instructions, groups, pipeline.stages.map((stage) => stage.costs.weightBytes), use.span),
       });
     }
   }
@@ -150,6 +154,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     splitBackward: schedule.splitBackward,
     ranks: p,
     replicas: pipeline.replicas,
+    ...(pipeline.placement.copies.length > 1 ? { copies: pipeline.placement.copies.length } : {}),
     microbatches: pipeline.microbatches,
     microbatchSize: pipeline.microbatchSize,
     batch: pipeline.batch,
@@ -171,6 +176,8 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       recompute: stage.recompute,
       offload: stage.offload,
       activationBytes: stage.costs.activationBytes,
+      ...(stage.copy === undefined ? {} : { copy: stage.copy }),
+      ...(stage.modelStage === undefined ? {} : { modelStage: stage.modelStage }),
     })),
     devices,
   };
@@ -276,14 +283,31 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
   });
 }
 
-/** Before each stage's optimizer step, the allreduce of its gradients across replicas. */
-function withAllreduce(instructions: readonly Instruction[], replicas: number, ranks: number, rank: number, gradientBytes: readonly number[], span: Span): Instruction[] {
-  if (replicas <= 1) return [...instructions];
-  const group = Array.from({ length: replicas }, (_, replica) => replica * ranks + rank);
+/**
+ * Per stage, the global devices whose gradients of it are combined before
+ * the optimizer step: the stage's rank in every replica, and, with a
+ * mirrored placement, the rank of the other model copy's same stage too
+ * (the runtime sums over copies and averages over replicas). A group of one
+ * device needs no allreduce.
+ */
+function allreduceGroups(program: CheckedProgram): number[][] {
+  const { pipeline } = program;
+  const ranks = pipeline.devicesPerReplica;
+  return pipeline.stages.map((stage) => {
+    const model = stage.modelStage ?? stage.index;
+    const holders = pipeline.stages.filter((other) => (other.modelStage ?? other.index) === model).map((other) => other.device);
+    return Array.from({ length: pipeline.replicas }, (_, replica) => holders.map((rank) => replica * ranks + rank)).flat().sort((a, b) => a - b);
+  });
+}
+
+/** Before each stage's optimizer step, the allreduce of its gradients over its group (replicas, model copies). */
+function withAllreduce(instructions: readonly Instruction[], groups: readonly (readonly number[])[], gradientBytes: readonly number[], span: Span): Instruction[] {
+  if (groups.every((group) => group.length <= 1)) return [...instructions];
   const source = { file: span.file, start: span.start, end: span.end };
   const out: Instruction[] = [];
   for (const instruction of instructions) {
-    if (instruction.op === 'optimizer_step') out.push({ op: 'allreduce', stage: instruction.stage, group, bytes: gradientBytes[instruction.stage], source });
+    const group = groups[instruction.stage];
+    if (instruction.op === 'optimizer_step' && group.length > 1) out.push({ op: 'allreduce', stage: instruction.stage, group, bytes: gradientBytes[instruction.stage], source });
     out.push(instruction);
   }
   return out;

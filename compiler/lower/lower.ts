@@ -9,6 +9,10 @@
 //            device (s > 0) · free (B)
 //   W(s,i):  backward_weight · free
 // and each device ends with optimizer_step per stage it holds.
+// With two model copies (a mirrored placement) each copy is a chain of its
+// own: "the first stage" and "the last stage" above are those of the
+// action's copy, and instructions carry the data microbatch (copy k's
+// microbatch i is k·m/2 + i), so the runtime loads and tags by it.
 // Sends and receives between stages on the same device are kept (a local
 // hand-off through the mailbox): the runtime stays uniform and the deadlock
 // proof covers them too.
@@ -19,6 +23,7 @@
 // activations.
 
 import type { Instruction } from '../ir/types.ts';
+import { copiesOf, copyOfStage, isFirstStageOfCopy, isLastStageOfCopy } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
 export interface StageLoweringInfo {
@@ -52,7 +57,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
     throw new Error(`lowerToInstructionStreams: ${stageInfo.length} stage infos for ${schedule.stages} stages`);
   }
   const { stages, microbatches, stageDevice } = schedule;
-  const last = stages - 1;
+  const mirrored = copiesOf(schedule) > 1;
   const slotOf = new Int32Array(stages * microbatches).fill(-1);
   const splitPair = new Uint8Array(stages * microbatches);
   for (const order of schedule.orders) for (const action of order) if (action.operation === 'W') splitPair[action.stage * microbatches + action.microbatch] = 1;
@@ -89,19 +94,23 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
             : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes },
       );
     };
-    for (const action of order) {
-      const s = action.stage;
+    for (const scheduled of order) {
+      const s = scheduled.stage;
+      const pair = s * microbatches + scheduled.microbatch;
+      // The instructions name the data microbatch (the same number unless there are copies).
+      const action = mirrored ? { ...scheduled, microbatch: copyOfStage(schedule, s) * microbatches + scheduled.microbatch } : scheduled;
       const i = action.microbatch;
-      const pair = s * microbatches + i;
       const info = stageInfo[s];
+      const first = isFirstStageOfCopy(schedule, s);
+      const last = isLastStageOfCopy(schedule, s);
       if (action.operation === 'F') {
         const slot = take();
         slotOf[pair] = slot;
-        if (s === 0) emit('load_microbatch', action, slot);
+        if (first) emit('load_microbatch', action, slot);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
-        if (s === last && s !== 0) emit('load_microbatch', action, slot);
+        if (last && !first) emit('load_microbatch', action, slot);
         emit('forward', action, slot);
-        if (s === last) emit('loss', action, slot);
+        if (last) emit('loss', action, slot);
         else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
         if (info.offload) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
@@ -109,11 +118,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       const slot = slotOf[pair];
       if (slot < 0) throw new Error(`lowerToInstructionStreams: ${action.operation} of stage ${s} microbatch ${i} before its F (validate first)`);
       if (action.operation === 'B' || action.operation === 'I') {
-        if (s !== last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
+        if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
         if (info.offload) emitMove('reload', action, slot, undefined, info.activationBytes);
         if (info.recompute) emit('recompute', action, slot);
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
-        if (s !== 0) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);
@@ -124,7 +133,13 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         released.push(slot);
       }
     }
-    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank);
+    // Optimizer steps in order of the model stage (copy-0 index): with two
+    // copies the two holders of a stage all-reduce it right before its step,
+    // and visiting the shared stages in one global order keeps each
+    // exchange's partner at the same point.
+    const perCopy = stages / copiesOf(schedule);
+    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank)
+      .sort((a, b) => (a.stage % perCopy) - (b.stage % perCopy) || a.stage - b.stage);
     for (const { stage } of held) instructions.push({ op: 'optimizer_step', stage });
     return { rank, slots: highWater, instructions };
   });

@@ -49,14 +49,40 @@ export interface Dependency {
   readonly crossDevice: boolean;
 }
 
+/** Model copies of a shape (1 unless the placement is mirrored). */
+export function copiesOf(shape: { readonly copies?: number }): number {
+  return shape.copies ?? 1;
+}
+
+/** Stages of one model copy. */
+export function stagesPerCopy(shape: { readonly stages: number; readonly copies?: number }): number {
+  return shape.stages / copiesOf(shape);
+}
+
+/** The model copy that schedule stage `stage` belongs to. */
+export function copyOfStage(shape: { readonly stages: number; readonly copies?: number }, stage: number): number {
+  return Math.floor(stage / stagesPerCopy(shape));
+}
+
+/** Whether the stage takes its copy's data (no predecessor): stage 0 of some copy. */
+export function isFirstStageOfCopy(shape: { readonly stages: number; readonly copies?: number }, stage: number): boolean {
+  return stage % stagesPerCopy(shape) === 0;
+}
+
+/** Whether the stage computes its copy's loss (no successor). */
+export function isLastStageOfCopy(shape: { readonly stages: number; readonly copies?: number }, stage: number): boolean {
+  const perCopy = stagesPerCopy(shape);
+  return stage % perCopy === perCopy - 1;
+}
+
 export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation, stage: number): Dependency[] {
   const deps: Dependency[] = [];
   const device = shape.stageDevice[stage];
   if (operation === 'F') {
-    if (stage > 0) deps.push({ kind: 'F', stage: stage - 1, crossDevice: shape.stageDevice[stage - 1] !== device });
+    if (!isFirstStageOfCopy(shape, stage)) deps.push({ kind: 'F', stage: stage - 1, crossDevice: shape.stageDevice[stage - 1] !== device });
   } else if (operation === 'B' || operation === 'I') {
     deps.push({ kind: 'F', stage, crossDevice: false });
-    if (stage < shape.stages - 1) deps.push({ kind: 'G', stage: stage + 1, crossDevice: shape.stageDevice[stage + 1] !== device });
+    if (!isLastStageOfCopy(shape, stage)) deps.push({ kind: 'G', stage: stage + 1, crossDevice: shape.stageDevice[stage + 1] !== device });
   } else {
     deps.push({ kind: 'I', stage, crossDevice: false });
   }

@@ -13,7 +13,7 @@ import type { ScheduleDeclaration } from '../../grammar/ast.ts';
 import { spanOf } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from '../stdlib/index.ts';
-import { DEFAULT_PLACEMENT_KIND, placeRegular, regularPlacementProblem } from '../placement.ts';
+import { DEFAULT_PLACEMENT_KIND, isMirroredKind, mirroredPlacementProblem, placeForSchedule, regularPlacementProblem, scheduleStageDevices } from '../placement.ts';
 import { checkScheduleContract, scheduleContract, type ScheduleContract } from './contract.ts';
 import { evaluateSchedule } from './evaluate.ts';
 import type { ComputeSchedule } from './types.ts';
@@ -101,11 +101,16 @@ export function builtinSchedule(
     return { diagnostics: [...held.diagnostics, ...held.violations.map((violation) => violation.diagnostic)] };
   }
   const kind = contract.placement?.kind ?? DEFAULT_PLACEMENT_KIND;
-  const problem = regularPlacementProblem(kind, devices, devices * stagesPerDevice);
+  // A mirrored kind places half the schedule's stages per device in each copy.
+  const copies = isMirroredKind(kind) ? 2 : 1;
+  const problem = mirroredPlacementProblem(kind, devices)
+    ?? (microbatches % copies !== 0 ? `placement ${kind} splits the microbatches between two model copies, so m must be even, got ${microbatches}` : undefined)
+    ?? regularPlacementProblem(kind, devices, (devices * stagesPerDevice) / copies)?.problem;
   if (problem !== undefined) {
-    return { diagnostics: [makeDiagnostic(diagnosticMessages.badShape, contract.placement?.span ?? declaration.name.span, { detail: `schedule '${key}': ${problem.problem}` })] };
+    return { diagnostics: [makeDiagnostic(diagnosticMessages.badShape, contract.placement?.span ?? declaration.name.span, { detail: `schedule '${key}': ${problem}` })] };
   }
-  const { stageDevice } = placeRegular(kind, devices, stagesPerDevice);
-  const pipelineShape = { devices, microbatches, stages: stageDevice.length, stageDevice };
+  const placement = placeForSchedule(kind, devices, stagesPerDevice);
+  const stageDevice = scheduleStageDevices(placement);
+  const pipelineShape = { devices, microbatches: microbatches / copies, stages: stageDevice.length, stageDevice, ...(copies > 1 ? { copies } : {}) };
   return evaluateSchedule(declaration, pipelineShape, {}, { costs: options.costs, sources });
 }

@@ -19,7 +19,7 @@ import { makeDiagnostic, type Diagnostic, type RelatedSpan } from '../../grammar
 import type { Expression, ScheduleDeclaration } from '../../grammar/ast.ts';
 import { printExpression } from '../../grammar/printer.ts';
 import type { Span } from '../../grammar/source.ts';
-import { classifyPlacement, describeStageDevices, parsePlacementKind, satisfiesPlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
+import { classifyCopies, describeStageDevices, parsePlacementKind, satisfiesPlacement, type Placement, type RegularPlacementKind } from '../placement.ts';
 import type { ArgumentValue } from '../program.ts';
 import type { PipelineShape } from './types.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, type Slots } from './expressions.ts';
@@ -67,11 +67,13 @@ export interface ContractShape {
  * CSV included): its map classified by compiler/placement.ts.
  */
 export function contractShapeOf(shape: PipelineShape): ContractShape {
+  const copies = shape.copies ?? 1;
   return {
     devices: shape.devices,
-    microbatches: shape.microbatches,
+    // A schedule's m counts the microbatches of every copy; the shape's are per copy.
+    microbatches: shape.microbatches * copies,
     stagesPerDevice: shape.stages / shape.devices,
-    placement: classifyPlacement(shape.stageDevice, shape.devices),
+    placement: classifyCopies(shape.stageDevice, shape.devices, copies),
   };
 }
 

@@ -84,7 +84,8 @@ function evaluate(
     slots[symbols.define(key)] = value;
   };
   bind(SHAPE_PARAMETERS.devices, shape.devices);
-  bind(SHAPE_PARAMETERS.microbatches, shape.microbatches);
+  // m is every copy's microbatches together; F[i, c] numbers them per copy (0..m/copies-1).
+  bind(SHAPE_PARAMETERS.microbatches, shape.microbatches * (shape.copies ?? 1));
   bind(SHAPE_PARAMETERS.stages, shape.stages);
   bind(SHAPE_PARAMETERS.stagesPerDevice, shape.stages / shape.devices);
   const declared = new Set(declaration.params.map((param) => param.name.name));

@@ -9,7 +9,7 @@
 // per-class heaps; time advances by completion events.
 
 import type { CostModel } from '../cost/types.ts';
-import { actionDuration, dependencyDelay, dependenciesOf, pairIndex } from './actions.ts';
+import { actionDuration, dependencyDelay, dependenciesOf, isFirstStageOfCopy, isLastStageOfCopy, pairIndex } from './actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
 
 export interface PriorityClass {
@@ -147,7 +147,8 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const makeReady = (op: ComputeOperation, stage: number, microbatch: number) => {
     queueOf[stageDevice[stage]][OPERATION_INDEX[op] * maxChunks + chunkOf[stage]].heap.push(encode(stage, microbatch));
   };
-  for (let i = 0; i < microbatches; i++) makeReady('F', 0, i);
+  // Every model copy's first stage takes its microbatches with nothing to wait for.
+  for (let s = 0; s < stages; s++) if (isFirstStageOfCopy(shape, s)) for (let i = 0; i < microbatches; i++) makeReady('F', s, i);
 
   // Events: a finished action, or an input arriving after communication.
   // Stored as parallel arrays with a heap over indices ordered by (time, index).
@@ -209,10 +210,10 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const release = (op: ComputeOperation, stage: number, microbatch: number, time: number) => {
     const consumers: Array<[ComputeOperation, number]> = [];
     if (op === 'F') {
-      if (stage < stages - 1) consumers.push(['F', stage + 1]);
+      if (!isLastStageOfCopy(shape, stage)) consumers.push(['F', stage + 1]);
       consumers.push([backwardOp, stage]);
     } else if (op === backwardOp) {
-      if (stage > 0) consumers.push([backwardOp, stage - 1]);
+      if (!isFirstStageOfCopy(shape, stage)) consumers.push([backwardOp, stage - 1]);
       if (op === 'I') consumers.push(['W', stage]);
     }
     for (const [consumerOp, consumerStage] of consumers) {

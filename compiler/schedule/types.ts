@@ -29,6 +29,14 @@ export interface PipelineShape {
   readonly microbatches: number;
   /** stageDevice[s] = the rank that runs stage s. */
   readonly stageDevice: readonly number[];
+  /**
+   * Model copies sharing the ranks (2 for a mirrored placement, see
+   * compiler/placement.ts); absent means 1. With c copies, `stages` counts
+   * the stages of every copy (copy k's stage s is k·stages/c + s, each copy a
+   * chain of its own) and `microbatches` is per copy: copy k's microbatch i
+   * is data microbatch k·microbatches + i.
+   */
+  readonly copies?: number;
 }
 
 export interface ComputeSchedule extends PipelineShape {

@@ -12,7 +12,7 @@
 // this is the yardstick the scheduler and the tests use.
 
 import { unitCostModel, type CostModel } from '../cost/types.ts';
-import { actionDuration, executionUnits } from './actions.ts';
+import { actionDuration, executionUnits, isFirstStageOfCopy, isLastStageOfCopy } from './actions.ts';
 import type { ComputeAction, ComputeSchedule } from './types.ts';
 
 export interface StuckDevice {
@@ -89,7 +89,7 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
     const device = stageDevice[s];
     switch (action.operation) {
       case 'F': {
-        if (s === 0) return -1;
+        if (isFirstStageOfCopy(schedule, s)) return -1;
         const t = done[F + pair - microbatches];
         if (Number.isNaN(t)) return F + pair - microbatches;
         readyAt = Math.max(readyAt, t + (stageDevice[s - 1] !== device ? sendActivation[s - 1] ?? 0 : 0));
@@ -100,7 +100,7 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
         const own = done[F + pair];
         if (Number.isNaN(own)) return F + pair;
         readyAt = Math.max(readyAt, own);
-        if (s === stages - 1) return -1;
+        if (isLastStageOfCopy(schedule, s)) return -1;
         const t = done[G + pair + microbatches];
         if (Number.isNaN(t)) return G + pair + microbatches;
         readyAt = Math.max(readyAt, t + (stageDevice[s + 1] !== device ? sendGradient[s + 1] ?? 0 : 0));

@@ -33,8 +33,7 @@ export interface TimelineInterval {
   /**
    * The model copy this action belongs to under a mirrored placement (two
    * copies sharing the ranks, see compiler/placement.ts). Absent means copy
-   * 0, as for every placement produced today; the pictures already tell
-   * copies apart.
+   * 0. The pictures outline copy 1's actions.
    */
   readonly copy?: number;
 }
@@ -120,6 +119,8 @@ export interface SimulateOptions {
   readonly staticMemory?: readonly StaticMemory[];
   /** Keep per-device intervals, transfers and the critical path (default true; off for fast sweeps). */
   readonly detail?: boolean;
+  /** Model copies the stages belong to (a mirrored placement: 2); intervals then say which (TimelineInterval.copy). */
+  readonly copies?: number;
 }
 
 const NONE = -1;
@@ -154,6 +155,9 @@ export function simulate(
   if (costs.stages.length < stages) {
     throw new Error(`simulate: the cost model has ${costs.stages.length} stages, the streams use ${stages}`);
   }
+
+  const copies = options.copies ?? 1;
+  const copyOf = copies > 1 ? (stage: number) => Math.floor(stage / (stages / copies)) : undefined;
 
   // Mailbox: arrival time per (kind, replica, stage of the sender, microbatch).
   const perKind = replicas * stages * microbatches;
@@ -329,7 +333,9 @@ export function simulate(
       if (detail) {
         const kind = timelineKind(op);
         if (kind !== undefined && (duration > 0 || isCompute(op))) {
-          timelines[d].push({ kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: ready, end });
+          timelines[d].push(copyOf === undefined
+            ? { kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: ready, end }
+            : { kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: ready, end, copy: copyOf(instruction.stage) });
         }
       }
     }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   barePlacement, classifyPlacement, describePlacement, describeStageDevices, explicitPlacement, isPlacementProblem, isZigZag,
   parsePlacementKind, placeRegular, placementFromDeclaration, placementNameSuggestion, regularPlacementProblem, satisfiesPlacement,
-  REGULAR_PLACEMENT_KINDS,
+  REGULAR_PLACEMENT_KINDS, isMirroredKind, classifyCopies, scheduleStageDevices, placeForSchedule,
 } from '../../compiler/placement.ts';
 
 describe('regular placements', () => {
@@ -51,7 +51,7 @@ describe('classifying a map', () => {
   it('round-trips every regular kind for several P and v', () => {
     for (const devices of [1, 2, 3, 4, 8]) {
       for (const perDevice of [1, 2, 3, 4]) {
-        for (const kind of REGULAR_PLACEMENT_KINDS) {
+        for (const kind of REGULAR_PLACEMENT_KINDS.filter((name) => !isMirroredKind(name))) {
           if (kind === 'v' && perDevice % 2 !== 0) continue;
           const placed = placeRegular(kind, devices, perDevice);
           const classified = classifyPlacement(placed.stageDevice, devices);
@@ -90,7 +90,7 @@ describe('names', () => {
     expect(parsePlacementKind('explicit')).toBeUndefined();
     const at = { file: 'p.pipe', start: 20, end: 23 };
     expect(placementNameSuggestion('lop', at)).toEqual({ hint: "did you mean 'loop'?", suggestion: { span: at, replacement: 'loop' } });
-    expect(placementNameSuggestion('zigzag', at)).toEqual({ hint: "expected one of: 'loop', 'v', 'wave'" });
+    expect(placementNameSuggestion('zigzag', at)).toEqual({ hint: "expected one of: 'loop', 'v', 'wave', 'mirror', 'mirror_v'" });
   });
 
   it('describes placements for messages', () => {
@@ -105,5 +105,32 @@ describe('names', () => {
     expect(barePlacement(2, 3).kind).toBe('loop');
     expect(isZigZag(barePlacement(4, 2))).toBe(true);
     expect(isZigZag(barePlacement(4, 1))).toBe(false);
+  });
+});
+
+describe('mirrored placements (two model copies sharing the ranks)', () => {
+  it('puts copy 1 of every stage on the mirrored rank', () => {
+    const mirror = placeRegular('mirror', 4, 1);
+    expect(mirror.copies).toEqual([[0, 1, 2, 3], [3, 2, 1, 0]]);
+    expect(scheduleStageDevices(mirror)).toEqual([0, 1, 2, 3, 3, 2, 1, 0]);
+    // BitPipe's two V-shaped pipelines in opposite directions
+    const mirrorV = placeRegular('mirror_v', 4, 2);
+    expect(mirrorV.copies).toEqual([[0, 1, 2, 3, 3, 2, 1, 0], [3, 2, 1, 0, 0, 1, 2, 3]]);
+    expect(placeForSchedule('mirror_v', 4, 4).copies).toEqual(mirrorV.copies);
+  });
+
+  it('needs an even number of devices, and mirrored maps satisfy only mirrored kinds', () => {
+    expect(placementFromDeclaration({ kind: 'mirror', devices: 3, stages: 3 })).toMatchObject({ problem: expect.stringContaining('even number of devices') });
+    const mirror = placeRegular('mirror', 4, 1);
+    expect(satisfiesPlacement(mirror, 'mirror')).toBe(true);
+    expect(satisfiesPlacement(mirror, 'mirror_v')).toBe(false);
+    expect(satisfiesPlacement(mirror, 'loop')).toBe(false);
+    expect(satisfiesPlacement(placeRegular('loop', 4, 2), 'mirror')).toBe(false);
+  });
+
+  it('classifies a schedule map over two copies', () => {
+    expect(classifyCopies([0, 1, 2, 3, 3, 2, 1, 0], 4, 2).kind).toBe('mirror');
+    expect(classifyCopies(scheduleStageDevices(placeRegular('mirror_v', 2, 2)), 2, 2).kind).toBe('mirror_v');
+    expect(classifyCopies([0, 1, 2, 3, 0, 1, 2, 3], 4, 2).kind).toBe('explicit');
   });
 });

@@ -1,0 +1,97 @@
+// Acceptance for the mirrored families (two model copies sharing the
+// ranks, compiler/placement.ts): each trains the MLP and the transformer to
+// the gradients of plain single-device training, the two copies' gradients
+// of every stage summed by the allreduce between their holders, in
+// process and in worker threads; measured slot peaks equal the prediction.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../runtime/backends.ts';
+import { verify } from '../../runtime/index.ts';
+import { compileText } from './helpers/compileText.ts';
+
+const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stagesPerCopy: number }[] = [
+  { name: 'dualpipe', placement: 'mirror', stagesPerCopy: 4 },
+];
+
+const CLUSTER = `cluster local {
+  device gpu[0..4] memory 16GiB speed 100TFLOPS
+  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
+}`;
+
+function mlpProgram(schedule: string, placement: string, stages: number): string {
+  const hidden = stages * 2 - 2;
+  return `model mlp {
+  input x: f32[batch, 12]
+  target y: i32[batch]
+  layer fc_in = Dense(units: 16, activation: relu)
+  repeat i in 0..${hidden} {
+    layer hidden[i] = Dense(units: 16, activation: gelu)
+  }
+  layer out = Dense(units: 5)
+  loss softmax_cross_entropy(out, y)
+}
+${CLUSTER}
+pipeline p {
+  model mlp
+  cluster local
+  batch 32 microbatches 8
+  stages auto(${stages}) placement ${placement}
+  schedule ${schedule}
+  optimizer adam(lr: 1e-3)
+  data synthetic(examples: 512, seed: 3)
+  seed 5
+}
+`;
+}
+
+function gptProgram(schedule: string, placement: string, stages: number): string {
+  return `model gpt {
+  dim batch
+  dim seq = 6
+  input tokens: i32[batch, seq]
+  target next: i32[batch, seq]
+  layer embed = Embedding(vocab: 24, dim: 16)
+  repeat i in 0..${stages * 2 - 2} {
+    layer block[i] = TransformerBlock(heads: 2, ff: 32, causal: true, dropout: 0.1)
+  }
+  layer norm = LayerNorm()
+  layer head = Dense(units: 24)
+  loss softmax_cross_entropy(head, next)
+}
+${CLUSTER}
+pipeline p {
+  model gpt
+  cluster local
+  batch 16 microbatches 8
+  stages auto(${stages}) placement ${placement}
+  schedule ${schedule}
+  optimizer adam(lr: 3e-3)
+  data synthetic(examples: 256, seed: 4)
+  seed 6
+}
+`;
+}
+
+describe('mirrored schedules give single-device gradients (p = 4, m = 8, cpu, fp32)', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  for (const { name, placement, stagesPerCopy } of MIRRORED) {
+    for (const [model, program] of [['mlp', mlpProgram], ['transformer', gptProgram]] as const) {
+      for (const mode of ['in-process', 'workers'] as const) {
+        it(`${name} on the ${model} (${mode})`, async () => {
+          const ir = compileText(program(name, placement, stagesPerCopy));
+          expect(ir.schedule).toBe(name);
+          expect(ir.copies).toBe(2);
+          expect(ir.stages).toHaveLength(2 * stagesPerCopy);
+          // every stage's two holders sum its gradients before the optimizer step
+          const allreduces = ir.devices.flatMap((device) => device.instructions.filter((i) => i.op === 'allreduce'));
+          expect(allreduces).toHaveLength(2 * stagesPerCopy);
+          for (const instruction of allreduces) expect(instruction.group).toHaveLength(2);
+          const result = await verify(ir, { baseDirectory: process.cwd(), mode });
+          expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+          expect(result.pipelineLoss).toBeCloseTo(result.referenceLoss, 5);
+          expect(result.peakSlots).toEqual(result.predictedSlots);
+        });
+      }
+    }
+  }
+});
