@@ -11,6 +11,7 @@ import { compileText } from './helpers/compileText.ts';
 
 const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stagesPerCopy: number }[] = [
   { name: 'dualpipe', placement: 'mirror', stagesPerCopy: 4 },
+  { name: 'chimera', placement: 'mirror', stagesPerCopy: 4 },
 ];
 
 const CLUSTER = `cluster local {

@@ -13,6 +13,7 @@ import { peakLiveActivations } from '../../compiler/schedule/memory.ts';
 import type { ComputeSchedule } from '../../compiler/schedule/types.ts';
 import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
 import { validateSchedule } from '../../compiler/schedule/validate.ts';
+import { costModelFromSpec, UNIT_COST_SPEC } from '../../compiler/cost/costSpec.ts';
 
 const F = 1;
 const I = 1;
@@ -34,8 +35,9 @@ function idlePerDevice(schedule: ComputeSchedule): number[] {
 const SHAPES: Array<[number, number]> = [[2, 4], [4, 8], [4, 10], [4, 16], [6, 12], [8, 16], [8, 20]];
 
 describe('mirrored families lower deadlock-free with predicted slots', () => {
-  for (const name of ['dualpipe']) {
+  for (const name of ['dualpipe', 'chimera']) {
     for (const [p, m] of SHAPES) {
+      if (name === 'chimera' && m % p !== 0) continue; // basic units of p microbatches
       it(`${name} p=${p} m=${m}`, () => {
         const schedule = build(name, p, m);
         expect(schedule.copies).toBe(2);
@@ -66,5 +68,28 @@ describe('DualPipe (DeepSeek-V3 report, table 2)', () => {
     expect(builtinSchedule('dualpipe', { devices: 3, microbatches: 8 }).diagnostics[0].message).toMatch(/even number of devices/);
     expect(builtinSchedule('dualpipe', { devices: 4, microbatches: 9 }).diagnostics[0].message).toMatch(/m must be even/);
     expect(builtinSchedule('dualpipe', { devices: 4, microbatches: 6 }).diagnostics[0].message).toMatch(/at least 2p microbatches/);
+  });
+});
+
+describe('Chimera (Li & Hoefler, SC21, table 2)', () => {
+  for (const p of [2, 4, 6, 8]) {
+    it(`p=${p}, a basic unit of m = p: bubble ratio (p-2)/(2m+p-2) with backward = forward, p/2+1 to p activations`, () => {
+      const schedule = build('chimera', p, p);
+      // the paper's costs: a backward as long as a forward
+      const even = costModelFromSpec({ ...UNIT_COST_SPEC, backward: 1 }, schedule.stageDevice);
+      const { makespan } = timeSchedule(schedule, { costs: even });
+      const busy = 2 * p; // p microbatches' forward and backward over the device's two stages, halved per copy
+      expect(makespan - busy).toBe(p - 2);
+      expect((makespan - busy) / makespan).toBeCloseTo((p - 2) / (2 * p + p - 2), 12);
+      const peaks = peakLiveActivations(schedule);
+      // ends hold p/2 + 1, the middle p, growing one per device toward it
+      expect(peaks).toEqual(Array.from({ length: p }, (_, d) => p / 2 + 1 + Math.min(d, p - 1 - d)));
+    });
+  }
+
+  it('concatenates basic units for larger m and refuses m that is not a multiple of p', () => {
+    const two = build('chimera', 4, 8);
+    expect(peakLiveActivations(two)).toEqual([3, 4, 4, 3]);
+    expect(builtinSchedule('chimera', { devices: 4, microbatches: 6 }).diagnostics[0].message).toMatch(/basic units of p microbatches/);
   });
 });
