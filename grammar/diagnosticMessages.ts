@@ -180,6 +180,8 @@ export const diagnosticMessages = {
   nothingFits: { code: 'PIPE5110', severity: 'error', template: 'none of the {tried} configurations tried checks and fits in memory; most often: {reason}', summary: '`pipec tune` found no configuration that fits the cluster.' },
 
   // PIPE6xxx — runtime: carried by RuntimeFault (runtime/messages.ts); the detail says what happened
+  torchCsvTwoCopies: { code: 'PIPE6300', severity: 'error', template: "PyTorch's schedule CSV cannot run schedule '{schedule}': {reason}", summary: "`export --torch-csv` of a mirrored placement (two model copies of a stage on one rank): PyTorch's CSV runtime keys stages by index per rank and would train the copies as unrelated stages, so no CSV is written." },
+  torchProgramTwoCopies: { code: 'PIPE6301', severity: 'error', template: "the generated PyTorch program cannot run schedule '{schedule}': {reason}", summary: '`export --torch DIR` of a mirrored placement: the generated program has one module per stage index and no all-reduce between the two copies of a stage, so nothing is written.' },
   workerFailed: { code: 'PIPE6001', severity: 'error', template: '{detail}', summary: 'A device worker threw.' },
   workerExited: { code: 'PIPE6002', severity: 'error', template: '{detail}', summary: 'A device worker exited unexpectedly.' },
   workerHung: { code: 'PIPE6003', severity: 'error', template: '{detail}', summary: 'A device made no progress within the timeout.' },

@@ -12,12 +12,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { encodeSafetensors, exportTorchCsv, torchProcesses, torchProgramFiles } from '../../compiler/index.ts';
+import { encodeSafetensors, exportTorchCsv, torchExportRefusal, torchProcesses, torchProgramFiles } from '../../compiler/index.ts';
 import { torchExport } from '../../runtime/index.ts';
 import { compileForCommand } from '../compileForCommand.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addCompileOptions, chosenFormat, useColor, writeOutput, type CompileFlags } from '../io.ts';
 import { reportRuntimeFailure } from '../runtime/compileForRuntime.ts';
+import { renderDiagnostics } from '../render.ts';
 
 export interface ExportCommandOptions extends CompileFlags {
   readonly torchCsv?: string;
@@ -57,6 +58,10 @@ export function register(program: Command): void {
 export function runExport(file: string, options: Omit<ExportCommandOptions, 'torchCsv'>): { csv?: string; errorOutput: string; exitCode: number } {
   const result = compileForCommand(file, 'export', options);
   if (!result.ok) return { errorOutput: result.errorOutput, exitCode: result.exitCode };
+  const refusal = torchExportRefusal(result.compilation.program!, 'csv');
+  if (refusal !== undefined) {
+    return { errorOutput: result.warnings + renderDiagnostics([refusal], result.compilation.sources, { color: options.color ?? false, format: options.format ?? 'text' }), exitCode: 1 };
+  }
   return { csv: exportTorchCsv(result.compilation.schedule!, { comms: options.comms, costs: result.compilation.costs }), errorOutput: result.warnings, exitCode: 0 };
 }
 
@@ -67,6 +72,11 @@ export async function runTorchExport(file: string, directory: string, options: O
     return result.exitCode;
   }
   if (result.warnings !== '') process.stderr.write(result.warnings);
+  const refusal = torchExportRefusal(result.compilation.program!, 'program');
+  if (refusal !== undefined) {
+    process.stderr.write(renderDiagnostics([refusal], result.compilation.sources, { color: options.color ?? false, format: options.format ?? 'text' }));
+    return 1;
+  }
   const ir = result.compilation.ir!;
   let tensors;
   try {

@@ -15,6 +15,7 @@ import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { lowerCommunication } from '../lower/comms.ts';
 import { commsCell, computeUnits, unitCell, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import type { CheckedProgram } from '../program.ts';
 import { MAX_ACTIONS } from '../limits.ts';
 
 // ───────────────────────────── export ─────────────────────────────
@@ -29,7 +30,31 @@ export interface TorchCsvOptions {
   readonly costs?: CostModel;
 }
 
+/**
+ * Why a program cannot be exported to PyTorch (`csv`: the schedule CSV,
+ * `program`: the generated train.py), or undefined when it can. Two model
+ * copies sharing the ranks (a mirrored placement) are refused: PyTorch
+ * would build one module per stage index with its own weights, so the two
+ * copies of a stage would train apart and their gradients never be summed;
+ * a CSV that it then runs wrongly is worse than none. Located at the stages
+ * declaration that asked for the mirrored placement.
+ */
+export function torchExportRefusal(program: CheckedProgram, target: 'csv' | 'program'): Diagnostic | undefined {
+  const { pipeline } = program;
+  if (pipeline.placement.copies.length <= 1) return undefined;
+  const perCopy = pipeline.stages.length / pipeline.placement.copies.length;
+  const copy = pipeline.stages[perCopy + (pipeline.devicesPerReplica - 1)] ?? pipeline.stages[perCopy];
+  const reason = `placement ${pipeline.placement.kind} puts two copies of each stage on different ranks `
+    + `(rank ${copy.device} runs stage ${copy.index}, a copy of stage ${copy.modelStage ?? copy.index}), and PyTorch keys stages by index per rank: `
+    + 'it would train the copies as separate stages with their own weights and never sum their gradients';
+  return makeDiagnostic(target === 'csv' ? diagnosticMessages.torchCsvTwoCopies : diagnosticMessages.torchProgramTwoCopies, pipeline.stages[0].span, { schedule: pipeline.schedule.name, reason }, {
+    hint: 'export a single-copy schedule (dualpipe_v runs DualPipe folded onto one copy), or run the mirrored program with pipec train',
+  });
+}
+
 export function exportTorchCsv(schedule: ComputeSchedule, options: TorchCsvOptions): string {
+  // Callers refuse mirrored programs with torchExportRefusal first; a schedule with copies never becomes a CSV.
+  if ((schedule.copies ?? 1) > 1) throw new Error(`exportTorchCsv: schedule ${schedule.name} has ${schedule.copies} model copies, which PyTorch's CSV cannot express`);
   if (!options.comms) return formatRows(computeOnlyRows(schedule));
   return formatCommsCsv(lowerCommunication(schedule, options.costs ?? unitCostModel(schedule.stages)));
 }

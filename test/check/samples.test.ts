@@ -22,7 +22,11 @@ describe('samples', () => {
       const program = result.program!;
       const { model, pipeline, cluster } = program;
       expect(model.layers.length).toBeGreaterThan(0);
-      expect(pipeline.stages.flatMap((s) => s.layers)).toEqual(model.layers.map((_, i) => i));
+      // Copy 0 (every stage of a single-copy placement) takes each layer once, in order; a
+      // mirrored placement's copy 1 repeats the layers of the stage it copies.
+      const copy0 = pipeline.stages.filter((stage) => (stage.copy ?? 0) === 0);
+      expect(copy0.flatMap((s) => s.layers)).toEqual(model.layers.map((_, i) => i));
+      for (const stage of pipeline.stages) if (stage.modelStage !== undefined) expect(stage.layers).toEqual(pipeline.stages[stage.modelStage].layers);
       for (const layer of model.layers) {
         expect(layer.outputBytes).toBeGreaterThan(0);
         // Flatten is a reshape: it keeps nothing for its backward.
@@ -33,8 +37,8 @@ describe('samples', () => {
         expect(cluster.devices[stage.device].flopsPerSecond).toBeGreaterThan(0);
         expect(stage.costs.activationBytes).toBeGreaterThan(0);
       }
-      for (let s = 1; s < pipeline.stages.length; s++) {
-        expect(pipeline.stages[s].inputShape).toEqual(pipeline.stages[s - 1].outputShape);
+      for (let s = 1; s < copy0.length; s++) {
+        expect(copy0[s].inputShape).toEqual(copy0[s - 1].outputShape);
       }
       expect(pipeline.microbatchSize * pipeline.microbatches).toBe(pipeline.batch);
       expect(program.sources.has(path.join('samples', file))).toBe(true);
