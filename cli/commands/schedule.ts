@@ -8,7 +8,7 @@
 
 import type { Command } from 'commander';
 import {
-  builtinScheduleNames, compileBareSchedule, exportTorchCsv, ordersAsData, peakLiveActivations, simulateCompilation,
+  builtinScheduleNames, compileBareSchedule, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
   type ComputeSchedule, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -64,6 +64,7 @@ export function runSchedule(name: string, options: ScheduleCommandOptions): { ou
   let output: string;
   switch (options.format) {
     case 'torch-csv':
+      if ((schedule.copies ?? 1) > 1) return { errorOutput: `pipec: ${name} cannot be written as a PyTorch schedule CSV: ${TWO_COPIES_CSV_REASON}\n`, exitCode: 1 };
       output = exportTorchCsv(schedule, { comms: options.comms, costs: compilation.costs });
       break;
     case 'ir':
@@ -105,9 +106,9 @@ export function scheduleJson(simulated: SimulatedCompilation) {
 export function scheduleText(simulated: SimulatedCompilation): string {
   const { schedule } = simulated;
   const timed = timing(simulated);
-  const rows = exportTorchCsv(schedule, { comms: false }).trimEnd().split('\n');
+  const rows = scheduleCells(schedule);
   const width = String(schedule.devices - 1).length;
-  const lines = rows.map((row, device) => `device ${String(device).padStart(width)}: ${row.split(',').join(' ')}`);
+  const lines = rows.map((row, device) => `device ${String(device).padStart(width)}: ${row.join(' ')}`);
   const costs = simulated.costs.kind === 'unit' ? 'unit costs (F=I=W=1, B=2)' : simulated.compilation.costLabel;
   lines.push(
     `${schedule.name}: ${schedule.devices} devices, ${schedule.stages} stages, ${schedule.microbatches} microbatches; ` +

@@ -44,9 +44,7 @@ export function torchExportRefusal(program: CheckedProgram, target: 'csv' | 'pro
   if (pipeline.placement.copies.length <= 1) return undefined;
   const perCopy = pipeline.stages.length / pipeline.placement.copies.length;
   const copy = pipeline.stages[perCopy + (pipeline.devicesPerReplica - 1)] ?? pipeline.stages[perCopy];
-  const reason = `placement ${pipeline.placement.kind} puts two copies of each stage on different ranks `
-    + `(rank ${copy.device} runs stage ${copy.index}, a copy of stage ${copy.modelStage ?? copy.index}), and PyTorch keys stages by index per rank: `
-    + 'it would train the copies as separate stages with their own weights and never sum their gradients';
+  const reason = `placement ${pipeline.placement.kind}: ${TWO_COPIES_CSV_REASON} (rank ${copy.device} runs stage ${copy.index}, a copy of stage ${copy.modelStage ?? copy.index})`;
   return makeDiagnostic(target === 'csv' ? diagnosticMessages.torchCsvTwoCopies : diagnosticMessages.torchProgramTwoCopies, pipeline.stages[0].span, { schedule: pipeline.schedule.name, reason }, {
     hint: 'export a single-copy schedule (dualpipe_v runs DualPipe folded onto one copy), or run the mirrored program with pipec train',
   });
@@ -67,6 +65,15 @@ export function formatCommsCsv(order: CommsOrder): string {
 function formatRows(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => row.join(',')).join('\n') + '\n';
 }
+
+/** Each device's order in PyTorch's cell notation (`0F3`, `(7F2;0B0)OVERLAP_F_B`), for views of any schedule, mirrored ones too. */
+export function scheduleCells(schedule: ComputeSchedule): string[][] {
+  return computeOnlyRows(schedule);
+}
+
+/** Why a schedule with two model copies is never written as a PyTorch CSV (see torchExportRefusal). */
+export const TWO_COPIES_CSV_REASON = 'the schedule runs two copies of each stage on different ranks, and PyTorch keys stages by index per rank: '
+  + 'it would train the copies as separate stages with their own weights and never sum their gradients';
 
 function computeOnlyRows(schedule: ComputeSchedule): string[][] {
   return schedule.orders.map((order) => computeUnits(order).map(unitCell));

@@ -12,6 +12,8 @@ import { compileText } from './helpers/compileText.ts';
 const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stagesPerCopy: number }[] = [
   { name: 'dualpipe', placement: 'mirror', stagesPerCopy: 4 },
   { name: 'chimera', placement: 'mirror', stagesPerCopy: 4 },
+  // each copy a V of 8 stages over the 4 devices
+  { name: 'bitpipe', placement: 'mirror_v', stagesPerCopy: 8 },
 ];
 
 const CLUSTER = `cluster local {

@@ -16,7 +16,7 @@ import { validateSchedule } from '../../compiler/schedule/validate.ts';
 import { standardLibrary } from '../../compiler/stdlib/index.ts';
 
 /** Families on a mirrored placement; they need even p and m and are swept in mirrored.test.ts. */
-const MIRRORED_FAMILIES = ['dualpipe', 'chimera'] as const;
+const MIRRORED_FAMILIES = ['dualpipe', 'chimera', 'bitpipe'] as const;
 const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo', ...MIRRORED_FAMILIES] as const;
 const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo']);
 /** Chunks per device the shape sweep uses for the multi-chunk families (2 where not listed). */

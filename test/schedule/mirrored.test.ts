@@ -35,7 +35,7 @@ function idlePerDevice(schedule: ComputeSchedule): number[] {
 const SHAPES: Array<[number, number]> = [[2, 4], [4, 8], [4, 10], [4, 16], [6, 12], [8, 16], [8, 20]];
 
 describe('mirrored families lower deadlock-free with predicted slots', () => {
-  for (const name of ['dualpipe', 'chimera']) {
+  for (const name of ['dualpipe', 'chimera', 'bitpipe']) {
     for (const [p, m] of SHAPES) {
       if (name === 'chimera' && m % p !== 0) continue; // basic units of p microbatches
       it(`${name} p=${p} m=${m}`, () => {
@@ -91,5 +91,21 @@ describe('Chimera (Li & Hoefler, SC21, table 2)', () => {
     const two = build('chimera', 4, 8);
     expect(peakLiveActivations(two)).toEqual([3, 4, 4, 3]);
     expect(builtinSchedule('chimera', { devices: 4, microbatches: 6 }).diagnostics[0].message).toMatch(/basic units of p microbatches/);
+  });
+});
+
+describe('BitPipe (two V-shaped copies in opposite directions)', () => {
+  it('places four chunks per device, two of each copy, each copy a V (2x parameters)', () => {
+    const schedule = build('bitpipe', 4, 8);
+    expect(schedule.stageDevice).toEqual([0, 1, 2, 3, 3, 2, 1, 0, 3, 2, 1, 0, 0, 1, 2, 3]);
+    expect(Array.from({ length: 4 }, (_, d) => schedule.orders[d].filter((a) => a.operation === 'F').length)).toEqual([16, 16, 16, 16]);
+  });
+
+  it('keeps every device busy but the fill and drain: less idle than Chimera on the same devices and microbatches', () => {
+    for (const [p, m] of [[4, 8], [4, 16], [8, 16]] as const) {
+      const bitpipe = idlePerDevice(build('bitpipe', p, m));
+      const chimera = idlePerDevice(build('chimera', p, m));
+      expect(Math.max(...bitpipe)).toBeLessThan(Math.min(...chimera));
+    }
   });
 });
