@@ -449,6 +449,17 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
   return stopped(lowered, 'verify') ? lowered : verifyPhase(lowered);
 }
 
+/**
+ * '8 stages, 8 microbatches', or with two model copies '8 stages (2 model
+ * copies of 4), 8 microbatches (4 per copy)': a schedule's microbatches
+ * are counted per copy, a pipeline's in all.
+ */
+export function describeCopies(schedule: ComputeSchedule): string {
+  const copies = schedule.copies ?? 1;
+  if (copies <= 1) return `${schedule.stages} stages, ${schedule.microbatches} microbatches`;
+  return `${schedule.stages} stages (${copies} model copies of ${schedule.stages / copies}), ${schedule.microbatches * copies} microbatches (${schedule.microbatches} per copy)`;
+}
+
 // ───────────────────────── PyTorch CSVs ─────────────────────────
 
 /** A PyTorch schedule CSV (`pipeline_order`): imported, validated, lowered and proven. */
@@ -502,7 +513,7 @@ export function simulateCompilation(compilation: Compilation, options: { readonl
   const streams = compilation.origin === 'program' ? ir.devices : ir.devices.map(({ rank, instructions }) => ({ rank, instructions }));
   const copied = { ...options, ...(schedule.copies === undefined ? {} : { copies: schedule.copies }) };
   const result = abstract ? simulate(streams, costs, copied) : simulateIr(ir, costs, copied);
-  const shape = `${schedule.devices} devices, ${schedule.stages} stages, ${schedule.microbatches} microbatches`;
+  const shape = `${schedule.devices} devices, ${describeCopies(schedule)}`;
   let label = schedule.name;
   let title: string;
   if (compilation.origin === 'program') {

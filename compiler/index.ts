@@ -12,7 +12,7 @@ import type { CompilerHost } from './host.ts';
 
 // The one compilation.
 export {
-  PHASES, compileFile, compileCheckedProgram, continueCompilation, compileBareSchedule, compileTorchCsv, withSchedule, withStages, compiledDocument,
+  PHASES, compileFile, compileCheckedProgram, continueCompilation, compileBareSchedule, describeCopies, compileTorchCsv, withSchedule, withStages, compiledDocument,
   verifyEveryPipeline, simulateCompilation, simulationSummary, ordersAsData, orderSummary, describeStuck, succeeded,
   type Phase, type Compilation, type CompileRequest, type CostChoice, type BareScheduleShape, type SimulatedCompilation,
 } from './compilation.ts';

@@ -8,7 +8,7 @@
 
 import type { Command } from 'commander';
 import {
-  builtinScheduleNames, compileBareSchedule, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
+  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
   type ComputeSchedule, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -111,7 +111,7 @@ export function scheduleText(simulated: SimulatedCompilation): string {
   const lines = rows.map((row, device) => `device ${String(device).padStart(width)}: ${row.join(' ')}`);
   const costs = simulated.costs.kind === 'unit' ? 'unit costs (F=I=W=1, B=2)' : simulated.compilation.costLabel;
   lines.push(
-    `${schedule.name}: ${schedule.devices} devices, ${schedule.stages} stages, ${schedule.microbatches} microbatches; ` +
+    `${schedule.name}: ${schedule.devices} devices, ${describeCopies(schedule)}; ` +
       `${costs}: makespan ${Number(timed.makespan.toFixed(6))}, bubble ${(timed.bubble * 100).toFixed(1)}%, ` +
       `peak activations per device ${timed.peakActivations.join(' ')}`,
   );
