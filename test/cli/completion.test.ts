@@ -84,7 +84,7 @@ describe('pipec completion', () => {
     expect(complete('show', '--sta')).toEqual(['--stage-numbers', '--stages-per-device']);
     expect(complete('show', '--format', '')).toEqual(['pdf', 'png', 'svg', 'text', 'trace']);
     expect(complete('simulate', '--schedule', 'zb')).toEqual(['zb_h1', 'zb_h2', 'zb_v']);
-    expect(complete('schedule', 'dual')).toEqual(['dualpipe_v']);
+    expect(complete('schedule', 'dual')).toEqual(['dualpipe', 'dualpipe_v']);
     expect(complete('check', '')).toEqual(['models', 'train.pipe']);
     expect(complete('simulate', 'train.pipe', '--costs', '')).toEqual(['costs.json', 'models']);
     expect(complete('completion', '')).toEqual(['bash', 'fish', 'zsh']);
