@@ -10,9 +10,9 @@
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
 import { formatTemplate } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { describePlacement, scheduleStagesPerDevice, type Placement, type RegularPlacementKind } from '../placement.ts';
+import { describePlacement, isMirroredKind, scheduleStagesPerDevice, type Placement, type RegularPlacementKind } from '../placement.ts';
 import type { ArgumentValue, CheckedScheduleUse } from '../program.ts';
-import { checkScheduleContract, contractDiagnosticAt, relocateDiagnostic, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from '../schedule/contract.ts';
+import { checkScheduleContract, contractDiagnosticAt, scheduleContract, relocateDiagnostic, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
 import { readQuantity } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
@@ -37,12 +37,30 @@ export function checkScheduleUse(
   if (use === undefined) return undefined;
   const name = use.name.name;
   if (name === '') return undefined;
-  if (name === 'auto') return checkAutoSchedule(use, schedules, reporter);
+  // Two model copies need a schedule written for them: a single-copy order
+  // (or the automatic scheduler, which plans one copy) would address the
+  // microbatches of one copy only.
+  const mirrored = shape !== undefined && shape.placement.copies.length > 1 ? shape.placement : undefined;
+  if (name === 'auto') {
+    if (mirrored !== undefined) {
+      reporter.report(diagnosticMessages.mirrorAutoSchedule, use.span, { placement: mirrored.kind }, { hint: mirroredScheduleHint(schedules, mirrored) });
+      return undefined;
+    }
+    return checkAutoSchedule(use, schedules, reporter);
+  }
 
   const declaration = schedules.get(name);
   if (declaration === undefined) {
     reporter.report(diagnosticMessages.unknownSchedule, use.name.span, { name }, {
       ...suggestName(name, [...schedules.keys(), 'auto'], use.name.span, { listUpTo: 0, otherwise: `schedules: ${[...schedules.keys()].join(', ')}, auto(memory: ...)` }),
+    });
+    return undefined;
+  }
+  const required = scheduleContract(declaration).placement?.kind;
+  if (mirrored !== undefined && (required === undefined || !isMirroredKind(required))) {
+    reporter.report(diagnosticMessages.singleCopySchedule, use.span, { schedule: name, placement: mirrored.kind }, {
+      hint: mirroredScheduleHint(schedules, mirrored),
+      related: [{ span: declaration.name.span, message: required === undefined ? 'declared without requires placement' : `declared for placement ${required}` }],
     });
     return undefined;
   }
@@ -128,6 +146,14 @@ export function checkScheduleUse(
   }
   if (!ok) return undefined;
   return { name, args, declaration, span: use.span };
+}
+
+/** 'use a schedule written for two copies: dualpipe, chimera' (those whose contract requires this placement). */
+function mirroredScheduleHint(schedules: ReadonlyMap<string, ScheduleDeclaration>, placement: Placement): string {
+  const fitting = [...schedules.values()].filter((declaration) => scheduleContract(declaration).placement?.kind === placement.kind).map((declaration) => declaration.name.name);
+  return fitting.length === 0
+    ? `declare a schedule with requires placement ${placement.kind}`
+    : `use a schedule written for two copies: ${fitting.join(', ')}`;
 }
 
 function formatPlacementMismatch(schedule: string, required: RegularPlacementKind, actual: string): string {

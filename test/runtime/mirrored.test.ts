@@ -98,3 +98,21 @@ describe('mirrored schedules give single-device gradients (p = 4, m = 8, cpu, fp
     }
   }
 });
+
+describe('a user-written rule schedule for two copies', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('list-schedules both copies (each its own chain) and trains to single-device gradients', async () => {
+    const text = mlpProgram('both_ways', 'mirror', 4) + `
+schedule both_ways(p, m) {
+  requires placement mirror
+  limit activations <= p per device
+  priority B > F
+}
+`;
+    const ir = compileText(text);
+    expect(ir.copies).toBe(2);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakSlots).toEqual(result.predictedSlots);
+  });
+});
