@@ -190,7 +190,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
  * deadlock is reported: the program's schedule line, or the CSV file.
  */
 export function verifyStreams(ir: IrProgram, at: Span): Diagnostic[] {
-  const proof = proveDeadlockFree({ devices: ir.devices.filter((device) => device.replica === 0) });
+  const proof = proveDeadlockFree({ devices: ir.devices.filter((device) => device.replica === 0), stages: ir.stages });
   return proof.deadlockFree ? [] : [makeDiagnostic(diagnosticMessages.deadlock, at, { detail: describeDeadlock(proof) })];
 }
 

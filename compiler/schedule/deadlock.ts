@@ -8,6 +8,11 @@
 // Because the contract makes each device's progress depend only on which
 // messages exist (never on timing), this one abstract execution covers every
 // real interleaving: if it finishes, every execution finishes.
+// An `allreduce` posts its gradients to the other members of its group
+// without blocking and then waits for theirs, tagged by the (copy-0) stage:
+// it completes once every member of the group in these streams has reached
+// its allreduce of the same stage (the two holders of a mirrored stage;
+// replicas run identical streams and are proven through one of them).
 
 import type { Instruction } from '../ir/types.ts';
 import type { CommsOrder } from '../lower/commsOrder.ts';
@@ -15,6 +20,12 @@ import { executeCommsOrder, type CommsProblem } from './commsExecution.ts';
 
 export interface StreamsToProve {
   readonly devices: readonly { readonly rank: number; readonly instructions: readonly Instruction[] }[];
+  /**
+   * The IR's stages, when there are model copies: an allreduce is matched by
+   * the copy-0 stage its members share (`modelStage`), as the runtime tags
+   * its messages. Absent: every stage is its own.
+   */
+  readonly stages?: readonly { readonly index: number; readonly modelStage?: number }[];
 }
 
 export interface StuckStream {
@@ -63,6 +74,19 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   const lastCompute: Int32Array[] = devices.map(() => new Int32Array(TIMELINE_TAIL));
   const tailNext = new Int32Array(devices.length);
   const worklist: number[] = devices.map((_, index) => index).reverse();
+  // Allreduce groups by their members present here: how many of the group's
+  // allreduces each member has reached, and who waits for the others.
+  const present = new Set(devices.map((device) => device.rank));
+  const reductions = new Map<string, { readonly members: number[]; readonly reached: Map<number, number>; readonly waiters: Set<number> }>();
+  const postedAt = new Int32Array(devices.length).fill(-1);
+  const modelStage = (stage: number) => streams.stages?.[stage]?.modelStage ?? stage;
+  const reductionOf = (instruction: Instruction) => {
+    const members = [...new Set(instruction.group ?? [])].filter((member) => present.has(member)).sort((a, b) => a - b);
+    const key = `${modelStage(instruction.stage)}:${members.join(',')}`;
+    let state = reductions.get(key);
+    if (!state) reductions.set(key, (state = { members, reached: new Map(), waiters: new Set() }));
+    return state;
+  };
 
   while (worklist.length > 0) {
     const index = worklist.pop()!;
@@ -90,6 +114,19 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
           waiter[key] = -1;
           if (waiting !== index) worklist.push(waiting);
         }
+      } else if (op === 'allreduce') {
+        const reduction = reductionOf(instruction);
+        if (postedAt[index] !== position[index]) {
+          postedAt[index] = position[index];
+          reduction.reached.set(rank, (reduction.reached.get(rank) ?? 0) + 1);
+          for (const waiting of reduction.waiters) if (waiting !== index) worklist.push(waiting);
+          reduction.waiters.clear();
+        }
+        const own = reduction.reached.get(rank)!;
+        if (reduction.members.some((member) => (reduction.reached.get(member) ?? 0) < own)) {
+          reduction.waiters.add(index);
+          break;
+        }
       } else if (isCompute(op)) {
         // Remember positions only; the partial timeline is spelled out at the end.
         const tail = lastCompute[index];
@@ -112,6 +149,13 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   devices.forEach((device, index) => {
     if (position[index] >= device.instructions.length) return;
     const instruction = device.instructions[position[index]];
+    if (instruction.op === 'allreduce') {
+      const reduction = reductionOf(instruction);
+      const own = reduction.reached.get(device.rank) ?? 0;
+      const behind = reduction.members.filter((member) => (reduction.reached.get(member) ?? 0) < own);
+      stuck.push({ device: device.rank, step: position[index], instruction, waitsFor: `the allreduce of stage ${instruction.stage}'s gradients with device(s) ${behind.join(', ')}` });
+      return;
+    }
     const kind = instruction.op === 'recv_act' ? 'the activation' : 'the gradient';
     const key = tag(instruction.op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
     const from = sender[key];

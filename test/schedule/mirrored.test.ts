@@ -14,6 +14,9 @@ import type { ComputeSchedule } from '../../compiler/schedule/types.ts';
 import { timeSchedule } from '../../compiler/schedule/unitTiming.ts';
 import { validateSchedule } from '../../compiler/schedule/validate.ts';
 import { costModelFromSpec, UNIT_COST_SPEC } from '../../compiler/cost/costSpec.ts';
+import type { Instruction } from '../../compiler/ir/types.ts';
+import { readFileSync } from 'node:fs';
+import { compileText } from '../runtime/helpers/compileText.ts';
 
 const F = 1;
 const I = 1;
@@ -107,5 +110,27 @@ describe('BitPipe (two V-shaped copies in opposite directions)', () => {
       const chimera = idlePerDevice(build('chimera', p, m));
       expect(Math.max(...bitpipe)).toBeLessThan(Math.min(...chimera));
     }
+  });
+});
+
+describe('the deadlock proof covers the allreduce between the two copies of a stage', () => {
+  const ir = compileText(readFileSync('samples/dualpipe.pipe', 'utf8'));
+
+  it('the compiled program: one allreduce per stage with its two holders, proven deadlock-free', () => {
+    const groups = ir.devices.flatMap((device) => device.instructions.filter((i) => i.op === 'allreduce').map((i) => i.group));
+    expect(groups).toHaveLength(8);
+    for (const group of groups) expect(group).toHaveLength(2);
+    expect(proveDeadlockFree(ir).deadlockFree).toBe(true);
+  });
+
+  it('steps taken in the wrong order on one device (each holder waits for the other) are a deadlock', () => {
+    // device 0 holds stage 0 and stage 7 (copy 1 of stage 3): swap its two allreduce + step pairs
+    const device = ir.devices[0];
+    const tail = device.instructions.slice(-4);
+    expect(tail.map((i) => i.op)).toEqual(['allreduce', 'optimizer_step', 'allreduce', 'optimizer_step']);
+    const swapped: Instruction[] = [...device.instructions.slice(0, -4), ...tail.slice(2), ...tail.slice(0, 2)];
+    const proof = proveDeadlockFree({ devices: ir.devices.map((d) => (d === device ? { ...d, instructions: swapped } : d)) });
+    expect(proof.deadlockFree).toBe(false);
+    expect(proof.stuck.map((stuck) => stuck.waitsFor)).toEqual(expect.arrayContaining([expect.stringContaining('allreduce of stage')]));
   });
 });
