@@ -250,7 +250,8 @@ export function simulate(
         }
       } else if (op === 'allreduce') {
         const group = instruction.group ?? [device.index ?? d];
-        const id = `${instruction.stage}:${group.join(',')}`;
+        // the two copies of a stage meet under the copy-0 stage they share
+        const id = `${copyOf === undefined ? instruction.stage : instruction.stage % (stages / copies)}:${group.join(',')}`;
         let meeting = rendezvous.get(id);
         if (meeting === undefined) {
           meeting = { arrived: new Map(), size: group.length, released: false, start: 0 };
@@ -392,6 +393,7 @@ export function simulate(
 /** Simulates a compiled program: its devices' streams, with the compiler's static memory per device. */
 export function simulateIr(ir: IrProgram, costs: CostModel, options: Omit<SimulateOptions, 'staticMemory'> = {}): SimulationResult {
   return simulate(ir.devices, costs, {
+    ...(ir.copies === undefined ? {} : { copies: ir.copies }),
     ...options,
     staticMemory: ir.devices.map((device) => ({
       weights: device.memory.weights,

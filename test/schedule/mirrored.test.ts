@@ -134,3 +134,15 @@ describe('the deadlock proof covers the allreduce between the two copies of a st
     expect(proof.stuck.map((stuck) => stuck.waitsFor)).toEqual(expect.arrayContaining([expect.stringContaining('allreduce of stage')]));
   });
 });
+
+describe('the simulator meets the two copies of a stage in one allreduce', () => {
+  it('simulates the compiled DualPipe sample to the end, copy 1 marked on its intervals', async () => {
+    const { simulateIr } = await import('../../compiler/simulate/simulate.ts');
+    const { unitCostModel } = await import('../../compiler/cost/types.ts');
+    const ir = compileText(readFileSync('samples/dualpipe.pipe', 'utf8'));
+    const result = simulateIr(ir, unitCostModel(ir.stages.length));
+    expect(result.stuck).toEqual([]);
+    const copies = new Set(result.devices.flatMap((device) => device.timeline.filter((interval) => interval.kind === 'F').map((interval) => interval.copy ?? 0)));
+    expect([...copies].sort()).toEqual([0, 1]);
+  });
+});
