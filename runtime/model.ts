@@ -45,6 +45,15 @@ export function deviceOfStage(ir: IrProgram, stage: number, replica: number): nu
   return replica * ir.ranks + ir.stages[stage].rank;
 }
 
+/**
+ * The stages one forward pass of the whole model runs through, in order:
+ * every stage, or with two model copies copy 0's (copy 1 holds the same
+ * parameters after every step).
+ */
+export function oneCopyStages(ir: IrProgram): IrProgram['stages'] {
+  return ir.stages.filter((stage) => (stage.copy ?? 0) === 0);
+}
+
 export function stagesOnDevice(ir: IrProgram, deviceIndex: number): number[] {
   const device = ir.devices.find((d) => d.index === deviceIndex);
   if (!device) throw new Error(`no device ${deviceIndex} in the IR`);

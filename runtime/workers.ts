@@ -14,7 +14,7 @@ import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
 import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, type FaultLocation } from './messages.ts';
-import { deviceOfStage, stagesOnDevice } from './model.ts';
+import { deviceOfStage, oneCopyStages, stagesOnDevice } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
 import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
@@ -236,7 +236,7 @@ export class WorkerSession implements TrainingSession {
     return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let wire: WireTensor = await toWire(input);
       input.dispose();
-      for (const stage of this.ir.stages) {
+      for (const stage of oneCopyStages(this.ir)) {
         const entry = this.workers.find((w) => w.device === deviceOfStage(this.ir, stage.index, 0));
         if (!entry) throw new Error(`no worker runs stage ${stage.index}`);
         wire = await this.call<WireTensor>(entry, { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);

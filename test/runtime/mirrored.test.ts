@@ -6,7 +6,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
-import { verify } from '../../runtime/index.ts';
+import { openSession, verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
 
 const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stagesPerCopy: number }[] = [
@@ -114,5 +114,28 @@ schedule both_ways(p, m) {
     const result = await verify(ir, { baseDirectory: process.cwd() });
     expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
     expect(result.peakSlots).toEqual(result.predictedSlots);
+  });
+});
+
+describe('after several steps with both copies', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('the copies hold equal parameters, and held-out evaluation runs one copy through', async () => {
+    const ir = compileText(mlpProgram('dualpipe', 'mirror', 4));
+    const session = await openSession(ir, { baseDirectory: process.cwd() });
+    try {
+      for (let step = 0; step < 3; step++) await session.step({ step, applyOptimizer: true, training: true, checkFinite: true });
+      const state = await session.state();
+      // copy 1's stage n + s took the same summed gradient and the same step as stage s
+      for (const stage of ir.stages.filter((s) => s.modelStage !== undefined)) {
+        const copy = state[stage.index];
+        const original = state[stage.modelStage!];
+        expect(Object.keys(copy.parameters)).toEqual(Object.keys(original.parameters));
+        for (const name of Object.keys(original.parameters)) expect(Array.from(copy.parameters[name].values)).toEqual(Array.from(original.parameters[name].values));
+      }
+      const evaluation = await session.evaluate(64);
+      expect(Number.isFinite(evaluation.loss)).toBe(true);
+    } finally {
+      await session.close();
+    }
   });
 });
