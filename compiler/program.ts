@@ -33,6 +33,21 @@ export interface LayerCosts {
   readonly activationBytes: number;
   /** Bytes per example of the layer's output tensor. */
   readonly outputBytes: number;
+  /**
+   * Bytes per example the input-gradient step I leaves for the weight-gradient
+   * step W (freed at W): e.g. a Dense layer's input and its pre-activation
+   * gradient. 0 for layers without weights. Absent: activationBytes (the
+   * conservative model, for extern layers that do not say).
+   */
+  readonly weightGradientBytes?: number;
+  /**
+   * The part of activationBytes that is the layer's input tensor itself (0
+   * when it keeps something else). A stage's stash counts a tensor once
+   * when one layer keeps its output and the next keeps it as its input.
+   */
+  readonly keptInputBytes?: number;
+  /** The part of activationBytes that is the layer's output tensor itself. */
+  readonly keptOutputBytes?: number;
 }
 
 /**
@@ -122,6 +137,10 @@ export interface StageCostSummary {
   readonly outputBytes: number;
   /** Bytes of the stage input per microbatch (what recompute must keep). */
   readonly inputBytes: number;
+  /** Bytes per microbatch kept from I until W (what the weight gradients need); freed at W. */
+  readonly weightGradientBytes: number;
+  /** Whether the stash already holds the stage input (its first layer keeps it). */
+  readonly inputInStash: boolean;
 }
 
 export interface CheckedStage {

@@ -16,8 +16,30 @@ export function stageCosts(layers: readonly CheckedLayer[], microbatchSize: numb
     backwardWeightFlops: sum((layer) => layer.backwardWeightFlops) * microbatchSize,
     parameters,
     weightBytes: parameters * PARAMETER_BYTES,
-    activationBytes: sum((layer) => layer.activationBytes) * microbatchSize,
+    activationBytes: stashBytesPerExample(layers) * microbatchSize,
     outputBytes: (layers.length === 0 ? 0 : layers[layers.length - 1].outputBytes) * microbatchSize,
     inputBytes: (layers.length === 0 ? 0 : bytesPerExample(layers[0].inputShape)) * microbatchSize,
+    weightGradientBytes: sum((layer) => layer.weightGradientBytes ?? layer.activationBytes) * microbatchSize,
+    inputInStash: layers.length > 0 && (layers[0].keptInputBytes ?? 0) > 0,
   };
+}
+
+/**
+ * The stage's forward stash per example: every layer's kept bytes, with a
+ * tensor one layer keeps as its output and the next keeps as its input
+ * counted once (the runtime holds one buffer for both). A layer that keeps
+ * nothing and computes nothing (Flatten: a reshape, which shares its
+ * buffer) passes its input through as its output.
+ */
+function stashBytesPerExample(layers: readonly CheckedLayer[]): number {
+  let total = 0;
+  let previousOutputKept = 0;
+  for (const layer of layers) {
+    total += layer.activationBytes;
+    const keptInput = layer.keptInputBytes ?? 0;
+    if (keptInput > 0 && previousOutputKept > 0) total -= Math.min(keptInput, previousOutputKept);
+    const passesThrough = layer.activationBytes === 0 && layer.forwardFlops === 0 && layer.children.length === 0;
+    previousOutputKept = passesThrough ? previousOutputKept : (layer.keptOutputBytes ?? 0);
+  }
+  return total;
 }

@@ -97,7 +97,9 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     schedule,
     pipeline.stages.map((stage) => ({
       activationBytes: stage.costs.activationBytes,
+      weightGradientBytes: stage.costs.weightGradientBytes,
       inputBytes: stage.costs.inputBytes,
+      inputInStash: stage.costs.inputInStash,
       recompute: stage.recompute,
       offload: stage.offload,
     })),
