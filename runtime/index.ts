@@ -96,6 +96,10 @@ export interface RunResult {
   readonly final?: Evaluation;
   readonly peakSlots: readonly number[];
   readonly predictedSlots: readonly number[];
+  /** Per device, the most bytes its activation stash held (StepReport.peakActivationBytes), over all steps. */
+  readonly peakActivationBytes: readonly number[];
+  /** Per device, the compiler's prediction of that peak (IrDevice.memory.activations). */
+  readonly predictedActivationBytes: readonly number[];
   readonly examplesPerSecond: number;
   readonly seconds: number;
   readonly trace?: ReturnType<typeof traceDocument>;
@@ -204,6 +208,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
     const records: StepRecord[] = [];
     const evaluations: { step: number; evaluation: Evaluation }[] = [];
     let peakSlots = ir.devices.map(() => 0);
+    let peakActivationBytes = ir.devices.map(() => 0);
     let events: TraceEvent[] = [];
     let bubble: number | undefined;
     const started = performance.now();
@@ -222,6 +227,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
       records.push(record);
       lossHistory.push(summary.loss);
       peakSlots = peakSlots.map((peak, i) => Math.max(peak, summary.reports.find((r) => r.device === ir.devices[i].index)?.peakSlots ?? 0));
+      peakActivationBytes = peakActivationBytes.map((peak, i) => Math.max(peak, summary.reports.find((r) => r.device === ir.devices[i].index)?.peakActivationBytes ?? 0));
       if (options.trace) {
         const stepEvents = summary.reports.flatMap((r) => r.events);
         bubble = measuredBubble(stepEvents, ir.devices.length);
@@ -246,6 +252,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
     return {
       startStep, steps: records, lossHistory, evaluations, final,
       peakSlots, predictedSlots: ir.devices.map((d) => d.slots),
+      peakActivationBytes, predictedActivationBytes: ir.devices.map((d) => d.memory.activations),
       examplesPerSecond: computeSeconds > 0 ? trainedExamples / computeSeconds : 0,
       seconds,
       trace: options.trace ? traceDocument(ir, events) : undefined,
@@ -271,6 +278,9 @@ export interface VerifyResult {
   readonly referenceLoss: number;
   readonly peakSlots: readonly number[];
   readonly predictedSlots: readonly number[];
+  /** Per device, the most bytes its activation stash held during the step, and the compiler's prediction. */
+  readonly peakActivationBytes: readonly number[];
+  readonly predictedActivationBytes: readonly number[];
   /** The pipeline's gradients of step 0, in parameter order (what `pipec verify --dump-grads` writes). */
   readonly gradients: readonly ExportedTensor[];
 }
@@ -307,6 +317,8 @@ export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promis
       referenceLoss,
       peakSlots: ir.devices.map((d) => summary.reports.find((r) => r.device === d.index)?.peakSlots ?? 0),
       predictedSlots: ir.devices.map((d) => d.slots),
+      peakActivationBytes: ir.devices.map((d) => summary.reports.find((r) => r.device === d.index)?.peakActivationBytes ?? 0),
+      predictedActivationBytes: ir.devices.map((d) => d.memory.activations),
       gradients: reference.model.parameters.specs.map((spec) => ({ name: spec.name, shape: spec.shape, data: pipeline[spec.name] })),
     };
   } finally {
