@@ -130,7 +130,7 @@ export const diagnosticMessages = {
   unknownScheduleArgument: { code: 'PIPE4011', severity: 'error', template: "schedule '{schedule}' has no parameter '{name}'", summary: 'The use site passes an argument the schedule does not declare.' },
   placementMismatch: { code: 'PIPE4012', severity: 'error', template: "schedule '{schedule}' requires placement {required}, but the stages are placed {actual}", summary: 'A `requires placement` rule does not hold for the pipeline.' },
   unknownRequirement: { code: 'PIPE4013', severity: 'error', template: "unknown requirement '{what}' (known: placement {placements}, split backward, or a condition such as v == 2)", summary: '`requires` names something the compiler does not know.' },
-  unknownResource: { code: 'PIPE4014', severity: 'error', template: "unknown limit '{name}' (known: activations)", summary: '`limit` names a resource other than activations.' },
+  unknownResource: { code: 'PIPE4014', severity: 'error', template: "unknown limit '{name}' (known: activations, stash)", summary: '`limit` names a resource other than activations and stash.' },
   limitTooTight: { code: 'PIPE4015', severity: 'error', template: 'the list scheduler is stuck: {detail}', summary: 'The rules (usually the activation limit) leave no action that can run.' },
   unknownBuiltinSchedule: { code: 'PIPE4016', severity: 'error', template: "unknown schedule '{name}' (built-in: {known})", summary: 'A built-in schedule name that the standard library does not define.' },
   emptyBody: { code: 'PIPE4017', severity: 'error', template: "schedule '{schedule}' has neither `on device` blocks nor rules", summary: 'A schedule declaration with an empty body.' },
