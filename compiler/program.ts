@@ -22,6 +22,15 @@ export interface TensorShape {
 export type ArgumentValue = number | string | boolean;
 
 /** What one layer costs, per example (one row of the batch). */
+/**
+ * `precision fp32` (the default): everything in 4-byte floats. `bf16` and
+ * `fp16`: mixed precision as Megatron-LM and ZeRO count it — 2-byte
+ * parameters and gradients, an fp32 master copy and fp32 optimizer state
+ * (Adam: 2 + 2 + 4 + 4 + 4 = 16 bytes a parameter), float activations in 2
+ * bytes.
+ */
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+
 export interface LayerCosts {
   /** Trainable parameter count. */
   readonly parameters: number;
@@ -200,6 +209,8 @@ export interface CheckedPipeline {
   readonly stages: readonly CheckedStage[];
   readonly schedule: CheckedScheduleUse;
   readonly optimizer: CheckedOptimizer;
+  /** Number formats of parameters, gradients, optimizer state and activations (the `precision` setting; default fp32). */
+  readonly precision: Precision;
   readonly data?: CheckedData;
   readonly seed: number;
   readonly steps?: number;

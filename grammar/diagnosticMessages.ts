@@ -73,6 +73,7 @@ export const diagnosticMessages = {
   unknownDevice: { code: 'PIPE2030', severity: 'error', template: "unknown device '{name}' in cluster '{cluster}'", summary: 'A link or a stage names a device that the cluster does not declare.' },
   unknownSetting: { code: 'PIPE2031', severity: 'error', template: "unknown pipeline setting '{name}'", summary: 'A pipeline has a setting other than the known ones.' },
   duplicateSetting: { code: 'PIPE2032', severity: 'error', template: "the pipeline setting '{name}' is given more than once", summary: 'A pipeline setting appears twice.' },
+  unknownPrecision: { code: 'PIPE2380', severity: 'error', template: "unknown precision '{name}' (known: fp32, bf16, fp16)", summary: 'The `precision` setting names something other than fp32, bf16 or fp16.' },
   settingType: { code: 'PIPE2033', severity: 'error', template: "the pipeline setting '{name}' must be {expected}", summary: 'A pipeline setting has a value of the wrong kind.' },
   unknownOptimizer: { code: 'PIPE2034', severity: 'error', template: "unknown optimizer '{name}'", summary: 'The optimizer is not sgd, momentum or adam.' },
   unknownData: { code: 'PIPE2035', severity: 'error', template: "unknown data source '{name}'", summary: 'The data source is not mnist, synthetic or chars.' },
@@ -178,6 +179,7 @@ export const diagnosticMessages = {
   nothingFits: { code: 'PIPE5110', severity: 'error', template: 'none of the {tried} configurations tried checks and fits in memory; most often: {reason}', summary: '`pipec tune` found no configuration that fits the cluster.' },
 
   // PIPE6xxx — runtime: carried by RuntimeFault (runtime/messages.ts); the detail says what happened
+  precisionNotTrainable: { code: 'PIPE6380', severity: 'error', template: '{detail}', summary: 'The runtime trains in fp32 only; a program declaring bf16 or fp16 precision can be checked, simulated and tuned, not trained.' },
   workerFailed: { code: 'PIPE6001', severity: 'error', template: '{detail}', summary: 'A device worker threw.' },
   workerExited: { code: 'PIPE6002', severity: 'error', template: '{detail}', summary: 'A device worker exited unexpectedly.' },
   workerHung: { code: 'PIPE6003', severity: 'error', template: '{detail}', summary: 'A device made no progress within the timeout.' },

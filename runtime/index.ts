@@ -176,6 +176,7 @@ function makeDataset(ir: IrProgram, options: SessionOptions): Dataset {
 }
 
 export async function openSession(ir: IrProgram, options: SessionOptions = {}): Promise<TrainingSession> {
+  refuseLowPrecision(ir);
   const backend = options.backend ?? 'cpu';
   const baseDirectory = baseDirectoryOf(options);
   assertExternsInside(ir, baseDirectory, options.externFolders ?? ['.']);
@@ -187,6 +188,18 @@ export async function openSession(ir: IrProgram, options: SessionOptions = {}): 
   }
   await useBackend(backend);
   return new InProcessSession(ir, { baseDirectory, externs: await loadExterns(ir, baseDirectory), dataset });
+}
+
+/**
+ * TensorFlow.js trains in fp32 here. Training a program that declares bf16
+ * or fp16 in fp32 would silently measure memory (and speed) that its
+ * predictions do not describe, so the runtime refuses it; check, simulate
+ * and tune count in the declared precision.
+ */
+function refuseLowPrecision(ir: IrProgram): void {
+  if (ir.precision === undefined) return;
+  throw new RuntimeFault(diagnosticMessages.precisionNotTrainable,
+    `the program declares precision ${ir.precision}, but the runtime trains in fp32 only; pipec check, simulate and tune count its memory in ${ir.precision} mixed precision. To train it here, write precision fp32 (or leave the setting out)`);
 }
 
 /** Trains for `steps` optimizer steps (continuing from a checkpoint when asked). */

@@ -24,6 +24,7 @@ import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
 import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { bytesPerParameter } from '../check/settings.ts';
 
 export interface CompileOptions {
   /**
@@ -111,10 +112,14 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       const rank = device.rank;
       const index = replica * p + rank;
       const held = pipeline.stages.filter((stage) => stage.device === rank);
-      const weights = held.reduce((sum, stage) => sum + stage.costs.weightBytes, 0);
-      const optimizerState = weights * pipeline.optimizer.stateFactor;
+      // Bytes per parameter in the declared precision (mixed: 2-byte weights and gradients, fp32 master and state).
+      const perParameter = bytesPerParameter(pipeline.precision, pipeline.optimizer.stateFactor);
+      const parameters = held.reduce((sum, stage) => sum + stage.costs.parameters, 0);
+      const weights = parameters * perParameter.parameter;
+      const gradients = parameters * perParameter.gradient;
+      const optimizerState = parameters * perParameter.optimizerState;
       const activations = activationPeak[rank];
-      const peak = weights * 2 + optimizerState + activations;
+      const peak = weights + gradients + optimizerState + activations;
       const clusterDevice = cluster.devices[index];
       const capacity = clusterDevice?.memoryBytes ?? 0;
       if (clusterDevice && capacity > 0 && peak > capacity) {
@@ -124,7 +129,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
             name: clusterDevice.name,
             needed: formatBytes(peak),
             capacity: formatBytes(capacity),
-            breakdown: `weights ${formatBytes(weights)} + gradients ${formatBytes(weights)} + optimizer state ${formatBytes(optimizerState)} + activations ${formatBytes(activations)} (peak of ${device.slots} live microbatch activations)`,
+            breakdown: `weights ${formatBytes(weights)} + gradients ${formatBytes(gradients)} + optimizer state ${formatBytes(optimizerState)} + activations ${formatBytes(activations)} (peak of ${device.slots} live microbatch activations)`,
           }, {
             hint: 'use more microbatches of smaller size, a schedule with fewer activations in flight (1f1b, v_half, v_min), recompute or offload',
             related: [{ span: clusterDevice.span, message: `${clusterDevice.name} has ${formatBytes(capacity)}` }],
@@ -137,7 +142,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
         replica,
         rank,
         slots: device.slots,
-        memory: { weights, gradients: weights, optimizerState, activations, peak, capacity },
+        memory: { weights, gradients, optimizerState, activations, peak, capacity },
         instructions: withAllreduce(device.instructions, pipeline.replicas, p, rank, pipeline.stages.map((stage) => stage.costs.weightBytes), use.span),
       });
     }
@@ -157,6 +162,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     batch: pipeline.batch,
     seed: pipeline.seed,
     optimizer: { name: pipeline.optimizer.name, args: pipeline.optimizer.args },
+    ...(pipeline.precision === 'fp32' ? {} : { precision: pipeline.precision }),
     ...(pipeline.data ? { data: { name: pipeline.data.name, args: pipeline.data.args } } : {}),
     model: {
       name: model.name,
@@ -272,7 +278,8 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
   }
   return Array.from({ length: shape.devices }, (_, rank) => {
     const held = pipeline.stages.filter((stage) => stage.device === rank);
-    const fixed = held.reduce((sum, stage) => sum + stage.costs.weightBytes * (2 + pipeline.optimizer.stateFactor), 0);
+    const perParameter = bytesPerParameter(pipeline.precision, pipeline.optimizer.stateFactor);
+    const fixed = held.reduce((sum, stage) => sum + stage.costs.parameters * (perParameter.parameter + perParameter.gradient + perParameter.optimizerState), 0);
     const bytesPerUnit = held.length === 0 ? 1 : held.reduce((sum, stage) => sum + stage.costs.activationBytes, 0) / Math.max(1e-30, held.reduce((sum, stage) => sum + units[stage.index], 0));
     return Math.max(0, (memory - fixed) / Math.max(bytesPerUnit, 1e-30));
   });
