@@ -9,7 +9,7 @@ import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
-import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
+import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
@@ -19,7 +19,7 @@ import { describeCommsDeadlock, describeDeadlock, proveCommsOrderDeadlockFree, p
 import type { CommsProblem } from '../schedule/commsExecution.ts';
 import type { CommsOrder } from './commsOrder.ts';
 import { evaluateSchedule } from '../schedule/evaluate.ts';
-import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
+import { peakActivationBytes, peakActivations, type StageMemoryOptions } from '../schedule/memory.ts';
 import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
 import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
@@ -94,17 +94,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     inputBytes: stage.costs.inputBytes,
   }));
   const lowered = lowerToInstructionStreams(schedule, stageInfo);
-  const activationPeak = peakActivationBytes(
-    schedule,
-    pipeline.stages.map((stage) => ({
-      activationBytes: stage.costs.activationBytes,
-      weightGradientBytes: stage.costs.weightGradientBytes,
-      inputBytes: stage.costs.inputBytes,
-      inputInStash: stage.costs.inputInStash,
-      recompute: stage.recompute,
-      offload: stage.offload,
-    })),
-  );
+  const activationPeak = peakActivationBytes(schedule, pipeline.stages.map(stageMemoryOptions));
   const p = pipeline.devicesPerReplica;
   const devices: IrDevice[] = [];
   for (let replica = 0; replica < pipeline.replicas; replica++) {
@@ -183,6 +173,18 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     devices,
   };
   return { ir, diagnostics };
+}
+
+/** A stage's sizes for the split-backward memory model (compiler/schedule/memory.ts; its per-stage record: stageActivationRecord). */
+export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
+  return {
+    activationBytes: stage.costs.activationBytes,
+    weightGradientBytes: stage.costs.weightGradientBytes,
+    inputBytes: stage.costs.inputBytes,
+    inputInStash: stage.costs.inputInStash,
+    recompute: stage.recompute,
+    offload: stage.offload,
+  };
 }
 
 /**

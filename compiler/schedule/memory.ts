@@ -26,7 +26,11 @@ export interface StageActivationRecord {
   readonly full: number;
   /** Bytes I leaves for W (freed at W): W's inputs, e.g. a Dense layer's input and output gradient. */
   readonly weightGradientPart: number;
-  /** Bytes of the full stash that only I needs: freed at I rather than at W. */
+  /**
+   * Bytes by which I shrinks what the pair holds: full − weightGradientPart,
+   * at least 0. (W's part may reuse stash tensors, a Dense layer's input,
+   * and add new ones, its pre-activation gradient; this is the net change.)
+   */
   readonly inputGradientOnlyPart: number;
 }
 
