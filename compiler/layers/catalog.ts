@@ -350,7 +350,7 @@ const layerNorm = defineLayer({
     forwardFlops: '8·elements',
     backwardInputFlops: '10·elements',
     backwardWeightFlops: '4·elements',
-    activationBytes: 'input bytes + 8·rows (the per-row mean and reciprocal deviation, f32)',
+    activationBytes: 'input bytes + 4·rows (the normalised input and the per-row reciprocal deviation, f32)',
     weightGradientBytes: '2·input bytes (dγ and dβ need the normalised input and the output gradient)',
     where: 'elements = elements of one example; rows = elements ÷ features',
   },
@@ -369,8 +369,8 @@ const layerNorm = defineLayer({
       forwardFlops: 8 * elements,
       backwardInputFlops: 10 * elements,
       backwardWeightFlops: 4 * elements,
-      // Input plus the per-row mean and reciprocal deviation.
-      activationBytes: bytesPerExample(input) + 2 * rows * 4,
+      // The normalised input (what both gradients read) and the per-row reciprocal deviation.
+      activationBytes: bytesPerExample(input) + rows * 4,
       outputBytes: bytesPerExample(output),
       weightGradientBytes: bytesPerExample(input) + bytesPerExample(output),
     };
@@ -597,6 +597,7 @@ const conv2d = defineLayer({
       outputBytes: bytesPerExample(output),
       weightGradientBytes: bytesPerExample(input) + bytesPerExample(output),
       keptInputBytes: bytesPerExample(input),
+      keptOutputBytes: args.activation === 'relu' || args.activation === 'tanh' ? bytesPerExample(output) : 0,
     };
   },
 });
@@ -614,7 +615,7 @@ const maxPool = defineLayer({
     forwardFlops: 'outputs·size²',
     backwardInputFlops: 'outputs',
     backwardWeightFlops: '0',
-    activationBytes: 'input bytes (to find each window\'s maximum again)',
+    activationBytes: 'input bytes + output bytes (to find each window\'s maximum again)',
     where: 'outputs = elements of one example of the output',
   },
   example: { input: { dtype: 'f32', dims: ['batch', 26, 26, 8] }, args: { size: 2 } },
@@ -636,10 +637,12 @@ const maxPool = defineLayer({
       forwardFlops: outputs * args.size * args.size,
       backwardInputFlops: outputs,
       backwardWeightFlops: 0,
-      activationBytes: bytesPerExample(input), // to find each window's maximum again
+      // The input and the maxima, to find each window's maximum again.
+      activationBytes: bytesPerExample(input) + bytesPerExample(output),
       outputBytes: bytesPerExample(output),
       weightGradientBytes: 0,
       keptInputBytes: bytesPerExample(input),
+      keptOutputBytes: bytesPerExample(output),
     };
   },
 });
