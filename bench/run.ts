@@ -44,6 +44,8 @@ const results: Json = tableOnly ? JSON.parse(readFileSync(path.join(root, 'bench
   simulate: runBenchmark('simulate.ts', []),
   autoschedule: runBenchmark('autoschedule.ts', ['--json']),
   comms: runBenchmark('comms.ts', []),
+  // Activation memory and bubble of the memory-controlled schedules vs their papers; measured stash bytes vs predicted.
+  memory: runBenchmark('memory.ts', []),
   // One process per runtime benchmark: the overhead benchmark's main-thread engine and heap
   // otherwise stay loaded while the scaling and bubble benchmarks run.
   runtime: {
@@ -122,6 +124,28 @@ rows.push([
   `slowest p=8 m=24: ${slowestP8m24} ms (target < 2 s)`,
   'same evaluator, same run',
 ]);
+
+const memory: Json | undefined = results.memory;
+if (memory) {
+  const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+  for (const row of memory.unit as Json[]) {
+    rows.push([
+      `activation memory and bubble, ${row.schedule}, p=${row.p} m=${row.m}, unit costs (full stashes F→I, in microbatches of a device's layers)`,
+      `peak ${Number(row.memory.toFixed(2))} microbatches (${(row.memory / row.p).toFixed(2)} of 1F1B's p), bubble ${percent(row.bubble)}`,
+      `paper: ${row.paper.memory} microbatches (${(row.paper.memory / row.p).toFixed(2)}), bubble ${row.paper.bubbleWords} = ${percent(row.paper.bubble)}`,
+      'bench/memory.ts; Qi et al. 2023 (ZB), 2024 (V-shapes)',
+    ]);
+  }
+  for (const row of memory.real as Json[]) {
+    const largest = (list: number[]) => Math.max(...list);
+    rows.push([
+      `measured stash bytes of a real run, ${row.schedule} (Dense MLP, p=4 m=8, one verify step on cpu)`,
+      `measured ${largest(row.measured)} B on the largest device (per device ${row.measured.join(' ')})`,
+      `predicted ${largest(row.predicted)} B, simulated ${largest(row.simulated)} B: ${row.equal ? 'equal on every device' : 'DIFFERENT'}`,
+      `gradients match single-device training to ${row.maxRelativeError.toExponential(1)}`,
+    ]);
+  }
+}
 
 const fourWorkers: Json | undefined = results.runtimeFourWorkers;
 const runtimeEntries: Json[] = [

@@ -66,7 +66,7 @@ export { irJsonSchema, validateIr } from './ir/schema.ts';
 export { exportTorchCsv, formatCommsCsv, importTorchCsv, scheduleCells, torchExportRefusal, TWO_COPIES_CSV_REASON } from './torch/csv.ts';
 export { torchProcesses, torchProgramFiles, type ExternParameterShapes, type TorchProgramOptions } from './torch/program.ts';
 export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './torch/safetensors.ts';
-export { peakLiveActivations } from './schedule/memory.ts';
+export { peakActivationBytes, peakLiveActivations, stageActivationRecord, type StageActivationRecord, type StageMemoryOptions } from './schedule/memory.ts';
 export { timeSchedule } from './schedule/unitTiming.ts';
 
 // Costs, simulation, pictures, search.

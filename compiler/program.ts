@@ -22,6 +22,15 @@ export interface TensorShape {
 export type ArgumentValue = number | string | boolean;
 
 /** What one layer costs, per example (one row of the batch). */
+/**
+ * `precision fp32` (the default): everything in 4-byte floats. `bf16` and
+ * `fp16`: mixed precision as Megatron-LM and ZeRO count it — 2-byte
+ * parameters and gradients, an fp32 master copy and fp32 optimizer state
+ * (Adam: 2 + 2 + 4 + 4 + 4 = 16 bytes a parameter), float activations in 2
+ * bytes.
+ */
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+
 export interface LayerCosts {
   /** Trainable parameter count. */
   readonly parameters: number;
@@ -33,6 +42,21 @@ export interface LayerCosts {
   readonly activationBytes: number;
   /** Bytes per example of the layer's output tensor. */
   readonly outputBytes: number;
+  /**
+   * Bytes per example the input-gradient step I leaves for the weight-gradient
+   * step W (freed at W): e.g. a Dense layer's input and its pre-activation
+   * gradient. 0 for layers without weights. Absent: activationBytes (the
+   * conservative model, for extern layers that do not say).
+   */
+  readonly weightGradientBytes?: number;
+  /**
+   * The part of activationBytes that is the layer's input tensor itself (0
+   * when it keeps something else). A stage's stash counts a tensor once
+   * when one layer keeps its output and the next keeps it as its input.
+   */
+  readonly keptInputBytes?: number;
+  /** The part of activationBytes that is the layer's output tensor itself. */
+  readonly keptOutputBytes?: number;
 }
 
 /**
@@ -122,6 +146,10 @@ export interface StageCostSummary {
   readonly outputBytes: number;
   /** Bytes of the stage input per microbatch (what recompute must keep). */
   readonly inputBytes: number;
+  /** Bytes per microbatch kept from I until W (what the weight gradients need); freed at W. */
+  readonly weightGradientBytes: number;
+  /** Whether the stash already holds the stage input (its first layer keeps it). */
+  readonly inputInStash: boolean;
 }
 
 export interface CheckedStage {
@@ -184,6 +212,8 @@ export interface CheckedPipeline {
   readonly stages: readonly CheckedStage[];
   readonly schedule: CheckedScheduleUse;
   readonly optimizer: CheckedOptimizer;
+  /** Number formats of parameters, gradients, optimizer state and activations (the `precision` setting; default fp32). */
+  readonly precision: Precision;
   readonly data?: CheckedData;
   readonly seed: number;
   readonly steps?: number;

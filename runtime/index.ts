@@ -96,6 +96,10 @@ export interface RunResult {
   readonly final?: Evaluation;
   readonly peakSlots: readonly number[];
   readonly predictedSlots: readonly number[];
+  /** Per device, the most bytes its activation stash held (StepReport.peakActivationBytes), over all steps. */
+  readonly peakActivationBytes: readonly number[];
+  /** Per device, the compiler's prediction of that peak (IrDevice.memory.activations). */
+  readonly predictedActivationBytes: readonly number[];
   readonly examplesPerSecond: number;
   readonly seconds: number;
   readonly trace?: ReturnType<typeof traceDocument>;
@@ -172,6 +176,7 @@ function makeDataset(ir: IrProgram, options: SessionOptions): Dataset {
 }
 
 export async function openSession(ir: IrProgram, options: SessionOptions = {}): Promise<TrainingSession> {
+  refuseLowPrecision(ir);
   const backend = options.backend ?? 'cpu';
   const baseDirectory = baseDirectoryOf(options);
   assertExternsInside(ir, baseDirectory, options.externFolders ?? ['.']);
@@ -183,6 +188,18 @@ export async function openSession(ir: IrProgram, options: SessionOptions = {}): 
   }
   await useBackend(backend);
   return new InProcessSession(ir, { baseDirectory, externs: await loadExterns(ir, baseDirectory), dataset });
+}
+
+/**
+ * TensorFlow.js trains in fp32 here. Training a program that declares bf16
+ * or fp16 in fp32 would silently measure memory (and speed) that its
+ * predictions do not describe, so the runtime refuses it; check, simulate
+ * and tune count in the declared precision.
+ */
+function refuseLowPrecision(ir: IrProgram): void {
+  if (ir.precision === undefined) return;
+  throw new RuntimeFault(diagnosticMessages.precisionNotTrainable,
+    `the program declares precision ${ir.precision}, but the runtime trains in fp32 only; pipec check, simulate and tune count its memory in ${ir.precision} mixed precision. To train it here, write precision fp32 (or leave the setting out)`);
 }
 
 /** Trains for `steps` optimizer steps (continuing from a checkpoint when asked). */
@@ -204,6 +221,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
     const records: StepRecord[] = [];
     const evaluations: { step: number; evaluation: Evaluation }[] = [];
     let peakSlots = ir.devices.map(() => 0);
+    let peakActivationBytes = ir.devices.map(() => 0);
     let events: TraceEvent[] = [];
     let bubble: number | undefined;
     const started = performance.now();
@@ -222,6 +240,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
       records.push(record);
       lossHistory.push(summary.loss);
       peakSlots = peakSlots.map((peak, i) => Math.max(peak, summary.reports.find((r) => r.device === ir.devices[i].index)?.peakSlots ?? 0));
+      peakActivationBytes = peakActivationBytes.map((peak, i) => Math.max(peak, summary.reports.find((r) => r.device === ir.devices[i].index)?.peakActivationBytes ?? 0));
       if (options.trace) {
         const stepEvents = summary.reports.flatMap((r) => r.events);
         bubble = measuredBubble(stepEvents, ir.devices.length);
@@ -246,6 +265,7 @@ export async function run(ir: IrProgram, options: RunOptions = {}): Promise<RunR
     return {
       startStep, steps: records, lossHistory, evaluations, final,
       peakSlots, predictedSlots: ir.devices.map((d) => d.slots),
+      peakActivationBytes, predictedActivationBytes: ir.devices.map((d) => d.memory.activations),
       examplesPerSecond: computeSeconds > 0 ? trainedExamples / computeSeconds : 0,
       seconds,
       trace: options.trace ? traceDocument(ir, events) : undefined,
@@ -271,6 +291,9 @@ export interface VerifyResult {
   readonly referenceLoss: number;
   readonly peakSlots: readonly number[];
   readonly predictedSlots: readonly number[];
+  /** Per device, the most bytes its activation stash held during the step, and the compiler's prediction. */
+  readonly peakActivationBytes: readonly number[];
+  readonly predictedActivationBytes: readonly number[];
   /** The pipeline's gradients of step 0, in parameter order (what `pipec verify --dump-grads` writes). */
   readonly gradients: readonly ExportedTensor[];
 }
@@ -307,6 +330,8 @@ export async function verify(ir: IrProgram, options: VerifyOptions = {}): Promis
       referenceLoss,
       peakSlots: ir.devices.map((d) => summary.reports.find((r) => r.device === d.index)?.peakSlots ?? 0),
       predictedSlots: ir.devices.map((d) => d.slots),
+      peakActivationBytes: ir.devices.map((d) => summary.reports.find((r) => r.device === d.index)?.peakActivationBytes ?? 0),
+      predictedActivationBytes: ir.devices.map((d) => d.memory.activations),
       gradients: reference.model.parameters.specs.map((spec) => ({ name: spec.name, shape: spec.shape, data: pipeline[spec.name] })),
     };
   } finally {

@@ -66,6 +66,15 @@ export interface StepReport {
   readonly correct: number;
   readonly counted: number;
   readonly peakSlots: number;
+  /**
+   * Most bytes of activations this device's stash held at once: the tensors
+   * its slots keep for a backward step (the stage input a recompute stage
+   * keeps, the forward's saved state, what I leaves for W), each buffer
+   * counted once, after every instruction and while a recompute stage's
+   * forward still holds its saved state. The compiler predicts it
+   * (IrDevice.memory.activations; compiler/schedule/memory.ts).
+   */
+  readonly peakActivationBytes: number;
   readonly instructions: number;
   readonly events: readonly TraceEvent[];
 }
@@ -105,6 +114,8 @@ export class DeviceInterpreter {
   private readonly lossName: LossName;
   private readonly perStageOptimizer: boolean;
   private slots: (SlotContent | null)[];
+  /** This step's peak of noteStash. */
+  private peakStashBytes = 0;
   /** Instruction being executed, for error reports from outside (hangs). */
   current: FaultLocation;
   /** Tag of the message the current send / receive moves (trace events). */
@@ -267,6 +278,7 @@ export class DeviceInterpreter {
     let counted = 0;
     let occupied = 0;
     let peakSlots = 0;
+    this.peakStashBytes = 0;
     const instructions = this.device.instructions;
     for (let index = 0; index < instructions.length; index++) {
       const ins = instructions[index];
@@ -293,6 +305,7 @@ export class DeviceInterpreter {
       }
       occupied = this.slots.reduce((n, slot) => n + (slot ? 1 : 0), 0);
       peakSlots = Math.max(peakSlots, occupied);
+      this.noteStash();
       if (options.traceOrigin !== undefined) {
         const ended = now();
         const letter = OP_LETTER[ins.op];
@@ -323,7 +336,29 @@ export class DeviceInterpreter {
       // Slots still holding data at the end of a step mean the stream never freed them: a lowering bug worth surfacing.
       throw new RuntimeFault(diagnosticMessages.slotMisuse, `${leftovers} slot(s) still occupied at the end of the step`, { device: this.device.index, deviceName: this.device.name });
     }
-    return { device: this.device.index, loss, correct, counted, peakSlots, instructions: instructions.length, events };
+    return { device: this.device.index, loss, correct, counted, peakSlots, peakActivationBytes: this.peakStashBytes, instructions: instructions.length, events };
+  }
+
+  /** Records the stash's bytes now (plus `transient`, state about to be dropped) toward this step's peak. */
+  private noteStash(transient?: LayerState): void {
+    const seen = new Set<unknown>();
+    let bytes = 0;
+    const count = (state: LayerState) => {
+      for (const tensor of collectTensors(state)) {
+        // Clones and reshapes share one buffer (dataId): the memory is held once.
+        if (tensor.isDisposed || seen.has(tensor.dataId)) continue;
+        seen.add(tensor.dataId);
+        bytes += tensor.size * bytesPerElement(tensor.dtype);
+      }
+    };
+    for (const slot of this.slots) {
+      if (!slot) continue;
+      count(slot.input);
+      count(slot.saved);
+      count(slot.pending);
+    }
+    if (transient !== undefined) count(transient);
+    if (bytes > this.peakStashBytes) this.peakStashBytes = bytes;
   }
 
   private clearSlots(): void {
@@ -393,10 +428,15 @@ export class DeviceInterpreter {
         slot.output?.dispose();
         slot.output = result.output;
         if (stage.recompute) {
+          // The full stash existed until here: part of the peak the compiler predicts.
+          this.noteStash(result.saved);
           disposeState(result.saved);
           slot.needsRecompute = true;
         } else {
           slot.saved = result.saved;
+          // The saved state holds its own handles on what it needs of the input; the slot's copy would only pin the buffer.
+          slot.input.dispose();
+          slot.input = undefined;
         }
         await this.checkFinite(result.output, `the output of stage ${ins.stage}`, location, options);
         return 0;
@@ -438,6 +478,9 @@ export class DeviceInterpreter {
         const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, !this.firstOfCopy(ins.stage)));
         disposeState(slot.saved);
         slot.saved = undefined;
+        // A recompute stage kept its input for this backward; nothing reads it after.
+        slot.input?.dispose();
+        slot.input = undefined;
         slot.outputGradient.dispose();
         slot.outputGradient = undefined;
         slot.inputGradient = this.firstOfCopy(ins.stage) ? (result.inputGradient?.dispose(), null) : result.inputGradient;
@@ -597,6 +640,10 @@ async function allFinite(tensor: Tensor): Promise<boolean> {
   const ok = (await finite.data())[0];
   finite.dispose();
   return ok === 1;
+}
+
+function bytesPerElement(dtype: tf.DataType): number {
+  return dtype === 'bool' ? 1 : dtype === 'complex64' ? 8 : 4;
 }
 
 async function toHost(state: LayerState): Promise<unknown> {

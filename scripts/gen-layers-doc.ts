@@ -75,6 +75,7 @@ function costTable(rule: CostRule): string[] {
     `| Backward-input FLOPs | ${cell(rule.backwardInputFlops)} |`,
     `| Backward-weight FLOPs | ${cell(rule.backwardWeightFlops)} |`,
     `| Activation bytes | ${cell(rule.activationBytes)} |`,
+    `| Kept from I until W | ${cell(rule.weightGradientBytes ?? '0 (no weights: everything is freed at I)')} |`,
     '',
     ...(rule.where === undefined ? [] : [`where ${rule.where}.`, '']),
   ];
@@ -91,7 +92,8 @@ function workedExample(definition: LayerDefinition): string[] {
       + (Object.keys(args).length > Object.keys(definition.example.args).length ? ` (with every argument: ${code(writtenCall(definition, args))})` : '') + '.',
     `Per example it has ${count(costs.parameters)} parameters, ${count(costs.forwardFlops)} forward FLOPs,`
       + ` ${count(costs.backwardInputFlops)} backward-input and ${count(costs.backwardWeightFlops)} backward-weight FLOPs,`
-      + ` and keeps ${count(costs.activationBytes)} activation bytes (output ${count(costs.outputBytes)} bytes).`,
+      + ` and keeps ${count(costs.activationBytes)} activation bytes (output ${count(costs.outputBytes)} bytes)`
+      + `; a split backward keeps ${count(costs.weightGradientBytes ?? costs.activationBytes)} bytes from I until W.`,
     '',
   ];
 }

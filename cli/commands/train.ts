@@ -138,7 +138,8 @@ export async function runTrain(file: string, options: TrainCommandOptions): Prom
         startStep: result.startStep, steps: totalSteps, finalLoss: last?.loss ?? null, losses: result.lossHistory,
         examplesPerSecond: result.examplesPerSecond, seconds: result.seconds,
         test: result.final ?? null, evaluations: result.evaluations,
-        peakSlots: result.peakSlots, predictedSlots: result.predictedSlots, measuredBubble: result.measuredBubble ?? null,
+        peakSlots: result.peakSlots, predictedSlots: result.predictedSlots,
+        peakActivationBytes: result.peakActivationBytes, predictedActivationBytes: result.predictedActivationBytes, measuredBubble: result.measuredBubble ?? null,
         checkpoint: result.checkpoint ?? null, trace: options.trace ?? null,
       })}\n`);
     } else {

@@ -65,6 +65,7 @@ export async function runVerify(file: string, options: VerifyCommandOptions): Pr
       process.stdout.write(`  loss: pipeline ${result.pipelineLoss.toPrecision(8)}, single device ${result.referenceLoss.toPrecision(8)}\n`);
       process.stdout.write(`  largest relative gradient difference: ${result.maxRelativeError.toExponential(2)} (${result.worstParameter}), tolerance ${tolerance.toExponential(0)}\n`);
       process.stdout.write(`  peak live activation slots per device: ${result.peakSlots.join(' ')} (compiler predicted ${result.predictedSlots.join(' ')})\n`);
+      process.stdout.write(`  peak activation bytes per device: ${result.peakActivationBytes.join(' ')} (compiler predicted ${result.predictedActivationBytes.join(' ')})\n`);
       process.stdout.write(result.ok ? '  ok: the pipeline computes the same gradients\n' : '  FAILED: the gradients differ beyond the tolerance\n');
     }
     return result.ok ? 0 : 1;

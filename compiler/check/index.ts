@@ -223,6 +223,7 @@ function checkPipeline(
       replicas: settings.replicas,
       microbatchSize,
       optimizerStateFactor: settings.optimizer?.stateFactor ?? 0,
+      precision: settings.precision,
       reporter,
     })
     : undefined;
@@ -289,7 +290,7 @@ function checkPipeline(
       outputShape: layers[layers.length - 1].outputShape,
       recompute: stage.recompute,
       offload: stage.offload,
-      costs: stageCosts(layers, microbatchSize),
+      costs: stageCosts(layers, microbatchSize, settings.precision),
       span: stage.span,
     };
   });
@@ -317,6 +318,7 @@ function checkPipeline(
       stages,
       schedule,
       optimizer: settings.optimizer,
+      precision: settings.precision,
       ...(settings.data === undefined ? {} : { data: settings.data }),
       seed: settings.seed,
       ...(settings.steps === undefined ? {} : { steps: settings.steps }),

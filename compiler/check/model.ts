@@ -421,6 +421,7 @@ function checkLayer(
 const COST_WORDS: Readonly<Record<keyof LayerCosts, string>> = {
   parameters: 'the parameter count', forwardFlops: 'the forward FLOPs per example', backwardInputFlops: 'the input-gradient FLOPs per example',
   backwardWeightFlops: 'the weight-gradient FLOPs per example', activationBytes: 'the activation bytes per example', outputBytes: 'the output bytes per example',
+  weightGradientBytes: 'the weight-gradient bytes per example', keptInputBytes: 'the kept input bytes per example', keptOutputBytes: 'the kept output bytes per example',
 };
 
 /**
@@ -430,7 +431,7 @@ const COST_WORDS: Readonly<Record<keyof LayerCosts, string>> = {
  */
 function costsRepresentable(walk: ModelWalk, layer: string, output: TensorShape, costs: LayerCosts, span: Span): boolean {
   const elements = output.dims.reduce<number>((product, dim) => product * (typeof dim === 'number' ? dim : 1), 1);
-  const checks: [string, number][] = [['the output element count per example', elements], ...Object.entries(COST_WORDS).map(([key, words]): [string, number] => [words, costs[key as keyof LayerCosts]])];
+  const checks: [string, number][] = [['the output element count per example', elements], ...Object.entries(COST_WORDS).map(([key, words]): [string, number] => [words, costs[key as keyof LayerCosts] ?? 0])];
   for (const [what, value] of checks) {
     if (Number.isFinite(value) && Math.abs(value) <= MAX_EXACT_INTEGER) continue;
     walk.reporter.report(diagnosticMessages.sizeOverflow, span, { what: `${what} of ${layer}`, value: describeNumber(value), limit: '2^53' }, {

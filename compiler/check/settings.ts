@@ -7,7 +7,7 @@ import type { Argument, Expression, PipelineDeclaration, PipelineSetting } from 
 import type { Span } from '../../grammar/source.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
 import { elementsPerExample, formatShape } from '../layers/catalog.ts';
-import type { CheckedData, CheckedModel, CheckedOptimizer, TensorShape } from '../program.ts';
+import type { CheckedData, CheckedModel, CheckedOptimizer, Precision, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import type { Reporter } from './context.ts';
 import { EMPTY_SCOPE } from './evaluate.ts';
@@ -16,7 +16,7 @@ import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_BATCH, MAX_DEVICES, MAX_MICROBATCHES } from '../limits.ts';
 
-type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call';
+type SettingKind = 'name' | 'positive' | 'natural' | 'remainder' | 'call' | 'precision';
 
 const SETTINGS: Readonly<Record<string, SettingKind>> = {
   model: 'name',
@@ -29,7 +29,22 @@ const SETTINGS: Readonly<Record<string, SettingKind>> = {
   data: 'call',
   seed: 'natural',
   steps: 'positive',
+  precision: 'precision',
 };
+
+const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
+
+/** Bytes per parameter of the parameters, their gradients and the optimizer state (fp32 master weights included), per precision. */
+export function bytesPerParameter(precision: Precision, optimizerStateFactor: number): { readonly parameter: number; readonly gradient: number; readonly optimizerState: number } {
+  if (precision === 'fp32') return { parameter: 4, gradient: 4, optimizerState: 4 * optimizerStateFactor };
+  // Mixed precision: the optimizer updates an fp32 master copy and keeps its state in fp32.
+  return { parameter: 2, gradient: 2, optimizerState: 4 + 4 * optimizerStateFactor };
+}
+
+/** The factor on float activation bytes: the catalog counts f32; mixed precision keeps activations in 2 bytes. */
+export function activationScale(precision: Precision): number {
+  return precision === 'fp32' ? 1 : 0.5;
+}
 
 const OPTIMIZERS: Readonly<Record<'sgd' | 'momentum' | 'adam', { schema: readonly ArgumentSchema[]; stateFactor: number }>> = {
   sgd: {
@@ -100,6 +115,7 @@ export interface PipelineSettings {
   readonly data?: CheckedData;
   readonly seed: number;
   readonly steps?: number;
+  readonly precision: Precision;
   /** Where each setting was written (for diagnostics about their values). */
   readonly spans: ReadonlyMap<string, Span>;
   /** Settings suggested for misspelt keys: not reported again as missing. */
@@ -145,6 +161,7 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
     data: values.data as CheckedData | undefined,
     seed: (values.seed as number | undefined) ?? 0,
     steps: values.steps as number | undefined,
+    precision: (values.precision as Precision | undefined) ?? 'fp32',
     spans,
     suggested,
   };
@@ -184,6 +201,13 @@ function readSetting(key: string, kind: SettingKind, value: Expression, reporter
       return value.name.name;
     case 'call':
       return key === 'optimizer' ? readOptimizer(value, reporter) : readData(value, reporter);
+    case 'precision':
+      if (value.kind !== 'NameExpression') return wrong('fp32, bf16 or fp16');
+      if (!(PRECISIONS as readonly string[]).includes(value.name.name)) {
+        reporter.report(diagnosticMessages.unknownPrecision, value.name.span, { name: value.name.name }, suggestName(value.name.name, PRECISIONS, value.name.span));
+        return undefined;
+      }
+      return value.name.name;
   }
 }
 

@@ -18,7 +18,7 @@ import {
   DEFAULT_PLACEMENT_KIND, isMirroredKind, isPlacementProblem, mirroredPlacementProblem, singleCopyKind, parsePlacementKind, placementFromDeclaration, placementNameSuggestion, stageMultiple,
   type Placement, type RegularPlacementKind,
 } from '../placement.ts';
-import type { CheckedModel } from '../program.ts';
+import type { CheckedModel, Precision } from '../program.ts';
 import type { ClusterCheckResult } from './cluster.ts';
 import { resolveDevices } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
@@ -27,6 +27,7 @@ import type { ModelLayerTable } from './model.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_AUTO_STAGES } from '../limits.ts';
+import { activationScale, bytesPerParameter } from './settings.ts';
 
 export interface PlannedStage {
   readonly name: string;
@@ -54,6 +55,8 @@ export interface StageInputs {
   readonly replicas: number;
   readonly microbatchSize?: number;
   readonly optimizerStateFactor: number;
+  /** Number formats (the `precision` setting): bytes per parameter and of activations. */
+  readonly precision: Precision;
   readonly reporter: Reporter;
 }
 
@@ -353,11 +356,13 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   const speedOf = (rank: number) => rankDevices[rank].flopsPerSecond;
   // The partitioner wants one cost per layer; with uniform ranks the speed of rank 0 stands for all.
   const referenceSpeed = speedOf(0);
+  const perParameter = bytesPerParameter(inputs.precision, inputs.optimizerStateFactor);
+  const staticBytesPerParameter = perParameter.parameter + perParameter.gradient + perParameter.optimizerState;
   const request = {
     layers: model.layers.map((layer) => ({
       computeTime: ((layer.forwardFlops + layer.backwardInputFlops + layer.backwardWeightFlops) * rows) / referenceSpeed,
-      staticBytes: layer.parameters * 4 * (2 + inputs.optimizerStateFactor),
-      activationBytes: layer.activationBytes * rows,
+      staticBytes: layer.parameters * staticBytesPerParameter,
+      activationBytes: layer.activationBytes * rows * activationScale(inputs.precision),
     })),
     stageCount: count,
     stageDevice: placed.stageRank,

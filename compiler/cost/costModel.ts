@@ -77,6 +77,7 @@ export function deriveCostModel(program: CheckedProgram): CostModel {
       backwardInput,
       backwardWeight,
       activation: stage.recompute ? stage.costs.inputBytes : stage.costs.activationBytes,
+      weightGradientActivation: stage.costs.weightGradientBytes,
     };
   });
   const sendActivation = stages.map((stage, s) =>
@@ -348,6 +349,10 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
     backwardWeight: entry.backwardWeight,
     backward: entry.backward ?? entry.backwardInput + entry.backwardWeight,
     activation: entry.activationBytes ?? entry.activation ?? derived?.stages[s].activation ?? 1,
+    // What W needs comes from the program's model unless the file sets the stage's activation itself.
+    ...(entry.activationBytes === undefined && entry.activation === undefined && derived?.stages[s].weightGradientActivation !== undefined
+      ? { weightGradientActivation: derived.stages[s].weightGradientActivation }
+      : {}),
   }));
   const zeros = Array.from({ length: stageCount }, () => 0);
   return {

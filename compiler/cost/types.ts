@@ -11,6 +11,12 @@ export interface StageTimes {
   readonly backwardWeight: number;
   /** Activation memory per microbatch, bytes (or 1 per stage under unit costs). */
   readonly activation: number;
+  /**
+   * Memory per microbatch kept from the input-gradient step I until the
+   * weight-gradient step W (what W needs); absent: `activation` (nothing is
+   * freed at I, the conservative model).
+   */
+  readonly weightGradientActivation?: number;
 }
 
 export interface CostModel {

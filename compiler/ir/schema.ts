@@ -36,6 +36,7 @@ export const irJsonSchema = {
     microbatchSize: { type: 'integer', minimum: 1 },
     batch: { type: 'integer', minimum: 1 },
     seed: { type: 'integer' },
+    precision: { enum: ['bf16', 'fp16'] },
     optimizer: {
       type: 'object',
       required: ['name', 'args'],

@@ -156,6 +156,12 @@ export interface IrProgram {
   readonly batch: number;
   readonly seed: number;
   readonly optimizer: { readonly name: string; readonly args: Readonly<Record<string, number>> };
+  /**
+   * The declared number formats, present only when not fp32. The memory
+   * figures (IrDevice.memory) are counted in them; the runtime trains in
+   * fp32 only and refuses such a program (PIPE6380).
+   */
+  readonly precision?: 'bf16' | 'fp16';
   readonly data?: { readonly name: string; readonly args: Readonly<Record<string, number | string | boolean>> };
   readonly model: IrModel;
   readonly stages: readonly IrStage[];

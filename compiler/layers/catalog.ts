@@ -76,6 +76,8 @@ export interface CostRule {
   readonly backwardInputFlops: string;
   readonly backwardWeightFlops: string;
   readonly activationBytes: string;
+  /** What the input-gradient step I leaves for the weight-gradient step W; absent: nothing (no weights). */
+  readonly weightGradientBytes?: string;
   /** Names used in the formulas above, explained. */
   readonly where?: string;
 }
@@ -181,6 +183,7 @@ const noCosts = (output: TensorShape): LayerCosts => ({
   backwardWeightFlops: 0,
   activationBytes: 0,
   outputBytes: bytesPerExample(output),
+  weightGradientBytes: 0,
 });
 
 const ACTIVATIONS = ['relu', 'gelu', 'tanh', 'none'] as const;
@@ -236,6 +239,9 @@ function elementwise<const Name extends string>(
         backwardWeightFlops: 0,
         activationBytes: keepsOutput ? bytesPerExample(output) : bytesPerExample(input),
         outputBytes: bytesPerExample(output),
+        weightGradientBytes: 0,
+        keptInputBytes: keepsOutput ? 0 : bytesPerExample(input),
+        keptOutputBytes: keepsOutput ? bytesPerExample(output) : 0,
       };
     },
   });
@@ -261,6 +267,7 @@ const dense = defineLayer({
     backwardInputFlops: '2·rows·features·units + a·rows·units',
     backwardWeightFlops: '2·rows·features·units + rows·units (bias)',
     activationBytes: 'input bytes, plus output bytes when activation is not none (its derivative needs the pre-activation)',
+    weightGradientBytes: 'input bytes + output bytes (dW = xᵀ·dz needs the input and the pre-activation gradient)',
     where: `rows = elements of one example ÷ features; ${ACTIVATION_WHERE}`,
   },
   example: { input: { dtype: 'f32', dims: ['batch', 784] }, args: { units: 256, activation: 'relu' } },
@@ -284,6 +291,11 @@ const dense = defineLayer({
       // Input for dW; the pre-activation output for the activation's derivative.
       activationBytes: bytesPerExample(input) + (args.activation === 'none' ? 0 : bytesPerExample(output)),
       outputBytes: bytesPerExample(output),
+      // I frees what only the activation's derivative needs; W keeps x and dz.
+      weightGradientBytes: bytesPerExample(input) + bytesPerExample(output),
+      keptInputBytes: bytesPerExample(input),
+      // ReLU's derivative is read off the output, tanh's too; GELU keeps the pre-activation, a tensor of its own.
+      keptOutputBytes: args.activation === 'relu' || args.activation === 'tanh' ? bytesPerExample(output) : 0,
     };
   },
 });
@@ -302,6 +314,7 @@ const embedding = defineLayer({
     backwardInputFlops: '0 (token ids have no gradient)',
     backwardWeightFlops: 'tokens·dim (a scatter-add into the table)',
     activationBytes: 'input bytes (the ids)',
+    weightGradientBytes: 'input bytes + output bytes (the scatter-add needs the ids and the output gradient)',
     where: 'tokens = elements of one example of the input',
   },
   example: { input: { dtype: 'i32', dims: ['batch', 32] }, args: { vocab: 96, dim: 64 } },
@@ -319,6 +332,8 @@ const embedding = defineLayer({
       backwardWeightFlops: lookups * args.dim, // scatter-add into the table
       activationBytes: bytesPerExample(input),
       outputBytes: bytesPerExample(output),
+      weightGradientBytes: bytesPerExample(input) + bytesPerExample(output),
+      keptInputBytes: bytesPerExample(input),
     };
   },
 });
@@ -335,7 +350,8 @@ const layerNorm = defineLayer({
     forwardFlops: '8·elements',
     backwardInputFlops: '10·elements',
     backwardWeightFlops: '4·elements',
-    activationBytes: 'input bytes + 8·rows (the per-row mean and reciprocal deviation, f32)',
+    activationBytes: 'input bytes + 4·rows (the normalised input and the per-row reciprocal deviation, f32)',
+    weightGradientBytes: '2·input bytes (dγ and dβ need the normalised input and the output gradient)',
     where: 'elements = elements of one example; rows = elements ÷ features',
   },
   example: { input: { dtype: 'f32', dims: ['batch', 32, 64] }, args: {} },
@@ -353,9 +369,10 @@ const layerNorm = defineLayer({
       forwardFlops: 8 * elements,
       backwardInputFlops: 10 * elements,
       backwardWeightFlops: 4 * elements,
-      // Input plus the per-row mean and reciprocal deviation.
-      activationBytes: bytesPerExample(input) + 2 * rows * 4,
+      // The normalised input (what both gradients read) and the per-row reciprocal deviation.
+      activationBytes: bytesPerExample(input) + rows * 4,
       outputBytes: bytesPerExample(output),
+      weightGradientBytes: bytesPerExample(input) + bytesPerExample(output),
     };
   },
 });
@@ -390,6 +407,9 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
     // Input, Q, K, V, attention probabilities per head, and the context before the output projection.
     activationBytes: 4 * (seq * model + 3 * seq * model + heads * seq * seq + seq * model),
     outputBytes: 4 * seq * model,
+    // The projections' inputs (x, the context) and their output gradients (dQ, dK, dV, dy): the probabilities go at I.
+    weightGradientBytes: 4 * (seq * model + seq * model + 3 * seq * model + seq * model),
+    keptInputBytes: 4 * seq * model,
   };
 }
 
@@ -399,6 +419,7 @@ const ATTENTION_COST_RULE: CostRule = {
   backwardInputFlops: `8·seq·model² + 8·seq²·model + ${ACTIVATION_FLOPS.softmax}·heads·seq²`,
   backwardWeightFlops: '8·seq·model² + 4·seq·model',
   activationBytes: '4·(5·seq·model + heads·seq²): the input, Q, K, V, the context and the attention probabilities of every head (f32)',
+  weightGradientBytes: '4·6·seq·model: the input and the context (the projections\' inputs) and the gradients of Q, K, V and the output',
 };
 
 const multiHeadAttention = defineLayer({
@@ -445,6 +466,7 @@ const transformerBlock = defineLayer({
     backwardInputFlops: `20·seq·model + attention backward-input + 4·seq·model·ff + ${ACTIVATION_FLOPS.gelu}·seq·ff + 2·seq·model`,
     backwardWeightFlops: '8·seq·model + attention backward-weight + 4·seq·model·ff + seq·(ff + model)',
     activationBytes: 'attention activation bytes + 4·(2·seq·model + 4·seq + 2·seq·ff): the block input, both norms\' statistics, the second norm\'s output, the MLP hidden before and after GELU; plus 2·seq·model (two one-byte masks) when dropout > 0',
+    weightGradientBytes: 'attention weight-gradient bytes + 4·(6·seq·model + 2·seq·ff): both norms\' normalised inputs and output gradients, the MLP projections\' inputs and output gradients',
     where: 'attention = the MultiHeadAttention formulas with the same seq, model and heads',
   },
   example: { input: { dtype: 'f32', dims: ['batch', 32, 64] }, args: { heads: 4, ff: 256 } },
@@ -473,6 +495,8 @@ const transformerBlock = defineLayer({
       activationBytes:
         4 * (elements + 4 * seq) + attention.activationBytes + 4 * (elements + 2 * seq * ff) + dropoutMasks,
       outputBytes: 4 * elements,
+      weightGradientBytes: (attention.weightGradientBytes ?? 0) + 4 * (2 * 2 * elements + (elements + seq * ff) + (seq * ff + elements)),
+      keptInputBytes: 4 * elements,
     };
   },
 });
@@ -506,6 +530,7 @@ const dropout = defineLayer({
       backwardWeightFlops: 0,
       activationBytes: elements, // the mask, one byte per element
       outputBytes: bytesPerExample(output),
+      weightGradientBytes: 0,
     };
   },
 });
@@ -542,6 +567,7 @@ const conv2d = defineLayer({
     backwardInputFlops: "2·macs + a·height'·width'·filters",
     backwardWeightFlops: "2·macs + height'·width'·filters (bias)",
     activationBytes: 'input bytes, plus output bytes when activation is not none',
+    weightGradientBytes: 'input bytes + output bytes (the filter gradient needs the input and the pre-activation gradient)',
     where: `macs = height'·width'·kernel²·channels·filters; ${ACTIVATION_WHERE}`,
   },
   example: { input: { dtype: 'f32', dims: ['batch', 28, 28, 1] }, args: { filters: 8, kernel: 3 } },
@@ -569,6 +595,9 @@ const conv2d = defineLayer({
       backwardWeightFlops: 2 * macs + height * width * filters,
       activationBytes: bytesPerExample(input) + (args.activation === 'none' ? 0 : bytesPerExample(output)),
       outputBytes: bytesPerExample(output),
+      weightGradientBytes: bytesPerExample(input) + bytesPerExample(output),
+      keptInputBytes: bytesPerExample(input),
+      keptOutputBytes: args.activation === 'relu' || args.activation === 'tanh' ? bytesPerExample(output) : 0,
     };
   },
 });
@@ -586,7 +615,7 @@ const maxPool = defineLayer({
     forwardFlops: 'outputs·size²',
     backwardInputFlops: 'outputs',
     backwardWeightFlops: '0',
-    activationBytes: 'input bytes (to find each window\'s maximum again)',
+    activationBytes: 'input bytes + output bytes (to find each window\'s maximum again)',
     where: 'outputs = elements of one example of the output',
   },
   example: { input: { dtype: 'f32', dims: ['batch', 26, 26, 8] }, args: { size: 2 } },
@@ -608,8 +637,12 @@ const maxPool = defineLayer({
       forwardFlops: outputs * args.size * args.size,
       backwardInputFlops: outputs,
       backwardWeightFlops: 0,
-      activationBytes: bytesPerExample(input), // to find each window's maximum again
+      // The input and the maxima, to find each window's maximum again.
+      activationBytes: bytesPerExample(input) + bytesPerExample(output),
       outputBytes: bytesPerExample(output),
+      weightGradientBytes: 0,
+      keptInputBytes: bytesPerExample(input),
+      keptOutputBytes: bytesPerExample(output),
     };
   },
 });
@@ -682,6 +715,7 @@ export const RESIDUAL_BLOCK = {
     backwardInputFlops: 'the sum over the body + elements (the gradient flows down both paths)',
     backwardWeightFlops: 'the sum over the body',
     activationBytes: 'the sum over the body (the add keeps nothing)',
+    weightGradientBytes: 'the sum over the body',
     where: 'elements = the elements of one example',
   },
 } as const satisfies { readonly name: Exclude<BuiltinOperator, LayerKind>; readonly summary: string; readonly shapeRule: string; readonly costRule: CostRule };
@@ -722,5 +756,8 @@ export function residualCosts(input: TensorShape, children: readonly LayerCosts[
     backwardWeightFlops: sum((c) => c.backwardWeightFlops),
     activationBytes: sum((c) => c.activationBytes),
     outputBytes: bytesPerExample(input),
+    weightGradientBytes: sum((c) => c.weightGradientBytes ?? c.activationBytes),
+    // The body's first layer sees the block's own input.
+    keptInputBytes: children[0]?.keptInputBytes ?? 0,
   };
 }

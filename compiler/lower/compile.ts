@@ -9,7 +9,7 @@ import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
-import type { CheckedLayer, CheckedProgram, CheckedTensor, TensorShape } from '../program.ts';
+import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
@@ -19,11 +19,12 @@ import { describeCommsDeadlock, describeDeadlock, proveCommsOrderDeadlockFree, p
 import type { CommsProblem } from '../schedule/commsExecution.ts';
 import type { CommsOrder } from './commsOrder.ts';
 import { evaluateSchedule } from '../schedule/evaluate.ts';
-import { peakActivationBytes, peakActivations } from '../schedule/memory.ts';
+import { peakActivationBytes, peakActivations, type StageMemoryOptions } from '../schedule/memory.ts';
 import type { ComputeSchedule, PipelineShape } from '../schedule/types.ts';
 import { problemsToDiagnostics, validateSchedule } from '../schedule/validate.ts';
 import { lowerToInstructionStreams, type StageLoweringInfo } from './lower.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { bytesPerParameter } from '../check/settings.ts';
 
 export interface CompileOptions {
   /**
@@ -96,15 +97,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     inputBytes: stage.costs.inputBytes,
   }));
   const lowered = lowerToInstructionStreams(schedule, stageInfo);
-  const activationPeak = peakActivationBytes(
-    schedule,
-    pipeline.stages.map((stage) => ({
-      activationBytes: stage.costs.activationBytes,
-      inputBytes: stage.costs.inputBytes,
-      recompute: stage.recompute,
-      offload: stage.offload,
-    })),
-  );
+  const activationPeak = peakActivationBytes(schedule, pipeline.stages.map(stageMemoryOptions));
   const p = pipeline.devicesPerReplica;
   const devices: IrDevice[] = [];
   const groups = allreduceGroups(program);
@@ -113,10 +106,14 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       const rank = device.rank;
       const index = replica * p + rank;
       const held = pipeline.stages.filter((stage) => stage.device === rank);
-      const weights = held.reduce((sum, stage) => sum + stage.costs.weightBytes, 0);
-      const optimizerState = weights * pipeline.optimizer.stateFactor;
+      // Bytes per parameter in the declared precision (mixed: 2-byte weights and gradients, fp32 master and state).
+      const perParameter = bytesPerParameter(pipeline.precision, pipeline.optimizer.stateFactor);
+      const parameters = held.reduce((sum, stage) => sum + stage.costs.parameters, 0);
+      const weights = parameters * perParameter.parameter;
+      const gradients = parameters * perParameter.gradient;
+      const optimizerState = parameters * perParameter.optimizerState;
       const activations = activationPeak[rank];
-      const peak = weights * 2 + optimizerState + activations;
+      const peak = weights + gradients + optimizerState + activations;
       const clusterDevice = cluster.devices[index];
       const capacity = clusterDevice?.memoryBytes ?? 0;
       if (clusterDevice && capacity > 0 && peak > capacity) {
@@ -126,7 +123,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
             name: clusterDevice.name,
             needed: formatBytes(peak),
             capacity: formatBytes(capacity),
-            breakdown: `weights ${formatBytes(weights)} + gradients ${formatBytes(weights)} + optimizer state ${formatBytes(optimizerState)} + activations ${formatBytes(activations)} (peak of ${device.slots} live microbatch activations)`,
+            breakdown: `weights ${formatBytes(weights)} + gradients ${formatBytes(gradients)} + optimizer state ${formatBytes(optimizerState)} + activations ${formatBytes(activations)} (peak of ${device.slots} live microbatch activations)`,
           }, {
             hint: 'use more microbatches of smaller size, a schedule with fewer activations in flight (1f1b, v_half, v_min), recompute or offload',
             related: [{ span: clusterDevice.span, message: `${clusterDevice.name} has ${formatBytes(capacity)}` }],
@@ -139,7 +136,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
         replica,
         rank,
         slots: device.slots,
-        memory: { weights, gradients: weights, optimizerState, activations, peak, capacity },
+        memory: { weights, gradients, optimizerState, activations, peak, capacity },
         instructions: withAllreduce(device.instructions, groups, pipeline.stages.map((stage) => stage.costs.weightBytes), use.span),
       });
     }
@@ -160,6 +157,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     batch: pipeline.batch,
     seed: pipeline.seed,
     optimizer: { name: pipeline.optimizer.name, args: pipeline.optimizer.args },
+    ...(pipeline.precision === 'fp32' ? {} : { precision: pipeline.precision }),
     ...(pipeline.data ? { data: { name: pipeline.data.name, args: pipeline.data.args } } : {}),
     model: {
       name: model.name,
@@ -182,6 +180,18 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     devices,
   };
   return { ir, diagnostics };
+}
+
+/** A stage's sizes for the split-backward memory model (compiler/schedule/memory.ts; its per-stage record: stageActivationRecord). */
+export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
+  return {
+    activationBytes: stage.costs.activationBytes,
+    weightGradientBytes: stage.costs.weightGradientBytes,
+    inputBytes: stage.costs.inputBytes,
+    inputInStash: stage.costs.inputInStash,
+    recompute: stage.recompute,
+    offload: stage.offload,
+  };
 }
 
 /**
@@ -277,7 +287,8 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
   }
   return Array.from({ length: shape.devices }, (_, rank) => {
     const held = pipeline.stages.filter((stage) => stage.device === rank);
-    const fixed = held.reduce((sum, stage) => sum + stage.costs.weightBytes * (2 + pipeline.optimizer.stateFactor), 0);
+    const perParameter = bytesPerParameter(pipeline.precision, pipeline.optimizer.stateFactor);
+    const fixed = held.reduce((sum, stage) => sum + stage.costs.parameters * (perParameter.parameter + perParameter.gradient + perParameter.optimizerState), 0);
     const bytesPerUnit = held.length === 0 ? 1 : held.reduce((sum, stage) => sum + stage.costs.activationBytes, 0) / Math.max(1e-30, held.reduce((sum, stage) => sum + units[stage.index], 0));
     return Math.max(0, (memory - fixed) / Math.max(bytesPerUnit, 1e-30));
   });

@@ -187,14 +187,15 @@ function evaluate(
   }
   const splitBackward = rules.some((rule) => rule.kind === 'SplitBackwardRule') || requiresSplit(declaration);
   const limits = new Array<number>(shape.devices).fill(Number.POSITIVE_INFINITY);
+  const stashLimits = new Array<number>(shape.devices).fill(Number.POSITIVE_INFINITY);
   const priority: PriorityClass[] = [];
   for (const rule of rules) {
-    if (rule.kind === 'LimitRule') applyLimit(rule, compiler, symbols, slots, limits, diagnostics);
+    if (rule.kind === 'LimitRule') applyLimit(rule, compiler, symbols, slots, rule.resource.name === 'stash' ? stashLimits : limits, diagnostics);
     else if (rule.kind === 'PriorityRule') readPriority(rule, compiler, symbols, slots, priority);
   }
   if (hasError(diagnostics)) return undefined;
   const costs = options.costs ?? unitCostModel(shape.stages);
-  const result = listSchedule(shape, { splitBackward, activationLimit: limits, priority, span: declaration.name.span }, costs);
+  const result = listSchedule(shape, { splitBackward, activationLimit: limits, stashLimit: stashLimits, priority, span: declaration.name.span }, costs);
   if (!result.ok) {
     const limitRule = rules.find((rule) => rule.kind === 'LimitRule');
     diagnostics.push(makeDiagnostic(diagnosticMessages.limitTooTight, (limitRule ?? declaration.name).span, { detail: result.detail }));
@@ -216,7 +217,8 @@ function requiresSplit(declaration: ScheduleDeclaration): boolean {
 }
 
 function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, limits: number[], diagnostics: Diagnostic[]): void {
-  if (rule.resource.name !== 'activations') {
+  // `activations` live from F until B or W; `stash` (a full stash) from F until I or B.
+  if (rule.resource.name !== 'activations' && rule.resource.name !== 'stash') {
     diagnostics.push(makeDiagnostic(diagnosticMessages.unknownResource, rule.resource.span, { name: rule.resource.name }));
     return;
   }

@@ -20,8 +20,15 @@ export interface PriorityClass {
 
 export interface ListSchedulingRules {
   readonly splitBackward: boolean;
-  /** Per device, the most activations (in stage-microbatch units) alive at once. */
+  /** Per device, the most activations (in stage-microbatch units) alive at once, each from its F until its B or W. */
   readonly activationLimit: readonly number[];
+  /**
+   * Per device, the most full stashes alive at once, each from its F until
+   * its I or B (`limit stash <= ...`): the split-backward model frees the
+   * full stash at I and keeps only what W needs until W
+   * (compiler/schedule/memory.ts). Absent: no such limit.
+   */
+  readonly stashLimit?: readonly number[];
   /** Highest first. Operations not named follow, in the order B/I, F, W. */
   readonly priority: readonly PriorityClass[];
   /** The span the generated actions point at (the schedule declaration). */
@@ -197,6 +204,8 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const busy = new Uint8Array(devices);
   const running: { op: ComputeOperation; stage: number; microbatch: number }[] = Array.from({ length: devices }, () => ({ op: 'F', stage: 0, microbatch: 0 }));
   const live = new Float64Array(devices);
+  const stashLive = new Float64Array(devices);
+  const stashLimit = rules.stashLimit ?? new Array<number>(devices).fill(Number.POSITIVE_INFINITY);
   const total = pairs * operations.length;
   let done = 0;
 
@@ -227,19 +236,22 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const tryStart = (d: number, now: number): boolean => {
     for (const queue of queues[d]) {
       if (queue.heap.size === 0) continue;
-      if (queue.operation === 'F' && live[d] + 1 > rules.activationLimit[d]) continue;
+      if (queue.operation === 'F' && (live[d] + 1 > rules.activationLimit[d] || stashLive[d] + 1 > stashLimit[d])) continue;
       if (queue.operation === 'F' && queue.reserve > 0) {
         // An F of a lower chunk leaves room for the microbatch's later
         // chunks on this device; otherwise a full device could never run
         // the later F that its oldest microbatch needs to finish.
-        if (live[d] + 1 + queue.reserve > rules.activationLimit[d]) continue;
+        if (live[d] + 1 + queue.reserve > rules.activationLimit[d] || stashLive[d] + 1 + queue.reserve > stashLimit[d]) continue;
       }
       const code = queue.heap.pop();
       const stage = decodeStage(code);
       const microbatch = decodeMicrobatch(code);
       const op = queue.operation;
       orders[d].push(rules.span ? { operation: op, stage, microbatch, span: rules.span } : { operation: op, stage, microbatch });
-      if (op === 'F') live[d] += 1;
+      if (op === 'F') {
+        live[d] += 1;
+        stashLive[d] += 1;
+      }
       busy[d] = 1;
       running[d] = { op, stage, microbatch };
       pushEvent(now + actionDuration(costs, op, stage), 0, d, 0);
@@ -262,6 +274,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
         busy[d] = 0;
         done++;
         if (op === 'B' || op === 'W') live[d] -= 1;
+        if (op === 'B' || op === 'I') stashLive[d] -= 1;
         release(op, stage, microbatch, now);
       } else {
         const opIndex = eventA[id];
@@ -280,7 +293,9 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     if (scheduled < expected) {
       stuck.push(
         waitingF
-          ? `device ${d} holds ${live[d]} activations, its limit is ${rules.activationLimit[d]}, and its next F cannot start before one is freed`
+          ? stashLive[d] + 1 > stashLimit[d]
+            ? `device ${d} holds ${stashLive[d]} full stashes, its stash limit is ${stashLimit[d]}, and its next F cannot start before an I frees one`
+            : `device ${d} holds ${live[d]} activations, its limit is ${rules.activationLimit[d]}, and its next F cannot start before one is freed`
           : `device ${d} ran ${scheduled} of ${expected} actions and waits for inputs that never come`,
       );
     }

@@ -176,6 +176,13 @@ export function simulate(
   const busy = new Float64Array(deviceCount);
   const liveActivation = new Float64Array(deviceCount);
   const peakActivation = new Float64Array(deviceCount);
+  const heldActivation = new Float64Array(perKind);
+  const holdActivation = (d: number, replica: number, instruction: Instruction, bytes: number) => {
+    const key = (replica * stages + instruction.stage) * microbatches + (instruction.microbatch ?? 0);
+    liveActivation[d] += bytes - heldActivation[key];
+    heldActivation[key] = bytes;
+    if (liveActivation[d] > peakActivation[d]) peakActivation[d] = liveActivation[d];
+  };
   const starts = devices.map((device) => new Float64Array(device.instructions.length));
   const ends = devices.map((device) => new Float64Array(device.instructions.length));
   // What held each instruction back: NONE (the device itself) or a device position whose instruction index is in boundIndex.
@@ -321,14 +328,21 @@ export function simulate(
           }
           break;
         }
+        // Bytes held per (stage, microbatch) as compiler/schedule/memory.ts
+        // counts them: the stash from F (or reload) to I/B, what W needs from
+        // I to W, nothing after the free.
         case 'forward':
         case 'reload':
-          liveActivation[d] += costs.stages[instruction.stage].activation;
-          if (liveActivation[d] > peakActivation[d]) peakActivation[d] = liveActivation[d];
+          holdActivation(d, replica, instruction, costs.stages[instruction.stage].activation);
           break;
+        case 'backward_input': {
+          const times = costs.stages[instruction.stage];
+          holdActivation(d, replica, instruction, times.weightGradientActivation ?? times.activation);
+          break;
+        }
         case 'offload':
         case 'free':
-          liveActivation[d] -= costs.stages[instruction.stage].activation;
+          holdActivation(d, replica, instruction, 0);
           break;
       }
       if (detail) {

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activationGradient, applyActivation, type ActivationName } from './activation.ts';
 import type { BackwardInputResult, ForwardResult, LayerState, ParameterSpec, ParameterStore, RunContext, RuntimeLayer, Tensor } from './types.ts';
 
-interface ConvSaved { readonly input: Tensor; readonly preActivation: Tensor; readonly output: Tensor }
+/** The input (for dW and dX's shape) and what the activation's derivative reads: ReLU's and tanh's output, GELU's pre-activation, nothing for none. */
+interface ConvSaved { readonly input: Tensor; readonly derivativeInput: Tensor | null }
 interface ConvPending { readonly input: Tensor; readonly preActivationGradient: Tensor }
 
 export class Conv2DLayer implements RuntimeLayer {
@@ -35,14 +36,17 @@ export class Conv2DLayer implements RuntimeLayer {
     return tf.tidy(() => {
       const z = tf.add(tf.conv2d(input as tf.Tensor4D, store.get(`${this.name}/kernel`) as tf.Tensor4D, this.stride, this.padding), store.get(`${this.name}/bias`));
       const output = applyActivation(this.activation, z);
-      return { output, saved: { input: input.clone(), preActivation: z, output: output.clone() } } as unknown as tf.TensorContainer;
+      const derivativeInput = this.activation === 'none' ? null : this.activation === 'gelu' ? z : output.clone();
+      const saved: ConvSaved = { input: input.clone(), derivativeInput };
+      return { output, saved } as unknown as tf.TensorContainer;
     }) as unknown as ForwardResult;
   }
 
   backwardInput(store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext, needInputGradient = true): BackwardInputResult {
     const saved = state as ConvSaved;
     return tf.tidy(() => {
-      const dz = activationGradient(this.activation, saved.preActivation, saved.output, outputGradient) as tf.Tensor4D;
+      const kept = saved.derivativeInput ?? outputGradient;
+      const dz = activationGradient(this.activation, kept, kept, outputGradient) as tf.Tensor4D;
       const dx = !needInputGradient ? null : tf.conv2dTranspose(dz, store.get(`${this.name}/kernel`) as tf.Tensor4D, saved.input.shape as [number, number, number, number], this.stride, this.padding);
       return { inputGradient: dx, pending: { input: saved.input.clone(), preActivationGradient: dz } } as unknown as tf.TensorContainer;
     }) as unknown as BackwardInputResult;

@@ -38,14 +38,16 @@ export class ActivationLayer implements RuntimeLayer {
     this.activation = activation;
   }
 
+  // Keeps only what the derivative reads, as the catalog counts it: ReLU and
+  // tanh their output (y > 0 exactly where x > 0), GELU its input.
   forward(_store: ParameterStore, input: Tensor, _context: RunContext): ForwardResult {
     const output = tf.tidy(() => applyActivation(this.activation, input));
-    return { output, saved: { input: input.clone(), output: output.clone() } };
+    return { output, saved: this.activation === 'gelu' ? input.clone() : output.clone() };
   }
 
   backwardInput(_store: ParameterStore, state: LayerState, outputGradient: Tensor, _context: RunContext): BackwardInputResult {
-    const saved = state as { input: Tensor; output: Tensor };
-    return { inputGradient: activationGradient(this.activation, saved.input, saved.output, outputGradient), pending: null };
+    const kept = state as Tensor;
+    return { inputGradient: activationGradient(this.activation, kept, kept, outputGradient), pending: null };
   }
 
   backwardWeight(): void {}
