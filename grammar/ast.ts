@@ -421,10 +421,20 @@ export interface OnDeviceBlock extends NodeBase {
 
 export type OrderStatement = LetStatement | ActionStatement | ForStatement | IfStatement | OverlapStatement;
 
-export type ComputeOperation = 'F' | 'B' | 'I' | 'W';
+/**
+ * F / B / I / W are compute; R / O / L are memory actions on the stash of
+ * one (microbatch, chunk): R recomputes its forward from the checkpointed
+ * stage input (a planned R makes the F keep only that input), O offloads the
+ * stash to host memory and L loads it back (docs/schedules.md, "Memory
+ * actions").
+ */
+export type ComputeOperation = 'F' | 'B' | 'I' | 'W' | MemoryOperation;
+
+/** Actions that move or rebuild a stash instead of computing a step of training. */
+export type MemoryOperation = 'R' | 'O' | 'L';
 
 /**
- * `F[i]`, `B[0..w]`, `I[i, 1]`, `W[m-1, c]`: operation, microbatch (or a
+ * `F[i]`, `B[0..w]`, `I[i, 1]`, `W[m-1, c]`, `R[i]`, `O[i, c]`, `L[i, c]`: operation, microbatch (or a
  * range of them, expanded in order) and chunk (default 0). Chunk c on device
  * d is the c-th lowest-numbered stage placed on d.
  */

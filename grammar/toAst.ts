@@ -35,7 +35,7 @@ function isCstNode(value: CstNode | IToken): value is CstNode {
   return (value as CstNode).children !== undefined;
 }
 
-const actionOperations: ReadonlySet<string> = new Set(['F', 'B', 'I', 'W']);
+const actionOperations: ReadonlySet<string> = new Set(['F', 'B', 'I', 'W', 'R', 'O', 'L']);
 
 /** `a`, `block[0..2]`, `gpu[*]`: a reference as the user would write it, for messages. */
 function referenceText(reference: ast.LayerReference | ast.DeviceReference): string {

@@ -427,7 +427,9 @@ export class DeviceInterpreter {
         const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, microbatch, options.training)));
         slot.output?.dispose();
         slot.output = result.output;
-        if (stage.recompute) {
+        // A checkpointing forward (an R is planned for this pair, or the
+        // stage recomputes as a whole) keeps only its input in the slot.
+        if (ins.checkpoint ?? stage.recompute) {
           // The full stash existed until here: part of the peak the compiler predicts.
           this.noteStash(result.saved);
           disposeState(result.saved);
@@ -506,6 +508,7 @@ export class DeviceInterpreter {
       }
       case 'offload': {
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (slot.offloaded !== undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'offload of a stash already in host memory', location);
         if (slot.saved !== undefined) {
           slot.offloaded = await toHost(slot.saved);
           disposeState(slot.saved);

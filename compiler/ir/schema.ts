@@ -148,6 +148,7 @@ export const irJsonSchema = {
         slot: nonNegativeInteger,
         peer: nonNegativeInteger,
         bytes: nonNegative,
+        checkpoint: { type: 'boolean' },
         group: { type: 'array', items: nonNegativeInteger, minItems: 1 },
         source: {
           type: 'object',

@@ -55,8 +55,14 @@ export interface Instruction {
   readonly slot?: number;
   /** Peer device (global device index) for send_* and recv_* instructions. */
   readonly peer?: number;
-  /** Bytes moved by send/recv/offload/reload, bytes summed by allreduce. */
+  /** Bytes moved by send/recv/offload/reload, bytes summed by allreduce; a checkpointing forward's kept bytes; the bytes a recompute rebuilds. */
   readonly bytes?: number;
+  /**
+   * forward: keep only the stage input (the checkpoint, `bytes` of it) and
+   * drop the stash; a later `recompute` of the same slot rebuilds it (an R
+   * action in the order).
+   */
+  readonly checkpoint?: boolean;
   /** allreduce: the global device indices that hold a replica or a model copy of `stage`. */
   readonly group?: readonly number[];
   /** The schedule statement (or pipeline member) it came from. */

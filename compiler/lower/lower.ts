@@ -8,6 +8,11 @@
 //            recompute · backward | backward_input · send_grad to s-1's
 //            device (s > 0) · free (B)
 //   W(s,i):  backward_weight · free
+//   R(s,i):  recompute (and the F of the pair becomes a checkpointing
+//            forward: it keeps only the stage input)
+//   O(s,i):  offload · L(s,i): reload — where the order puts them; a stage's
+//            whole-stage recompute / offload attribute then does not act on
+//            that pair
 // and each device ends with optimizer_step per stage it holds.
 // With two model copies (a mirrored placement) each copy is a chain of its
 // own: "the first stage" and "the last stage" above are those of the
@@ -60,7 +65,17 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
   const mirrored = copiesOf(schedule) > 1;
   const slotOf = new Int32Array(stages * microbatches).fill(-1);
   const splitPair = new Uint8Array(stages * microbatches);
-  for (const order of schedule.orders) for (const action of order) if (action.operation === 'W') splitPair[action.stage * microbatches + action.microbatch] = 1;
+  // Pairs with an explicit R / O: their memory is planned by the order, not by the stage's attributes.
+  const plannedRecompute = new Uint8Array(stages * microbatches);
+  const plannedOffload = new Uint8Array(stages * microbatches);
+  for (const order of schedule.orders) {
+    for (const action of order) {
+      const pair = action.stage * microbatches + action.microbatch;
+      if (action.operation === 'W') splitPair[pair] = 1;
+      else if (action.operation === 'R') plannedRecompute[pair] = 1;
+      else if (action.operation === 'O') plannedOffload[pair] = 1;
+    }
+  }
 
   const devices: LoweredDevice[] = schedule.orders.map((order, rank) => {
     const instructions: Instruction[] = [];
@@ -109,18 +124,37 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         if (first) emit('load_microbatch', action, slot);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
-        emit('forward', action, slot);
+        if (plannedRecompute[pair]) {
+          const kept = Math.min(info.inputBytes, info.activationBytes);
+          instructions.push(action.span
+            ? { op: 'forward', stage: s, microbatch: i, slot, checkpoint: true, bytes: kept, source: action.span }
+            : { op: 'forward', stage: s, microbatch: i, slot, checkpoint: true, bytes: kept });
+        } else if (info.recompute && plannedOffload[pair]) {
+          // A recompute stage's pair that the order offloads keeps its stash for the O.
+          instructions.push(action.span
+            ? { op: 'forward', stage: s, microbatch: i, slot, checkpoint: false, source: action.span }
+            : { op: 'forward', stage: s, microbatch: i, slot, checkpoint: false });
+        } else emit('forward', action, slot);
         if (last) emit('loss', action, slot);
         else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
-        if (info.offload) emitMove('offload', action, slot, undefined, info.activationBytes);
+        if (info.offload && !plannedOffload[pair] && !plannedRecompute[pair]) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
       }
       const slot = slotOf[pair];
       if (slot < 0) throw new Error(`lowerToInstructionStreams: ${action.operation} of stage ${s} microbatch ${i} before its F (validate first)`);
+      if (action.operation === 'R') {
+        emitMove('recompute', action, slot, undefined, info.activationBytes - Math.min(info.inputBytes, info.activationBytes));
+        continue;
+      }
+      if (action.operation === 'O' || action.operation === 'L') {
+        emitMove(action.operation === 'O' ? 'offload' : 'reload', action, slot, undefined, info.activationBytes);
+        continue;
+      }
+      const explicit = plannedRecompute[pair] === 1 || plannedOffload[pair] === 1;
       if (action.operation === 'B' || action.operation === 'I') {
         if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
-        if (info.offload) emitMove('reload', action, slot, undefined, info.activationBytes);
-        if (info.recompute) emit('recompute', action, slot);
+        if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
+        if (info.recompute && !explicit) emit('recompute', action, slot);
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
         if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {

@@ -5,7 +5,7 @@
 // so they agree on what "F of stage s needs" means.
 
 import type { CostModel } from '../cost/types.ts';
-import type { ComputeAction, ComputeOperation, PipelineShape } from './types.ts';
+import type { ComputeAction, ComputeOperation, MemoryOperation, PipelineShape } from './types.ts';
 
 /** PyTorch's cell notation: global stage, operation, microbatch (`0F3`, `7B2`). */
 export function actionLabel(action: { readonly stage: number; readonly operation: ComputeOperation; readonly microbatch: number }): string {
@@ -22,6 +22,9 @@ export function operationName(operation: ComputeOperation): string {
     case 'B': return 'backward';
     case 'I': return 'backward for inputs';
     case 'W': return 'backward for weights';
+    case 'R': return 'recompute';
+    case 'O': return 'offload';
+    case 'L': return 'load back';
   }
 }
 
@@ -32,7 +35,18 @@ export function actionDuration(costs: CostModel, operation: ComputeOperation, st
     case 'B': return times.backward;
     case 'I': return times.backwardInput;
     case 'W': return times.backwardWeight;
+    // R re-runs the forward on the compute stream.
+    case 'R': return times.forward;
+    // O and L run on the device's copy stream (compiler/simulate), so they
+    // take no compute time in an order's timing.
+    case 'O':
+    case 'L': return 0;
   }
+}
+
+/** R, O and L: they move or rebuild a stash; they neither compute training steps nor wait for other stages. */
+export function isMemoryOperation(operation: ComputeOperation): operation is MemoryOperation {
+  return operation === 'R' || operation === 'O' || operation === 'L';
 }
 
 /**
@@ -83,8 +97,11 @@ export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation
   } else if (operation === 'B' || operation === 'I') {
     deps.push({ kind: 'F', stage, crossDevice: false });
     if (!isLastStageOfCopy(shape, stage)) deps.push({ kind: 'G', stage: stage + 1, crossDevice: shape.stageDevice[stage + 1] !== device });
-  } else {
+  } else if (operation === 'W') {
     deps.push({ kind: 'I', stage, crossDevice: false });
+  } else {
+    // R / O / L act on the stash of their own stage, made by its F on the same device.
+    deps.push({ kind: 'F', stage, crossDevice: false });
   }
   return deps;
 }

@@ -191,7 +191,7 @@ function evaluate(
   const priority: PriorityClass[] = [];
   for (const rule of rules) {
     if (rule.kind === 'LimitRule') applyLimit(rule, compiler, symbols, slots, rule.resource.name === 'stash' ? stashLimits : limits, diagnostics);
-    else if (rule.kind === 'PriorityRule') readPriority(rule, compiler, symbols, slots, priority);
+    else if (rule.kind === 'PriorityRule') readPriority(rule, compiler, symbols, slots, priority, diagnostics);
   }
   if (hasError(diagnostics)) return undefined;
   const costs = options.costs ?? unitCostModel(shape.stages);
@@ -237,8 +237,12 @@ function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symb
   }
 }
 
-function readPriority(rule: PriorityRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, priority: PriorityClass[]): void {
+function readPriority(rule: PriorityRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, priority: PriorityClass[], diagnostics: Diagnostic[]): void {
   for (const term of rule.terms) {
+    if (term.operation === 'R' || term.operation === 'O' || term.operation === 'L') {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.memoryActionInPriority, term.span, { operation: term.operation }));
+      continue;
+    }
     if (term.chunk) {
       const chunk = compiler.integer(term.chunk, symbols, 'a chunk');
       if (!chunk) return;

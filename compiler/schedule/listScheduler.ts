@@ -83,7 +83,9 @@ class NumberHeap {
 }
 
 
-const OPERATION_INDEX: Readonly<Record<ComputeOperation, number>> = { F: 0, B: 1, I: 2, W: 3 };
+// The list scheduler orders F/B/I/W only; memory actions are never queued
+// (a priority term cannot name them, PIPE4566), so they map to no queue.
+const OPERATION_INDEX: Readonly<Record<ComputeOperation, number>> = { F: 0, B: 1, I: 2, W: 3, R: -1, O: -1, L: -1 };
 
 export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, costs: CostModel): ListScheduleResult {
   const { devices, stages, microbatches, stageDevice } = shape;

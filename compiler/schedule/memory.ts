@@ -12,8 +12,16 @@
 // (runtime/interpreter.ts) measures the bytes its stash really holds after
 // each instruction with the same rules, and the simulator applies them to
 // the instruction streams, so the three agree (test/runtime/schedules.test.ts).
+// Memory actions in the order change what a (stage, microbatch) holds:
+//  - with an R planned for the pair, its F keeps only the checkpoint (the
+//    stage input) and the R rebuilds the full stash before the B/I;
+//  - an O moves what the pair holds to host memory (device bytes drop, host
+//    bytes rise) and its L brings it back before the B/I.
+// Whole-stage `recompute` / `offload` attributes act on pairs with no
+// explicit R or O: the stash is rebuilt or reloaded right at the B/I.
 // Lowering allocates one slot per (stage, microbatch) from F until its last
-// backward step, so slots per device = peakLiveActivations.
+// backward step whatever the slot holds, so slots per device =
+// peakLiveActivations.
 
 import type { ComputeSchedule } from './types.ts';
 
@@ -97,29 +105,101 @@ export function activationHeld(stage: StageMemoryOptions): {
   };
 }
 
+export interface MemoryProfile {
+  /** Peak activation bytes on each device. */
+  readonly device: number[];
+  /** Peak bytes each device holds in host memory (offloaded stashes). */
+  readonly host: number[];
+}
+
+/** Bytes a recomputed pair keeps between its F and its R. */
+export function checkpointBytes(stage: StageMemoryOptions): number {
+  return Math.min(stage.inputBytes ?? stage.activationBytes, stage.activationBytes);
+}
+
 export function peakActivationBytes(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[]): number[] {
-  const freesAtW = splitPairs(schedule);
+  return memoryProfile(schedule, stages).device;
+}
+
+/** Peak device and host bytes per device, following R / O / L in the order and the split-backward model. */
+export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[]): MemoryProfile {
+  const pairs = schedule.stages * schedule.microbatches;
+  const freesAtW = new Uint8Array(pairs);
+  const plannedRecompute = new Uint8Array(pairs);
+  const plannedOffload = new Uint8Array(pairs);
+  for (const order of schedule.orders) {
+    for (const action of order) {
+      if (action.stage >= schedule.stages || action.microbatch >= schedule.microbatches) continue;
+      const pair = action.stage * schedule.microbatches + action.microbatch;
+      if (action.operation === 'W') freesAtW[pair] = 1;
+      else if (action.operation === 'R') plannedRecompute[pair] = 1;
+      else if (action.operation === 'O') plannedOffload[pair] = 1;
+    }
+  }
   const held = stages.map(activationHeld);
-  return schedule.orders.map((order) => {
-    const holding = new Float64Array(schedule.stages * schedule.microbatches);
+  const device: number[] = [];
+  const host: number[] = [];
+  for (const order of schedule.orders) {
+    const holding = new Float64Array(pairs);
+    const offloaded = new Float64Array(pairs);
     let live = 0;
     let peak = 0;
+    let hostLive = 0;
+    let hostPeak = 0;
     const hold = (pair: number, bytes: number) => {
       live += bytes - holding[pair];
       holding[pair] = bytes;
     };
+    const toHost = (pair: number, bytes: number) => {
+      offloaded[pair] += bytes;
+      hostLive += bytes;
+      hostPeak = Math.max(hostPeak, hostLive);
+    };
+    const fromHost = (pair: number) => {
+      hostLive -= offloaded[pair];
+      const bytes = offloaded[pair];
+      offloaded[pair] = 0;
+      return bytes;
+    };
     for (const action of order) {
+      const stage = stages[action.stage];
       const sizes = held[action.stage];
+      const full = stage.activationBytes;
       const pair = action.stage * schedule.microbatches + action.microbatch;
+      // Pairs with an explicit R or O are planned by the order, not by the stage's attributes.
+      const explicit = plannedRecompute[pair] === 1 || plannedOffload[pair] === 1;
       switch (action.operation) {
         case 'F':
-          peak = Math.max(peak, live + sizes.duringForward);
-          hold(pair, sizes.afterForward);
+          if (!explicit) {
+            peak = Math.max(peak, live + sizes.duringForward);
+            hold(pair, sizes.afterForward);
+            if (stage.offload) toHost(pair, full);
+          } else {
+            // During the forward itself the full activations exist.
+            peak = Math.max(peak, live + full);
+            hold(pair, plannedRecompute[pair] ? checkpointBytes(stage) : full);
+          }
+          break;
+        case 'R':
+          // The re-run forward's stash; it shares the checkpoint when the first layer keeps its input.
+          hold(pair, stage.inputInStash === false ? full + checkpointBytes(stage) : full);
+          peak = Math.max(peak, live);
+          break;
+        case 'O':
+          toHost(pair, holding[pair]);
+          hold(pair, 0);
+          break;
+        case 'L':
+          hold(pair, holding[pair] + fromHost(pair));
+          peak = Math.max(peak, live);
           break;
         case 'B':
         case 'I':
-          // Reload / recompute bring back the full activations before backward.
-          hold(pair, sizes.beforeBackward);
+          if (!explicit) {
+            // Whole-stage attributes reload / recompute right before the backward.
+            hold(pair, sizes.beforeBackward);
+            if (stage.offload) fromHost(pair);
+          }
           peak = Math.max(peak, live);
           hold(pair, action.operation === 'I' && freesAtW[pair] ? sizes.afterInputGradient : 0);
           peak = Math.max(peak, live);
@@ -130,24 +210,19 @@ export function peakActivationBytes(schedule: ComputeSchedule, stages: readonly 
           break;
       }
     }
-    return peak;
-  });
-}
-
-/** Peak number of (stage, microbatch) activations alive at once per device. */
-export function peakLiveActivations(schedule: ComputeSchedule): number[] {
-  return peakActivations(schedule, Array.from({ length: schedule.stages }, () => 1));
-}
-
-/** Pairs whose backward is split: what W needs is kept until W. */
-function splitPairs(schedule: ComputeSchedule): Uint8Array {
-  const split = new Uint8Array(schedule.stages * schedule.microbatches);
-  for (const order of schedule.orders) {
-    for (const action of order) {
-      if (action.operation === 'W' && action.stage < schedule.stages && action.microbatch < schedule.microbatches) {
-        split[action.stage * schedule.microbatches + action.microbatch] = 1;
-      }
-    }
+    device.push(peak);
+    host.push(hostPeak);
   }
-  return split;
+  return { device, host };
+}
+
+/**
+ * Peak number of (stage, microbatch) activations alive at once per device:
+ * the activation slots lowering allocates. A slot is held from F to its free
+ * even while its stash is in host memory or reduced to its checkpoint, so
+ * the memory actions do not count here.
+ */
+export function peakLiveActivations(schedule: ComputeSchedule): number[] {
+  const computeOnly = { ...schedule, orders: schedule.orders.map((order) => order.filter((action) => action.operation !== 'R' && action.operation !== 'O' && action.operation !== 'L')) };
+  return peakActivations(computeOnly, Array.from({ length: schedule.stages }, () => 1));
 }

@@ -1,11 +1,12 @@
 // A schedule is the compute order per pipeline rank (device): which
-// F / B / I / W of which (stage, microbatch) each device runs, in order.
+// F / B / I / W of which (stage, microbatch) each device runs, in order,
+// with the memory actions R / O / L placed among them.
 // Communication is not part of it; lowering inserts send/recv.
 
 import type { Span } from '../../grammar/source.ts';
-import type { ComputeOperation } from '../../grammar/ast.ts';
+import type { ComputeOperation, MemoryOperation } from '../../grammar/ast.ts';
 
-export type { ComputeOperation };
+export type { ComputeOperation, MemoryOperation };
 
 export interface ComputeAction {
   readonly operation: ComputeOperation;

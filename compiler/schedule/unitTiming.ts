@@ -112,6 +112,11 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
         readyAt = Math.max(readyAt, t);
         return -1;
       }
+      case 'R':
+      case 'O':
+      case 'L':
+        // Same device as their F; validation checks they come after it.
+        return -1;
     }
   };
   const wake = (key: number, worklist: number[], self: number) => {

@@ -3,6 +3,9 @@
 //  - every (stage, microbatch) has F, and either B or both I and W, once;
 //  - per stage (all on one device): F before I/B before W;
 //  - each action runs on the device its stage is placed on;
+//  - memory actions (R / O / L) of a pair come where their stash exists:
+//    R and O after its F and before its B/I, L after its O and before its
+//    B/I, each at most once, never R and O on one pair, never in an overlap;
 //  - cross-stage dependencies can be met: executing the orders (timing.ts)
 //    finishes; when it cannot, every stuck device is named with what it
 //    waits for.
@@ -12,7 +15,7 @@
 
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { actionLabel, pairIndex } from './actions.ts';
+import { actionLabel, isMemoryOperation, pairIndex } from './actions.ts';
 import type { ComputeAction, ComputeSchedule } from './types.ts';
 import { timeSchedule } from './unitTiming.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -27,7 +30,7 @@ export interface ScheduleProblem {
   readonly near?: ComputeAction;
 }
 
-const OPS = 'FBIW';
+const OPS = 'FBIWROL';
 
 /** Problems stop being listed after this many of one kind; the rest would repeat the cause. */
 const MAX_PER_KIND = 20;
@@ -44,7 +47,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
   const pairs = stages * microbatches;
   // position[op][pair] = device order index + 1 (0 = absent); positions on the
   // placed device only, which is where the per-stage order is checked.
-  const position = [0, 1, 2, 3].map(() => new Int32Array(pairs));
+  const position = Array.from(OPS, () => new Int32Array(pairs));
   let structural = false;
 
   for (let d = 0; d < schedule.orders.length; d++) {
@@ -70,6 +73,18 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       }
       const op = OPS.indexOf(action.operation);
       const pair = pairIndex(schedule, action.stage, action.microbatch);
+      if (position[op][pair] !== 0 && isMemoryOperation(action.operation)) {
+        const firstStep = position[op][pair] - 1;
+        const why = action.operation === 'R' ? 'the stash is already full after the first recompute'
+          : action.operation === 'O' ? 'the stash is already in host memory' : 'the stash is already back on the device';
+        report({ ...where, message: diagnosticMessages.memoryActionTwice, args: { action: label, device: d, step: k, first: actionLabel(order[firstStep]), firstStep, why } });
+        structural = true;
+        continue;
+      }
+      if (isMemoryOperation(action.operation) && action.overlapGroup !== undefined) {
+        report({ ...where, message: diagnosticMessages.memoryActionInOverlap, args: { action: label, device: d, step: k } });
+        structural = true;
+      }
       if (position[op][pair] !== 0) {
         report({ ...where, message: diagnosticMessages.duplicateAction, args: { action: label, device: d, step: k } });
         structural = true;
@@ -124,6 +139,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       if (f && backward && backward < f) before(backward, `${s}F${i}`);
       if (w && ii && w < ii) before(w, `${s}I${i}`);
       else if (w && f && !ii && w < f) before(w, `${s}F${i}`);
+      if (checkMemoryActions(schedule, s, i, position, report)) structural = true;
     }
   }
   // Timing an order with missing or misplaced actions would only repeat them.
@@ -147,6 +163,55 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
     });
   }
   return problems;
+}
+
+/**
+ * The memory actions of one (stage, microbatch) against its F and B/I:
+ * each must find the stash in the state it acts on. Returns whether a
+ * problem was reported (lowering would then misplace the stash).
+ */
+function checkMemoryActions(
+  schedule: ComputeSchedule,
+  stage: number,
+  microbatch: number,
+  position: readonly Int32Array[],
+  report: (problem: ScheduleProblem) => void,
+): boolean {
+  const pair = pairIndex(schedule, stage, microbatch);
+  const [f, b, ii, , r, o, l] = position.map((positions) => positions[pair]);
+  if (!r && !o && !l) return false;
+  const device = schedule.stageDevice[stage];
+  const order = schedule.orders[device];
+  // How the user writes this pair in an order: `O[i]`, or `O[i, c]` on a device with several chunks.
+  const deviceStages = schedule.stageDevice.flatMap((owner, s) => (owner === device ? [s] : []));
+  const chunk = deviceStages.length > 1 ? `, ${deviceStages.indexOf(stage)}` : '';
+  const forward = `${stage}F${microbatch}`;
+  const backward = b || ii;
+  const backwardLabel = backward ? actionLabel(order[backward - 1]) : `the backward of ${forward}`;
+  let found = false;
+  const at = (positionPlusOne: number, message: MessageDefinition, extra: Record<string, string | number>) => {
+    const step = positionPlusOne - 1;
+    const action = order[step];
+    report({ device, step, action, message, args: { action: actionLabel(action), device, step, stage, microbatch, chunk, ...extra } });
+    found = true;
+  };
+  const verbs = { R: 'recompute', O: 'offload', L: 'load back' } as const;
+  for (const [k, operation] of [[r, 'R'], [o, 'O'], [l, 'L']] as const) {
+    if (k && (!f || k < f)) at(k, diagnosticMessages.memoryActionBeforeForward, { forward, verb: verbs[operation] });
+  }
+  if (r && f && r > f && backward && r > backward) {
+    at(r, diagnosticMessages.memoryActionAfterBackward, { backward: backwardLabel, verb: 'rebuilds', fix: `move it before ${backwardLabel}, ideally into idle time after ${forward}` });
+  }
+  if (o && f && o > f && backward && o > backward) {
+    at(o, diagnosticMessages.memoryActionAfterBackward, { backward: backwardLabel, verb: 'offloads', fix: `offload between ${forward} and ${backwardLabel}, and load it back with L before ${backwardLabel}` });
+  }
+  if (l && (!o || l < o)) at(l, diagnosticMessages.reloadWithoutOffload, {});
+  else if (l && backward && l > backward) {
+    at(l, diagnosticMessages.memoryActionAfterBackward, { backward: backwardLabel, verb: 'loads back', fix: `move it before ${backwardLabel}` });
+  }
+  if (o && !l && f && o > f && (!backward || o < backward)) at(o, diagnosticMessages.offloadWithoutReload, { backward: backwardLabel });
+  if (r && o) at(Math.max(r, o), diagnosticMessages.recomputeAndOffload, {});
+  return found;
 }
 
 /**

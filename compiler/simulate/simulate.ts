@@ -8,13 +8,21 @@
 //    sendGradient of the sending stage) after the send ends; recv_* waits for
 //    its tagged message, whenever it arrived;
 //  - forward, backward, backward_input, backward_weight take their stage's
-//    cost; recompute takes the stage's forward time; offload and reload take
-//    bytes / host bandwidth; allreduce is a rendezvous of its group and takes
+//    cost; recompute takes the stage's forward time; allreduce is a rendezvous of its group and takes
 //    costs.allreduce[stage]; optimizer_step takes costs.optimizerStep[stage];
 //    everything else (load_microbatch, loss, free) takes no time;
+//  - offload and reload run on the device's copy stream, one at a time, in
+//    stream order, each taking bytes / host bandwidth (the link of the
+//    cluster's `device host`): a copy is issued when the compute stream
+//    reaches it and starts when the copy stream is free, so it overlaps
+//    compute; the recompute / backward of a pair waits for its reload to end;
 //  - an activation is live on its device from the start of its forward until
 //    its free (right after its B, or its W when backward is split), except
-//    between an offload's end and its reload's start.
+//    between an offload's end and its reload's start; a checkpointing forward
+//    (an R is planned for the pair) holds the full stash while it runs and
+//    then only its checkpoint (`bytes`), until its recompute adds the rest.
+//    Peaks are taken over time, so a copy that ends after later compute
+//    frees its bytes only then.
 // The run is a worklist over devices, each advanced until it blocks; a
 // blocked device is woken by the message or rendezvous it waits for, so the
 // work is linear in the number of instructions.
@@ -36,6 +44,8 @@ export interface TimelineInterval {
    * 0. The pictures outline copy 1's actions.
    */
   readonly copy?: number;
+  /** 'copy': the device's copy stream (offload / reload), which runs beside its compute. Absent: compute. */
+  readonly stream?: 'copy';
 }
 
 export interface Transfer {
@@ -174,14 +184,27 @@ export function simulate(
   const next = new Int32Array(deviceCount);
   const free = new Float64Array(deviceCount);
   const busy = new Float64Array(deviceCount);
-  const liveActivation = new Float64Array(deviceCount);
-  const peakActivation = new Float64Array(deviceCount);
-  const heldActivation = new Float64Array(perKind);
-  const holdActivation = (d: number, replica: number, instruction: Instruction, bytes: number) => {
-    const key = (replica * stages + instruction.stage) * microbatches + (instruction.microbatch ?? 0);
-    liveActivation[d] += bytes - heldActivation[key];
+  // Activation bytes change at instants on two streams; collected per device and swept in time order at the end.
+  const memoryTimes: number[][] = devices.map(() => []);
+  const memoryDeltas: number[][] = devices.map(() => []);
+  const changeMemory = (d: number, time: number, delta: number) => {
+    memoryTimes[d].push(time);
+    memoryDeltas[d].push(delta);
+  };
+  // The copy stream of each device (offload / reload), and when each pair's reload ends.
+  const copyFree = new Float64Array(deviceCount);
+  const lastCopy = new Int32Array(deviceCount).fill(NONE);
+  const pairKey = (replica: number, stage: number, microbatch: number) => (replica * stages + stage) * microbatches + microbatch;
+  const reloadEnd = new Float64Array(replicas * stages * microbatches);
+  const reloadIndex = new Int32Array(replicas * stages * microbatches).fill(NONE);
+  // Bytes held per (stage, microbatch) as compiler/schedule/memory.ts counts
+  // them: the stash from F (or reload, or recompute) to I/B, what W needs
+  // from I to W, nothing after the free or the offload. Held state follows
+  // program order; each change is charged at its instant on its stream.
+  const heldActivation = new Float64Array(replicas * stages * microbatches);
+  const holdActivation = (d: number, time: number, key: number, bytes: number) => {
+    changeMemory(d, time, bytes - heldActivation[key]);
     heldActivation[key] = bytes;
-    if (liveActivation[d] > peakActivation[d]) peakActivation[d] = liveActivation[d];
   };
   const starts = devices.map((device) => new Float64Array(device.instructions.length));
   const ends = devices.map((device) => new Float64Array(device.instructions.length));
@@ -288,6 +311,42 @@ export function simulate(
         ready = Math.max(ready, meeting.start);
       }
 
+      if (op === 'offload' || op === 'reload') {
+        // Copy stream: issued now, starts when the previous copy is done; the compute stream goes on.
+        const issue = ready;
+        const copyStart = Math.max(issue, copyFree[d]);
+        const copyEnd = copyStart + durationOf(instruction, d);
+        deviceStarts[k] = copyStart;
+        deviceEnds[k] = copyEnd;
+        copyFree[d] = copyEnd;
+        if (detail) {
+          const copyBound = copyStart > issue && lastCopy[d] !== NONE;
+          boundDevice[d][k] = copyBound || bindDevice !== NONE ? (copyBound ? d : bindDevice) : NONE;
+          boundIndex[d][k] = copyBound ? lastCopy[d] : bindIndex;
+        }
+        lastCopy[d] = k;
+        next[d] = k + 1;
+        const full = costs.stages[instruction.stage].activation;
+        const key = pairKey(replica, instruction.stage, instruction.microbatch ?? 0);
+        if (op === 'offload') holdActivation(d, copyEnd, key, 0);
+        else {
+          holdActivation(d, copyStart, key, full);
+          reloadEnd[key] = copyEnd;
+          reloadIndex[key] = k;
+        }
+        if (detail) timelines[d].push({ kind: timelineKind(op)!, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: copyStart, end: copyEnd, stream: 'copy' });
+        continue;
+      }
+      if (op === 'recompute' || op === 'backward' || op === 'backward_input') {
+        // The stash must be back from host memory.
+        const key = pairKey(replica, instruction.stage, instruction.microbatch ?? 0);
+        if (reloadIndex[key] !== NONE && reloadEnd[key] > ready) {
+          ready = reloadEnd[key];
+          bindDevice = d;
+          bindIndex = reloadIndex[key];
+        }
+      }
+
       const duration = durationOf(instruction, d);
       const end = ready + duration;
       deviceStarts[k] = ready;
@@ -328,21 +387,26 @@ export function simulate(
           }
           break;
         }
-        // Bytes held per (stage, microbatch) as compiler/schedule/memory.ts
-        // counts them: the stash from F (or reload) to I/B, what W needs from
-        // I to W, nothing after the free.
-        case 'forward':
-        case 'reload':
-          holdActivation(d, replica, instruction, costs.stages[instruction.stage].activation);
+        case 'forward': {
+          const full = costs.stages[instruction.stage].activation;
+          const key = pairKey(replica, instruction.stage, instruction.microbatch ?? 0);
+          holdActivation(d, ready, key, full);
+          // A checkpointing forward keeps only its input once it is done.
+          if (instruction.checkpoint === true) holdActivation(d, end, key, Math.min(instruction.bytes ?? full, full));
+          break;
+        }
+        case 'recompute':
+          // An R rebuilds what its checkpointing forward dropped (`bytes`);
+          // a whole-stage recompute stage is counted full from its forward.
+          if (instruction.bytes !== undefined) holdActivation(d, ready, pairKey(replica, instruction.stage, instruction.microbatch ?? 0), costs.stages[instruction.stage].activation);
           break;
         case 'backward_input': {
           const times = costs.stages[instruction.stage];
-          holdActivation(d, replica, instruction, times.weightGradientActivation ?? times.activation);
+          holdActivation(d, end, pairKey(replica, instruction.stage, instruction.microbatch ?? 0), times.weightGradientActivation ?? times.activation);
           break;
         }
-        case 'offload':
         case 'free':
-          holdActivation(d, replica, instruction, 0);
+          holdActivation(d, ready, pairKey(replica, instruction.stage, instruction.microbatch ?? 0), 0);
           break;
       }
       if (detail) {
@@ -371,6 +435,7 @@ export function simulate(
     stuck.push({ device: devices[d].index ?? d, index: next[d], instruction, waitsFor });
   }
 
+  const peakActivation = memoryTimes.map((times, d) => peakOverTime(times, memoryDeltas[d]));
   let totalBusy = 0;
   for (let d = 0; d < deviceCount; d++) totalBusy += busy[d];
   const summaries: DeviceSummary[] = devices.map((device, d) => {
@@ -415,6 +480,28 @@ export function simulateIr(ir: IrProgram, costs: CostModel, options: Omit<Simula
       optimizerState: device.memory.optimizerState,
     })),
   });
+}
+
+/** Highest running sum of `deltas` applied in time order (ties: in the order they were recorded). */
+function peakOverTime(times: readonly number[], deltas: readonly number[]): number {
+  let live = 0;
+  let peak = 0;
+  // Without copies the compute stream records in time order already: sweep without sorting.
+  let sorted = true;
+  for (let k = 1; k < times.length && sorted; k++) sorted = times[k] >= times[k - 1];
+  if (sorted) {
+    for (const delta of deltas) {
+      live += delta;
+      if (live > peak) peak = live;
+    }
+    return peak;
+  }
+  const order = Array.from(times.keys()).sort((a, b) => times[a] - times[b] || a - b);
+  for (const index of order) {
+    live += deltas[index];
+    if (live > peak) peak = live;
+  }
+  return peak;
 }
 
 function isCompute(op: InstructionOp): boolean {

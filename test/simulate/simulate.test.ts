@@ -95,7 +95,7 @@ describe('simulate semantics', () => {
     expect(result.devices[1].memory.peak).toBe(5);
   });
 
-  it('times offload and reload by host bandwidth and takes the activation off the device meanwhile', () => {
+  it('times offload and reload by host bandwidth on the copy stream, overlapping compute, and takes the activation off the device meanwhile', () => {
     const instructions: Instruction[] = [
       { op: 'load_microbatch', stage: 0, microbatch: 0, slot: 0 },
       { op: 'forward', stage: 0, microbatch: 0, slot: 0 },
@@ -111,10 +111,17 @@ describe('simulate semantics', () => {
       { op: 'free', stage: 0, microbatch: 0, slot: 0 },
     ];
     const result = simulate([{ rank: 0, instructions }], costsWith(1, { hostBandwidth: 100 }));
-    // F 1 + offload 0.5 + F 1 + B 2 + reload 0.5 + recompute 1 + B 2
-    expect(result.makespan).toBe(8);
-    expect(result.devices[0].memory.activations).toBe(1);
-    expect(result.devices[0].timeline.map((i) => i.kind)).toEqual(['F', 'offload', 'F', 'B', 'reload', 'recompute', 'B']);
+    // Compute: F 0–1, F 1–2, B 2–4, then the recompute waits for the reload
+    // (copy stream 4–4.5): recompute 4.5–5.5, B 5.5–7.5. The offload (copy
+    // stream 1–1.5) runs beside the second F, so it costs no compute time,
+    // and microbatch 0's stash leaves the device only when it ends at 1.5:
+    // both stashes are on the device from 1 to 1.5.
+    expect(result.makespan).toBe(7.5);
+    expect(result.devices[0].memory.activations).toBe(2);
+    expect(result.devices[0].busy).toBe(7);
+    const timeline = result.devices[0].timeline;
+    expect(timeline.map((i) => i.kind)).toEqual(['F', 'offload', 'F', 'B', 'reload', 'recompute', 'B']);
+    expect(timeline.filter((i) => i.stream === 'copy').map((i) => [i.kind, i.start, i.end])).toEqual([['offload', 1, 1.5], ['reload', 4, 4.5]]);
   });
 
   it('meets all members of an allreduce before any starts it', () => {
