@@ -569,6 +569,11 @@ export class DeviceInterpreter {
     disposeState(slot.saved);
     slot.saved = result.saved;
     slot.needsRecompute = false;
+    // As after a plain forward: the rebuilt state holds its own handles on the
+    // input, and the checkpoint would pin a second buffer where a backend
+    // copies on clone (wasm), beyond what the compiler predicts.
+    slot.input.dispose();
+    slot.input = undefined;
   }
 
   private reload(slot: SlotContent): void {

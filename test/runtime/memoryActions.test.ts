@@ -4,6 +4,7 @@
 // (relative error ≤ 1e-5) in process and on worker threads, and each
 // device's measured peak of activation slots must equal the prediction.
 
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
 import { verify } from '../../runtime/index.ts';
@@ -131,5 +132,18 @@ describe('R / O / L actions give single-device gradients', () => {
     const result = await verify(compileText(mlpProgram(false)), { baseDirectory: process.cwd(), mode: 'workers', backend: 'cpu' });
     expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
     expect(result.peakSlots).toEqual(result.predictedSlots);
+  });
+});
+
+describe('samples/recompute_bubbles.pipe', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('recomputes every microbatch, the first ones in the wait for the first gradient, with single-device gradients and the predicted bytes', async () => {
+    const ir = compileText(readFileSync('samples/recompute_bubbles.pipe', 'utf8'));
+    const recomputes = ir.devices.map((device) => device.instructions.filter((instruction) => instruction.op === 'recompute').length);
+    expect(recomputes).toEqual(ir.devices.map(() => ir.microbatches));
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakSlots).toEqual(result.predictedSlots);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
   });
 });
