@@ -147,3 +147,19 @@ describe('samples/recompute_bubbles.pipe', () => {
     expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
   });
 });
+
+describe('samples/offload_selective.pipe', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  const text = readFileSync('samples/offload_selective.pipe', 'utf8');
+  it('does not fit its first device under plain 1F1B', () => {
+    expect(() => compileText(text.replace('schedule offload_odd\n', 'schedule 1f1b\n'))).toThrow(/PIPE5001: device 0 \(small\)/);
+  });
+  it('fits by offloading half of device 0\'s microbatches, with single-device gradients and the predicted bytes', async () => {
+    const ir = compileText(text);
+    expect(ir.devices.map((device) => device.instructions.filter((instruction) => instruction.op === 'offload').length)).toEqual([ir.microbatches / 2, 0, 0, 0]);
+    expect(ir.devices[0].memory.peak).toBeLessThanOrEqual(ir.devices[0].memory.capacity);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+});
