@@ -39,3 +39,23 @@ export function captureOutput(): { out: () => string; err: () => string } {
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err += String(chunk); return true; });
   return { out: () => out, err: () => err };
 }
+
+/** The four-GPU cluster the runtime's schedule tests train on. */
+export const FOUR_GPU_CLUSTER = `cluster local {
+  device gpu[0..4] memory 16GiB speed 100TFLOPS
+  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
+}`;
+
+/** A 12 → 16 → … → 5 MLP with `hidden` GELU layers between its input and output layers (fc_in, hidden[i], out). */
+export function deepMlpModel(hidden: number): string {
+  return `model mlp {
+  input x: f32[batch, 12]
+  target y: i32[batch]
+  layer fc_in = Dense(units: 16, activation: relu)
+  repeat i in 0..${hidden} {
+    layer hidden[i] = Dense(units: 16, activation: gelu)
+  }
+  layer out = Dense(units: 5)
+  loss softmax_cross_entropy(out, y)
+}`;
+}

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
 import { openSession, verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
+import { deepMlpModel, FOUR_GPU_CLUSTER } from '../helpers/smallProgram.ts';
 
 const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stagesPerCopy: number }[] = [
   { name: 'dualpipe', placement: 'mirror', stagesPerCopy: 4 },
@@ -16,24 +17,11 @@ const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stage
   { name: 'bitpipe', placement: 'mirror_v', stagesPerCopy: 8 },
 ];
 
-const CLUSTER = `cluster local {
-  device gpu[0..4] memory 16GiB speed 100TFLOPS
-  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
-}`;
 
 function mlpProgram(schedule: string, placement: string, stages: number): string {
   const hidden = stages * 2 - 2;
-  return `model mlp {
-  input x: f32[batch, 12]
-  target y: i32[batch]
-  layer fc_in = Dense(units: 16, activation: relu)
-  repeat i in 0..${hidden} {
-    layer hidden[i] = Dense(units: 16, activation: gelu)
-  }
-  layer out = Dense(units: 5)
-  loss softmax_cross_entropy(out, y)
-}
-${CLUSTER}
+  return `${deepMlpModel(hidden)}
+${FOUR_GPU_CLUSTER}
 pipeline p {
   model mlp
   cluster local
@@ -61,7 +49,7 @@ function gptProgram(schedule: string, placement: string, stages: number): string
   layer head = Dense(units: 24)
   loss softmax_cross_entropy(head, next)
 }
-${CLUSTER}
+${FOUR_GPU_CLUSTER}
 pipeline p {
   model gpt
   cluster local

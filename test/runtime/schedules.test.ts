@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
 import { verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
+import { deepMlpModel, FOUR_GPU_CLUSTER } from '../helpers/smallProgram.ts';
 
 const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2 | 4; placement: 'loop' | 'v' | 'wave' }[] = [
   { name: 'gpipe', stagesPerDevice: 1, placement: 'loop' },
@@ -26,10 +27,6 @@ const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2 | 4; placement:
   { name: 'hanayo', stagesPerDevice: 4, placement: 'wave' },
 ];
 
-const CLUSTER = `cluster local {
-  device gpu[0..4] memory 16GiB speed 100TFLOPS
-  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
-}`;
 
 function stagesBlock(groups: readonly string[][], placement: string): string {
   return `stages placement ${placement} {\n${groups.map((layers, s) => `    s${s} = ${layers.join(', ')}`).join('\n')}\n  }`;
@@ -42,17 +39,8 @@ function mlpProgram(schedule: string, stagesPerDevice: number, placement: string
   const layers = ['fc_in', ...Array.from({ length: hidden }, (_, i) => `hidden[${i}]`), 'out'];
   const perStage = layers.length / stages;
   const groups = Array.from({ length: stages }, (_, s) => layers.slice(s * perStage, (s + 1) * perStage));
-  return `model mlp {
-  input x: f32[batch, 12]
-  target y: i32[batch]
-  layer fc_in = Dense(units: 16, activation: relu)
-  repeat i in 0..${hidden} {
-    layer hidden[i] = Dense(units: 16, activation: gelu)
-  }
-  layer out = Dense(units: 5)
-  loss softmax_cross_entropy(out, y)
-}
-${CLUSTER}
+  return `${deepMlpModel(hidden)}
+${FOUR_GPU_CLUSTER}
 pipeline p {
   model mlp
   cluster local
@@ -86,7 +74,7 @@ function gptProgram(schedule: string, stagesPerDevice: number, placement: string
   layer head = Dense(units: 24)
   loss softmax_cross_entropy(head, next)
 }
-${CLUSTER}
+${FOUR_GPU_CLUSTER}
 pipeline p {
   model gpt
   cluster local
