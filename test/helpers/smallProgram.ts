@@ -59,3 +59,20 @@ export function deepMlpModel(hidden: number): string {
   loss softmax_cross_entropy(out, y)
 }`;
 }
+
+/** A small causal transformer over 24 tokens: embed, `blocks` TransformerBlocks (with dropout), norm, head. */
+export function smallGptModel(blocks: number): string {
+  return `model gpt {
+  dim batch
+  dim seq = 6
+  input tokens: i32[batch, seq]
+  target next: i32[batch, seq]
+  layer embed = Embedding(vocab: 24, dim: 16)
+  repeat i in 0..${blocks} {
+    layer block[i] = TransformerBlock(heads: 2, ff: 32, causal: true, dropout: 0.1)
+  }
+  layer norm = LayerNorm()
+  layer head = Dense(units: 24)
+  loss softmax_cross_entropy(head, next)
+}`;
+}

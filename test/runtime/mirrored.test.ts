@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
 import { openSession, verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
-import { deepMlpModel, FOUR_GPU_CLUSTER } from '../helpers/smallProgram.ts';
+import { deepMlpModel, FOUR_GPU_CLUSTER, smallGptModel } from '../helpers/smallProgram.ts';
 
 const MIRRORED: readonly { name: string; placement: 'mirror' | 'mirror_v'; stagesPerCopy: number }[] = [
   { name: 'dualpipe', placement: 'mirror', stagesPerCopy: 4 },
@@ -36,19 +36,7 @@ pipeline p {
 }
 
 function gptProgram(schedule: string, placement: string, stages: number): string {
-  return `model gpt {
-  dim batch
-  dim seq = 6
-  input tokens: i32[batch, seq]
-  target next: i32[batch, seq]
-  layer embed = Embedding(vocab: 24, dim: 16)
-  repeat i in 0..${stages * 2 - 2} {
-    layer block[i] = TransformerBlock(heads: 2, ff: 32, causal: true, dropout: 0.1)
-  }
-  layer norm = LayerNorm()
-  layer head = Dense(units: 24)
-  loss softmax_cross_entropy(head, next)
-}
+  return `${smallGptModel(stages * 2 - 2)}
 ${FOUR_GPU_CLUSTER}
 pipeline p {
   model gpt

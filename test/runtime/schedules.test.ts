@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
 import { verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
-import { deepMlpModel, FOUR_GPU_CLUSTER } from '../helpers/smallProgram.ts';
+import { deepMlpModel, FOUR_GPU_CLUSTER, smallGptModel } from '../helpers/smallProgram.ts';
 
 const SCHEDULES: readonly { name: string; stagesPerDevice: 1 | 2 | 4; placement: 'loop' | 'v' | 'wave' }[] = [
   { name: 'gpipe', stagesPerDevice: 1, placement: 'loop' },
@@ -61,19 +61,7 @@ function gptProgram(schedule: string, stagesPerDevice: number, placement: string
   const groups = stagesPerDevice === 1
     ? [['embed', 'block[0]'], ['block[1]', 'block[2]'], ['block[3]', 'block[4]'], ['block[5]', 'norm', 'head']]
     : [['embed'], ...Array.from({ length: blocks }, (_, i) => [`block[${i}]`]), ['norm', 'head']];
-  return `model gpt {
-  dim batch
-  dim seq = 6
-  input tokens: i32[batch, seq]
-  target next: i32[batch, seq]
-  layer embed = Embedding(vocab: 24, dim: 16)
-  repeat i in 0..${blocks} {
-    layer block[i] = TransformerBlock(heads: 2, ff: 32, causal: true, dropout: 0.1)
-  }
-  layer norm = LayerNorm()
-  layer head = Dense(units: 24)
-  loss softmax_cross_entropy(head, next)
-}
+  return `${smallGptModel(blocks)}
 ${FOUR_GPU_CLUSTER}
 pipeline p {
   model gpt
