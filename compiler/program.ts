@@ -169,6 +169,29 @@ export interface CheckedStage {
   /** Mirrored placements: the model copy (absent: 0) and the copy-0 stage this one repeats (absent: itself). */
   readonly copy?: number;
   readonly modelStage?: number;
+  /**
+   * A vocabulary shard (`vocab_parallel LAYER`): this stage runs shard
+   * `shard` of `shards` of model layer `layer` (`layers` is [layer]), the
+   * output units [shard·units, (shard+1)·units) of it, as the S and T
+   * passes. Its costs are the shard's, with the logits shard kept from S to T.
+   */
+  readonly vocabShard?: VocabShard;
+}
+
+export interface VocabShard {
+  readonly layer: number;
+  readonly shard: number;
+  readonly shards: number;
+  /** Output units of this shard (the layer's units / shards). */
+  readonly units: number;
+}
+
+/** `vocab_parallel LAYER`, checked: the model layer split over every pipeline rank. */
+export interface CheckedVocabParallel {
+  readonly layer: number;
+  readonly name: string;
+  readonly shards: number;
+  readonly span: Span;
 }
 
 export interface CheckedScheduleUse {
@@ -217,6 +240,8 @@ export interface CheckedPipeline {
   readonly data?: CheckedData;
   readonly seed: number;
   readonly steps?: number;
+  /** `vocab_parallel LAYER`: the shard stages follow the model's in `stages`. */
+  readonly vocabParallel?: CheckedVocabParallel;
   readonly span: Span;
 }
 

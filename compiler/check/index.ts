@@ -26,6 +26,7 @@ import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
 import { checkSettings, dataMismatch } from './settings.ts';
 import { planStages } from './stages.ts';
+import { checkVocabParallel, withVocabShards } from './vocabParallel.ts';
 import { didYouMean, suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_ACTIONS } from '../limits.ts';
@@ -263,10 +264,14 @@ function checkPipeline(
     }
   }
 
+  const vocab = settings.vocabParallel !== undefined && plan !== undefined && modelResult?.model !== undefined
+    ? checkVocabParallel(settings.vocabParallel, modelResult.model, plan.placement, plan.stages[plan.stages.length - 1], reporter)
+    : undefined;
+
   const schedule = checkScheduleUse(
     declaration,
     table.schedules,
-    plan === undefined ? undefined : { placement: plan.placement, microbatches: settings.microbatches },
+    plan === undefined ? undefined : { placement: plan.placement, microbatches: settings.microbatches, vocabShards: vocab?.shards ?? 0 },
     reporter,
   );
 
@@ -298,11 +303,13 @@ function checkPipeline(
   // mirrored rank: the same layers (so PIPE3004's one-stage-per-layer rule
   // holds for what the user wrote), listed after copy 0 so copy 1's stage s
   // is stage n + s (compiler/placement.ts).
-  const stages: CheckedStage[] = [...declaredStages, ...plan.placement.copies.slice(1).flatMap((ranks, k) =>
+  const copied: CheckedStage[] = [...declaredStages, ...plan.placement.copies.slice(1).flatMap((ranks, k) =>
     declaredStages.map((stage) => ({
       ...stage, index: (k + 1) * declaredStages.length + stage.index, name: `${stage.name}_copy${k + 1}`,
       device: ranks[stage.index], copy: k + 1, modelStage: stage.index,
     })))];
+  // vocab_parallel: the output layer leaves the last stage for one shard stage per rank (vocabParallel.ts).
+  const stages = vocab === undefined ? copied : withVocabShards(copied, vocab, model, microbatchSize, settings.precision);
   return {
     model,
     cluster,
@@ -322,6 +329,7 @@ function checkPipeline(
       ...(settings.data === undefined ? {} : { data: settings.data }),
       seed: settings.seed,
       ...(settings.steps === undefined ? {} : { steps: settings.steps }),
+      ...(vocab === undefined ? {} : { vocabParallel: vocab }),
       span: declaration.span,
     },
   };

@@ -25,6 +25,8 @@ export interface PipelineShapeForSchedule {
   readonly placement: Placement;
   /** Undefined when the pipeline's microbatches did not check (conditions are then not held against it). */
   readonly microbatches?: number;
+  /** Vocabulary shard stages `vocab_parallel` adds (one per rank; 0: none). */
+  readonly vocabShards?: number;
 }
 
 export function checkScheduleUse(
@@ -46,6 +48,12 @@ export function checkScheduleUse(
       reporter.report(diagnosticMessages.mirrorAutoSchedule, use.span, { placement: mirrored.kind }, { hint: mirroredScheduleHint(schedules, mirrored) });
       return undefined;
     }
+    if ((shape?.vocabShards ?? 0) > 0) {
+      reporter.report(diagnosticMessages.vocabAutoSchedule, use.span, {}, {
+        hint: `use ${vocabScheduleNames(schedules).join(' or ')}, or a rule schedule (its list scheduler places the S and T passes)`,
+      });
+      return undefined;
+    }
     return checkAutoSchedule(use, schedules, reporter);
   }
 
@@ -56,7 +64,18 @@ export function checkScheduleUse(
     });
     return undefined;
   }
-  const required = scheduleContract(declaration).placement?.kind;
+  const contract = scheduleContract(declaration);
+  const required = contract.placement?.kind;
+  // An explicit order places every action itself: on a vocab_parallel
+  // pipeline it must be written for the shards (rule schedules place them).
+  const explicit = declaration.body.some((statement) => statement.kind === 'OnDeviceBlock');
+  if ((shape?.vocabShards ?? 0) > 0 && explicit && contract.vocabParallel === undefined) {
+    reporter.report(diagnosticMessages.vocabScheduleWithoutShards, use.span, { schedule: name }, {
+      hint: `use ${vocabScheduleNames(schedules).join(' or ')}, a rule schedule, or an order that places F[i, v] (S) and B[i, v] (T) and says requires vocab parallel`,
+      related: [{ span: declaration.name.span, message: 'declared without requires vocab parallel' }],
+    });
+    return undefined;
+  }
   if (mirrored !== undefined && (required === undefined || !isMirroredKind(required))) {
     reporter.report(diagnosticMessages.singleCopySchedule, use.span, { schedule: name, placement: mirrored.kind }, {
       hint: mirroredScheduleHint(schedules, mirrored),
@@ -122,6 +141,7 @@ export function checkScheduleUse(
       microbatches: shape.microbatches ?? 1,
       stagesPerDevice: scheduleStagesPerDevice(placement),
       placement,
+      vocabShards: shape.vocabShards ?? 0,
     }, args);
     const fromLibrary = isStandardLibrary(declaration.span.file);
     for (const violation of held.violations) {
@@ -225,4 +245,9 @@ function describe(value: Expression): string {
     case 'NameExpression': return `'${value.name.name}'`;
     default: return 'another expression';
   }
+}
+
+/** The schedules written for vocabulary-parallel pipelines (their contract says requires vocab parallel). */
+function vocabScheduleNames(schedules: ReadonlyMap<string, ScheduleDeclaration>): string[] {
+  return [...schedules].filter(([, declaration]) => scheduleContract(declaration).vocabParallel !== undefined).map(([name]) => name);
 }

@@ -1,5 +1,6 @@
 // Pipeline settings: `model`, `cluster`, `batch`, `microbatches`, `replicas`,
-// `remainder`, `optimizer`, `data`, `seed`, `steps`. Known keys with
+// `remainder`, `optimizer`, `data`, `seed`, `steps`, `precision`,
+// `vocab_parallel` (the layer it names is checked in vocabParallel.ts). Known keys with
 // did-you-mean, no duplicates, values of the right kind; optimizers and data
 // sources are calls checked against their own argument schemas.
 
@@ -30,6 +31,7 @@ const SETTINGS: Readonly<Record<string, SettingKind>> = {
   seed: 'natural',
   steps: 'positive',
   precision: 'precision',
+  vocab_parallel: 'name',
 };
 
 const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
@@ -116,6 +118,8 @@ export interface PipelineSettings {
   readonly seed: number;
   readonly steps?: number;
   readonly precision: Precision;
+  /** `vocab_parallel LAYER`: the output layer to split over every device (compiler/check/vocabParallel.ts). */
+  readonly vocabParallel?: { readonly name: string; readonly span: Span };
   /** Where each setting was written (for diagnostics about their values). */
   readonly spans: ReadonlyMap<string, Span>;
   /** Settings suggested for misspelt keys: not reported again as missing. */
@@ -162,6 +166,7 @@ export function checkSettings(pipeline: PipelineDeclaration, reporter: Reporter)
     seed: (values.seed as number | undefined) ?? 0,
     steps: values.steps as number | undefined,
     precision: (values.precision as Precision | undefined) ?? 'fp32',
+    ...(values.vocab_parallel === undefined ? {} : { vocabParallel: values.vocab_parallel as { name: string; span: Span } }),
     spans,
     suggested,
   };
@@ -178,7 +183,7 @@ function readSetting(key: string, kind: SettingKind, value: Expression, reporter
   if (value.kind === 'NameExpression' && value.name.name === '') return undefined; // recovered
   switch (kind) {
     case 'name':
-      if (value.kind !== 'NameExpression') return wrong(`the name of a ${key}`);
+      if (value.kind !== 'NameExpression') return wrong(key === 'vocab_parallel' ? 'the name of a layer' : `the name of a ${key}`);
       return { name: value.name.name, span: value.span };
     case 'positive':
     case 'natural': {

@@ -9,7 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { findNodeAtLocation, parseTree, type Node as JsonNode, type ParseError, printParseErrorCode } from 'jsonc-parser';
 import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import { spanOf, type Span } from '../../grammar/source.ts';
-import type { CheckedCluster, CheckedProgram } from '../program.ts';
+import type { CheckedCluster, CheckedProgram, CheckedStage } from '../program.ts';
 import type { PipelineShape } from '../schedule/types.ts';
 import type { CostModel, StageTimes } from './types.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -80,12 +80,22 @@ export function deriveCostModel(program: CheckedProgram): CostModel {
       weightGradientActivation: stage.costs.weightGradientBytes,
     };
   });
-  const sendActivation = stages.map((stage, s) =>
-    s + 1 < stages.length ? transferTime(cluster, stage.device, stages[s + 1].device, stage.costs.outputBytes) : 0,
-  );
-  const sendGradient = stages.map((stage, s) =>
-    s > 0 ? transferTime(cluster, stage.device, stages[s - 1].device, stage.costs.inputBytes) : 0,
-  );
+  // With vocabulary shards (after the model's stages) the last model stage
+  // sends its output to every shard, each shard its statistics to the others
+  // and its input gradient back to the last model stage: each charged on the
+  // slowest of its links.
+  const shards = stages.filter((stage) => stage.vocabShard !== undefined);
+  const lastModel = stages.length - shards.length - 1;
+  const slowest = (from: number, to: readonly CheckedStage[], bytes: number) => to.reduce((most, other) => Math.max(most, transferTime(cluster, from, other.device, bytes)), 0);
+  const sendActivation = stages.map((stage, s) => {
+    if (stage.vocabShard !== undefined) return slowest(stage.device, shards.filter((other) => other !== stage), stage.costs.outputBytes);
+    if (shards.length > 0 && s === lastModel) return slowest(stage.device, shards, stage.costs.outputBytes);
+    return s + 1 < stages.length ? transferTime(cluster, stage.device, stages[s + 1].device, stage.costs.outputBytes) : 0;
+  });
+  const sendGradient = stages.map((stage, s) => {
+    if (stage.vocabShard !== undefined) return transferTime(cluster, stage.device, stages[lastModel].device, stage.costs.inputBytes);
+    return s > 0 ? transferTime(cluster, stage.device, stages[s - 1].device, stage.costs.inputBytes) : 0;
+  });
   const hostBandwidth = hostLinkBandwidth(cluster, stages.map((stage) => stage.device));
   const replicas = pipeline.replicas;
   const ranks = pipeline.devicesPerReplica;

@@ -14,7 +14,7 @@ const scalarRecord = { type: 'object', additionalProperties: { type: ['number', 
 
 export const instructionOps = [
   'load_microbatch', 'recv_act', 'forward', 'send_act', 'loss', 'recv_grad', 'backward', 'backward_input',
-  'backward_weight', 'send_grad', 'recompute', 'offload', 'reload', 'free', 'allreduce', 'optimizer_step',
+  'backward_weight', 'send_grad', 'send_stats', 'recv_stats', 'recompute', 'offload', 'reload', 'free', 'allreduce', 'optimizer_step',
 ] as const;
 
 export const irJsonSchema = {
@@ -78,6 +78,12 @@ export const irJsonSchema = {
           activationBytes: nonNegative,
           copy: nonNegativeInteger,
           modelStage: nonNegativeInteger,
+          vocabShard: {
+            type: 'object',
+            required: ['shard', 'shards', 'units'],
+            additionalProperties: false,
+            properties: { shard: nonNegativeInteger, shards: { type: 'integer', minimum: 1 }, units: { type: 'integer', minimum: 1 } },
+          },
         },
       },
     },
@@ -147,6 +153,7 @@ export const irJsonSchema = {
         microbatch: nonNegativeInteger,
         slot: nonNegativeInteger,
         peer: nonNegativeInteger,
+        peerStage: nonNegativeInteger,
         bytes: nonNegative,
         checkpoint: { type: 'boolean' },
         group: { type: 'array', items: nonNegativeInteger, minItems: 1 },
@@ -159,10 +166,11 @@ export const irJsonSchema = {
       },
       allOf: [
         // What each op must name: the runtime relies on these.
-        { if: { properties: { op: { enum: ['recv_act', 'send_act', 'recv_grad', 'send_grad'] } } }, then: { required: ['microbatch', 'slot', 'peer', 'bytes'] } },
+        { if: { properties: { op: { enum: ['recv_act', 'send_act', 'recv_grad', 'send_grad', 'send_stats', 'recv_stats'] } } }, then: { required: ['microbatch', 'slot', 'peer', 'bytes'] } },
         { if: { properties: { op: { enum: ['load_microbatch', 'forward', 'loss', 'backward', 'backward_input', 'backward_weight', 'recompute', 'free'] } } }, then: { required: ['microbatch', 'slot'] } },
         { if: { properties: { op: { enum: ['offload', 'reload'] } } }, then: { required: ['microbatch', 'slot', 'bytes'] } },
         { if: { properties: { op: { const: 'allreduce' } } }, then: { required: ['group', 'bytes'] } },
+        { if: { properties: { op: { enum: ['send_stats', 'recv_stats'] } } }, then: { required: ['peerStage'] } },
       ],
     },
   },

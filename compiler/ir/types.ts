@@ -28,6 +28,8 @@ export type InstructionOp =
   | 'backward_input'
   | 'backward_weight'
   | 'send_grad'
+  | 'send_stats'
+  | 'recv_stats'
   | 'recompute'
   | 'offload'
   | 'reload'
@@ -55,6 +57,14 @@ export interface Instruction {
   readonly slot?: number;
   /** Peer device (global device index) for send_* and recv_* instructions. */
   readonly peer?: number;
+  /**
+   * The stage at the other end of a send / recv when it is not the
+   * neighbour (vocabulary parallelism: the last model stage's output to
+   * every shard, each shard's input gradient back to it, and the shards'
+   * statistics to each other). Absent: s + 1 for send_act and recv_grad,
+   * s - 1 for recv_act and send_grad (see messageStages).
+   */
+  readonly peerStage?: number;
   /** Bytes moved by send/recv/offload/reload, bytes summed by allreduce; a checkpointing forward's kept bytes; the bytes a recompute rebuilds. */
   readonly bytes?: number;
   /**
@@ -94,6 +104,28 @@ export interface IrLayer {
   readonly parametersDeclared?: boolean;
 }
 
+/** A message's kind and the stages at its two ends: what the runtime, the deadlock proof and the simulator tag it by. */
+export interface MessageEnds {
+  readonly kind: 'act' | 'grad' | 'stats';
+  readonly from: number;
+  readonly to: number;
+}
+
+/** The kind and ends of a send_* or recv_* instruction; undefined for any other op. */
+export function messageStages(instruction: Pick<Instruction, 'op' | 'stage' | 'peerStage'>): MessageEnds | undefined {
+  const s = instruction.stage;
+  const other = instruction.peerStage;
+  switch (instruction.op) {
+    case 'send_act': return { kind: 'act', from: s, to: other ?? s + 1 };
+    case 'recv_act': return { kind: 'act', from: other ?? s - 1, to: s };
+    case 'send_grad': return { kind: 'grad', from: s, to: other ?? s - 1 };
+    case 'recv_grad': return { kind: 'grad', from: other ?? s + 1, to: s };
+    case 'send_stats': return { kind: 'stats', from: s, to: other ?? s };
+    case 'recv_stats': return { kind: 'stats', from: other ?? s, to: s };
+    default: return undefined;
+  }
+}
+
 export interface IrStage {
   readonly index: number;
   readonly name: string;
@@ -112,6 +144,13 @@ export interface IrStage {
    */
   readonly copy?: number;
   readonly modelStage?: number;
+  /**
+   * A vocabulary shard (`vocab_parallel`): the stage runs output units
+   * [shard·units, (shard+1)·units) of model layer `layers[0]`; its F is the
+   * S pass and its B (or I and W) the T pass of the sharded softmax
+   * cross-entropy. Shard stages follow the model's stages.
+   */
+  readonly vocabShard?: { readonly shard: number; readonly shards: number; readonly units: number };
 }
 
 export interface IrModel {

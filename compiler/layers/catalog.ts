@@ -172,7 +172,7 @@ function ok(shape: TensorShape): ShapeResult {
 }
 
 /** Output of a layer that keeps the rank and replaces the last dimension. */
-function withLastDim(shape: TensorShape, dim: number, dtype: DType = shape.dtype): TensorShape {
+export function withLastDim(shape: TensorShape, dim: number, dtype: DType = shape.dtype): TensorShape {
   return { dtype, dims: [...shape.dims.slice(0, -1), dim] };
 }
 

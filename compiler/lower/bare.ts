@@ -10,7 +10,9 @@ import { lowerToInstructionStreams, unitStageInfo } from './lower.ts';
 
 export function bareScheduleIr(schedule: ComputeSchedule): IrProgram {
   const copies = schedule.copies ?? 1;
-  const perCopy = schedule.stages / copies;
+  const vocabShards = schedule.vocabShards ?? 0;
+  const modelStages = schedule.stages - vocabShards;
+  const perCopy = modelStages / copies;
   const lowered = lowerToInstructionStreams(schedule, unitStageInfo(schedule.stages));
   const peaks = peakLiveActivations(schedule);
   return {
@@ -37,6 +39,7 @@ export function bareScheduleIr(schedule: ComputeSchedule): IrProgram {
     stages: schedule.stageDevice.map((rank, index) => ({
       index, name: `s${index}`, rank, layers: [], recompute: false, offload: false, activationBytes: 1,
       ...(copies > 1 && index >= perCopy ? { copy: Math.floor(index / perCopy), modelStage: index % perCopy } : {}),
+      ...(index >= modelStages ? { vocabShard: { shard: index - modelStages, shards: vocabShards, units: 1 } } : {}),
     })),
     devices: lowered.devices.map((device) => ({
       index: device.rank,

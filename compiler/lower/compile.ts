@@ -44,12 +44,14 @@ export function pipelineShape(program: CheckedProgram): PipelineShape {
   const { pipeline } = program;
   // A mirrored placement's stages list both copies; each copy runs its share of the microbatches.
   const copies = pipeline.placement.copies.length;
+  const vocabShards = pipeline.vocabParallel?.shards ?? 0;
   return {
     devices: pipeline.devicesPerReplica,
     stages: pipeline.stages.length,
     microbatches: pipeline.microbatches / copies,
     stageDevice: pipeline.stages.map((stage) => stage.device),
     ...(copies > 1 ? { copies } : {}),
+    ...(vocabShards > 0 ? { vocabShards } : {}),
   };
 }
 
@@ -176,6 +178,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       activationBytes: stage.costs.activationBytes,
       ...(stage.copy === undefined ? {} : { copy: stage.copy }),
       ...(stage.modelStage === undefined ? {} : { modelStage: stage.modelStage }),
+      ...(stage.vocabShard === undefined ? {} : { vocabShard: { shard: stage.vocabShard.shard, shards: stage.vocabShard.shards, units: stage.vocabShard.units } }),
     })),
     devices,
   };

@@ -28,7 +28,10 @@
 // activations.
 
 import type { Instruction } from '../ir/types.ts';
-import { copiesOf, copyOfStage, isFirstStageOfCopy, isLastStageOfCopy } from '../schedule/actions.ts';
+import {
+  activationConsumers, activationSources, copiesOf, copyOfStage, gradientConsumers, gradientSources, isFirstStageOfCopy, isLastStageOfCopy,
+  isVocabShard, statisticsPeers, vocabShardsOf,
+} from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
 export interface StageLoweringInfo {
@@ -63,6 +66,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
   }
   const { stages, microbatches, stageDevice } = schedule;
   const mirrored = copiesOf(schedule) > 1;
+  const vocab = vocabShardsOf(schedule) > 0;
   const slotOf = new Int32Array(stages * microbatches).fill(-1);
   const splitPair = new Uint8Array(stages * microbatches);
   // Pairs with an explicit R / O: their memory is planned by the order, not by the stage's attributes.
@@ -98,6 +102,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
     const emit = (op: Instruction['op'], action: ComputeAction, slot: number) => {
       instructions.push(action.span ? { op, stage: action.stage, microbatch: action.microbatch, slot, source: action.span } : { op, stage: action.stage, microbatch: action.microbatch, slot });
     };
+    // A message to or from a vocabulary shard names the stage at its other end (Instruction.peerStage).
+    const emitVocabMove = (op: Instruction['op'], action: ComputeAction, slot: number, peerStage: number, bytes: number) => {
+      const base = { op, stage: action.stage, microbatch: action.microbatch, slot, peer: stageDevice[peerStage], peerStage, bytes };
+      instructions.push(action.span ? { ...base, source: action.span } : base);
+    };
     const emitMove = (op: Instruction['op'], action: ComputeAction, slot: number, peer: number | undefined, bytes: number) => {
       instructions.push(
         action.span
@@ -122,6 +131,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         const slot = take();
         slotOf[pair] = slot;
         if (first) emit('load_microbatch', action, slot);
+        else if (vocab && isVocabShard(schedule, s)) for (const source of activationSources(schedule, s)) emitVocabMove('recv_act', action, slot, source, stageInfo[source].outputBytes);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
         if (plannedRecompute[pair]) {
@@ -135,8 +145,13 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
             ? { op: 'forward', stage: s, microbatch: i, slot, checkpoint: false, source: action.span }
             : { op: 'forward', stage: s, microbatch: i, slot, checkpoint: false });
         } else emit('forward', action, slot);
-        if (last) emit('loss', action, slot);
-        else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
+        // A shard's S pass sends its row statistics to every other shard (the all-reduce C0, as an exchange).
+        if (vocab && isVocabShard(schedule, s)) for (const peer of statisticsPeers(schedule, s)) emitVocabMove('send_stats', action, slot, peer, info.outputBytes);
+        else if (last) emit('loss', action, slot);
+        else if (vocab && activationConsumers(schedule, s).some((next) => isVocabShard(schedule, next))) {
+          // The broadcast of the last model stage's output to every shard.
+          for (const next of activationConsumers(schedule, s)) emitVocabMove('send_act', action, slot, next, info.outputBytes);
+        } else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
         if (info.offload && !plannedOffload[pair] && !plannedRecompute[pair]) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
       }
@@ -152,11 +167,21 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       }
       const explicit = plannedRecompute[pair] === 1 || plannedOffload[pair] === 1;
       if (action.operation === 'B' || action.operation === 'I') {
-        if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
+        const shard = vocab && isVocabShard(schedule, s);
+        if (vocab && gradientSources(schedule, s).some((next) => isVocabShard(schedule, next))) {
+          // The last model stage sums its output gradient over the shards (the reduce C1).
+          for (const source of gradientSources(schedule, s)) emitVocabMove('recv_grad', action, slot, source, info.outputBytes);
+        } else if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
+        if (shard) {
+          // T: the other shards' statistics, then the loss and the softmax − one-hot of this shard.
+          for (const peer of statisticsPeers(schedule, s)) emitVocabMove('recv_stats', action, slot, peer, stageInfo[peer].outputBytes);
+          emit('loss', action, slot);
+        }
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
         if (info.recompute && !explicit) emit('recompute', action, slot);
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
-        if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        if (shard) for (const previous of gradientConsumers(schedule, s)) emitVocabMove('send_grad', action, slot, previous, info.inputBytes);
+        else if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);

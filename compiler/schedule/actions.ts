@@ -68,35 +68,99 @@ export function copiesOf(shape: { readonly copies?: number }): number {
   return shape.copies ?? 1;
 }
 
-/** Stages of one model copy. */
-export function stagesPerCopy(shape: { readonly stages: number; readonly copies?: number }): number {
-  return shape.stages / copiesOf(shape);
+type StageShape = { readonly stages: number; readonly copies?: number; readonly vocabShards?: number };
+
+/** Vocabulary shard stages of a shape (0 unless the pipeline is vocab_parallel). */
+export function vocabShardsOf(shape: { readonly vocabShards?: number }): number {
+  return shape.vocabShards ?? 0;
 }
 
-/** The model copy that schedule stage `stage` belongs to. */
-export function copyOfStage(shape: { readonly stages: number; readonly copies?: number }, stage: number): number {
+/** Stages of the model itself (every copy), without the vocabulary shards that follow them. */
+export function modelStageCount(shape: StageShape): number {
+  return shape.stages - vocabShardsOf(shape);
+}
+
+/** Whether schedule stage `stage` is a vocabulary shard (its F is an S pass, its B a T pass). */
+export function isVocabShard(shape: StageShape, stage: number): boolean {
+  return stage >= modelStageCount(shape);
+}
+
+/** The vocabulary shard stages, shard k (on rank k) first to last. */
+export function vocabShardStages(shape: StageShape): number[] {
+  const first = modelStageCount(shape);
+  return Array.from({ length: vocabShardsOf(shape) }, (_, k) => first + k);
+}
+
+/** Stages of one model copy. */
+export function stagesPerCopy(shape: StageShape): number {
+  return modelStageCount(shape) / copiesOf(shape);
+}
+
+/** The model copy that schedule stage `stage` belongs to (vocabulary shards: 0). */
+export function copyOfStage(shape: StageShape, stage: number): number {
+  if (isVocabShard(shape, stage)) return 0;
   return Math.floor(stage / stagesPerCopy(shape));
 }
 
 /** Whether the stage takes its copy's data (no predecessor): stage 0 of some copy. */
-export function isFirstStageOfCopy(shape: { readonly stages: number; readonly copies?: number }, stage: number): boolean {
-  return stage % stagesPerCopy(shape) === 0;
+export function isFirstStageOfCopy(shape: StageShape, stage: number): boolean {
+  return !isVocabShard(shape, stage) && stage % stagesPerCopy(shape) === 0;
 }
 
-/** Whether the stage computes its copy's loss (no successor). */
-export function isLastStageOfCopy(shape: { readonly stages: number; readonly copies?: number }, stage: number): boolean {
+/**
+ * Whether the stage computes a loss and sends no activation on: its copy's
+ * last stage, or with vocabulary shards each shard (the last model stage
+ * then sends its output to every shard).
+ */
+export function isLastStageOfCopy(shape: StageShape, stage: number): boolean {
+  if (isVocabShard(shape, stage)) return true;
+  if (vocabShardsOf(shape) > 0) return false;
   const perCopy = stagesPerCopy(shape);
   return stage % perCopy === perCopy - 1;
+}
+
+/** The stages whose output the F of `stage` takes as its input: the one before, or for a shard the last model stage. */
+export function activationSources(shape: StageShape, stage: number): number[] {
+  if (isVocabShard(shape, stage)) return [modelStageCount(shape) - 1];
+  return isFirstStageOfCopy(shape, stage) ? [] : [stage - 1];
+}
+
+/** The stages the output of `stage` is sent to: the next, or from the last model stage every vocabulary shard (the broadcast). */
+export function activationConsumers(shape: StageShape, stage: number): number[] {
+  if (isVocabShard(shape, stage)) return [];
+  if (vocabShardsOf(shape) > 0 && stage === modelStageCount(shape) - 1) return vocabShardStages(shape);
+  return isLastStageOfCopy(shape, stage) ? [] : [stage + 1];
+}
+
+/** The stages whose input gradient the B/I of `stage` takes: the next, or on the last model stage the sum over every shard. */
+export function gradientSources(shape: StageShape, stage: number): number[] {
+  return activationConsumers(shape, stage);
+}
+
+/** The stages the input gradient of `stage` is sent to (none from a copy's first stage). */
+export function gradientConsumers(shape: StageShape, stage: number): number[] {
+  return activationSources(shape, stage);
+}
+
+/**
+ * The shards whose S pass a shard's T pass waits for: every other shard
+ * (their local max and sum-exp make the softmax's normaliser, the paper's
+ * all-reduce C0). Empty for a model stage.
+ */
+export function statisticsPeers(shape: StageShape, stage: number): number[] {
+  return isVocabShard(shape, stage) ? vocabShardStages(shape).filter((other) => other !== stage) : [];
 }
 
 export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation, stage: number): Dependency[] {
   const deps: Dependency[] = [];
   const device = shape.stageDevice[stage];
   if (operation === 'F') {
-    if (!isFirstStageOfCopy(shape, stage)) deps.push({ kind: 'F', stage: stage - 1, crossDevice: shape.stageDevice[stage - 1] !== device });
+    for (const source of activationSources(shape, stage)) deps.push({ kind: 'F', stage: source, crossDevice: shape.stageDevice[source] !== device });
   } else if (operation === 'B' || operation === 'I') {
     deps.push({ kind: 'F', stage, crossDevice: false });
-    if (!isLastStageOfCopy(shape, stage)) deps.push({ kind: 'G', stage: stage + 1, crossDevice: shape.stageDevice[stage + 1] !== device });
+    for (const source of gradientSources(shape, stage)) deps.push({ kind: 'G', stage: source, crossDevice: shape.stageDevice[source] !== device });
+    // A shard's statistics are sent when its F ends: charged as that stage's sendActivation.
+    for (const peer of statisticsPeers(shape, stage)) deps.push({ kind: 'F', stage: peer, crossDevice: shape.stageDevice[peer] !== device });
   } else if (operation === 'W') {
     deps.push({ kind: 'I', stage, crossDevice: false });
   } else {
@@ -110,7 +174,8 @@ export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation
 export function dependencyDelay(costs: CostModel, dependency: Dependency): number {
   if (!dependency.crossDevice) return 0;
   // F of s waits for F of s-1's output: sendActivation[s-1]; B/I of s waits
-  // for the gradient sent back by s+1: sendGradient[s+1].
+  // for the gradient sent back by s+1: sendGradient[s+1] (a shard's T for
+  // another shard's statistics: that shard's sendActivation).
   return dependency.kind === 'F' ? costs.sendActivation[dependency.stage] ?? 0 : costs.sendGradient[dependency.stage] ?? 0;
 }
 

@@ -110,7 +110,11 @@ export function builtinSchedule(
     return { diagnostics: [makeDiagnostic(diagnosticMessages.badShape, contract.placement?.span ?? declaration.name.span, { detail: `schedule '${key}': ${problem}` })] };
   }
   const placement = placeForSchedule(kind, devices, stagesPerDevice);
-  const stageDevice = scheduleStageDevices(placement);
-  const pipelineShape = { devices, microbatches: microbatches / copies, stages: stageDevice.length, stageDevice, ...(copies > 1 ? { copies } : {}) };
+  // A vocabulary-parallel schedule runs one shard stage per device after the model's (shard k on rank k).
+  const vocabShards = contract.vocabParallel !== undefined ? devices : 0;
+  const stageDevice = [...scheduleStageDevices(placement), ...Array.from({ length: vocabShards }, (_, rank) => rank)];
+  const pipelineShape = {
+    devices, microbatches: microbatches / copies, stages: stageDevice.length, stageDevice, ...(copies > 1 ? { copies } : {}), ...(vocabShards > 0 ? { vocabShards } : {}),
+  };
   return evaluateSchedule(declaration, pipelineShape, {}, { costs: options.costs, sources });
 }

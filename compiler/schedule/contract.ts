@@ -51,6 +51,13 @@ export interface ScheduleContract {
   readonly splitBackward: boolean;
   /** `requires CONDITION ["message"]`, in order. */
   readonly requirements: readonly ScheduleRequirement[];
+  /**
+   * `requires vocab parallel`: the order places the S and T passes of the
+   * vocabulary shards (chunk v of every device), so the pipeline must shard
+   * its output layer (`vocab_parallel LAYER`), and bare mode adds a shard
+   * stage per device.
+   */
+  readonly vocabParallel?: { readonly span: Span };
 }
 
 /** The shape a contract is checked against. */
@@ -60,6 +67,8 @@ export interface ContractShape {
   readonly stagesPerDevice: number;
   /** The stage → rank map; without it `requires placement` is not checked. */
   readonly placement?: Placement;
+  /** Vocabulary shard stages after the model's (0 or absent: none); checked only when present. */
+  readonly vocabShards?: number;
 }
 
 /**
@@ -68,17 +77,20 @@ export interface ContractShape {
  */
 export function contractShapeOf(shape: PipelineShape): ContractShape {
   const copies = shape.copies ?? 1;
+  // The vocabulary shards are no chunks of the placement: v and the map are the model's stages.
+  const modelStages = shape.stages - (shape.vocabShards ?? 0);
   return {
     devices: shape.devices,
     // A schedule's m counts the microbatches of every copy; the shape's are per copy.
     microbatches: shape.microbatches * copies,
-    stagesPerDevice: shape.stages / shape.devices,
-    placement: classifyCopies(shape.stageDevice, shape.devices, copies),
+    stagesPerDevice: modelStages / shape.devices,
+    placement: classifyCopies(shape.stageDevice.slice(0, modelStages), shape.devices, copies),
+    vocabShards: shape.vocabShards ?? 0,
   };
 }
 
 export interface ContractViolation {
-  readonly kind: 'placement' | 'condition';
+  readonly kind: 'placement' | 'condition' | 'vocab';
   /** The `requires` statement that does not hold. */
   readonly span: Span;
   /** The contract's words: its message, or 'requires v == 2', or 'requires placement v'. */
@@ -92,6 +104,7 @@ export interface ContractViolation {
 
 export function scheduleContract(declaration: ScheduleDeclaration): ScheduleContract {
   let placement: ScheduleContract['placement'];
+  let vocabParallel: ScheduleContract['vocabParallel'];
   let splitBackward = false;
   const requirements: ScheduleRequirement[] = [];
   for (const statement of declaration.body) {
@@ -101,6 +114,7 @@ export function scheduleContract(declaration: ScheduleDeclaration): ScheduleCont
     } else if (statement.kind === 'RequiresRule') {
       const value = statement.value?.name;
       if (statement.what.name === 'split' && value === 'backward') splitBackward = true;
+      else if (statement.what.name === 'vocab' && value === 'parallel') vocabParallel ??= { span: statement.span };
       else if (statement.what.name === 'placement' && value !== undefined) {
         const kind = parsePlacementKind(value);
         if (kind !== undefined && placement === undefined) placement = { kind, span: statement.span };
@@ -108,7 +122,10 @@ export function scheduleContract(declaration: ScheduleDeclaration): ScheduleCont
     }
   }
   const defaultStagesPerDevice = readDefaultStagesPerDevice(declaration);
-  return { ...(placement ? { placement } : {}), ...(defaultStagesPerDevice === undefined ? {} : { defaultStagesPerDevice }), splitBackward, requirements };
+  return {
+    ...(placement ? { placement } : {}), ...(defaultStagesPerDevice === undefined ? {} : { defaultStagesPerDevice }), splitBackward, requirements,
+    ...(vocabParallel ? { vocabParallel } : {}),
+  };
 }
 
 /** `requires placement KIND` of a declaration, if any (kept for callers of the old name). */
@@ -116,9 +133,10 @@ export function requiredPlacement(declaration: ScheduleDeclaration): RegularPlac
   return scheduleContract(declaration).placement?.kind;
 }
 
-/** Whether a `requires` statement is one the compiler knows (placement KIND, split backward). */
+/** Whether a `requires` statement is one the compiler knows (placement KIND, split backward, vocab parallel). */
 export function isKnownRequirement(what: string, value: string | undefined): boolean {
   if (what === 'split') return value === 'backward';
+  if (what === 'vocab') return value === 'parallel';
   return what === 'placement' && value !== undefined && parsePlacementKind(value) !== undefined;
 }
 
@@ -154,6 +172,12 @@ export function checkScheduleContract(
     violations.push({
       kind: 'placement', span: contract.placement.span, reason: `requires placement ${required}`, required, actual,
       diagnostic: makeDiagnostic(diagnosticMessages.placementMismatch, contract.placement.span, { schedule, required, actual }),
+    });
+  }
+  if (contract.vocabParallel !== undefined && shape.vocabShards !== undefined && shape.vocabShards === 0) {
+    violations.push({
+      kind: 'vocab', span: contract.vocabParallel.span, reason: 'requires vocab parallel',
+      diagnostic: makeDiagnostic(diagnosticMessages.vocabScheduleNeedsShards, contract.vocabParallel.span, { schedule }),
     });
   }
   if (contract.requirements.length === 0) return { violations, diagnostics };

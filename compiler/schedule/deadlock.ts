@@ -14,7 +14,7 @@
 // its allreduce of the same stage (the two holders of a mirrored stage;
 // replicas run identical streams and are proven through one of them).
 
-import type { Instruction } from '../ir/types.ts';
+import { messageStages, type Instruction } from '../ir/types.ts';
 import type { CommsOrder } from '../lower/commsOrder.ts';
 import { executeCommsOrder, type CommsProblem } from './commsExecution.ts';
 
@@ -80,6 +80,19 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   const reductions = new Map<string, { readonly members: number[]; readonly reached: Map<number, number>; readonly waiters: Set<number> }>();
   const postedAt = new Int32Array(devices.length).fill(-1);
   const modelStage = (stage: number) => streams.stages?.[stage]?.modelStage ?? stage;
+  // Messages that name the stage at their other end (the vocabulary shards'
+  // broadcast, statistics and gradients) are tagged by both ends.
+  const mailboxes = new Map<string, { pending: number; sender: number; receiver: number; waiter: number; readonly label: string }>();
+  const mailbox = (instruction: Instruction) => {
+    const ends = messageStages(instruction)!;
+    const key = `${ends.kind}:${ends.from}:${ends.to}:${instruction.microbatch ?? 0}`;
+    let box = mailboxes.get(key);
+    if (!box) {
+      const what = ends.kind === 'act' ? 'activation' : ends.kind === 'grad' ? 'gradient' : 'statistics';
+      mailboxes.set(key, (box = { pending: 0, sender: -1, receiver: -1, waiter: -1, label: `${what} of stage ${ends.from} for stage ${ends.to}, microbatch ${instruction.microbatch ?? 0}` }));
+    }
+    return box;
+  };
   const reductionOf = (instruction: Instruction) => {
     const members = [...new Set(instruction.group ?? [])].filter((member) => present.has(member)).sort((a, b) => a - b);
     const key = `${modelStage(instruction.stage)}:${members.join(',')}`;
@@ -94,7 +107,26 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
     while (position[index] < instructions.length) {
       const instruction = instructions[position[index]];
       const op = instruction.op;
-      if (op === 'recv_act' || op === 'recv_grad') {
+      if (instruction.peerStage !== undefined && (op === 'recv_act' || op === 'recv_grad' || op === 'recv_stats')) {
+        const box = mailbox(instruction);
+        if (box.pending === 0 || box.sender !== instruction.peer || box.receiver !== rank) {
+          box.waiter = index;
+          break;
+        }
+        box.pending--;
+      } else if (instruction.peerStage !== undefined && (op === 'send_act' || op === 'send_grad' || op === 'send_stats')) {
+        const box = mailbox(instruction);
+        box.pending++;
+        if (box.sender === -1) {
+          box.sender = rank;
+          box.receiver = instruction.peer ?? -1;
+        }
+        if (box.waiter !== -1) {
+          const waiting = box.waiter;
+          box.waiter = -1;
+          if (waiting !== index) worklist.push(waiting);
+        }
+      } else if (op === 'recv_act' || op === 'recv_grad') {
         const key = tag(op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
         if (pending[key] === 0 || sender[key] !== instruction.peer || receiver[key] !== rank) {
           waiter[key] = index;
@@ -156,6 +188,12 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
       stuck.push({ device: device.rank, step: position[index], instruction, waitsFor: `the allreduce of stage ${instruction.stage}'s gradients with device(s) ${behind.join(', ')}` });
       return;
     }
+    if (instruction.peerStage !== undefined) {
+      const box = mailbox(instruction);
+      const mismatch = box.sender !== -1 && (box.sender !== instruction.peer || box.receiver !== device.rank) ? ` (it was sent by device ${box.sender} to device ${box.receiver})` : '';
+      stuck.push({ device: device.rank, step: position[index], instruction, waitsFor: `the ${box.label} from device ${instruction.peer}${mismatch}` });
+      return;
+    }
     const kind = instruction.op === 'recv_act' ? 'the activation' : 'the gradient';
     const key = tag(instruction.op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
     const from = sender[key];
@@ -177,6 +215,7 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
       unreceived.push(`${gradient ? 'gradient' : 'activation'} for stage ${Math.floor(rest / microbatches)}, microbatch ${rest % microbatches}`);
     }
   }
+  for (const box of mailboxes.values()) if (box.pending > 0 && unreceived.length < 20) unreceived.push(box.label);
   return {
     deadlockFree: stuck.length === 0,
     stuck,

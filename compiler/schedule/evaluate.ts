@@ -28,6 +28,7 @@ import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type V
 import { listSchedule, type PriorityClass } from './listScheduler.ts';
 import { checkScheduleContract, contractShapeOf, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
 import type { ComputeAction, ComputeSchedule, PipelineShape } from './types.ts';
+import { isVocabShard, modelStageCount } from './actions.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export { requiredPlacement } from './contract.ts';
@@ -86,11 +87,13 @@ function evaluate(
   bind(SHAPE_PARAMETERS.devices, shape.devices);
   // m is every copy's microbatches together; F[i, c] numbers them per copy (0..m/copies-1).
   bind(SHAPE_PARAMETERS.microbatches, shape.microbatches * (shape.copies ?? 1));
-  bind(SHAPE_PARAMETERS.stages, shape.stages);
-  bind(SHAPE_PARAMETERS.stagesPerDevice, shape.stages / shape.devices);
+  // n and v count the model's stages; a device's vocabulary shard (if any) is its chunk v.
+  const modelStages = modelStageCount(shape);
+  bind(SHAPE_PARAMETERS.stages, modelStages);
+  bind(SHAPE_PARAMETERS.stagesPerDevice, modelStages / shape.devices);
   const declared = new Set(declaration.params.map((param) => param.name.name));
   for (const [key, value] of Object.entries(args)) {
-    if (key === SHAPE_PARAMETERS.stagesPerDevice && typeof value === 'number' && value * shape.devices === shape.stages) continue;
+    if (key === SHAPE_PARAMETERS.stagesPerDevice && typeof value === 'number' && value * shape.devices === modelStages) continue;
     if (!declared.has(key) || RESERVED.has(key)) {
       diagnostics.push(makeDiagnostic(diagnosticMessages.unknownScheduleArgument, declaration.name.span, { schedule: name, name: key }));
     }
@@ -161,6 +164,10 @@ function evaluate(
     const seen = new Uint8Array(shape.stages);
     for (const order of orders) for (const action of order) seen[action.stage] = 1;
     const unrun = seen.indexOf(0);
+    if (unrun >= 0 && isVocabShard(shape, unrun)) {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.vocabShardNeverRun, declaration.name.span, { schedule: name, stage: unrun, chunk: modelStages / shape.devices }));
+      return undefined;
+    }
     if (unrun >= 0) {
       const device = shape.stageDevice[unrun];
       diagnostics.push(makeDiagnostic(diagnosticMessages.stageNeverRun, declaration.name.span, {

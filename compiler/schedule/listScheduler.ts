@@ -9,7 +9,7 @@
 // per-class heaps; time advances by completion events.
 
 import type { CostModel } from '../cost/types.ts';
-import { actionDuration, dependencyDelay, dependenciesOf, isFirstStageOfCopy, isLastStageOfCopy, pairIndex } from './actions.ts';
+import { actionDuration, activationConsumers, dependencyDelay, dependenciesOf, gradientConsumers, isFirstStageOfCopy, pairIndex, statisticsPeers } from './actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
 
 export interface PriorityClass {
@@ -221,10 +221,12 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const release = (op: ComputeOperation, stage: number, microbatch: number, time: number) => {
     const consumers: Array<[ComputeOperation, number]> = [];
     if (op === 'F') {
-      if (!isLastStageOfCopy(shape, stage)) consumers.push(['F', stage + 1]);
+      for (const next of activationConsumers(shape, stage)) consumers.push(['F', next]);
       consumers.push([backwardOp, stage]);
+      // A shard's statistics let the other shards' T passes go.
+      for (const peer of statisticsPeers(shape, stage)) consumers.push([backwardOp, peer]);
     } else if (op === backwardOp) {
-      if (!isFirstStageOfCopy(shape, stage)) consumers.push([backwardOp, stage - 1]);
+      for (const previous of gradientConsumers(shape, stage)) consumers.push([backwardOp, previous]);
       if (op === 'I') consumers.push(['W', stage]);
     }
     for (const [consumerOp, consumerStage] of consumers) {

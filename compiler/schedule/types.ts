@@ -38,6 +38,16 @@ export interface PipelineShape {
    * is data microbatch k·microbatches + i.
    */
   readonly copies?: number;
+  /**
+   * Vocabulary parallelism (the `vocab_parallel` setting): the output layer
+   * split over every rank as this many extra stages, listed after the
+   * model's, one per rank (shard k is stage stages - vocabShards + k, on
+   * rank k). A shard's F is the paper's S pass (its logits, local max and
+   * sum-exp, sent to the other shards), its B (or I and W) the T pass
+   * (softmax minus one-hot, the shard's weight gradient and its part of the
+   * input gradient, summed on the last model stage). Absent: 0.
+   */
+  readonly vocabShards?: number;
 }
 
 export interface ComputeSchedule extends PipelineShape {

@@ -12,7 +12,7 @@
 // this is the yardstick the scheduler and the tests use.
 
 import { unitCostModel, type CostModel } from '../cost/types.ts';
-import { actionDuration, executionUnits, isFirstStageOfCopy, isLastStageOfCopy } from './actions.ts';
+import { actionDuration, dependenciesOf, executionUnits, type Dependency } from './actions.ts';
 import type { ComputeAction, ComputeSchedule } from './types.ts';
 
 export interface StuckDevice {
@@ -83,27 +83,26 @@ export function timeSchedule(schedule: ComputeSchedule, options: TimingOptions =
   const sendGradient = costs.sendGradient;
   /** The key this action still waits for, or -1 with `readyAt` raised to when its inputs are there. */
   let readyAt = 0;
+  // Per stage, what its F and its B/I wait for on other stages (one
+  // neighbour, or the vocabulary shards' broadcast, statistics and summed
+  // gradient: compiler/schedule/actions.ts).
+  const forwardNeeds = Array.from({ length: stages }, (_, s) => dependenciesOf(schedule, 'F', s));
+  const backwardNeeds = Array.from({ length: stages }, (_, s) => dependenciesOf(schedule, 'B', s));
+  const delayOf = (dependency: Dependency) => (dependency.crossDevice ? (dependency.kind === 'F' ? sendActivation[dependency.stage] : sendGradient[dependency.stage]) ?? 0 : 0);
   const missing = (action: ComputeAction): number => {
     const s = action.stage;
-    const pair = s * microbatches + action.microbatch;
-    const device = stageDevice[s];
+    const i = action.microbatch;
+    const pair = s * microbatches + i;
     switch (action.operation) {
-      case 'F': {
-        if (isFirstStageOfCopy(schedule, s)) return -1;
-        const t = done[F + pair - microbatches];
-        if (Number.isNaN(t)) return F + pair - microbatches;
-        readyAt = Math.max(readyAt, t + (stageDevice[s - 1] !== device ? sendActivation[s - 1] ?? 0 : 0));
-        return -1;
-      }
+      case 'F':
       case 'B':
       case 'I': {
-        const own = done[F + pair];
-        if (Number.isNaN(own)) return F + pair;
-        readyAt = Math.max(readyAt, own);
-        if (isLastStageOfCopy(schedule, s)) return -1;
-        const t = done[G + pair + microbatches];
-        if (Number.isNaN(t)) return G + pair + microbatches;
-        readyAt = Math.max(readyAt, t + (stageDevice[s + 1] !== device ? sendGradient[s + 1] ?? 0 : 0));
+        for (const dependency of action.operation === 'F' ? forwardNeeds[s] : backwardNeeds[s]) {
+          const key = (dependency.kind === 'F' ? F : G) + dependency.stage * microbatches + i;
+          const t = done[key];
+          if (Number.isNaN(t)) return key;
+          readyAt = Math.max(readyAt, t + delayOf(dependency));
+        }
         return -1;
       }
       case 'W': {

@@ -28,7 +28,7 @@
 // work is linear in the number of instructions.
 
 import type { CostModel } from '../cost/types.ts';
-import type { Instruction, InstructionOp, IrProgram } from '../ir/types.ts';
+import { messageStages, type Instruction, type InstructionOp, type IrProgram } from '../ir/types.ts';
 
 export type TimelineKind = 'F' | 'B' | 'I' | 'W' | 'recompute' | 'offload' | 'reload' | 'allreduce' | 'optimizer';
 
@@ -178,6 +178,16 @@ export function simulate(
   const messageKey = (kind: 0 | 1, replica: number, stage: number, microbatch: number) =>
     kind * perKind + (replica * stages + stage) * microbatches + microbatch;
 
+  // Messages that name the stage at their other end (vocabulary shards): by (kind, replica, both ends, microbatch).
+  const namedMailboxes = new Map<string, { arrival: number; senderDevice: number; senderIndex: number; waiter: number }>();
+  const namedMailbox = (replica: number, instruction: Instruction) => {
+    const ends = messageStages(instruction)!;
+    const key = `${ends.kind}:${replica}:${ends.from}:${ends.to}:${instruction.microbatch ?? 0}`;
+    let box = namedMailboxes.get(key);
+    if (!box) namedMailboxes.set(key, (box = { arrival: Number.NaN, senderDevice: NONE, senderIndex: NONE, waiter: NONE }));
+    return box;
+  };
+
   // Rendezvous for allreduce: per (stage, group key), who has arrived and when.
   const rendezvous = new Map<string, { arrived: Map<number, number>; size: number; released: boolean; start: number }>();
 
@@ -264,7 +274,18 @@ export function simulate(
       let bindDevice = NONE;
       let bindIndex = NONE;
 
-      if (op === 'recv_act' || op === 'recv_grad') {
+      if (instruction.peerStage !== undefined && (op === 'recv_act' || op === 'recv_grad' || op === 'recv_stats')) {
+        const box = namedMailbox(replica, instruction);
+        if (Number.isNaN(box.arrival)) {
+          box.waiter = d;
+          break;
+        }
+        if (box.arrival > ready) {
+          ready = box.arrival;
+          bindDevice = box.senderDevice;
+          bindIndex = box.senderIndex;
+        }
+      } else if (op === 'recv_act' || op === 'recv_grad') {
         const key = op === 'recv_act'
           ? messageKey(0, replica, instruction.stage - 1, instruction.microbatch ?? 0)
           : messageKey(1, replica, instruction.stage + 1, instruction.microbatch ?? 0);
@@ -359,7 +380,24 @@ export function simulate(
         boundIndex[d][k] = bindIndex;
       }
 
-      switch (op) {
+      if (instruction.peerStage !== undefined && (op === 'send_act' || op === 'send_grad' || op === 'send_stats')) {
+        const box = namedMailbox(replica, instruction);
+        const ends = messageStages(instruction)!;
+        const peer = instruction.peer === undefined ? d : positionOf.get(instruction.peer) ?? d;
+        // The broadcast and the statistics are charged as the sender's sendActivation, a shard's gradient as its sendGradient.
+        const link = peer === d ? 0 : (ends.kind === 'grad' ? costs.sendGradient[ends.from] : costs.sendActivation[ends.from]) ?? 0;
+        box.arrival = end + link;
+        box.senderDevice = d;
+        box.senderIndex = k;
+        if (detail && peer !== d && ends.kind !== 'stats') {
+          transfers.push({ kind: ends.kind === 'act' ? 'activation' : 'gradient', from: d, to: peer, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, sent: end, arrived: end + link });
+        }
+        if (box.waiter !== NONE) {
+          const blocked = box.waiter;
+          box.waiter = NONE;
+          if (blocked !== d) wake(blocked);
+        }
+      } else switch (op) {
         case 'send_act':
         case 'send_grad': {
           const kind = op === 'send_act' ? 0 : 1;
@@ -427,7 +465,10 @@ export function simulate(
     const instructions = devices[d].instructions;
     if (next[d] >= instructions.length) continue;
     const instruction = instructions[next[d]];
-    const waitsFor = instruction.op === 'recv_act'
+    const ends = instruction.peerStage === undefined ? undefined : messageStages(instruction);
+    const waitsFor = ends !== undefined
+      ? `the ${ends.kind === 'act' ? 'activation' : ends.kind === 'grad' ? 'gradient' : 'statistics'} of stage ${ends.from} for stage ${ends.to}, microbatch ${instruction.microbatch}`
+      : instruction.op === 'recv_act'
       ? `the activation of stage ${instruction.stage - 1}, microbatch ${instruction.microbatch}`
       : instruction.op === 'recv_grad'
         ? `the gradient of stage ${instruction.stage + 1}, microbatch ${instruction.microbatch}`
