@@ -511,7 +511,12 @@ export function simulateCompilation(compilation: Compilation, options: { readonl
   const abstract = compilation.origin !== 'program' || compilation.request.costs?.kind === 'unit';
   // A bare schedule's devices are ranks; a program's keep the cluster's names.
   const streams = compilation.origin === 'program' ? ir.devices : ir.devices.map(({ rank, instructions }) => ({ rank, instructions }));
-  const copied = { ...options, ...(schedule.copies === undefined ? {} : { copies: schedule.copies }) };
+  const shards = schedule.vocabShards ?? 0;
+  const copied = {
+    ...options, ...(schedule.copies === undefined ? {} : { copies: schedule.copies }),
+    // the vocabulary shards' passes are drawn as S and T
+    ...(shards > 0 ? { vocabShardsFrom: schedule.stages - shards } : {}),
+  };
   const result = abstract ? simulate(streams, costs, copied) : simulateIr(ir, costs, copied);
   const shape = `${schedule.devices} devices, ${describeCopies(schedule)}`;
   let label = schedule.name;

@@ -10,7 +10,7 @@ import type { ExternRegistry } from './layers/registry.ts';
 import { disposeState, type Tensor } from './layers/types.ts';
 import { RuntimeFault, type FaultLocation } from './messages.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
-import { buildStage, stagesOnDevice, type StageRuntime } from './model.ts';
+import { buildStage, shardKey, stagesOnDevice, type StageRuntime } from './model.ts';
 
 export interface HostArray {
   readonly shape: readonly number[];
@@ -27,10 +27,12 @@ export interface StageState {
 export class DeviceHost {
   readonly interpreter: DeviceInterpreter;
   readonly stages: ReadonlyMap<number, StageRuntime>;
+  private readonly ir: IrProgram;
 
   constructor(ir: IrProgram, deviceIndex: number, externs: ExternRegistry, feed: BatchFeed, transport: Transport, observer?: (location: FaultLocation) => void) {
     const device = ir.devices.find((d) => d.index === deviceIndex);
     if (!device) throw new Error(`no device ${deviceIndex} in the IR`);
+    this.ir = ir;
     const stages = new Map<number, StageRuntime>();
     for (const stage of stagesOnDevice(ir, deviceIndex)) stages.set(stage, buildStage(ir, stage, externs));
     this.stages = stages;
@@ -41,9 +43,14 @@ export class DeviceHost {
     return this.interpreter.runStep(options);
   }
 
+  /** Gradients by parameter name; a vocabulary shard's under shardKey (joinVocabShards joins them over the devices). */
   async gradients(): Promise<Record<string, Float32Array>> {
     const out: Record<string, Float32Array> = {};
-    for (const stage of this.stages.values()) Object.assign(out, await stage.parameters.snapshotGradients());
+    for (const [index, stage] of this.stages) {
+      const snapshot = await stage.parameters.snapshotGradients();
+      const shard = this.ir.stages[index].vocabShard;
+      for (const [name, values] of Object.entries(snapshot)) out[shard === undefined ? name : shardKey(name, shard.shard)] = values;
+    }
     return out;
   }
 

@@ -5,10 +5,10 @@
 // only the Transport differs.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { Instruction, IrDevice, IrProgram } from '../compiler/ir/types.ts';
+import { messageStages, type Instruction, type IrDevice, type IrProgram } from '../compiler/ir/types.ts';
 import type { BatchFeed } from './data/index.ts';
 import { collectTensors, disposeState, type LayerState, type RunContext, type Tensor } from './layers/types.ts';
-import { computeLoss, parseLoss, type LossName } from './loss.ts';
+import { computeLoss, parseLoss, vocabShardLoss, vocabShardStatistics, type LossName } from './loss.ts';
 import { RuntimeFault, type FaultLocation } from './messages.ts';
 import type { StageRuntime } from './model.ts';
 import type { TraceEvent } from './trace.ts';
@@ -38,6 +38,11 @@ interface SlotContent {
   outputGradient?: Tensor;
   inputGradient?: Tensor | null;
   pending?: LayerState;
+  /** A vocabulary shard's logits, kept from its S pass until its T pass (part of the stash). */
+  logits?: Tensor;
+  /** A vocabulary shard's own row statistics, and those received from the other shards, by stage. */
+  statistics?: Tensor;
+  peerStatistics?: Map<number, Tensor>;
 }
 
 export interface StepOptions {
@@ -84,7 +89,7 @@ const OP_LETTER: Partial<Record<Instruction['op'], string>> = {
 };
 
 /** Ops whose time is mostly waiting for another device: the op timeout leaves them to the deadlock check. */
-const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'allreduce']);
+const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'recv_stats', 'allreduce']);
 
 export function now(): number {
   return performance.timeOrigin + performance.now();
@@ -142,18 +147,29 @@ export class DeviceInterpreter {
     return stage;
   }
 
-  /** Stages of one model copy (all of them unless the placement is mirrored; see IrProgram.copies). */
+  /** Vocabulary shard stages (after the model's; 0 unless vocab_parallel). */
+  private get vocabShards(): number {
+    return this.ir.stages.filter((stage) => stage.vocabShard !== undefined).length;
+  }
+
+  private isShard(stage: number): boolean {
+    return this.ir.stages[stage]?.vocabShard !== undefined;
+  }
+
+  /** Stages of one model copy (all of them unless the placement is mirrored; see IrProgram.copies), vocabulary shards aside. */
   private get stagesPerCopy(): number {
-    return this.ir.stages.length / (this.ir.copies ?? 1);
+    return (this.ir.stages.length - this.vocabShards) / (this.ir.copies ?? 1);
   }
 
   /** Whether the stage is its copy's first: it loads the input and sends no input gradient. */
   private firstOfCopy(stage: number): boolean {
-    return stage % this.stagesPerCopy === 0;
+    return !this.isShard(stage) && stage % this.stagesPerCopy === 0;
   }
 
-  /** Whether the stage is its copy's last: it computes the loss and sends no activation. */
+  /** Whether the stage computes the loss and sends no activation: its copy's last, or with vocab_parallel every shard. */
   private lastOfCopy(stage: number): boolean {
+    if (this.isShard(stage)) return true;
+    if (this.vocabShards > 0) return false;
     return stage % this.stagesPerCopy === this.stagesPerCopy - 1;
   }
 
@@ -356,6 +372,7 @@ export class DeviceInterpreter {
       count(slot.input);
       count(slot.saved);
       count(slot.pending);
+      count(slot.logits);
     }
     if (transient !== undefined) count(transient);
     if (bytes > this.peakStashBytes) this.peakStashBytes = bytes;
@@ -367,13 +384,15 @@ export class DeviceInterpreter {
   }
 
   private disposeSlot(slot: SlotContent): void {
-    disposeState([slot.input, slot.target, slot.output, slot.saved, slot.outputGradient, slot.inputGradient, slot.pending]);
+    disposeState([slot.input, slot.target, slot.output, slot.saved, slot.outputGradient, slot.inputGradient, slot.pending, slot.logits, slot.statistics, [...(slot.peerStatistics?.values() ?? [])]]);
   }
 
   /** Executes one instruction; returns milliseconds spent waiting for a message. */
   private async execute(ins: Instruction, location: FaultLocation, options: StepOptions, losses: Tensor[], corrects: Tensor[], count: (n: number) => void): Promise<number> {
     const step = options.step;
     const microbatch = ins.microbatch ?? 0;
+    // Messages that name the stage at their other end: the vocabulary shards' broadcast, statistics and gradients.
+    if (ins.peerStage !== undefined) return this.moveNamed(ins, location, step);
     switch (ins.op) {
       case 'load_microbatch': {
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
@@ -427,6 +446,12 @@ export class DeviceInterpreter {
         const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, microbatch, options.training)));
         slot.output?.dispose();
         slot.output = result.output;
+        // A vocabulary shard keeps its logits in the stash until its T pass.
+        if (this.isShard(ins.stage)) {
+          slot.logits?.dispose();
+          slot.logits = result.output;
+          slot.output = undefined;
+        }
         // A checkpointing forward (an R is planned for this pair, or the
         // stage recomputes as a whole) keeps only its input in the slot.
         if (ins.checkpoint ?? stage.recompute) {
@@ -451,6 +476,10 @@ export class DeviceInterpreter {
       }
       case 'loss': {
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        if (this.isShard(ins.stage)) {
+          await this.shardLoss(ins, slot, step, location, options, losses, corrects, count);
+          return 0;
+        }
         if (!slot.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'loss before the last stage produced an output', location);
         if (!slot.target) slot.target = this.loadTensors(step, microbatch).target;
         const result = callWithin(options.opTimeoutMs, () => computeLoss(this.lossName, slot.output!, slot.target!, 1 / this.ir.microbatches));
@@ -553,6 +582,118 @@ export class DeviceInterpreter {
         // run() validates the IR first; a stream built some other way still never skips an op it does not know.
         throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `unknown op ${JSON.stringify((ins as { op: unknown }).op)}`, location);
     }
+  }
+
+  /**
+   * A message to or from a vocabulary shard (Instruction.peerStage): the
+   * last model stage's output to each shard (sent as a copy while more
+   * sends of it follow), a shard's statistics to each other shard, a
+   * shard's part of the input gradient to the last model stage, which sums
+   * the parts it receives.
+   */
+  private async moveNamed(ins: Instruction, location: FaultLocation, step: number): Promise<number> {
+    const microbatch = ins.microbatch ?? 0;
+    const ends = messageStages(ins);
+    if (ends === undefined) throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `${ins.op} names a peerStage, but only sends and receives do`, location);
+    const tag = this.lastTag = `${ends.kind}:${ends.from}>${ends.to}:${microbatch}`;
+    const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+    const peer = this.peerOf(ins);
+    const started = now();
+    switch (ins.op) {
+      case 'send_act': {
+        if (!slot.output) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'send_act before the forward produced an output', location);
+        const next = this.device.instructions[this.positionOf(ins) + 1];
+        const more = next !== undefined && next.op === 'send_act' && next.stage === ins.stage && next.microbatch === ins.microbatch;
+        const output = more ? slot.output.clone() : slot.output;
+        if (!more) slot.output = undefined;
+        await this.transport.send(this.device.index, peer, tag, [output]);
+        return 0;
+      }
+      case 'recv_act': {
+        const [tensor] = await this.transport.receive(peer, this.device.index, tag);
+        slot.input?.dispose();
+        slot.input = tensor;
+        return now() - started;
+      }
+      case 'send_grad': {
+        if (!slot.inputGradient) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'send_grad before backward produced an input gradient', location);
+        const gradient = slot.inputGradient;
+        slot.inputGradient = undefined;
+        await this.transport.send(this.device.index, peer, tag, [gradient]);
+        return 0;
+      }
+      case 'recv_grad': {
+        const [tensor] = await this.transport.receive(peer, this.device.index, tag);
+        if (slot.outputGradient === undefined) slot.outputGradient = tensor;
+        else {
+          const sum = tf.add(slot.outputGradient, tensor);
+          slot.outputGradient.dispose();
+          tensor.dispose();
+          slot.outputGradient = sum;
+        }
+        return now() - started;
+      }
+      case 'send_stats': {
+        await this.transport.send(this.device.index, peer, tag, [this.ownStatistics(ins, slot, step, location).clone()]);
+        return 0;
+      }
+      case 'recv_stats': {
+        const [tensor] = await this.transport.receive(peer, this.device.index, tag);
+        slot.peerStatistics ??= new Map();
+        slot.peerStatistics.get(ends.from)?.dispose();
+        slot.peerStatistics.set(ends.from, tensor);
+        return now() - started;
+      }
+      default:
+        throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `${ins.op} names a peerStage, but only sends and receives do`, location);
+    }
+  }
+
+  private positionOf(ins: Instruction): number {
+    const index = this.current.instruction;
+    return index !== undefined && this.device.instructions[index] === ins ? index : this.device.instructions.indexOf(ins);
+  }
+
+  /** A shard's row statistics (computed once, at its first send or its loss). */
+  private ownStatistics(ins: Instruction, slot: SlotContent, step: number, location: FaultLocation): Tensor {
+    if (slot.statistics !== undefined) return slot.statistics;
+    if (!slot.logits) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'vocabulary statistics before the S pass produced logits', location);
+    if (!slot.target) slot.target = this.loadTensors(step, slot.microbatch).target;
+    const shard = this.ir.stages[ins.stage].vocabShard!;
+    slot.statistics = vocabShardStatistics(slot.logits, slot.target, shard.shard * shard.units);
+    return slot.statistics;
+  }
+
+  /**
+   * The loss of a vocabulary shard's T pass: every shard's statistics make
+   * the softmax's normaliser; the loss (the same on every shard) is counted
+   * once, by shard 0, the correct predictions by the shard that holds each
+   * target; the logits become softmax − one-hot, the shard's output gradient.
+   */
+  private async shardLoss(ins: Instruction, slot: SlotContent, step: number, location: FaultLocation, options: StepOptions, losses: Tensor[], corrects: Tensor[], count: (n: number) => void): Promise<void> {
+    const shard = this.ir.stages[ins.stage].vocabShard!;
+    const own = this.ownStatistics(ins, slot, step, location);
+    const first = this.ir.stages.length - shard.shards;
+    const statistics: Tensor[] = [];
+    for (let k = 0; k < shard.shards; k++) {
+      const part = first + k === ins.stage ? own : slot.peerStatistics?.get(first + k);
+      if (!part) throw new RuntimeFault(diagnosticMessages.slotMisuse, `the T pass of shard ${shard.shard} has no statistics from shard ${k}`, location);
+      statistics.push(part);
+    }
+    const result = callWithin(options.opTimeoutMs, () => vocabShardLoss(slot.logits!, slot.target!, shard.shard * shard.units, statistics, 1 / this.ir.microbatches));
+    await this.checkFinite(result.loss, 'the loss', location, options);
+    await this.checkFinite(result.gradient, 'the gradient of the loss', location, options);
+    if (shard.shard === 0) {
+      losses.push(result.loss);
+      count(result.count);
+    } else result.loss.dispose();
+    if (result.correct) corrects.push(result.correct);
+    disposeState([slot.logits, slot.statistics, [...(slot.peerStatistics?.values() ?? [])]]);
+    slot.logits = undefined;
+    slot.statistics = undefined;
+    slot.peerStatistics = undefined;
+    slot.outputGradient?.dispose();
+    slot.outputGradient = result.gradient;
   }
 
   private async recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): Promise<void> {

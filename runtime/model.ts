@@ -5,7 +5,7 @@ import type { IrProgram } from '../compiler/ir/types.ts';
 import { SequenceLayer } from './layers/composite.ts';
 import { buildLayer, type ExternRegistry } from './layers/registry.ts';
 import { createOptimizer, type Optimizer } from './optimizers.ts';
-import { ParameterTable } from './parameters.ts';
+import { initialValues, ParameterTable } from './parameters.ts';
 
 export interface StageRuntime {
   readonly index: number;
@@ -18,6 +18,8 @@ export interface StageRuntime {
 export function buildStage(ir: IrProgram, stageIndex: number, externs: ExternRegistry): StageRuntime {
   const stage = ir.stages[stageIndex];
   if (!stage) throw new Error(`the IR names stage ${stageIndex}, but has ${ir.stages.length} stages`);
+  const shard = stage.vocabShard;
+  if (shard !== undefined) return buildVocabShard(ir, stageIndex, shard, externs);
   const layer = new SequenceLayer(stage.name, stage.layers.map((index) => buildLayer(ir.model.layers[index], externs)));
   return {
     index: stageIndex,
@@ -51,7 +53,75 @@ export function deviceOfStage(ir: IrProgram, stage: number, replica: number): nu
  * parameters after every step).
  */
 export function oneCopyStages(ir: IrProgram): IrProgram['stages'] {
-  return ir.stages.filter((stage) => (stage.copy ?? 0) === 0);
+  return ir.stages.filter((stage) => (stage.copy ?? 0) === 0 && stage.vocabShard === undefined);
+}
+
+type VocabShardInfo = NonNullable<IrProgram['stages'][number]['vocabShard']>;
+
+/**
+ * A vocabulary shard: the Dense layer with `units` of its outputs, its
+ * parameters (same names as the whole layer's) initialised to the slice of
+ * the whole layer's initial values, so the pipeline starts where
+ * single-device training does.
+ */
+function buildVocabShard(ir: IrProgram, stageIndex: number, shard: VocabShardInfo, externs: ExternRegistry): StageRuntime {
+  const stage = ir.stages[stageIndex];
+  const whole = ir.model.layers[stage.layers[0]];
+  const narrowed = { ...whole, args: { ...whole.args, units: shard.units }, outputShape: [...whole.outputShape.slice(0, -1), shard.units], parameters: 0 };
+  const layer = new SequenceLayer(stage.name, [buildLayer(narrowed, externs)]);
+  const wholeSpecs = new Map(buildLayer(whole, externs).parameters.map((spec) => [spec.name, spec]));
+  const parameters = new ParameterTable(layer.parameters, ir.seed, (spec) => {
+    const full = wholeSpecs.get(spec.name);
+    return full === undefined ? undefined : sliceLastAxis(initialValues(full, ir.seed), full.shape[full.shape.length - 1], shard.shard, shard.units);
+  });
+  return { index: stageIndex, layer, parameters, optimizer: createOptimizer(ir.optimizer), recompute: false };
+}
+
+/** Shard `shard` (of width `units`) of the last axis of a row-major array whose last axis has `size` entries. */
+export function sliceLastAxis(values: Float32Array, size: number, shard: number, units: number): Float32Array {
+  const rows = values.length / size;
+  const out = new Float32Array(rows * units);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * size + shard * units, r * size + (shard + 1) * units), r * units);
+  return out;
+}
+
+/** The shards of a parameter (in shard order) joined along the last axis into the whole layer's. */
+export function joinLastAxis(shards: readonly Float32Array[], units: number): Float32Array {
+  const rows = shards[0].length / units;
+  const size = units * shards.length;
+  const out = new Float32Array(rows * size);
+  shards.forEach((values, k) => {
+    for (let r = 0; r < rows; r++) out.set(values.subarray(r * units, (r + 1) * units), r * size + k * units);
+  });
+  return out;
+}
+
+/** The key a vocabulary shard's parameter travels under until joinVocabShards puts the whole layer's back together. */
+export function shardKey(name: string, shard: number): string {
+  return `${name}#shard${shard}`;
+}
+
+/**
+ * Per-parameter arrays (gradients or values) gathered from the devices, the
+ * vocabulary shards' under shardKey, with each sharded parameter joined back
+ * into the whole layer's (what single-device training has).
+ */
+export function joinVocabShards(ir: IrProgram, gathered: Readonly<Record<string, Float32Array>>): Record<string, Float32Array> {
+  const shards = ir.stages.filter((stage) => stage.vocabShard !== undefined);
+  if (shards.length === 0) return { ...gathered };
+  const out: Record<string, Float32Array> = {};
+  const pattern = /^(.*)#shard(\d+)$/;
+  const parts = new Map<string, Float32Array[]>();
+  for (const [key, values] of Object.entries(gathered)) {
+    const match = pattern.exec(key);
+    if (match === null) { out[key] = values; continue; }
+    const list = parts.get(match[1]) ?? [];
+    list[Number(match[2])] = values;
+    parts.set(match[1], list);
+  }
+  const units = shards[0].vocabShard!.units;
+  for (const [name, list] of parts) out[name] = joinLastAxis(list, units);
+  return out;
 }
 
 export function stagesOnDevice(ir: IrProgram, deviceIndex: number): number[] {

@@ -30,14 +30,15 @@ export class ParameterTable implements ParameterStore {
   /** Transposes of current values (see ParameterStore.transposed); dropped when the value changes. */
   private readonly transposes = new Map<string, Tensor>();
 
-  constructor(specs: readonly ParameterSpec[], seed: number) {
+  /** `initial` overrides the (seed, name) initialisation of some parameters (a vocabulary shard's slice of its full layer). */
+  constructor(specs: readonly ParameterSpec[], seed: number, initial?: (spec: ParameterSpec) => Float32Array | undefined) {
     const seen = new Set<string>();
     for (const spec of specs) {
       if (seen.has(spec.name)) throw new Error(`two parameters are named '${spec.name}'`);
       seen.add(spec.name);
     }
     this.specs = specs;
-    for (const spec of specs) this.values.set(spec.name, tf.tensor(initialValues(spec, seed), spec.shape as number[], 'float32'));
+    for (const spec of specs) this.values.set(spec.name, tf.tensor(initial?.(spec) ?? initialValues(spec, seed), spec.shape as number[], 'float32'));
   }
 
   get(name: string): Tensor {

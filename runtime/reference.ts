@@ -9,7 +9,7 @@ import type { StageState } from './deviceHost.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import { disposeState } from './layers/types.ts';
 import { computeLoss, parseLoss } from './loss.ts';
-import { buildWholeModel, type StageRuntime } from './model.ts';
+import { buildWholeModel, joinVocabShards, shardKey, type StageRuntime } from './model.ts';
 
 export class ReferenceTrainer {
   readonly model: StageRuntime;
@@ -25,8 +25,12 @@ export class ReferenceTrainer {
   /** Loads the parameters of pipeline stages (names are the same in both). */
   loadStages(state: Readonly<Record<number, StageState>>): void {
     const values: Record<string, Float32Array> = {};
-    for (const stage of Object.values(state)) for (const [name, array] of Object.entries(stage.parameters)) values[name] = array.values;
-    this.model.parameters.loadValues(values);
+    for (const [index, stage] of Object.entries(state)) {
+      // A vocabulary shard holds a slice of its layer: joined back into the whole layer's values.
+      const shard = this.ir.stages[Number(index)]?.vocabShard;
+      for (const [name, array] of Object.entries(stage.parameters)) values[shard === undefined ? name : shardKey(name, shard.shard)] = array.values;
+    }
+    this.model.parameters.loadValues(joinVocabShards(this.ir, values));
   }
 
   /** Forward + backward over the step's whole global batch; returns the loss. Gradients accumulate in model.parameters. */

@@ -10,7 +10,7 @@ import { InProcessTransport } from './inProcess.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
 import { RuntimeFault } from './messages.ts';
-import { deviceOfStage, oneCopyStages } from './model.ts';
+import { deviceOfStage, joinVocabShards, oneCopyStages } from './model.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type SessionStepOptions = Omit<StepOptions, 'fault'> & { readonly fault?: StepOptions['fault'] };
@@ -160,7 +160,7 @@ export class InProcessSession implements TrainingSession {
   async gradients(): Promise<Record<string, Float32Array>> {
     const out: Record<string, Float32Array> = {};
     for (const host of this.hosts.filter((h) => h.interpreter.device.replica === 0)) Object.assign(out, await host.gradients());
-    return out;
+    return joinVocabShards(this.ir, out);
   }
 
   async clearGradients(): Promise<void> {

@@ -14,7 +14,7 @@ import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
 import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, type FaultLocation } from './messages.ts';
-import { deviceOfStage, oneCopyStages, stagesOnDevice } from './model.ts';
+import { deviceOfStage, joinVocabShards, oneCopyStages, stagesOnDevice } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
 import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
@@ -216,7 +216,7 @@ export class WorkerSession implements TrainingSession {
 
   async gradients(): Promise<Record<string, Float32Array>> {
     const parts = await Promise.all(this.replicaZero().map((w) => this.call<Record<string, Float32Array>>(w, { method: 'gradients' })));
-    return Object.assign({}, ...parts);
+    return joinVocabShards(this.ir, Object.assign({}, ...parts));
   }
 
   async clearGradients(): Promise<void> {

@@ -271,7 +271,7 @@ function checkPipeline(
   const schedule = checkScheduleUse(
     declaration,
     table.schedules,
-    plan === undefined ? undefined : { placement: plan.placement, microbatches: settings.microbatches, vocabShards: vocab?.shards ?? 0 },
+    plan === undefined ? undefined : { placement: plan.placement, microbatches: settings.microbatches, ...(settings.vocabParallel === undefined || vocab !== undefined ? { vocabShards: vocab?.shards ?? 0 } : {}) },
     reporter,
   );
 

@@ -25,7 +25,7 @@ export interface PipelineShapeForSchedule {
   readonly placement: Placement;
   /** Undefined when the pipeline's microbatches did not check (conditions are then not held against it). */
   readonly microbatches?: number;
-  /** Vocabulary shard stages `vocab_parallel` adds (one per rank; 0: none). */
+  /** Vocabulary shard stages `vocab_parallel` adds (one per rank; 0: none; undefined: the setting did not check, so it is not held against the schedule). */
   readonly vocabShards?: number;
 }
 
@@ -141,7 +141,7 @@ export function checkScheduleUse(
       microbatches: shape.microbatches ?? 1,
       stagesPerDevice: scheduleStagesPerDevice(placement),
       placement,
-      vocabShards: shape.vocabShards ?? 0,
+      ...(shape.vocabShards === undefined ? {} : { vocabShards: shape.vocabShards }),
     }, args);
     const fromLibrary = isStandardLibrary(declaration.span.file);
     for (const violation of held.violations) {

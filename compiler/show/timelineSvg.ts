@@ -151,7 +151,7 @@ export function renderTimelineSvg(timelines: readonly LabelledTimeline[], option
   }
 
   // The legend: kinds present, idle, then chunks and copies when there is more than one.
-  const order: (TimelineKind | 'transfer')[] = ['F', 'B', 'I', 'W', 'recompute', 'offload', 'reload', 'allreduce', 'optimizer', 'transfer'];
+  const order: (TimelineKind | 'transfer')[] = ['F', 'B', 'I', 'W', 'S', 'T', 'recompute', 'offload', 'reload', 'allreduce', 'optimizer', 'transfer'];
   const items: LegendItem[] = order.filter((kind) => kindsUsed.has(kind)).map((kind) => ({ fill: KIND_COLOURS[kind], text: KIND_NAMES[kind] }));
   items.push({ swatchClass: 'idle', text: 'idle' });
   const chunkKind = kindsUsed.has('F') ? 'F' : [...kindsUsed].find((kind) => kind !== 'transfer') ?? 'F';

@@ -23,7 +23,7 @@ export interface TextOptions extends UnitOptions {
 }
 
 const LETTERS: Readonly<Record<TimelineInterval['kind'], string>> = {
-  F: 'F', B: 'B', I: 'I', W: 'W', recompute: 'R', offload: 'O', reload: 'L', allreduce: 'A', optimizer: 'U',
+  F: 'F', B: 'B', I: 'I', W: 'W', S: 'S', T: 'T', recompute: 'R', offload: 'O', reload: 'L', allreduce: 'A', optimizer: 'U',
 };
 
 function tagOf(interval: TimelineInterval): string {

@@ -30,7 +30,8 @@
 import type { CostModel } from '../cost/types.ts';
 import { messageStages, type Instruction, type InstructionOp, type IrProgram } from '../ir/types.ts';
 
-export type TimelineKind = 'F' | 'B' | 'I' | 'W' | 'recompute' | 'offload' | 'reload' | 'allreduce' | 'optimizer';
+/** S and T: the forward and the backward (B, I or W) of a vocabulary shard (`vocab_parallel`). */
+export type TimelineKind = 'F' | 'B' | 'I' | 'W' | 'S' | 'T' | 'recompute' | 'offload' | 'reload' | 'allreduce' | 'optimizer';
 
 export interface TimelineInterval {
   readonly kind: TimelineKind;
@@ -131,6 +132,8 @@ export interface SimulateOptions {
   readonly detail?: boolean;
   /** Model copies the stages belong to (a mirrored placement: 2); intervals then say which (TimelineInterval.copy). */
   readonly copies?: number;
+  /** The first vocabulary shard stage (`vocab_parallel`): shard stages' passes are drawn as S and T. */
+  readonly vocabShardsFrom?: number;
 }
 
 const NONE = -1;
@@ -448,7 +451,9 @@ export function simulate(
           break;
       }
       if (detail) {
-        const kind = timelineKind(op);
+        const plain = timelineKind(op);
+        const shard = options.vocabShardsFrom !== undefined && instruction.stage >= options.vocabShardsFrom;
+        const kind = shard && plain !== undefined && ['F', 'B', 'I', 'W'].includes(plain) ? (plain === 'F' ? 'S' : 'T') : plain;
         if (kind !== undefined && (duration > 0 || isCompute(op))) {
           timelines[d].push(copyOf === undefined
             ? { kind, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, start: ready, end }
@@ -514,6 +519,7 @@ export function simulate(
 export function simulateIr(ir: IrProgram, costs: CostModel, options: Omit<SimulateOptions, 'staticMemory'> = {}): SimulationResult {
   return simulate(ir.devices, costs, {
     ...(ir.copies === undefined ? {} : { copies: ir.copies }),
+    ...(ir.stages.some((stage) => stage.vocabShard !== undefined) ? { vocabShardsFrom: ir.stages.findIndex((stage) => stage.vocabShard !== undefined) } : {}),
     ...options,
     staticMemory: ir.devices.map((device) => ({
       weights: device.memory.weights,

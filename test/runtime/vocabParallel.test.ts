@@ -1,0 +1,79 @@
+// Acceptance for vocabulary parallelism (`vocab_parallel LAYER`, Yeung et
+// al. 2024): the output layer split over every device trains to the
+// gradients of plain single-device training — the shards' statistics make
+// the softmax's normaliser, the last stage sums the shards' input gradients
+// — on the transformer and the MLP, in process and in worker threads; each
+// device's measured slot peak (and, on the MLP, activation bytes) equals the
+// compiler's prediction.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../runtime/backends.ts';
+import { verify } from '../../runtime/index.ts';
+import { compileText } from './helpers/compileText.ts';
+import { deepMlpModel, FOUR_GPU_CLUSTER, smallGptModel } from '../helpers/smallProgram.ts';
+
+function gptProgram(schedule: string, stages: string): string {
+  return `${smallGptModel(6)}
+${FOUR_GPU_CLUSTER}
+pipeline p {
+  model gpt
+  cluster local
+  batch 16 microbatches 8
+  ${stages}
+  vocab_parallel head
+  schedule ${schedule}
+  optimizer adam(lr: 3e-3)
+  data synthetic(examples: 256, seed: 4)
+  seed 6
+}
+`;
+}
+
+function mlpProgram(schedule: string, stages: string): string {
+  return `${deepMlpModel(7).replace('Dense(units: 5)', 'Dense(units: 8)')}
+${FOUR_GPU_CLUSTER}
+pipeline p {
+  model mlp
+  cluster local
+  batch 32 microbatches 8
+  ${stages}
+  vocab_parallel out
+  schedule ${schedule}
+  optimizer adam(lr: 1e-3)
+  data synthetic(examples: 512, seed: 3)
+  seed 5
+}
+`;
+}
+
+// Nine MLP layers, the output layer with the last hidden one (a stage must keep a layer of its own).
+const V_STAGES = `stages placement v {
+    s0 = fc_in
+    ${Array.from({ length: 6 }, (_, i) => `s${i + 1} = hidden[${i}]`).join('\n    ')}
+    s7 = hidden[6], out
+  }`;
+const CASES = [
+  { schedule: '1f1b_vocab', stages: 'stages auto(4)', mlpStages: 'stages auto(4)' },
+  { schedule: 'v_half_vocab', stages: 'stages auto(8) placement v', mlpStages: V_STAGES },
+] as const;
+
+describe('vocabulary-parallel schedules give single-device gradients (p = 4, m = 8, cpu, fp32)', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  for (const { schedule, stages, mlpStages } of CASES) {
+    for (const [model, program] of [['transformer', gptProgram], ['mlp', mlpProgram]] as const) {
+      for (const mode of ['in-process', 'workers'] as const) {
+        it(`${schedule} on the ${model} (${mode})`, async () => {
+          const ir = compileText(program(schedule, model === 'mlp' ? mlpStages : stages));
+          const shards = ir.stages.filter((stage) => stage.vocabShard !== undefined);
+          expect(shards.map((stage) => stage.rank)).toEqual([0, 1, 2, 3]);
+          const result = await verify(ir, { baseDirectory: process.cwd(), mode });
+          expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+          expect(result.pipelineLoss).toBeCloseTo(result.referenceLoss, 5);
+          expect(result.peakSlots).toEqual(result.predictedSlots);
+          // As test/runtime/schedules.test.ts: the transformer's dropout masks are not in the prediction, so bytes are held to it on the MLP.
+          if (model === 'mlp') expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+        });
+      }
+    }
+  }
+});
