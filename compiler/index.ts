@@ -63,7 +63,7 @@ export {
 } from './placement.ts';
 export { IR_VERSION, type IrProgram, type Instruction, type InstructionOp } from './ir/types.ts';
 export { irJsonSchema, validateIr } from './ir/schema.ts';
-export { exportTorchCsv, formatCommsCsv, importTorchCsv, scheduleCells, torchExportRefusal, TWO_COPIES_CSV_REASON } from './torch/csv.ts';
+export { exportTorchCsv, formatCommsCsv, importTorchCsv, scheduleCells, torchExportRefusal, TWO_COPIES_CSV_REASON, VOCAB_PARALLEL_CSV_REASON } from './torch/csv.ts';
 export { torchProcesses, torchProgramFiles, type ExternParameterShapes, type TorchProgramOptions } from './torch/program.ts';
 export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './torch/safetensors.ts';
 export { peakActivationBytes, peakLiveActivations, stageActivationRecord, type StageActivationRecord, type StageMemoryOptions } from './schedule/memory.ts';

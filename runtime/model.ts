@@ -56,6 +56,11 @@ export function oneCopyStages(ir: IrProgram): IrProgram['stages'] {
   return ir.stages.filter((stage) => (stage.copy ?? 0) === 0 && stage.vocabShard === undefined);
 }
 
+/** The vocabulary shard stages (`vocab_parallel`), shard 0 first. */
+export function vocabShardStages(ir: IrProgram): IrProgram['stages'] {
+  return ir.stages.filter((stage) => stage.vocabShard !== undefined);
+}
+
 type VocabShardInfo = NonNullable<IrProgram['stages'][number]['vocabShard']>;
 
 /**

@@ -10,7 +10,7 @@ import { InProcessTransport } from './inProcess.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
 import { RuntimeFault } from './messages.ts';
-import { deviceOfStage, joinVocabShards, oneCopyStages } from './model.ts';
+import { deviceOfStage, joinVocabShards, oneCopyStages, vocabShardStages } from './model.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type SessionStepOptions = Omit<StepOptions, 'fault'> & { readonly fault?: StepOptions['fault'] };
@@ -183,12 +183,20 @@ export class InProcessSession implements TrainingSession {
     this.ensureBuilt();
     return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let activation = input;
-      for (const stage of oneCopyStages(this.ir)) {
-        const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage.index, 0));
-        if (!host) throw new Error(`no device runs stage ${stage.index}`);
-        activation = host.forwardOnly(stage.index, activation);
-      }
-      return activation;
+      const hostOf = (stage: number) => {
+        const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage, 0));
+        if (!host) throw new Error(`no device runs stage ${stage}`);
+        return host;
+      };
+      for (const stage of oneCopyStages(this.ir)) activation = hostOf(stage.index).forwardOnly(stage.index, activation);
+      // With vocab_parallel each shard's logits, joined along the classes.
+      const shards = vocabShardStages(this.ir);
+      if (shards.length === 0) return activation;
+      const parts = shards.map((stage) => hostOf(stage.index).forwardOnly(stage.index, activation.clone()));
+      activation.dispose();
+      const logits = tf.concat(parts, parts[0].rank - 1);
+      tf.dispose(parts);
+      return logits;
     });
   }
 

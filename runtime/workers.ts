@@ -7,6 +7,7 @@
 // board, not from messages) stops the whole run with an error that names the
 // device and the instruction it was on.
 
+import * as tf from '@tensorflow/tfjs-core';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { IrProgram } from '../compiler/ir/types.ts';
 import type { BackendName } from './backends.ts';
@@ -14,7 +15,7 @@ import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
 import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, type FaultLocation } from './messages.ts';
-import { deviceOfStage, joinVocabShards, oneCopyStages, stagesOnDevice } from './model.ts';
+import { deviceOfStage, joinVocabShards, oneCopyStages, stagesOnDevice, vocabShardStages } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
 import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
@@ -236,12 +237,26 @@ export class WorkerSession implements TrainingSession {
     return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let wire: WireTensor = await toWire(input);
       input.dispose();
+      const workerOf = (stage: number) => {
+        const entry = this.workers.find((w) => w.device === deviceOfStage(this.ir, stage, 0));
+        if (!entry) throw new Error(`no worker runs stage ${stage}`);
+        return entry;
+      };
       for (const stage of oneCopyStages(this.ir)) {
-        const entry = this.workers.find((w) => w.device === deviceOfStage(this.ir, stage.index, 0));
-        if (!entry) throw new Error(`no worker runs stage ${stage.index}`);
-        wire = await this.call<WireTensor>(entry, { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);
+        wire = await this.call<WireTensor>(workerOf(stage.index), { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);
       }
-      return fromWire(wire);
+      // With vocab_parallel each shard's logits, joined along the classes.
+      const shards = vocabShardStages(this.ir);
+      if (shards.length === 0) return fromWire(wire);
+      const hidden = wire;
+      const parts = await Promise.all(shards.map((stage) => {
+        const copy = { ...hidden, buffer: hidden.buffer.slice(0) };
+        return this.call<WireTensor>(workerOf(stage.index), { method: 'forward', stage: stage.index, input: copy }, [copy.buffer]);
+      }));
+      const tensors = parts.map(fromWire);
+      const logits = tf.concat(tensors, tensors[0].rank - 1);
+      tf.dispose(tensors);
+      return logits;
     });
   }
 

@@ -8,7 +8,7 @@
 
 import type { Command } from 'commander';
 import {
-  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
+  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, VOCAB_PARALLEL_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
   type ComputeSchedule, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -65,6 +65,7 @@ export function runSchedule(name: string, options: ScheduleCommandOptions): { ou
   switch (options.format) {
     case 'torch-csv':
       if ((schedule.copies ?? 1) > 1) return { errorOutput: `pipec: ${name} cannot be written as a PyTorch schedule CSV: ${TWO_COPIES_CSV_REASON}\n`, exitCode: 1 };
+      if ((schedule.vocabShards ?? 0) > 0) return { errorOutput: `pipec: ${name} cannot be written as a PyTorch schedule CSV: ${VOCAB_PARALLEL_CSV_REASON}\n`, exitCode: 1 };
       output = exportTorchCsv(schedule, { comms: options.comms, costs: compilation.costs });
       break;
     case 'ir':

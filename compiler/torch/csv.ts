@@ -41,6 +41,12 @@ export interface TorchCsvOptions {
  */
 export function torchExportRefusal(program: CheckedProgram, target: 'csv' | 'program'): Diagnostic | undefined {
   const { pipeline } = program;
+  const vocab = pipeline.vocabParallel;
+  if (vocab !== undefined) {
+    return makeDiagnostic(diagnosticMessages.torchVocabParallel, vocab.span, { layer: vocab.name, reason: `${VOCAB_PARALLEL_CSV_REASON} (split over ${vocab.shards} ranks)` }, {
+      hint: 'export the pipeline without vocab_parallel (the layer then runs whole on the last stage), or run it with pipec train',
+    });
+  }
   if (pipeline.placement.copies.length <= 1) return undefined;
   const perCopy = pipeline.stages.length / pipeline.placement.copies.length;
   const copy = pipeline.stages[perCopy + (pipeline.devicesPerReplica - 1)] ?? pipeline.stages[perCopy];
@@ -53,6 +59,7 @@ export function torchExportRefusal(program: CheckedProgram, target: 'csv' | 'pro
 export function exportTorchCsv(schedule: ComputeSchedule, options: TorchCsvOptions): string {
   // Callers refuse mirrored programs with torchExportRefusal first; a schedule with copies never becomes a CSV.
   if ((schedule.copies ?? 1) > 1) throw new Error(`exportTorchCsv: schedule ${schedule.name} has ${schedule.copies} model copies, which PyTorch's CSV cannot express`);
+  if ((schedule.vocabShards ?? 0) > 0) throw new Error(`exportTorchCsv: schedule ${schedule.name} has vocabulary shards, which PyTorch's CSV cannot express`);
   if (!options.comms) return formatRows(computeOnlyRows(schedule));
   return formatCommsCsv(lowerCommunication(schedule, options.costs ?? unitCostModel(schedule.stages)));
 }
@@ -74,6 +81,10 @@ export function scheduleCells(schedule: ComputeSchedule): string[][] {
 /** Why a schedule with two model copies is never written as a PyTorch CSV (see torchExportRefusal). */
 export const TWO_COPIES_CSV_REASON = 'the schedule runs two copies of each stage on different ranks, and PyTorch keys stages by index per rank: '
   + 'it would train the copies as separate stages with their own weights and never sum their gradients';
+
+/** Why a vocabulary-parallel schedule is never written for PyTorch (see torchExportRefusal). */
+export const VOCAB_PARALLEL_CSV_REASON = 'PyTorch\'s pipelining runs each stage on one rank, and has no pass that spans every rank: '
+  + 'the S and T passes of the sharded output layer, their exchange of row maxima and sums, and the sum of their input gradients';
 
 function computeOnlyRows(schedule: ComputeSchedule): string[][] {
   return schedule.orders.map((order) => computeUnits(order).map(unitCell));

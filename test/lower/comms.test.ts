@@ -32,12 +32,13 @@ function pytorchLowering(file: string): CommsOrder {
 /**
  * The built-ins PyTorch's runtime can run: a comms-annotated order is only
  * ever a PyTorch CSV, and schedules with two model copies are refused there
- * (PIPE6300, test/cli/exportMirrored.test.ts).
+ * (PIPE6300, test/cli/exportMirrored.test.ts), as are the vocabulary-parallel
+ * ones (PIPE6340: no pass of PyTorch's spans every rank).
  */
 function singleCopyBuiltins(): string[] {
   return builtinScheduleNames().filter((name) => {
     const schedule = builtinSchedule(name, { devices: 4, microbatches: 8, stagesPerDevice: defaultStagesPerDevice(name) }).schedule;
-    return (schedule?.copies ?? 1) === 1;
+    return (schedule?.copies ?? 1) === 1 && (schedule?.vocabShards ?? 0) === 0;
   });
 }
 

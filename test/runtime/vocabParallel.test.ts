@@ -8,7 +8,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
-import { verify } from '../../runtime/index.ts';
+import { openSession, verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
 import { deepMlpModel, FOUR_GPU_CLUSTER, smallGptModel } from '../helpers/smallProgram.ts';
 
@@ -75,5 +75,28 @@ describe('vocabulary-parallel schedules give single-device gradients (p = 4, m =
         });
       }
     }
+  }
+});
+
+describe('held-out evaluation joins the shards\' logits', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  for (const mode of ['in-process', 'workers'] as const) {
+    it(`scores as the unsharded head does, before and after a training step (${mode})`, async () => {
+      const sharded = compileText(gptProgram('1f1b_vocab', 'stages auto(4)'));
+      const whole = compileText(gptProgram('1f1b', 'stages auto(4)').replace('vocab_parallel head', ''));
+      const sessions = [await openSession(sharded, { baseDirectory: process.cwd(), mode }), await openSession(whole, { baseDirectory: process.cwd(), mode })];
+      try {
+        const before = await Promise.all(sessions.map((session) => session.evaluate(64)));
+        expect(before[0].loss).toBeCloseTo(before[1].loss, 5);
+        expect(before[0].accuracy).toBe(before[1].accuracy);
+        const steps = await Promise.all(sessions.map((session) => session.step({ step: 0, applyOptimizer: true, training: true, checkFinite: true })));
+        expect(steps[0].loss).toBeCloseTo(steps[1].loss, 5);
+        const after = await Promise.all(sessions.map((session) => session.evaluate(64)));
+        expect(after[0].loss).toBeCloseTo(after[1].loss, 4);
+        expect(after[0].loss).not.toBeCloseTo(before[0].loss, 4);
+      } finally {
+        await Promise.all(sessions.map((session) => session.close()));
+      }
+    });
   }
 });

@@ -17,8 +17,10 @@ import { standardLibrary } from '../../compiler/stdlib/index.ts';
 
 /** Families on a mirrored placement; they need even p and m and are swept in mirrored.test.ts. */
 const MIRRORED_FAMILIES = ['dualpipe', 'chimera', 'bitpipe'] as const;
-const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo', ...MIRRORED_FAMILIES] as const;
-const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo']);
+/** Families with a vocabulary shard stage per device after the model's (`requires vocab parallel`). */
+const VOCAB_FAMILIES = ['1f1b_vocab', 'v_half_vocab'] as const;
+const FAMILIES = ['gpipe', '1f1b', 'interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_h1', 'zb_h2', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo', ...MIRRORED_FAMILIES, ...VOCAB_FAMILIES] as const;
+const MULTI_CHUNK = new Set(['interleaved_1f1b', 'looped_bfs', 'interleaved_zb', 'zb_v', 'v_half', 'v_min', 'dualpipe_v', '1f1b_v', 'hanayo', 'v_half_vocab']);
 /** Chunks per device the shape sweep uses for the multi-chunk families (2 where not listed). */
 const SWEEP_CHUNKS: Readonly<Record<string, number>> = { interleaved_1f1b: 3, looped_bfs: 3, hanayo: 4 };
 
