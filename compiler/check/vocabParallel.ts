@@ -67,7 +67,9 @@ export function checkVocabParallel(
   const shards = placement.devices;
   if (units % shards !== 0) {
     reporter.report(diagnosticMessages.vocabIndivisible, setting.span, { name: setting.name, units, devices: shards }, {
-      hint: `use ${Math.ceil(units / shards) * shards} units (a multiple of ${shards}), or ${largestDivisorAtMost(units, shards)} devices`,
+      hint: largestDivisorAtMost(units, shards) > 1
+        ? `use ${Math.ceil(units / shards) * shards} units (a multiple of ${shards}), or ${largestDivisorAtMost(units, shards)} devices`
+        : `use ${Math.ceil(units / shards) * shards} units (a multiple of ${shards})`,
       related: [{ span: checked.span, message: 'declared here' }],
     });
     return undefined;
