@@ -10,7 +10,7 @@ const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).
 
 describe('samples', () => {
   test('the required samples exist', () => {
-    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu']) {
+    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu', 'gpt_vocab']) {
       expect(samples).toContain(`${name}.pipe`);
     }
   });
@@ -23,9 +23,13 @@ describe('samples', () => {
       const { model, pipeline, cluster } = program;
       expect(model.layers.length).toBeGreaterThan(0);
       // Copy 0 (every stage of a single-copy placement) takes each layer once, in order; a
-      // mirrored placement's copy 1 repeats the layers of the stage it copies.
-      const copy0 = pipeline.stages.filter((stage) => (stage.copy ?? 0) === 0);
-      expect(copy0.flatMap((s) => s.layers)).toEqual(model.layers.map((_, i) => i));
+      // mirrored placement's copy 1 repeats the layers of the stage it copies; a
+      // vocab_parallel layer is taken by one shard stage per device instead.
+      const copy0 = pipeline.stages.filter((stage) => (stage.copy ?? 0) === 0 && stage.vocabShard === undefined);
+      const shards = pipeline.stages.filter((stage) => stage.vocabShard !== undefined);
+      const vocabLayer = pipeline.vocabParallel?.layer;
+      expect(copy0.flatMap((s) => s.layers)).toEqual(model.layers.map((_, i) => i).filter((i) => i !== vocabLayer));
+      expect(shards.map((stage) => [stage.device, stage.layers])).toEqual(vocabLayer === undefined ? [] : Array.from({ length: pipeline.devicesPerReplica }, (_, k) => [k, [vocabLayer]]));
       for (const stage of pipeline.stages) if (stage.modelStage !== undefined) expect(stage.layers).toEqual(pipeline.stages[stage.modelStage].layers);
       for (const layer of model.layers) {
         expect(layer.outputBytes).toBeGreaterThan(0);
@@ -65,5 +69,18 @@ describe('samples', () => {
     const result = checkOnDisk('samples/swiglu.pipe');
     const glu = result.program!.model.layers[1].children[1];
     expect(glu).toMatchObject({ name: 'ffn[0].glu', operator: 'SwiGLU', args: { hidden: 128 }, implementation: path.join('samples', 'layers', 'swiglu.ts') });
+  });
+
+  test('the vocabulary-parallel GPT sample splits its head over the four workers, 24 characters each', () => {
+    const { pipeline, model } = checkOnDisk('samples/gpt_vocab.pipe').program!;
+    const head = model.layers.findIndex((layer) => layer.name === 'head');
+    expect(pipeline.vocabParallel).toMatchObject({ name: 'head', layer: head, shards: 4 });
+    const shards = pipeline.stages.filter((stage) => stage.vocabShard !== undefined);
+    expect(shards.map((stage) => stage.vocabShard)).toEqual([0, 1, 2, 3].map((shard) => ({ layer: head, shard, shards: 4, units: 24 })));
+    // the last stage no longer holds the head: its parameters are the shards'
+    expect(pipeline.stages[3].layers).not.toContain(head);
+    const whole = checkOnDisk('samples/gpt.pipe').program!.pipeline;
+    expect(whole.stages[3].costs.parameters - pipeline.stages[3].costs.parameters).toBe(model.layers[head].parameters);
+    expect(shards.reduce((sum, stage) => sum + stage.costs.parameters, 0)).toBe(model.layers[head].parameters);
   });
 });
