@@ -18,6 +18,12 @@
 // own: "the first stage" and "the last stage" above are those of the
 // action's copy, and instructions carry the data microbatch (copy k's
 // microbatch i is k·m/2 + i), so the runtime loads and tags by it.
+// With vocabulary shards (`vocab_parallel`, compiler/check/vocabParallel.ts)
+// the last model stage sends its output to every shard and sums their
+// input gradients (one recv_grad per shard); a shard's F receives that
+// output, loads its targets and sends its row statistics to every other
+// shard (send_stats), and its B/I receives theirs (recv_stats) before its
+// `loss`. These messages name the stage at their other end (peerStage).
 // Sends and receives between stages on the same device are kept (a local
 // hand-off through the mailbox): the runtime stays uniform and the deadlock
 // proof covers them too.

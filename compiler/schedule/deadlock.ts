@@ -8,6 +8,9 @@
 // Because the contract makes each device's progress depend only on which
 // messages exist (never on timing), this one abstract execution covers every
 // real interleaving: if it finishes, every execution finishes.
+// Messages that name the stage at their other end (`peerStage`: the
+// vocabulary shards' broadcast, statistics and gradients) are tagged by
+// both ends, so the p messages of one broadcast or one sum stay apart.
 // An `allreduce` posts its gradients to the other members of its group
 // without blocking and then waits for theirs, tagged by the (copy-0) stage:
 // it completes once every member of the group in these streams has reached

@@ -6,7 +6,10 @@
 //    (costs.sendActivationOverhead / sendGradientOverhead, absent: none) and
 //    never block; the message arrives the link time (costs.sendActivation /
 //    sendGradient of the sending stage) after the send ends; recv_* waits for
-//    its tagged message, whenever it arrived;
+//    its tagged message, whenever it arrived; a vocabulary shard's messages
+//    (peerStage) are tagged by both ends, the broadcast and the statistics
+//    charged as the sender's sendActivation, a shard's gradient as its
+//    sendGradient (send_stats / recv_stats are moves like the others);
 //  - forward, backward, backward_input, backward_weight take their stage's
 //    cost; recompute takes the stage's forward time; allreduce is a rendezvous of its group and takes
 //    costs.allreduce[stage]; optimizer_step takes costs.optimizerStep[stage];

@@ -107,3 +107,20 @@ describe('held-out evaluation joins the shards\' logits', () => {
     });
   }
 });
+
+describe('with data-parallel replicas', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('each replica splits the layer over its own ranks, and the shards\' gradients are averaged over the replicas', async () => {
+    const program = mlpProgram('1f1b_vocab', 'stages auto(4)')
+      .replace(FOUR_GPU_CLUSTER, FOUR_GPU_CLUSTER.replace('gpu[0..4]', 'gpu[0..8]'))
+      .replace('batch 32 microbatches 8', 'batch 32 microbatches 4\n  replicas 2');
+    const ir = compileText(program);
+    expect(ir.replicas).toBe(2);
+    // a shard's gradients are all-reduced with the same shard of the other replica
+    const groups = ir.devices.flatMap((device) => device.instructions.filter((i) => i.op === 'allreduce' && ir.stages[i.stage].vocabShard !== undefined).map((i) => [device.index, i.group]));
+    expect(groups).toContainEqual([1, [1, 5]]);
+    const result = await verify(ir, { baseDirectory: process.cwd(), mode: 'in-process' });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+});
