@@ -434,13 +434,24 @@ export type ComputeOperation = 'F' | 'B' | 'I' | 'W' | MemoryOperation;
 export type MemoryOperation = 'R' | 'O' | 'L';
 
 /**
- * `F[i]`, `B[0..w]`, `I[i, 1]`, `W[m-1, c]`, `R[i]`, `O[i, c]`, `L[i, c]`: operation, microbatch (or a
+ * The passes of a vocabulary shard (`vocab_parallel`): S is the forward of
+ * the device's shard stage (its logits and statistics), T its backward
+ * (softmax − one-hot, its gradients). `S[i]` is `F[i, v]`, `T[i]` is
+ * `B[i, v]`; as priority terms they rank the shard's F and its B (or I).
+ */
+export type VocabPassOperation = 'S' | 'T';
+
+/** What an action statement or a priority term may name. */
+export type ActionLetter = ComputeOperation | VocabPassOperation;
+
+/**
+ * `F[i]`, `B[0..w]`, `I[i, 1]`, `W[m-1, c]`, `R[i]`, `O[i, c]`, `L[i, c]`, `S[i]`, `T[i]`: operation, microbatch (or a
  * range of them, expanded in order) and chunk (default 0). Chunk c on device
  * d is the c-th lowest-numbered stage placed on d.
  */
 export interface ActionStatement extends NodeBase {
   readonly kind: 'ActionStatement';
-  readonly operation: ComputeOperation;
+  readonly operation: ActionLetter;
   readonly microbatch: Expression | RangeExpression;
   readonly chunk?: Expression;
 }
@@ -493,7 +504,7 @@ export interface PriorityRule extends NodeBase {
 
 export interface PriorityTerm extends NodeBase {
   readonly kind: 'PriorityTerm';
-  readonly operation: ComputeOperation;
+  readonly operation: ActionLetter;
   readonly chunk?: Expression;
 }
 

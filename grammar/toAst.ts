@@ -35,7 +35,7 @@ function isCstNode(value: CstNode | IToken): value is CstNode {
   return (value as CstNode).children !== undefined;
 }
 
-const actionOperations: ReadonlySet<string> = new Set(['F', 'B', 'I', 'W', 'R', 'O', 'L']);
+const actionOperations: ReadonlySet<string> = new Set(['F', 'B', 'I', 'W', 'R', 'O', 'L', 'S', 'T']);
 
 /** `a`, `block[0..2]`, `gpu[*]`: a reference as the user would write it, for messages. */
 function referenceText(reference: ast.LayerReference | ast.DeviceReference): string {
@@ -579,8 +579,8 @@ class AstBuilder {
     return statements;
   }
 
-  private operation(token: IToken | undefined): ast.ComputeOperation {
-    if (isRealToken(token) && actionOperations.has(token.image)) return token.image as ast.ComputeOperation;
+  private operation(token: IToken | undefined): ast.ActionLetter {
+    if (isRealToken(token) && actionOperations.has(token.image)) return token.image as ast.ActionLetter;
     if (isRealToken(token)) {
       this.diagnostics.push(makeDiagnostic(diagnosticMessages.unknownAction, this.tokenSpan(token), { name: token.image }));
     }

@@ -27,8 +27,8 @@ import type { ArgumentValue } from '../program.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type Value } from './expressions.ts';
 import { listSchedule, type PriorityClass } from './listScheduler.ts';
 import { checkScheduleContract, contractShapeOf, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
-import type { ComputeAction, ComputeSchedule, PipelineShape } from './types.ts';
-import { isVocabShard, modelStageCount } from './actions.ts';
+import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
+import { isVocabShard, modelStageCount, vocabShardsOf } from './actions.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export { requiredPlacement } from './contract.ts';
@@ -198,7 +198,7 @@ function evaluate(
   const priority: PriorityClass[] = [];
   for (const rule of rules) {
     if (rule.kind === 'LimitRule') applyLimit(rule, compiler, symbols, slots, rule.resource.name === 'stash' ? stashLimits : limits, diagnostics);
-    else if (rule.kind === 'PriorityRule') readPriority(rule, compiler, symbols, slots, priority, diagnostics);
+    else if (rule.kind === 'PriorityRule') readPriority(rule, shape, compiler, symbols, slots, priority, diagnostics);
   }
   if (hasError(diagnostics)) return undefined;
   const costs = options.costs ?? unitCostModel(shape.stages);
@@ -244,13 +244,24 @@ function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symb
   }
 }
 
-function readPriority(rule: PriorityRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, priority: PriorityClass[], diagnostics: Diagnostic[]): void {
+function readPriority(rule: PriorityRule, shape: PipelineShape, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, priority: PriorityClass[], diagnostics: Diagnostic[]): void {
   for (const term of rule.terms) {
     if (term.operation === 'R' || term.operation === 'O' || term.operation === 'L') {
       diagnostics.push(makeDiagnostic(diagnosticMessages.memoryActionInPriority, term.span, { operation: term.operation }));
       continue;
     }
-    if (term.chunk) {
+    if (term.operation === 'S' || term.operation === 'T') {
+      // The device's vocabulary shard, whichever chunk it is: its F (S) or its backward (T).
+      if (term.chunk) {
+        diagnostics.push(makeDiagnostic(diagnosticMessages.vocabPassWithChunk, term.chunk.span, { action: term.operation }));
+        continue;
+      }
+      if (vocabShardsOf(shape) === 0) {
+        diagnostics.push(makeDiagnostic(diagnosticMessages.vocabPassWithoutShards, term.span, { action: term.operation }));
+        continue;
+      }
+      priority.push({ operation: term.operation === 'S' ? 'F' : 'B', vocabShard: true });
+    } else if (term.chunk) {
       const chunk = compiler.integer(term.chunk, symbols, 'a chunk');
       if (!chunk) return;
       priority.push({ operation: term.operation, chunk: chunk(slots) });
@@ -362,18 +373,29 @@ class OrderCompiler {
   }
 
   private action(statement: ActionStatement, symbols: Symbols, group: () => number | undefined): Runner | undefined {
+    // S[i] and T[i]: the forward and the backward of the device's vocabulary shard (its last chunk).
+    const vocabPass = statement.operation === 'S' || statement.operation === 'T';
+    if (vocabPass && statement.chunk) {
+      this.compiler.report(makeDiagnostic(diagnosticMessages.vocabPassWithChunk, statement.chunk.span, { action: statement.operation }));
+      return undefined;
+    }
+    if (vocabPass && vocabShardsOf(this.shape) === 0) {
+      this.compiler.report(makeDiagnostic(diagnosticMessages.vocabPassWithoutShards, statement.span, { action: statement.operation }));
+      return undefined;
+    }
     const chunkValue = statement.chunk ? this.compiler.integer(statement.chunk, symbols, 'a chunk') : () => 0;
     const microbatch = statement.microbatch;
     const range = microbatch.kind === 'RangeExpression' ? this.compiler.range(microbatch, symbols) : undefined;
     const single = microbatch.kind === 'RangeExpression' ? undefined : this.compiler.integer(microbatch, symbols, 'a microbatch');
     if (!chunkValue || (!range && !single)) return undefined;
-    const { operation, span } = statement;
+    const { span } = statement;
+    const operation: ComputeOperation = statement.operation === 'S' ? 'F' : statement.operation === 'T' ? 'B' : statement.operation;
     const chunkSpan = (statement.chunk ?? statement).span;
     const microbatches = this.shape.microbatches;
     const deviceStages = this.deviceStages;
     return (slots, device, order) => {
-      const chunk = chunkValue(slots);
       const stages = deviceStages[device];
+      const chunk = vocabPass ? stages.length - 1 : chunkValue(slots);
       if (chunk < 0 || chunk >= stages.length) {
         throw new EvaluationStop(makeDiagnostic(diagnosticMessages.chunkOutOfRange, chunkSpan, { device, chunks: stages.length, chunk }));
       }

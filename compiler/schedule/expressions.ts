@@ -82,6 +82,11 @@ export class ExpressionCompiler {
     this.diagnostics = diagnostics;
     this.source = source;
   }
+  /** Reports a problem found while compiling a statement around the expressions. */
+  report(diagnostic: Diagnostic): void {
+    this.diagnostics.push(diagnostic);
+  }
+
 
   /** Text of an expression for messages. */
   text(expression: { readonly span: Span }): string {

@@ -9,13 +9,15 @@
 // per-class heaps; time advances by completion events.
 
 import type { CostModel } from '../cost/types.ts';
-import { actionDuration, activationConsumers, dependencyDelay, dependenciesOf, gradientConsumers, isFirstStageOfCopy, pairIndex, statisticsPeers } from './actions.ts';
+import { actionDuration, activationConsumers, dependencyDelay, dependenciesOf, gradientConsumers, isFirstStageOfCopy, isVocabShard, pairIndex, statisticsPeers } from './actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
 
 export interface PriorityClass {
   readonly operation: ComputeOperation;
   /** Chunk (c-th lowest stage on the device); undefined: every chunk. */
   readonly chunk?: number;
+  /** The device's vocabulary shard, whichever chunk it is (the S and T terms). */
+  readonly vocabShard?: boolean;
 }
 
 export interface ListSchedulingRules {
@@ -103,10 +105,11 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
 
   // Class rank of (operation, chunk): position of the first matching term.
   const normalise = (op: ComputeOperation): ComputeOperation => (op === 'B' || op === 'I' ? backwardOp : op);
-  const classRank = (op: ComputeOperation, chunk: number): number => {
+  const classRank = (op: ComputeOperation, chunk: number, shard: boolean): number => {
     for (let k = 0; k < rules.priority.length; k++) {
       const term = rules.priority[k];
-      if (normalise(term.operation) === op && (term.chunk === undefined || term.chunk === chunk)) return k;
+      const where = term.vocabShard ? shard : term.chunk === undefined || term.chunk === chunk;
+      if (normalise(term.operation) === op && where) return k;
     }
     const defaults: ComputeOperation[] = [backwardOp, 'F', 'W'];
     return rules.priority.length + defaults.indexOf(op);
@@ -128,7 +131,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     const lookup: ClassQueue[] = [];
     for (const op of operations) {
       for (let c = 0; c < deviceStages[d].length; c++) {
-        const rank = classRank(op, c);
+        const rank = classRank(op, c, isVocabShard(shape, deviceStages[d][c]));
         // Chunks sharing a rank share a queue; the reserve is the most any needs.
         const key = op === 'F' ? `${rank}:${op}:${c}` : `${rank}:${op}`;
         let queue = byRank.get(key);

@@ -293,7 +293,7 @@ describe('schedules', () => {
     const text = 'schedule s { on device d { X[0] } }';
     const result = parse({ name: 't.pipe', text });
     expect(located(text, result.diagnostics)).toEqual([
-      "1:28 PIPE1007 unknown action 'X'; an action is F (forward), B (backward), I (input gradient), W (weight gradient), R (recompute), O (offload) or L (load back)",
+      "1:28 PIPE1007 unknown action 'X'; an action is F (forward), B (backward), I (input gradient), W (weight gradient), R (recompute), O (offload), L (load back), S or T (a vocabulary shard's passes)",
     ]);
   });
 });

@@ -97,7 +97,7 @@ describe('the shard stages of a vocabulary-parallel schedule', () => {
     }
   });
 
-  it('an explicit order places S and T with F[i, v] and B[i, v]; one whose T passes wait for each other deadlocks', () => {
+  it('an explicit order places S and T (or F[i, v] and B[i, v]); one whose T passes wait for each other deadlocks', () => {
     const shape: PipelineShape = { devices: 2, microbatches: 2, stages: 4, stageDevice: [0, 1, 0, 1], vocabShards: 2 };
     const good = evaluateSchedule(declarationFrom(`schedule gpipe_vocab(p, m) {
   requires vocab parallel
@@ -110,6 +110,18 @@ describe('the shard stages of a vocabulary-parallel schedule', () => {
     expect(good.diagnostics).toEqual([]);
     expect(validateSchedule(good.schedule!)).toEqual([]);
     expect(proveDeadlockFree(lowered(good.schedule!)).deadlockFree).toBe(true);
+    // S[i] and T[i] are the same passes by their names
+    const named = evaluateSchedule(declarationFrom(`schedule gpipe_vocab(p, m) {
+  requires vocab parallel
+  on device d {
+    F[0..m]
+    for i in 0..m { S[i]; T[i] }
+    B[0..m]
+  }
+}`), shape, {});
+    expect(named.diagnostics).toEqual([]);
+    const strip = (schedule: ComputeSchedule) => schedule.orders.map((order) => order.map(({ operation, stage, microbatch }) => `${stage}${operation}${microbatch}`));
+    expect(strip(named.schedule!)).toEqual(strip(good.schedule!));
     // device 0 runs microbatch 1's T before microbatch 0's S, device 1 the other way round
     const crossed = evaluateSchedule(declarationFrom(`schedule crossed(p, m) {
   requires vocab parallel
@@ -165,5 +177,32 @@ describe('a large vocabulary: the shards take the output layer off the last stag
     expect(plainPeak[p - 1]).toBe(1 + h);
     expect(shardedPeak[p - 1]).toBeLessThan(plainPeak[p - 1]);
     expect(imbalance(shardedPeak)).toBeLessThan(imbalance(plainPeak));
+  });
+});
+
+describe('S and T as priority terms', () => {
+  it('rank the shard\'s F and backward on every device, as F[v] and B[v] do', () => {
+    const shape: PipelineShape = { devices: 4, microbatches: 8, stages: 8, stageDevice: [0, 1, 2, 3, 0, 1, 2, 3], vocabShards: 4 };
+    const byLetters = evaluateSchedule(declarationFrom(`schedule a(p, m) {
+  limit activations <= p - d + 3 per device
+  priority T > S > B > F
+}`), shape, {});
+    const byChunks = evaluateSchedule(declarationFrom(`schedule b(p, m) {
+  limit activations <= p - d + 3 per device
+  priority B[1] > F[1] > B[0] > F[0]
+}`), shape, {});
+    expect(byLetters.diagnostics).toEqual([]);
+    expect(byLetters.schedule!.orders).toEqual(byChunks.schedule!.orders.map((order) => order.map((action) => ({ ...action, span: byLetters.schedule!.orders[0][0].span }))));
+  });
+
+  it('are refused on a pipeline without shards (PIPE4544) and with a chunk (PIPE4545)', () => {
+    const plain = evaluateSchedule(declarationFrom(`schedule a(p, m) {
+  priority T > S > B > F
+}`), { devices: 2, microbatches: 2, stages: 2, stageDevice: [0, 1] }, {});
+    expect(plain.diagnostics.map((d) => d.code)).toEqual(['PIPE4544', 'PIPE4544']);
+    const chunked = evaluateSchedule(declarationFrom(`schedule a(p, m) {
+  on device d { F[0..m]; S[0, 1] }
+}`), { devices: 2, microbatches: 2, stages: 4, stageDevice: [0, 1, 0, 1], vocabShards: 2 }, {});
+    expect(chunked.diagnostics.map((d) => d.code)).toEqual(['PIPE4545']);
   });
 });
