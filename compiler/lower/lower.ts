@@ -124,7 +124,9 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         if (first) emit('load_microbatch', action, slot);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
-        if (plannedRecompute[pair]) {
+        // A whole-stage recompute lowers as an R right before each backward,
+        // so the simulator and the memory check count it as they count an R.
+        if (plannedRecompute[pair] || (info.recompute && !plannedOffload[pair])) {
           const kept = Math.min(info.inputBytes, info.activationBytes);
           instructions.push(action.span
             ? { op: 'forward', stage: s, microbatch: i, slot, checkpoint: true, bytes: kept, source: action.span }
@@ -154,7 +156,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       if (action.operation === 'B' || action.operation === 'I') {
         if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
-        if (info.recompute && !explicit) emit('recompute', action, slot);
+        if (info.recompute && !explicit) emitMove('recompute', action, slot, undefined, info.activationBytes - Math.min(info.inputBytes, info.activationBytes));
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
         if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
