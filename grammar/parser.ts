@@ -20,7 +20,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   dimDeclaration: { what: 'a dim declaration', form: 'dim NAME or dim NAME = 128' },
   tensorDeclaration: { what: 'a tensor declaration', form: 'input NAME: f32[batch, 784]' },
   tensorType: { what: 'a tensor type', form: 'f32[batch, 784]' },
-  layerDeclaration: { what: 'a layer declaration', form: 'layer NAME = Operator(arg: value, ...)' },
+  layerDeclaration: { what: 'a layer declaration', form: 'layer NAME = Operator(arg: value, ...) or frozen layer NAME = ...' },
   layerName: { what: 'a layer name', form: 'NAME or NAME[i]' },
   repeatBlock: { what: 'a repeat block', form: 'repeat i in 0..N { ... }' },
   residualBlock: { what: 'a residual block', form: 'residual NAME { layer ... }' },
@@ -37,7 +37,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   property: { what: 'a property', form: 'NAME value, e.g. memory 16GiB' },
   deviceReference: { what: 'a device', form: 'gpu[0], gpu[0..4], gpu[*] or host' },
   pipelineDeclaration: { what: 'a pipeline', form: 'pipeline NAME { model M cluster C batch 64 ... }' },
-  pipelineMember: { what: 'a pipeline member (a setting such as batch 64, stages, schedule, recompute or offload)' },
+  pipelineMember: { what: 'a pipeline member (a setting such as batch 64, stages, schedule, recompute, offload or frozen)' },
   pipelineSetting: { what: 'a pipeline setting', form: 'NAME value, e.g. batch 64' },
   stagesMember: {
     what: 'a stages declaration',
@@ -46,7 +46,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   stageDeclaration: { what: 'a stage', form: 'NAME on gpu[0] = layer, layer[0..2]' },
   layerReference: { what: 'a layer reference', form: 'NAME, NAME[2] or NAME[0..2]' },
   scheduleUse: { what: 'a schedule choice', form: 'schedule 1f1b or schedule interleaved_1f1b(v: 2)' },
-  stageAttribute: { what: 'a stage attribute', form: 'recompute s0, s1 or offload s2' },
+  stageAttribute: { what: 'a stage attribute', form: 'recompute s0, s1, offload s2 or frozen s0' },
   scheduleDeclaration: { what: 'a schedule declaration', form: 'schedule NAME(p, m) { ... }' },
   scheduleParameter: { what: 'a schedule parameter', form: 'NAME or NAME = default' },
   scheduleStatement: {
@@ -243,11 +243,12 @@ export class PipeParser extends CstParser {
   });
 
   layerDeclaration = this.RULE('layerDeclaration', () => {
+    this.OPTION(() => this.CONSUME(t.Frozen));
     this.CONSUME(t.Layer);
     this.SUBRULE(this.layerName);
     this.CONSUME(t.Assign);
     this.CONSUME(t.Name, { LABEL: 'operator' });
-    this.OPTION(() => this.SUBRULE(this.argumentList));
+    this.OPTION2(() => this.SUBRULE(this.argumentList));
   });
 
   layerName = this.RULE('layerName', () => {
@@ -526,7 +527,7 @@ export class PipeParser extends CstParser {
   });
 
   stageAttribute = this.RULE('stageAttribute', () => {
-    this.OR([{ ALT: () => this.CONSUME(t.Recompute) }, { ALT: () => this.CONSUME(t.Offload) }]);
+    this.OR([{ ALT: () => this.CONSUME(t.Recompute) }, { ALT: () => this.CONSUME(t.Offload) }, { ALT: () => this.CONSUME(t.Frozen) }]);
     this.CONSUME(t.Name, { LABEL: 'stage' });
     this.MANY({
       GATE: () => this.LA(1).tokenType === t.Comma || this.isUnseparatedListName(),

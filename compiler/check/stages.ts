@@ -35,6 +35,8 @@ export interface PlannedStage {
   readonly layers: readonly number[];
   readonly recompute: boolean;
   readonly offload: boolean;
+  /** Named by a `frozen` attribute: every layer of the stage is frozen. */
+  readonly frozen: boolean;
   readonly span: Span;
 }
 
@@ -259,7 +261,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     placement: placed,
     ranks,
     stages: block.stages.map((stage, i) => ({
-      name: stage.name.name, rank: stageRank[i], layers: stageLayers[i], recompute: false, offload: false, span: stage.span,
+      name: stage.name.name, rank: stageRank[i], layers: stageLayers[i], recompute: false, offload: false, frozen: false, span: stage.span,
     })),
   };
 }
@@ -385,14 +387,14 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
       layers: Array.from({ length: boundaries[s + 1] - boundaries[s] }, (_, i) => boundaries[s] + i),
       recompute: false,
       offload: false,
+      frozen: false,
       span: block.span,
     })),
   };
 }
 
 function applyAttributes(pipeline: PipelineDeclaration, stages: readonly PlannedStage[], reporter: Reporter): PlannedStage[] {
-  const recompute = new Set<string>();
-  const offload = new Set<string>();
+  const named = { recompute: new Set<string>(), offload: new Set<string>(), frozen: new Set<string>() };
   const known = stages.map((stage) => stage.name);
   for (const member of pipeline.members) {
     if (member.kind !== 'StageAttribute') continue;
@@ -404,8 +406,10 @@ function applyAttributes(pipeline: PipelineDeclaration, stages: readonly Planned
         });
         continue;
       }
-      (member.attribute === 'recompute' ? recompute : offload).add(identifier.name);
+      named[member.attribute].add(identifier.name);
     }
   }
-  return stages.map((stage) => ({ ...stage, recompute: recompute.has(stage.name), offload: offload.has(stage.name) }));
+  return stages.map((stage) => ({
+    ...stage, recompute: named.recompute.has(stage.name), offload: named.offload.has(stage.name), frozen: named.frozen.has(stage.name),
+  }));
 }
