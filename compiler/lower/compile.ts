@@ -81,7 +81,11 @@ export function scheduleProgram(program: CheckedProgram, costs: CostModel, autom
     // Missing actions have no statement to point at: report them at the use
     // and point at the declaration that should have produced them.
     const declared = use.declaration ? [{ span: use.declaration.name.span, message: `schedule ${use.name} is declared here` }] : [];
-    diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] } : d)));
+    // A standard-library order is right for what its contract admits (a
+    // frozen prefix it was not written for is this pipeline's), so its
+    // problems are told at the user's schedule line, the library's line related.
+    diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] }
+      : isStandardLibrary(d.span.file) ? relocateDiagnostic(d, use.span, `in schedule '${use.name}' (${d.span.file})`) : d)));
   }
   return { schedule, diagnostics };
 }
@@ -239,6 +243,10 @@ export function verifyCommsOrder(order: CommsOrder, at: Span): Diagnostic[] {
 function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
+    if (shape.forwardOnlyStages !== undefined) {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.forwardOnlyAutoSchedule, use.span, { stage: program.pipeline.stages[0].name }));
+      return undefined;
+    }
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {

@@ -56,6 +56,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
   // placed device only, which is where the per-stage order is checked.
   const position = Array.from(OPS, () => new Int32Array(pairs));
   let structural = false;
+  const forwardOnlyReported = new Set<number>();
 
   for (let d = 0; d < schedule.orders.length; d++) {
     const order = schedule.orders[d];
@@ -79,6 +80,9 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
         continue;
       }
       if (action.operation !== 'F' && isForwardOnly(schedule, action.stage)) {
+        // One report per stage: every other backward of it repeats the cause.
+        if (forwardOnlyReported.has(action.stage)) continue;
+        forwardOnlyReported.add(action.stage);
         report({ ...where, message: diagnosticMessages.forwardOnlyAction, args: { action: label, device: d, step: k, stage: action.stage, what: FORWARD_ONLY_LACKS[action.operation] } });
         structural = true;
         continue;
