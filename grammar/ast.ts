@@ -196,8 +196,8 @@ export interface LayerName extends NodeBase {
 /** `layer fc1 = Dense(units: 1024, activation: relu)` */
 export interface LayerDeclaration extends NodeBase {
   readonly kind: 'LayerDeclaration';
-  /** `frozen layer ...`: the `frozen` keyword's span (the layer's parameters are not trained); absent for a trained layer. */
-  readonly frozen?: Span;
+  /** `frozen layer ...`: the `frozen` keyword (the layer's parameters are not trained); absent for a trained layer. */
+  readonly frozen?: { readonly span: Span };
   readonly name: LayerName;
   readonly operator: Identifier;
   readonly args: readonly Argument[];

@@ -228,7 +228,7 @@ class AstBuilder {
     const frozen = first(node.children.Frozen);
     return {
       kind: 'LayerDeclaration',
-      ...(frozen && isRealToken(frozen) ? { frozen: this.tokenSpan(frozen) } : {}),
+      ...(frozen && isRealToken(frozen) ? { frozen: { span: this.tokenSpan(frozen) } } : {}),
       name: this.layerName(first(node.children.layerName), span.start),
       operator: this.identifier(first(node.children.operator), span.end),
       args: this.argumentList(first(node.children.argumentList), span.end),

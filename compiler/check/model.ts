@@ -268,7 +268,7 @@ function walkMembers(
         if (!claimName(walk, declared, name, member.name)) { current = undefined; break; }
         const checked = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span);
         if (checked !== undefined && member.frozen !== undefined && checked.parameters === 0) {
-          walk.reporter.report(diagnosticMessages.frozenWithoutParameters, member.frozen, { name });
+          walk.reporter.report(diagnosticMessages.frozenWithoutParameters, member.frozen.span, { name });
         }
         const layer = checked !== undefined && member.frozen !== undefined ? freezeLayer(checked) : checked;
         register(member.name, index, { name, span: member.name.span, layer });
