@@ -5,7 +5,7 @@
 // bytes, and after training steps the frozen parameters are bitwise what
 // they started as while the others moved.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -191,5 +191,19 @@ pipeline p {
     expect(frozen.length).toBeGreaterThan(0);
     expect(frozen.every((g) => g.data.every((value) => value === 0))).toBe(true);
     expect(result.gradients.filter((g) => g.name.startsWith('head/')).some((g) => g.data.some((value) => value !== 0))).toBe(true);
+  });
+});
+
+describe('samples/frozen_encoder.pipe', () => {
+  it('trains the head to single-device gradients with the predicted stash bytes (wasm, in-process and on workers)', async () => {
+    const ir = compileText(readFileSync(new URL('../../samples/frozen_encoder.pipe', import.meta.url), 'utf8'), 'samples/frozen_encoder.pipe');
+    expect(ir.stages[0].forwardOnly).toBe(true);
+    expect(ir.devices[0].instructions.filter((i) => i.stage === 0).map((i) => i.op)).not.toContain('backward_input');
+    for (const mode of ['in-process', 'workers'] as const) {
+      const result = await verify(ir, { baseDirectory: process.cwd(), backend: 'wasm', mode });
+      expect(result.maxRelativeError, mode).toBeLessThanOrEqual(1e-5);
+      expect(result.peakSlots).toEqual(result.predictedSlots);
+      expect(result.peakActivationBytes, mode).toEqual(result.predictedActivationBytes);
+    }
   });
 });
