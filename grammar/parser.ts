@@ -20,7 +20,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   dimDeclaration: { what: 'a dim declaration', form: 'dim NAME or dim NAME = 128' },
   tensorDeclaration: { what: 'a tensor declaration', form: 'input NAME: f32[batch, 784]' },
   tensorType: { what: 'a tensor type', form: 'f32[batch, 784]' },
-  layerDeclaration: { what: 'a layer declaration', form: 'layer NAME = Operator(arg: value, ...) or frozen layer NAME = ...' },
+  layerDeclaration: { what: 'a layer declaration', form: 'layer NAME = Operator(arg: value, ...)' },
   layerName: { what: 'a layer name', form: 'NAME or NAME[i]' },
   repeatBlock: { what: 'a repeat block', form: 'repeat i in 0..N { ... }' },
   residualBlock: { what: 'a residual block', form: 'residual NAME { layer ... }' },
@@ -37,7 +37,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   property: { what: 'a property', form: 'NAME value, e.g. memory 16GiB' },
   deviceReference: { what: 'a device', form: 'gpu[0], gpu[0..4], gpu[*] or host' },
   pipelineDeclaration: { what: 'a pipeline', form: 'pipeline NAME { model M cluster C batch 64 ... }' },
-  pipelineMember: { what: 'a pipeline member (a setting such as batch 64, stages, schedule, recompute, offload or frozen)' },
+  pipelineMember: { what: 'a pipeline member (a setting such as batch 64, stages, schedule, recompute or offload)' },
   pipelineSetting: { what: 'a pipeline setting', form: 'NAME value, e.g. batch 64' },
   stagesMember: {
     what: 'a stages declaration',
