@@ -29,7 +29,7 @@ describe('export of frozen layers and stages', () => {
     const result = runExport(SAMPLE, { comms: false, format: 'text', color: false, unit: true });
     expect(result.exitCode).toBe(1);
     expect(result.csv).toBeUndefined();
-    expect(result.errorOutput).toContain('samples/frozen_encoder.pipe:30:5: error PIPE6440');
+    expect(result.errorOutput).toContain('samples/frozen_encoder.pipe:31:5: error PIPE6440');
     await expect(result.errorOutput).toMatchFileSnapshot('../cases/export/PIPE6440-torch-csv-frozen-prefix.txt');
   });
 

@@ -14,6 +14,8 @@ import { useBackend } from '../../runtime/backends.ts';
 import { readCheckpoint } from '../../runtime/checkpoint.ts';
 import { run, verify } from '../../runtime/index.ts';
 import { buildStage } from '../../runtime/model.ts';
+import { simulateCompilation } from '../../compiler/index.ts';
+import { compileInMemory } from '../helpers/compileFiles.ts';
 import { compileText } from './helpers/compileText.ts';
 import { FOUR_GPU_CLUSTER, smallGptModel } from '../helpers/smallProgram.ts';
 
@@ -195,6 +197,15 @@ pipeline p {
 });
 
 describe('samples/frozen_encoder.pipe', () => {
+  it('the simulator holds the stash bytes the compiler predicts, and beats training the encoder', () => {
+    const text = readFileSync(new URL('../../samples/frozen_encoder.pipe', import.meta.url), 'utf8');
+    const frozen = compileInMemory(text, 'frozen_encoder.pipe');
+    const simulated = simulateCompilation(frozen)!.result;
+    expect(simulated.devices.map((device) => device.memory.activations)).toEqual(frozen.ir!.devices.map((device) => device.memory.activations));
+    const trained = simulateCompilation(compileInMemory(text.replace('frozen layer encoder', 'layer encoder'), 'trained.pipe'))!.result;
+    expect(simulated.makespan).toBeLessThan(trained.makespan);
+  });
+
   it('trains the head to single-device gradients with the predicted stash bytes (wasm, in-process and on workers)', async () => {
     const ir = compileText(readFileSync(new URL('../../samples/frozen_encoder.pipe', import.meta.url), 'utf8'), 'samples/frozen_encoder.pipe');
     expect(ir.stages[0].forwardOnly).toBe(true);
