@@ -23,7 +23,7 @@ import type { ClusterCheckResult } from './cluster.ts';
 import { resolveDevices } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
-import type { ModelLayerTable } from './model.ts';
+import { trainableParameters, type ModelLayerTable } from './model.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_AUTO_STAGES } from '../limits.ts';
@@ -359,11 +359,11 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   // The partitioner wants one cost per layer; with uniform ranks the speed of rank 0 stands for all.
   const referenceSpeed = speedOf(0);
   const perParameter = bytesPerParameter(inputs.precision, inputs.optimizerStateFactor);
-  const staticBytesPerParameter = perParameter.parameter + perParameter.gradient + perParameter.optimizerState;
   const request = {
     layers: model.layers.map((layer) => ({
       computeTime: ((layer.forwardFlops + layer.backwardInputFlops + layer.backwardWeightFlops) * rows) / referenceSpeed,
-      staticBytes: layer.parameters * staticBytesPerParameter,
+      // A frozen layer holds its weights only: no gradient, no optimizer state.
+      staticBytes: layer.parameters * perParameter.parameter + trainableParameters(layer) * (perParameter.gradient + perParameter.optimizerState),
       activationBytes: layer.activationBytes * rows * activationScale(inputs.precision),
     })),
     stageCount: count,

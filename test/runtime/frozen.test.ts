@@ -161,6 +161,27 @@ describe('a frozen layer in the middle (h3: its input gradient flows, it has no 
   });
 });
 
+describe('frozen parts with data-parallel replicas', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+
+  it('two replicas all-reduce only what trains: a frozen prefix and a frozen layer in a trained stage', async () => {
+    const text = mlpProgram({ frozenStages: ['s0'], frozenLayers: ['h3'], schedule: 'zb_h2' })
+      .replace('device gpu[0..4]', 'device gpu[0..8]').replace('  schedule zb_h2', '  replicas 2\n  schedule zb_h2');
+    const ir = compileText(text);
+    const reduced = [...new Set(ir.devices.flatMap((d) => d.instructions.filter((i) => i.op === 'allreduce').map((i) => i.stage)))].sort();
+    expect(reduced).toEqual([1, 2, 3]);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+    const before = initialParameters(ir);
+    const after = await trainedParameters(ir, 2);
+    for (const [name, values] of before) {
+      const frozen = name.startsWith('fc_in/') || name.startsWith('h1/') || name.startsWith('h3/');
+      expect(sameBits(after.get(name)!, values), name).toBe(frozen);
+    }
+  });
+});
+
 describe('a frozen transformer prefix (embedding and first block)', () => {
   beforeAll(async () => { await useBackend('cpu'); });
 
