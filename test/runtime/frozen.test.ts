@@ -114,6 +114,27 @@ describe('a frozen prefix (the encoder stage s0 runs forward only)', () => {
     expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
   });
 
+  it('an explicit order that lists only F for the frozen stage trains too', async () => {
+    const order = `
+schedule encoder_1f1b(p, m) {
+  on device d {
+    if d == 0 { F[0..m] }
+    else {
+      let w = min(p - d - 1, m)
+      F[0..w]
+      for i in 0..m - w { F[i + w]; B[i] }
+      B[m - w..m]
+    }
+  }
+}
+`;
+    const ir = compileText(mlpProgram({ frozenStages: ['s0'], schedule: 'encoder_1f1b' }) + order);
+    expect(ir.devices[0].instructions.filter((i) => i.op === 'forward')).toHaveLength(8);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+
   it('leaves the frozen parameters bitwise unchanged over training steps, and trains the rest', async () => {
     const ir = compileText(text);
     const before = initialParameters(ir);
