@@ -203,6 +203,49 @@ describe('frozen parts with data-parallel replicas', () => {
   });
 });
 
+describe('a frozen prefix on a mirrored placement', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+
+  it('both model copies run their frozen first stage forward only and train to single-device gradients', async () => {
+    const text = `model mlp {
+  input x: f32[batch, 12]
+  target y: i32[batch]
+  frozen layer fc_in = Dense(units: 16, activation: relu)
+  layer h1 = Dense(units: 16, activation: gelu)
+  layer h2 = Dense(units: 16, activation: gelu)
+  layer out = Dense(units: 5)
+  loss softmax_cross_entropy(out, y)
+}
+${FOUR_GPU_CLUSTER}
+pipeline p {
+  model mlp
+  cluster local
+  batch 32 microbatches 8
+  stages placement mirror {
+    s0 = fc_in
+    s1 = h1
+    s2 = h2
+    s3 = out
+  }
+  schedule both_ways
+  optimizer adam(lr: 1e-2)
+  data synthetic(examples: 512, seed: 3)
+}
+schedule both_ways(p, m) {
+  requires placement mirror
+  limit activations <= p per device
+  priority B > F
+}
+`;
+    const ir = compileText(text);
+    expect(ir.stages.filter((s) => s.forwardOnly).map((s) => [s.name, s.rank])).toEqual([['s0', 0], ['s0_copy1', 3]]);
+    expect(ir.devices.flatMap((d) => d.instructions.filter((i) => i.op === 'allreduce').map((i) => i.stage)).some((stage) => stage === 0 || stage === 4)).toBe(false);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+});
+
 describe('a frozen transformer prefix (embedding and first block)', () => {
   beforeAll(async () => { await useBackend('cpu'); });
 
