@@ -48,6 +48,11 @@ describe('the list scheduler with a frozen first stage', () => {
     const frozenSchedule = scheduled(FROZEN);
     const frozen = timeSchedule(frozenSchedule, { costs });
     expect(frozen.makespan).toBeLessThan(trainable.makespan);
+    // Both meet device 0's own work, the lower bound: two stages of F, I, W
+    // per microbatch trained (48), the encoder's F alone plus the last
+    // stage's F, I, W frozen (32).
+    expect(trainable.makespan).toBe(8 * (3 + 3));
+    expect(frozen.makespan).toBe(8 * (1 + 3));
     // Device 0 is never idle: every gap the head's last stage leaves while
     // it waits for device 1 is filled with encoder forwards.
     expect(frozen.busy[0]).toBe(frozen.makespan);
