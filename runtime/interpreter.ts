@@ -452,9 +452,18 @@ export class DeviceInterpreter {
           slot.logits = result.output;
           slot.output = undefined;
         }
-        // A checkpointing forward (an R is planned for this pair, or the
-        // stage recomputes as a whole) keeps only its input in the slot.
-        if (ins.checkpoint ?? stage.recompute) {
+        if (this.ir.stages[ins.stage].forwardOnly === true) {
+          // A forward-only stage (a frozen prefix) has no backward: its stash
+          // existed only while the forward ran, as the compiler predicts
+          // (the input first: the stash holds its own handle on it, as after
+          // a plain forward).
+          slot.input.dispose();
+          slot.input = undefined;
+          this.noteStash(result.saved);
+          disposeState(result.saved);
+        } else if (ins.checkpoint ?? stage.recompute) {
+          // A checkpointing forward (an R is planned for this pair, or the
+          // stage recomputes as a whole) keeps only its input in the slot.
           // The full stash existed until here: part of the peak the compiler predicts.
           this.noteStash(result.saved);
           disposeState(result.saved);
@@ -505,8 +514,9 @@ export class DeviceInterpreter {
           await this.recompute(stage, slot, step, options, location);
         }
         const context = this.context(step, microbatch, options.training);
-        // Nobody consumes the first stage's input gradient: its first layer may skip computing it.
-        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, !this.firstOfCopy(ins.stage)));
+        // Nobody consumes the input gradient of the first stage or of the first after a frozen prefix: its first layer may skip computing it.
+        const sendsInputGradient = !this.firstOfCopy(ins.stage) && this.ir.stages[ins.stage - 1].forwardOnly !== true;
+        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, sendsInputGradient));
         disposeState(slot.saved);
         slot.saved = undefined;
         // A recompute stage kept its input for this backward; nothing reads it after.
@@ -514,7 +524,7 @@ export class DeviceInterpreter {
         slot.input = undefined;
         slot.outputGradient.dispose();
         slot.outputGradient = undefined;
-        slot.inputGradient = this.firstOfCopy(ins.stage) ? (result.inputGradient?.dispose(), null) : result.inputGradient;
+        slot.inputGradient = sendsInputGradient ? result.inputGradient : (result.inputGradient?.dispose(), null);
         await this.checkFinite(slot.inputGradient, `the input gradient of stage ${ins.stage}`, location, options);
         if (ins.op === 'backward') {
           callWithin(options.opTimeoutMs, () => stage.layer.backwardWeight(stage.parameters, result.pending, context));
@@ -753,7 +763,9 @@ export class DeviceInterpreter {
     if (members.length < 2) return;
     const modelStage = this.ir.stages[stage.index].modelStage ?? stage.index;
     const replicasInGroup = members.length / (this.ir.copies ?? 1);
-    const names = stage.parameters.names();
+    // Frozen parameters have no gradient on any member: nothing to combine.
+    const frozen = new Set(stage.parameters.specs.filter((spec) => spec.frozen === true).map((spec) => spec.name));
+    const names = stage.parameters.names().filter((name) => !frozen.has(name));
     const own = names.map((name) => stage.parameters.gradient(name) ?? tf.zeros(stage.parameters.get(name).shape));
     for (const peer of members) {
       if (peer === this.device.index) continue;

@@ -117,6 +117,9 @@ export function withVocabShards(stages: readonly CheckedStage[], vocab: CheckedV
     outputShape: shard.outputShape,
     recompute: false,
     offload: false,
+    // A shard trains as its layer does; it always has a backward (the T pass).
+    frozen: layer.frozen === true,
+    forwardOnly: false,
     costs,
     span: vocab.span,
     vocabShard: { layer: vocab.layer, shard: k, shards: vocab.shards, units: Number(shard.args.units) },

@@ -13,7 +13,11 @@
 //   O(s,i):  offload · L(s,i): reload — where the order puts them; a stage's
 //            whole-stage recompute / offload attribute then does not act on
 //            that pair
-// and each device ends with optimizer_step per stage it holds.
+// and each device ends with optimizer_step per stage it holds that has
+// parameters to train (none for a frozen stage).
+// A forward-only stage (a frozen prefix) lowers F alone: load or recv_act ·
+// forward · send_act · free, so nothing of it outlives the send; the first
+// stage after the prefix sends no input gradient back.
 // With two model copies (a mirrored placement) each copy is a chain of its
 // own: "the first stage" and "the last stage" above are those of the
 // action's copy, and instructions carry the data microbatch (copy k's
@@ -35,7 +39,7 @@
 
 import type { Instruction } from '../ir/types.ts';
 import {
-  activationConsumers, activationSources, copiesOf, copyOfStage, gradientConsumers, gradientSources, isFirstStageOfCopy, isLastStageOfCopy,
+  activationConsumers, activationSources, copiesOf, copyOfStage, gradientConsumers, gradientSources, isFirstStageOfCopy, isForwardOnly, isLastStageOfCopy,
   isVocabShard, statisticsPeers, vocabShardsOf,
 } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
@@ -49,6 +53,8 @@ export interface StageLoweringInfo {
   readonly outputBytes: number;
   /** Bytes of the stage's input (its gradient is sent to the previous stage). */
   readonly inputBytes: number;
+  /** Every layer frozen: nothing to step (no optimizer_step). Absent: false. */
+  readonly frozen?: boolean;
 }
 
 export interface LoweredDevice {
@@ -140,7 +146,9 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         else if (vocab && isVocabShard(schedule, s)) for (const source of activationSources(schedule, s)) emitVocabMove('recv_act', action, slot, source, stageInfo[source].outputBytes);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
-        if (plannedRecompute[pair]) {
+        // A whole-stage recompute lowers as an R right before each backward,
+        // so the simulator and the memory check count it as they count an R.
+        if (plannedRecompute[pair] || (info.recompute && !plannedOffload[pair])) {
           const kept = Math.min(info.inputBytes, info.activationBytes);
           instructions.push(action.span
             ? { op: 'forward', stage: s, microbatch: i, slot, checkpoint: true, bytes: kept, source: action.span }
@@ -158,6 +166,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
           // The broadcast of the last model stage's output to every shard.
           for (const next of activationConsumers(schedule, s)) emitVocabMove('send_act', action, slot, next, info.outputBytes);
         } else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
+        if (isForwardOnly(schedule, s)) {
+          emit('free', action, slot);
+          released.push(slot);
+          continue;
+        }
         if (info.offload && !plannedOffload[pair] && !plannedRecompute[pair]) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
       }
@@ -184,10 +197,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
           emit('loss', action, slot);
         }
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
-        if (info.recompute && !explicit) emit('recompute', action, slot);
+        if (info.recompute && !explicit) emitMove('recompute', action, slot, undefined, info.activationBytes - Math.min(info.inputBytes, info.activationBytes));
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
         if (shard) for (const previous of gradientConsumers(schedule, s)) emitVocabMove('send_grad', action, slot, previous, info.inputBytes);
-        else if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        // No gradient goes back into a forward-only stage.
+        else if (!first && !isForwardOnly(schedule, s - 1)) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);
@@ -203,7 +217,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
     // and visiting the shared stages in one global order keeps each
     // exchange's partner at the same point.
     const perCopy = stages / copiesOf(schedule);
-    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank)
+    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank && stageInfo[entry.stage].frozen !== true)
       .sort((a, b) => (a.stage % perCopy) - (b.stage % perCopy) || a.stage - b.stage);
     for (const { stage } of held) instructions.push({ op: 'optimizer_step', stage });
     return { rank, slots: highWater, instructions };

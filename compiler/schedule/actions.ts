@@ -137,9 +137,9 @@ export function gradientSources(shape: StageShape, stage: number): number[] {
   return activationConsumers(shape, stage);
 }
 
-/** The stages the input gradient of `stage` is sent to (none from a copy's first stage). */
-export function gradientConsumers(shape: StageShape, stage: number): number[] {
-  return activationSources(shape, stage);
+/** The stages the input gradient of `stage` is sent to (none from a copy's first stage, none into a forward-only stage). */
+export function gradientConsumers(shape: StageShape & { readonly forwardOnlyStages?: number }, stage: number): number[] {
+  return activationSources(shape, stage).filter((source) => !isForwardOnly(shape, source));
 }
 
 /**
@@ -150,6 +150,20 @@ export function gradientConsumers(shape: StageShape, stage: number): number[] {
 export function statisticsPeers(shape: StageShape, stage: number): number[] {
   return isVocabShard(shape, stage) ? vocabShardStages(shape).filter((other) => other !== stage) : [];
 }
+
+/** Whether the stage runs forward only: it lies in its copy's frozen prefix (PipelineShape.forwardOnlyStages). */
+export function isForwardOnly(shape: StageShape & { readonly forwardOnlyStages?: number }, stage: number): boolean {
+  return !isVocabShard(shape, stage) && stage % stagesPerCopy(shape) < (shape.forwardOnlyStages ?? 0);
+}
+
+/** The compute operations a stage runs per microbatch: F alone for a forward-only stage, else F and B, or F, I and W when split. */
+export function operationsOfStage(shape: PipelineShape, stage: number, splitBackward: boolean): readonly ComputeOperation[] {
+  if (isForwardOnly(shape, stage)) return FORWARD_ONLY;
+  return splitBackward ? SPLIT : FUSED;
+}
+const FORWARD_ONLY: readonly ComputeOperation[] = ['F'];
+const SPLIT: readonly ComputeOperation[] = ['F', 'I', 'W'];
+const FUSED: readonly ComputeOperation[] = ['F', 'B'];
 
 export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation, stage: number): Dependency[] {
   const deps: Dependency[] = [];

@@ -8,6 +8,7 @@
 import type { BuiltinOperator, IrLayer, OperatorArguments, TransformerBlockConstants } from '../../compiler/ir/types.ts';
 import { SequenceLayer, ResidualLayer } from './composite.ts';
 import { Conv2DLayer } from './conv.ts';
+import { FrozenLayer } from './frozen.ts';
 import { DenseLayer } from './dense.ts';
 import { DropoutLayer } from './dropout.ts';
 import { EmbeddingLayer } from './embedding.ts';
@@ -107,6 +108,11 @@ function requireEveryArgument(layer: IrLayer): IrLayer['args'] {
 }
 
 export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
+  if (layer.frozen === true) return new FrozenLayer(buildTrainedLayer(layer, externs));
+  return buildTrainedLayer(layer, externs);
+}
+
+function buildTrainedLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
   if (isBuiltinOperator(layer.operator)) return buildBuiltin(layer.operator, layer, externs);
   const definition = externs.get(layer.operator);
   if (!definition) throw new Error(`no implementation for layer operator '${layer.operator}' (layer '${layer.name}')`);
