@@ -430,6 +430,10 @@ async function measureTransfer(bytes: number, repeats: number): Promise<number> 
 export async function profile(ir: IrProgram, options: ProfileOptions = {}): Promise<ProfileResult> {
   assertValidIr(ir);
   if (!options.isolated) return profileInSitu(ir, options);
+  // Isolated profiling runs the stages as one chain on one thread; the shards of a vocab_parallel layer are side by side.
+  if (ir.stages.some((stage) => stage.vocabShard !== undefined)) {
+    throw new RuntimeFault(diagnosticMessages.profileIsolatedVocab, 'the stages are timed one after the other, but the vocabulary shards each take the last stage\'s output and their gradients are summed');
+  }
   return profileIsolated(ir, options);
 }
 

@@ -105,7 +105,7 @@ export function withVocabShards(stages: readonly CheckedStage[], vocab: CheckedV
     ...base,
     // The logits shard waits in the stash from S until T turns it into softmax − one-hot.
     activationBytes: base.activationBytes + base.outputBytes,
-    weightGradientBytes: base.weightGradientBytes,
+    // what the S pass sends each other shard, not its logits
     outputBytes: VOCAB_STATISTICS_PER_ROW * 4 * rows * microbatchSize,
   };
   const shardStages: CheckedStage[] = Array.from({ length: vocab.shards }, (_, k) => ({

@@ -8,7 +8,7 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
-import { openSession, verify } from '../../runtime/index.ts';
+import { openSession, profile, verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
 import { compileInMemory } from '../helpers/compileFiles.ts';
 import { simulateCompilation } from '../../compiler/index.ts';
@@ -122,5 +122,16 @@ describe('with data-parallel replicas', () => {
     const result = await verify(ir, { baseDirectory: process.cwd(), mode: 'in-process' });
     expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
     expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+});
+
+describe('profiling a vocabulary-parallel program', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('in situ (the default) measures every stage, the shards among them; isolated is refused with PIPE6341', async () => {
+    const ir = compileText(mlpProgram('1f1b_vocab', 'stages auto(4)'));
+    const measured = await profile(ir, { baseDirectory: process.cwd(), mode: 'in-process', repeats: 1 });
+    expect(measured.costs.stages).toHaveLength(ir.stages.length);
+    for (const stage of measured.costs.stages) expect(stage.forward).toBeGreaterThan(0);
+    await expect(profile(ir, { baseDirectory: process.cwd(), isolated: true })).rejects.toMatchObject({ code: 'PIPE6341' });
   });
 });
