@@ -212,6 +212,10 @@ export function indexSymbols(documents: readonly IndexedDocument[], resolveImpor
     }
     for (const member of pipeline.members) {
       switch (member.kind) {
+        case 'PipelineSetting':
+          // `vocab_parallel head` names a layer of the pipeline's model.
+          if (member.key.name === 'vocab_parallel' && member.value.kind === 'NameExpression' && model !== undefined) useLayer(member.value.name, model);
+          break;
         case 'StagesBlock':
           for (const stage of member.stages) {
             define('stage', stage.name, stage.span, own, false);

@@ -53,6 +53,15 @@ describe('the symbol index', () => {
     expect(index.occurrencesOf(out).map((o) => o.isDefinition)).toEqual([true, false, false]);
   });
 
+  it('counts `vocab_parallel head` as a use of the layer (so rename and references reach it)', () => {
+    const { index, sources } = indexOf('samples/gpt_vocab.pipe');
+    const text = sources.get('samples/gpt_vocab.pipe')!;
+    const use = index.occurrenceAt('samples/gpt_vocab.pipe', text.indexOf('vocab_parallel head') + 'vocab_parallel '.length);
+    expect(use?.symbol.key).toBe('model:gpt/layer:head');
+    // declared, named by the loss, by stage s3 and by vocab_parallel
+    expect(index.occurrencesOf(use!.symbol).map((o) => o.isDefinition)).toEqual([true, false, false, false]);
+  });
+
   it('keeps a residual block\'s layers apart from the model\'s and an extern layer\'s uses', () => {
     const { index } = indexOf('samples/swiglu.pipe');
     const keys = index.definitions.map((definition) => definition.key);
