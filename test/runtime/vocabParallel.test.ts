@@ -8,9 +8,9 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../runtime/backends.ts';
-import { openSession, profile, verify } from '../../runtime/index.ts';
+import { openSession, profile, readExternModule, verify } from '../../runtime/index.ts';
 import { compileText } from './helpers/compileText.ts';
-import { compileInMemory } from '../helpers/compileFiles.ts';
+import { compileInMemory, compileOnDisk } from '../helpers/compileFiles.ts';
 import { simulateCompilation } from '../../compiler/index.ts';
 import { deepMlpModel, FOUR_GPU_CLUSTER, smallGptModel } from '../helpers/smallProgram.ts';
 
@@ -133,5 +133,15 @@ describe('profiling a vocabulary-parallel program', () => {
     expect(measured.costs.stages).toHaveLength(ir.stages.length);
     for (const stage of measured.costs.stages) expect(stage.forward).toBeGreaterThan(0);
     await expect(profile(ir, { baseDirectory: process.cwd(), isolated: true })).rejects.toMatchObject({ code: 'PIPE6341' });
+  });
+});
+
+describe('samples/gpt_vocab.pipe', () => {
+  it('passes verify: single-device gradients with the head split over the four workers (wasm, as pipec verify runs it)', async () => {
+    const compiled = compileOnDisk('samples/gpt_vocab.pipe', { readExternModule });
+    expect(compiled.diagnostics).toEqual([]);
+    const result = await verify(compiled.ir!, { baseDirectory: process.cwd(), mode: 'in-process', backend: 'wasm' });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakSlots).toEqual(result.predictedSlots);
   });
 });

@@ -25,6 +25,22 @@ describe('pipec schedule', () => {
     expect(lines[4]).toBe('zb_h1: 4 devices, 4 stages, 8 microbatches; unit costs (F=I=W=1, B=2): makespan 27, bubble 11.1%, peak activations per device 4 4 4 4');
   });
 
+  it('runs the vocabulary-parallel families with a shard stage per device, and refuses them as PyTorch CSVs', () => {
+    for (const [name, stagesPerDevice] of [['1f1b_vocab', 1], ['v_half_vocab', 2]] as const) {
+      const result = runSchedule(name, { ...base, stagesPerDevice: defaultStagesPerDevice(name), format: 'text' });
+      expect(result.exitCode).toBe(0);
+      const lines = result.output!.trim().split('\n');
+      expect(lines).toHaveLength(5);
+      const stages = 4 * stagesPerDevice;
+      // device 0's shard is stage n + 0: its S and T passes appear in its row
+      expect(lines[0].split(' ')).toEqual(expect.arrayContaining([`${stages}F0`, `${stages}${name === 'v_half_vocab' ? 'I' : 'B'}0`]));
+      expect(lines[4]).toContain(`${name}: 4 devices, ${stages + 4} stages, 8 microbatches`);
+      const csv = runSchedule(name, { ...base, stagesPerDevice: defaultStagesPerDevice(name), format: 'torch-csv' });
+      expect(csv.exitCode).toBe(1);
+      expect(csv.errorOutput).toContain('cannot be written as a PyTorch schedule CSV');
+    }
+  });
+
   it('writes PyTorch CSVs that import back valid, with and without comms', () => {
     for (const comms of [false, true]) {
       const result = runSchedule('zb-v', { ...base, comms, stagesPerDevice: 2, format: 'torch-csv' });
