@@ -118,6 +118,8 @@ export class DeviceInterpreter {
   private readonly transport: Transport;
   private readonly lossName: LossName;
   private readonly perStageOptimizer: boolean;
+  /** Vocabulary shard stages (after the model's; 0 unless vocab_parallel). */
+  private readonly vocabShards: number;
   private slots: (SlotContent | null)[];
   /** This step's peak of noteStash. */
   private peakStashBytes = 0;
@@ -137,6 +139,7 @@ export class DeviceInterpreter {
     this.transport = transport;
     this.lossName = parseLoss(ir.model.loss);
     this.perStageOptimizer = optimizerStepPerStage(device, stages.size);
+    this.vocabShards = ir.stages.filter((stage) => stage.vocabShard !== undefined).length;
     this.slots = new Array(Math.max(device.slots, 1)).fill(null);
     this.current = { device: device.index, deviceName: device.name };
   }
@@ -147,10 +150,6 @@ export class DeviceInterpreter {
     return stage;
   }
 
-  /** Vocabulary shard stages (after the model's; 0 unless vocab_parallel). */
-  private get vocabShards(): number {
-    return this.ir.stages.filter((stage) => stage.vocabShard !== undefined).length;
-  }
 
   private isShard(stage: number): boolean {
     return this.ir.stages[stage]?.vocabShard !== undefined;
