@@ -401,8 +401,9 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
   return {
     parameters: 4 * model * model + 4 * model,
     forwardFlops: projections + scores + softmax,
-    // Both operands of Q·Kᵀ and P·V are activations, so their whole backward is input-gradient work.
-    backwardInputFlops: projections + 2 * scores + softmax,
+    // Both operands of Q·Kᵀ and P·V are activations, so their whole backward is input-gradient work;
+    // it first re-runs Q·Kᵀ and the softmax, which the forward did not keep.
+    backwardInputFlops: projections + 2 * scores + softmax + scores / 2 + softmax,
     backwardWeightFlops: projections + 4 * seq * model,
     // The input (the fused Q, K, V projection's), the fused [Q | K | V] and the context before the output
     // projection. Not the attention probabilities: the runtime's attention core re-runs its scores and
@@ -418,7 +419,7 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
 const ATTENTION_COST_RULE: CostRule = {
   parameters: '4·model² + 4·model (Q, K, V and output projections with biases)',
   forwardFlops: `8·seq·model² (projections) + 4·seq²·model (Q·Kᵀ and P·V) + ${ACTIVATION_FLOPS.softmax}·heads·seq² (softmax)`,
-  backwardInputFlops: `8·seq·model² + 8·seq²·model + ${ACTIVATION_FLOPS.softmax}·heads·seq²`,
+  backwardInputFlops: `8·seq·model² + 10·seq²·model + ${2 * ACTIVATION_FLOPS.softmax}·heads·seq² (including the re-run of Q·Kᵀ and the softmax)`,
   backwardWeightFlops: '8·seq·model² + 4·seq·model',
   activationBytes: '4·5·seq·model: the input, Q, K, V and the context (f32); the attention probabilities are recomputed from Q and K at I, not kept',
   weightGradientBytes: '4·6·seq·model: the input and the context (the projections\' inputs) and the gradients of Q, K, V and the output',
