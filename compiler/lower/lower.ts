@@ -18,6 +18,12 @@
 // own: "the first stage" and "the last stage" above are those of the
 // action's copy, and instructions carry the data microbatch (copy k's
 // microbatch i is k·m/2 + i), so the runtime loads and tags by it.
+// A cross-stage skip edge (source layer in stage a, merge layer in stage
+// b > a) adds its own channel: F(a,i) ends with send_skip to b's device,
+// F(b,i) starts (after its input) with recv_skip; B/I(b,i) ends with
+// send_skip_grad back, and B/I(a,i) waits for it with recv_skip_grad
+// before its backward. Each names its edge; the data dependencies are
+// those of the chain (a < b), so a valid order stays deadlock free.
 // Sends and receives between stages on the same device are kept (a local
 // hand-off through the mailbox): the runtime stays uniform and the deadlock
 // proof covers them too.
@@ -27,7 +33,7 @@
 // reused first, so a device needs exactly its peak number of live
 // activations.
 
-import type { Instruction } from '../ir/types.ts';
+import type { Instruction, IrSkipEdge } from '../ir/types.ts';
 import { copiesOf, copyOfStage, isFirstStageOfCopy, isLastStageOfCopy } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
@@ -57,11 +63,19 @@ export function unitStageInfo(stages: number): StageLoweringInfo[] {
   return Array.from({ length: stages }, () => ({ recompute: false, offload: false, activationBytes: 1, outputBytes: 1, inputBytes: 1 }));
 }
 
-export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[]): LoweredStreams {
+export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[], skipEdges: readonly IrSkipEdge[] = []): LoweredStreams {
   if (stageInfo.length !== schedule.stages) {
     throw new Error(`lowerToInstructionStreams: ${stageInfo.length} stage infos for ${schedule.stages} stages`);
   }
   const { stages, microbatches, stageDevice } = schedule;
+  // Cross-stage skip edges by the stage that sends (source) and the one that receives (merge), with their ids.
+  const skipsFrom: { edge: number; skip: IrSkipEdge }[][] = Array.from({ length: stages }, () => []);
+  const skipsInto: { edge: number; skip: IrSkipEdge }[][] = Array.from({ length: stages }, () => []);
+  skipEdges.forEach((skip, edge) => {
+    if (skip.sourceStage === skip.mergeStage) return;
+    skipsFrom[skip.sourceStage].push({ edge, skip });
+    skipsInto[skip.mergeStage].push({ edge, skip });
+  });
   const mirrored = copiesOf(schedule) > 1;
   const slotOf = new Int32Array(stages * microbatches).fill(-1);
   const splitPair = new Uint8Array(stages * microbatches);
@@ -109,6 +123,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
             : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes },
       );
     };
+    const emitSkip = (op: 'send_skip' | 'recv_skip' | 'send_skip_grad' | 'recv_skip_grad', action: ComputeAction, slot: number, peer: number, edge: number, bytes: number) => {
+      instructions.push(action.span
+        ? { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, edge, source: action.span }
+        : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, edge });
+    };
     for (const scheduled of order) {
       const s = scheduled.stage;
       const pair = s * microbatches + scheduled.microbatch;
@@ -124,6 +143,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         if (first) emit('load_microbatch', action, slot);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
+        for (const { edge, skip } of skipsInto[s]) emitSkip('recv_skip', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         if (plannedRecompute[pair]) {
           const kept = Math.min(info.inputBytes, info.activationBytes);
           instructions.push(action.span
@@ -137,6 +157,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         } else emit('forward', action, slot);
         if (last) emit('loss', action, slot);
         else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
+        for (const { edge, skip } of skipsFrom[s]) emitSkip('send_skip', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (info.offload && !plannedOffload[pair] && !plannedRecompute[pair]) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
       }
@@ -153,10 +174,12 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       const explicit = plannedRecompute[pair] === 1 || plannedOffload[pair] === 1;
       if (action.operation === 'B' || action.operation === 'I') {
         if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
+        for (const { edge, skip } of skipsFrom[s]) emitSkip('recv_skip_grad', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
         if (info.recompute && !explicit) emit('recompute', action, slot);
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
         if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        for (const { edge, skip } of skipsInto[s]) emitSkip('send_skip_grad', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);
