@@ -167,6 +167,8 @@ export interface StageCostSummary {
   readonly weightGradientBytes: number;
   /** Whether the stash already holds the stage input (its first layer keeps it). */
   readonly inputInStash: boolean;
+  /** Bytes of cross-stage skips received per microbatch, already counted in activationBytes (absent: none). */
+  readonly receivedSkipBytes?: number;
 }
 
 export interface CheckedStage {

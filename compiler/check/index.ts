@@ -298,7 +298,7 @@ function checkPipeline(
       outputShape: layers[layers.length - 1].outputShape,
       recompute: stage.recompute,
       offload: stage.offload,
-      costs: skipBytes === 0 ? costs : { ...costs, activationBytes: costs.activationBytes + skipBytes },
+      costs: skipBytes === 0 ? costs : { ...costs, activationBytes: costs.activationBytes + skipBytes, receivedSkipBytes: skipBytes },
       span: stage.span,
     };
   });

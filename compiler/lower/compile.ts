@@ -212,6 +212,7 @@ export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
     inputInStash: stage.costs.inputInStash,
     recompute: stage.recompute,
     offload: stage.offload,
+    ...(stage.costs.receivedSkipBytes === undefined ? {} : { receivedSkipBytes: stage.costs.receivedSkipBytes }),
   };
 }
 

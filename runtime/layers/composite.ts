@@ -79,7 +79,14 @@ export class SequenceLayer implements RuntimeLayer {
       if (currentKept) outputs.set(child.name, current);
     }
     const sent = new Map<string, Tensor>();
-    for (const source of this.outgoing) sent.set(source, outputs.get(source)!.clone());
+    for (const source of this.outgoing) {
+      const kept = outputs.get(source)!;
+      // The sequence's own output leaving as a skip too goes out twice, as two
+      // messages: two buffers on two devices. A clone would share one buffer in
+      // this engine (in-process mode), which a receiving stage holding both
+      // would count once; a copy keeps the two apart, as workers hold them.
+      sent.set(source, kept === current ? tf.mul(kept, 1) : kept.clone());
+    }
     // Kept outputs served their merges (the last layer's output is the result).
     for (const tensor of outputs.values()) if (tensor !== current) tensor.dispose();
     return { output: current === input ? input.clone() : current, saved, sent };
