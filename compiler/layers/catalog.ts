@@ -829,6 +829,11 @@ export function lookupMerge(name: string): MergeDefinition | undefined {
   return MERGE_CATALOG.get(name);
 }
 
+/** A built-in kind, a layer or a merge, as editors describe it: its words and its arguments. */
+export function describeBuiltinKind(name: string): Pick<LayerDefinition, 'name' | 'summary' | 'arguments' | 'shapeRule'> | undefined {
+  return LAYER_CATALOG.get(name) ?? MERGE_CATALOG.get(name);
+}
+
 /** The schema argument naming a merge's source layer. */
 export const SKIP_ARGUMENT_NAME = SKIP_ARGUMENT.name;
 
