@@ -73,6 +73,13 @@ export interface CheckedLayer extends LayerCosts {
   readonly args: Readonly<Record<string, ArgumentValue>>;
   readonly inputShape: TensorShape;
   readonly outputShape: TensorShape;
+  /**
+   * `frozen layer` (or a layer of a `frozen` stage): its parameters are
+   * never trained — no weight gradient, no gradient buffer, no optimizer
+   * state. Absent: trained. On a Residual block it is absent; its frozen
+   * children say so themselves.
+   */
+  readonly frozen?: boolean;
   /** Extern layers: true when a cost clause states `parameters` (the runtime then holds the implementation to it). */
   readonly parametersDeclared?: boolean;
   readonly children: readonly CheckedLayer[];
@@ -155,6 +162,8 @@ export interface StageCostSummary {
   readonly backwardInputFlops: number;
   readonly backwardWeightFlops: number;
   readonly parameters: number;
+  /** Parameters of the stage's layers that are not frozen: what has gradients and optimizer state. */
+  readonly trainableParameters: number;
   /** Bytes of weights (parameters × dtype size). */
   readonly weightBytes: number;
   /** Bytes kept live per microbatch from F until B (or W when split). */
@@ -183,6 +192,18 @@ export interface CheckedStage {
   readonly outputShape: TensorShape;
   readonly recompute: boolean;
   readonly offload: boolean;
+  /**
+   * Every layer is frozen (the stage is marked `frozen`, or its layers are
+   * frozen or have no parameters, at least one frozen): no W work and no
+   * optimizer step.
+   */
+  readonly frozen: boolean;
+  /**
+   * Frozen, and so is every stage before it in its copy (a frozen prefix):
+   * no gradient reaches it, so it runs F alone, keeps no stash and gets no
+   * gradient back.
+   */
+  readonly forwardOnly: boolean;
   readonly costs: StageCostSummary;
   readonly span: Span;
   /** Mirrored placements: the model copy (absent: 0) and the copy-0 stage this one repeats (absent: itself). */

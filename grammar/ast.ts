@@ -196,6 +196,8 @@ export interface LayerName extends NodeBase {
 /** `layer fc1 = Dense(units: 1024, activation: relu)` */
 export interface LayerDeclaration extends NodeBase {
   readonly kind: 'LayerDeclaration';
+  /** `frozen layer ...`: the `frozen` keyword (the layer's parameters are not trained); absent for a trained layer. */
+  readonly frozen?: { readonly span: Span };
   readonly name: LayerName;
   readonly operator: Identifier;
   readonly args: readonly Argument[];
@@ -367,10 +369,14 @@ export interface ScheduleUse extends NodeBase {
   readonly args: readonly Argument[];
 }
 
-/** `recompute s0, s1` (activation checkpointing) / `offload s2` (activation offload to host). */
+/**
+ * `recompute s0, s1` (activation checkpointing) / `offload s2` (activation
+ * offload to host) / `frozen s0` (every layer of the stage forward-only:
+ * no weight gradient, no optimizer step).
+ */
 export interface StageAttribute extends NodeBase {
   readonly kind: 'StageAttribute';
-  readonly attribute: 'recompute' | 'offload';
+  readonly attribute: 'recompute' | 'offload' | 'frozen';
   readonly stages: readonly Identifier[];
 }
 

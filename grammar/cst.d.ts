@@ -97,6 +97,7 @@ export interface LayerDeclarationCstNode extends CstNode {
 }
 
 export type LayerDeclarationCstChildren = {
+  Frozen?: IToken[];
   Layer: IToken[];
   layerName: LayerNameCstNode[];
   Assign: IToken[];
@@ -379,6 +380,7 @@ export interface StageAttributeCstNode extends CstNode {
 export type StageAttributeCstChildren = {
   Recompute?: IToken[];
   Offload?: IToken[];
+  Frozen?: IToken[];
   stage: (IToken)[];
   Comma?: IToken[];
   unseparatedStage?: IToken[];

@@ -142,6 +142,7 @@ export const Auto = keyword('auto');
 export const Balance = keyword('balance');
 export const Recompute = keyword('recompute');
 export const Offload = keyword('offload');
+export const Frozen = keyword('frozen');
 export const On = keyword('on');
 export const Let = keyword('let');
 export const For = keyword('for');
@@ -163,7 +164,7 @@ export const False = keyword('false', false);
 
 const keywords: readonly TokenType[] = [
   Model, Cluster, Pipeline, Schedule, Import, Extern, Layer, Input, Target, Dim, Repeat, Residual, Loss,
-  Device, Link, Stages, Placement, Auto, Balance, Recompute, Offload, On, Let, For, In, If, Else, Overlap,
+  Device, Link, Stages, Placement, Auto, Balance, Recompute, Offload, Frozen, On, Let, For, In, If, Else, Overlap,
   Split, Backward, Limit, Per, Priority, Requires, From, Cost, True, False,
 ];
 

@@ -46,7 +46,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   stageDeclaration: { what: 'a stage', form: 'NAME on gpu[0] = layer, layer[0..2]' },
   layerReference: { what: 'a layer reference', form: 'NAME, NAME[2] or NAME[0..2]' },
   scheduleUse: { what: 'a schedule choice', form: 'schedule 1f1b or schedule interleaved_1f1b(v: 2)' },
-  stageAttribute: { what: 'a stage attribute', form: 'recompute s0, s1 or offload s2' },
+  stageAttribute: { what: 'a stage attribute', form: 'recompute s0, s1, offload s2 or frozen s0' },
   scheduleDeclaration: { what: 'a schedule declaration', form: 'schedule NAME(p, m) { ... }' },
   scheduleParameter: { what: 'a schedule parameter', form: 'NAME or NAME = default' },
   scheduleStatement: {
@@ -243,11 +243,12 @@ export class PipeParser extends CstParser {
   });
 
   layerDeclaration = this.RULE('layerDeclaration', () => {
+    this.OPTION(() => this.CONSUME(t.Frozen));
     this.CONSUME(t.Layer);
     this.SUBRULE(this.layerName);
     this.CONSUME(t.Assign);
     this.CONSUME(t.Name, { LABEL: 'operator' });
-    this.OPTION(() => this.SUBRULE(this.argumentList));
+    this.OPTION2(() => this.SUBRULE(this.argumentList));
   });
 
   layerName = this.RULE('layerName', () => {
@@ -526,7 +527,7 @@ export class PipeParser extends CstParser {
   });
 
   stageAttribute = this.RULE('stageAttribute', () => {
-    this.OR([{ ALT: () => this.CONSUME(t.Recompute) }, { ALT: () => this.CONSUME(t.Offload) }]);
+    this.OR([{ ALT: () => this.CONSUME(t.Recompute) }, { ALT: () => this.CONSUME(t.Offload) }, { ALT: () => this.CONSUME(t.Frozen) }]);
     this.CONSUME(t.Name, { LABEL: 'stage' });
     this.MANY({
       GATE: () => this.LA(1).tokenType === t.Comma || this.isUnseparatedListName(),

@@ -371,7 +371,7 @@ class Printer {
       case 'LayerDeclaration':
         return this.simple(
           member,
-          `layer ${this.layerNameText(member.name)} = ${member.operator.name}(${argumentsText(member.args)})`,
+          `${member.frozen ? 'frozen ' : ''}layer ${this.layerNameText(member.name)} = ${member.operator.name}(${argumentsText(member.args)})`,
         );
       case 'RepeatBlock':
         return this.block(

@@ -225,8 +225,10 @@ class AstBuilder {
 
   private layerDeclaration(node: cst.LayerDeclarationCstNode, fallback: number): ast.LayerDeclaration {
     const span = this.nodeSpan(node, fallback);
+    const frozen = first(node.children.Frozen);
     return {
       kind: 'LayerDeclaration',
+      ...(frozen && isRealToken(frozen) ? { frozen: { span: this.tokenSpan(frozen) } } : {}),
       name: this.layerName(first(node.children.layerName), span.start),
       operator: this.identifier(first(node.children.operator), span.end),
       args: this.argumentList(first(node.children.argumentList), span.end),
@@ -479,7 +481,7 @@ class AstBuilder {
   /** The stages in source order; those written without a comma before them are reported. */
   private stageAttribute(node: cst.StageAttributeCstNode, fallback: number): ast.StageAttribute {
     const span = this.nodeSpan(node, fallback);
-    const attribute = node.children.Offload ? 'offload' : 'recompute';
+    const attribute = node.children.Offload ? 'offload' : node.children.Frozen ? 'frozen' : 'recompute';
     const unseparated = new Set<IToken>(all(node.children.unseparatedStage));
     const tokens = [...all(node.children.stage), ...unseparated].filter(isRealToken).sort((a, b) => a.startOffset - b.startOffset);
     tokens.forEach((token, index) => {

@@ -59,7 +59,7 @@ function enclosingBlocks(text: string, offset: number): { blocks: Block[]; decla
 
 const STATEMENT_KEYWORDS: Readonly<Record<Block, readonly string[]>> = {
   top: ['model', 'cluster', 'pipeline', 'schedule', 'import', 'extern layer'],
-  model: ['dim', 'input', 'target', 'layer', 'repeat', 'residual', 'loss'],
+  model: ['dim', 'input', 'target', 'layer', 'frozen', 'repeat', 'residual', 'loss'],
   cluster: ['device', 'link'],
   pipeline: [],
   stages: [],
@@ -128,7 +128,7 @@ function candidates(analysis: Analysis, offset: number, line: string): Completio
     if (/\bremainder\s+\w*$/.test(line)) return catalog.remainders.map((name) => ({ label: name, kind: CompletionItemKind.EnumMember }));
     if (/\bplacement\s+\w*$/.test(line)) return REGULAR_PLACEMENT_KINDS.map((name) => ({ label: name, kind: CompletionItemKind.EnumMember, detail: 'placement' }));
     if (/\bbalance\s+\w*$/.test(line)) return ['compute', 'memory'].map((name) => ({ label: name, kind: CompletionItemKind.EnumMember }));
-    if (/\b(recompute|offload)\s+(\w+\s*,\s*)*\w*$/.test(line)) {
+    if (/\b(recompute|offload|frozen)\s+(\w+\s*,\s*)*\w*$/.test(line)) {
       return named('stage', `pipeline:${declaration}`).map((stage) => ({ label: stage.name, kind: CompletionItemKind.Property, detail: 'stage' }));
     }
     if (block === 'stages') {
@@ -137,7 +137,7 @@ function candidates(analysis: Analysis, offset: number, line: string): Completio
       return [];
     }
     if (/^\s*[A-Za-z_]*$/.test(line)) {
-      return [...catalog.settings, 'stages', 'schedule', 'recompute', 'offload'].map((name) => ({ label: name, kind: CompletionItemKind.Keyword, detail: 'pipeline setting' }));
+      return [...catalog.settings, 'stages', 'schedule', 'recompute', 'offload', 'frozen'].map((name) => ({ label: name, kind: CompletionItemKind.Keyword, detail: 'pipeline setting' }));
     }
     return [];
   }

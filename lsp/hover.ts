@@ -86,7 +86,7 @@ function describeLayer(analysis: Analysis, symbol: SymbolDefinition): string[] {
     const operator = layer.operator === 'Residual' ? 'residual block' : layer.operator;
     return [
       `\`${layer.name}\` · ${operator}: \`${formatShape(layer.inputShape)}\` → \`${formatShape(layer.outputShape)}\``,
-      `parameters ${number(layer.parameters)} · forward ${number(layer.forwardFlops)} FLOPs, backward ${number(layer.backwardInputFlops + layer.backwardWeightFlops)} FLOPs per example · activations ${formatMemory(layer.activationBytes, 'bytes')} per example`,
+      `parameters ${number(layer.parameters)}${layer.frozen ? ' (frozen: not trained)' : ''} · forward ${number(layer.forwardFlops)} FLOPs, backward ${number(layer.backwardInputFlops + layer.backwardWeightFlops)} FLOPs per example · activations ${formatMemory(layer.activationBytes, 'bytes')} per example`,
     ].join('  \n');
   });
   if (instances.length > shown.length) shown.push(`… and ${instances.length - shown.length} more`);
@@ -101,7 +101,7 @@ function describeStage(analysis: Analysis, symbol: SymbolDefinition): string[] {
   const layers = stage.layers.map((index) => program.model.layers[index]?.name ?? `#${index}`);
   const { costs } = stage;
   const lines = [
-    `stage ${stage.index} of ${program.pipeline.stages.length} on \`${device?.name ?? `rank ${stage.device}`}\` (rank ${stage.device})${stage.recompute ? ' · recompute' : ''}${stage.offload ? ' · offload' : ''}`,
+    `stage ${stage.index} of ${program.pipeline.stages.length} on \`${device?.name ?? `rank ${stage.device}`}\` (rank ${stage.device})${stage.recompute ? ' · recompute' : ''}${stage.offload ? ' · offload' : ''}${stage.forwardOnly ? ' · frozen, forward only' : stage.frozen ? ' · frozen' : ''}`,
     `layers: ${layers.map((name) => `\`${name}\``).join(', ')}`,
     `\`${formatShape(stage.inputShape)}\` → \`${formatShape(stage.outputShape)}\``,
     `memory: weights ${formatMemory(costs.weightBytes, 'bytes')}, activations ${formatMemory(costs.activationBytes, 'bytes')} per microbatch · forward ${number(costs.forwardFlops)} FLOPs per microbatch`,

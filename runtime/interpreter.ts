@@ -480,9 +480,18 @@ export class DeviceInterpreter {
         const result = callWithin(options.opTimeoutMs, () => this.forwardStage(stage, slot, this.context(step, microbatch, options.training), location));
         slot.output?.dispose();
         slot.output = result.output;
-        // A checkpointing forward (an R is planned for this pair, or the
-        // stage recomputes as a whole) keeps only its input in the slot.
-        if (ins.checkpoint ?? stage.recompute) {
+        if (this.ir.stages[ins.stage].forwardOnly === true) {
+          // A forward-only stage (a frozen prefix) has no backward: its stash
+          // existed only while the forward ran, as the compiler predicts
+          // (the input first: the stash holds its own handle on it, as after
+          // a plain forward).
+          slot.input.dispose();
+          slot.input = undefined;
+          this.noteStash(result.saved);
+          disposeState(result.saved);
+        } else if (ins.checkpoint ?? stage.recompute) {
+          // A checkpointing forward (an R is planned for this pair, or the
+          // stage recomputes as a whole) keeps only its input in the slot.
           // The full stash existed until here: part of the peak the compiler predicts.
           this.noteStash(result.saved);
           disposeState(result.saved);
@@ -529,8 +538,9 @@ export class DeviceInterpreter {
           await this.recompute(stage, slot, step, options, location);
         }
         const context = this.context(step, microbatch, options.training);
-        // Nobody consumes the first stage's input gradient: its first layer may skip computing it.
-        const result = callWithin(options.opTimeoutMs, () => this.backwardStage(stage, slot, context, !this.firstOfCopy(ins.stage), location));
+        // Nobody consumes the input gradient of the first stage or of the first after a frozen prefix: its first layer may skip computing it.
+        const sendsInputGradient = !this.firstOfCopy(ins.stage) && this.ir.stages[ins.stage - 1].forwardOnly !== true;
+        const result = callWithin(options.opTimeoutMs, () => this.backwardStage(stage, slot, context, sendsInputGradient, location));
         disposeState(slot.saved);
         slot.saved = undefined;
         // A recompute stage kept its input for this backward; nothing reads it after.
@@ -538,7 +548,7 @@ export class DeviceInterpreter {
         slot.input = undefined;
         slot.outputGradient.dispose();
         slot.outputGradient = undefined;
-        slot.inputGradient = this.firstOfCopy(ins.stage) ? (result.inputGradient?.dispose(), null) : result.inputGradient;
+        slot.inputGradient = sendsInputGradient ? result.inputGradient : (result.inputGradient?.dispose(), null);
         await this.checkFinite(slot.inputGradient, `the input gradient of stage ${ins.stage}`, location, options);
         if (ins.op === 'backward') {
           callWithin(options.opTimeoutMs, () => stage.layer.backwardWeight(stage.parameters, result.pending, context));
@@ -652,6 +662,8 @@ export class DeviceInterpreter {
     disposeState([...returned.values()]);
     const gradients = edgeMap(slot, 'skipInputGradients');
     for (const [edge, source] of stage.skipsIn) {
+      // A forward-only source stage (a frozen prefix) takes no gradient back.
+      if (this.ir.stages[this.ir.skipEdges![edge].sourceStage].forwardOnly === true) continue;
       const gradient = result.skipGradients.get(source);
       if (gradient === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `stage ${stage.index} computed no gradient for the skip of edge ${edge} (from '${source}')`, location);
       gradients.set(edge, gradient.clone());
@@ -718,7 +730,9 @@ export class DeviceInterpreter {
     if (members.length < 2) return;
     const modelStage = this.ir.stages[stage.index].modelStage ?? stage.index;
     const replicasInGroup = members.length / (this.ir.copies ?? 1);
-    const names = stage.parameters.names();
+    // Frozen parameters have no gradient on any member: nothing to combine.
+    const frozen = new Set(stage.parameters.specs.filter((spec) => spec.frozen === true).map((spec) => spec.name));
+    const names = stage.parameters.names().filter((name) => !frozen.has(name));
     const own = names.map((name) => stage.parameters.gradient(name) ?? tf.zeros(stage.parameters.get(name).shape));
     for (const peer of members) {
       if (peer === this.device.index) continue;

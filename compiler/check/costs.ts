@@ -4,6 +4,7 @@
 import { bytesPerExample } from '../layers/catalog.ts';
 import type { CheckedLayer, Precision, StageCostSummary } from '../program.ts';
 import { activationScale, bytesPerParameter } from './settings.ts';
+import { trainableParameters } from './model.ts';
 
 /**
  * The catalog counts f32 tensors; under mixed precision float activations
@@ -22,6 +23,7 @@ export function stageCosts(layers: readonly CheckedLayer[], microbatchSize: numb
     backwardInputFlops: sum((layer) => layer.backwardInputFlops) * microbatchSize,
     backwardWeightFlops: sum((layer) => layer.backwardWeightFlops) * microbatchSize,
     parameters,
+    trainableParameters: sum(trainableParameters),
     weightBytes: parameters * bytesPerParameter(precision, 0).parameter,
     activationBytes: floatScaled(stashBytesPerExample(layers), integerInput),
     outputBytes: floatScaled(layers.length === 0 ? 0 : layers[layers.length - 1].outputBytes, 0),

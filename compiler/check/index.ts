@@ -9,7 +9,7 @@ import { hasErrors } from '../../grammar/diagnostic.ts';
 import type { Document, PipelineDeclaration, ScheduleDeclaration } from '../../grammar/ast.ts';
 import { LineMap } from '../../grammar/source.ts';
 import type { CompilerHost } from '../host.ts';
-import type { CheckedPipeline, CheckedProgram, CheckedStage } from '../program.ts';
+import type { CheckedModel, CheckedPipeline, CheckedProgram, CheckedStage } from '../program.ts';
 import { checkCluster } from './cluster.ts';
 import type { ClusterCheckResult } from './cluster.ts';
 import { createReporter } from './context.ts';
@@ -21,11 +21,11 @@ import { checkExternLayer } from './extern.ts';
 import type { ExternModuleReader } from './extern.ts';
 import { loadDocuments, type LoadedProgram } from './imports.ts';
 import { readAccessFor, type ReadAccess } from './readAccess.ts';
-import { checkModel } from './model.ts';
+import { checkModel, containsFrozen, freezeLayer, trainableParameters } from './model.ts';
 import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
 import { checkSettings, dataMismatch } from './settings.ts';
-import { planStages } from './stages.ts';
+import { planStages, type PlannedStage } from './stages.ts';
 import { placeSkipEdges, receivedSkipBytes } from './skips.ts';
 import { didYouMean, suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -275,12 +275,14 @@ function checkPipeline(
     reporter,
   );
 
+  const frozen = plan !== undefined && modelResult?.model !== undefined ? planFrozen(declaration, modelResult.model, plan.stages, reporter) : undefined;
+
   const errorsAfter = reporter.diagnostics.filter((d) => d.severity === 'error').length;
-  const model = modelResult?.model;
+  const model = frozen?.model ?? modelResult?.model;
   const cluster = clusterResult?.cluster;
   if (errorsAfter > errorsBefore || model === undefined || cluster === undefined || plan === undefined
     || schedule === undefined || settings.optimizer === undefined || microbatchSize === undefined
-    || settings.batch === undefined || settings.microbatches === undefined) {
+    || settings.batch === undefined || settings.microbatches === undefined || frozen === undefined) {
     return undefined;
   }
 
@@ -298,6 +300,8 @@ function checkPipeline(
       outputShape: layers[layers.length - 1].outputShape,
       recompute: stage.recompute,
       offload: stage.offload,
+      frozen: frozen.stageFrozen[index],
+      forwardOnly: frozen.forwardOnly[index],
       costs: skipBytes === 0 ? costs : { ...costs, activationBytes: costs.activationBytes + skipBytes, receivedSkipBytes: skipBytes },
       span: stage.span,
     };
@@ -334,6 +338,40 @@ function checkPipeline(
       span: declaration.span,
     },
   };
+}
+
+/**
+ * Which layers and stages are frozen. A `frozen` stage freezes its layers;
+ * a stage is frozen when every layer in it is (or has no parameters, with at
+ * least one frozen). A frozen stage whose predecessors are all frozen is
+ * forward-only: no gradient ever reaches it. Reports a pipeline with nothing
+ * to train (PIPE3240) and `recompute` / `offload` of a forward-only stage,
+ * which keeps no stash (PIPE3241).
+ */
+function planFrozen(pipeline: PipelineDeclaration, model: CheckedModel, stages: readonly PlannedStage[], reporter: Reporter): {
+  readonly model: CheckedModel;
+  readonly stageFrozen: readonly boolean[];
+  readonly forwardOnly: readonly boolean[];
+} {
+  const frozenByStage = new Set(stages.filter((stage) => stage.frozen).flatMap((stage) => stage.layers));
+  const layers = model.layers.map((layer, index) => (frozenByStage.has(index) && layer.frozen !== true ? freezeLayer(layer) : layer));
+  const stageFrozen = stages.map((stage) => stage.frozen || (stage.layers.some((index) => containsFrozen(layers[index]))
+    && stage.layers.every((index) => trainableParameters(layers[index]) === 0)));
+  const forwardOnly = stageFrozen.map((_, index) => stageFrozen.slice(0, index + 1).every(Boolean));
+  if (stages.length > 0 && forwardOnly[stages.length - 1]) {
+    reporter.report(diagnosticMessages.everyStageFrozen, stages[stages.length - 1].span, { pipeline: pipeline.name.name });
+  } else {
+    for (const member of pipeline.members) {
+      if (member.kind !== 'StageAttribute' || member.attribute === 'frozen') continue;
+      for (const identifier of member.stages) {
+        const index = stages.findIndex((stage) => stage.name === identifier.name);
+        if (index >= 0 && forwardOnly[index]) {
+          reporter.report(diagnosticMessages.forwardOnlyAttribute, identifier.span, { stage: identifier.name, verb: member.attribute === 'recompute' ? 'recompute' : 'offload' });
+        }
+      }
+    }
+  }
+  return { model: { ...model, layers }, stageFrozen, forwardOnly };
 }
 
 function nearestDivisor(batch: number, wanted: number): number {

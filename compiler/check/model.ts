@@ -8,7 +8,7 @@ import type {
   Argument, Expression, ExternLayerDeclaration, LayerName, LossDeclaration, ModelDeclaration, ModelMember, TensorType,
 } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { bytesPerExample, formatShape, LAYER_CATALOG, lookupLayer, lookupMerge, MERGE_CATALOG, residualCosts, sameShape, SKIP_ARGUMENT_NAME, withDefaults } from '../layers/catalog.ts';
+import { bytesPerExample, formatShape, frozenCosts, LAYER_CATALOG, lookupLayer, lookupMerge, MERGE_CATALOG, residualCosts, sameShape, SKIP_ARGUMENT_NAME, withDefaults } from '../layers/catalog.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
 import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedSkip, CheckedTensor, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
@@ -284,7 +284,11 @@ function walkMembers(
         if (!ok) { walk.failed = true; current = undefined; walk.uncertain.add(member.name.base.name); break; }
         const name = layerDisplayName(member.name, index, prefix);
         if (!claimName(walk, declared, name, member.name)) { current = undefined; break; }
-        const layer = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span, prefix);
+        const checked = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span, prefix);
+        if (checked !== undefined && member.frozen !== undefined && checked.parameters === 0) {
+          walk.reporter.report(diagnosticMessages.frozenWithoutParameters, member.frozen.span, { name });
+        }
+        const layer = checked !== undefined && member.frozen !== undefined ? freezeLayer(checked) : checked;
         register(member.name, index, { name, span: member.name.span, layer });
         walk.outputs.set(name, { shape: layer?.outputShape, span: member.name.span });
         current = layer?.outputShape;
@@ -727,4 +731,21 @@ function lossShapeProblem(fn: string, output: TensorShape, target: TensorShape):
   }
   if (target.dtype === 'i32') return 'mse needs a floating-point target';
   return dimsEqual(output.dims, target.dims) ? undefined : 'mse needs a target of the same shape as the output';
+}
+
+/** The layer with its parameters frozen (and every layer inside it): no weight gradient, no W work. */
+export function freezeLayer(layer: CheckedLayer): CheckedLayer {
+  return { ...frozenCosts(layer), frozen: true, children: layer.children.map(freezeLayer) };
+}
+
+/** Parameters of the layer that are trained: all of them, none when it is frozen, its unfrozen children's for a residual block. */
+export function trainableParameters(layer: CheckedLayer): number {
+  if (layer.frozen === true) return 0;
+  if (layer.children.length === 0) return layer.parameters;
+  return layer.children.reduce((sum, child) => sum + trainableParameters(child), 0);
+}
+
+/** Whether the layer, or a layer inside it, is frozen. */
+export function containsFrozen(layer: CheckedLayer): boolean {
+  return layer.frozen === true || layer.children.some(containsFrozen);
 }

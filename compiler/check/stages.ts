@@ -23,7 +23,7 @@ import type { ClusterCheckResult } from './cluster.ts';
 import { resolveDevices } from './cluster.ts';
 import { exactlyOneMember, type Reporter } from './context.ts';
 import { EMPTY_SCOPE, evaluateNumber, evaluateRange } from './evaluate.ts';
-import type { ModelLayerTable } from './model.ts';
+import { trainableParameters, type ModelLayerTable } from './model.ts';
 import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_AUTO_STAGES } from '../limits.ts';
@@ -35,6 +35,8 @@ export interface PlannedStage {
   readonly layers: readonly number[];
   readonly recompute: boolean;
   readonly offload: boolean;
+  /** Named by a `frozen` attribute: every layer of the stage is frozen. */
+  readonly frozen: boolean;
   readonly span: Span;
 }
 
@@ -259,7 +261,7 @@ function planExplicit(block: StagesBlock, inputs: StageInputs): { stages: Planne
     placement: placed,
     ranks,
     stages: block.stages.map((stage, i) => ({
-      name: stage.name.name, rank: stageRank[i], layers: stageLayers[i], recompute: false, offload: false, span: stage.span,
+      name: stage.name.name, rank: stageRank[i], layers: stageLayers[i], recompute: false, offload: false, frozen: false, span: stage.span,
     })),
   };
 }
@@ -357,11 +359,11 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   // The partitioner wants one cost per layer; with uniform ranks the speed of rank 0 stands for all.
   const referenceSpeed = speedOf(0);
   const perParameter = bytesPerParameter(inputs.precision, inputs.optimizerStateFactor);
-  const staticBytesPerParameter = perParameter.parameter + perParameter.gradient + perParameter.optimizerState;
   const request = {
     layers: model.layers.map((layer) => ({
       computeTime: ((layer.forwardFlops + layer.backwardInputFlops + layer.backwardWeightFlops) * rows) / referenceSpeed,
-      staticBytes: layer.parameters * staticBytesPerParameter,
+      // A frozen layer holds its weights only: no gradient, no optimizer state.
+      staticBytes: layer.parameters * perParameter.parameter + trainableParameters(layer) * (perParameter.gradient + perParameter.optimizerState),
       activationBytes: layer.activationBytes * rows * activationScale(inputs.precision),
     })),
     stageCount: count,
@@ -385,14 +387,14 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
       layers: Array.from({ length: boundaries[s + 1] - boundaries[s] }, (_, i) => boundaries[s] + i),
       recompute: false,
       offload: false,
+      frozen: false,
       span: block.span,
     })),
   };
 }
 
 function applyAttributes(pipeline: PipelineDeclaration, stages: readonly PlannedStage[], reporter: Reporter): PlannedStage[] {
-  const recompute = new Set<string>();
-  const offload = new Set<string>();
+  const named = { recompute: new Set<string>(), offload: new Set<string>(), frozen: new Set<string>() };
   const known = stages.map((stage) => stage.name);
   for (const member of pipeline.members) {
     if (member.kind !== 'StageAttribute') continue;
@@ -404,8 +406,10 @@ function applyAttributes(pipeline: PipelineDeclaration, stages: readonly Planned
         });
         continue;
       }
-      (member.attribute === 'recompute' ? recompute : offload).add(identifier.name);
+      named[member.attribute].add(identifier.name);
     }
   }
-  return stages.map((stage) => ({ ...stage, recompute: recompute.has(stage.name), offload: offload.has(stage.name) }));
+  return stages.map((stage) => ({
+    ...stage, recompute: named.recompute.has(stage.name), offload: named.offload.has(stage.name), frozen: named.frozen.has(stage.name),
+  }));
 }

@@ -76,6 +76,8 @@ export const irJsonSchema = {
           recompute: { type: 'boolean' },
           offload: { type: 'boolean' },
           activationBytes: nonNegative,
+          frozen: { type: 'boolean' },
+          forwardOnly: { type: 'boolean' },
           copy: nonNegativeInteger,
           modelStage: nonNegativeInteger,
         },
@@ -144,6 +146,7 @@ export const irJsonSchema = {
         children: { type: 'array', items: { $ref: '#/definitions/layer' } },
         implementation: { type: 'string' },
         parametersDeclared: { type: 'boolean' },
+        frozen: { type: 'boolean' },
       },
     },
     instruction: {

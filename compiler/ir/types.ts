@@ -101,6 +101,8 @@ export interface IrLayer {
   readonly implementation?: string;
   /** Extern layers: `parameters` was stated in the declaration's cost clause, so the runtime checks the implementation creates that many. */
   readonly parametersDeclared?: boolean;
+  /** `frozen`: the runtime computes no weight gradient for its parameters and never changes them. Absent: trained. */
+  readonly frozen?: boolean;
 }
 
 export interface IrStage {
@@ -114,6 +116,13 @@ export interface IrStage {
   readonly offload: boolean;
   /** Bytes per microbatch kept live from F until B/W (compiler's prediction). */
   readonly activationBytes: number;
+  /** Every layer frozen: its streams have no optimizer_step for it. Absent: false. */
+  readonly frozen?: boolean;
+  /**
+   * Frozen and every stage before it in its copy too (a frozen prefix): its
+   * forward keeps no stash, and no backward of it exists. Absent: false.
+   */
+  readonly forwardOnly?: boolean;
   /**
    * With two model copies (a mirrored placement): the copy this stage
    * belongs to, and the stage of copy 0 it is a copy of (same layers, same

@@ -894,3 +894,12 @@ export function residualCosts(input: TensorShape, children: readonly LayerCosts[
     keptInputBytes: children[0]?.keptInputBytes ?? 0,
   };
 }
+
+/**
+ * A frozen layer's costs: its weights stay (and its forward and input
+ * gradient), but it computes no weight gradient, so W does no work for it
+ * and I leaves nothing behind for W.
+ */
+export function frozenCosts<T extends LayerCosts>(costs: T): T {
+  return { ...costs, backwardWeightFlops: 0, weightGradientBytes: 0 };
+}

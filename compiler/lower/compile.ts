@@ -50,7 +50,14 @@ export function pipelineShape(program: CheckedProgram): PipelineShape {
     microbatches: pipeline.microbatches / copies,
     stageDevice: pipeline.stages.map((stage) => stage.device),
     ...(copies > 1 ? { copies } : {}),
+    ...forwardOnlyStagesOf(pipeline.stages),
   };
+}
+
+/** The frozen prefix of copy 0 (every copy has the same stages): PipelineShape.forwardOnlyStages, absent when 0. */
+function forwardOnlyStagesOf(stages: readonly CheckedStage[]): { forwardOnlyStages?: number } {
+  const prefix = stages.filter((stage) => (stage.copy ?? 0) === 0).findIndex((stage) => !stage.forwardOnly);
+  return prefix > 0 ? { forwardOnlyStages: prefix } : {};
 }
 
 /**
@@ -74,7 +81,11 @@ export function scheduleProgram(program: CheckedProgram, costs: CostModel, autom
     // Missing actions have no statement to point at: report them at the use
     // and point at the declaration that should have produced them.
     const declared = use.declaration ? [{ span: use.declaration.name.span, message: `schedule ${use.name} is declared here` }] : [];
-    diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] } : d)));
+    // A standard-library order is right for what its contract admits (a
+    // frozen prefix it was not written for is this pipeline's), so its
+    // problems are told at the user's schedule line, the library's line related.
+    diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] }
+      : isStandardLibrary(d.span.file) ? relocateDiagnostic(d, use.span, `in schedule '${use.name}' (${d.span.file})`) : d)));
   }
   return { schedule, diagnostics };
 }
@@ -95,6 +106,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     activationBytes: stage.costs.activationBytes,
     outputBytes: stage.costs.outputBytes,
     inputBytes: stage.costs.inputBytes,
+    ...(stage.frozen ? { frozen: true } : {}),
   }));
   const skipEdges = pipeline.skipEdges.map((edge) => ({ ...edge }));
   const lowered = lowerToInstructionStreams(schedule, stageInfo, skipEdges);
@@ -111,9 +123,11 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       // Bytes per parameter in the declared precision (mixed: 2-byte weights and gradients, fp32 master and state).
       const perParameter = bytesPerParameter(pipeline.precision, pipeline.optimizer.stateFactor);
       const parameters = held.reduce((sum, stage) => sum + stage.costs.parameters, 0);
+      // Frozen parameters have weights only: no gradient buffer, no optimizer state.
+      const trained = held.reduce((sum, stage) => sum + stage.costs.trainableParameters, 0);
       const weights = parameters * perParameter.parameter;
-      const gradients = parameters * perParameter.gradient;
-      const optimizerState = parameters * perParameter.optimizerState;
+      const gradients = trained * perParameter.gradient;
+      const optimizerState = trained * perParameter.optimizerState;
       const activations = activationPeak[rank];
       const peak = weights + gradients + optimizerState + activations;
       const clusterDevice = cluster.devices[index];
@@ -177,6 +191,8 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       recompute: stage.recompute,
       offload: stage.offload,
       activationBytes: stage.costs.activationBytes,
+      ...(stage.frozen ? { frozen: true } : {}),
+      ...(stage.forwardOnly ? { forwardOnly: true } : {}),
       ...(stage.copy === undefined ? {} : { copy: stage.copy }),
       ...(stage.modelStage === undefined ? {} : { modelStage: stage.modelStage }),
     })),
@@ -249,6 +265,10 @@ export function verifyCommsOrder(order: CommsOrder, at: Span): Diagnostic[] {
 function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
+    if (shape.forwardOnlyStages !== undefined) {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.forwardOnlyAutoSchedule, use.span, { stage: program.pipeline.stages[0].name }));
+      return undefined;
+    }
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
@@ -310,7 +330,8 @@ function autoMemoryLimit(program: CheckedProgram, shape: PipelineShape, costs: C
   return Array.from({ length: shape.devices }, (_, rank) => {
     const held = pipeline.stages.filter((stage) => stage.device === rank);
     const perParameter = bytesPerParameter(pipeline.precision, pipeline.optimizer.stateFactor);
-    const fixed = held.reduce((sum, stage) => sum + stage.costs.parameters * (perParameter.parameter + perParameter.gradient + perParameter.optimizerState), 0);
+    const fixed = held.reduce((sum, stage) => sum + stage.costs.parameters * perParameter.parameter
+      + stage.costs.trainableParameters * (perParameter.gradient + perParameter.optimizerState), 0);
     const bytesPerUnit = held.length === 0 ? 1 : held.reduce((sum, stage) => sum + stage.costs.activationBytes, 0) / Math.max(1e-30, held.reduce((sum, stage) => sum + units[stage.index], 0));
     return Math.max(0, (memory - fixed) / Math.max(bytesPerUnit, 1e-30));
   });
@@ -369,6 +390,7 @@ function irLayer(layer: CheckedLayer, dims: Readonly<Record<string, number | nul
     children: layer.children.map((child) => irLayer(child, dims)),
     ...(layer.implementation ? { implementation: layer.implementation } : {}),
     ...(layer.parametersDeclared ? { parametersDeclared: true } : {}),
+    ...(layer.frozen ? { frozen: true } : {}),
   };
 }
 

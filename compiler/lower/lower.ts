@@ -13,7 +13,11 @@
 //   O(s,i):  offload · L(s,i): reload — where the order puts them; a stage's
 //            whole-stage recompute / offload attribute then does not act on
 //            that pair
-// and each device ends with optimizer_step per stage it holds.
+// and each device ends with optimizer_step per stage it holds that has
+// parameters to train (none for a frozen stage).
+// A forward-only stage (a frozen prefix) lowers F alone: load or recv_act ·
+// forward · send_act · free, so nothing of it outlives the send; the first
+// stage after the prefix sends no input gradient back.
 // With two model copies (a mirrored placement) each copy is a chain of its
 // own: "the first stage" and "the last stage" above are those of the
 // action's copy, and instructions carry the data microbatch (copy k's
@@ -34,7 +38,7 @@
 // activations.
 
 import type { Instruction, IrSkipEdge } from '../ir/types.ts';
-import { copiesOf, copyOfStage, isFirstStageOfCopy, isLastStageOfCopy } from '../schedule/actions.ts';
+import { copiesOf, copyOfStage, isFirstStageOfCopy, isForwardOnly, isLastStageOfCopy } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
 export interface StageLoweringInfo {
@@ -46,6 +50,8 @@ export interface StageLoweringInfo {
   readonly outputBytes: number;
   /** Bytes of the stage's input (its gradient is sent to the previous stage). */
   readonly inputBytes: number;
+  /** Every layer frozen: nothing to step (no optimizer_step). Absent: false. */
+  readonly frozen?: boolean;
 }
 
 export interface LoweredDevice {
@@ -144,7 +150,9 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
         for (const { edge, skip } of skipsInto[s]) emitSkip('recv_skip', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
-        if (plannedRecompute[pair]) {
+        // A whole-stage recompute lowers as an R right before each backward,
+        // so the simulator and the memory check count it as they count an R.
+        if (plannedRecompute[pair] || (info.recompute && !plannedOffload[pair])) {
           const kept = Math.min(info.inputBytes, info.activationBytes);
           instructions.push(action.span
             ? { op: 'forward', stage: s, microbatch: i, slot, checkpoint: true, bytes: kept, source: action.span }
@@ -158,6 +166,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         if (last) emit('loss', action, slot);
         else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
         for (const { edge, skip } of skipsFrom[s]) emitSkip('send_skip', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
+        if (isForwardOnly(schedule, s)) {
+          emit('free', action, slot);
+          released.push(slot);
+          continue;
+        }
         if (info.offload && !plannedOffload[pair] && !plannedRecompute[pair]) emitMove('offload', action, slot, undefined, info.activationBytes);
         continue;
       }
@@ -176,10 +189,12 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
         for (const { edge, skip } of skipsFrom[s]) emitSkip('recv_skip_grad', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
-        if (info.recompute && !explicit) emit('recompute', action, slot);
+        if (info.recompute && !explicit) emitMove('recompute', action, slot, undefined, info.activationBytes - Math.min(info.inputBytes, info.activationBytes));
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
-        if (!first) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
-        for (const { edge, skip } of skipsInto[s]) emitSkip('send_skip_grad', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
+        // No gradient goes back into a forward-only stage.
+        if (!first && !isForwardOnly(schedule, s - 1)) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        // A forward-only source stage takes no gradient, so none goes back along its skips either.
+        for (const { edge, skip } of skipsInto[s]) if (!isForwardOnly(schedule, skip.sourceStage)) emitSkip('send_skip_grad', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);
@@ -195,7 +210,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
     // and visiting the shared stages in one global order keeps each
     // exchange's partner at the same point.
     const perCopy = stages / copiesOf(schedule);
-    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank)
+    const held = stageDevice.map((device, stage) => ({ device, stage })).filter((entry) => entry.device === rank && stageInfo[entry.stage].frozen !== true)
       .sort((a, b) => (a.stage % perCopy) - (b.stage % perCopy) || a.stage - b.stage);
     for (const { stage } of held) instructions.push({ op: 'optimizer_step', stage });
     return { rank, slots: highWater, instructions };

@@ -89,6 +89,20 @@ export function isLastStageOfCopy(shape: { readonly stages: number; readonly cop
   return stage % perCopy === perCopy - 1;
 }
 
+/** Whether the stage runs forward only: it lies in its copy's frozen prefix (PipelineShape.forwardOnlyStages). */
+export function isForwardOnly(shape: { readonly stages: number; readonly copies?: number; readonly forwardOnlyStages?: number }, stage: number): boolean {
+  return stage % stagesPerCopy(shape) < (shape.forwardOnlyStages ?? 0);
+}
+
+/** The compute operations a stage runs per microbatch: F alone for a forward-only stage, else F and B, or F, I and W when split. */
+export function operationsOfStage(shape: PipelineShape, stage: number, splitBackward: boolean): readonly ComputeOperation[] {
+  if (isForwardOnly(shape, stage)) return FORWARD_ONLY;
+  return splitBackward ? SPLIT : FUSED;
+}
+const FORWARD_ONLY: readonly ComputeOperation[] = ['F'];
+const SPLIT: readonly ComputeOperation[] = ['F', 'I', 'W'];
+const FUSED: readonly ComputeOperation[] = ['F', 'B'];
+
 export function dependenciesOf(shape: PipelineShape, operation: ComputeOperation, stage: number): Dependency[] {
   const deps: Dependency[] = [];
   const device = shape.stageDevice[stage];

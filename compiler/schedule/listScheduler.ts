@@ -5,11 +5,15 @@
 // that would take the device past its activation limit. Ties go to the
 // lowest microbatch, then to the later stage (its results unblock more
 // work). Deterministic: the same rules and costs always give the same order.
+// A forward-only stage (a frozen prefix) runs F alone and keeps no stash, so
+// its forwards count against no limit and rank below every other class:
+// they run when nothing else is ready, in the bubbles (DiffusionPipe's idea
+// for frozen encoders).
 // Work is O(A log A) for A actions: ready actions wait in per-device,
 // per-class heaps; time advances by completion events.
 
 import type { CostModel } from '../cost/types.ts';
-import { actionDuration, dependencyDelay, dependenciesOf, isFirstStageOfCopy, isLastStageOfCopy, pairIndex } from './actions.ts';
+import { actionDuration, dependencyDelay, dependenciesOf, isFirstStageOfCopy, isForwardOnly, isLastStageOfCopy, operationsOfStage, pairIndex } from './actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
 
 export interface PriorityClass {
@@ -111,6 +115,8 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     const defaults: ComputeOperation[] = [backwardOp, 'F', 'W'];
     return rules.priority.length + defaults.indexOf(op);
   };
+  // Below every class a rule can name or default to.
+  const FORWARD_ONLY_RANK = rules.priority.length + 3;
   // Per device, the candidate classes (operation × chunk) sorted by rank;
   // classes of equal rank share a heap so microbatch order decides among them.
   interface ClassQueue {
@@ -120,19 +126,26 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     /** For F classes: how many later chunks of the device a new F must leave room for. */
     readonly reserve: number;
     readonly chunk: number;
+    /** F of a forward-only stage: keeps no stash, so no limit holds it back. */
+    readonly forwardOnly: boolean;
   }
   const queues: ClassQueue[][] = [];
   const queueOf: ClassQueue[][] = []; // [device][opIndex * maxChunks + chunk]
   for (let d = 0; d < devices; d++) {
     const byRank = new Map<string, ClassQueue>();
     const lookup: ClassQueue[] = [];
+    // Later chunks a lower chunk's F leaves room for: those that keep a stash.
+    const keeping: number[] = deviceStages[d].map((stage) => (isForwardOnly(shape, stage) ? 0 : 1));
     for (const op of operations) {
       for (let c = 0; c < deviceStages[d].length; c++) {
-        const rank = classRank(op, c);
+        const forwardOnly = isForwardOnly(shape, deviceStages[d][c]);
+        if (forwardOnly && op !== 'F') continue;
+        const rank = forwardOnly ? FORWARD_ONLY_RANK : classRank(op, c);
         // Chunks sharing a rank share a queue; the reserve is the most any needs.
         const key = op === 'F' ? `${rank}:${op}:${c}` : `${rank}:${op}`;
+        const reserve = op === 'F' && !forwardOnly ? keeping.slice(c + 1).reduce((a, b) => a + b, 0) : 0;
         let queue = byRank.get(key);
-        if (!queue) byRank.set(key, (queue = { rank, operation: op, heap: new NumberHeap(), reserve: op === 'F' ? deviceStages[d].length - 1 - c : 0, chunk: c }));
+        if (!queue) byRank.set(key, (queue = { rank, operation: op, heap: new NumberHeap(), reserve, chunk: c, forwardOnly }));
         lookup[OPERATION_INDEX[op] * maxChunks + c] = queue;
       }
     }
@@ -148,7 +161,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   // Remaining unmet dependencies of each (op, pair).
   const remaining = [new Uint8Array(pairs), new Uint8Array(pairs), new Uint8Array(pairs), new Uint8Array(pairs)];
   for (let s = 0; s < stages; s++) {
-    for (const op of operations) {
+    for (const op of operationsOfStage(shape, s, rules.splitBackward)) {
       const count = dependenciesOf(shape, op, s).length;
       for (let i = 0; i < microbatches; i++) remaining[OPERATION_INDEX[op]][pairIndex(shape, s, i)] = count;
     }
@@ -208,7 +221,8 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const live = new Float64Array(devices);
   const stashLive = new Float64Array(devices);
   const stashLimit = rules.stashLimit ?? new Array<number>(devices).fill(Number.POSITIVE_INFINITY);
-  const total = pairs * operations.length;
+  let total = 0;
+  for (let s = 0; s < stages; s++) total += operationsOfStage(shape, s, rules.splitBackward).length * microbatches;
   let done = 0;
 
   const satisfy = (op: ComputeOperation, stage: number, microbatch: number) => {
@@ -222,9 +236,9 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
     const consumers: Array<[ComputeOperation, number]> = [];
     if (op === 'F') {
       if (!isLastStageOfCopy(shape, stage)) consumers.push(['F', stage + 1]);
-      consumers.push([backwardOp, stage]);
+      if (!isForwardOnly(shape, stage)) consumers.push([backwardOp, stage]);
     } else if (op === backwardOp) {
-      if (!isFirstStageOfCopy(shape, stage)) consumers.push([backwardOp, stage - 1]);
+      if (!isFirstStageOfCopy(shape, stage) && !isForwardOnly(shape, stage - 1)) consumers.push([backwardOp, stage - 1]);
       if (op === 'I') consumers.push(['W', stage]);
     }
     for (const [consumerOp, consumerStage] of consumers) {
@@ -238,7 +252,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const tryStart = (d: number, now: number): boolean => {
     for (const queue of queues[d]) {
       if (queue.heap.size === 0) continue;
-      if (queue.operation === 'F' && (live[d] + 1 > rules.activationLimit[d] || stashLive[d] + 1 > stashLimit[d])) continue;
+      if (queue.operation === 'F' && !queue.forwardOnly && (live[d] + 1 > rules.activationLimit[d] || stashLive[d] + 1 > stashLimit[d])) continue;
       if (queue.operation === 'F' && queue.reserve > 0) {
         // An F of a lower chunk leaves room for the microbatch's later
         // chunks on this device; otherwise a full device could never run
@@ -250,7 +264,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
       const microbatch = decodeMicrobatch(code);
       const op = queue.operation;
       orders[d].push(rules.span ? { operation: op, stage, microbatch, span: rules.span } : { operation: op, stage, microbatch });
-      if (op === 'F') {
+      if (op === 'F' && !queue.forwardOnly) {
         live[d] += 1;
         stashLive[d] += 1;
       }
@@ -291,7 +305,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   for (let d = 0; d < devices; d++) {
     const waitingF = queues[d].some((queue) => queue.operation === 'F' && queue.heap.size > 0);
     const scheduled = orders[d].length;
-    const expected = deviceStages[d].length * microbatches * operations.length;
+    const expected = deviceStages[d].reduce((sum, stage) => sum + operationsOfStage(shape, stage, rules.splitBackward).length, 0) * microbatches;
     if (scheduled < expected) {
       stuck.push(
         waitingF

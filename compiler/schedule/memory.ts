@@ -19,10 +19,14 @@
 //    bytes rise) and its L brings it back before the B/I.
 // Whole-stage `recompute` / `offload` attributes act on pairs with no
 // explicit R or O: the stash is rebuilt or reloaded right at the B/I.
+// A forward-only stage (PipelineShape.forwardOnlyStages: a frozen prefix)
+// holds its full stash only while its F runs and frees it once the output
+// is sent on.
 // Lowering allocates one slot per (stage, microbatch) from F until its last
 // backward step whatever the slot holds, so slots per device =
 // peakLiveActivations.
 
+import { isForwardOnly } from './actions.ts';
 import type { ComputeSchedule } from './types.ts';
 
 /**
@@ -178,7 +182,9 @@ export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageM
       const explicit = plannedRecompute[pair] === 1 || plannedOffload[pair] === 1;
       switch (action.operation) {
         case 'F':
-          if (!explicit) {
+          if (isForwardOnly(schedule, action.stage)) {
+            peak = Math.max(peak, live + full);
+          } else if (!explicit) {
             peak = Math.max(peak, live + sizes.duringForward);
             hold(pair, sizes.afterForward);
             if (stage.offload) toHost(pair, full);

@@ -38,6 +38,13 @@ export interface PipelineShape {
    * is data microbatch k·microbatches + i.
    */
   readonly copies?: number;
+  /**
+   * Stages at the head of each model copy that run forward only (a frozen
+   * prefix, e.g. a frozen encoder): copy k's stages k·stages/c … k·stages/c
+   * + forwardOnlyStages − 1 have F and nothing else, keep no stash and get
+   * no gradient back. Absent: 0, every stage trains.
+   */
+  readonly forwardOnlyStages?: number;
 }
 
 export interface ComputeSchedule extends PipelineShape {

@@ -1,6 +1,7 @@
 // Validation of a compute order (ComputeSchedule), independent of where it
 // came from (a .pipe schedule, the list scheduler, an imported PyTorch CSV):
 //  - every (stage, microbatch) has F, and either B or both I and W, once;
+//    a forward-only stage (a frozen prefix) has F and nothing else;
 //  - per stage (all on one device): F before I/B before W;
 //  - each action runs on the device its stage is placed on;
 //  - memory actions (R / O / L) of a pair come where their stash exists:
@@ -15,7 +16,7 @@
 
 import { makeDiagnostic, type Diagnostic, type MessageDefinition } from '../../grammar/diagnostic.ts';
 import type { Span } from '../../grammar/source.ts';
-import { actionLabel, isMemoryOperation, pairIndex } from './actions.ts';
+import { actionLabel, isForwardOnly, isMemoryOperation, pairIndex } from './actions.ts';
 import type { ComputeAction, ComputeSchedule } from './types.ts';
 import { timeSchedule } from './unitTiming.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -31,6 +32,12 @@ export interface ScheduleProblem {
 }
 
 const OPS = 'FBIWROL';
+
+/** What a forward-only stage has none of, per action letter (PIPE4640). */
+const FORWARD_ONLY_LACKS: Readonly<Record<string, string>> = {
+  B: 'backward', I: 'input gradient to compute', W: 'weight gradient to compute',
+  R: 'stash to recompute', O: 'stash to offload', L: 'stash to load back',
+};
 
 /** Problems stop being listed after this many of one kind; the rest would repeat the cause. */
 const MAX_PER_KIND = 20;
@@ -49,6 +56,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
   // placed device only, which is where the per-stage order is checked.
   const position = Array.from(OPS, () => new Int32Array(pairs));
   let structural = false;
+  const forwardOnlyReported = new Set<number>();
 
   for (let d = 0; d < schedule.orders.length; d++) {
     const order = schedule.orders[d];
@@ -68,6 +76,14 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
       }
       if (schedule.stageDevice[action.stage] !== d) {
         report({ ...where, message: diagnosticMessages.wrongDevice, args: { action: label, device: d, step: k, stage: action.stage, placed: schedule.stageDevice[action.stage] } });
+        structural = true;
+        continue;
+      }
+      if (action.operation !== 'F' && isForwardOnly(schedule, action.stage)) {
+        // One report per stage: every other backward of it repeats the cause.
+        if (forwardOnlyReported.has(action.stage)) continue;
+        forwardOnlyReported.add(action.stage);
+        report({ ...where, message: diagnosticMessages.forwardOnlyAction, args: { action: label, device: d, step: k, stage: action.stage, what: FORWARD_ONLY_LACKS[action.operation] } });
         structural = true;
         continue;
       }
@@ -125,6 +141,7 @@ export function validateSchedule(schedule: ComputeSchedule): ScheduleProblem[] {
         structural = true;
       };
       if (!f) missing('run forward (F)');
+      if (isForwardOnly(schedule, s)) continue;
       if (!b && !ii && !w) missing('run backward (B, or I and W)');
       else if (!b && !ii) missing('run backward for inputs (I) although its W runs');
       else if (!b && !w) missing('run backward for weights (W) although its I runs');

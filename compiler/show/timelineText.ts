@@ -1,7 +1,7 @@
 // A compact timeline for the terminal: one line per device, each box its
 // kind letter and microbatch number (`F12──`), idle `·`, and a ruler of
 // times above. Every box of the picture starts on a cell boundary: one
-// cell is as wide as the longest label (`F15` → 3 characters), and the
+// cell is one character wider than the longest label (`F15` → 4), and the
 // shortest box (one time unit under unit costs) is one cell, so labels
 // never overwrite each other however many microbatches or time steps
 // there are. A long timeline wraps into blocks that fit the line width,
@@ -67,7 +67,8 @@ function ruler(from: number, to: number, perTime: number, step: number, unit: Re
 export function renderTimelineText(result: SimulationResult, options: TextOptions = {}): string {
   const makespan = result.makespan;
   const tags = result.devices.map((device) => device.timeline.map(tagOf));
-  const cellWidth = Math.max(2, ...tags.flat().map((tag) => tag.length));
+  // One column more than the longest label, so two boxes side by side never read as one label (F10B7).
+  const cellWidth = Math.max(2, ...tags.flat().map((tag) => tag.length + 1));
   const perTime = makespan > 0 ? columnsPerTime(result, cellWidth, options.maxColumns ?? 480) : 0;
   const columns = Math.max(1, Math.round(makespan * perTime));
   const unit = axisUnit(makespan, options.timeUnit);

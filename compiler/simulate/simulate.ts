@@ -428,7 +428,7 @@ export function simulate(
         }
         case 'recompute':
           // An R rebuilds what its checkpointing forward dropped (`bytes`);
-          // a whole-stage recompute stage is counted full from its forward.
+          // a whole-stage recompute lowers to the same pair of instructions.
           if (instruction.bytes !== undefined) holdActivation(d, ready, pairKey(replica, instruction.stage, instruction.microbatch ?? 0), costs.stages[instruction.stage].activation);
           break;
         case 'backward_input': {

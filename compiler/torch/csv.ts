@@ -15,6 +15,7 @@ import { unitCostModel, type CostModel } from '../cost/types.ts';
 import { lowerCommunication } from '../lower/comms.ts';
 import { commsCell, computeUnits, unitCell, type CommsAction, type CommsOrder, type TransferDirection } from '../lower/commsOrder.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
+import { containsFrozen } from '../check/model.ts';
 import type { CheckedProgram } from '../program.ts';
 import { MAX_ACTIONS } from '../limits.ts';
 
@@ -51,12 +52,32 @@ export function torchExportRefusal(program: CheckedProgram, target: 'csv' | 'pro
       sourceStage: pipeline.stages[crossing.sourceStage].name, mergeStage: pipeline.stages[crossing.mergeStage].name,
     }, { hint: 'put both ends of every skip in one stage to export, or train the program with pipec train' });
   }
-  if (pipeline.placement.copies.length <= 1) return undefined;
+  const frozen = frozenRefusal(program);
+  if (pipeline.placement.copies.length <= 1) return frozen;
   const perCopy = pipeline.stages.length / pipeline.placement.copies.length;
   const copy = pipeline.stages[perCopy + (pipeline.devicesPerReplica - 1)] ?? pipeline.stages[perCopy];
   const reason = `placement ${pipeline.placement.kind}: ${TWO_COPIES_CSV_REASON} (rank ${copy.device} runs stage ${copy.index}, a copy of stage ${copy.modelStage ?? copy.index})`;
   return makeDiagnostic(target === 'csv' ? diagnosticMessages.torchCsvTwoCopies : diagnosticMessages.torchProgramTwoCopies, pipeline.stages[0].span, { schedule: pipeline.schedule.name, reason }, {
     hint: 'export a single-copy schedule (dualpipe_v runs DualPipe folded onto one copy), or run the mirrored program with pipec train',
+  });
+}
+
+/**
+ * A frozen layer or stage is refused too: PyTorch's schedules run a backward
+ * for every stage a rank holds (a forward-only stage would be handed
+ * gradients nobody sends), and the generated stage modules train every
+ * parameter, so a frozen layer would change. Located at the first stage
+ * with a frozen layer.
+ */
+function frozenRefusal(program: CheckedProgram): Diagnostic | undefined {
+  const { pipeline, model } = program;
+  const stage = pipeline.stages.find((candidate) => candidate.frozen || candidate.layers.some((index) => containsFrozen(model.layers[index])));
+  if (stage === undefined) return undefined;
+  const reason = stage.forwardOnly
+    ? "it runs forward only, but PyTorch's pipeline schedules run a backward for every stage a rank holds"
+    : "it holds a frozen layer, but the generated stage modules train every parameter they have";
+  return makeDiagnostic(diagnosticMessages.torchFrozen, stage.span, { stage: stage.name, reason }, {
+    hint: 'train the frozen program with pipec train, or export it without frozen layers',
   });
 }
 

@@ -8,6 +8,7 @@
 import type { BuiltinOperator, IrLayer, MergeKind, OperatorArguments, TransformerBlockConstants } from '../../compiler/ir/types.ts';
 import { AddLayer, ConcatLayer, SequenceLayer, ResidualLayer } from './composite.ts';
 import { Conv2DLayer } from './conv.ts';
+import { FrozenLayer } from './frozen.ts';
 import { DenseLayer } from './dense.ts';
 import { DropoutLayer } from './dropout.ts';
 import { EmbeddingLayer } from './embedding.ts';
@@ -123,8 +124,13 @@ export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLaye
   return built;
 }
 
-/** A layer of a sequence (a stage, a residual body): a merge layer is wired by the sequence. */
+/** A layer of a sequence (a stage, a residual body): a merge layer is wired by the sequence (and has nothing to freeze). */
 export function buildSequenceChild(layer: IrLayer, externs: ExternRegistry): SequenceChild {
+  const built = buildTrainedLayer(layer, externs);
+  return layer.frozen === true && !isMergeLayer(built) ? new FrozenLayer(built) : built;
+}
+
+function buildTrainedLayer(layer: IrLayer, externs: ExternRegistry): SequenceChild {
   if (isBuiltinOperator(layer.operator)) return buildBuiltin(layer.operator, layer, externs);
   const definition = externs.get(layer.operator);
   if (!definition) throw new Error(`no implementation for layer operator '${layer.operator}' (layer '${layer.name}')`);

@@ -21,6 +21,8 @@ export interface ParameterSpec {
   readonly name: string;
   readonly shape: readonly number[];
   readonly init: Initializer;
+  /** A frozen layer's parameter: it gets no gradient, takes no optimizer step and joins no all-reduce. */
+  readonly frozen?: boolean;
 }
 
 /** Where a layer reads its parameters and deposits its weight gradients. */

@@ -10,7 +10,7 @@ const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).
 
 describe('samples', () => {
   test('the required samples exist', () => {
-    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu', 'unet']) {
+    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu', 'frozen_encoder', 'unet']) {
       expect(samples).toContain(`${name}.pipe`);
     }
   });

@@ -71,7 +71,7 @@ export const ORDINARY_NUMBERS = ['2', '3', '4', '6', '8', '12', '16', '32', '64'
 const VOCABULARY = [
   '{', '}', '(', ')', '[', ']', ',', ':', '=', '..', '<->', '+', '-', '*', '/', '%', '"', '\n', 'F[0]', 'B[0]', 'I[0]', 'W[0]',
   'repeat i in 0..2 {', 'residual r {', 'if d == 0 {', 'for i in 0..m {', 'on device d {', 'let w = p', 'model', 'layer', 'stages', 'schedule',
-  'microbatches', 'batch', 'recompute', 'offload', 'replicas', 'auto(4096)', 'placement v', 'bandwidth 0GB/s', 'latency 1e300s',
+  'microbatches', 'batch', 'recompute', 'offload', 'frozen', 'frozen layer', 'replicas', 'auto(4096)', 'placement v', 'bandwidth 0GB/s', 'latency 1e300s',
   'memory 0GiB', 'speed 0TFLOPS', 'Dense(units: 1e308)', 'Embedding(vocab: 96, dim: 1e308)', 'x', 'p', 'm', 'd', 'v', 'n',
 ] as const;
 

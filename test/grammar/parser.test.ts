@@ -207,6 +207,16 @@ describe('pipeline', () => {
     expect(recompute).toMatchObject({ attribute: 'recompute', stages: [{ name: 's1' }, { name: 's2' }] });
     expect(offload).toMatchObject({ attribute: 'offload', stages: [{ name: 's0' }] });
   });
+
+  it('parses frozen stages and frozen layers (frozen is a name where one is declared)', () => {
+    const [frozen] = pipelineMembers('frozen s0, s1 schedule zb_h2') as [ast.StageAttribute];
+    expect(frozen).toMatchObject({ kind: 'StageAttribute', attribute: 'frozen', stages: [{ name: 's0' }, { name: 's1' }] });
+    const [encoder, head, named] = modelMembers('frozen layer encoder = Dense(units: 8)\nlayer head = Dense(units: 2)\nlayer frozen = ReLU') as ast.LayerDeclaration[];
+    expect(encoder).toMatchObject({ kind: 'LayerDeclaration', name: { base: { name: 'encoder' } }, frozen: { span: { start: 10, end: 16 } } });
+    expect(head.frozen).toBeUndefined();
+    expect(named).toMatchObject({ name: { base: { name: 'frozen' } } });
+    expect(named.frozen).toBeUndefined();
+  });
 });
 
 describe('schedules', () => {

@@ -40,7 +40,7 @@ const SHAPES: Array<[number, number]> = [[2, 4], [4, 8], [4, 10], [4, 16], [6, 1
 describe('mirrored families lower deadlock-free with predicted slots', () => {
   for (const name of ['dualpipe', 'chimera', 'bitpipe']) {
     for (const [p, m] of SHAPES) {
-      if (name === 'chimera' && m % p !== 0) continue; // basic units of p microbatches
+      if ((name === 'chimera' || name === 'bitpipe') && m % p !== 0) continue; // basic units of p microbatches
       it(`${name} p=${p} m=${m}`, () => {
         const schedule = build(name, p, m);
         expect(schedule.copies).toBe(2);
@@ -102,6 +102,51 @@ describe('BitPipe (two V-shaped copies in opposite directions)', () => {
     const schedule = build('bitpipe', 4, 8);
     expect(schedule.stageDevice).toEqual([0, 1, 2, 3, 3, 2, 1, 0, 3, 2, 1, 0, 0, 1, 2, 3]);
     expect(Array.from({ length: 4 }, (_, d) => schedule.orders[d].filter((a) => a.operation === 'F').length)).toEqual([16, 16, 16, 16]);
+  });
+
+  // The paper's figures for p = 4 (wuhouming/BitPipe, docs/BitPipe_images:
+  // BitPipe-v.svg, one basic unit of 4 microbatches, and scale-moreb.svg (b),
+  // two units by direct concatenation), read off per device in time order.
+  // A label is F or B, the half of the V (0: its first p stages, 1: the
+  // rest) and the microbatch: 1, 2 (and 5, 6) go down copy 0, 3, 4 (and 7, 8)
+  // up copy 1.
+  const PAPER_ONE_UNIT = [
+    'F0m1 F0m2 F0m3 F1m3 F0m4 F1m4 F1m1 B1m1 F1m2 B1m2 B1m3 B0m3 B1m4 B0m4 B0m1 B0m2',
+    'F0m1 F0m3 F0m2 F0m4 F1m3 F1m1 F1m4 F1m2 B1m1 B1m3 B1m2 B1m4 B0m3 B0m1 B0m4 B0m2',
+    'F0m3 F0m1 F0m4 F0m2 F1m1 F1m3 F1m2 F1m4 B1m3 B1m1 B1m4 B1m2 B0m1 B0m3 B0m2 B0m4',
+    'F0m3 F0m4 F0m1 F1m1 F0m2 F1m2 F1m3 B1m3 F1m4 B1m4 B1m1 B0m1 B1m2 B0m2 B0m3 B0m4',
+  ];
+  const PAPER_TWO_UNITS_CONCATENATED = [
+    'F0m1 F0m2 F0m3 F1m3 F0m4 F1m4 F1m1 B1m1 F1m2 B1m2 B1m3 B0m3 B1m4 B0m4 B0m1 F0m5 F0m6 B0m2 F0m7 F1m7 F0m8 F1m8 F1m5 B1m5 F1m6 B1m6 B1m7 B0m7 B1m8 B0m8 B0m5 B0m6',
+    'F0m1 F0m3 F0m2 F0m4 F1m3 F1m1 F1m4 F1m2 B1m1 B1m3 B1m2 B1m4 B0m3 B0m1 B0m4 B0m2 F0m5 F0m7 F0m6 F0m8 F1m7 F1m5 F1m8 F1m6 B1m5 B1m7 B1m6 B1m8 B0m7 B0m5 B0m8 B0m6',
+    'F0m3 F0m1 F0m4 F0m2 F1m1 F1m3 F1m2 F1m4 B1m3 B1m1 B1m4 B1m2 B0m1 B0m3 B0m2 B0m4 F0m7 F0m5 F0m8 F0m6 F1m5 F1m7 F1m6 F1m8 B1m7 B1m5 B1m8 B1m6 B0m5 B0m7 B0m6 B0m8',
+    'F0m3 F0m4 F0m1 F1m1 F0m2 F1m2 F1m3 B1m3 F1m4 B1m4 B1m1 B0m1 B1m2 B0m2 B0m3 F0m7 F0m8 B0m4 F0m5 F1m5 F0m6 F1m6 F1m7 B1m7 F1m8 B1m8 B1m5 B0m5 B1m6 B0m6 B0m7 B0m8',
+  ];
+
+  /** A figure label on device d as pipec's (operation, global stage, microbatch of its copy). */
+  function paperAction(label: string, device: number, p: number): string {
+    const [, operation, half, microbatch] = /^([FB])([01])m(\d+)$/.exec(label)!;
+    const index = Number(microbatch) - 1;
+    const copy = Math.floor(index / 2) % 2;
+    const ofCopy = Math.floor(index / 4) * 2 + (index % 2);
+    const position = copy === 0 ? (half === '0' ? device : 2 * p - 1 - device) : half === '0' ? p - 1 - device : p + device;
+    return `${operation}${copy * 2 * p + position}:${ofCopy}`;
+  }
+
+  it("runs the paper's order for p = 4: one basic unit (makespan 28 with B = 2F), and two by direct concatenation", () => {
+    for (const [m, figure] of [[4, PAPER_ONE_UNIT], [8, PAPER_TWO_UNITS_CONCATENATED]] as const) {
+      const schedule = build('bitpipe', 4, m);
+      schedule.orders.forEach((order, device) => {
+        expect(order.map((action) => `${action.operation}${action.stage}:${action.microbatch}`)).toEqual(figure[device].split(' ').map((label) => paperAction(label, device, 4)));
+      });
+    }
+    // F = 1 and B = 2 per chunk, as the figure draws them: 16 actions of 3 units per device in 28, the figure's width
+    expect(timeSchedule(build('bitpipe', 4, 4)).makespan).toBe(28);
+  });
+
+  it('refuses microbatches that fill no whole basic unit, and an odd device count', () => {
+    expect(builtinSchedule('bitpipe', { devices: 4, microbatches: 6 }).diagnostics[0].message).toMatch(/basic units of p microbatches/);
+    expect(builtinSchedule('bitpipe', { devices: 3, microbatches: 6 }).diagnostics.map((d) => d.message).join('\n')).toMatch(/half of each basic unit/);
   });
 
   it('keeps every device busy but the fill and drain: less idle than Chimera on the same devices and microbatches', () => {

@@ -106,9 +106,9 @@ describe('renderTimelineText', () => {
   it('prints a ruler and a compact line per device', () => {
     expect(renderTimelineText(simulated('1f1b', 2, 2, 1))).toBe(
       [
-        ' units  0         5',
-        'rank 0 │F0F1····B0──··B1──│ bubble  33.3%  peak 2 act',
-        'rank 1 │··F0B0──F1B1──····│ bubble  33.3%  peak 1 act',
+        ' units  0     2     4     6     8',
+        'rank 0 │F0─F1─······B0────···B1────│ bubble  33.3%  peak 2 act',
+        'rank 1 │···F0─B0────F1─B1────······│ bubble  33.3%  peak 1 act',
         '        makespan 9 time units, bubble 33.3%',
         '',
       ].join('\n'),
@@ -118,11 +118,11 @@ describe('renderTimelineText', () => {
   it('keeps every box on its cell past 50 time units and with microbatches ≥ 10 (zb_v, p 4, m 16)', async () => {
     const text = renderTimelineText(simulated('zb_v', 4, 16, 2));
     await expect(text).toMatchFileSnapshot('./golden/zbv-p4-m16.txt');
-    // Cells are three characters ('F15'), and a box of one time unit starts every three.
+    // Cells are four characters ('F15' and one column between boxes), and a box of one time unit starts every four.
     for (const line of text.split('\n').filter((row) => row.startsWith('rank'))) {
       const cells = line.slice(line.indexOf('│') + 1, line.lastIndexOf('│'));
-      expect(cells.length % 3).toBe(0);
-      for (let c = 0; c < cells.length; c += 3) expect(cells.slice(c, c + 3)).toMatch(/^([FBIW]\d\d|[FBIW]\d─|───|···)$/);
+      expect(cells.length % 4).toBe(0);
+      for (let c = 0; c < cells.length; c += 4) expect(cells.slice(c, c + 4)).toMatch(/^([FBIW]\d\d─|[FBIW]\d──|────|····)$/);
     }
     // No label lost: every F of every microbatch appears on each device, twice (two chunks).
     const rank0 = text.split('\n').filter((row) => row.startsWith('rank 0')).join('');
@@ -149,7 +149,7 @@ describe('renderTimelineText', () => {
         fc.pre(built.schedule !== undefined);
         const result = simulate(lowerToInstructionStreams(built.schedule!, unitStageInfo(built.schedule!.stages)), unitCostModel(built.schedule!.stages));
         const lines = renderTimelineText(result, { width: 100_000 }).split('\n');
-        const cellWidth = Math.max(2, String(microbatches - 1).length + 1);
+        const cellWidth = String(microbatches - 1).length + 2; // the letter, the number, and one column between boxes
         result.devices.forEach((device, d) => {
           const line = lines[1 + d];
           const cells = line.slice(line.indexOf('│') + 1, line.lastIndexOf('│'));

@@ -5,6 +5,7 @@ import { unitCostModel, type CostModel } from '../../compiler/cost/types.ts';
 import type { Instruction } from '../../compiler/ir/types.ts';
 import { lowerToInstructionStreams, unitStageInfo } from '../../compiler/lower/lower.ts';
 import { builtinSchedule } from '../../compiler/schedule/builtin.ts';
+import { memoryProfile } from '../../compiler/schedule/memory.ts';
 import { simulate } from '../../compiler/simulate/simulate.ts';
 import { importTorchCsv } from '../../compiler/torch/csv.ts';
 
@@ -85,6 +86,21 @@ describe('simulate semantics', () => {
     // Device 0 runs F0 F1 before the first I comes back and frees nothing until W0: two live at once.
     expect(result.devices[0].memory.activations).toBe(20);
     expect(result.devices.map((d) => d.timeline.filter((i) => i.kind === 'W').length)).toEqual([4, 4]);
+  });
+
+  it('counts a whole-stage recompute as the memory check does: the input after F, the full stash again from the recompute', () => {
+    for (const name of ['gpipe', '1f1b', 'zb_h1']) {
+      const schedule = builtinSchedule(name, { devices: 2, microbatches: 4, stagesPerDevice: 1 }).schedule!;
+      const info = unitStageInfo(2).map((stage, index) => ({ ...stage, recompute: index === 0, activationBytes: 10, inputBytes: 2 }));
+      const lowered = lowerToInstructionStreams(schedule, info);
+      const result = simulate(lowered, costsWith(2, { stages: unitCostModel(2).stages.map((s) => ({ ...s, activation: 10 })) }));
+      const predicted = memoryProfile(schedule, info.map((stage) => ({ activationBytes: 10, inputBytes: 2, recompute: stage.recompute }))).device;
+      expect(result.devices.map((d) => d.memory.activations), name).toEqual(predicted);
+    }
+    // GPipe's first device: four checkpoints of 2, then one recomputed stash of 10 beside three checkpoints
+    const gpipe = builtinSchedule('gpipe', { devices: 2, microbatches: 4, stagesPerDevice: 1 }).schedule!;
+    const info = unitStageInfo(2).map((stage, index) => ({ ...stage, recompute: index === 0, activationBytes: 10, inputBytes: 2 }));
+    expect(simulate(lowerToInstructionStreams(gpipe, info), costsWith(2, { stages: unitCostModel(2).stages.map((s) => ({ ...s, activation: 10 })) })).devices[0].memory.activations).toBe(16);
   });
 
   it('adds static memory to the activation peak', () => {
