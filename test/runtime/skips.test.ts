@@ -68,6 +68,17 @@ describe('cross-stage skip edges give single-device gradients (cpu, fp32)', () =
     expect(result.peakSlots).toEqual(result.predictedSlots);
   });
 
+  it('from a frozen prefix: no gradient goes back along the skips, and the rest trains to single-device gradients', async () => {
+    const text = variant('zb_h2').replace('  layer enc0 = ', '  frozen layer enc0 = ').replace('  layer enc1 = ', '  frozen layer enc1 = ');
+    const ir = compileText(text);
+    const ops = ir.devices.flatMap((device) => device.instructions.map((instruction) => instruction.op));
+    expect(ops.filter((op) => op === 'send_skip')).toHaveLength(2 * 8);
+    expect(ops.filter((op) => op === 'send_skip_grad' || op === 'recv_skip_grad')).toEqual([]);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+
   it('on worker threads: the gradients, losses and evaluation of this thread', async () => {
     const ir = compileText(SAMPLE);
     const inProcess = new InProcessSession(ir, { baseDirectory: '.', externs: new Map() });
