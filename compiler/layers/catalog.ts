@@ -408,8 +408,10 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
     // Both operands of Q·Kᵀ and P·V are activations, so their whole backward is input-gradient work.
     backwardInputFlops: projections + 2 * scores + softmax,
     backwardWeightFlops: projections + 4 * seq * model,
-    // Input, Q, K, V, attention probabilities per head, and the context before the output projection.
-    activationBytes: 4 * (seq * model + 3 * seq * model + heads * seq * seq + seq * model),
+    // The input (the fused Q, K, V projection's), the fused [Q | K | V] and the context before the output
+    // projection. Not the attention probabilities: the runtime's attention core re-runs its scores and
+    // softmax from Q, K and V at I (runtime/layers/functional.ts), as memory-efficient attention does.
+    activationBytes: 4 * (seq * model + 3 * seq * model + seq * model),
     outputBytes: 4 * seq * model,
     // The projections' inputs (x, the context) and their output gradients (dQ, dK, dV, dy): the probabilities go at I.
     weightGradientBytes: 4 * (seq * model + seq * model + 3 * seq * model + seq * model),
@@ -422,7 +424,7 @@ const ATTENTION_COST_RULE: CostRule = {
   forwardFlops: `8·seq·model² (projections) + 4·seq²·model (Q·Kᵀ and P·V) + ${ACTIVATION_FLOPS.softmax}·heads·seq² (softmax)`,
   backwardInputFlops: `8·seq·model² + 8·seq²·model + ${ACTIVATION_FLOPS.softmax}·heads·seq²`,
   backwardWeightFlops: '8·seq·model² + 4·seq·model',
-  activationBytes: '4·(5·seq·model + heads·seq²): the input, Q, K, V, the context and the attention probabilities of every head (f32)',
+  activationBytes: '4·5·seq·model: the input, Q, K, V and the context (f32); the attention probabilities are recomputed from Q and K at I, not kept',
   weightGradientBytes: '4·6·seq·model: the input and the context (the projections\' inputs) and the gradients of Q, K, V and the output',
 };
 
@@ -469,7 +471,7 @@ const transformerBlock = defineLayer({
     forwardFlops: `16·seq·model (norms) + attention forward + 4·seq·model·ff (MLP) + ${ACTIVATION_FLOPS.gelu}·seq·ff (GELU) + 2·seq·model (residual adds)`,
     backwardInputFlops: `20·seq·model + attention backward-input + 4·seq·model·ff + ${ACTIVATION_FLOPS.gelu}·seq·ff + 2·seq·model`,
     backwardWeightFlops: '8·seq·model + attention backward-weight + 4·seq·model·ff + seq·(ff + model)',
-    activationBytes: 'attention activation bytes + 4·(2·seq·model + 4·seq + 2·seq·ff): the block input, both norms\' statistics, the second norm\'s output, the MLP hidden before and after GELU; plus 2·seq·model (two one-byte masks) when dropout > 0',
+    activationBytes: 'attention activation bytes + 4·(3·seq·model + 2·seq + 2·seq·ff): both norms\' normalised inputs and per-row reciprocal deviations, the second norm\'s output, the MLP hidden before and after GELU (the block input itself is not kept); plus 2·seq·model (two one-byte masks) when dropout > 0',
     weightGradientBytes: 'attention weight-gradient bytes + 4·(6·seq·model + 2·seq·ff): both norms\' normalised inputs and output gradients, the MLP projections\' inputs and output gradients',
     where: 'attention = the MultiHeadAttention formulas with the same seq, model and heads',
   },
@@ -488,19 +490,22 @@ const transformerBlock = defineLayer({
     const gelu = ACTIVATION_FLOPS.gelu * seq * ff;
     const norms = 2 * 8 * elements;
     const residualAdds = 2 * elements;
-    const dropoutMasks = args.dropout > 0 ? 2 * elements : 0; // one byte per element, twice
+    const dropoutMasks = args.dropout > 0 ? 2 * elements : 0; // one-byte masks, two of them
     return {
       parameters: 2 * (2 * model) + attention.parameters + (model * ff + ff + ff * model + model),
       forwardFlops: norms + attention.forwardFlops + mlpMatmul + gelu + residualAdds,
       backwardInputFlops: 2 * 10 * elements + attention.backwardInputFlops + mlpMatmul + gelu + residualAdds,
       backwardWeightFlops: 2 * 4 * elements + attention.backwardWeightFlops + mlpMatmul + seq * (ff + model),
-      // Block input and the two LayerNorm inputs' statistics, attention's saved tensors,
-      // the second norm's output, the MLP's pre- and post-GELU hidden, and dropout masks.
+      // Each LayerNorm's normalised input and per-row reciprocal deviation (not the block input: neither
+      // norm nor residual add needs it), attention's saved tensors (its input is the first norm's output),
+      // the second norm's output, the MLP's pre- and post-GELU hidden, and the dropout masks.
       activationBytes:
-        4 * (elements + 4 * seq) + attention.activationBytes + 4 * (elements + 2 * seq * ff) + dropoutMasks,
+        2 * 4 * (elements + seq) + attention.activationBytes + 4 * (elements + 2 * seq * ff) + dropoutMasks,
       outputBytes: 4 * elements,
       weightGradientBytes: (attention.weightGradientBytes ?? 0) + 4 * (2 * 2 * elements + (elements + seq * ff) + (seq * ff + elements)),
-      keptInputBytes: 4 * elements,
+      // The block keeps no buffer of its input, so it shares none with a previous layer's kept output,
+      // and a recomputing stage that starts with a block keeps its input besides the re-run stash.
+      keptInputBytes: 0,
     };
   },
 });

@@ -1,9 +1,10 @@
 // Every sample checks clean, and its CheckedProgram has every field later
 // phases rely on.
 
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { parse, printDocument } from '../../grammar/index.ts';
 import { checkLikeCli, checkOnDisk } from '../helpers/compileFiles.ts';
 
 const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).sort();
@@ -45,6 +46,13 @@ describe('samples', () => {
       expect(pipeline.data).toBeDefined();
     });
   }
+
+  test('every sample is in the canonical format (`pipec fmt --check samples/*.pipe`)', () => {
+    for (const file of samples) {
+      const text = readFileSync(path.join('samples', file), 'utf8');
+      expect(printDocument(parse({ name: file, text }).document, { text }), file).toBe(text);
+    }
+  });
 
   test('every pipeline of every sample compiles: schedule valid, deadlock-free, within memory', () => {
     for (const file of samples) {
