@@ -33,8 +33,8 @@ export {
 export { checkProgram, type CheckOptions, type CheckResult, type ReadOptions } from './check/index.ts';
 export type * from './program.ts';
 export {
-  formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
-  type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind,
+  describeBuiltinKind, formatShape, LAYER_KINDS, lookupLayer, lookupMerge, MERGE_KINDS, RESIDUAL_BLOCK, withDefaults,
+  type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind, type MergeDefinition, type MergeKind,
 } from './layers/catalog.ts';
 export { describeBound } from './check/arguments.ts';
 export { pipelineSettingsCatalog } from './check/settings.ts';

@@ -38,6 +38,27 @@ interface SlotContent {
   outputGradient?: Tensor;
   inputGradient?: Tensor | null;
   pending?: LayerState;
+  /** Cross-stage skips by edge: received for this stage's merges (kept until its B or I, like the stash), and produced for later stages. */
+  skipInputs?: Map<number, Tensor>;
+  skipOutputs?: Map<number, Tensor>;
+  /** Gradients by edge: of the skips this stage sent (added to their sources' output gradients), and of those it received (sent back). */
+  skipOutputGradients?: Map<number, Tensor>;
+  skipInputGradients?: Map<number, Tensor>;
+}
+
+/** A slot's map of tensors by skip edge, created on first use. */
+function edgeMap(slot: SlotContent, key: 'skipInputs' | 'skipOutputs' | 'skipOutputGradients' | 'skipInputGradients'): Map<number, Tensor> {
+  let map = slot[key];
+  if (map === undefined) slot[key] = map = new Map();
+  return map;
+}
+
+/** Takes the tensor of `edge` out of a slot's map; a missing one is a stream out of order. */
+function takeEdge(slot: SlotContent, key: 'skipOutputs' | 'skipInputGradients', edge: number, what: string, location: FaultLocation): Tensor {
+  const tensor = slot[key]?.get(edge);
+  if (tensor === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `${what} of skip edge ${edge} before it was computed`, location);
+  slot[key]!.delete(edge);
+  return tensor;
 }
 
 export interface StepOptions {
@@ -84,7 +105,7 @@ const OP_LETTER: Partial<Record<Instruction['op'], string>> = {
 };
 
 /** Ops whose time is mostly waiting for another device: the op timeout leaves them to the deadlock check. */
-const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'allreduce']);
+const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'recv_skip', 'recv_skip_grad', 'allreduce']);
 
 export function now(): number {
   return performance.timeOrigin + performance.now();
@@ -356,6 +377,7 @@ export class DeviceInterpreter {
       count(slot.input);
       count(slot.saved);
       count(slot.pending);
+      if (slot.skipInputs) count([...slot.skipInputs.values()]);
     }
     if (transient !== undefined) count(transient);
     if (bytes > this.peakStashBytes) this.peakStashBytes = bytes;
@@ -368,6 +390,7 @@ export class DeviceInterpreter {
 
   private disposeSlot(slot: SlotContent): void {
     disposeState([slot.input, slot.target, slot.output, slot.saved, slot.outputGradient, slot.inputGradient, slot.pending]);
+    for (const map of [slot.skipInputs, slot.skipOutputs, slot.skipOutputGradients, slot.skipInputGradients]) if (map) disposeState([...map.values()]);
   }
 
   /** Executes one instruction; returns milliseconds spent waiting for a message. */
@@ -420,11 +443,41 @@ export class DeviceInterpreter {
         await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `grad:${sender}:${microbatch}`, [gradient]);
         return 0;
       }
+      case 'recv_skip': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const started = now();
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, this.lastTag = `skip:${ins.edge}:${microbatch}`);
+        const received = edgeMap(slot, 'skipInputs');
+        received.get(ins.edge ?? 0)?.dispose();
+        received.set(ins.edge ?? 0, tensor);
+        return now() - started;
+      }
+      case 'send_skip': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const tensor = takeEdge(slot, 'skipOutputs', ins.edge ?? 0, 'send_skip', location);
+        await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `skip:${ins.edge}:${microbatch}`, [tensor]);
+        return 0;
+      }
+      case 'recv_skip_grad': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const started = now();
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, this.lastTag = `skipgrad:${ins.edge}:${microbatch}`);
+        const gradients = edgeMap(slot, 'skipOutputGradients');
+        gradients.get(ins.edge ?? 0)?.dispose();
+        gradients.set(ins.edge ?? 0, tensor);
+        return now() - started;
+      }
+      case 'send_skip_grad': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const tensor = takeEdge(slot, 'skipInputGradients', ins.edge ?? 0, 'send_skip_grad', location);
+        await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `skipgrad:${ins.edge}:${microbatch}`, [tensor]);
+        return 0;
+      }
       case 'forward': {
         const stage = this.stage(ins.stage, location);
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
         if (!slot.input) slot.input = this.localInput(ins.stage, microbatch, step, location);
-        const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, microbatch, options.training)));
+        const result = callWithin(options.opTimeoutMs, () => this.forwardStage(stage, slot, this.context(step, microbatch, options.training), location));
         slot.output?.dispose();
         slot.output = result.output;
         if (this.ir.stages[ins.stage].forwardOnly === true) {
@@ -487,7 +540,7 @@ export class DeviceInterpreter {
         const context = this.context(step, microbatch, options.training);
         // Nobody consumes the input gradient of the first stage or of the first after a frozen prefix: its first layer may skip computing it.
         const sendsInputGradient = !this.firstOfCopy(ins.stage) && this.ir.stages[ins.stage - 1].forwardOnly !== true;
-        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, sendsInputGradient));
+        const result = callWithin(options.opTimeoutMs, () => this.backwardStage(stage, slot, context, sendsInputGradient, location));
         disposeState(slot.saved);
         slot.saved = undefined;
         // A recompute stage kept its input for this backward; nothing reads it after.
@@ -563,6 +616,61 @@ export class DeviceInterpreter {
         // run() validates the IR first; a stream built some other way still never skips an op it does not know.
         throw new RuntimeFault(diagnosticMessages.runtimeIrInvalid, `unknown op ${JSON.stringify((ins as { op: unknown }).op)}`, location);
     }
+  }
+
+  /**
+   * The stage's forward with its cross-stage skips: the received ones (kept
+   * in the slot until the backward) feed its merges, and what later stages'
+   * merges read is put in the slot for its send_skip, one tensor per edge.
+   */
+  private forwardStage(stage: StageRuntime, slot: SlotContent, context: RunContext, location: FaultLocation): { output: Tensor; saved: LayerState } {
+    if (stage.skipsIn.size === 0 && stage.skipsOut.size === 0) return stage.layer.forward(stage.parameters, slot.input!, context);
+    const received = new Map<string, Tensor>();
+    for (const [edge, source] of stage.skipsIn) {
+      const tensor = slot.skipInputs?.get(edge);
+      if (tensor === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `forward of stage ${stage.index} before the skip of edge ${edge} (from '${source}') arrived`, location);
+      received.set(source, tensor);
+    }
+    const result = stage.layer.forwardWithSkips(stage.parameters, slot.input!, context, received);
+    const outputs = edgeMap(slot, 'skipOutputs');
+    for (const [edge, source] of stage.skipsOut) {
+      outputs.get(edge)?.dispose();
+      outputs.set(edge, result.sent.get(source)!.clone());
+    }
+    disposeState([...result.sent.values()]);
+    return { output: result.output, saved: result.saved };
+  }
+
+  /**
+   * The stage's backward-input with its cross-stage skips: the gradients
+   * returned for the skips it sent join their sources' output gradients
+   * (summed when one source went to several stages), and the gradients of
+   * the skips it received are put in the slot for send_skip_grad. The
+   * received skips are freed here, as the stash is.
+   */
+  private backwardStage(stage: StageRuntime, slot: SlotContent, context: RunContext, needInputGradient: boolean, location: FaultLocation): { inputGradient: Tensor | null; pending: LayerState } {
+    if (stage.skipsIn.size === 0 && stage.skipsOut.size === 0) return stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, needInputGradient);
+    const returned = new Map<string, Tensor>();
+    for (const [edge, source] of stage.skipsOut) {
+      const gradient = slot.skipOutputGradients?.get(edge);
+      if (gradient === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `backward of stage ${stage.index} before the gradient of skip edge ${edge} (of '${source}') arrived`, location);
+      const earlier = returned.get(source);
+      returned.set(source, earlier === undefined ? gradient.clone() : tf.add(earlier, gradient));
+      earlier?.dispose();
+    }
+    const result = stage.layer.backwardInputWithSkips(stage.parameters, slot.saved, slot.outputGradient!, context, needInputGradient, returned);
+    disposeState([...returned.values()]);
+    const gradients = edgeMap(slot, 'skipInputGradients');
+    for (const [edge, source] of stage.skipsIn) {
+      // A forward-only source stage (a frozen prefix) takes no gradient back.
+      if (this.ir.stages[this.ir.skipEdges![edge].sourceStage].forwardOnly === true) continue;
+      const gradient = result.skipGradients.get(source);
+      if (gradient === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `stage ${stage.index} computed no gradient for the skip of edge ${edge} (from '${source}')`, location);
+      gradients.set(edge, gradient.clone());
+    }
+    disposeState([...result.skipGradients.values()]);
+    for (const map of [slot.skipInputs, slot.skipOutputGradients]) if (map) { disposeState([...map.values()]); map.clear(); }
+    return { inputGradient: result.inputGradient, pending: result.pending };
   }
 
   private async recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): Promise<void> {

@@ -10,7 +10,7 @@ import { InProcessTransport } from './inProcess.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
 import { RuntimeFault } from './messages.ts';
-import { deviceOfStage, oneCopyStages } from './model.ts';
+import { deviceOfStage, oneCopyStages, takeSkipsInto } from './model.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type SessionStepOptions = Omit<StepOptions, 'fault'> & { readonly fault?: StepOptions['fault'] };
@@ -183,10 +183,14 @@ export class InProcessSession implements TrainingSession {
     this.ensureBuilt();
     return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let activation = input;
+      // Skips in flight between stages, by edge: each stage takes the ones its merges read.
+      const skips = new Map<number, Tensor>();
       for (const stage of oneCopyStages(this.ir)) {
         const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage.index, 0));
         if (!host) throw new Error(`no device runs stage ${stage.index}`);
-        activation = host.forwardOnly(stage.index, activation);
+        const result = host.forwardOnly(stage.index, activation, takeSkipsInto(this.ir, stage.index, skips));
+        activation = result.output;
+        for (const [edge, tensor] of result.skips) skips.set(edge, tensor);
       }
       return activation;
     });
@@ -197,3 +201,4 @@ export class InProcessSession implements TrainingSession {
     this.hosts = [];
   }
 }
+

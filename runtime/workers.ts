@@ -14,9 +14,9 @@ import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
 import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, type FaultLocation } from './messages.ts';
-import { deviceOfStage, oneCopyStages, stagesOnDevice } from './model.ts';
+import { deviceOfStage, oneCopyStages, stagesOnDevice, takeSkipsInto } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
-import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
+import { fromWire, ProgressBoard, toWire, type ForwardReply, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 // Sources run as .ts (type stripping); the published build runs the emitted .js.
@@ -236,10 +236,15 @@ export class WorkerSession implements TrainingSession {
     return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let wire: WireTensor = await toWire(input);
       input.dispose();
+      // Skips in flight between stages, by edge: each stage takes the ones its merges read.
+      const inFlight = new Map<number, WireTensor>();
       for (const stage of oneCopyStages(this.ir)) {
         const entry = this.workers.find((w) => w.device === deviceOfStage(this.ir, stage.index, 0));
         if (!entry) throw new Error(`no worker runs stage ${stage.index}`);
-        wire = await this.call<WireTensor>(entry, { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);
+        const skips = Object.fromEntries(takeSkipsInto(this.ir, stage.index, inFlight));
+        const reply = await this.call<ForwardReply>(entry, { method: 'forward', stage: stage.index, input: wire, skips }, [wire.buffer, ...Object.values(skips).map((skip) => skip.buffer)]);
+        wire = reply.output;
+        for (const [edge, skip] of Object.entries(reply.skips)) inFlight.set(Number(edge), skip);
       }
       return fromWire(wire);
     });

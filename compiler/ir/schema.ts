@@ -14,7 +14,7 @@ const scalarRecord = { type: 'object', additionalProperties: { type: ['number', 
 
 export const instructionOps = [
   'load_microbatch', 'recv_act', 'forward', 'send_act', 'loss', 'recv_grad', 'backward', 'backward_input',
-  'backward_weight', 'send_grad', 'recompute', 'offload', 'reload', 'free', 'allreduce', 'optimizer_step',
+  'backward_weight', 'send_grad', 'send_skip', 'recv_skip', 'send_skip_grad', 'recv_skip_grad', 'recompute', 'offload', 'reload', 'free', 'allreduce', 'optimizer_step',
 ] as const;
 
 export const irJsonSchema = {
@@ -81,6 +81,15 @@ export const irJsonSchema = {
           copy: nonNegativeInteger,
           modelStage: nonNegativeInteger,
         },
+      },
+    },
+    skipEdges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['source', 'merge', 'sourceStage', 'mergeStage', 'bytes'],
+        additionalProperties: false,
+        properties: { source: nonNegativeInteger, merge: nonNegativeInteger, sourceStage: nonNegativeInteger, mergeStage: nonNegativeInteger, bytes: nonNegative },
       },
     },
     devices: {
@@ -152,6 +161,7 @@ export const irJsonSchema = {
         peer: nonNegativeInteger,
         bytes: nonNegative,
         checkpoint: { type: 'boolean' },
+        edge: nonNegativeInteger,
         group: { type: 'array', items: nonNegativeInteger, minItems: 1 },
         source: {
           type: 'object',
@@ -163,6 +173,7 @@ export const irJsonSchema = {
       allOf: [
         // What each op must name: the runtime relies on these.
         { if: { properties: { op: { enum: ['recv_act', 'send_act', 'recv_grad', 'send_grad'] } } }, then: { required: ['microbatch', 'slot', 'peer', 'bytes'] } },
+        { if: { properties: { op: { enum: ['send_skip', 'recv_skip', 'send_skip_grad', 'recv_skip_grad'] } } }, then: { required: ['microbatch', 'slot', 'peer', 'bytes', 'edge'] } },
         { if: { properties: { op: { enum: ['load_microbatch', 'forward', 'loss', 'backward', 'backward_input', 'backward_weight', 'recompute', 'free'] } } }, then: { required: ['microbatch', 'slot'] } },
         { if: { properties: { op: { enum: ['offload', 'reload'] } } }, then: { required: ['microbatch', 'slot', 'bytes'] } },
         { if: { properties: { op: { const: 'allreduce' } } }, then: { required: ['group', 'bytes'] } },

@@ -24,8 +24,12 @@
 
 import type { ArgumentValue, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
 
-/** `string` takes a string literal or a bare name (extern layers' string parameters). */
-export type ArgumentType = 'int' | 'float' | 'bool' | 'enum' | 'string';
+/**
+ * `string` takes a string literal or a bare name (extern layers' string
+ * parameters); `layer` the plain name of an earlier layer of the same model
+ * level, whose output becomes a second input (merge kinds' `skip`).
+ */
+export type ArgumentType = 'int' | 'float' | 'bool' | 'enum' | 'string' | 'layer';
 
 export interface ArgumentSchema {
   readonly name: string;
@@ -672,6 +676,110 @@ const flatten = defineLayer({
   },
 });
 
+
+// ───────────────────────────── merge kinds ─────────────────────────────
+// A merge layer takes two inputs: the previous layer's output, as every
+// layer does, and the output of an earlier layer named by its `skip`
+// argument (a residual or U-Net connection, possibly from another stage
+// and device). Its backward hands the output gradient to both inputs, so it
+// keeps nothing from its forward.
+
+/** A layer kind with a second input, the output of the earlier layer its `skip` argument names. */
+export interface MergeKindDefinition<Name extends string, A extends readonly ArgumentSchema[]> {
+  readonly name: Name;
+  readonly summary: string;
+  /** In schema order; the first is `skip`, of type `layer`. */
+  readonly arguments: A;
+  readonly shapeRule: string;
+  readonly costRule: CostRule;
+  readonly example: { readonly input: TensorShape; readonly skip: TensorShape; readonly args: Partial<ArgumentRecord<A>> };
+  /** (input, skip) → output shape, or why the two are not accepted. */
+  inferShape(input: TensorShape, skip: TensorShape, args: ArgumentRecord<A>): ShapeResult;
+  costs(input: TensorShape, skip: TensorShape, output: TensorShape, args: ArgumentRecord<A>): LayerCosts;
+}
+
+/** A merge kind with its argument types erased. */
+export interface MergeDefinition {
+  readonly name: string;
+  readonly summary: string;
+  readonly arguments: readonly ArgumentSchema[];
+  readonly shapeRule: string;
+  readonly costRule: CostRule;
+  readonly example: { readonly input: TensorShape; readonly skip: TensorShape; readonly args: LayerArguments };
+  inferShape(input: TensorShape, skip: TensorShape, args: LayerArguments): ShapeResult;
+  costs(input: TensorShape, skip: TensorShape, output: TensorShape, args: LayerArguments): LayerCosts;
+}
+
+function defineMerge<const Name extends string, const A extends readonly ArgumentSchema[]>(
+  definition: MergeKindDefinition<Name, A>,
+): MergeKindDefinition<Name, A> {
+  return definition;
+}
+
+/** The argument every merge kind starts with. */
+const SKIP_ARGUMENT = {
+  name: 'skip', type: 'layer', required: true,
+  description: 'the earlier layer whose output is the second input (a plain layer name of the same model level)',
+} as const satisfies ArgumentSchema;
+
+const MERGE_COST_WORDS = {
+  parameters: '0',
+  backwardWeightFlops: '0',
+  activationBytes: '0 (the gradient passes to both inputs unchanged; a skip received from another stage is charged to that stage, see docs/language.md)',
+} as const;
+
+const add = defineMerge({
+  name: 'Add',
+  summary: 'Adds the output of an earlier layer (a skip connection): y = x + skip',
+  arguments: [SKIP_ARGUMENT],
+  shapeRule: 'DTYPE[batch, ...] and the skip\'s DTYPE[batch, ...] → the same shape; both must have exactly the same floating-point shape',
+  costRule: { ...MERGE_COST_WORDS, forwardFlops: 'elements', backwardInputFlops: 'elements (the gradient is handed to both inputs)', where: 'elements = the elements of one example' },
+  example: { input: { dtype: 'f32', dims: ['batch', 64] }, skip: { dtype: 'f32', dims: ['batch', 64] }, args: {} },
+  inferShape(input, skip) {
+    const expected = formatShape(input);
+    if (!isFloat(input.dtype)) return fail('f32[batch, ...]', 'Add needs floating-point inputs');
+    if (!sameShape(input, skip)) return fail(expected, `Add needs the skip to have the input's shape ${expected}, but it is ${formatShape(skip)}`);
+    return ok(input);
+  },
+  costs(input, _skip, output) {
+    const elements = elementsPerExample(input);
+    return { parameters: 0, forwardFlops: elements, backwardInputFlops: elements, backwardWeightFlops: 0, activationBytes: 0, outputBytes: bytesPerExample(output), weightGradientBytes: 0 };
+  },
+});
+
+const concat = defineMerge({
+  name: 'Concat',
+  summary: 'Concatenates the output of an earlier layer along an axis (a U-Net connection)',
+  arguments: [
+    SKIP_ARGUMENT,
+    { name: 'axis', type: 'int', required: false, default: -1, description: 'the axis joined, counted with the batch as 0 (negative: from the end); not the batch axis' },
+  ],
+  shapeRule: 'DTYPE[batch, ..., a, ...] and the skip\'s DTYPE[batch, ..., b, ...] → DTYPE[batch, ..., a + b, ...]; same dtype and rank, every dimension but `axis` equal, `axis` not the batch',
+  costRule: { ...MERGE_COST_WORDS, forwardFlops: 'elements (a copy)', backwardInputFlops: 'elements (the gradient is sliced back into the two inputs)', where: 'elements = the elements of one example of the output' },
+  example: { input: { dtype: 'f32', dims: ['batch', 32] }, skip: { dtype: 'f32', dims: ['batch', 16] }, args: {} },
+  inferShape(input, skip, args) {
+    const rank = input.dims.length;
+    const axis = args.axis < 0 ? rank + args.axis : args.axis;
+    const expected = `${input.dtype}[${input.dims.map((dim, i) => (i === axis ? 'any' : formatDim(dim))).join(', ')}]`;
+    if (!isFloat(input.dtype)) return fail('f32[batch, ...]', 'Concat needs floating-point inputs');
+    if (axis < 1 || axis >= rank) return fail(expected, `Concat's axis ${args.axis} must name a dimension after the batch of a rank-${rank} input`);
+    if (skip.dtype !== input.dtype || skip.dims.length !== rank) return fail(expected, `Concat needs the skip to have the input's dtype and rank, but it is ${formatShape(skip)}`);
+    const differing = input.dims.findIndex((dim, i) => i !== axis && dim !== skip.dims[i]);
+    if (differing >= 0) return fail(expected, `Concat needs every dimension but axis ${axis} equal, but dimension ${differing} is ${formatDim(input.dims[differing])} in the input and ${formatDim(skip.dims[differing])} in the skip ${formatShape(skip)}`);
+    const joined = input.dims[axis];
+    const added = skip.dims[axis];
+    if (typeof joined !== 'number' || typeof added !== 'number') return fail(expected, `Concat needs a fixed size on axis ${axis}`);
+    return ok({ dtype: input.dtype, dims: input.dims.map((dim, i) => (i === axis ? joined + added : dim)) });
+  },
+  costs(_input, _skip, output) {
+    const elements = elementsPerExample(output);
+    return { parameters: 0, forwardFlops: elements, backwardInputFlops: elements, backwardWeightFlops: 0, activationBytes: 0, outputBytes: bytesPerExample(output), weightGradientBytes: 0 };
+  },
+});
+
+/** Every merge kind, in the order the reference lists them. */
+const MERGE_DEFINITIONS = [add, concat] as const;
+
 /** Every built-in layer kind, in the order the reference lists them. */
 const DEFINITIONS = [
   dense,
@@ -698,17 +806,42 @@ export type LayerKindDefinitionOf<K extends LayerKind> = Extract<(typeof DEFINIT
 /** The arguments of a kind, every one present with defaults applied: what the checker produces and the IR carries. */
 export type LayerArgumentsOf<K extends LayerKind> = ArgumentRecord<LayerKindDefinitionOf<K>['arguments']>;
 
-/** The operators the compiler itself emits: the layer kinds plus `Residual`, the residual block's unit. */
-export type BuiltinOperator = LayerKind | 'Residual';
+/** The name of a merge kind: `Add`, `Concat`. */
+export type MergeKind = (typeof MERGE_DEFINITIONS)[number]['name'];
+
+/** A merge kind's arguments, every one present with defaults applied (`skip` is the source layer's display name). */
+export type MergeArgumentsOf<K extends MergeKind> = ArgumentRecord<Extract<(typeof MERGE_DEFINITIONS)[number], { readonly name: K }>['arguments']>;
+
+/** The operators the compiler itself emits: the layer kinds, the merge kinds and `Residual`, the residual block's unit. */
+export type BuiltinOperator = LayerKind | MergeKind | 'Residual';
 
 /** A residual block carries no arguments; its body is its children. */
-export type OperatorArguments<K extends BuiltinOperator> = K extends LayerKind ? LayerArgumentsOf<K> : Readonly<Record<never, never>>;
+export type OperatorArguments<K extends BuiltinOperator> = K extends LayerKind ? LayerArgumentsOf<K> : K extends MergeKind ? MergeArgumentsOf<K> : Readonly<Record<never, never>>;
 
 export const LAYER_KINDS: readonly LayerKind[] = DEFINITIONS.map((definition) => definition.name);
 
 export const LAYER_CATALOG: ReadonlyMap<string, LayerDefinition> = new Map<string, LayerDefinition>(
   DEFINITIONS.map((definition): [string, LayerDefinition] => [definition.name, definition]),
 );
+
+export const MERGE_KINDS: readonly MergeKind[] = MERGE_DEFINITIONS.map((definition) => definition.name);
+
+/** The merge kinds by name: layers with a second input from an earlier layer. */
+export const MERGE_CATALOG: ReadonlyMap<string, MergeDefinition> = new Map<string, MergeDefinition>(
+  MERGE_DEFINITIONS.map((definition): [string, MergeDefinition] => [definition.name, definition as unknown as MergeDefinition]),
+);
+
+export function lookupMerge(name: string): MergeDefinition | undefined {
+  return MERGE_CATALOG.get(name);
+}
+
+/** A built-in kind, a layer or a merge, as editors describe it: its words and its arguments. */
+export function describeBuiltinKind(name: string): Pick<LayerDefinition, 'name' | 'summary' | 'arguments' | 'shapeRule'> | undefined {
+  return LAYER_CATALOG.get(name) ?? MERGE_CATALOG.get(name);
+}
+
+/** The schema argument naming a merge's source layer. */
+export const SKIP_ARGUMENT_NAME = SKIP_ARGUMENT.name;
 
 /** The residual block, `residual NAME { ... }`: not an operator a layer calls, but an IR operator all the same. */
 export const RESIDUAL_BLOCK = {
@@ -735,7 +868,7 @@ export function lookupLayer(name: string): LayerDefinition | undefined {
 }
 
 /** The arguments with defaults filled in (schema order): what the checker keeps, the IR carries and the runtime reads. */
-export function withDefaults(definition: LayerDefinition, args: LayerArguments): LayerArguments {
+export function withDefaults(definition: { readonly arguments: readonly ArgumentSchema[] }, args: LayerArguments): LayerArguments {
   const filled: Record<string, ArgumentValue> = {};
   for (const schema of definition.arguments) {
     const value = Object.hasOwn(args, schema.name)

@@ -108,7 +108,9 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     inputBytes: stage.costs.inputBytes,
     ...(stage.frozen ? { frozen: true } : {}),
   }));
-  const lowered = lowerToInstructionStreams(schedule, stageInfo);
+  const skipEdges = pipeline.skipEdges.map((edge) => ({ ...edge }));
+  const lowered = lowerToInstructionStreams(schedule, stageInfo, skipEdges);
+  diagnostics.push(...skipMemoryActionProblems(program, schedule));
   const activationPeak = peakActivationBytes(schedule, pipeline.stages.map(stageMemoryOptions));
   const p = pipeline.devicesPerReplica;
   const devices: IrDevice[] = [];
@@ -180,6 +182,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       target: irTensor(target, model.dims),
       loss: model.loss.function,
     },
+    ...(skipEdges.length > 0 ? { skipEdges } : {}),
     stages: pipeline.stages.map((stage) => ({
       index: stage.index,
       name: stage.name,
@@ -198,6 +201,24 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
   return { ir, diagnostics };
 }
 
+/**
+ * An R, O or L the order plans for a stage at an end of a cross-stage skip
+ * edge: the memory actions move or rebuild the stash, not the skip tensor
+ * the stage keeps beside it (PIPE5320, at the action's statement).
+ */
+function skipMemoryActionProblems(program: CheckedProgram, schedule: ComputeSchedule): Diagnostic[] {
+  const ends = new Set(program.pipeline.skipEdges.filter((edge) => edge.sourceStage !== edge.mergeStage).flatMap((edge) => [edge.sourceStage, edge.mergeStage]));
+  if (ends.size === 0) return [];
+  for (const order of schedule.orders) {
+    const action = order.find((candidate) => ends.has(candidate.stage) && (candidate.operation === 'R' || candidate.operation === 'O' || candidate.operation === 'L'));
+    if (action === undefined) continue;
+    return [makeDiagnostic(diagnosticMessages.skipStageMemoryAction, action.span ?? program.pipeline.schedule.span, {
+      action: `${action.operation}[${action.microbatch}]`, stage: action.stage,
+    }, { hint: 'plan recomputation and offloading for stages that neither send nor receive a skip' })];
+  }
+  return [];
+}
+
 /** A stage's sizes for the split-backward memory model (compiler/schedule/memory.ts; its per-stage record: stageActivationRecord). */
 export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
   return {
@@ -207,6 +228,7 @@ export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
     inputInStash: stage.costs.inputInStash,
     recompute: stage.recompute,
     offload: stage.offload,
+    ...(stage.costs.receivedSkipBytes === undefined ? {} : { receivedSkipBytes: stage.costs.receivedSkipBytes }),
   };
 }
 

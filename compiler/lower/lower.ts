@@ -22,6 +22,12 @@
 // own: "the first stage" and "the last stage" above are those of the
 // action's copy, and instructions carry the data microbatch (copy k's
 // microbatch i is k·m/2 + i), so the runtime loads and tags by it.
+// A cross-stage skip edge (source layer in stage a, merge layer in stage
+// b > a) adds its own channel: F(a,i) ends with send_skip to b's device,
+// F(b,i) starts (after its input) with recv_skip; B/I(b,i) ends with
+// send_skip_grad back, and B/I(a,i) waits for it with recv_skip_grad
+// before its backward. Each names its edge; the data dependencies are
+// those of the chain (a < b), so a valid order stays deadlock free.
 // Sends and receives between stages on the same device are kept (a local
 // hand-off through the mailbox): the runtime stays uniform and the deadlock
 // proof covers them too.
@@ -31,7 +37,7 @@
 // reused first, so a device needs exactly its peak number of live
 // activations.
 
-import type { Instruction } from '../ir/types.ts';
+import type { Instruction, IrSkipEdge } from '../ir/types.ts';
 import { copiesOf, copyOfStage, isFirstStageOfCopy, isForwardOnly, isLastStageOfCopy } from '../schedule/actions.ts';
 import type { ComputeAction, ComputeSchedule } from '../schedule/types.ts';
 
@@ -63,11 +69,19 @@ export function unitStageInfo(stages: number): StageLoweringInfo[] {
   return Array.from({ length: stages }, () => ({ recompute: false, offload: false, activationBytes: 1, outputBytes: 1, inputBytes: 1 }));
 }
 
-export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[]): LoweredStreams {
+export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[], skipEdges: readonly IrSkipEdge[] = []): LoweredStreams {
   if (stageInfo.length !== schedule.stages) {
     throw new Error(`lowerToInstructionStreams: ${stageInfo.length} stage infos for ${schedule.stages} stages`);
   }
   const { stages, microbatches, stageDevice } = schedule;
+  // Cross-stage skip edges by the stage that sends (source) and the one that receives (merge), with their ids.
+  const skipsFrom: { edge: number; skip: IrSkipEdge }[][] = Array.from({ length: stages }, () => []);
+  const skipsInto: { edge: number; skip: IrSkipEdge }[][] = Array.from({ length: stages }, () => []);
+  skipEdges.forEach((skip, edge) => {
+    if (skip.sourceStage === skip.mergeStage) return;
+    skipsFrom[skip.sourceStage].push({ edge, skip });
+    skipsInto[skip.mergeStage].push({ edge, skip });
+  });
   const mirrored = copiesOf(schedule) > 1;
   const slotOf = new Int32Array(stages * microbatches).fill(-1);
   const splitPair = new Uint8Array(stages * microbatches);
@@ -115,6 +129,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
             : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes },
       );
     };
+    const emitSkip = (op: 'send_skip' | 'recv_skip' | 'send_skip_grad' | 'recv_skip_grad', action: ComputeAction, slot: number, peer: number, edge: number, bytes: number) => {
+      instructions.push(action.span
+        ? { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, edge, source: action.span }
+        : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, edge });
+    };
     for (const scheduled of order) {
       const s = scheduled.stage;
       const pair = s * microbatches + scheduled.microbatch;
@@ -130,6 +149,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         if (first) emit('load_microbatch', action, slot);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
+        for (const { edge, skip } of skipsInto[s]) emitSkip('recv_skip', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         // A whole-stage recompute lowers as an R right before each backward,
         // so the simulator and the memory check count it as they count an R.
         if (plannedRecompute[pair] || (info.recompute && !plannedOffload[pair])) {
@@ -145,6 +165,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         } else emit('forward', action, slot);
         if (last) emit('loss', action, slot);
         else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
+        for (const { edge, skip } of skipsFrom[s]) emitSkip('send_skip', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (isForwardOnly(schedule, s)) {
           emit('free', action, slot);
           released.push(slot);
@@ -166,11 +187,14 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
       const explicit = plannedRecompute[pair] === 1 || plannedOffload[pair] === 1;
       if (action.operation === 'B' || action.operation === 'I') {
         if (!last) emitMove('recv_grad', action, slot, stageDevice[s + 1], info.outputBytes);
+        for (const { edge, skip } of skipsFrom[s]) emitSkip('recv_skip_grad', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
         if (info.recompute && !explicit) emitMove('recompute', action, slot, undefined, info.activationBytes - Math.min(info.inputBytes, info.activationBytes));
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
         // No gradient goes back into a forward-only stage.
         if (!first && !isForwardOnly(schedule, s - 1)) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        // A forward-only source stage takes no gradient, so none goes back along its skips either.
+        for (const { edge, skip } of skipsInto[s]) if (!isForwardOnly(schedule, skip.sourceStage)) emitSkip('send_skip_grad', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);

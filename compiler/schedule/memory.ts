@@ -64,6 +64,12 @@ export interface StageMemoryOptions {
   readonly inputInStash?: boolean;
   readonly recompute?: boolean;
   readonly offload?: boolean;
+  /**
+   * Bytes of cross-stage skips the stage receives for its merges (part of
+   * activationBytes). They arrive before its F while the stage input is
+   * still held, so F starts with both: at least input + these bytes.
+   */
+  readonly receivedSkipBytes?: number;
 }
 
 /** The per-stage record of a stage's memory options (for tools that merge with other accounting). */
@@ -101,9 +107,11 @@ export function activationHeld(stage: StageMemoryOptions): {
   // A recompute stage holds its input; the re-run forward's stash shares it when the first layer keeps its input.
   const withInput = stage.recompute && stage.inputInStash === false ? full + input : full;
   const afterForward = stage.offload ? 0 : stage.recompute ? input : full;
+  // A merge stage whose stash does not hold its input (a first layer that keeps nothing) holds the input and its received skips before F.
+  const receivedBeforeForward = stage.receivedSkipBytes ? (stage.inputBytes ?? 0) + stage.receivedSkipBytes : 0;
   return {
     afterForward,
-    duringForward: Math.max(afterForward, withInput),
+    duringForward: Math.max(afterForward, withInput, receivedBeforeForward),
     beforeBackward: withInput,
     afterInputGradient: stage.weightGradientBytes ?? full,
   };

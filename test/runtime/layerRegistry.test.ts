@@ -11,13 +11,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type { IrLayer } from '../../compiler/ir/types.ts';
 import {
-  argumentsOf, LAYER_KINDS, lookupLayer, residualCosts, withDefaults,
+  argumentsOf, LAYER_KINDS, lookupLayer, lookupMerge, MERGE_KINDS, residualCosts, withDefaults,
   type LayerArguments, type LayerArgumentsOf, type LayerKind,
 } from '../../compiler/layers/catalog.ts';
 import type { ArgumentValue, LayerCosts, TensorShape } from '../../compiler/program.ts';
 import { useBackend } from '../../runtime/backends.ts';
-import { buildLayer, isBuiltinOperator, LAYER_BUILDERS } from '../../runtime/layers/registry.ts';
-import { collectTensors, disposeState, type ParameterStore, type RuntimeLayer } from '../../runtime/layers/types.ts';
+import { buildLayer, buildSequenceChild, isBuiltinOperator, LAYER_BUILDERS } from '../../runtime/layers/registry.ts';
+import { collectTensors, disposeState, isMergeLayer, type ParameterStore, type RuntimeLayer } from '../../runtime/layers/types.ts';
 import { initialValues } from '../../runtime/parameters.ts';
 import { fillNormal } from '../../runtime/random.ts';
 
@@ -154,9 +154,38 @@ describe('the catalog and the runtime registry agree on every layer kind', () =>
   beforeAll(async () => { await useBackend('cpu'); });
 
   it('the runtime has a builder for every kind the catalog defines (and Residual), and no other', () => {
-    expect(Object.keys(LAYER_BUILDERS).sort()).toEqual([...LAYER_KINDS, 'Residual'].sort());
+    expect(Object.keys(LAYER_BUILDERS).sort()).toEqual([...LAYER_KINDS, ...MERGE_KINDS, 'Residual'].sort());
     expect(isBuiltinOperator('Dense') && isBuiltinOperator('Residual') && !isBuiltinOperator('SwiGLU')).toBe(true);
   });
+
+  // A merge kind, built from the catalog's example: the shape it infers, no parameters, and a
+  // backward that is the vector-Jacobian product of its forward for both inputs.
+  for (const kind of MERGE_KINDS) {
+    it(`${kind} (a merge): the catalog's shape and costs, and gradients for the input and the skip`, () => {
+      const definition = lookupMerge(kind)!;
+      const { input, skip } = definition.example;
+      const args = withDefaults(definition, { skip: 'enc', ...definition.example.args });
+      const inferred = definition.inferShape(input, skip, args);
+      if (!inferred.ok) throw new Error(inferred.reason);
+      const costs = definition.costs(input, skip, inferred.shape, args);
+      expect([costs.parameters, costs.activationBytes, costs.backwardWeightFlops]).toEqual([0, 0, 0]);
+      const ir = irLayerOf(kind, args, input, inferred.shape, 0);
+      const layer = buildSequenceChild(ir, new Map());
+      if (!isMergeLayer(layer)) throw new Error(`${kind} does not build a merge layer`);
+      expect(layer.skip).toBe('enc');
+      expect(() => buildLayer(ir, new Map())).toThrow(/runs only inside the sequence/);
+      const x = tf.tensor(fillNormal(new Float32Array(BATCH * (input.dims[1] as number)), 1, 1), [BATCH, input.dims[1] as number]);
+      const s = tf.tensor(fillNormal(new Float32Array(BATCH * (skip.dims[1] as number)), 2, 1), [BATCH, skip.dims[1] as number]);
+      const output = layer.forward(x, s);
+      expect(output.shape).toEqual([BATCH, ...ir.outputShape]);
+      const g = tf.tensor(fillNormal(new Float32Array(output.size), 3, 1), output.shape);
+      const gradients = layer.backward(g);
+      const [dx, ds] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layer.forward(a, b), g)))([x, s]);
+      expect(Array.from(gradients.input.dataSync())).toEqual(Array.from(dx.dataSync()));
+      expect(Array.from(gradients.skip.dataSync())).toEqual(Array.from(ds.dataSync()));
+      disposeState([x, s, output, g, gradients.input, gradients.skip, dx, ds]);
+    });
+  }
 
   it('an IR layer that lacks an argument of its kind is refused by name, not built with undefined', () => {
     const { ir } = checked('MaxPool', { size: 2 });
