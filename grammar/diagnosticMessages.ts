@@ -81,6 +81,7 @@ export const diagnosticMessages = {
   scheduleArgument: { code: 'PIPE2037', severity: 'error', template: "schedule '{name}': {problem}", summary: "A schedule use passes arguments that do not match the schedule's parameters." },
   unknownPipeline: { code: 'PIPE2038', severity: 'error', template: "no pipeline named '{name}' in {file}", summary: 'The pipeline asked for (--pipeline) is not declared.' },
   autoMemory: { code: 'PIPE2039', severity: 'error', template: 'auto schedule memory must be a byte quantity (e.g. 8GiB) or K * activations(SCHEDULE), got {actual}', summary: "The memory bound of `schedule auto(memory: ...)` is neither bytes nor a multiple of a schedule's activations." },
+  autoMemoryActionFlag: { code: 'PIPE2360', severity: 'error', template: "auto's {name} is true or false, got {actual}", summary: 'The recompute or offload argument of `schedule auto(...)` is not a boolean.', hint: 'e.g. schedule auto(memory: 8GiB, recompute: true, offload: false)' },
   missingSetting: { code: 'PIPE2040', severity: 'error', template: "pipeline '{name}' has no {setting}", summary: 'A required pipeline setting (model, cluster, batch, microbatches, stages, schedule, optimizer) is missing.' },
   missingMemory: { code: 'PIPE2041', severity: 'error', template: "device '{name}' has no memory capacity", summary: 'Every device must declare `memory`.' },
   emptyRepeat: { code: 'PIPE2042', severity: 'warning', template: 'repeat range {range} is empty, so the block declares nothing', summary: 'A repeat block iterates over an empty range.' },

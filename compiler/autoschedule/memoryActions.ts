@@ -145,8 +145,8 @@ export function stageMemoryOf(request: { readonly costs: CostModel; readonly che
 }
 
 /**
- * Activation-count limits for the plain scheduler: the user's, then looser
- * ones tapering like 1F1B's warm-up (p − d stashes on device d, times 1,
+ * Activation-count limits for the plain scheduler: the user's, the least a
+ * plain order needs where the user's is below it, then looser ones tapering like 1F1B's warm-up (p − d stashes on device d, times 1,
  * 1.5 and 2), whose orders have shorter bubbles and may fit with memory
  * actions. The taper keeps the last devices near the user's limit: what
  * they hold lives from I to W or only briefly from F to I, which neither
@@ -159,6 +159,8 @@ function candidateLimits(request: MemoryActionRequest): number[][] {
   const stash = perDevice.map((list) => list.reduce((a, b) => a + b, 0));
   const limits: number[][] = [[...request.memoryLimit]];
   if (request.recompute || request.offload) {
+    // The least a plain order needs (one microbatch on each of the device's stages): memory actions may fit it under less.
+    limits.push(stash.map((units, d) => Math.max(request.memoryLimit[d], units)));
     for (const factor of [1, 1.5, 2]) {
       limits.push(stash.map((units, d) => Math.max(request.memoryLimit[d], factor * (shape.devices - d) * units)));
     }

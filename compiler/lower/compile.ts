@@ -11,6 +11,7 @@ import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
+import { autoScheduleWithMemoryActions } from '../autoschedule/memoryActions.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -250,6 +251,10 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
+      const actions = autoMemoryActions(program, costs);
+      if (actions.recompute || actions.offload) {
+        return autoScheduleWithMemoryActions({ shape, costs, memoryLimit, checkpoint: checkpointUnits(program, costs), ...actions }, automatic).schedule;
+      }
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {
       diagnostics.push(makeDiagnostic(diagnosticMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
@@ -270,6 +275,29 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     : evaluated.diagnostics;
   diagnostics.push(...atUse);
   return evaluated.schedule;
+}
+
+/**
+ * Whether `auto` may add memory actions: as written, else for a byte limit
+ * recompute always and offload when the cluster has a host link (the cost
+ * model's host bandwidth); an activation-count limit adds none unless asked.
+ */
+function autoMemoryActions(program: CheckedProgram, costs: CostModel): { recompute: boolean; offload: boolean } {
+  const { args } = program.pipeline.schedule;
+  const bytes = args.memoryUnit === 'bytes';
+  return {
+    recompute: typeof args.recompute === 'boolean' ? args.recompute : bytes,
+    offload: typeof args.offload === 'boolean' ? args.offload : bytes && costs.hostBandwidth !== undefined,
+  };
+}
+
+/** Per stage, what a checkpointed microbatch keeps (its input), in the cost model's activation units. */
+function checkpointUnits(program: CheckedProgram, costs: CostModel): number[] {
+  return costs.stages.map((times, s) => {
+    const stage = program.pipeline.stages[s];
+    if (stage === undefined || !(stage.costs.activationBytes > 0)) return times.activation;
+    return (Math.min(stage.costs.inputBytes, stage.costs.activationBytes) * times.activation) / stage.costs.activationBytes;
+  });
 }
 
 /**

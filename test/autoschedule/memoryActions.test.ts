@@ -1,0 +1,132 @@
+// `auto` with memory actions (compiler/autoschedule/memoryActions.ts): under
+// a limit plain orders meet only with a longer makespan, the search adds R /
+// O / L, the order validates, its peak stays within the limit and its
+// makespan drops; a generous limit gets a plain order; the search's timing
+// (R on compute, O / L on the copy stream) is the simulator's.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { autoScheduleWithReport } from '../../compiler/autoschedule/autoSchedule.ts';
+import { autoScheduleWithMemoryActions, stageMemoryOf, timeWithCopyStream, type MemoryActionRequest } from '../../compiler/autoschedule/memoryActions.ts';
+import { compileBareSchedule, simulateCompilation } from '../../compiler/index.ts';
+import { unitCostModel } from '../../compiler/cost/types.ts';
+import { memoryProfile } from '../../compiler/schedule/memory.ts';
+import type { ComputeSchedule } from '../../compiler/schedule/types.ts';
+import { validateSchedule } from '../../compiler/schedule/validate.ts';
+import { useBackend } from '../../runtime/backends.ts';
+import { verify } from '../../runtime/index.ts';
+import { deepMlpModel } from '../helpers/smallProgram.ts';
+import { compileText } from '../runtime/helpers/compileText.ts';
+
+const P = 4;
+const M = 8;
+// A stash is 1 unit, a checkpoint a quarter; one copy takes half a forward.
+function request(limit: number, recompute = true, offload = true): MemoryActionRequest {
+  return {
+    shape: { devices: P, stages: P, microbatches: M, stageDevice: [0, 1, 2, 3] },
+    costs: { ...unitCostModel(P), hostBandwidth: 2 },
+    memoryLimit: Array.from({ length: P }, () => limit),
+    checkpoint: Array.from({ length: P }, () => 0.25),
+    recompute,
+    offload,
+  };
+}
+const plain = (problem: Parameters<typeof autoScheduleWithReport>[0]) => autoScheduleWithReport(problem, { searchEvaluations: 4000 }).schedule;
+const count = (schedule: ComputeSchedule, operation: string) => schedule.orders.reduce((n, order) => n + order.filter((a) => a.operation === operation).length, 0);
+
+describe('auto with memory actions, unit costs, p = 4, m = 8', () => {
+  it('under 2 stashes per device: a valid order with memory actions, within the limit, faster than any plain order found', () => {
+    const problem = request(2);
+    const report = autoScheduleWithMemoryActions(problem, plain);
+    expect(validateSchedule(report.schedule)).toEqual([]);
+    expect(count(report.schedule, 'R') + count(report.schedule, 'O')).toBeGreaterThan(0);
+    const peaks = memoryProfile(report.schedule, stageMemoryOf(problem)).device;
+    peaks.forEach((peak) => expect(peak).toBeLessThanOrEqual(2));
+    expect(report.withoutMemoryActions).toBeDefined();
+    expect(report.makespan).toBeLessThan(report.withoutMemoryActions!.makespan);
+    expect(report.offloaded.length + report.recomputed.length).toBeGreaterThan(0);
+  });
+
+  it('with recompute only: R actions, still within the limit and no slower than without', () => {
+    const problem = request(2, true, false);
+    const report = autoScheduleWithMemoryActions(problem, plain);
+    expect(validateSchedule(report.schedule)).toEqual([]);
+    expect(count(report.schedule, 'O')).toBe(0);
+    expect(count(report.schedule, 'R')).toBeGreaterThan(0);
+    memoryProfile(report.schedule, stageMemoryOf(problem)).device.forEach((peak) => expect(peak).toBeLessThanOrEqual(2));
+    expect(report.makespan).toBeLessThan(report.withoutMemoryActions!.makespan);
+  });
+
+  it('under a generous limit: no memory actions, the plain search\'s makespan', () => {
+    const report = autoScheduleWithMemoryActions(request(8), plain);
+    expect(count(report.schedule, 'R') + count(report.schedule, 'O') + count(report.schedule, 'L')).toBe(0);
+    expect(report.makespan).toBe(autoScheduleWithReport(request(8), { searchEvaluations: 4000 }).makespan);
+  });
+
+  it('each kind of memory action is no slower than none wherever both fit', () => {
+    for (const limit of [2, 3, 4]) {
+      const report = autoScheduleWithMemoryActions(request(limit), plain);
+      const none = report.bestByMode.none!.makespan;
+      for (const mode of ['recompute', 'offload', 'both'] as const) {
+        const best = report.bestByMode[mode];
+        if (best !== undefined) expect(best.makespan).toBeLessThanOrEqual(none);
+      }
+    }
+  });
+
+  it('times orders as the simulator does: R a forward on compute, O / L on the copy stream', () => {
+    const compilation = compileBareSchedule({ name: 'auto', devices: P, microbatches: M, memory: 2, recompute: true, offload: true, copyTime: 0.5 });
+    expect(compilation.stop).toBeUndefined();
+    expect(compilation.memoryPlan).toBeDefined();
+    const simulated = simulateCompilation(compilation)!;
+    expect(timeWithCopyStream(compilation.schedule!, compilation.costs!)).toBeCloseTo(simulated.result.makespan, 9);
+    expect(compilation.memoryPlan!.makespan).toBeCloseTo(simulated.result.makespan, 9);
+  });
+});
+
+function program(schedule: string): string {
+  return `${deepMlpModel(6)}
+cluster local {
+  device gpu[0..4] memory 16GiB speed 100TFLOPS
+  device host memory 64GiB
+  link gpu[*] <-> gpu[*] bandwidth 50GB/s latency 10us
+  link gpu[*] <-> host bandwidth 20GB/s latency 5us
+}
+pipeline p {
+  model mlp
+  cluster local
+  batch 32 microbatches 8
+  stages {
+    s0 on gpu[0] = fc_in, hidden[0]
+    s1 on gpu[1] = hidden[1], hidden[2]
+    s2 on gpu[2] = hidden[3], hidden[4]
+    s3 on gpu[3] = hidden[5], out
+  }
+  schedule ${schedule}
+  optimizer adam(lr: 1e-3)
+  data synthetic(examples: 512, seed: 3)
+  seed 5
+}
+`;
+}
+
+describe('auto(memory: BYTES) in a program', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+
+  it('adds memory actions under a tight byte limit; the order trains to single-device gradients with the predicted bytes', async () => {
+    const limit = 11000;
+    const ir = compileText(program(`auto(memory: ${limit}B)`));
+    const actions = ir.devices.reduce((n, device) => n + device.instructions.filter((i) => i.op === 'recompute' || i.op === 'offload').length, 0);
+    expect(actions).toBeGreaterThan(0);
+    for (const device of ir.devices) expect(device.memory.peak).toBeLessThanOrEqual(limit);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+
+  it('adds none when told not to, or when the limit is generous', () => {
+    for (const schedule of ['auto(memory: 11000B, recompute: false, offload: false)', 'auto(memory: 16GiB)']) {
+      const ir = compileText(program(schedule));
+      expect(ir.devices.every((device) => device.instructions.every((i) => i.op !== 'recompute' && i.op !== 'offload'))).toBe(true);
+    }
+  });
+});
