@@ -59,7 +59,7 @@ export interface MemoryActionReport {
   readonly peak: readonly number[];
   /** The best order without memory actions that fits the limit; undefined: none does. */
   readonly withoutMemoryActions?: MemoryPlanCandidate;
-  /** The best per kind of memory action allowed (for the benchmark's columns). */
+  /** The best with each kind of memory action allowed (none, recompute only, offload only, both), for the benchmark's columns. */
   readonly bestByMode: Partial<Record<MemoryMode, MemoryPlanCandidate>>;
   readonly recomputed: readonly PairLabel[];
   readonly offloaded: readonly PairLabel[];
@@ -82,10 +82,15 @@ export function autoScheduleWithMemoryActions(request: MemoryActionRequest, plai
   const bestByMode: Partial<Record<MemoryMode, MemoryPlanCandidate>> = {};
   let tried = 0;
   const seen = new Set<string>();
+  // A plan is also one of every mode that allows its actions: recompute and offload may add none, both may add either.
+  const alsoIn: Record<MemoryMode, readonly MemoryMode[]> = { none: ['none', 'recompute', 'offload', 'both'], recompute: ['recompute', 'both'], offload: ['offload', 'both'], both: ['both'] };
   const keep = (candidate: MemoryPlanCandidate) => {
-    const current = bestByMode[candidate.mode];
-    if (current === undefined || candidate.makespan < current.makespan - EPSILON || (Math.abs(candidate.makespan - current.makespan) <= EPSILON && memoryActionCount(candidate.schedule) < memoryActionCount(current.schedule))) {
-      bestByMode[candidate.mode] = candidate;
+    for (const mode of alsoIn[candidate.mode]) {
+      if (!modes.includes(mode)) continue;
+      const current = bestByMode[mode];
+      if (current === undefined || candidate.makespan < current.makespan - EPSILON || (Math.abs(candidate.makespan - current.makespan) <= EPSILON && memoryActionCount(candidate.schedule) < memoryActionCount(current.schedule))) {
+        bestByMode[mode] = candidate;
+      }
     }
   };
   let lastError: unknown;

@@ -70,6 +70,10 @@ describe('auto with memory actions, unit costs, p = 4, m = 8', () => {
         const best = report.bestByMode[mode];
         if (best !== undefined) expect(best.makespan).toBeLessThanOrEqual(none);
       }
+      // Allowing both is never worse than allowing one.
+      for (const one of ['recompute', 'offload'] as const) {
+        if (report.bestByMode[one] !== undefined) expect(report.bestByMode.both!.makespan).toBeLessThanOrEqual(report.bestByMode[one]!.makespan);
+      }
     }
   });
 
