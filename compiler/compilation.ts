@@ -16,7 +16,8 @@ import { hasErrors, makeDiagnostic, type Diagnostic } from '../grammar/diagnosti
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 import { spanOf } from '../grammar/source.ts';
 import { autoSchedule } from './autoschedule/autoSchedule.ts';
-import { bareAutoSchedule, type MemoryPlanSummary } from './autoschedule/bare.ts';
+import { bareAutoSchedule } from './autoschedule/bare.ts';
+import type { MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
 import type { ExternModuleReader } from './check/extern.ts';
 import { didYouMean } from './check/suggest.ts';
@@ -105,7 +106,7 @@ export interface Compilation {
   readonly ir?: IrProgram;
   /** Set by withSchedule when the schedule needed another stage split: what it became. */
   readonly restaged?: string;
-  /** A bare `auto` with memory actions: which microbatches it recomputes or offloads, and the makespan without them. */
+  /** `auto` with memory actions: which microbatches it recomputes or offloads, and the makespan without them. */
   readonly memoryPlan?: MemoryPlanSummary;
 }
 
@@ -206,6 +207,7 @@ function schedulePhase(compilation: Compilation): Compilation {
   const scheduled = scheduleProgram(program, costs.costs, compilation.request.autoSchedule ?? autoSchedule);
   return {
     ...compilation, sources, phases, costs: costs.costs, costLabel: costs.label, schedule: scheduled.schedule,
+    ...(scheduled.memoryPlan ? { memoryPlan: scheduled.memoryPlan } : {}),
     diagnostics: [...compilation.diagnostics, ...costs.diagnostics, ...scheduled.diagnostics],
   };
 }

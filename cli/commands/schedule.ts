@@ -8,7 +8,7 @@
 
 import type { Command } from 'commander';
 import {
-  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
+  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, memoryPlanLines, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
   type ComputeSchedule, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
@@ -129,14 +129,7 @@ export function scheduleText(simulated: SimulatedCompilation): string {
       `peak activations per device ${timed.peakActivations.join(' ')}`,
   );
   const plan = simulated.compilation.memoryPlan;
-  if (plan !== undefined) {
-    // The search's own timing (compute in order, copies on the copy stream), with and without memory actions under the same limit.
-    const without = plan.makespanWithout === undefined ? 'no order fits without memory actions' : `${Number(plan.makespanWithout.toFixed(6))} without memory actions`;
-    lines.push(
-      `memory actions: makespan ${Number(plan.makespan.toFixed(6))} (${without}); activation units per device ${plan.peak.map((value) => Number(value.toFixed(6))).join(' ')}`,
-      `  recomputed: ${plan.recomputed}`,
-      `  offloaded: ${plan.offloaded}`,
-    );
-  }
+  // The search's own timing (compute in order, copies on the copy stream), with and without memory actions under the same limit.
+  if (plan !== undefined) lines.push(...memoryPlanLines(plan, (value) => String(Number(value.toFixed(6))), (value) => String(Number(value.toFixed(6)))));
   return `${lines.join('\n')}\n`;
 }

@@ -10,7 +10,7 @@ import { barePlacement } from '../placement.ts';
 import type { ComputeSchedule } from '../schedule/types.ts';
 import type { CostModel } from '../cost/types.ts';
 import { autoScheduleWithReport, type AutoScheduleReport } from './autoSchedule.ts';
-import { autoScheduleWithMemoryActions, describePairs } from './memoryActions.ts';
+import { autoScheduleWithMemoryActions, summariseMemoryPlan, type MemoryPlanSummary } from './memoryActions.ts';
 
 export interface BareAutoRequest {
   readonly devices: number;
@@ -28,16 +28,6 @@ export interface BareAutoRequest {
   readonly checkpoint?: number;
   /** Time to offload or to reload one stage's stash on the copy stream; default one forward's time. */
   readonly copyTime?: number;
-}
-
-/** What the memory-action search chose, for the report under the order. */
-export interface MemoryPlanSummary {
-  readonly makespan: number;
-  /** Under the same limit without memory actions; undefined: no order fits. */
-  readonly makespanWithout?: number;
-  readonly recomputed: string;
-  readonly offloaded: string;
-  readonly peak: readonly number[];
 }
 
 /** The schedule and its report, or a message for a usage error. */
@@ -67,13 +57,7 @@ export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule:
       return {
         schedule: report.schedule,
         costs: withHost,
-        memoryPlan: {
-          makespan: report.makespan,
-          ...(report.withoutMemoryActions ? { makespanWithout: report.withoutMemoryActions.makespan } : {}),
-          recomputed: describePairs(report.recomputed),
-          offloaded: describePairs(report.offloaded),
-          peak: report.peak,
-        },
+        memoryPlan: summariseMemoryPlan(report),
       };
     }
     const report = autoScheduleWithReport({ shape, costs, memoryLimit });

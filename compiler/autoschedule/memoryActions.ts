@@ -361,6 +361,38 @@ function pairsWith(schedule: ComputeSchedule, operation: 'R' | 'O'): PairLabel[]
   return pairs.sort((a, b) => a.stage - b.stage || a.microbatch - b.microbatch);
 }
 
+/** What the memory-action search chose, for a report under the order (`pipec schedule auto`, `pipec simulate`). */
+export interface MemoryPlanSummary {
+  /** The search's own timing of the order it returns. */
+  readonly makespan: number;
+  /** Under the same limit without memory actions; undefined: no order fits. */
+  readonly makespanWithout?: number;
+  readonly recomputed: string;
+  readonly offloaded: string;
+  /** Peak activation units per device (bytes under derived costs). */
+  readonly peak: readonly number[];
+}
+
+export function summariseMemoryPlan(report: MemoryActionReport): MemoryPlanSummary {
+  return {
+    makespan: report.makespan,
+    ...(report.withoutMemoryActions ? { makespanWithout: report.withoutMemoryActions.makespan } : {}),
+    recomputed: describePairs(report.recomputed),
+    offloaded: describePairs(report.offloaded),
+    peak: report.peak,
+  };
+}
+
+/** Report lines: the makespan with and without memory actions, and which pairs. */
+export function memoryPlanLines(plan: MemoryPlanSummary, format: (value: number) => string, formatMemory: (value: number) => string): string[] {
+  const without = plan.makespanWithout === undefined ? 'no order fits without memory actions' : `${format(plan.makespanWithout)} without memory actions`;
+  return [
+    `memory actions: makespan ${format(plan.makespan)} (${without}); peak activations per device ${plan.peak.map(formatMemory).join(' ')}`,
+    `  recomputed: ${plan.recomputed}`,
+    `  offloaded: ${plan.offloaded}`,
+  ];
+}
+
 /** 'stage 0: 1 3 5; stage 1: 2' for a report. */
 export function describePairs(pairs: readonly PairLabel[]): string {
   if (pairs.length === 0) return 'none';

@@ -11,7 +11,7 @@ import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
-import { autoScheduleWithMemoryActions } from '../autoschedule/memoryActions.ts';
+import { autoScheduleWithMemoryActions, summariseMemoryPlan, type MemoryPlanSummary } from '../autoschedule/memoryActions.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -67,11 +67,12 @@ function forwardOnlyStagesOf(stages: readonly CheckedStage[]): { forwardOnlyStag
  * (every action, per-stage order, cross-stage dependencies). The schedule
  * comes back with its validation problems, so a caller can still draw it.
  */
-export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[] } {
+export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[]; memoryPlan?: MemoryPlanSummary } {
   const diagnostics: Diagnostic[] = [];
   const shape = pipelineShape(program);
   const use = program.pipeline.schedule;
-  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics);
+  const planned: { memoryPlan?: MemoryPlanSummary } = {};
+  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics, planned);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
     diagnostics.push(makeDiagnostic(diagnosticMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
@@ -88,7 +89,7 @@ export function scheduleProgram(program: CheckedProgram, costs: CostModel, autom
     diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] }
       : isStandardLibrary(d.span.file) ? relocateDiagnostic(d, use.span, `in schedule '${use.name}' (${d.span.file})`) : d)));
   }
-  return { schedule, diagnostics };
+  return { schedule, diagnostics, ...planned };
 }
 
 /**
@@ -241,7 +242,7 @@ export function verifyCommsOrder(order: CommsOrder, at: Span): Diagnostic[] {
   return first === undefined ? [] : [makeDiagnostic(diagnosticMessages.commsDeadlock, spanOf(first), { detail: describeCommsDeadlock(proof) })];
 }
 
-function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
+function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[], planned: { memoryPlan?: MemoryPlanSummary }): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
     if (shape.forwardOnlyStages !== undefined) {
@@ -253,7 +254,9 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     try {
       const actions = autoMemoryActions(program, costs);
       if (actions.recompute || actions.offload) {
-        return autoScheduleWithMemoryActions({ shape, costs, memoryLimit, checkpoint: checkpointUnits(program, costs), ...actions }, automatic).schedule;
+        const report = autoScheduleWithMemoryActions({ shape, costs, memoryLimit, checkpoint: checkpointUnits(program, costs), ...actions }, automatic);
+        planned.memoryPlan = summariseMemoryPlan(report);
+        return report.schedule;
       }
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {

@@ -134,3 +134,17 @@ describe('auto(memory: BYTES) in a program', () => {
     }
   });
 });
+
+describe('pipec schedule auto --recompute --offload', () => {
+  it('reports the makespan with and without memory actions and which microbatches', async () => {
+    const { runSchedule } = await import('../../cli/commands/schedule.ts');
+    const result = runSchedule('auto', { devices: P, microbatches: M, format: 'text', comms: false, memory: 2, recompute: true, offload: true, copyTime: 0.5 });
+    expect(result.exitCode).toBe(0);
+    const match = /memory actions: makespan ([\d.]+) \(([\d.]+) without memory actions\)/.exec(result.output!);
+    expect(match).not.toBeNull();
+    expect(Number(match![1])).toBeLessThan(Number(match![2]));
+    // The order's own summary line (the simulator) has the same makespan.
+    expect(result.output).toContain(`makespan ${match![1]}, bubble`);
+    expect(result.output).toMatch(/\n {2}recomputed: .+\n {2}offloaded: stage 0: microbatches [\d ]+/);
+  });
+});
