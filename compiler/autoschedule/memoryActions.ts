@@ -18,7 +18,10 @@
 //     time while that shortens the makespan;
 //  3. one evaluator for every candidate: R takes a forward's time on the
 //     compute stream, O and L run on the device's copy stream (bytes ÷ the
-//     host link's bandwidth) and the backward waits for its L.
+//     host link's bandwidth) and the backward waits for its L; a candidate
+//     fits when both the order-level count and the sweep over time (the
+//     simulator's, where a stash stays until its copy is done) are within
+//     the limit.
 // The report says which pairs are recomputed and offloaded, and the best
 // makespan without memory actions under the same limit (none when no
 // plain order fits), so the gain is visible.
@@ -112,8 +115,9 @@ export function autoScheduleWithMemoryActions(request: MemoryActionRequest, plai
       const peak = memoryProfile(planned, stageMemory).device;
       if (!fits(peak, request.memoryLimit)) continue;
       const improved = mode === 'none' ? planned : moveRecomputesIntoIdleTime(planned, request, stageMemory);
-      const makespan = timeWithCopyStream(improved, request.costs);
-      if (makespan === Number.POSITIVE_INFINITY) continue;
+      // Within the limit both as the memory check counts (in order) and as the simulator sweeps it (in time, copies taking theirs).
+      const { makespan, peaks } = timeAndSweepMemory(improved, request.costs, request.checkpoint);
+      if (makespan === Number.POSITIVE_INFINITY || !fits(peaks, request.memoryLimit)) continue;
       keep({ schedule: { ...improved, name: 'auto' }, makespan, peak: memoryProfile(improved, stageMemory).device, mode });
     }
   }
@@ -202,13 +206,34 @@ export function planMemoryActions(order: ComputeSchedule, request: MemoryActionR
 
 function planDevice(schedule: ComputeSchedule, order: ComputeAction[], request: MemoryActionRequest, stageMemory: readonly StageMemoryOptions[], mode: Exclude<MemoryMode, 'none'>, limit: number): ComputeAction[] | undefined {
   const planned = new Set<number>();
-  const view = (actions: readonly ComputeAction[]): ComputeSchedule => ({ ...schedule, orders: [actions] });
   const over = (value: number) => value > limit + EPSILON * Math.max(1, limit);
-  // Each round plans one more pair, so at most one round per pair on the device.
-  for (let round = 0; round <= order.length; round++) {
-    const peaks = runningPeaks(view(order), stageMemory)[0];
-    // The first action where the device exceeds its limit.
-    const at = peaks.findIndex(over);
+  // The first action (index in `order`) where the device exceeds its limit, -1 if none. An
+  // offload frees the device only once its copy is done, so each O counts as if it came after
+  // the compute that covers its copy time (as the simulator sweeps it), not at its place.
+  const firstOverflow = (): number => {
+    const positions = order.map((_, k) => k);
+    for (let k = 0; k < order.length; k++) {
+      if (order[k].operation !== 'O') continue;
+      const at = positions.indexOf(k);
+      const copy = copyTime(request.costs, order[k].stage);
+      let to = at;
+      let covered = 0;
+      while (covered < copy - EPSILON && to + 1 < positions.length) {
+        const next = order[positions[to + 1]];
+        if (next.operation === 'L' && next.stage === order[k].stage && next.microbatch === order[k].microbatch) break;
+        covered += isMemoryOperation(next.operation) ? 0 : actionDuration(request.costs, next.operation, next.stage);
+        to++;
+      }
+      positions.splice(to + 1, 0, k);
+      positions.splice(at, 1);
+    }
+    const peaks = runningPeaks({ ...schedule, orders: [positions.map((k) => order[k])] }, stageMemory)[0];
+    const first = peaks.findIndex(over);
+    return first < 0 ? -1 : positions[first];
+  };
+  // Each round plans one more pair or moves one W earlier, so rounds are bounded by twice the actions.
+  for (let round = 0; round <= 2 * order.length; round++) {
+    const at = firstOverflow();
     if (at < 0) return order;
     // Live full stashes at `at`: F before it, backward after it, not yet planned.
     let victim = -1;
@@ -225,7 +250,17 @@ function planDevice(schedule: ComputeSchedule, order: ComputeAction[], request: 
         victimBackward = backward;
       }
     }
-    if (victim < 0) return undefined;
+    if (victim < 0) {
+      // Only W parts (from I to W) are left to free, which no memory action shortens: run the
+      // earliest such W right before the overflowing action instead (a W waits only for its own I).
+      const pending = order.findIndex((action, k) => k < at && action.operation === 'I' && order.findIndex((other, j) => j > at && other.operation === 'W' && other.stage === action.stage && other.microbatch === action.microbatch) > at);
+      if (pending < 0) return undefined;
+      const inputGradient = order[pending];
+      const w = order.findIndex((other) => other.operation === 'W' && other.stage === inputGradient.stage && other.microbatch === inputGradient.microbatch);
+      const [weightGradient] = order.splice(w, 1);
+      order.splice(at, 0, weightGradient);
+      continue;
+    }
     const forward = order[victim];
     planned.add(pairIndex(schedule, forward.stage, forward.microbatch));
     const make = (operation: 'R' | 'O' | 'L'): ComputeAction => ({ operation, stage: forward.stage, microbatch: forward.microbatch });
@@ -241,11 +276,23 @@ function planDevice(schedule: ComputeSchedule, order: ComputeAction[], request: 
     if (offload) {
       order.splice(reloadAt, 0, make('L'));
       order.splice(victim + 1, 0, make('O'));
+      // A reload that lands while the device is full (e.g. W's part of another pair still held) moves later, up to right before its backward.
+      let reload = reloadAt + 1;
+      while (reload + 1 < backwardIndexOf(order, forward)) {
+        const overflow = firstOverflow();
+        if (overflow < reload || overflow >= backwardIndexOf(order, forward)) break;
+        [order[reload], order[reload + 1]] = [order[reload + 1], order[reload]];
+        reload++;
+      }
     } else {
       order.splice(victimBackward, 0, make('R'));
     }
   }
   return undefined;
+}
+
+function backwardIndexOf(order: readonly ComputeAction[], forward: ComputeAction): number {
+  return order.findIndex((other) => (other.operation === 'B' || other.operation === 'I') && other.stage === forward.stage && other.microbatch === forward.microbatch);
 }
 
 /**
@@ -265,9 +312,9 @@ function moveRecomputesIntoIdleTime(schedule: ComputeSchedule, request: MemoryAc
         const previous = order[position - 1];
         if (previous === undefined || (previous.operation === 'F' && previous.stage === order[position].stage && previous.microbatch === order[position].microbatch)) break;
         [order[position - 1], order[position]] = [order[position], order[position - 1]];
-        const candidate = timeWithCopyStream(current(), request.costs);
-        if (candidate < makespan - EPSILON && fits(memoryProfile(current(), stageMemory).device, request.memoryLimit)) {
-          makespan = candidate;
+        const candidate = timeAndSweepMemory(current(), request.costs, request.checkpoint);
+        if (candidate.makespan < makespan - EPSILON && fits(candidate.peaks, request.memoryLimit) && fits(memoryProfile(current(), stageMemory).device, request.memoryLimit)) {
+          makespan = candidate.makespan;
           position--;
         } else {
           [order[position - 1], order[position]] = [order[position], order[position - 1]];
@@ -286,7 +333,31 @@ function moveRecomputesIntoIdleTime(schedule: ComputeSchedule, request: MemoryAc
  * inputs arrive after the link delay. +Infinity when the orders deadlock.
  */
 export function timeWithCopyStream(schedule: ComputeSchedule, costs: CostModel): number {
+  return timeAndSweepMemory(schedule, costs).makespan;
+}
+
+/**
+ * As timeWithCopyStream, with each device's peak of activation units over
+ * time as the simulator sweeps it (compiler/simulate/simulate.ts): a
+ * forward holds its stash from its start (only `checkpoint[s]` after its end
+ * when an R is planned), an R from its start, an offloaded stash leaves at
+ * the end of its copy and comes back at the start of its reload, I leaves
+ * W's part at its end, B and W free at their end. The order-level count
+ * (memory.ts) drops an offloaded stash at the O itself, so a slow copy can
+ * make this peak the higher one.
+ */
+export function timeAndSweepMemory(schedule: ComputeSchedule, costs: CostModel, checkpoint?: readonly number[]): { makespan: number; peaks: number[] } {
   const pairs = schedule.stages * schedule.microbatches;
+  const recomputed = new Uint8Array(pairs);
+  for (const order of schedule.orders) for (const action of order) if (action.operation === 'R') recomputed[pairIndex(schedule, action.stage, action.microbatch)] = 1;
+  const held = new Float64Array(pairs);
+  const memoryTimes: number[][] = schedule.orders.map(() => []);
+  const memoryDeltas: number[][] = schedule.orders.map(() => []);
+  const hold = (d: number, time: number, pair: number, units: number) => {
+    memoryTimes[d].push(time);
+    memoryDeltas[d].push(units - held[pair]);
+    held[pair] = units;
+  };
   const forwardEnd = new Float64Array(pairs).fill(Number.NaN);
   const gradientEnd = new Float64Array(pairs).fill(Number.NaN);
   const inputGradientEnd = new Float64Array(pairs).fill(Number.NaN);
@@ -323,18 +394,29 @@ export function timeWithCopyStream(schedule: ComputeSchedule, costs: CostModel):
           }
         }
         if (blocked) break;
+        const full = costs.stages[action.stage].activation;
         if (action.operation === 'O' || action.operation === 'L') {
           const start = Math.max(copyFree[d], free[d]);
           copyFree[d] = start + copyTime(costs, action.stage);
-          if (action.operation === 'L') reloadEnd[pair] = copyFree[d];
+          if (action.operation === 'L') {
+            reloadEnd[pair] = copyFree[d];
+            hold(d, start, pair, full);
+          } else hold(d, copyFree[d], pair, 0);
         } else {
           const end = ready + actionDuration(costs, action.operation, action.stage);
           free[d] = end;
-          if (action.operation === 'F') forwardEnd[pair] = end;
+          if (action.operation === 'F') {
+            forwardEnd[pair] = end;
+            hold(d, ready, pair, full);
+            if (recomputed[pair]) hold(d, end, pair, Math.min(checkpoint?.[action.stage] ?? full, full));
+          } else if (action.operation === 'R') hold(d, ready, pair, full);
           else if (action.operation === 'B' || action.operation === 'I') {
             gradientEnd[pair] = end;
-            if (action.operation === 'I') inputGradientEnd[pair] = end;
-          }
+            if (action.operation === 'I') {
+              inputGradientEnd[pair] = end;
+              hold(d, end, pair, costs.stages[action.stage].weightGradientActivation ?? full);
+            } else hold(d, end, pair, 0);
+          } else if (action.operation === 'W') hold(d, end, pair, 0);
         }
         next[d]++;
         progress = true;
@@ -343,10 +425,21 @@ export function timeWithCopyStream(schedule: ComputeSchedule, costs: CostModel):
   }
   let makespan = 0;
   for (let d = 0; d < devices; d++) {
-    if (next[d] < schedule.orders[d].length) return Number.POSITIVE_INFINITY;
+    if (next[d] < schedule.orders[d].length) return { makespan: Number.POSITIVE_INFINITY, peaks: [] };
     makespan = Math.max(makespan, free[d], copyFree[d]);
   }
-  return makespan;
+  const peaks = memoryTimes.map((times, d) => {
+    // In time order; ties in the order recorded, as the simulator applies them.
+    const order = Array.from(times.keys()).sort((a, b) => times[a] - times[b] || a - b);
+    let live = 0;
+    let peak = 0;
+    for (const index of order) {
+      live += memoryDeltas[d][index];
+      peak = Math.max(peak, live);
+    }
+    return peak;
+  });
+  return { makespan, peaks };
 }
 
 function memoryActionCount(schedule: ComputeSchedule): number {
