@@ -9,9 +9,16 @@ import { verify } from '../../runtime/index.ts';
 import { deepMlpModel } from '../helpers/smallProgram.ts';
 import { compileText } from './helpers/compileText.ts';
 
-function program(rules: string): string {
+const LOOP_STAGES = `stages {
+    s0 on gpu[0] = fc_in, hidden[0]
+    s1 on gpu[1] = hidden[1], hidden[2]
+    s2 on gpu[2] = hidden[3], hidden[4]
+    s3 on gpu[3] = hidden[5], out
+  }`;
+
+function program(rules: string, stages = LOOP_STAGES, limit = 'p - d'): string {
   return `schedule knobbed_1f1b(p, m) {
-  limit activations <= p - d
+  limit activations <= ${limit}
   ${rules}
 }
 ${deepMlpModel(6)}
@@ -25,12 +32,7 @@ pipeline p {
   model mlp
   cluster local
   batch 32 microbatches 8
-  stages {
-    s0 on gpu[0] = fc_in, hidden[0]
-    s1 on gpu[1] = hidden[1], hidden[2]
-    s2 on gpu[2] = hidden[3], hidden[4]
-    s3 on gpu[3] = hidden[5], out
-  }
+  ${stages}
   schedule knobbed_1f1b
   optimizer adam(lr: 1e-3)
   data synthetic(examples: 512, seed: 3)
@@ -53,6 +55,26 @@ describe('memory rules give single-device gradients', () => {
     expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
     expect(result.pipelineLoss).toBeCloseTo(result.referenceLoss, 5);
     expect(result.peakSlots).toEqual(result.predictedSlots);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+
+  it('recompute ratio 1 and offload ratio 0.5 on a V placement with split backward, in process', async () => {
+    const stages = `stages placement v {
+    s0 = fc_in
+    s1 = hidden[0]
+    s2 = hidden[1]
+    s3 = hidden[2]
+    s4 = hidden[3]
+    s5 = hidden[4]
+    s6 = hidden[5]
+    s7 = out
+  }`;
+    const ir = compileText(program('split backward\n  recompute ratio 1\n  offload ratio 0.5', stages, '2 * p'));
+    const count = (op: string) => ir.devices.reduce((n, device) => n + device.instructions.filter((instruction) => instruction.op === op).length, 0);
+    expect(count('recompute')).toBeGreaterThan(0);
+    expect(count('offload')).toBeGreaterThan(0);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
     expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
   });
 });

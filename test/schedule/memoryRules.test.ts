@@ -149,3 +149,27 @@ describe('offload ratio R and offload when live > K', () => {
     expect(rows(slowOrder)[0]).toContain('0L1');
   });
 });
+
+describe('memory rules on other shapes', () => {
+  const rules = ['recompute when live > 1', 'recompute ratio 0.5', 'offload ratio 1', 'offload when live > 1\n  recompute ratio 1'];
+  for (const [placement, v] of [['loop', 1], ['loop', 2], ['v', 2]] as const) {
+    for (const split of [false, true]) {
+      it(`every rule validates with ${placement} placement, v = ${v}${split ? ', split backward' : ''}, p = 2..4, m = p..2p`, () => {
+        for (let p = 2; p <= 4; p++) {
+          for (let m = p; m <= 2 * p; m += p) {
+            for (const rule of rules) {
+              const declaration = declarationFrom(`schedule knobbed(p, m) {
+  ${split ? 'split backward' : ''}
+  limit activations <= 2 * p
+  ${rule}
+}`);
+              const evaluated = evaluateSchedule(declaration, shapeOf(p, m, v, placement), {});
+              expect(evaluated.diagnostics.map((d) => d.message)).toEqual([]);
+              expect(validateSchedule(evaluated.schedule!)).toEqual([]);
+            }
+          }
+        }
+      });
+    }
+  }
+});
