@@ -58,6 +58,16 @@ describe('memory rules give single-device gradients', () => {
     expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
   });
 
+  it('leaves a frozen (forward-only) stage alone: recompute ratio 1 and offload ratio 0.5 plan only stages that keep a stash', async () => {
+    const ir = compileText(program('recompute ratio 1\n  offload ratio 0.5').replace('  schedule knobbed_1f1b', '  frozen s0\n  schedule knobbed_1f1b'));
+    const memoryOps = (device: (typeof ir.devices)[number]) => device.instructions.filter((instruction) => instruction.op === 'recompute' || instruction.op === 'offload');
+    expect(memoryOps(ir.devices[0])).toEqual([]);
+    expect(ir.devices.slice(1, 3).some((device) => memoryOps(device).length > 0)).toBe(true);
+    const result = await verify(ir, { baseDirectory: process.cwd() });
+    expect(result.maxRelativeError).toBeLessThanOrEqual(1e-5);
+    expect(result.peakActivationBytes).toEqual(result.predictedActivationBytes);
+  });
+
   it('recompute ratio 1 and offload ratio 0.5 on a V placement with split backward, in process', async () => {
     const stages = `stages placement v {
     s0 = fc_in
