@@ -79,6 +79,7 @@ export { toPerfettoTrace, mergePerfettoTraces } from './show/perfettoTrace.ts';
 export { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from './show/format.ts';
 export { partitionLayers, type PartitionRequest, type PartitionResult } from './partition/partition.ts';
 export { autoSchedule, autoScheduleWithReport } from './autoschedule/autoSchedule.ts';
+export { autoScheduleWithMemoryActions, describePairs, memoryPlanLines, type MemoryActionReport, type MemoryActionRequest, type MemoryMode, type MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 export { tune, type TuneCandidate, type TuneResult } from './tune/tune.ts';
 export type { ExternModuleReader } from './check/extern.ts';
 

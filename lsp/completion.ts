@@ -63,7 +63,7 @@ const STATEMENT_KEYWORDS: Readonly<Record<Block, readonly string[]>> = {
   cluster: ['device', 'link'],
   pipeline: [],
   stages: [],
-  schedule: ['let', 'on device', 'for', 'if', 'overlap', 'split backward', 'limit activations', 'priority', 'requires'],
+  schedule: ['let', 'on device', 'for', 'if', 'overlap', 'split backward', 'limit activations', 'priority', 'recompute when live >', 'offload ratio', 'requires'],
   other: [],
 };
 

@@ -774,29 +774,45 @@ function bytesPerElement(dtype: tf.DataType): number {
   return dtype === 'bool' ? 1 : dtype === 'complex64' ? 8 : 4;
 }
 
-async function toHost(state: LayerState): Promise<unknown> {
+// Tensors of one stash that share a buffer (a layer's output kept as the
+// next layer's input) go to host memory once and come back sharing one
+// buffer again, so a reloaded stash holds the bytes it held before.
+async function toHost(state: LayerState, copied: Map<unknown, tf.TypedArray> = new Map()): Promise<unknown> {
   if (state instanceof tf.Tensor) {
-    const host: HostTensor = { host: true, shape: state.shape, dtype: state.dtype, values: await state.data() as tf.TypedArray };
+    let values = copied.get(state.dataId);
+    if (values === undefined) copied.set(state.dataId, (values = await state.data() as tf.TypedArray));
+    const host: HostTensor = { host: true, shape: state.shape, dtype: state.dtype, values };
     return host;
   }
-  if (Array.isArray(state)) return Promise.all(state.map(toHost));
+  if (Array.isArray(state)) {
+    const out: unknown[] = [];
+    for (const item of state) out.push(await toHost(item, copied));
+    return out;
+  }
   if (state !== null && typeof state === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(state)) out[key] = await toHost(value);
+    for (const [key, value] of Object.entries(state)) out[key] = await toHost(value, copied);
     return out;
   }
   return state;
 }
 
-function fromHost(state: unknown): LayerState {
+function fromHost(state: unknown, made: Map<tf.TypedArray, Tensor> = new Map()): LayerState {
   if (state !== null && typeof state === 'object' && (state as HostTensor).host === true) {
     const host = state as HostTensor;
-    return tf.tensor(host.values, host.shape, host.dtype);
+    const first = made.get(host.values);
+    if (first === undefined) {
+      const tensor = tf.tensor(host.values, host.shape, host.dtype);
+      made.set(host.values, tensor);
+      return tensor;
+    }
+    // Another view of a buffer already back on the device: a new handle on the same data.
+    return tf.reshape(first, host.shape);
   }
-  if (Array.isArray(state)) return state.map(fromHost);
+  if (Array.isArray(state)) return state.map((item) => fromHost(item, made));
   if (state !== null && typeof state === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(state)) out[key] = fromHost(value);
+    for (const [key, value] of Object.entries(state)) out[key] = fromHost(value, made);
     return out;
   }
   return state;

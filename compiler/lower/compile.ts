@@ -11,6 +11,7 @@ import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
+import { autoScheduleWithMemoryActions, summariseMemoryPlan, type MemoryPlanSummary } from '../autoschedule/memoryActions.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -66,11 +67,12 @@ function forwardOnlyStagesOf(stages: readonly CheckedStage[]): { forwardOnlyStag
  * (every action, per-stage order, cross-stage dependencies). The schedule
  * comes back with its validation problems, so a caller can still draw it.
  */
-export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[] } {
+export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[]; memoryPlan?: MemoryPlanSummary } {
   const diagnostics: Diagnostic[] = [];
   const shape = pipelineShape(program);
   const use = program.pipeline.schedule;
-  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics);
+  const planned: { memoryPlan?: MemoryPlanSummary } = {};
+  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics, planned);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
     diagnostics.push(makeDiagnostic(diagnosticMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
@@ -87,7 +89,7 @@ export function scheduleProgram(program: CheckedProgram, costs: CostModel, autom
     diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] }
       : isStandardLibrary(d.span.file) ? relocateDiagnostic(d, use.span, `in schedule '${use.name}' (${d.span.file})`) : d)));
   }
-  return { schedule, diagnostics };
+  return { schedule, diagnostics, ...planned };
 }
 
 /**
@@ -262,7 +264,7 @@ export function verifyCommsOrder(order: CommsOrder, at: Span): Diagnostic[] {
   return first === undefined ? [] : [makeDiagnostic(diagnosticMessages.commsDeadlock, spanOf(first), { detail: describeCommsDeadlock(proof) })];
 }
 
-function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
+function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[], planned: { memoryPlan?: MemoryPlanSummary }): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
     if (shape.forwardOnlyStages !== undefined) {
@@ -272,6 +274,12 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
+      const actions = autoMemoryActions(program, costs);
+      if (actions.recompute || actions.offload) {
+        const report = autoScheduleWithMemoryActions({ shape, costs, memoryLimit, checkpoint: checkpointUnits(program, costs), ...actions }, automatic);
+        planned.memoryPlan = summariseMemoryPlan(report);
+        return report.schedule;
+      }
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {
       diagnostics.push(makeDiagnostic(diagnosticMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
@@ -292,6 +300,29 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     : evaluated.diagnostics;
   diagnostics.push(...atUse);
   return evaluated.schedule;
+}
+
+/**
+ * Whether `auto` may add memory actions: as written, else for a byte limit
+ * recompute always and offload when the cluster has a host link (the cost
+ * model's host bandwidth); an activation-count limit adds none unless asked.
+ */
+function autoMemoryActions(program: CheckedProgram, costs: CostModel): { recompute: boolean; offload: boolean } {
+  const { args } = program.pipeline.schedule;
+  const bytes = args.memoryUnit === 'bytes';
+  return {
+    recompute: typeof args.recompute === 'boolean' ? args.recompute : bytes,
+    offload: typeof args.offload === 'boolean' ? args.offload : bytes && costs.hostBandwidth !== undefined,
+  };
+}
+
+/** Per stage, what a checkpointed microbatch keeps (its input), in the cost model's activation units. */
+function checkpointUnits(program: CheckedProgram, costs: CostModel): number[] {
+  return costs.stages.map((times, s) => {
+    const stage = program.pipeline.stages[s];
+    if (stage === undefined || !(stage.costs.activationBytes > 0)) return times.activation;
+    return (Math.min(stage.costs.inputBytes, stage.costs.activationBytes) * times.activation) / stage.costs.activationBytes;
+  });
 }
 
 /**

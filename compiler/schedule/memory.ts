@@ -135,6 +135,21 @@ export function peakActivationBytes(schedule: ComputeSchedule, stages: readonly 
 
 /** Peak device and host bytes per device, following R / O / L in the order and the split-backward model. */
 export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[]): MemoryProfile {
+  return profileOrders(schedule, stages);
+}
+
+/**
+ * Per device, the peak device bytes reached up to and including each action
+ * of its order (a running maximum): where an order first exceeds a limit,
+ * for the automatic scheduler's choice of memory actions.
+ */
+export function runningPeaks(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[]): number[][] {
+  const trace: number[][] = [];
+  profileOrders(schedule, stages, trace);
+  return trace;
+}
+
+function profileOrders(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[], trace?: number[][]): MemoryProfile {
   const pairs = schedule.stages * schedule.microbatches;
   const freesAtW = new Uint8Array(pairs);
   const plannedRecompute = new Uint8Array(pairs);
@@ -173,6 +188,8 @@ export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageM
       offloaded[pair] = 0;
       return bytes;
     };
+    const running: number[] | undefined = trace === undefined ? undefined : [];
+    if (running !== undefined) trace!.push(running);
     for (const action of order) {
       const stage = stages[action.stage];
       const sizes = held[action.stage];
@@ -223,6 +240,7 @@ export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageM
           hold(pair, 0);
           break;
       }
+      running?.push(peak);
     }
     device.push(peak);
     host.push(hostPeak);
