@@ -46,6 +46,8 @@ const results: Json = tableOnly ? JSON.parse(readFileSync(path.join(root, 'bench
   comms: runBenchmark('comms.ts', []),
   // Activation memory and bubble of the memory-controlled schedules vs their papers; measured stash bytes vs predicted.
   memory: runBenchmark('memory.ts', []),
+  // The automatic scheduler with recompute / offload under activation limits (bench/memorySearch.ts).
+  memorySearch: runBenchmark('memorySearch.ts', []),
   // One process per runtime benchmark: the overhead benchmark's main-thread engine and heap
   // otherwise stay loaded while the scaling and bubble benchmarks run.
   runtime: {
@@ -124,6 +126,19 @@ rows.push([
   `slowest p=8 m=24: ${slowestP8m24} ms (target < 2 s)`,
   'same evaluator, same run',
 ]);
+
+const memorySearch: Json | undefined = results.memorySearch;
+if (memorySearch) {
+  const shown = (value: number | null) => (value === null ? 'does not fit' : String(Number(value.toFixed(3))));
+  for (const row of memorySearch.rows as Json[]) {
+    rows.push([
+      `auto with memory actions, p=${row.p} m=${row.m} v=${row.v}, limit ${row.limit} stage stashes per device (unit costs, checkpoint ${row.checkpoint} stash, copy ${row.copyTime} F)`,
+      `makespan: none ${shown(row.none)}, recompute ${shown(row.recompute)}, offload ${shown(row.offload)}, both ${shown(row.both)}`,
+      'plain auto under the same limit (the "none" column)',
+      `bench/memorySearch.ts; ${row.ms} ms`,
+    ]);
+  }
+}
 
 const memory: Json | undefined = results.memory;
 if (memory) {

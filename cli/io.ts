@@ -189,6 +189,12 @@ export const positiveNumber = (flag: string) => (value: string): number => {
   return number;
 };
 
+export const nonNegativeNumber = (flag: string) => (value: string): number => {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new InvalidArgumentError(`${flag} must be a number of at least 0, got '${value}'`);
+  return number;
+};
+
 /** The cost flags every compiling command takes. */
 export interface CostFlags {
   /** Measured costs file (`pipec profile`), for rule and auto schedules. */

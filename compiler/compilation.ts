@@ -17,6 +17,7 @@ import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 import { spanOf } from '../grammar/source.ts';
 import { autoSchedule } from './autoschedule/autoSchedule.ts';
 import { bareAutoSchedule } from './autoschedule/bare.ts';
+import type { MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
 import type { ExternModuleReader } from './check/extern.ts';
 import { didYouMean } from './check/suggest.ts';
@@ -105,6 +106,8 @@ export interface Compilation {
   readonly ir?: IrProgram;
   /** Set by withSchedule when the schedule needed another stage split: what it became. */
   readonly restaged?: string;
+  /** `auto` with memory actions: which microbatches it recomputes or offloads, and the makespan without them. */
+  readonly memoryPlan?: MemoryPlanSummary;
 }
 
 /** No errors and nothing stopped it: every phase asked for produced its value. */
@@ -204,6 +207,7 @@ function schedulePhase(compilation: Compilation): Compilation {
   const scheduled = scheduleProgram(program, costs.costs, compilation.request.autoSchedule ?? autoSchedule);
   return {
     ...compilation, sources, phases, costs: costs.costs, costLabel: costs.label, schedule: scheduled.schedule,
+    ...(scheduled.memoryPlan ? { memoryPlan: scheduled.memoryPlan } : {}),
     diagnostics: [...compilation.diagnostics, ...costs.diagnostics, ...scheduled.diagnostics],
   };
 }
@@ -380,6 +384,11 @@ export interface BareScheduleShape {
   readonly stagesPerDevice?: number;
   /** `auto` only: activation units per device (default 2 × stages per device × P). */
   readonly memory?: number;
+  /** `auto` only: let the search add memory actions, and their sizes (compiler/autoschedule/bare.ts). */
+  readonly recompute?: boolean;
+  readonly offload?: boolean;
+  readonly checkpoint?: number;
+  readonly copyTime?: number;
 }
 
 function uniformSpec(choice: CostChoice | undefined): CostSpec | { error: string } {
@@ -423,13 +432,19 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
   const tooLarge = bareShapeProblem(shape.devices, shape.microbatches, stagesPerDevice);
   if (tooLarge !== undefined) return usage(`${describe}: ${tooLarge}`);
   let schedule: ComputeSchedule;
+  // auto with memory actions times copies on the host link it assumed.
+  let autoCosts: CostModel | undefined;
+  let memoryPlan: MemoryPlanSummary | undefined;
   if (key === 'auto') {
     const auto = bareAutoSchedule({
       devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice, memory: shape.memory,
       cost: request.costs?.kind === 'uniform' ? request.costs.spec : undefined,
+      recompute: shape.recompute, offload: shape.offload, checkpoint: shape.checkpoint, copyTime: shape.copyTime,
     });
     if ('error' in auto) return usage(auto.error, ['check', 'schedule']);
     schedule = auto.schedule;
+    autoCosts = auto.costs;
+    memoryPlan = auto.memoryPlan;
   } else {
     const built = builtinSchedule(key, { devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice });
     const error = built.diagnostics.find((d) => d.severity === 'error');
@@ -442,8 +457,8 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
     const first = problemsToDiagnostics(problems, spanOf(STANDARD_SCHEDULES, 0, 0))[0];
     return usage(`${describe}: ${first.message}`, ['check', 'schedule']);
   }
-  const costs = costModelFromSpec(spec, schedule.stageDevice);
-  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs) };
+  const costs = autoCosts ?? costModelFromSpec(spec, schedule.stageDevice);
+  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs), ...(memoryPlan ? { memoryPlan } : {}) };
   if (stopped(scheduled, 'lower')) return scheduled;
   const lowered = lowerPhase(scheduled);
   return stopped(lowered, 'verify') ? lowered : verifyPhase(lowered);

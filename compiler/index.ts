@@ -33,8 +33,8 @@ export {
 export { checkProgram, type CheckOptions, type CheckResult, type ReadOptions } from './check/index.ts';
 export type * from './program.ts';
 export {
-  formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
-  type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind,
+  describeBuiltinKind, formatShape, LAYER_KINDS, lookupLayer, lookupMerge, MERGE_KINDS, RESIDUAL_BLOCK, withDefaults,
+  type ArgumentSchema, type CostRule, type LayerArguments, type LayerDefinition, type LayerKind, type MergeDefinition, type MergeKind,
 } from './layers/catalog.ts';
 export { describeBound } from './check/arguments.ts';
 export { pipelineSettingsCatalog } from './check/settings.ts';
@@ -79,6 +79,7 @@ export { toPerfettoTrace, mergePerfettoTraces } from './show/perfettoTrace.ts';
 export { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from './show/format.ts';
 export { partitionLayers, type PartitionRequest, type PartitionResult } from './partition/partition.ts';
 export { autoSchedule, autoScheduleWithReport } from './autoschedule/autoSchedule.ts';
+export { autoScheduleWithMemoryActions, describePairs, memoryPlanLines, type MemoryActionReport, type MemoryActionRequest, type MemoryMode, type MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 export { tune, type TuneCandidate, type TuneResult } from './tune/tune.ts';
 export type { ExternModuleReader } from './check/extern.ts';
 

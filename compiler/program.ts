@@ -102,6 +102,21 @@ export interface CheckedLoss {
   readonly span: Span;
 }
 
+/**
+ * A skip connection between two top-level units of the model: the merge
+ * layer (Add, Concat) takes the source's output as its second input.
+ * Skips inside a residual body stay inside that unit and are not listed.
+ */
+export interface CheckedSkip {
+  /** Indices into CheckedModel.layers; source < merge. */
+  readonly source: number;
+  readonly merge: number;
+  /** Bytes per example of the source's output (what crosses when the two are in different stages). */
+  readonly bytesPerExample: number;
+  /** The merge layer's `skip` argument. */
+  readonly span: Span;
+}
+
 export interface CheckedModel {
   readonly name: string;
   /** Symbolic dim names (bound to the microbatch size at run time) and fixed dims. */
@@ -109,6 +124,8 @@ export interface CheckedModel {
   readonly inputs: readonly CheckedTensor[];
   readonly targets: readonly CheckedTensor[];
   readonly layers: readonly CheckedLayer[];
+  /** Skip connections between top-level units, in model order of their merge layers. */
+  readonly skips: readonly CheckedSkip[];
   readonly loss: CheckedLoss;
   readonly span: Span;
 }
@@ -159,6 +176,8 @@ export interface StageCostSummary {
   readonly weightGradientBytes: number;
   /** Whether the stash already holds the stage input (its first layer keeps it). */
   readonly inputInStash: boolean;
+  /** Bytes of cross-stage skips received per microbatch, already counted in activationBytes (absent: none). */
+  readonly receivedSkipBytes?: number;
 }
 
 export interface CheckedStage {
@@ -215,6 +234,23 @@ export interface CheckedVocabParallel {
   readonly span: Span;
 }
 
+/**
+ * A skip connection placed on the pipeline: its two ends' stages (copy 0's
+ * stages of a mirrored placement) and the bytes of one microbatch of the
+ * source's output. Ends in different stages are a cross-stage edge, which
+ * lowering carries on its own channel (send_skip / recv_skip and the
+ * gradient back).
+ */
+export interface CheckedSkipEdge {
+  /** Indices into CheckedModel.layers. */
+  readonly source: number;
+  readonly merge: number;
+  readonly sourceStage: number;
+  readonly mergeStage: number;
+  /** Bytes per microbatch of the source's output (its gradient is as large). */
+  readonly bytes: number;
+}
+
 export interface CheckedScheduleUse {
   /** As written, normalised to underscores ('1f1b', 'zb_v', 'auto', 'my_sched'). */
   readonly name: string;
@@ -254,6 +290,8 @@ export interface CheckedPipeline {
   /** The stage → rank map and the kind it was declared as (compiler/placement.ts). */
   readonly placement: Placement;
   readonly stages: readonly CheckedStage[];
+  /** The model's skip connections, placed (CheckedModel.skips with their stages); the edge's index is its id. */
+  readonly skipEdges: readonly CheckedSkipEdge[];
   readonly schedule: CheckedScheduleUse;
   readonly optimizer: CheckedOptimizer;
   /** Number formats of parameters, gradients, optimizer state and activations (the `precision` setting; default fp32). */

@@ -12,6 +12,7 @@ import type { Span } from '../grammar/source.ts';
 import { visit } from '../grammar/visit.ts';
 import type { Compilation } from './compilation.ts';
 import { normaliseScheduleName } from './schedule/builtin.ts';
+import { MERGE_KINDS } from './layers/catalog.ts';
 
 export type SymbolKind =
   | 'model' | 'cluster' | 'pipeline' | 'schedule' | 'externLayer'
@@ -61,6 +62,9 @@ export function indexCompilationSymbols(compilation: Compilation): SymbolIndex {
   const host = compilation.host;
   return indexSymbols(documents, (from, specifier) => (specifier.startsWith('std:') ? specifier : host?.resolveImport(from, specifier) ?? specifier));
 }
+
+/** Operators whose `skip` argument names an earlier layer (the catalog's merge kinds). */
+const MERGE_OPERATORS: ReadonlySet<string> = new Set(MERGE_KINDS);
 
 /** Pipeline settings whose value names a top-level declaration. */
 const SETTING_TARGETS: Readonly<Record<string, SymbolKind>> = { model: 'model', cluster: 'cluster' };
@@ -161,12 +165,18 @@ export function indexSymbols(documents: readonly IndexedDocument[], resolveImpor
             define('tensor', member.name, member.span, own, false);
             for (const dim of member.type.dims) names(dim, variables);
             break;
-          case 'LayerDeclaration':
+          case 'LayerDeclaration': {
             define('layer', member.name.base, member.span, own, false, layerKey(own, residual, member.name.base.name));
             use('externLayer', member.operator);
             for (const argument of member.args) names(argument.value, variables);
+            // A merge's `skip` (its first positional argument too) names a layer of its own level.
+            const skip = MERGE_OPERATORS.has(member.operator.name)
+              ? member.args.find((argument) => argument.name?.name === 'skip') ?? member.args.find((argument) => argument.name === undefined)
+              : undefined;
+            if (skip?.value.kind === 'NameExpression' && skip.value.name.name !== '') uses.push({ key: layerKey(own, residual, skip.value.name.name), span: skip.value.name.span });
             if (member.name.index !== undefined) names(member.name.index, variables);
             break;
+          }
           case 'ResidualBlock':
             define('layer', member.name.base, member.span, own, false, layerKey(own, residual, member.name.base.name));
             if (member.name.index !== undefined) names(member.name.index, variables);

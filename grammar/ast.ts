@@ -408,6 +408,7 @@ export type ScheduleStatement =
   | SplitBackwardRule
   | LimitRule
   | PriorityRule
+  | MemoryRule
   | RequiresRule
   | RequiresCondition;
 
@@ -512,6 +513,21 @@ export interface PriorityTerm extends NodeBase {
   readonly kind: 'PriorityTerm';
   readonly operation: ActionLetter;
   readonly chunk?: Expression;
+}
+
+/**
+ * `recompute when live > 2`, `recompute ratio 0.5`, `offload ratio 0.5`,
+ * `offload when live > p`: the list scheduler checkpoints (then recomputes
+ * with R) or offloads (O, later L) the forwards the trigger picks
+ * (docs/schedules.md, "Memory knobs"). `trigger` is the word as written;
+ * `when` takes the comparison `live > K` as its value, `ratio` a number,
+ * checked when the schedule is evaluated.
+ */
+export interface MemoryRule extends NodeBase {
+  readonly kind: 'MemoryRule';
+  readonly action: 'recompute' | 'offload';
+  readonly trigger: Identifier;
+  readonly value: Expression;
 }
 
 /** `requires placement v` / `requires split backward` — checked against the pipeline. */

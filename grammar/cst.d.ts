@@ -426,6 +426,7 @@ export type ScheduleStatementCstChildren = {
   splitBackwardRule?: SplitBackwardRuleCstNode[];
   limitRule?: LimitRuleCstNode[];
   priorityRule?: PriorityRuleCstNode[];
+  memoryRule?: MemoryRuleCstNode[];
   requiresRule?: RequiresRuleCstNode[];
 };
 
@@ -567,6 +568,18 @@ export type PriorityRuleCstChildren = {
   Priority: IToken[];
   priorityTerm: (PriorityTermCstNode)[];
   Greater?: IToken[];
+};
+
+export interface MemoryRuleCstNode extends CstNode {
+  name: "memoryRule";
+  children: MemoryRuleCstChildren;
+}
+
+export type MemoryRuleCstChildren = {
+  Recompute?: IToken[];
+  Offload?: IToken[];
+  trigger: IToken[];
+  value: ExpressionCstNode[];
 };
 
 export interface PriorityTermCstNode extends CstNode {
@@ -779,6 +792,7 @@ export interface ICstNodeVisitor<IN, OUT> extends ICstVisitor<IN, OUT> {
   splitBackwardRule(children: SplitBackwardRuleCstChildren, param?: IN): OUT;
   limitRule(children: LimitRuleCstChildren, param?: IN): OUT;
   priorityRule(children: PriorityRuleCstChildren, param?: IN): OUT;
+  memoryRule(children: MemoryRuleCstChildren, param?: IN): OUT;
   priorityTerm(children: PriorityTermCstChildren, param?: IN): OUT;
   requiresRule(children: RequiresRuleCstChildren, param?: IN): OUT;
   argumentList(children: ArgumentListCstChildren, param?: IN): OUT;

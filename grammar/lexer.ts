@@ -264,4 +264,4 @@ export const allTokens: readonly TokenType[] = [
 export const pipeLexer = new Lexer([...allTokens], { ensureOptimizations: false, positionTracking: 'onlyOffset' });
 
 /** Keywords that begin a statement in a schedule body; used to stop optional trailing names. */
-export const scheduleStatementKeywords: ReadonlySet<TokenType> = new Set([Let, On, Split, Limit, Priority, Requires]);
+export const scheduleStatementKeywords: ReadonlySet<TokenType> = new Set([Let, On, Split, Limit, Priority, Recompute, Offload, Requires]);

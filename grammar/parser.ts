@@ -50,7 +50,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   scheduleDeclaration: { what: 'a schedule declaration', form: 'schedule NAME(p, m) { ... }' },
   scheduleParameter: { what: 'a schedule parameter', form: 'NAME or NAME = default' },
   scheduleStatement: {
-    what: 'a schedule statement (let, on device, split backward, limit, priority or requires)',
+    what: 'a schedule statement (let, on device, split backward, limit, priority, recompute, offload or requires)',
   },
   letStatement: { what: 'a let statement', form: 'let NAME = expression' },
   onDeviceBlock: { what: 'an on-device block', form: 'on device d { F[0] B[0] ... }' },
@@ -63,6 +63,7 @@ export const ruleDescriptions: Readonly<Record<string, { readonly what: string; 
   splitBackwardRule: { what: 'a split backward rule', form: 'split backward' },
   limitRule: { what: 'a limit rule', form: 'limit activations <= 2 * p' },
   priorityRule: { what: 'a priority rule', form: 'priority I > F > W' },
+  memoryRule: { what: 'a memory rule', form: 'recompute when live > 2, offload ratio 0.5 or offload when live > p' },
   priorityTerm: { what: 'a priority term', form: 'F, B, I or W, optionally with a chunk: F[1]' },
   requiresRule: { what: 'a requires rule', form: 'requires placement v, requires split backward or requires m >= 2 * p "needs at least 2p microbatches"' },
   argumentList: { what: 'an argument list', form: '(name: value, ...)' },
@@ -607,6 +608,7 @@ export class PipeParser extends CstParser {
       { ALT: () => this.SUBRULE(this.splitBackwardRule) },
       { ALT: () => this.SUBRULE(this.limitRule) },
       { ALT: () => this.SUBRULE(this.priorityRule) },
+      { ALT: () => this.SUBRULE(this.memoryRule) },
       { ALT: () => this.SUBRULE(this.requiresRule) },
     ]);
   });
@@ -712,6 +714,18 @@ export class PipeParser extends CstParser {
       this.CONSUME(t.Greater);
       this.SUBRULE2(this.priorityTerm);
     });
+  });
+
+  /**
+   * `recompute when live > 2`, `offload ratio 0.5`: which forwards the list
+   * scheduler checkpoints or offloads. The trigger word and its value are
+   * read when the schedule is evaluated (`when` takes the comparison
+   * `live > K`, `ratio` a number), so the grammar stays one shape.
+   */
+  memoryRule = this.RULE('memoryRule', () => {
+    this.OR([{ ALT: () => this.CONSUME(t.Recompute) }, { ALT: () => this.CONSUME(t.Offload) }]);
+    this.CONSUME(t.Name, { LABEL: 'trigger' });
+    this.SUBRULE(this.expression, { LABEL: 'value' });
   });
 
   priorityTerm = this.RULE('priorityTerm', () => {

@@ -460,6 +460,8 @@ class Printer {
         );
         return this.simple(statement, `priority ${terms.join(' > ')}`);
       }
+      case 'MemoryRule':
+        return this.simple(statement, `${statement.action} ${statement.trigger.name} ${expressionText(statement.value, false)}`);
       case 'RequiresRule':
         return this.simple(
           statement,

@@ -516,12 +516,14 @@ class AstBuilder {
       const split = first(s.splitBackwardRule);
       const limit = first(s.limitRule);
       const priority = first(s.priorityRule);
+      const memory = first(s.memoryRule);
       const requires = first(s.requiresRule);
       if (letNode) body.push(this.letStatement(letNode, span.end));
       else if (onDevice) body.push(this.onDeviceBlock(onDevice, span.end));
       else if (split) body.push({ kind: 'SplitBackwardRule', span: this.nodeSpan(split, span.end) });
       else if (limit) body.push(this.limitRule(limit, span.end));
       else if (priority) body.push(this.priorityRule(priority, span.end));
+      else if (memory) body.push(this.memoryRule(memory, span.end));
       else if (requires) body.push(this.requiresRule(requires, span.end));
     }
     return {
@@ -646,6 +648,18 @@ class AstBuilder {
       resource: this.identifier(first(c.resource), span.start),
       bound: this.expression(first(c.bound), span.end),
       ...(c.Per ? { per: this.identifier(first(c.per), span.end) } : {}),
+      span,
+    };
+  }
+
+  private memoryRule(node: cst.MemoryRuleCstNode, fallback: number): ast.MemoryRule {
+    const span = this.nodeSpan(node, fallback);
+    const c = node.children;
+    return {
+      kind: 'MemoryRule',
+      action: c.Offload ? 'offload' : 'recompute',
+      trigger: this.identifier(first(c.trigger), span.start),
+      value: this.expression(first(c.value), span.end),
       span,
     };
   }

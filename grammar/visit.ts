@@ -59,6 +59,7 @@ export const childKeys: Readonly<Record<Kind, readonly string[]>> = {
   LimitRule: ['resource', 'bound', 'per'],
   PriorityRule: ['terms'],
   PriorityTerm: ['chunk'],
+  MemoryRule: ['trigger', 'value'],
   RequiresRule: ['what', 'value'],
   RequiresCondition: ['condition', 'message'],
 };

@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver';
 import {
-  builtinScheduleNames, compiledDocument, DTYPES, LAYER_KINDS, lexicalTokens, LOSS_FUNCTIONS, lookupLayer,
+  builtinScheduleNames, compiledDocument, describeBuiltinKind, DTYPES, LAYER_KINDS, lexicalTokens, LOSS_FUNCTIONS, MERGE_KINDS,
   pipelineSettingsCatalog, REGULAR_PLACEMENT_KINDS,
   type ArgumentSchema, type ClusterDeclaration, type Document, type SymbolDefinition,
 } from '../compiler/index.ts';
@@ -63,7 +63,7 @@ const STATEMENT_KEYWORDS: Readonly<Record<Block, readonly string[]>> = {
   cluster: ['device', 'link'],
   pipeline: [],
   stages: [],
-  schedule: ['let', 'on device', 'for', 'if', 'overlap', 'split backward', 'limit activations', 'priority', 'requires'],
+  schedule: ['let', 'on device', 'for', 'if', 'overlap', 'split backward', 'limit activations', 'priority', 'recompute when live >', 'offload ratio', 'requires'],
   other: [],
 };
 
@@ -111,7 +111,7 @@ function candidates(analysis: Analysis, offset: number, line: string): Completio
 
   if (outer === 'model' && /\blayer\s+[A-Za-z_][\w[\]]*\s*=\s*[A-Za-z_]*$/.test(line)) {
     return [
-      ...LAYER_KINDS.map((kind) => layerKindItem(kind)),
+      ...[...LAYER_KINDS, ...MERGE_KINDS].map((kind) => layerKindItem(kind)),
       ...named('externLayer').map((extern) => ({ label: extern.name, kind: CompletionItemKind.Interface, detail: 'extern layer' })),
     ];
   }
@@ -154,7 +154,7 @@ function argumentSchema(callee: string, line: string): readonly ArgumentSchema[]
   const catalog = pipelineSettingsCatalog();
   if (/\boptimizer\s+\w+\s*\([^()]*$/.test(line)) return catalog.optimizers[callee];
   if (/\bdata\s+\w+\s*\([^()]*$/.test(line)) return catalog.dataSources[callee];
-  return lookupLayer(callee)?.arguments;
+  return describeBuiltinKind(callee)?.arguments;
 }
 
 function argumentItem(parameter: ArgumentSchema): CompletionItem {
@@ -169,7 +169,7 @@ function argumentItem(parameter: ArgumentSchema): CompletionItem {
 }
 
 function layerKindItem(kind: string): CompletionItem {
-  const definition = lookupLayer(kind)!;
+  const definition = describeBuiltinKind(kind)!;
   const required = definition.arguments.filter((argument) => argument.required);
   const snippet = required.map((argument, index) => `${argument.name}: \${${index + 1}}`).join(', ');
   return {

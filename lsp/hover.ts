@@ -7,7 +7,7 @@
 
 import type { Hover } from 'vscode-languageserver';
 import {
-  compiledDocument, formatMemory, formatPercent, formatShape, formatTime, lookupLayer, visit,
+  compiledDocument, describeBuiltinKind, formatMemory, formatPercent, formatShape, formatTime, visit,
   type CheckedLayer, type CheckedProgram, type SimulatedCompilation, type Span, type SymbolDefinition,
 } from '../compiler/index.ts';
 import { describeKind } from './navigation.ts';
@@ -197,7 +197,7 @@ function layerKindAt(analysis: Analysis, offset: number): { text: string; span: 
     enter(node) {
       if (found !== undefined || node.span.start > offset || node.span.end < offset) return false;
       if (node.kind !== 'LayerDeclaration' || node.operator.span.start > offset || node.operator.span.end < offset) return undefined;
-      const definition = lookupLayer(node.operator.name);
+      const definition = describeBuiltinKind(node.operator.name);
       if (definition === undefined) return false;
       const argumentsText = definition.arguments.map((argument) => {
         const type = argument.type === 'enum' ? (argument.values ?? []).join(' | ') : argument.type;

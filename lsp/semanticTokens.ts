@@ -4,7 +4,7 @@
 // comments beneath them.
 
 import { SemanticTokensBuilder, type SemanticTokens, type SemanticTokensLegend } from 'vscode-languageserver';
-import { compiledDocument, DTYPES, lexicalTokens, lookupLayer, visit, type LexicalClass, type SymbolKind } from '../compiler/index.ts';
+import { compiledDocument, describeBuiltinKind, DTYPES, lexicalTokens, visit, type LexicalClass, type SymbolKind } from '../compiler/index.ts';
 import type { Analysis, Workspace } from './workspace.ts';
 
 const TOKEN_TYPES = [
@@ -45,7 +45,7 @@ export function semanticTokens(workspace: Workspace, analysis: Analysis): Semant
   if (document !== undefined) {
     visit(document, {
       enter(node) {
-        if (node.kind === 'LayerDeclaration' && lookupLayer(node.operator.name) !== undefined) {
+        if (node.kind === 'LayerDeclaration' && describeBuiltinKind(node.operator.name) !== undefined) {
           tokens.set(node.operator.span.start, { start: node.operator.span.start, end: node.operator.span.end, type: 'class', modifiers: 2 });
         } else if (node.kind === 'TensorType' && (DTYPES as readonly string[]).includes(node.dtype.name)) {
           tokens.set(node.dtype.span.start, { start: node.dtype.span.start, end: node.dtype.span.end, type: 'type', modifiers: 2 });

@@ -97,14 +97,27 @@ export class DeviceHost {
     }
   }
 
-  /** Inference through one stage (evaluation); takes ownership of `input`. */
-  forwardOnly(stageIndex: number, input: Tensor): Tensor {
+  /**
+   * Inference through one stage (evaluation); takes ownership of `input`
+   * and of the skips it merges (`skips`, by edge), and hands back its output
+   * and the skips it sends, by edge.
+   */
+  forwardOnly(stageIndex: number, input: Tensor, skips: ReadonlyMap<number, Tensor> = new Map()): { output: Tensor; skips: Map<number, Tensor> } {
     const stage = this.stages.get(stageIndex);
     if (!stage) throw new Error(`stage ${stageIndex} is not on this device`);
-    const result = stage.layer.forward(stage.parameters, input, { training: false, step: 0, seed: 0, exampleOffset: 0 });
+    const received = new Map<string, Tensor>();
+    for (const [edge, source] of stage.skipsIn) {
+      const tensor = skips.get(edge);
+      if (tensor === undefined) throw new Error(`stage ${stageIndex} merges the skip of edge ${edge} (from '${source}'), which did not come`);
+      received.set(source, tensor);
+    }
+    const result = stage.layer.forwardWithSkips(stage.parameters, input, { training: false, step: 0, seed: 0, exampleOffset: 0 }, received);
     disposeState(result.saved);
-    input.dispose();
-    return result.output;
+    disposeState([input, ...skips.values()]);
+    const sent = new Map<number, Tensor>();
+    for (const [edge, source] of stage.skipsOut) sent.set(edge, result.sent.get(source)!.clone());
+    disposeState([...result.sent.values()]);
+    return { output: result.output, skips: sent };
   }
 
   dispose(): void {

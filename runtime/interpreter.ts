@@ -43,6 +43,27 @@ interface SlotContent {
   /** A vocabulary shard's own row statistics, and those received from the other shards, by stage. */
   statistics?: Tensor;
   peerStatistics?: Map<number, Tensor>;
+  /** Cross-stage skips by edge: received for this stage's merges (kept until its B or I, like the stash), and produced for later stages. */
+  skipInputs?: Map<number, Tensor>;
+  skipOutputs?: Map<number, Tensor>;
+  /** Gradients by edge: of the skips this stage sent (added to their sources' output gradients), and of those it received (sent back). */
+  skipOutputGradients?: Map<number, Tensor>;
+  skipInputGradients?: Map<number, Tensor>;
+}
+
+/** A slot's map of tensors by skip edge, created on first use. */
+function edgeMap(slot: SlotContent, key: 'skipInputs' | 'skipOutputs' | 'skipOutputGradients' | 'skipInputGradients'): Map<number, Tensor> {
+  let map = slot[key];
+  if (map === undefined) slot[key] = map = new Map();
+  return map;
+}
+
+/** Takes the tensor of `edge` out of a slot's map; a missing one is a stream out of order. */
+function takeEdge(slot: SlotContent, key: 'skipOutputs' | 'skipInputGradients', edge: number, what: string, location: FaultLocation): Tensor {
+  const tensor = slot[key]?.get(edge);
+  if (tensor === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `${what} of skip edge ${edge} before it was computed`, location);
+  slot[key]!.delete(edge);
+  return tensor;
 }
 
 export interface StepOptions {
@@ -89,7 +110,7 @@ const OP_LETTER: Partial<Record<Instruction['op'], string>> = {
 };
 
 /** Ops whose time is mostly waiting for another device: the op timeout leaves them to the deadlock check. */
-const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'recv_stats', 'allreduce']);
+const WAITS_FOR_PEERS: ReadonlySet<Instruction['op']> = new Set(['recv_act', 'recv_grad', 'recv_stats', 'recv_skip', 'recv_skip_grad', 'allreduce']);
 
 export function now(): number {
   return performance.timeOrigin + performance.now();
@@ -372,6 +393,7 @@ export class DeviceInterpreter {
       count(slot.saved);
       count(slot.pending);
       count(slot.logits);
+      if (slot.skipInputs) count([...slot.skipInputs.values()]);
     }
     if (transient !== undefined) count(transient);
     if (bytes > this.peakStashBytes) this.peakStashBytes = bytes;
@@ -384,6 +406,7 @@ export class DeviceInterpreter {
 
   private disposeSlot(slot: SlotContent): void {
     disposeState([slot.input, slot.target, slot.output, slot.saved, slot.outputGradient, slot.inputGradient, slot.pending, slot.logits, slot.statistics, [...(slot.peerStatistics?.values() ?? [])]]);
+    for (const map of [slot.skipInputs, slot.skipOutputs, slot.skipOutputGradients, slot.skipInputGradients]) if (map) disposeState([...map.values()]);
   }
 
   /** Executes one instruction; returns milliseconds spent waiting for a message. */
@@ -438,11 +461,41 @@ export class DeviceInterpreter {
         await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `grad:${sender}:${microbatch}`, [gradient]);
         return 0;
       }
+      case 'recv_skip': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const started = now();
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, this.lastTag = `skip:${ins.edge}:${microbatch}`);
+        const received = edgeMap(slot, 'skipInputs');
+        received.get(ins.edge ?? 0)?.dispose();
+        received.set(ins.edge ?? 0, tensor);
+        return now() - started;
+      }
+      case 'send_skip': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const tensor = takeEdge(slot, 'skipOutputs', ins.edge ?? 0, 'send_skip', location);
+        await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `skip:${ins.edge}:${microbatch}`, [tensor]);
+        return 0;
+      }
+      case 'recv_skip_grad': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const started = now();
+        const [tensor] = await this.transport.receive(this.peerOf(ins), this.device.index, this.lastTag = `skipgrad:${ins.edge}:${microbatch}`);
+        const gradients = edgeMap(slot, 'skipOutputGradients');
+        gradients.get(ins.edge ?? 0)?.dispose();
+        gradients.set(ins.edge ?? 0, tensor);
+        return now() - started;
+      }
+      case 'send_skip_grad': {
+        const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
+        const tensor = takeEdge(slot, 'skipInputGradients', ins.edge ?? 0, 'send_skip_grad', location);
+        await this.transport.send(this.device.index, this.peerOf(ins), this.lastTag = `skipgrad:${ins.edge}:${microbatch}`, [tensor]);
+        return 0;
+      }
       case 'forward': {
         const stage = this.stage(ins.stage, location);
         const slot = this.open(this.slotIndex(ins, location), ins.stage, microbatch, location);
         if (!slot.input) slot.input = this.localInput(ins.stage, microbatch, step, location);
-        const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, microbatch, options.training)));
+        const result = callWithin(options.opTimeoutMs, () => this.forwardStage(stage, slot, this.context(step, microbatch, options.training), location));
         slot.output?.dispose();
         slot.output = result.output;
         // A vocabulary shard keeps its logits in the stash until its T pass.
@@ -515,7 +568,7 @@ export class DeviceInterpreter {
         const context = this.context(step, microbatch, options.training);
         // Nobody consumes the input gradient of the first stage or of the first after a frozen prefix: its first layer may skip computing it.
         const sendsInputGradient = !this.firstOfCopy(ins.stage) && this.ir.stages[ins.stage - 1].forwardOnly !== true;
-        const result = callWithin(options.opTimeoutMs, () => stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, sendsInputGradient));
+        const result = callWithin(options.opTimeoutMs, () => this.backwardStage(stage, slot, context, sendsInputGradient, location));
         disposeState(slot.saved);
         slot.saved = undefined;
         // A recompute stage kept its input for this backward; nothing reads it after.
@@ -705,6 +758,61 @@ export class DeviceInterpreter {
     slot.outputGradient = result.gradient;
   }
 
+  /**
+   * The stage's forward with its cross-stage skips: the received ones (kept
+   * in the slot until the backward) feed its merges, and what later stages'
+   * merges read is put in the slot for its send_skip, one tensor per edge.
+   */
+  private forwardStage(stage: StageRuntime, slot: SlotContent, context: RunContext, location: FaultLocation): { output: Tensor; saved: LayerState } {
+    if (stage.skipsIn.size === 0 && stage.skipsOut.size === 0) return stage.layer.forward(stage.parameters, slot.input!, context);
+    const received = new Map<string, Tensor>();
+    for (const [edge, source] of stage.skipsIn) {
+      const tensor = slot.skipInputs?.get(edge);
+      if (tensor === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `forward of stage ${stage.index} before the skip of edge ${edge} (from '${source}') arrived`, location);
+      received.set(source, tensor);
+    }
+    const result = stage.layer.forwardWithSkips(stage.parameters, slot.input!, context, received);
+    const outputs = edgeMap(slot, 'skipOutputs');
+    for (const [edge, source] of stage.skipsOut) {
+      outputs.get(edge)?.dispose();
+      outputs.set(edge, result.sent.get(source)!.clone());
+    }
+    disposeState([...result.sent.values()]);
+    return { output: result.output, saved: result.saved };
+  }
+
+  /**
+   * The stage's backward-input with its cross-stage skips: the gradients
+   * returned for the skips it sent join their sources' output gradients
+   * (summed when one source went to several stages), and the gradients of
+   * the skips it received are put in the slot for send_skip_grad. The
+   * received skips are freed here, as the stash is.
+   */
+  private backwardStage(stage: StageRuntime, slot: SlotContent, context: RunContext, needInputGradient: boolean, location: FaultLocation): { inputGradient: Tensor | null; pending: LayerState } {
+    if (stage.skipsIn.size === 0 && stage.skipsOut.size === 0) return stage.layer.backwardInput(stage.parameters, slot.saved, slot.outputGradient!, context, needInputGradient);
+    const returned = new Map<string, Tensor>();
+    for (const [edge, source] of stage.skipsOut) {
+      const gradient = slot.skipOutputGradients?.get(edge);
+      if (gradient === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `backward of stage ${stage.index} before the gradient of skip edge ${edge} (of '${source}') arrived`, location);
+      const earlier = returned.get(source);
+      returned.set(source, earlier === undefined ? gradient.clone() : tf.add(earlier, gradient));
+      earlier?.dispose();
+    }
+    const result = stage.layer.backwardInputWithSkips(stage.parameters, slot.saved, slot.outputGradient!, context, needInputGradient, returned);
+    disposeState([...returned.values()]);
+    const gradients = edgeMap(slot, 'skipInputGradients');
+    for (const [edge, source] of stage.skipsIn) {
+      // A forward-only source stage (a frozen prefix) takes no gradient back.
+      if (this.ir.stages[this.ir.skipEdges![edge].sourceStage].forwardOnly === true) continue;
+      const gradient = result.skipGradients.get(source);
+      if (gradient === undefined) throw new RuntimeFault(diagnosticMessages.slotMisuse, `stage ${stage.index} computed no gradient for the skip of edge ${edge} (from '${source}')`, location);
+      gradients.set(edge, gradient.clone());
+    }
+    disposeState([...result.skipGradients.values()]);
+    for (const map of [slot.skipInputs, slot.skipOutputGradients]) if (map) { disposeState([...map.values()]); map.clear(); }
+    return { inputGradient: result.inputGradient, pending: result.pending };
+  }
+
   private async recompute(stage: StageRuntime, slot: SlotContent, step: number, options: StepOptions, location: FaultLocation): Promise<void> {
     if (!slot.input) throw new RuntimeFault(diagnosticMessages.slotMisuse, 'recompute without the stage input', location);
     const result = callWithin(options.opTimeoutMs, () => stage.layer.forward(stage.parameters, slot.input!, this.context(step, slot.microbatch, options.training)));
@@ -806,29 +914,45 @@ function bytesPerElement(dtype: tf.DataType): number {
   return dtype === 'bool' ? 1 : dtype === 'complex64' ? 8 : 4;
 }
 
-async function toHost(state: LayerState): Promise<unknown> {
+// Tensors of one stash that share a buffer (a layer's output kept as the
+// next layer's input) go to host memory once and come back sharing one
+// buffer again, so a reloaded stash holds the bytes it held before.
+async function toHost(state: LayerState, copied: Map<unknown, tf.TypedArray> = new Map()): Promise<unknown> {
   if (state instanceof tf.Tensor) {
-    const host: HostTensor = { host: true, shape: state.shape, dtype: state.dtype, values: await state.data() as tf.TypedArray };
+    let values = copied.get(state.dataId);
+    if (values === undefined) copied.set(state.dataId, (values = await state.data() as tf.TypedArray));
+    const host: HostTensor = { host: true, shape: state.shape, dtype: state.dtype, values };
     return host;
   }
-  if (Array.isArray(state)) return Promise.all(state.map(toHost));
+  if (Array.isArray(state)) {
+    const out: unknown[] = [];
+    for (const item of state) out.push(await toHost(item, copied));
+    return out;
+  }
   if (state !== null && typeof state === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(state)) out[key] = await toHost(value);
+    for (const [key, value] of Object.entries(state)) out[key] = await toHost(value, copied);
     return out;
   }
   return state;
 }
 
-function fromHost(state: unknown): LayerState {
+function fromHost(state: unknown, made: Map<tf.TypedArray, Tensor> = new Map()): LayerState {
   if (state !== null && typeof state === 'object' && (state as HostTensor).host === true) {
     const host = state as HostTensor;
-    return tf.tensor(host.values, host.shape, host.dtype);
+    const first = made.get(host.values);
+    if (first === undefined) {
+      const tensor = tf.tensor(host.values, host.shape, host.dtype);
+      made.set(host.values, tensor);
+      return tensor;
+    }
+    // Another view of a buffer already back on the device: a new handle on the same data.
+    return tf.reshape(first, host.shape);
   }
-  if (Array.isArray(state)) return state.map(fromHost);
+  if (Array.isArray(state)) return state.map((item) => fromHost(item, made));
   if (state !== null && typeof state === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(state)) out[key] = fromHost(value);
+    for (const [key, value] of Object.entries(state)) out[key] = fromHost(value, made);
     return out;
   }
   return state;

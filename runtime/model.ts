@@ -3,13 +3,17 @@
 
 import type { IrProgram } from '../compiler/ir/types.ts';
 import { SequenceLayer } from './layers/composite.ts';
-import { buildLayer, type ExternRegistry } from './layers/registry.ts';
+import { buildLayer, buildSequenceChild, type ExternRegistry } from './layers/registry.ts';
 import { createOptimizer, type Optimizer } from './optimizers.ts';
 import { initialValues, ParameterTable } from './parameters.ts';
 
 export interface StageRuntime {
   readonly index: number;
   readonly layer: SequenceLayer;
+  /** Cross-stage skip edges whose merge is here: edge id → the source layer's name (what the stage's merges read). */
+  readonly skipsIn: ReadonlyMap<number, string>;
+  /** Cross-stage skip edges whose source is here: edge id → the source layer's name (what the forward sends). */
+  readonly skipsOut: ReadonlyMap<number, string>;
   readonly parameters: ParameterTable;
   readonly optimizer: Optimizer;
   readonly recompute: boolean;
@@ -20,10 +24,19 @@ export function buildStage(ir: IrProgram, stageIndex: number, externs: ExternReg
   if (!stage) throw new Error(`the IR names stage ${stageIndex}, but has ${ir.stages.length} stages`);
   const shard = stage.vocabShard;
   if (shard !== undefined) return buildVocabShard(ir, stageIndex, shard, externs);
-  const layer = new SequenceLayer(stage.name, stage.layers.map((index) => buildLayer(ir.model.layers[index], externs)));
+  const skipsIn = new Map<number, string>();
+  const skipsOut = new Map<number, string>();
+  (ir.skipEdges ?? []).forEach((edge, id) => {
+    if (edge.sourceStage === edge.mergeStage) return;
+    if (edge.mergeStage === stageIndex) skipsIn.set(id, ir.model.layers[edge.source].name);
+    if (edge.sourceStage === stageIndex) skipsOut.set(id, ir.model.layers[edge.source].name);
+  });
+  const layer = new SequenceLayer(stage.name, stage.layers.map((index) => buildSequenceChild(ir.model.layers[index], externs)), [...new Set(skipsOut.values())]);
   return {
     index: stageIndex,
     layer,
+    skipsIn,
+    skipsOut,
     parameters: new ParameterTable(layer.parameters, ir.seed),
     optimizer: createOptimizer(ir.optimizer),
     recompute: stage.recompute,
@@ -32,10 +45,13 @@ export function buildStage(ir: IrProgram, stageIndex: number, externs: ExternReg
 
 /** The whole model as one stage: the single-device reference. */
 export function buildWholeModel(ir: IrProgram, externs: ExternRegistry): StageRuntime {
-  const layer = new SequenceLayer(ir.model.name, ir.model.layers.map((l) => buildLayer(l, externs)));
+  // Every skip lies inside the whole model's one sequence.
+  const layer = new SequenceLayer(ir.model.name, ir.model.layers.map((l) => buildSequenceChild(l, externs)));
   return {
     index: 0,
     layer,
+    skipsIn: new Map(),
+    skipsOut: new Map(),
     parameters: new ParameterTable(layer.parameters, ir.seed),
     optimizer: createOptimizer(ir.optimizer),
     recompute: false,
@@ -73,13 +89,13 @@ function buildVocabShard(ir: IrProgram, stageIndex: number, shard: VocabShardInf
   const stage = ir.stages[stageIndex];
   const whole = ir.model.layers[stage.layers[0]];
   const narrowed = { ...whole, args: { ...whole.args, units: shard.units }, outputShape: [...whole.outputShape.slice(0, -1), shard.units], parameters: 0 };
-  const layer = new SequenceLayer(stage.name, [buildLayer(narrowed, externs)]);
+  const layer = new SequenceLayer(stage.name, [buildSequenceChild(narrowed, externs)]);
   const wholeSpecs = new Map(buildLayer(whole, externs).parameters.map((spec) => [spec.name, spec]));
   const parameters = new ParameterTable(layer.parameters, ir.seed, (spec) => {
     const full = wholeSpecs.get(spec.name);
     return full === undefined ? undefined : sliceLastAxis(initialValues(full, ir.seed), full.shape[full.shape.length - 1], shard.shard, shard.units);
   });
-  return { index: stageIndex, layer, parameters, optimizer: createOptimizer(ir.optimizer), recompute: false };
+  return { index: stageIndex, layer, parameters, optimizer: createOptimizer(ir.optimizer), recompute: false, skipsIn: new Map(), skipsOut: new Map() };
 }
 
 /** Shard `shard` (of width `units`) of the last axis of a row-major array whose last axis has `size` entries. */
@@ -133,4 +149,15 @@ export function stagesOnDevice(ir: IrProgram, deviceIndex: number): number[] {
   const device = ir.devices.find((d) => d.index === deviceIndex);
   if (!device) throw new Error(`no device ${deviceIndex} in the IR`);
   return ir.stages.filter((stage) => stage.rank === device.rank).map((stage) => stage.index);
+}
+
+/** The skips in flight that `stage` merges, taken out of `skips` (by edge). */
+export function takeSkipsInto<T>(ir: IrProgram, stage: number, skips: Map<number, T>): Map<number, T> {
+  const taken = new Map<number, T>();
+  (ir.skipEdges ?? []).forEach((edge, id) => {
+    if (edge.mergeStage !== stage || edge.sourceStage === stage || !skips.has(id)) return;
+    taken.set(id, skips.get(id)!);
+    skips.delete(id);
+  });
+  return taken;
 }

@@ -10,7 +10,7 @@ import { InProcessTransport } from './inProcess.ts';
 import type { ExternRegistry } from './layers/registry.ts';
 import type { Tensor } from './layers/types.ts';
 import { RuntimeFault } from './messages.ts';
-import { deviceOfStage, joinVocabShards, oneCopyStages, vocabShardStages } from './model.ts';
+import { deviceOfStage, joinVocabShards, oneCopyStages, takeSkipsInto, vocabShardStages } from './model.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 export type SessionStepOptions = Omit<StepOptions, 'fault'> & { readonly fault?: StepOptions['fault'] };
@@ -183,17 +183,25 @@ export class InProcessSession implements TrainingSession {
     this.ensureBuilt();
     return evaluateHeldOut(this.ir, this.dataset, maxExamples, async (input) => {
       let activation = input;
-      const hostOf = (stage: number) => {
-        const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage, 0));
-        if (!host) throw new Error(`no device runs stage ${stage}`);
-        return host;
-      };
-      for (const stage of oneCopyStages(this.ir)) activation = hostOf(stage.index).forwardOnly(stage.index, activation);
+      // Skips in flight between stages, by edge: each stage takes the ones its merges read.
+      const skips = new Map<number, Tensor>();
+      for (const stage of oneCopyStages(this.ir)) {
+        const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage.index, 0));
+        if (!host) throw new Error(`no device runs stage ${stage.index}`);
+        const result = host.forwardOnly(stage.index, activation, takeSkipsInto(this.ir, stage.index, skips));
+        activation = result.output;
+        for (const [edge, tensor] of result.skips) skips.set(edge, tensor);
+      }
       // With vocab_parallel each shard's logits, joined along the classes.
       const shards = vocabShardStages(this.ir);
       if (shards.length === 0) return activation;
-      const parts = shards.map((stage) => hostOf(stage.index).forwardOnly(stage.index, activation.clone()));
-      activation.dispose();
+      const hidden = activation;
+      const parts = shards.map((stage) => {
+        const host = this.hosts.find((h) => h.interpreter.device.index === deviceOfStage(this.ir, stage.index, 0));
+        if (!host) throw new Error(`no device runs stage ${stage.index}`);
+        return host.forwardOnly(stage.index, hidden.clone()).output;
+      });
+      hidden.dispose();
       const logits = tf.concat(parts, parts[0].rank - 1);
       tf.dispose(parts);
       return logits;
@@ -205,3 +213,4 @@ export class InProcessSession implements TrainingSession {
     this.hosts = [];
   }
 }
+

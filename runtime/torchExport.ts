@@ -8,7 +8,7 @@
 import type { IrProgram } from '../compiler/ir/types.ts';
 import { createDataset, dataShapes } from './data/index.ts';
 import { SequenceLayer } from './layers/composite.ts';
-import { buildLayer, type ExternRegistry } from './layers/registry.ts';
+import { buildLayer, buildSequenceChild, type ExternRegistry } from './layers/registry.ts';
 import type { ParameterSpec } from './layers/types.ts';
 import { initialValues } from './parameters.ts';
 
@@ -41,7 +41,7 @@ export function torchExportTensors(ir: IrProgram, externs: ExternRegistry, baseD
   };
   for (const stage of ir.stages) {
     const layers = stage.layers.map((index) => ir.model.layers[index]);
-    specs.push(...new SequenceLayer(stage.name, layers.map((layer) => buildLayer(layer, externs))).parameters);
+    specs.push(...new SequenceLayer(stage.name, layers.map((layer) => buildSequenceChild(layer, externs))).parameters);
     noteExterns(layers);
   }
   const weights = specs.map((spec) => ({ name: spec.name, shape: spec.shape, data: initialValues(spec, ir.seed) }));

@@ -13,7 +13,7 @@ import { BatchFeed, createDataset, dataShapes } from './data/index.ts';
 import { DeviceHost, type StageState } from './deviceHost.ts';
 import type { StepOptions, Transport } from './interpreter.ts';
 import { loadExternLayers } from './layers/registry.ts';
-import type { Tensor } from './layers/types.ts';
+import { disposeState, type Tensor } from './layers/types.ts';
 import { RuntimeFault } from './messages.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
@@ -40,7 +40,13 @@ export type WorkerRequest =
   | { readonly type: 'call'; readonly id: number; readonly method: 'step'; readonly options: StepOptions }
   | { readonly type: 'call'; readonly id: number; readonly method: 'gradients' | 'clearGradients' | 'state' | 'close' }
   | { readonly type: 'call'; readonly id: number; readonly method: 'loadState'; readonly state: Record<number, StageState> }
-  | { readonly type: 'call'; readonly id: number; readonly method: 'forward'; readonly stage: number; readonly input: WireTensor };
+  | { readonly type: 'call'; readonly id: number; readonly method: 'forward'; readonly stage: number; readonly input: WireTensor; readonly skips: Record<number, WireTensor> };
+
+/** The reply to 'forward': the stage's output and the skips it sends on, by edge. */
+export interface ForwardReply {
+  readonly output: WireTensor;
+  readonly skips: Record<number, WireTensor>;
+}
 
 export type WorkerReply =
   | { readonly type: 'ready' }
@@ -186,10 +192,12 @@ if (port) {
       case 'state': return { value: await host.state() };
       case 'loadState': host.loadState(request.state); return { value: null };
       case 'forward': {
-        const output = host.forwardOnly(request.stage, fromWire(request.input));
-        const wire = await toWire(output);
-        output.dispose();
-        return { value: wire, transfer: [wire.buffer] };
+        const skips = new Map(Object.entries(request.skips).map(([edge, wire]): [number, Tensor] => [Number(edge), fromWire(wire)]));
+        const result = host.forwardOnly(request.stage, fromWire(request.input), skips);
+        const reply: ForwardReply = { output: await toWire(result.output), skips: {} };
+        for (const [edge, tensor] of result.skips) reply.skips[edge] = await toWire(tensor);
+        disposeState([result.output, ...result.skips.values()]);
+        return { value: reply, transfer: [reply.output.buffer, ...Object.values(reply.skips).map((wire) => wire.buffer)] };
       }
       case 'close': host.dispose(); return { value: null };
     }

@@ -15,9 +15,9 @@ import { createDataset, dataShapes, type Dataset } from './data/index.ts';
 import type { StageState } from './deviceHost.ts';
 import { instructionLocation, optimizerStepPerStage, type StepReport } from './interpreter.ts';
 import { describeLocation, RuntimeFault, type FaultLocation } from './messages.ts';
-import { deviceOfStage, joinVocabShards, oneCopyStages, stagesOnDevice, vocabShardStages } from './model.ts';
+import { deviceOfStage, joinVocabShards, oneCopyStages, stagesOnDevice, takeSkipsInto, vocabShardStages } from './model.ts';
 import { evaluateHeldOut, summarize, type Evaluation, type SessionStepOptions, type StepSummary, type TrainingSession } from './session.ts';
-import { fromWire, ProgressBoard, toWire, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
+import { fromWire, ProgressBoard, toWire, type ForwardReply, type WireTensor, type WorkerInit, type WorkerReply, type WorkerRequest } from './worker.ts';
 import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 
 // Sources run as .ts (type stripping); the published build runs the emitted .js.
@@ -242,8 +242,14 @@ export class WorkerSession implements TrainingSession {
         if (!entry) throw new Error(`no worker runs stage ${stage}`);
         return entry;
       };
+      // Skips in flight between stages, by edge: each stage takes the ones its merges read.
+      const inFlight = new Map<number, WireTensor>();
       for (const stage of oneCopyStages(this.ir)) {
-        wire = await this.call<WireTensor>(workerOf(stage.index), { method: 'forward', stage: stage.index, input: wire }, [wire.buffer]);
+        const entry = workerOf(stage.index);
+        const skips = Object.fromEntries(takeSkipsInto(this.ir, stage.index, inFlight));
+        const reply = await this.call<ForwardReply>(entry, { method: 'forward', stage: stage.index, input: wire, skips }, [wire.buffer, ...Object.values(skips).map((skip) => skip.buffer)]);
+        wire = reply.output;
+        for (const [edge, skip] of Object.entries(reply.skips)) inFlight.set(Number(edge), skip);
       }
       // With vocab_parallel each shard's logits, joined along the classes.
       const shards = vocabShardStages(this.ir);
@@ -251,9 +257,9 @@ export class WorkerSession implements TrainingSession {
       const hidden = wire;
       const parts = await Promise.all(shards.map((stage) => {
         const copy = { ...hidden, buffer: hidden.buffer.slice(0) };
-        return this.call<WireTensor>(workerOf(stage.index), { method: 'forward', stage: stage.index, input: copy }, [copy.buffer]);
+        return this.call<ForwardReply>(workerOf(stage.index), { method: 'forward', stage: stage.index, input: copy, skips: {} }, [copy.buffer]);
       }));
-      const tensors = parts.map(fromWire);
+      const tensors = parts.map((part) => fromWire(part.output));
       const logits = tf.concat(tensors, tensors[0].rank - 1);
       tf.dispose(tensors);
       return logits;

@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  describeBound, formatShape, LAYER_KINDS, lookupLayer, RESIDUAL_BLOCK, withDefaults,
-  type ArgumentSchema, type ArgumentValue, type CostRule, type LayerArguments, type LayerCosts, type LayerDefinition,
+  describeBound, formatShape, LAYER_KINDS, lookupLayer, lookupMerge, MERGE_KINDS, RESIDUAL_BLOCK, withDefaults,
+  type ArgumentSchema, type ArgumentValue, type CostRule, type LayerArguments, type LayerCosts, type LayerDefinition, type MergeDefinition,
 } from '../compiler/index.ts';
 
 export const DOC_PATH = 'docs/layers.md';
@@ -26,7 +26,7 @@ function writtenValue(schema: ArgumentSchema, value: ArgumentValue): string {
 }
 
 /** How a layer with these arguments is written: `Dense(units: 256, activation: relu)`, or `ReLU`. */
-export function writtenCall(definition: LayerDefinition, args: LayerArguments): string {
+export function writtenCall(definition: { readonly name: string; readonly arguments: readonly ArgumentSchema[] }, args: LayerArguments): string {
   const given = definition.arguments.filter((schema) => Object.hasOwn(args, schema.name));
   if (given.length === 0) return definition.name;
   return `${definition.name}(${given.map((schema) => `${schema.name}: ${writtenValue(schema, args[schema.name])}`).join(', ')})`;
@@ -37,6 +37,7 @@ function allowed(schema: ArgumentSchema): string {
     case 'enum': return (schema.values ?? []).map(code).join(' \\| ');
     case 'bool': return '`true`, `false`';
     case 'string': return 'a string';
+    case 'layer': return 'the name of an earlier layer';
     case 'int':
     case 'float': {
       const bound = describeBound(schema);
@@ -98,10 +99,27 @@ function workedExample(definition: LayerDefinition): string[] {
   ];
 }
 
+/** A merge's use worked out: its example input and skip, the skip written as a layer named `enc`. */
+function workedMergeExample(definition: MergeDefinition): string[] {
+  const { input, skip } = definition.example;
+  const written = { skip: 'enc', ...definition.example.args };
+  const args = withDefaults(definition, written);
+  const shape = definition.inferShape(input, skip, args);
+  if (!shape.ok) throw new Error(`the catalog's example for ${definition.name} does not check: ${shape.reason}`);
+  const costs: LayerCosts = definition.costs(input, skip, shape.shape, args);
+  return [
+    `Example: ${code(writtenCall(definition, written))} on ${code(formatShape(input))}, with ${code('enc')} producing ${code(formatShape(skip))}, gives ${code(formatShape(shape.shape))}`
+      + (Object.keys(args).length > Object.keys(written).length ? ` (with every argument: ${code(writtenCall(definition, args))})` : '') + '.',
+    `Per example it has ${count(costs.forwardFlops)} forward and ${count(costs.backwardInputFlops)} backward-input FLOPs and keeps ${count(costs.activationBytes)} activation bytes (output ${count(costs.outputBytes)} bytes).`,
+    '',
+  ];
+}
+
 const anchor = (name: string): string => name.toLowerCase();
 
 export function generateLayersDoc(): string {
   const definitions = LAYER_KINDS.map((kind) => lookupLayer(kind)!);
+  const merges = MERGE_KINDS.map((kind) => lookupMerge(kind)!);
   const out: string[] = [
     '# Layers',
     '',
@@ -122,6 +140,7 @@ export function generateLayersDoc(): string {
     '| Layer | Summary |',
     '|---|---|',
     ...definitions.map((d) => `| [${d.name}](#${anchor(d.name)}) | ${cell(d.summary)} |`),
+    ...merges.map((d) => `| [${d.name}](#${anchor(d.name)}) | ${cell(d.summary)} |`),
     `| [residual blocks](#residual-blocks) | ${cell(RESIDUAL_BLOCK.summary)} |`,
     '',
   ];
@@ -136,6 +155,20 @@ export function generateLayersDoc(): string {
       '',
       ...costTable(definition.costRule),
       ...workedExample(definition),
+    );
+  }
+  for (const definition of merges) {
+    out.push(
+      `## ${definition.name}`,
+      '',
+      `${definition.summary}. A merge layer: its ${code('skip')} names an earlier layer of the same model level, whose output is its second input;`,
+      'the two ends may lie in different stages and devices ([skip connections](language.md#skip-connections)).',
+      '',
+      ...argumentTable(definition.arguments),
+      `Shape: ${definition.shapeRule}.`,
+      '',
+      ...costTable(definition.costRule),
+      ...workedMergeExample(definition),
     );
   }
   out.push(

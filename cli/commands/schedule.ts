@@ -8,11 +8,11 @@
 
 import type { Command } from 'commander';
 import {
-  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, VOCAB_PARALLEL_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
+  builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, memoryPlanLines, scheduleCells, TWO_COPIES_CSV_REASON, VOCAB_PARALLEL_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
   type ComputeSchedule, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
-import { addFormatOptions, chosenFormat, positiveInteger, positiveNumber, writeOutput } from '../io.ts';
+import { addFormatOptions, chosenFormat, nonNegativeNumber, positiveInteger, positiveNumber, writeOutput } from '../io.ts';
 
 export { defaultStagesPerDevice } from '../../compiler/index.ts';
 
@@ -29,6 +29,11 @@ export interface ScheduleCommandOptions {
   readonly memory?: number;
   /** Uniform costs, e.g. F=1,I=1,W=1,C=0.5 (default unit costs). */
   readonly cost?: string;
+  /** `auto` only: let the search recompute / offload microbatches, with these sizes. */
+  readonly recompute?: boolean;
+  readonly offload?: boolean;
+  readonly checkpoint?: number;
+  readonly copyTime?: number;
 }
 
 export function register(program: Command): void {
@@ -43,7 +48,11 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .option('--no-color', 'plain output without ANSI colours')
     .option('--memory <K>', 'auto: activation units per device (default 2P)', positiveNumber('--memory'))
-    .option('--cost <spec>', 'uniform costs for the timing (and for auto), e.g. F=1,I=1,W=1,C=0.5 (default unit costs)');
+    .option('--cost <spec>', 'uniform costs for the timing (and for auto), e.g. F=1,I=1,W=1,C=0.5 (default unit costs)')
+    .option('--recompute', 'auto: the search may recompute microbatches (R) to fit --memory')
+    .option('--offload', 'auto: the search may offload microbatches to host memory (O, L) to fit --memory')
+    .option('--checkpoint <K>', 'auto with --recompute: activation units a recomputed microbatch keeps (its stage input; default a quarter of a stash)', nonNegativeNumber('--checkpoint'))
+    .option('--copy-time <T>', "auto with --offload: time to offload or reload one stage's stash on the copy stream (default one forward's time; 0 = free)", nonNegativeNumber('--copy-time'));
   addFormatOptions(command, ['text', 'json', 'torch-csv', 'ir'], 'text')
     .action((name: string, options: ScheduleCommandOptions) => {
       const result = runSchedule(name, { ...options, format: chosenFormat(options, 'text') });
@@ -56,7 +65,10 @@ export function register(program: Command): void {
 /** The command's work without process I/O, for tests and the benchmark. */
 export function runSchedule(name: string, options: ScheduleCommandOptions): { output?: string; errorOutput: string; exitCode: number; schedule?: ComputeSchedule } {
   const compilation = compileBareSchedule(
-    { name, devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory },
+    {
+      name, devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory,
+      recompute: options.recompute, offload: options.offload, checkpoint: options.checkpoint, copyTime: options.copyTime,
+    },
     options.cost === undefined ? {} : { costs: { kind: 'uniform', spec: options.cost } },
   );
   if (compilation.stop !== undefined) return { errorOutput: `pipec: ${compilation.stop.message}\n`, exitCode: 2 };
@@ -98,6 +110,7 @@ export function scheduleJson(simulated: SimulatedCompilation) {
     splitBackward: schedule.splitBackward,
     costs: simulated.compilation.costLabel,
     timing: timed,
+    ...(simulated.compilation.memoryPlan ? { memoryPlan: simulated.compilation.memoryPlan } : {}),
     ...(simulated.costs.kind === 'unit' ? { unitCosts: timed } : {}),
     orders: ordersAsData(schedule),
   };
@@ -116,5 +129,8 @@ export function scheduleText(simulated: SimulatedCompilation): string {
       `${costs}: makespan ${Number(timed.makespan.toFixed(6))}, bubble ${(timed.bubble * 100).toFixed(1)}%, ` +
       `peak activations per device ${timed.peakActivations.join(' ')}`,
   );
+  const plan = simulated.compilation.memoryPlan;
+  // The search's own timing (compute in order, copies on the copy stream), with and without memory actions under the same limit.
+  if (plan !== undefined) lines.push(...memoryPlanLines(plan, (value) => String(Number(value.toFixed(6))), (value) => String(Number(value.toFixed(6)))));
   return `${lines.join('\n')}\n`;
 }

@@ -10,7 +10,7 @@
 
 import type { Command } from 'commander';
 import {
-  compileBareSchedule, compileTorchCsv, continueCompilation, describeStuck, formatMemory, formatPercent, formatTime,
+  compileBareSchedule, compileTorchCsv, continueCompilation, describeStuck, formatMemory, formatPercent, formatTime, memoryPlanLines,
   normaliseScheduleName, simulateCompilation, simulationSummary, succeeded, withSchedule, type Compilation, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { compileForCommand } from '../compileForCommand.ts';
@@ -215,6 +215,9 @@ export function simulationText(scenario: Scenario): string {
       `critical path: ${compute.length} actions${transferTime > 0 ? ` and ${time(transferTime)} of transfers` : ''}: ${steps.join(' ')}`,
     );
   }
+  const plan = scenario.compilation.memoryPlan;
+  // auto with memory actions: what it recomputes or offloads, and its makespan without them under the same limit.
+  if (plan !== undefined) lines.push(...memoryPlanLines(plan, time, memory));
   return `${lines.join('\n')}\n`;
 }
 

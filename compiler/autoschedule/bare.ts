@@ -8,7 +8,9 @@
 import { costModelFromSpec, parseCostSpec, UNIT_COST_SPEC } from '../cost/costSpec.ts';
 import { barePlacement } from '../placement.ts';
 import type { ComputeSchedule } from '../schedule/types.ts';
+import type { CostModel } from '../cost/types.ts';
 import { autoScheduleWithReport, type AutoScheduleReport } from './autoSchedule.ts';
+import { autoScheduleWithMemoryActions, summariseMemoryPlan, type MemoryPlanSummary } from './memoryActions.ts';
 
 export interface BareAutoRequest {
   readonly devices: number;
@@ -18,10 +20,18 @@ export interface BareAutoRequest {
   readonly memory?: number;
   /** `F=1,I=1,W=1,C=0.5`; default unit costs. */
   readonly cost?: string;
+  /** Let the search recompute microbatches (`--recompute`). */
+  readonly recompute?: boolean;
+  /** Let the search offload microbatches to host memory (`--offload`). */
+  readonly offload?: boolean;
+  /** What a recomputed microbatch keeps (its stage input), in activation units; default a quarter of a stash. */
+  readonly checkpoint?: number;
+  /** Time to offload or to reload one stage's stash on the copy stream; default one forward's time. */
+  readonly copyTime?: number;
 }
 
 /** The schedule and its report, or a message for a usage error. */
-export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule: ComputeSchedule; readonly report: AutoScheduleReport } | { readonly error: string } {
+export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule: ComputeSchedule; readonly report?: AutoScheduleReport; readonly costs: CostModel; readonly memoryPlan?: MemoryPlanSummary } | { readonly error: string } {
   const perDevice = request.stagesPerDevice ?? 1;
   const spec = request.cost === undefined ? UNIT_COST_SPEC : parseCostSpec(request.cost);
   if (typeof spec === 'string') return { error: `--cost: ${spec}` };
@@ -31,13 +41,27 @@ export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule:
   const { stageDevice } = barePlacement(request.devices, perDevice);
   const costs = costModelFromSpec(spec, stageDevice);
   const limit = (request.memory ?? 2 * request.devices * perDevice) * spec.activation;
+  const shape = { devices: request.devices, stages: stageDevice.length, microbatches: request.microbatches, stageDevice };
+  const memoryLimit = Array.from({ length: request.devices }, () => limit);
   try {
-    const report = autoScheduleWithReport({
-      shape: { devices: request.devices, stages: stageDevice.length, microbatches: request.microbatches, stageDevice },
-      costs,
-      memoryLimit: Array.from({ length: request.devices }, () => limit),
-    });
-    return { schedule: report.schedule, report };
+    if (request.recompute || request.offload) {
+      const copyTime = request.copyTime ?? spec.forward;
+      if (!(copyTime >= 0) || !(request.checkpoint === undefined || request.checkpoint >= 0)) return { error: 'schedule auto: --copy-time and --checkpoint must be 0 or more' };
+      // The host link's bandwidth that makes one stash's copy take copyTime (free when 0).
+      const withHost: CostModel = copyTime > 0 ? { ...costs, hostBandwidth: spec.activation / copyTime } : costs;
+      const checkpoint = Math.min(spec.activation, request.checkpoint ?? spec.activation / 4);
+      const report = autoScheduleWithMemoryActions(
+        { shape, costs: withHost, memoryLimit, checkpoint: stageDevice.map(() => checkpoint), recompute: request.recompute === true, offload: request.offload === true },
+        (plain) => autoScheduleWithReport(plain).schedule,
+      );
+      return {
+        schedule: report.schedule,
+        costs: withHost,
+        memoryPlan: summariseMemoryPlan(report),
+      };
+    }
+    const report = autoScheduleWithReport({ shape, costs, memoryLimit });
+    return { schedule: report.schedule, report, costs };
   } catch (error) {
     return { error: `schedule auto: ${error instanceof Error ? error.message : String(error)}` };
   }

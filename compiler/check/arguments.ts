@@ -129,6 +129,9 @@ function checkValue(
       }
       if (typeof value !== 'number' || !Number.isInteger(value)) return typeError('an integer');
       return checkRange(parameter, value);
+    case 'layer':
+      // A layer reference is resolved against the model by its checker (compiler/check/model.ts), which reports it at this span.
+      return undefined;
     case 'float':
       if (typeof value !== 'number') return typeError('a number');
       if (!Number.isFinite(value)) return { definition: diagnosticMessages.argumentRange, args: { bound: 'a finite number', actual: describeValue(value) } };

@@ -27,6 +27,7 @@ import { checkScheduleUse } from './scheduleUse.ts';
 import { checkSettings, dataMismatch } from './settings.ts';
 import { planStages, type PlannedStage } from './stages.ts';
 import { checkVocabParallel, withVocabShards } from './vocabParallel.ts';
+import { placeSkipEdges, receivedSkipBytes } from './skips.ts';
 import { didYouMean, suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_ACTIONS } from '../limits.ts';
@@ -267,6 +268,9 @@ function checkPipeline(
   const vocab = settings.vocabParallel !== undefined && plan !== undefined && modelResult?.model !== undefined
     ? checkVocabParallel(settings.vocabParallel, modelResult.model, plan.placement, plan.stages[plan.stages.length - 1], reporter)
     : undefined;
+  const skipEdges = plan !== undefined && modelResult?.model !== undefined && microbatchSize !== undefined
+    ? placeSkipEdges(modelResult.model, plan, microbatchSize, settings.precision, reporter)
+    : [];
 
   const schedule = checkScheduleUse(
     declaration,
@@ -288,6 +292,9 @@ function checkPipeline(
 
   const declaredStages: CheckedStage[] = plan.stages.map((stage, index) => {
     const layers = stage.layers.map((layer) => model.layers[layer]);
+    const costs = stageCosts(layers, microbatchSize, settings.precision);
+    // A received skip is kept from its recv until the stage's B or I, then freed with the rest of the I's stash.
+    const skipBytes = receivedSkipBytes(skipEdges, index);
     return {
       index,
       name: stage.name,
@@ -299,7 +306,7 @@ function checkPipeline(
       offload: stage.offload,
       frozen: frozen.stageFrozen[index],
       forwardOnly: frozen.forwardOnly[index],
-      costs: stageCosts(layers, microbatchSize, settings.precision),
+      costs: skipBytes === 0 ? costs : { ...costs, activationBytes: costs.activationBytes + skipBytes, receivedSkipBytes: skipBytes },
       span: stage.span,
     };
   });
@@ -327,6 +334,7 @@ function checkPipeline(
       devicesPerReplica: plan.ranks,
       placement: plan.placement,
       stages,
+      skipEdges,
       schedule,
       optimizer: settings.optimizer,
       precision: settings.precision,

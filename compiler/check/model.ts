@@ -8,9 +8,9 @@ import type {
   Argument, Expression, ExternLayerDeclaration, LayerName, LossDeclaration, ModelDeclaration, ModelMember, TensorType,
 } from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
-import { formatShape, frozenCosts, LAYER_CATALOG, lookupLayer, residualCosts, sameShape, withDefaults } from '../layers/catalog.ts';
+import { bytesPerExample, formatShape, frozenCosts, LAYER_CATALOG, lookupLayer, lookupMerge, MERGE_CATALOG, residualCosts, sameShape, SKIP_ARGUMENT_NAME, withDefaults } from '../layers/catalog.ts';
 import type { ArgumentSchema } from '../layers/catalog.ts';
-import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedTensor, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
+import type { CheckedLayer, CheckedLoss, CheckedModel, CheckedSkip, CheckedTensor, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
 import { checkArguments } from './arguments.ts';
 import { createReporter } from './context.ts';
 import type { Reporter } from './context.ts';
@@ -71,6 +71,14 @@ interface ModelWalk {
   aborted: boolean;
   /** What produced the current shape (the input or the previous layer), for related locations. */
   producer?: { readonly name: string; readonly span: Span };
+  /** Every unit declared so far at any level, by display name ('enc', 'mlp.up'): what a merge's skip resolves against. */
+  readonly outputs: Map<string, { readonly shape?: TensorShape; readonly span: Span }>;
+  /** Base names of every layer and residual block anywhere in the model: a skip naming one not yet seen names a later one. */
+  readonly declaredAnywhere: ReadonlySet<string>;
+  /** Input and target tensor names (not layers, so not skip sources). */
+  readonly tensors: ReadonlyMap<string, 'input' | 'target'>;
+  /** Skips between top-level units, by display name, resolved to indices at the end. */
+  readonly skips: { readonly source: string; readonly merge: string; readonly bytesPerExample: number; readonly span: Span }[];
 }
 
 
@@ -80,7 +88,14 @@ export function checkModel(
   reporter: Reporter,
 ): ModelCheckResult {
   const modelName = declaration.name.name;
-  const walk: ModelWalk = { reporter, externs, modelName, failed: false, uncertain: new Set(), layerCount: 0, aborted: false };
+  const declaredAnywhere = new Set<string>();
+  declaredNames(declaration.members, declaredAnywhere);
+  const tensorRoles = new Map<string, 'input' | 'target'>();
+  for (const member of declaration.members) if (member.kind === 'TensorDeclaration') tensorRoles.set(member.name.name, member.role);
+  const walk: ModelWalk = {
+    reporter, externs, modelName, failed: false, uncertain: new Set(), layerCount: 0, aborted: false,
+    outputs: new Map(), declaredAnywhere, tensors: tensorRoles, skips: [],
+  };
   const errorsBefore = reporter.diagnostics.filter((d) => d.severity === 'error').length;
 
   // Dims first, so tensors and layers may use them wherever they are declared.
@@ -184,10 +199,13 @@ export function checkModel(
   if (errorsAfter > errorsBefore || walk.failed || loss === undefined || layers.some((layer) => layer === undefined)) {
     return { name: modelName, table };
   }
+  const skips: CheckedSkip[] = walk.skips.map((skip) => ({
+    source: scalars.get(skip.source)!, merge: records.findIndex((record) => record.name === skip.merge), bytesPerExample: skip.bytesPerExample, span: skip.span,
+  }));
   return {
     name: modelName,
     table,
-    model: { name: modelName, dims, inputs, targets, layers: layers as CheckedLayer[], loss, span: declaration.span },
+    model: { name: modelName, dims, inputs, targets, layers: layers as CheckedLayer[], skips, loss, span: declaration.span },
   };
 }
 
@@ -266,12 +284,13 @@ function walkMembers(
         if (!ok) { walk.failed = true; current = undefined; walk.uncertain.add(member.name.base.name); break; }
         const name = layerDisplayName(member.name, index, prefix);
         if (!claimName(walk, declared, name, member.name)) { current = undefined; break; }
-        const checked = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span);
+        const checked = checkLayer(walk, member.operator.name, member.operator.span, member.args, scope, current, name, member.span, prefix);
         if (checked !== undefined && member.frozen !== undefined && checked.parameters === 0) {
           walk.reporter.report(diagnosticMessages.frozenWithoutParameters, member.frozen.span, { name });
         }
         const layer = checked !== undefined && member.frozen !== undefined ? freezeLayer(checked) : checked;
         register(member.name, index, { name, span: member.name.span, layer });
+        walk.outputs.set(name, { shape: layer?.outputShape, span: member.name.span });
         current = layer?.outputShape;
         walk.producer = { name: `layer '${name}'`, span: member.name.span };
         break;
@@ -325,6 +344,7 @@ function walkMembers(
           }
         }
         register(member.name, index, { name, span: member.name.span, layer });
+        walk.outputs.set(name, { shape: layer?.outputShape, span: member.name.span });
         current = layer?.outputShape;
         walk.producer = { name: `residual block '${name}'`, span: member.name.span };
         break;
@@ -370,15 +390,19 @@ function checkLayer(
   input: TensorShape | undefined,
   name: string,
   span: Span,
+  prefix: string,
 ): CheckedLayer | undefined {
   const { reporter } = walk;
   if (operator === '') return undefined;
   const builtin = lookupLayer(operator);
   const extern = walk.externs.get(operator);
+  const merge = lookupMerge(operator);
+  if (merge !== undefined) return checkMerge(walk, operator, operatorSpan, args, scope, input, name, span, prefix);
   if (builtin === undefined && extern === undefined) {
+    const builtins = [...LAYER_CATALOG.keys(), ...MERGE_CATALOG.keys()];
     reporter.report(diagnosticMessages.unknownOperator, operatorSpan, { name: operator }, {
-      ...suggestName(operator, [...LAYER_CATALOG.keys(), ...walk.externs.keys()], operatorSpan, {
-        listUpTo: 0, otherwise: `built-in layers: ${[...LAYER_CATALOG.keys()].join(', ')}; declare others with extern layer`,
+      ...suggestName(operator, [...builtins, ...walk.externs.keys()], operatorSpan, {
+        listUpTo: 0, otherwise: `built-in layers: ${builtins.join(', ')}; declare others with extern layer`,
       }),
     });
     return undefined;
@@ -420,6 +444,104 @@ function checkLayer(
     ...(extern!.checked.cost?.has('parameters') ? { parametersDeclared: true } : {}),
     implementation: extern!.checked.implementation, span,
   };
+}
+
+/**
+ * A merge layer (Add, Concat): its arguments, the earlier layer its `skip`
+ * names (resolved at this level of the model: the top level, or the body
+ * of the residual block it sits in), and its shape rule over the input and
+ * that layer's output. Every problem is reported at the `skip` argument.
+ */
+function checkMerge(
+  walk: ModelWalk,
+  operator: string,
+  operatorSpan: Span,
+  args: readonly Argument[],
+  scope: Scope,
+  input: TensorShape | undefined,
+  name: string,
+  span: Span,
+  prefix: string,
+): CheckedLayer | undefined {
+  const merge = lookupMerge(operator)!;
+  const checkedArgs = checkArguments(operator, operatorSpan, args, merge.arguments, scope, walk.reporter);
+  // Positional arguments bind in schema order, and `skip` comes first.
+  const skipArgument = args.find((argument) => argument.name?.name === SKIP_ARGUMENT_NAME) ?? args.find((argument) => argument.name === undefined);
+  const layer = `${name} (${operator})`;
+  const skip = skipArgument === undefined ? undefined : resolveSkip(walk, skipArgument.value, layer, name, prefix);
+  if (!checkedArgs.ok || skip === undefined || input === undefined) return undefined;
+  const values = withDefaults(merge, { ...checkedArgs.values, [SKIP_ARGUMENT_NAME]: skip.name });
+  const inferred = merge.inferShape(input, skip.shape, values);
+  if (!inferred.ok) {
+    walk.reporter.report(diagnosticMessages.skipShape, skipArgument!.value.span, {
+      layer, input: formatShape(input), name: skip.name, skip: formatShape(skip.shape), reason: inferred.reason,
+    }, { related: [{ span: skip.span, message: `'${skip.name}' produces ${formatShape(skip.shape)}` }, ...producedHere(walk, input)] });
+    return undefined;
+  }
+  const costs = merge.costs(input, skip.shape, inferred.shape, values);
+  if (!costsRepresentable(walk, layer, inferred.shape, costs, span)) return undefined;
+  if (prefix === '') walk.skips.push({ source: skip.name, merge: name, bytesPerExample: bytesPerExample(skip.shape), span: skipArgument!.value.span });
+  return { name, operator, args: values, inputShape: input, outputShape: inferred.shape, ...costs, children: [], span };
+}
+
+/** The earlier layer a merge's `skip` names, at the merge's own level; undefined (reported) when it names none. */
+function resolveSkip(walk: ModelWalk, expression: Expression, layer: string, mergeName: string, prefix: string): { name: string; shape: TensorShape; span: Span } | undefined {
+  const { reporter } = walk;
+  if (expression.kind !== 'NameExpression') {
+    const actual = expression.kind === 'NumberLiteral' || expression.kind === 'QuantityLiteral' ? 'a number'
+      : expression.kind === 'StringLiteral' ? 'a string' : expression.kind === 'BooleanLiteral' ? 'a boolean' : 'an expression';
+    reporter.report(diagnosticMessages.skipNotLayerName, expression.span, { layer, actual }, { hint: 'write the name of an earlier layer, e.g. skip: enc' });
+    return undefined;
+  }
+  const written = expression.name.name;
+  if (written === '') return undefined;
+  const role = walk.tensors.get(written);
+  if (role !== undefined) {
+    reporter.report(diagnosticMessages.skipNotLayerName, expression.span, { layer, actual: `the ${role} tensor '${written}'` }, {
+      hint: "a skip carries a layer's output; to add the model's input back, start a residual block there",
+    });
+    return undefined;
+  }
+  const full = `${prefix}${written}`;
+  const found = walk.outputs.get(full);
+  if (found !== undefined) {
+    // A source that failed to check was reported already.
+    return found.shape === undefined ? undefined : { name: full, shape: found.shape, span: found.span };
+  }
+  if ([...walk.outputs.keys()].some((key) => key.startsWith(`${full}[`))) {
+    reporter.report(diagnosticMessages.skipNotLayerName, expression.span, { layer, actual: `the layer array '${written}'` }, {
+      hint: 'a skip names one plain layer; give the source a name of its own, outside the repeat',
+    });
+    return undefined;
+  }
+  if (full === mergeName) {
+    reporter.report(diagnosticMessages.skipSourceNotEarlier, expression.span, { layer, name: written, where: 'is the layer itself' }, {
+      hint: 'a skip carries the output of an earlier layer forward',
+    });
+    return undefined;
+  }
+  const block = prefix.slice(0, -1);
+  const outside = prefix !== '' && walk.outputs.has(written);
+  const inside = [...walk.outputs.keys()].find((key) => key.endsWith(`.${written}`) && key.slice(0, -written.length - 1) !== block);
+  if (outside || inside !== undefined) {
+    const where = outside ? `outside residual block '${block}'` : `inside residual block '${inside!.slice(0, -written.length - 1)}'`;
+    reporter.report(diagnosticMessages.skipOtherLevel, expression.span, { layer, name: written, where }, {
+      hint: 'a residual body runs as one unit: a merge inside it takes its skip from the same body, and one outside from outside',
+    });
+    return undefined;
+  }
+  if (walk.declaredAnywhere.has(written)) {
+    reporter.report(diagnosticMessages.skipSourceNotEarlier, expression.span, { layer, name: written, where: 'comes after it in the model' }, {
+      hint: 'a skip carries the output of an earlier layer forward; declare the source before the merge',
+    });
+    return undefined;
+  }
+  if (walk.uncertain.has(written)) return undefined;
+  const candidates = [...walk.outputs.keys()].filter((key) => key.startsWith(prefix) && !key.slice(prefix.length).includes('.')).map((key) => key.slice(prefix.length));
+  reporter.report(diagnosticMessages.unknownSkipSource, expression.span, { layer, name: written, model: walk.modelName }, {
+    ...suggestName(written, candidates, expression.name.span, { otherwise: 'name a layer declared before this one' }),
+  });
+  return undefined;
 }
 
 const COST_WORDS: Readonly<Record<keyof LayerCosts, string>> = {

@@ -186,11 +186,21 @@ function checkAutoSchedule(
   reporter: Reporter,
 ): CheckedScheduleUse | undefined {
   const memory = use.args.find((argument) => argument.name === undefined || argument.name.name === 'memory');
+  // `recompute: true|false`, `offload: true|false`: whether the search may add memory actions.
+  const flags: Record<string, boolean> = {};
   for (const argument of use.args) {
-    if (argument !== memory) {
-      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
-      return undefined;
+    if (argument === memory) continue;
+    const name = argument.name?.name;
+    if ((name === 'recompute' || name === 'offload') && flags[name] === undefined) {
+      if (argument.value.kind !== 'BooleanLiteral') {
+        reporter.report(diagnosticMessages.autoMemoryActionFlag, argument.value.span, { name, actual: describe(argument.value) });
+        return undefined;
+      }
+      flags[name] = argument.value.value;
+      continue;
     }
+    reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes memory: ..., and optionally recompute: true|false and offload: true|false' });
+    return undefined;
   }
   if (memory === undefined) {
     reporter.report(diagnosticMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
@@ -202,7 +212,7 @@ function checkAutoSchedule(
   if (value.kind === 'QuantityLiteral') {
     const bytes = readQuantity(value, 'bytes', 'memory', reporter);
     if (bytes === undefined) return undefined;
-    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes' }, span: use.span };
+    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes', ...flags }, span: use.span };
   }
   const activations = readActivations(value);
   if (activations === undefined) {
@@ -217,7 +227,7 @@ function checkAutoSchedule(
   }
   return {
     name: 'auto',
-    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference },
+    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference, ...flags },
     span: use.span,
   };
 }

@@ -96,6 +96,7 @@ export function deriveCostModel(program: CheckedProgram): CostModel {
     if (stage.vocabShard !== undefined) return transferTime(cluster, stage.device, stages[lastModel].device, stage.costs.inputBytes);
     return s > 0 ? transferTime(cluster, stage.device, stages[s - 1].device, stage.costs.inputBytes) : 0;
   });
+  const sendSkip = pipeline.skipEdges.map((edge) => transferTime(cluster, stages[edge.sourceStage].device, stages[edge.mergeStage].device, edge.bytes));
   const hostBandwidth = hostLinkBandwidth(cluster, stages.map((stage) => stage.device));
   const replicas = pipeline.replicas;
   const ranks = pipeline.devicesPerReplica;
@@ -118,6 +119,7 @@ export function deriveCostModel(program: CheckedProgram): CostModel {
     stages: times,
     sendActivation,
     sendGradient,
+    ...(sendSkip.length > 0 ? { sendSkip } : {}),
     ...(hostBandwidth === undefined ? {} : { hostBandwidth }),
     ...(allreduce === undefined ? {} : { allreduce }),
   };
@@ -371,6 +373,8 @@ export function readCostsFile(text: string, fileName: string, target: CheckedPro
       stages,
       sendActivation: file.sendActivation ?? derived?.sendActivation ?? zeros,
       sendGradient: file.sendGradient ?? derived?.sendGradient ?? zeros,
+      // A costs file does not measure skip edges yet; their link times come from the program.
+      ...(derived?.sendSkip !== undefined ? { sendSkip: derived.sendSkip } : {}),
       ...Object.fromEntries(OPTIONAL_PER_STAGE.filter((key) => file[key] !== undefined).map((key) => [key, file[key]])),
       ...(file.hostBandwidth !== undefined ? { hostBandwidth: file.hostBandwidth } : {}),
     },

@@ -33,6 +33,12 @@ export interface CostModel {
    */
   readonly sendActivationOverhead?: readonly number[];
   readonly sendGradientOverhead?: readonly number[];
+  /**
+   * Time to move skip edge e's tensor between its two stages' devices (index
+   * e of the program's skip edges; its gradient back takes as long); 0 for
+   * an edge within one device. Absent: free.
+   */
+  readonly sendSkip?: readonly number[];
   /** Bytes per second between a device and host memory (offload / reload); absent: free. */
   readonly hostBandwidth?: number;
   /** Time of the gradient allreduce of stage s across data-parallel replicas; absent: 0. */

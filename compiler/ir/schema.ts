@@ -14,7 +14,7 @@ const scalarRecord = { type: 'object', additionalProperties: { type: ['number', 
 
 export const instructionOps = [
   'load_microbatch', 'recv_act', 'forward', 'send_act', 'loss', 'recv_grad', 'backward', 'backward_input',
-  'backward_weight', 'send_grad', 'send_stats', 'recv_stats', 'recompute', 'offload', 'reload', 'free', 'allreduce', 'optimizer_step',
+  'backward_weight', 'send_grad', 'send_stats', 'recv_stats', 'send_skip', 'recv_skip', 'send_skip_grad', 'recv_skip_grad', 'recompute', 'offload', 'reload', 'free', 'allreduce', 'optimizer_step',
 ] as const;
 
 export const irJsonSchema = {
@@ -89,6 +89,15 @@ export const irJsonSchema = {
         },
       },
     },
+    skipEdges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['source', 'merge', 'sourceStage', 'mergeStage', 'bytes'],
+        additionalProperties: false,
+        properties: { source: nonNegativeInteger, merge: nonNegativeInteger, sourceStage: nonNegativeInteger, mergeStage: nonNegativeInteger, bytes: nonNegative },
+      },
+    },
     devices: {
       type: 'array',
       minItems: 1,
@@ -159,6 +168,7 @@ export const irJsonSchema = {
         peerStage: nonNegativeInteger,
         bytes: nonNegative,
         checkpoint: { type: 'boolean' },
+        edge: nonNegativeInteger,
         group: { type: 'array', items: nonNegativeInteger, minItems: 1 },
         source: {
           type: 'object',
@@ -170,6 +180,7 @@ export const irJsonSchema = {
       allOf: [
         // What each op must name: the runtime relies on these.
         { if: { properties: { op: { enum: ['recv_act', 'send_act', 'recv_grad', 'send_grad', 'send_stats', 'recv_stats'] } } }, then: { required: ['microbatch', 'slot', 'peer', 'bytes'] } },
+        { if: { properties: { op: { enum: ['send_skip', 'recv_skip', 'send_skip_grad', 'recv_skip_grad'] } } }, then: { required: ['microbatch', 'slot', 'peer', 'bytes', 'edge'] } },
         { if: { properties: { op: { enum: ['load_microbatch', 'forward', 'loss', 'backward', 'backward_input', 'backward_weight', 'recompute', 'free'] } } }, then: { required: ['microbatch', 'slot'] } },
         { if: { properties: { op: { enum: ['offload', 'reload'] } } }, then: { required: ['microbatch', 'slot', 'bytes'] } },
         { if: { properties: { op: { const: 'allreduce' } } }, then: { required: ['group', 'bytes'] } },

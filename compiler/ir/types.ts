@@ -11,6 +11,9 @@
 //    tagged message is there.
 //  - A send to the sender's own device is a local hand-off through the same
 //    mailbox semantics.
+//  - A cross-stage skip edge (IrProgram.skipEdges) has its own messages,
+//    tagged (kind, edge, microbatch): `skip` forward from the source's stage
+//    to the merge's, `skip_grad` back.
 // Under this contract a set of streams deadlocks only if some recv waits for
 // a send that is never reached; lowering proves that cannot happen by
 // executing the streams abstractly (compiler/schedule/deadlock.ts).
@@ -30,6 +33,10 @@ export type InstructionOp =
   | 'send_grad'
   | 'send_stats'
   | 'recv_stats'
+  | 'send_skip'
+  | 'recv_skip'
+  | 'send_skip_grad'
+  | 'recv_skip_grad'
   | 'recompute'
   | 'offload'
   | 'reload'
@@ -73,6 +80,8 @@ export interface Instruction {
    * action in the order).
    */
   readonly checkpoint?: boolean;
+  /** send_skip, recv_skip, send_skip_grad, recv_skip_grad: the skip edge (index into IrProgram.skipEdges). */
+  readonly edge?: number;
   /** allreduce: the global device indices that hold a replica or a model copy of `stage`. */
   readonly group?: readonly number[];
   /** The schedule statement (or pipeline member) it came from. */
@@ -84,7 +93,7 @@ export interface Instruction {
  * the runtime builds its layers against these types (only the types cross
  * over, so the runtime loads nothing of the compiler).
  */
-export type { BuiltinOperator, LayerArgumentsOf, LayerKind, OperatorArguments, TransformerBlockConstants } from '../layers/catalog.ts';
+export type { BuiltinOperator, LayerArgumentsOf, LayerKind, MergeKind, OperatorArguments, TransformerBlockConstants } from '../layers/catalog.ts';
 
 export interface IrLayer {
   readonly name: string;
@@ -162,6 +171,24 @@ export interface IrStage {
   readonly vocabShard?: { readonly shard: number; readonly shards: number; readonly units: number };
 }
 
+/**
+ * A skip connection between two top-level layers. When its stages differ it
+ * is a cross-stage edge: after the source stage's forward of microbatch i,
+ * `send_skip` carries the source's output to the merge stage, whose forward
+ * waits for it (`recv_skip`); the merge stage's B or I sends its gradient
+ * back (`send_skip_grad`), and the source stage's B or I waits for it
+ * (`recv_skip_grad`) and adds it to the gradient of the source's output.
+ */
+export interface IrSkipEdge {
+  /** Indices into IrModel.layers. */
+  readonly source: number;
+  readonly merge: number;
+  readonly sourceStage: number;
+  readonly mergeStage: number;
+  /** Bytes per microbatch of the source's output (and of its gradient). */
+  readonly bytes: number;
+}
+
 export interface IrModel {
   readonly name: string;
   readonly layers: readonly IrLayer[];
@@ -219,5 +246,7 @@ export interface IrProgram {
   readonly data?: { readonly name: string; readonly args: Readonly<Record<string, number | string | boolean>> };
   readonly model: IrModel;
   readonly stages: readonly IrStage[];
+  /** The model's skip connections between top-level layers, placed; an instruction's `edge` indexes this. Absent: none. */
+  readonly skipEdges?: readonly IrSkipEdge[];
   readonly devices: readonly IrDevice[];
 }

@@ -24,8 +24,12 @@
 
 import type { ArgumentValue, Dim, DType, LayerCosts, TensorShape } from '../program.ts';
 
-/** `string` takes a string literal or a bare name (extern layers' string parameters). */
-export type ArgumentType = 'int' | 'float' | 'bool' | 'enum' | 'string';
+/**
+ * `string` takes a string literal or a bare name (extern layers' string
+ * parameters); `layer` the plain name of an earlier layer of the same model
+ * level, whose output becomes a second input (merge kinds' `skip`).
+ */
+export type ArgumentType = 'int' | 'float' | 'bool' | 'enum' | 'string' | 'layer';
 
 export interface ArgumentSchema {
   readonly name: string;
@@ -401,11 +405,14 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
   return {
     parameters: 4 * model * model + 4 * model,
     forwardFlops: projections + scores + softmax,
-    // Both operands of Q·Kᵀ and P·V are activations, so their whole backward is input-gradient work.
-    backwardInputFlops: projections + 2 * scores + softmax,
+    // Both operands of Q·Kᵀ and P·V are activations, so their whole backward is input-gradient work;
+    // it first re-runs Q·Kᵀ and the softmax, which the forward did not keep.
+    backwardInputFlops: projections + 2 * scores + softmax + scores / 2 + softmax,
     backwardWeightFlops: projections + 4 * seq * model,
-    // Input, Q, K, V, attention probabilities per head, and the context before the output projection.
-    activationBytes: 4 * (seq * model + 3 * seq * model + heads * seq * seq + seq * model),
+    // The input (the fused Q, K, V projection's), the fused [Q | K | V] and the context before the output
+    // projection. Not the attention probabilities: the runtime's attention core re-runs its scores and
+    // softmax from Q, K and V at I (runtime/layers/functional.ts), as memory-efficient attention does.
+    activationBytes: 4 * (seq * model + 3 * seq * model + seq * model),
     outputBytes: 4 * seq * model,
     // The projections' inputs (x, the context) and their output gradients (dQ, dK, dV, dy): the probabilities go at I.
     weightGradientBytes: 4 * (seq * model + seq * model + 3 * seq * model + seq * model),
@@ -416,9 +423,9 @@ function attentionCosts(seq: number, model: number, heads: number): LayerCosts {
 const ATTENTION_COST_RULE: CostRule = {
   parameters: '4·model² + 4·model (Q, K, V and output projections with biases)',
   forwardFlops: `8·seq·model² (projections) + 4·seq²·model (Q·Kᵀ and P·V) + ${ACTIVATION_FLOPS.softmax}·heads·seq² (softmax)`,
-  backwardInputFlops: `8·seq·model² + 8·seq²·model + ${ACTIVATION_FLOPS.softmax}·heads·seq²`,
+  backwardInputFlops: `8·seq·model² + 10·seq²·model + ${2 * ACTIVATION_FLOPS.softmax}·heads·seq² (including the re-run of Q·Kᵀ and the softmax)`,
   backwardWeightFlops: '8·seq·model² + 4·seq·model',
-  activationBytes: '4·(5·seq·model + heads·seq²): the input, Q, K, V, the context and the attention probabilities of every head (f32)',
+  activationBytes: '4·5·seq·model: the input, Q, K, V and the context (f32); the attention probabilities are recomputed from Q and K at I, not kept',
   weightGradientBytes: '4·6·seq·model: the input and the context (the projections\' inputs) and the gradients of Q, K, V and the output',
 };
 
@@ -465,7 +472,7 @@ const transformerBlock = defineLayer({
     forwardFlops: `16·seq·model (norms) + attention forward + 4·seq·model·ff (MLP) + ${ACTIVATION_FLOPS.gelu}·seq·ff (GELU) + 2·seq·model (residual adds)`,
     backwardInputFlops: `20·seq·model + attention backward-input + 4·seq·model·ff + ${ACTIVATION_FLOPS.gelu}·seq·ff + 2·seq·model`,
     backwardWeightFlops: '8·seq·model + attention backward-weight + 4·seq·model·ff + seq·(ff + model)',
-    activationBytes: 'attention activation bytes + 4·(2·seq·model + 4·seq + 2·seq·ff): the block input, both norms\' statistics, the second norm\'s output, the MLP hidden before and after GELU; plus 2·seq·model (two one-byte masks) when dropout > 0',
+    activationBytes: 'attention activation bytes + 4·(3·seq·model + 2·seq + 2·seq·ff): both norms\' normalised inputs and per-row reciprocal deviations, the second norm\'s output, the MLP hidden before and after GELU (the block input itself is not kept); plus 2·seq·model (two one-byte masks) when dropout > 0',
     weightGradientBytes: 'attention weight-gradient bytes + 4·(6·seq·model + 2·seq·ff): both norms\' normalised inputs and output gradients, the MLP projections\' inputs and output gradients',
     where: 'attention = the MultiHeadAttention formulas with the same seq, model and heads',
   },
@@ -484,19 +491,22 @@ const transformerBlock = defineLayer({
     const gelu = ACTIVATION_FLOPS.gelu * seq * ff;
     const norms = 2 * 8 * elements;
     const residualAdds = 2 * elements;
-    const dropoutMasks = args.dropout > 0 ? 2 * elements : 0; // one byte per element, twice
+    const dropoutMasks = args.dropout > 0 ? 2 * elements : 0; // one-byte masks, two of them
     return {
       parameters: 2 * (2 * model) + attention.parameters + (model * ff + ff + ff * model + model),
       forwardFlops: norms + attention.forwardFlops + mlpMatmul + gelu + residualAdds,
       backwardInputFlops: 2 * 10 * elements + attention.backwardInputFlops + mlpMatmul + gelu + residualAdds,
       backwardWeightFlops: 2 * 4 * elements + attention.backwardWeightFlops + mlpMatmul + seq * (ff + model),
-      // Block input and the two LayerNorm inputs' statistics, attention's saved tensors,
-      // the second norm's output, the MLP's pre- and post-GELU hidden, and dropout masks.
+      // Each LayerNorm's normalised input and per-row reciprocal deviation (not the block input: neither
+      // norm nor residual add needs it), attention's saved tensors (its input is the first norm's output),
+      // the second norm's output, the MLP's pre- and post-GELU hidden, and the dropout masks.
       activationBytes:
-        4 * (elements + 4 * seq) + attention.activationBytes + 4 * (elements + 2 * seq * ff) + dropoutMasks,
+        2 * 4 * (elements + seq) + attention.activationBytes + 4 * (elements + 2 * seq * ff) + dropoutMasks,
       outputBytes: 4 * elements,
       weightGradientBytes: (attention.weightGradientBytes ?? 0) + 4 * (2 * 2 * elements + (elements + seq * ff) + (seq * ff + elements)),
-      keptInputBytes: 4 * elements,
+      // The block keeps no buffer of its input, so it shares none with a previous layer's kept output,
+      // and a recomputing stage that starts with a block keeps its input besides the re-run stash.
+      keptInputBytes: 0,
     };
   },
 });
@@ -666,6 +676,110 @@ const flatten = defineLayer({
   },
 });
 
+
+// ───────────────────────────── merge kinds ─────────────────────────────
+// A merge layer takes two inputs: the previous layer's output, as every
+// layer does, and the output of an earlier layer named by its `skip`
+// argument (a residual or U-Net connection, possibly from another stage
+// and device). Its backward hands the output gradient to both inputs, so it
+// keeps nothing from its forward.
+
+/** A layer kind with a second input, the output of the earlier layer its `skip` argument names. */
+export interface MergeKindDefinition<Name extends string, A extends readonly ArgumentSchema[]> {
+  readonly name: Name;
+  readonly summary: string;
+  /** In schema order; the first is `skip`, of type `layer`. */
+  readonly arguments: A;
+  readonly shapeRule: string;
+  readonly costRule: CostRule;
+  readonly example: { readonly input: TensorShape; readonly skip: TensorShape; readonly args: Partial<ArgumentRecord<A>> };
+  /** (input, skip) → output shape, or why the two are not accepted. */
+  inferShape(input: TensorShape, skip: TensorShape, args: ArgumentRecord<A>): ShapeResult;
+  costs(input: TensorShape, skip: TensorShape, output: TensorShape, args: ArgumentRecord<A>): LayerCosts;
+}
+
+/** A merge kind with its argument types erased. */
+export interface MergeDefinition {
+  readonly name: string;
+  readonly summary: string;
+  readonly arguments: readonly ArgumentSchema[];
+  readonly shapeRule: string;
+  readonly costRule: CostRule;
+  readonly example: { readonly input: TensorShape; readonly skip: TensorShape; readonly args: LayerArguments };
+  inferShape(input: TensorShape, skip: TensorShape, args: LayerArguments): ShapeResult;
+  costs(input: TensorShape, skip: TensorShape, output: TensorShape, args: LayerArguments): LayerCosts;
+}
+
+function defineMerge<const Name extends string, const A extends readonly ArgumentSchema[]>(
+  definition: MergeKindDefinition<Name, A>,
+): MergeKindDefinition<Name, A> {
+  return definition;
+}
+
+/** The argument every merge kind starts with. */
+const SKIP_ARGUMENT = {
+  name: 'skip', type: 'layer', required: true,
+  description: 'the earlier layer whose output is the second input (a plain layer name of the same model level)',
+} as const satisfies ArgumentSchema;
+
+const MERGE_COST_WORDS = {
+  parameters: '0',
+  backwardWeightFlops: '0',
+  activationBytes: '0 (the gradient passes to both inputs unchanged; a skip received from another stage is charged to that stage, see docs/language.md)',
+} as const;
+
+const add = defineMerge({
+  name: 'Add',
+  summary: 'Adds the output of an earlier layer (a skip connection): y = x + skip',
+  arguments: [SKIP_ARGUMENT],
+  shapeRule: 'DTYPE[batch, ...] and the skip\'s DTYPE[batch, ...] → the same shape; both must have exactly the same floating-point shape',
+  costRule: { ...MERGE_COST_WORDS, forwardFlops: 'elements', backwardInputFlops: 'elements (the gradient is handed to both inputs)', where: 'elements = the elements of one example' },
+  example: { input: { dtype: 'f32', dims: ['batch', 64] }, skip: { dtype: 'f32', dims: ['batch', 64] }, args: {} },
+  inferShape(input, skip) {
+    const expected = formatShape(input);
+    if (!isFloat(input.dtype)) return fail('f32[batch, ...]', 'Add needs floating-point inputs');
+    if (!sameShape(input, skip)) return fail(expected, `Add needs the skip to have the input's shape ${expected}, but it is ${formatShape(skip)}`);
+    return ok(input);
+  },
+  costs(input, _skip, output) {
+    const elements = elementsPerExample(input);
+    return { parameters: 0, forwardFlops: elements, backwardInputFlops: elements, backwardWeightFlops: 0, activationBytes: 0, outputBytes: bytesPerExample(output), weightGradientBytes: 0 };
+  },
+});
+
+const concat = defineMerge({
+  name: 'Concat',
+  summary: 'Concatenates the output of an earlier layer along an axis (a U-Net connection)',
+  arguments: [
+    SKIP_ARGUMENT,
+    { name: 'axis', type: 'int', required: false, default: -1, description: 'the axis joined, counted with the batch as 0 (negative: from the end); not the batch axis' },
+  ],
+  shapeRule: 'DTYPE[batch, ..., a, ...] and the skip\'s DTYPE[batch, ..., b, ...] → DTYPE[batch, ..., a + b, ...]; same dtype and rank, every dimension but `axis` equal, `axis` not the batch',
+  costRule: { ...MERGE_COST_WORDS, forwardFlops: 'elements (a copy)', backwardInputFlops: 'elements (the gradient is sliced back into the two inputs)', where: 'elements = the elements of one example of the output' },
+  example: { input: { dtype: 'f32', dims: ['batch', 32] }, skip: { dtype: 'f32', dims: ['batch', 16] }, args: {} },
+  inferShape(input, skip, args) {
+    const rank = input.dims.length;
+    const axis = args.axis < 0 ? rank + args.axis : args.axis;
+    const expected = `${input.dtype}[${input.dims.map((dim, i) => (i === axis ? 'any' : formatDim(dim))).join(', ')}]`;
+    if (!isFloat(input.dtype)) return fail('f32[batch, ...]', 'Concat needs floating-point inputs');
+    if (axis < 1 || axis >= rank) return fail(expected, `Concat's axis ${args.axis} must name a dimension after the batch of a rank-${rank} input`);
+    if (skip.dtype !== input.dtype || skip.dims.length !== rank) return fail(expected, `Concat needs the skip to have the input's dtype and rank, but it is ${formatShape(skip)}`);
+    const differing = input.dims.findIndex((dim, i) => i !== axis && dim !== skip.dims[i]);
+    if (differing >= 0) return fail(expected, `Concat needs every dimension but axis ${axis} equal, but dimension ${differing} is ${formatDim(input.dims[differing])} in the input and ${formatDim(skip.dims[differing])} in the skip ${formatShape(skip)}`);
+    const joined = input.dims[axis];
+    const added = skip.dims[axis];
+    if (typeof joined !== 'number' || typeof added !== 'number') return fail(expected, `Concat needs a fixed size on axis ${axis}`);
+    return ok({ dtype: input.dtype, dims: input.dims.map((dim, i) => (i === axis ? joined + added : dim)) });
+  },
+  costs(_input, _skip, output) {
+    const elements = elementsPerExample(output);
+    return { parameters: 0, forwardFlops: elements, backwardInputFlops: elements, backwardWeightFlops: 0, activationBytes: 0, outputBytes: bytesPerExample(output), weightGradientBytes: 0 };
+  },
+});
+
+/** Every merge kind, in the order the reference lists them. */
+const MERGE_DEFINITIONS = [add, concat] as const;
+
 /** Every built-in layer kind, in the order the reference lists them. */
 const DEFINITIONS = [
   dense,
@@ -692,17 +806,42 @@ export type LayerKindDefinitionOf<K extends LayerKind> = Extract<(typeof DEFINIT
 /** The arguments of a kind, every one present with defaults applied: what the checker produces and the IR carries. */
 export type LayerArgumentsOf<K extends LayerKind> = ArgumentRecord<LayerKindDefinitionOf<K>['arguments']>;
 
-/** The operators the compiler itself emits: the layer kinds plus `Residual`, the residual block's unit. */
-export type BuiltinOperator = LayerKind | 'Residual';
+/** The name of a merge kind: `Add`, `Concat`. */
+export type MergeKind = (typeof MERGE_DEFINITIONS)[number]['name'];
+
+/** A merge kind's arguments, every one present with defaults applied (`skip` is the source layer's display name). */
+export type MergeArgumentsOf<K extends MergeKind> = ArgumentRecord<Extract<(typeof MERGE_DEFINITIONS)[number], { readonly name: K }>['arguments']>;
+
+/** The operators the compiler itself emits: the layer kinds, the merge kinds and `Residual`, the residual block's unit. */
+export type BuiltinOperator = LayerKind | MergeKind | 'Residual';
 
 /** A residual block carries no arguments; its body is its children. */
-export type OperatorArguments<K extends BuiltinOperator> = K extends LayerKind ? LayerArgumentsOf<K> : Readonly<Record<never, never>>;
+export type OperatorArguments<K extends BuiltinOperator> = K extends LayerKind ? LayerArgumentsOf<K> : K extends MergeKind ? MergeArgumentsOf<K> : Readonly<Record<never, never>>;
 
 export const LAYER_KINDS: readonly LayerKind[] = DEFINITIONS.map((definition) => definition.name);
 
 export const LAYER_CATALOG: ReadonlyMap<string, LayerDefinition> = new Map<string, LayerDefinition>(
   DEFINITIONS.map((definition): [string, LayerDefinition] => [definition.name, definition]),
 );
+
+export const MERGE_KINDS: readonly MergeKind[] = MERGE_DEFINITIONS.map((definition) => definition.name);
+
+/** The merge kinds by name: layers with a second input from an earlier layer. */
+export const MERGE_CATALOG: ReadonlyMap<string, MergeDefinition> = new Map<string, MergeDefinition>(
+  MERGE_DEFINITIONS.map((definition): [string, MergeDefinition] => [definition.name, definition as unknown as MergeDefinition]),
+);
+
+export function lookupMerge(name: string): MergeDefinition | undefined {
+  return MERGE_CATALOG.get(name);
+}
+
+/** A built-in kind, a layer or a merge, as editors describe it: its words and its arguments. */
+export function describeBuiltinKind(name: string): Pick<LayerDefinition, 'name' | 'summary' | 'arguments' | 'shapeRule'> | undefined {
+  return LAYER_CATALOG.get(name) ?? MERGE_CATALOG.get(name);
+}
+
+/** The schema argument naming a merge's source layer. */
+export const SKIP_ARGUMENT_NAME = SKIP_ARGUMENT.name;
 
 /** The residual block, `residual NAME { ... }`: not an operator a layer calls, but an IR operator all the same. */
 export const RESIDUAL_BLOCK = {
@@ -729,7 +868,7 @@ export function lookupLayer(name: string): LayerDefinition | undefined {
 }
 
 /** The arguments with defaults filled in (schema order): what the checker keeps, the IR carries and the runtime reads. */
-export function withDefaults(definition: LayerDefinition, args: LayerArguments): LayerArguments {
+export function withDefaults(definition: { readonly arguments: readonly ArgumentSchema[] }, args: LayerArguments): LayerArguments {
   const filled: Record<string, ArgumentValue> = {};
   for (const schema of definition.arguments) {
     const value = Object.hasOwn(args, schema.name)

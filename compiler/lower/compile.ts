@@ -11,6 +11,7 @@ import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { autoSchedule } from '../autoschedule/autoSchedule.ts';
+import { autoScheduleWithMemoryActions, summariseMemoryPlan, type MemoryPlanSummary } from '../autoschedule/memoryActions.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -68,11 +69,12 @@ function forwardOnlyStagesOf(stages: readonly CheckedStage[]): { forwardOnlyStag
  * (every action, per-stage order, cross-stage dependencies). The schedule
  * comes back with its validation problems, so a caller can still draw it.
  */
-export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[] } {
+export function scheduleProgram(program: CheckedProgram, costs: CostModel, automatic: AutoScheduler = autoSchedule): { schedule?: ComputeSchedule; diagnostics: Diagnostic[]; memoryPlan?: MemoryPlanSummary } {
   const diagnostics: Diagnostic[] = [];
   const shape = pipelineShape(program);
   const use = program.pipeline.schedule;
-  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics);
+  const planned: { memoryPlan?: MemoryPlanSummary } = {};
+  const schedule = scheduleFor(program, shape, costs, automatic, diagnostics, planned);
   if (!schedule) return { diagnostics };
   if (schedule.stages !== shape.stages || schedule.devices !== shape.devices) {
     diagnostics.push(makeDiagnostic(diagnosticMessages.stageCountMismatch, use.span, { scheduled: schedule.stages, declared: shape.stages }));
@@ -89,7 +91,7 @@ export function scheduleProgram(program: CheckedProgram, costs: CostModel, autom
     diagnostics.push(...problemsToDiagnostics(problems, use.span).map((d) => (d.span === use.span ? { ...d, related: [...d.related, ...declared] }
       : isStandardLibrary(d.span.file) ? relocateDiagnostic(d, use.span, `in schedule '${use.name}' (${d.span.file})`) : d)));
   }
-  return { schedule, diagnostics };
+  return { schedule, diagnostics, ...planned };
 }
 
 /**
@@ -110,7 +112,9 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
     inputBytes: stage.costs.inputBytes,
     ...(stage.frozen ? { frozen: true } : {}),
   }));
-  const lowered = lowerToInstructionStreams(schedule, stageInfo);
+  const skipEdges = pipeline.skipEdges.map((edge) => ({ ...edge }));
+  const lowered = lowerToInstructionStreams(schedule, stageInfo, skipEdges);
+  diagnostics.push(...skipMemoryActionProblems(program, schedule));
   const activationPeak = peakActivationBytes(schedule, pipeline.stages.map(stageMemoryOptions));
   const p = pipeline.devicesPerReplica;
   const devices: IrDevice[] = [];
@@ -182,6 +186,7 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
       target: irTensor(target, model.dims),
       loss: model.loss.function,
     },
+    ...(skipEdges.length > 0 ? { skipEdges } : {}),
     stages: pipeline.stages.map((stage) => ({
       index: stage.index,
       name: stage.name,
@@ -201,6 +206,24 @@ export function lowerProgram(program: CheckedProgram, schedule: ComputeSchedule)
   return { ir, diagnostics };
 }
 
+/**
+ * An R, O or L the order plans for a stage at an end of a cross-stage skip
+ * edge: the memory actions move or rebuild the stash, not the skip tensor
+ * the stage keeps beside it (PIPE5320, at the action's statement).
+ */
+function skipMemoryActionProblems(program: CheckedProgram, schedule: ComputeSchedule): Diagnostic[] {
+  const ends = new Set(program.pipeline.skipEdges.filter((edge) => edge.sourceStage !== edge.mergeStage).flatMap((edge) => [edge.sourceStage, edge.mergeStage]));
+  if (ends.size === 0) return [];
+  for (const order of schedule.orders) {
+    const action = order.find((candidate) => ends.has(candidate.stage) && (candidate.operation === 'R' || candidate.operation === 'O' || candidate.operation === 'L'));
+    if (action === undefined) continue;
+    return [makeDiagnostic(diagnosticMessages.skipStageMemoryAction, action.span ?? program.pipeline.schedule.span, {
+      action: `${action.operation}[${action.microbatch}]`, stage: action.stage,
+    }, { hint: 'plan recomputation and offloading for stages that neither send nor receive a skip' })];
+  }
+  return [];
+}
+
 /** A stage's sizes for the split-backward memory model (compiler/schedule/memory.ts; its per-stage record: stageActivationRecord). */
 export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
   return {
@@ -210,6 +233,7 @@ export function stageMemoryOptions(stage: CheckedStage): StageMemoryOptions {
     inputInStash: stage.costs.inputInStash,
     recompute: stage.recompute,
     offload: stage.offload,
+    ...(stage.costs.receivedSkipBytes === undefined ? {} : { receivedSkipBytes: stage.costs.receivedSkipBytes }),
   };
 }
 
@@ -243,7 +267,7 @@ export function verifyCommsOrder(order: CommsOrder, at: Span): Diagnostic[] {
   return first === undefined ? [] : [makeDiagnostic(diagnosticMessages.commsDeadlock, spanOf(first), { detail: describeCommsDeadlock(proof) })];
 }
 
-function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[]): ComputeSchedule | undefined {
+function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostModel, automatic: AutoScheduler, diagnostics: Diagnostic[], planned: { memoryPlan?: MemoryPlanSummary }): ComputeSchedule | undefined {
   const use = program.pipeline.schedule;
   if (use.name === 'auto') {
     if (shape.forwardOnlyStages !== undefined) {
@@ -253,6 +277,12 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
+      const actions = autoMemoryActions(program, costs);
+      if (actions.recompute || actions.offload) {
+        const report = autoScheduleWithMemoryActions({ shape, costs, memoryLimit, checkpoint: checkpointUnits(program, costs), ...actions }, automatic);
+        planned.memoryPlan = summariseMemoryPlan(report);
+        return report.schedule;
+      }
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {
       diagnostics.push(makeDiagnostic(diagnosticMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
@@ -273,6 +303,29 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     : evaluated.diagnostics;
   diagnostics.push(...atUse);
   return evaluated.schedule;
+}
+
+/**
+ * Whether `auto` may add memory actions: as written, else for a byte limit
+ * recompute always and offload when the cluster has a host link (the cost
+ * model's host bandwidth); an activation-count limit adds none unless asked.
+ */
+function autoMemoryActions(program: CheckedProgram, costs: CostModel): { recompute: boolean; offload: boolean } {
+  const { args } = program.pipeline.schedule;
+  const bytes = args.memoryUnit === 'bytes';
+  return {
+    recompute: typeof args.recompute === 'boolean' ? args.recompute : bytes,
+    offload: typeof args.offload === 'boolean' ? args.offload : bytes && costs.hostBandwidth !== undefined,
+  };
+}
+
+/** Per stage, what a checkpointed microbatch keeps (its input), in the cost model's activation units. */
+function checkpointUnits(program: CheckedProgram, costs: CostModel): number[] {
+  return costs.stages.map((times, s) => {
+    const stage = program.pipeline.stages[s];
+    if (stage === undefined || !(stage.costs.activationBytes > 0)) return times.activation;
+    return (Math.min(stage.costs.inputBytes, stage.costs.activationBytes) * times.activation) / stage.costs.activationBytes;
+  });
 }
 
 /**

@@ -28,6 +28,12 @@
 // output, loads its targets and sends its row statistics to every other
 // shard (send_stats), and its B/I receives theirs (recv_stats) before its
 // `loss`. These messages name the stage at their other end (peerStage).
+// A cross-stage skip edge (source layer in stage a, merge layer in stage
+// b > a) adds its own channel: F(a,i) ends with send_skip to b's device,
+// F(b,i) starts (after its input) with recv_skip; B/I(b,i) ends with
+// send_skip_grad back, and B/I(a,i) waits for it with recv_skip_grad
+// before its backward. Each names its edge; the data dependencies are
+// those of the chain (a < b), so a valid order stays deadlock free.
 // Sends and receives between stages on the same device are kept (a local
 // hand-off through the mailbox): the runtime stays uniform and the deadlock
 // proof covers them too.
@@ -37,7 +43,7 @@
 // reused first, so a device needs exactly its peak number of live
 // activations.
 
-import type { Instruction } from '../ir/types.ts';
+import type { Instruction, IrSkipEdge } from '../ir/types.ts';
 import {
   activationConsumers, activationSources, copiesOf, copyOfStage, gradientConsumers, gradientSources, isFirstStageOfCopy, isForwardOnly, isLastStageOfCopy,
   isVocabShard, statisticsPeers, vocabShardsOf,
@@ -72,11 +78,19 @@ export function unitStageInfo(stages: number): StageLoweringInfo[] {
   return Array.from({ length: stages }, () => ({ recompute: false, offload: false, activationBytes: 1, outputBytes: 1, inputBytes: 1 }));
 }
 
-export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[]): LoweredStreams {
+export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: readonly StageLoweringInfo[], skipEdges: readonly IrSkipEdge[] = []): LoweredStreams {
   if (stageInfo.length !== schedule.stages) {
     throw new Error(`lowerToInstructionStreams: ${stageInfo.length} stage infos for ${schedule.stages} stages`);
   }
   const { stages, microbatches, stageDevice } = schedule;
+  // Cross-stage skip edges by the stage that sends (source) and the one that receives (merge), with their ids.
+  const skipsFrom: { edge: number; skip: IrSkipEdge }[][] = Array.from({ length: stages }, () => []);
+  const skipsInto: { edge: number; skip: IrSkipEdge }[][] = Array.from({ length: stages }, () => []);
+  skipEdges.forEach((skip, edge) => {
+    if (skip.sourceStage === skip.mergeStage) return;
+    skipsFrom[skip.sourceStage].push({ edge, skip });
+    skipsInto[skip.mergeStage].push({ edge, skip });
+  });
   const mirrored = copiesOf(schedule) > 1;
   const vocab = vocabShardsOf(schedule) > 0;
   const slotOf = new Int32Array(stages * microbatches).fill(-1);
@@ -130,6 +144,11 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
             : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes },
       );
     };
+    const emitSkip = (op: 'send_skip' | 'recv_skip' | 'send_skip_grad' | 'recv_skip_grad', action: ComputeAction, slot: number, peer: number, edge: number, bytes: number) => {
+      instructions.push(action.span
+        ? { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, edge, source: action.span }
+        : { op, stage: action.stage, microbatch: action.microbatch, slot, peer, bytes, edge });
+    };
     for (const scheduled of order) {
       const s = scheduled.stage;
       const pair = s * microbatches + scheduled.microbatch;
@@ -146,6 +165,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
         else if (vocab && isVocabShard(schedule, s)) for (const source of activationSources(schedule, s)) emitVocabMove('recv_act', action, slot, source, stageInfo[source].outputBytes);
         else emitMove('recv_act', action, slot, stageDevice[s - 1], stageInfo[s - 1].outputBytes);
         if (last && !first) emit('load_microbatch', action, slot);
+        for (const { edge, skip } of skipsInto[s]) emitSkip('recv_skip', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         // A whole-stage recompute lowers as an R right before each backward,
         // so the simulator and the memory check count it as they count an R.
         if (plannedRecompute[pair] || (info.recompute && !plannedOffload[pair])) {
@@ -166,6 +186,7 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
           // The broadcast of the last model stage's output to every shard.
           for (const next of activationConsumers(schedule, s)) emitVocabMove('send_act', action, slot, next, info.outputBytes);
         } else emitMove('send_act', action, slot, stageDevice[s + 1], info.outputBytes);
+        for (const { edge, skip } of skipsFrom[s]) emitSkip('send_skip', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (isForwardOnly(schedule, s)) {
           emit('free', action, slot);
           released.push(slot);
@@ -196,12 +217,15 @@ export function lowerToInstructionStreams(schedule: ComputeSchedule, stageInfo: 
           for (const peer of statisticsPeers(schedule, s)) emitVocabMove('recv_stats', action, slot, peer, stageInfo[peer].outputBytes);
           emit('loss', action, slot);
         }
+        for (const { edge, skip } of skipsFrom[s]) emitSkip('recv_skip_grad', action, slot, stageDevice[skip.mergeStage], edge, skip.bytes);
         if (info.offload && !explicit) emitMove('reload', action, slot, undefined, info.activationBytes);
         if (info.recompute && !explicit) emitMove('recompute', action, slot, undefined, info.activationBytes - Math.min(info.inputBytes, info.activationBytes));
         emit(action.operation === 'B' ? 'backward' : 'backward_input', action, slot);
         if (shard) for (const previous of gradientConsumers(schedule, s)) emitVocabMove('send_grad', action, slot, previous, info.inputBytes);
         // No gradient goes back into a forward-only stage.
         else if (!first && !isForwardOnly(schedule, s - 1)) emitMove('send_grad', action, slot, stageDevice[s - 1], info.inputBytes);
+        // A forward-only source stage takes no gradient, so none goes back along its skips either.
+        for (const { edge, skip } of skipsInto[s]) if (!isForwardOnly(schedule, skip.sourceStage)) emitSkip('send_skip_grad', action, slot, stageDevice[skip.sourceStage], edge, skip.bytes);
         if (action.operation === 'B' || splitPair[pair] === 0) {
           emit('free', action, slot);
           released.push(slot);

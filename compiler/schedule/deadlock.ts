@@ -11,6 +11,10 @@
 // Messages that name the stage at their other end (`peerStage`: the
 // vocabulary shards' broadcast, statistics and gradients) are tagged by
 // both ends, so the p messages of one broadcast or one sum stay apart.
+// A cross-stage skip edge's messages are tagged (kind, edge, microbatch):
+// `send_skip` deposits what `recv_skip` of the same edge and microbatch
+// takes, and `send_skip_grad` what `recv_skip_grad` takes, so a skip
+// channel is proven exactly like the chain's own.
 // An `allreduce` posts its gradients to the other members of its group
 // without blocking and then waits for theirs, tagged by the (copy-0) stage:
 // it completes once every member of the group in these streams has reached
@@ -58,14 +62,19 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   // Message tags become dense integers: (kind, receiving stage, microbatch).
   let stages = 1;
   let microbatches = 1;
+  let edges = 0;
   for (const device of devices) {
     for (const instruction of device.instructions) {
       if (instruction.stage + 2 > stages) stages = instruction.stage + 2;
       if (instruction.microbatch !== undefined && instruction.microbatch + 1 > microbatches) microbatches = instruction.microbatch + 1;
+      if (instruction.edge !== undefined && instruction.edge + 1 > edges) edges = instruction.edge + 1;
     }
   }
-  const tagCount = 2 * stages * microbatches;
+  const chainTags = 2 * stages * microbatches;
+  const tagCount = chainTags + 2 * edges * microbatches;
   const tag = (gradient: boolean, stage: number, microbatch: number) => ((gradient ? stages : 0) + stage) * microbatches + microbatch;
+  // Skip channels after the chain's: (kind, edge, microbatch).
+  const skipTag = (gradient: boolean, edge: number, microbatch: number) => chainTags + ((gradient ? edges : 0) + edge) * microbatches + microbatch;
   // Pending messages per tag, with the sender and receiver of the first
   // one (each tag is sent once in a valid lowering; a mismatch in peers
   // makes the receive wait forever, which the proof then reports).
@@ -104,6 +113,10 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
     return state;
   };
 
+  const receiveTag = (instruction: Instruction) => instruction.op === 'recv_skip' || instruction.op === 'recv_skip_grad'
+    ? skipTag(instruction.op === 'recv_skip_grad', instruction.edge ?? 0, instruction.microbatch ?? 0)
+    : tag(instruction.op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
+
   while (worklist.length > 0) {
     const index = worklist.pop()!;
     const { rank, instructions } = devices[index];
@@ -129,16 +142,18 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
           box.waiter = -1;
           if (waiting !== index) worklist.push(waiting);
         }
-      } else if (op === 'recv_act' || op === 'recv_grad') {
-        const key = tag(op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
+      } else if (op === 'recv_act' || op === 'recv_grad' || op === 'recv_skip' || op === 'recv_skip_grad') {
+        const key = receiveTag(instruction);
         if (pending[key] === 0 || sender[key] !== instruction.peer || receiver[key] !== rank) {
           waiter[key] = index;
           break;
         }
         pending[key]--;
-      } else if (op === 'send_act' || op === 'send_grad') {
+      } else if (op === 'send_act' || op === 'send_grad' || op === 'send_skip' || op === 'send_skip_grad') {
         const forward = op === 'send_act';
-        const key = tag(!forward, instruction.stage + (forward ? 1 : -1), instruction.microbatch ?? 0);
+        const key = op === 'send_skip' || op === 'send_skip_grad'
+          ? skipTag(op === 'send_skip_grad', instruction.edge ?? 0, instruction.microbatch ?? 0)
+          : tag(!forward, instruction.stage + (forward ? 1 : -1), instruction.microbatch ?? 0);
         pending[key]++;
         if (sender[key] === -1) {
           sender[key] = rank;
@@ -197,8 +212,9 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
       stuck.push({ device: device.rank, step: position[index], instruction, waitsFor: `the ${box.label} from device ${instruction.peer}${mismatch}` });
       return;
     }
-    const kind = instruction.op === 'recv_act' ? 'the activation' : 'the gradient';
-    const key = tag(instruction.op === 'recv_grad', instruction.stage, instruction.microbatch ?? 0);
+    const kind = instruction.op === 'recv_act' ? 'the activation' : instruction.op === 'recv_grad' ? 'the gradient'
+      : instruction.op === 'recv_skip' ? `the skip of edge ${instruction.edge}` : `the skip gradient of edge ${instruction.edge}`;
+    const key = receiveTag(instruction);
     const from = sender[key];
     const mismatch = from !== -1 && (from !== instruction.peer || receiver[key] !== device.rank)
       ? ` (it was sent by device ${from} to device ${receiver[key]})`
@@ -212,7 +228,12 @@ export function proveDeadlockFree(streams: StreamsToProve): DeadlockProof {
   });
   const unreceived: string[] = [];
   for (let key = 0; key < tagCount && unreceived.length < 20; key++) {
-    if (pending[key] > 0) {
+    if (pending[key] > 0 && key >= chainTags) {
+      const rest = key - chainTags;
+      const gradient = rest >= edges * microbatches;
+      const within = rest % (edges * microbatches);
+      unreceived.push(`${gradient ? 'skip gradient' : 'skip'} of edge ${Math.floor(within / microbatches)}, microbatch ${within % microbatches}`);
+    } else if (pending[key] > 0) {
       const gradient = key >= stages * microbatches;
       const rest = key % (stages * microbatches);
       unreceived.push(`${gradient ? 'gradient' : 'activation'} for stage ${Math.floor(rest / microbatches)}, microbatch ${rest % microbatches}`);

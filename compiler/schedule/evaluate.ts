@@ -4,8 +4,10 @@
 //    appends actions (F[i], B[0..w], I[i, c] where chunk c is the c-th
 //    lowest-numbered stage on the device; `overlap { ... }` groups);
 //  - rules: `split backward`, `limit activations <= EXPR [per device]`
-//    (EXPR may use d), `priority I > F[1] > F[0] > W`, handed to the list
-//    scheduler (listScheduler.ts) with the cost model (unit costs by default).
+//    (EXPR may use d), `priority I > F[1] > F[0] > W`, and the memory rules
+//    `recompute when live > K`, `offload ratio R` (K may use d), handed to
+//    the list scheduler (listScheduler.ts) with the cost model (unit costs
+//    by default).
 // Both forms may use top-level `let`s and state a contract (`requires
 // placement KIND`, `requires v == 2`, `requires m >= 2 * p "..."`; see
 // contract.ts), checked before anything else is evaluated.
@@ -15,6 +17,7 @@ import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type {
   ActionStatement,
   LimitRule,
+  MemoryRule,
   OrderStatement,
   PriorityRule,
   RequiresRule,
@@ -25,7 +28,7 @@ import type { Span } from '../../grammar/source.ts';
 import { unitCostModel, type CostModel } from '../cost/types.ts';
 import type { ArgumentValue } from '../program.ts';
 import { EvaluationStop, ExpressionCompiler, Symbols, truthy, type Slots, type Value } from './expressions.ts';
-import { listSchedule, type PriorityClass } from './listScheduler.ts';
+import { listSchedule, type MemoryTrigger, type PriorityClass } from './listScheduler.ts';
 import { checkScheduleContract, contractShapeOf, isKnownRequirement, RESERVED_PARAMETERS, SHAPE_PARAMETERS } from './contract.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
 import { isVocabShard, modelStageCount, vocabShardsOf } from './actions.ts';
@@ -128,6 +131,14 @@ function evaluate(
   // Form and rules.
   const explicit = declaration.body.filter((s) => s.kind === 'OnDeviceBlock');
   const rules = declaration.body.filter((s) => s.kind === 'SplitBackwardRule' || s.kind === 'LimitRule' || s.kind === 'PriorityRule');
+  const memoryRules = declaration.body.filter((s): s is MemoryRule => s.kind === 'MemoryRule');
+  if (explicit.length > 0 && memoryRules.length > 0) {
+    // An explicit order places its own R, O and L; nothing would apply the rule.
+    for (const rule of memoryRules) {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.memoryRuleInExplicitOrder, rule.span, { rule: memoryRuleText(rule, compiler), schedule: name }));
+    }
+    return undefined;
+  }
   if (explicit.length > 0 && rules.length > 0) {
     diagnostics.push(makeDiagnostic(diagnosticMessages.mixedForms, rules[0].span));
     return undefined;
@@ -188,7 +199,7 @@ function evaluate(
     return { ...shape, name, splitBackward, orders };
   }
 
-  if (rules.length === 0 && !requiresSplit(declaration)) {
+  if (rules.length === 0 && memoryRules.length === 0 && !requiresSplit(declaration)) {
     diagnostics.push(makeDiagnostic(diagnosticMessages.emptyBody, declaration.name.span, { schedule: name }));
     return undefined;
   }
@@ -200,9 +211,21 @@ function evaluate(
     if (rule.kind === 'LimitRule') applyLimit(rule, compiler, symbols, slots, rule.resource.name === 'stash' ? stashLimits : limits, diagnostics);
     else if (rule.kind === 'PriorityRule') readPriority(rule, shape, compiler, symbols, slots, priority, diagnostics);
   }
+  const memory: { recompute?: MemoryTrigger; offload?: MemoryTrigger } = {};
+  for (const rule of memoryRules) {
+    if (memory[rule.action] !== undefined) {
+      const earlier = memoryRules.find((other) => other.action === rule.action)!;
+      diagnostics.push(makeDiagnostic(diagnosticMessages.memoryRuleTwice, rule.span, { schedule: name, action: rule.action }, {
+        related: [{ span: earlier.span, message: `the first ${rule.action} rule` }],
+      }));
+      continue;
+    }
+    const trigger = readMemoryRule(rule, compiler, symbols, slots, shape.devices, diagnostics);
+    if (trigger !== undefined) memory[rule.action] = trigger;
+  }
   if (hasError(diagnostics)) return undefined;
   const costs = options.costs ?? unitCostModel(shape.stages);
-  const result = listSchedule(shape, { splitBackward, activationLimit: limits, stashLimit: stashLimits, priority, span: declaration.name.span }, costs);
+  const result = listSchedule(shape, { splitBackward, activationLimit: limits, stashLimit: stashLimits, priority, ...memory, span: declaration.name.span }, costs);
   if (!result.ok) {
     const limitRule = rules.find((rule) => rule.kind === 'LimitRule');
     diagnostics.push(makeDiagnostic(diagnosticMessages.limitTooTight, (limitRule ?? declaration.name).span, { detail: result.detail }));
@@ -244,7 +267,56 @@ function applyLimit(rule: LimitRule, compiler: ExpressionCompiler, symbols: Symb
   }
 }
 
+function memoryRuleText(rule: MemoryRule, compiler: ExpressionCompiler): string {
+  return `${rule.action} ${rule.trigger.name} ${compiler.text(rule.value)}`;
+}
+
+/**
+ * `when live > K` (K per device, `d` bound, a positive whole number) or
+ * `ratio R` (0 < R ≤ 1); undefined after a diagnostic.
+ */
+function readMemoryRule(rule: MemoryRule, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, devices: number, diagnostics: Diagnostic[]): MemoryTrigger | undefined {
+  const verb = rule.action === 'recompute' ? 'checkpointed' : 'offloaded';
+  const malformed = (problem: string, span: Span) => {
+    diagnostics.push(makeDiagnostic(diagnosticMessages.memoryRuleForm, span, { rule: memoryRuleText(rule, compiler), problem }));
+    return undefined;
+  };
+  const { trigger, value } = rule;
+  if (trigger.name === 'when') {
+    if (value.kind !== 'BinaryExpression' || value.operator !== '>' || value.left.kind !== 'NameExpression' || value.left.name.name !== 'live') {
+      return malformed('`when` takes the comparison live > K, K the full stashes a device may hold', value.span);
+    }
+    const inner = symbols.child();
+    const deviceSlot = inner.define('d');
+    const bound = compiler.compile(value.right, inner);
+    if (!bound) return undefined;
+    const threshold: number[] = [];
+    for (let d = 0; d < devices; d++) {
+      slots[deviceSlot] = d;
+      const k = bound(slots);
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
+        diagnostics.push(makeDiagnostic(diagnosticMessages.memoryRuleThreshold, value.right.span, { expression: compiler.text(value.right), value: String(k), device: d, action: rule.action, verb }));
+        return undefined;
+      }
+      threshold.push(k);
+    }
+    return { kind: 'whenLive', threshold };
+  }
+  if (trigger.name === 'ratio') {
+    const compiled = compiler.compile(value, symbols);
+    if (!compiled) return undefined;
+    const ratio = compiled(slots);
+    if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1)) {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.memoryRuleRatio, value.span, { expression: compiler.text(value), value: String(ratio), action: rule.action, verb }));
+      return undefined;
+    }
+    return { kind: 'ratio', ratio };
+  }
+  return malformed(`the trigger is \`when live > K\` or \`ratio R\`, not '${trigger.name}'`, trigger.span);
+}
+
 function readPriority(rule: PriorityRule, shape: PipelineShape, compiler: ExpressionCompiler, symbols: Symbols, slots: Slots, priority: PriorityClass[], diagnostics: Diagnostic[]): void {
+
   for (const term of rule.terms) {
     if (term.operation === 'R' || term.operation === 'O' || term.operation === 'L') {
       diagnostics.push(makeDiagnostic(diagnosticMessages.memoryActionInPriority, term.span, { operation: term.operation }));

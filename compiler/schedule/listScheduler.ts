@@ -11,9 +11,19 @@
 // for frozen encoders).
 // Work is O(A log A) for A actions: ready actions wait in per-device,
 // per-class heaps; time advances by completion events.
+// Memory rules (`recompute when live > K`, `offload ratio R`, ...) pick
+// forwards to checkpoint or offload as they start, and place the memory
+// actions around them (docs/schedules.md, "Memory rules"):
+//  - a checkpointed pair's R runs in the device's idle time once the pair
+//    is next in line for its stage's backward and the rebuilt stash stays
+//    within K; otherwise right before its backward (R then B/I back to back);
+//  - an offloaded pair's O follows its F at once; its L is issued when the
+//    stage starts the backward of the microbatch before, so the reload runs
+//    on the copy stream during that backward, and the pair's B/I waits until
+//    the reload has landed (bytes ÷ the host link's bandwidth).
 
 import type { CostModel } from '../cost/types.ts';
-import { actionDuration, activationConsumers, dependencyDelay, dependenciesOf, gradientConsumers, isFirstStageOfCopy, isForwardOnly, isVocabShard, operationsOfStage, pairIndex, statisticsPeers } from './actions.ts';
+import { actionDuration, activationConsumers, dependencyDelay, dependenciesOf, gradientConsumers, isFirstStageOfCopy, isForwardOnly, isLastStageOfCopy, isMemoryOperation, isVocabShard, operationsOfStage, pairIndex, statisticsPeers } from './actions.ts';
 import type { ComputeAction, ComputeOperation, ComputeSchedule, PipelineShape } from './types.ts';
 
 export interface PriorityClass {
@@ -23,6 +33,15 @@ export interface PriorityClass {
   /** The device's vocabulary shard, whichever chunk it is (the S and T terms). */
   readonly vocabShard?: boolean;
 }
+
+/**
+ * Which forwards a memory rule picks: `when live > K` those that would leave
+ * more than K full stashes on their device, `ratio R` microbatch i when
+ * ⌊(i+1)·R⌋ > ⌊i·R⌋ (R = 0.5: the odd ones).
+ */
+export type MemoryTrigger =
+  | { readonly kind: 'whenLive'; readonly threshold: readonly number[] }
+  | { readonly kind: 'ratio'; readonly ratio: number };
 
 export interface ListSchedulingRules {
   readonly splitBackward: boolean;
@@ -37,6 +56,10 @@ export interface ListSchedulingRules {
   readonly stashLimit?: readonly number[];
   /** Highest first. Operations not named follow, in the order B/I, F, W. */
   readonly priority: readonly PriorityClass[];
+  /** `recompute when live > K` / `recompute ratio R`: forwards that keep only their input and are rebuilt by R. */
+  readonly recompute?: MemoryTrigger;
+  /** `offload when live > K` / `offload ratio R`: forwards whose stash goes to host memory (O) and back (L). */
+  readonly offload?: MemoryTrigger;
   /** The span the generated actions point at (the schedule declaration). */
   readonly span?: ComputeAction['span'];
 }
@@ -89,8 +112,8 @@ class NumberHeap {
 }
 
 
-// The list scheduler orders F/B/I/W only; memory actions are never queued
-// (a priority term cannot name them, PIPE4566), so they map to no queue.
+// The list scheduler queues F/B/I/W only; memory rules place R, O and L
+// around them (a priority term cannot name them, PIPE4566), so they map to no queue.
 const OPERATION_INDEX: Readonly<Record<ComputeOperation, number>> = { F: 0, B: 1, I: 2, W: 3, R: -1, O: -1, L: -1 };
 
 export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, costs: CostModel): ListScheduleResult {
@@ -223,6 +246,69 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const running: { op: ComputeOperation; stage: number; microbatch: number }[] = Array.from({ length: devices }, () => ({ op: 'F', stage: 0, microbatch: 0 }));
   const live = new Float64Array(devices);
   const stashLive = new Float64Array(devices);
+  // Memory rules: per pair its plan, per device the full stashes it holds
+  // (not checkpointed, not offloaded) and when its copy stream is free.
+  const PLAIN = 0, CHECKPOINTED = 1, REBUILT = 2, OFFLOADED = 3, RELOADED = 4;
+  const plan = new Uint8Array(pairs);
+  const backwardStarted = new Uint8Array(pairs);
+  const fullStashes = new Float64Array(devices);
+  const copyFree = new Float64Array(devices);
+  const copyTime = (stage: number) => (costs.hostBandwidth && costs.hostBandwidth > 0 ? costs.stages[stage].activation / costs.hostBandwidth : 0);
+  const picks = (trigger: MemoryTrigger | undefined, d: number, microbatch: number): boolean => {
+    if (trigger === undefined) return false;
+    if (trigger.kind === 'whenLive') return fullStashes[d] + 1 > trigger.threshold[d];
+    return Math.floor((microbatch + 1) * trigger.ratio) > Math.floor(microbatch * trigger.ratio);
+  };
+  // The stage already runs the backward of the microbatch before: this
+  // pair's backward comes next, so moving or dropping its stash saves nothing.
+  const neededSoon = (stage: number, microbatch: number): boolean =>
+    microbatch === 0 ? isLastStageOfCopy(shape, stage) : backwardStarted[pairIndex(shape, stage, microbatch - 1)] === 1;
+  const choosePlan = (d: number, stage: number, microbatch: number): number => {
+    if (neededSoon(stage, microbatch)) return PLAIN;
+    // A reload needs an earlier backward of the stage to hide behind.
+    if (microbatch > 0 && picks(rules.offload, d, microbatch)) return OFFLOADED;
+    if (picks(rules.recompute, d, microbatch)) return CHECKPOINTED;
+    return PLAIN;
+  };
+  const span = rules.span;
+  const emit = (d: number, operation: ComputeOperation, stage: number, microbatch: number) => {
+    orders[d].push(span ? { operation, stage, microbatch, span } : { operation, stage, microbatch });
+  };
+  // The reload of (stage, microbatch + 1) starts with this backward when that pair is offloaded.
+  const issueReload = (d: number, stage: number, microbatch: number, now: number) => {
+    if (microbatch + 1 >= microbatches) return;
+    const next = pairIndex(shape, stage, microbatch + 1);
+    if (plan[next] !== OFFLOADED) return;
+    emit(d, 'L', stage, microbatch + 1);
+    plan[next] = RELOADED;
+    fullStashes[d] += 1;
+    const end = Math.max(copyFree[d], now) + copyTime(stage);
+    copyFree[d] = end;
+    pushEvent(end, 1, OPERATION_INDEX[backwardOp], next);
+  };
+  // In idle time: rebuild the checkpointed pair next in line for its stage's backward, if the stash fits.
+  const tryEarlyRecompute = (d: number, now: number): boolean => {
+    const trigger = rules.recompute;
+    if (trigger === undefined) return false;
+    if (trigger.kind === 'whenLive' && fullStashes[d] + 1 > trigger.threshold[d]) return false;
+    for (let k = deviceStages[d].length - 1; k >= 0; k--) {
+      const stage = deviceStages[d][k];
+      const microbatch = nextBackward[stage];
+      if (microbatch >= microbatches) continue;
+      const pair = pairIndex(shape, stage, microbatch);
+      if (plan[pair] !== CHECKPOINTED) continue;
+      emit(d, 'R', stage, microbatch);
+      plan[pair] = REBUILT;
+      fullStashes[d] += 1;
+      busy[d] = 1;
+      running[d] = { op: 'R', stage, microbatch };
+      pushEvent(now + actionDuration(costs, 'R', stage), 0, d, 0);
+      return true;
+    }
+    return false;
+  };
+  // Per stage, the lowest microbatch whose backward has not started.
+  const nextBackward = new Int32Array(stages);
   const stashLimit = rules.stashLimit ?? new Array<number>(devices).fill(Number.POSITIVE_INFINITY);
   let total = 0;
   for (let s = 0; s < stages; s++) total += operationsOfStage(shape, s, rules.splitBackward).length * microbatches;
@@ -268,17 +354,40 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
       const stage = decodeStage(code);
       const microbatch = decodeMicrobatch(code);
       const op = queue.operation;
-      orders[d].push(rules.span ? { operation: op, stage, microbatch, span: rules.span } : { operation: op, stage, microbatch });
+      const pair = pairIndex(shape, stage, microbatch);
+      let duration = actionDuration(costs, op, stage);
+      if (op === backwardOp) {
+        backwardStarted[pair] = 1;
+        while (nextBackward[stage] < microbatches && backwardStarted[pairIndex(shape, stage, nextBackward[stage])]) nextBackward[stage]++;
+        issueReload(d, stage, microbatch, now);
+        if (plan[pair] === CHECKPOINTED) {
+          // Not rebuilt in idle time: the recompute runs right before its backward.
+          emit(d, 'R', stage, microbatch);
+          plan[pair] = REBUILT;
+          fullStashes[d] += 1;
+          duration += actionDuration(costs, 'R', stage);
+        }
+      }
+      emit(d, op, stage, microbatch);
+      // A forward-only stage's F keeps no stash: nothing to count, checkpoint or offload.
       if (op === 'F' && !queue.forwardOnly) {
         live[d] += 1;
         stashLive[d] += 1;
+        plan[pair] = choosePlan(d, stage, microbatch);
+        if (plan[pair] === PLAIN) fullStashes[d] += 1;
+        else if (plan[pair] === OFFLOADED) {
+          emit(d, 'O', stage, microbatch);
+          // The reload cannot start before the offload has left the device.
+          copyFree[d] = Math.max(copyFree[d], now + duration) + copyTime(stage);
+          remaining[OPERATION_INDEX[backwardOp]][pair]++;
+        }
       }
       busy[d] = 1;
       running[d] = { op, stage, microbatch };
-      pushEvent(now + actionDuration(costs, op, stage), 0, d, 0);
+      pushEvent(now + duration, 0, d, 0);
       return true;
     }
-    return false;
+    return tryEarlyRecompute(d, now);
   };
 
   let now = 0;
@@ -293,9 +402,13 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
         const d = eventA[id];
         const { op, stage, microbatch } = running[d];
         busy[d] = 0;
+        if (op === 'R') continue;
         done++;
         if (op === 'B' || op === 'W') live[d] -= 1;
-        if (op === 'B' || op === 'I') stashLive[d] -= 1;
+        if (op === 'B' || op === 'I') {
+          stashLive[d] -= 1;
+          fullStashes[d] -= 1;
+        }
         release(op, stage, microbatch, now);
       } else {
         const opIndex = eventA[id];
@@ -309,7 +422,7 @@ export function listSchedule(shape: PipelineShape, rules: ListSchedulingRules, c
   const stuck: string[] = [];
   for (let d = 0; d < devices; d++) {
     const waitingF = queues[d].some((queue) => queue.operation === 'F' && queue.heap.size > 0);
-    const scheduled = orders[d].length;
+    const scheduled = orders[d].filter((action) => !isMemoryOperation(action.operation)).length;
     const expected = deviceStages[d].reduce((sum, stage) => sum + operationsOfStage(shape, stage, rules.splitBackward).length, 0) * microbatches;
     if (scheduled < expected) {
       stuck.push(

@@ -64,6 +64,12 @@ export interface StageMemoryOptions {
   readonly inputInStash?: boolean;
   readonly recompute?: boolean;
   readonly offload?: boolean;
+  /**
+   * Bytes of cross-stage skips the stage receives for its merges (part of
+   * activationBytes). They arrive before its F while the stage input is
+   * still held, so F starts with both: at least input + these bytes.
+   */
+  readonly receivedSkipBytes?: number;
 }
 
 /** The per-stage record of a stage's memory options (for tools that merge with other accounting). */
@@ -101,9 +107,11 @@ export function activationHeld(stage: StageMemoryOptions): {
   // A recompute stage holds its input; the re-run forward's stash shares it when the first layer keeps its input.
   const withInput = stage.recompute && stage.inputInStash === false ? full + input : full;
   const afterForward = stage.offload ? 0 : stage.recompute ? input : full;
+  // A merge stage whose stash does not hold its input (a first layer that keeps nothing) holds the input and its received skips before F.
+  const receivedBeforeForward = stage.receivedSkipBytes ? (stage.inputBytes ?? 0) + stage.receivedSkipBytes : 0;
   return {
     afterForward,
-    duringForward: Math.max(afterForward, withInput),
+    duringForward: Math.max(afterForward, withInput, receivedBeforeForward),
     beforeBackward: withInput,
     afterInputGradient: stage.weightGradientBytes ?? full,
   };
@@ -127,6 +135,21 @@ export function peakActivationBytes(schedule: ComputeSchedule, stages: readonly 
 
 /** Peak device and host bytes per device, following R / O / L in the order and the split-backward model. */
 export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[]): MemoryProfile {
+  return profileOrders(schedule, stages);
+}
+
+/**
+ * Per device, the peak device bytes reached up to and including each action
+ * of its order (a running maximum): where an order first exceeds a limit,
+ * for the automatic scheduler's choice of memory actions.
+ */
+export function runningPeaks(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[]): number[][] {
+  const trace: number[][] = [];
+  profileOrders(schedule, stages, trace);
+  return trace;
+}
+
+function profileOrders(schedule: ComputeSchedule, stages: readonly StageMemoryOptions[], trace?: number[][]): MemoryProfile {
   const pairs = schedule.stages * schedule.microbatches;
   const freesAtW = new Uint8Array(pairs);
   const plannedRecompute = new Uint8Array(pairs);
@@ -165,6 +188,8 @@ export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageM
       offloaded[pair] = 0;
       return bytes;
     };
+    const running: number[] | undefined = trace === undefined ? undefined : [];
+    if (running !== undefined) trace!.push(running);
     for (const action of order) {
       const stage = stages[action.stage];
       const sizes = held[action.stage];
@@ -215,6 +240,7 @@ export function memoryProfile(schedule: ComputeSchedule, stages: readonly StageM
           hold(pair, 0);
           break;
       }
+      running?.push(peak);
     }
     device.push(peak);
     host.push(hostPeak);

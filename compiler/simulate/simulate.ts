@@ -10,6 +10,10 @@
 //    (peerStage) are tagged by both ends, the broadcast and the statistics
 //    charged as the sender's sendActivation, a shard's gradient as its
 //    sendGradient (send_stats / recv_stats are moves like the others);
+
+//    a skip edge's send_skip and
+//    send_skip_grad are messages tagged by (edge, microbatch) that arrive
+//    costs.sendSkip[edge] after the send;
 //  - forward, backward, backward_input, backward_weight take their stage's
 //    cost; recompute takes the stage's forward time; allreduce is a rendezvous of its group and takes
 //    costs.allreduce[stage]; optimizer_step takes costs.optimizerStep[stage];
@@ -53,7 +57,7 @@ export interface TimelineInterval {
 }
 
 export interface Transfer {
-  readonly kind: 'activation' | 'gradient';
+  readonly kind: 'activation' | 'gradient' | 'skip' | 'skip gradient';
   readonly from: number;
   readonly to: number;
   readonly stage: number;
@@ -159,6 +163,7 @@ export function simulate(
   let stages = costs.stages.length;
   let microbatches = 1;
   let replicas = 1;
+  let edges = 0;
   const positionOf = new Map<number, number>();
   devices.forEach((device, position) => {
     positionOf.set(device.index ?? position, position);
@@ -166,6 +171,7 @@ export function simulate(
     for (const instruction of device.instructions) {
       if (instruction.stage + 1 > stages) stages = instruction.stage + 1;
       if (instruction.microbatch !== undefined && instruction.microbatch + 1 > microbatches) microbatches = instruction.microbatch + 1;
+      if (instruction.edge !== undefined && instruction.edge + 1 > edges) edges = instruction.edge + 1;
     }
   });
   if (costs.stages.length < stages) {
@@ -175,14 +181,19 @@ export function simulate(
   const copies = options.copies ?? 1;
   const copyOf = copies > 1 ? (stage: number) => Math.floor(stage / (stages / copies)) : undefined;
 
-  // Mailbox: arrival time per (kind, replica, stage of the sender, microbatch).
+  // Mailbox: arrival time per (kind, replica, stage of the sender, microbatch),
+  // then the skip channels per (kind, replica, edge, microbatch).
   const perKind = replicas * stages * microbatches;
-  const arrival = new Float64Array(2 * perKind).fill(Number.NaN);
-  const senderDevice = new Int32Array(2 * perKind).fill(NONE);
-  const senderIndex = new Int32Array(2 * perKind).fill(NONE);
-  const waiter = new Int32Array(2 * perKind).fill(NONE);
+  const perSkipKind = replicas * edges * microbatches;
+  const mailboxSize = 2 * perKind + 2 * perSkipKind;
+  const arrival = new Float64Array(mailboxSize).fill(Number.NaN);
+  const senderDevice = new Int32Array(mailboxSize).fill(NONE);
+  const senderIndex = new Int32Array(mailboxSize).fill(NONE);
+  const waiter = new Int32Array(mailboxSize).fill(NONE);
   const messageKey = (kind: 0 | 1, replica: number, stage: number, microbatch: number) =>
     kind * perKind + (replica * stages + stage) * microbatches + microbatch;
+  const skipKey = (gradient: boolean, replica: number, edge: number, microbatch: number) =>
+    2 * perKind + (gradient ? perSkipKind : 0) + (replica * edges + edge) * microbatches + microbatch;
 
   // Messages that name the stage at their other end (vocabulary shards): by (kind, replica, both ends, microbatch).
   const namedMailboxes = new Map<string, { arrival: number; senderDevice: number; senderIndex: number; waiter: number }>();
@@ -291,10 +302,12 @@ export function simulate(
           bindDevice = box.senderDevice;
           bindIndex = box.senderIndex;
         }
-      } else if (op === 'recv_act' || op === 'recv_grad') {
+      } else if (op === 'recv_act' || op === 'recv_grad' || op === 'recv_skip' || op === 'recv_skip_grad') {
         const key = op === 'recv_act'
           ? messageKey(0, replica, instruction.stage - 1, instruction.microbatch ?? 0)
-          : messageKey(1, replica, instruction.stage + 1, instruction.microbatch ?? 0);
+          : op === 'recv_grad'
+            ? messageKey(1, replica, instruction.stage + 1, instruction.microbatch ?? 0)
+            : skipKey(op === 'recv_skip_grad', replica, instruction.edge ?? 0, instruction.microbatch ?? 0);
         const at = arrival[key];
         if (Number.isNaN(at)) {
           waiter[key] = d;
@@ -431,6 +444,26 @@ export function simulate(
           }
           break;
         }
+        case 'send_skip':
+        case 'send_skip_grad': {
+          const gradient = op === 'send_skip_grad';
+          const edge = instruction.edge ?? 0;
+          const key = skipKey(gradient, replica, edge, instruction.microbatch ?? 0);
+          const peer = instruction.peer === undefined ? d : positionOf.get(instruction.peer) ?? d;
+          const link = peer === d ? 0 : costs.sendSkip?.[edge] ?? 0;
+          arrival[key] = end + link;
+          senderDevice[key] = d;
+          senderIndex[key] = k;
+          if (detail && peer !== d) {
+            transfers.push({ kind: gradient ? 'skip gradient' : 'skip', from: d, to: peer, stage: instruction.stage, microbatch: instruction.microbatch ?? 0, sent: end, arrived: end + link });
+          }
+          const blocked = waiter[key];
+          if (blocked !== NONE) {
+            waiter[key] = NONE;
+            if (blocked !== d) wake(blocked);
+          }
+          break;
+        }
         case 'forward': {
           const full = costs.stages[instruction.stage].activation;
           const key = pairKey(replica, instruction.stage, instruction.microbatch ?? 0);
@@ -480,7 +513,9 @@ export function simulate(
       ? `the activation of stage ${instruction.stage - 1}, microbatch ${instruction.microbatch}`
       : instruction.op === 'recv_grad'
         ? `the gradient of stage ${instruction.stage + 1}, microbatch ${instruction.microbatch}`
-        : `the other members of the allreduce of stage ${instruction.stage}`;
+        : instruction.op === 'recv_skip' || instruction.op === 'recv_skip_grad'
+          ? `the ${instruction.op === 'recv_skip' ? 'skip' : 'skip gradient'} of edge ${instruction.edge}, microbatch ${instruction.microbatch}`
+          : `the other members of the allreduce of stage ${instruction.stage}`;
     stuck.push({ device: devices[d].index ?? d, index: next[d], instruction, waitsFor });
   }
 
@@ -604,8 +639,9 @@ function criticalPath(
     if (fromDevice !== NONE) {
       const fromIndex = boundIndex[d][k];
       const sender = devices[fromDevice].instructions[fromIndex];
-      if (sender !== undefined && (sender.op === 'send_act' || sender.op === 'send_grad')) {
-        const link = (sender.op === 'send_act' ? costs.sendActivation[sender.stage] : costs.sendGradient[sender.stage]) ?? 0;
+      if (sender !== undefined && (sender.op === 'send_act' || sender.op === 'send_grad' || sender.op === 'send_skip' || sender.op === 'send_skip_grad')) {
+        const link = (sender.op === 'send_act' ? costs.sendActivation[sender.stage]
+          : sender.op === 'send_grad' ? costs.sendGradient[sender.stage] : costs.sendSkip?.[sender.edge ?? 0]) ?? 0;
         if (link > 0) {
           steps.push({ device: devices[fromDevice].index ?? fromDevice, kind: 'transfer', stage: sender.stage, microbatch: sender.microbatch ?? 0, start: ends[fromDevice][fromIndex], end: ends[fromDevice][fromIndex] + link });
         }

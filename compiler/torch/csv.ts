@@ -48,6 +48,16 @@ export function torchExportRefusal(program: CheckedProgram, target: 'csv' | 'pro
       hint: 'export the pipeline without vocab_parallel (the layer then runs whole on the last stage), or run it with pipec train',
     });
   }
+  // PyTorch's PipelineStage passes one activation to the next stage and one gradient back, nothing else:
+  // a skip between stages has no channel there. Located at the merge's `skip` argument.
+  const crossing = pipeline.skipEdges.find((edge) => edge.sourceStage !== edge.mergeStage);
+  if (crossing !== undefined) {
+    const skip = program.model.skips.find((candidate) => candidate.source === crossing.source && candidate.merge === crossing.merge);
+    return makeDiagnostic(target === 'csv' ? diagnosticMessages.torchCsvSkipEdges : diagnosticMessages.torchProgramSkipEdges, skip?.span ?? pipeline.span, {
+      source: program.model.layers[crossing.source].name, merge: program.model.layers[crossing.merge].name,
+      sourceStage: pipeline.stages[crossing.sourceStage].name, mergeStage: pipeline.stages[crossing.mergeStage].name,
+    }, { hint: 'put both ends of every skip in one stage to export, or train the program with pipec train' });
+  }
   const frozen = frozenRefusal(program);
   if (pipeline.placement.copies.length <= 1) return frozen;
   const perCopy = pipeline.stages.length / pipeline.placement.copies.length;

@@ -108,6 +108,9 @@ const LAYER_CONSTRUCTORS: { readonly [K in BuiltinOperator]: LayerConstructor<K>
     `Conv2D(${py(layer.name)}, ${features(layer)}, ${filters}, ${kernel}, stride=${stride}, padding=${py(padding)}, activation=${py(activation)})`,
   MaxPool: ({ size, stride }, layer) => `MaxPool(${py(layer.name)}, ${size}, ${stride})`,
   Flatten: (_args, layer) => `Flatten(${py(layer.name)})`,
+  // Skips inside one stage only: torchExportRefusal refuses programs whose skips cross stages.
+  Add: ({ skip }, layer) => `Add(${py(layer.name)}, skip=${py(skip)})`,
+  Concat: ({ skip, axis }, layer) => `Concat(${py(layer.name)}, skip=${py(skip)}, axis=${axis})`,
   Residual: (_args, layer, indent, externs) =>
     `Residual(${py(layer.name)}, [\n${layer.children.map((child) => `${indent}    ${layerConstructor(child, `${indent}    `, externs)},\n`).join('')}${indent}])`,
 };

@@ -5,8 +5,8 @@
 // catalog does not define is a type error. The checker fills in every
 // default, so no builder falls back on a default of its own.
 
-import type { BuiltinOperator, IrLayer, OperatorArguments, TransformerBlockConstants } from '../../compiler/ir/types.ts';
-import { SequenceLayer, ResidualLayer } from './composite.ts';
+import type { BuiltinOperator, IrLayer, MergeKind, OperatorArguments, TransformerBlockConstants } from '../../compiler/ir/types.ts';
+import { AddLayer, ConcatLayer, SequenceLayer, ResidualLayer } from './composite.ts';
 import { Conv2DLayer } from './conv.ts';
 import { FrozenLayer } from './frozen.ts';
 import { DenseLayer } from './dense.ts';
@@ -16,7 +16,7 @@ import { ActivationLayer, FlattenLayer, attentionCoreLayer, maxPoolLayer, softma
 import { LayerNormLayer } from './normalization.ts';
 import { ExternLayer, isExternLayerDefinition, type ExternLayerDefinition } from '../extern.ts';
 import { resolveOwnPackageToSources } from '../ownPackage.ts';
-import type { RuntimeLayer } from './types.ts';
+import { isMergeLayer, type RuntimeLayer, type RuntimeMergeLayer, type SequenceChild } from './types.ts';
 
 /** Extern layer implementations, loaded beforehand (module import is asynchronous). */
 export type ExternRegistry = ReadonlyMap<string, ExternLayerDefinition>;
@@ -24,13 +24,15 @@ export type ExternRegistry = ReadonlyMap<string, ExternLayerDefinition>;
 /** What a builder knows of its layer besides the arguments. */
 export interface LayerSite {
   readonly name: string;
-  /** Per-example input shape (without the batch dimension). */
+  /** Per-example input and output shapes (without the batch dimension). */
   readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
   /** The layers of a residual body, built. */
-  buildChildren(): RuntimeLayer[];
+  buildChildren(): SequenceChild[];
 }
 
-export type LayerBuilder<K extends BuiltinOperator> = (args: OperatorArguments<K>, site: LayerSite) => RuntimeLayer;
+/** A merge kind builds a merge layer (its second input wired by the sequence holding it); every other operator a layer. */
+export type LayerBuilder<K extends BuiltinOperator> = (args: OperatorArguments<K>, site: LayerSite) => K extends MergeKind ? RuntimeMergeLayer : RuntimeLayer;
 
 const features = (site: LayerSite): number => site.inputShape[site.inputShape.length - 1];
 
@@ -51,6 +53,13 @@ export const LAYER_BUILDERS: { readonly [K in BuiltinOperator]: LayerBuilder<K> 
   Conv2D: ({ filters, kernel, stride, padding, activation }, site) => new Conv2DLayer(site.name, features(site), filters, kernel, stride, padding, activation),
   MaxPool: ({ size, stride }, site) => maxPoolLayer(site.name, size, stride),
   Flatten: (_args, site) => new FlattenLayer(site.name),
+  Add: ({ skip }, site) => new AddLayer(site.name, skip),
+  // The skip's size on the joined axis is what the output adds to the input.
+  Concat: ({ skip, axis }, site) => {
+    const dimension = (axis < 0 ? site.inputShape.length + 1 + axis : axis) - 1;
+    const skipShape = site.inputShape.map((size, i) => (i === dimension ? site.outputShape[i] - size : size));
+    return new ConcatLayer(site.name, skip, axis, site.inputShape, skipShape);
+  },
   Residual: (_args, site) => new ResidualLayer(site.name, site.buildChildren()),
 };
 
@@ -84,12 +93,13 @@ export function isBuiltinOperator(operator: string): operator is BuiltinOperator
   return Object.hasOwn(LAYER_BUILDERS, operator);
 }
 
-function buildBuiltin<K extends BuiltinOperator>(operator: K, layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
+function buildBuiltin<K extends BuiltinOperator>(operator: K, layer: IrLayer, externs: ExternRegistry): SequenceChild {
   const builder: LayerBuilder<K> = LAYER_BUILDERS[operator];
   const site: LayerSite = {
     name: layer.name,
     inputShape: layer.inputShape,
-    buildChildren: () => layer.children.map((child) => buildLayer(child, externs)),
+    outputShape: layer.outputShape,
+    buildChildren: () => layer.children.map((child) => buildSequenceChild(child, externs)),
   };
   // The IR contract (compiler/ir/types.ts): a built-in layer's args hold every argument of its kind.
   return builder(requireEveryArgument(layer) as unknown as OperatorArguments<K>, site);
@@ -107,12 +117,20 @@ function requireEveryArgument(layer: IrLayer): IrLayer['args'] {
   });
 }
 
+/** A layer that runs on its own input alone; a merge layer needs the sequence it sits in (buildSequenceChild). */
 export function buildLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
-  if (layer.frozen === true) return new FrozenLayer(buildTrainedLayer(layer, externs));
-  return buildTrainedLayer(layer, externs);
+  const built = buildSequenceChild(layer, externs);
+  if (isMergeLayer(built)) throw new Error(`layer '${layer.name}' (${layer.operator}) merges the skip of '${built.skip}', so it runs only inside the sequence that holds both`);
+  return built;
 }
 
-function buildTrainedLayer(layer: IrLayer, externs: ExternRegistry): RuntimeLayer {
+/** A layer of a sequence (a stage, a residual body): a merge layer is wired by the sequence (and has nothing to freeze). */
+export function buildSequenceChild(layer: IrLayer, externs: ExternRegistry): SequenceChild {
+  const built = buildTrainedLayer(layer, externs);
+  return layer.frozen === true && !isMergeLayer(built) ? new FrozenLayer(built) : built;
+}
+
+function buildTrainedLayer(layer: IrLayer, externs: ExternRegistry): SequenceChild {
   if (isBuiltinOperator(layer.operator)) return buildBuiltin(layer.operator, layer, externs);
   const definition = externs.get(layer.operator);
   if (!definition) throw new Error(`no implementation for layer operator '${layer.operator}' (layer '${layer.name}')`);

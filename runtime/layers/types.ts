@@ -81,6 +81,30 @@ export interface RuntimeLayer {
   backwardWeight(store: ParameterStore, pending: LayerState, context: RunContext): void;
 }
 
+/**
+ * A merge layer (Add, Concat): a second input, the output of the earlier
+ * layer `skip` names, wired by the sequence that holds both (or, across
+ * stages, by the interpreter through the skip edge's messages). It keeps
+ * nothing: its backward hands the output gradient to both inputs.
+ */
+export interface RuntimeMergeLayer {
+  readonly kind: 'merge';
+  readonly name: string;
+  readonly parameters: readonly ParameterSpec[];
+  /** The display name of the layer whose output is the second input. */
+  readonly skip: string;
+  forward(input: Tensor, skip: Tensor): Tensor;
+  /** The gradients of the input and of the skip; disposes nothing it was given. */
+  backward(outputGradient: Tensor): { readonly input: Tensor; readonly skip: Tensor };
+}
+
+/** What a sequence (a stage, a residual body) is made of. */
+export type SequenceChild = RuntimeLayer | RuntimeMergeLayer;
+
+export function isMergeLayer(layer: SequenceChild): layer is RuntimeMergeLayer {
+  return (layer as Partial<RuntimeMergeLayer>).kind === 'merge';
+}
+
 export function collectTensors(state: LayerState, into: Tensor[] = []): Tensor[] {
   if (state instanceof tf.Tensor) into.push(state);
   else if (Array.isArray(state)) for (const item of state) collectTensors(item, into);

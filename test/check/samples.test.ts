@@ -1,16 +1,17 @@
 // Every sample checks clean, and its CheckedProgram has every field later
 // phases rely on.
 
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { parse, printDocument } from '../../grammar/index.ts';
 import { checkLikeCli, checkOnDisk } from '../helpers/compileFiles.ts';
 
 const samples = readdirSync('samples').filter((file) => file.endsWith('.pipe')).sort();
 
 describe('samples', () => {
   test('the required samples exist', () => {
-    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu', 'frozen_encoder', 'gpt_vocab']) {
+    for (const name of ['mlp', 'gpt', 'cnn', 'v_shape', 'custom_schedule', 'interleaved', 'swiglu', 'frozen_encoder', 'unet', 'gpt_vocab']) {
       expect(samples).toContain(`${name}.pipe`);
     }
   });
@@ -33,8 +34,8 @@ describe('samples', () => {
       for (const stage of pipeline.stages) if (stage.modelStage !== undefined) expect(stage.layers).toEqual(pipeline.stages[stage.modelStage].layers);
       for (const layer of model.layers) {
         expect(layer.outputBytes).toBeGreaterThan(0);
-        // Flatten is a reshape: it keeps nothing for its backward.
-        if (layer.operator !== 'Flatten') expect(layer.activationBytes).toBeGreaterThan(0);
+        // Flatten is a reshape, and a merge (Add, Concat) hands its gradient to both inputs: they keep nothing for their backward.
+        if (!['Flatten', 'Add', 'Concat'].includes(layer.operator)) expect(layer.activationBytes).toBeGreaterThan(0);
       }
       for (const stage of pipeline.stages) {
         expect(stage.device).toBeLessThan(pipeline.devicesPerReplica);
@@ -49,6 +50,13 @@ describe('samples', () => {
       expect(pipeline.data).toBeDefined();
     });
   }
+
+  test('every sample is in the canonical format (`pipec fmt --check samples/*.pipe`)', () => {
+    for (const file of samples) {
+      const text = readFileSync(path.join('samples', file), 'utf8');
+      expect(printDocument(parse({ name: file, text }).document, { text }), file).toBe(text);
+    }
+  });
 
   test('every pipeline of every sample compiles: schedule valid, deadlock-free, within memory', () => {
     for (const file of samples) {

@@ -62,6 +62,17 @@ describe('the symbol index', () => {
     expect(index.occurrencesOf(use!.symbol).map((o) => o.isDefinition)).toEqual([true, false, false, false]);
   });
 
+  it('names a merge\'s skip source as a use of that layer, so a rename reaches it', () => {
+    const { index, sources } = indexOf('samples/unet.pipe');
+    const text = sources.get('samples/unet.pipe')!;
+    const enc0 = index.definitions.find((definition) => definition.key === 'model:unet/layer:enc0')!;
+    // Declared, named by join0's skip and by stage s0.
+    expect(index.occurrencesOf(enc0).map((o) => [o.isDefinition, text.slice(o.span.start - 6, o.span.end)])).toEqual([
+      [true, 'layer enc0'], [false, 'skip: enc0'], [false, '[0] = enc0'],
+    ]);
+    expect(index.occurrenceAt('samples/unet.pipe', text.indexOf('Concat(skip: enc1)') + 14)?.symbol.key).toBe('model:unet/layer:enc1');
+  });
+
   it('keeps a residual block\'s layers apart from the model\'s and an extern layer\'s uses', () => {
     const { index } = indexOf('samples/swiglu.pipe');
     const keys = index.definitions.map((definition) => definition.key);

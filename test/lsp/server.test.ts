@@ -189,7 +189,7 @@ describe('pipec lsp over JSON-RPC', () => {
   });
 
   it('completes layer kinds and their arguments, schedules, devices, layers and settings', async () => {
-    expect(await complete('= Dense(units: 256, activation: relu)', 2)).toEqual(expect.arrayContaining(['Dense', 'Conv2D', 'LayerNorm', 'TransformerBlock']));
+    expect(await complete('= Dense(units: 256, activation: relu)', 2)).toEqual(expect.arrayContaining(['Dense', 'Conv2D', 'LayerNorm', 'TransformerBlock', 'Add', 'Concat']));
     const argumentsOf = await complete('Dense(units: 256, activation: relu)', 'Dense('.length);
     expect(argumentsOf).toEqual(expect.arrayContaining(['units', 'activation']));
     expect(await complete('activation: relu', 'activation: '.length)).toEqual(expect.arrayContaining(['relu', 'gelu']));

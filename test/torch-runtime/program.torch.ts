@@ -1,6 +1,7 @@
 // `pipec export FILE --torch DIR` run on PyTorch: the generated program of
 // the MLP, CNN and GPT samples (and two fixtures that hold every other
-// catalog kind, dropout, recompute, V placement, replicas and interleaving) trained
+// catalog kind, dropout, recompute, V placement, replicas and interleaving,
+// and one with skip connections inside its stages) trained
 // with torchrun on gloo, against `pipec train --json` for the same steps:
 // the first step's gradients within 1e-5 relative (`train.py --dump-grads`
 // against `pipec verify --dump-grads`), the losses within 1e-3. Then the
@@ -43,6 +44,7 @@ const programs: readonly Program[] = [
   { name: 'CNN sample (1F1B, momentum with cosine decay, MNIST)', file: 'samples/cnn.pipe', steps: 50, ranks: 4 },
   { name: 'image layers (ZB-V, V placement, 2 replicas, recompute, dropout, same padding)', file: 'test/fixtures/torch/image_layers.pipe', steps: 6, ranks: 4 },
   { name: 'sequence layers (interleaved 1F1B, attention, transformer block with dropout)', file: 'test/fixtures/torch/sequence_layers.pipe', steps: 6, ranks: 2 },
+  { name: 'skip layers (Concat and Add inside a stage, 1F1B)', file: 'test/fixtures/torch/skip_layers.pipe', steps: 6, ranks: 2 },
 ];
 
 const exportDir = (file: string): string => path.join(dir, path.basename(file, '.pipe'));

@@ -307,14 +307,40 @@ class MaxPool(PipecLayer):
         return F.max_pool2d(x.permute(0, 3, 1, 2), self.size, self.stride).permute(0, 2, 3, 1)
 
 
+class Add(PipecLayer):
+    """x + the output of the earlier layer `skip` names (a merge layer)."""
+
+    def __init__(self, name, skip):
+        super().__init__(name)
+        self.skip = skip
+
+    def merge(self, x, skip, context):
+        return x + skip
+
+
+class Concat(PipecLayer):
+    """[x, the output of the layer `skip` names] joined on `axis` (batch = 0)."""
+
+    def __init__(self, name, skip, axis):
+        super().__init__(name)
+        self.skip, self.axis = skip, axis
+
+    def merge(self, x, skip, context):
+        return torch.cat([x, skip], dim=self.axis)
+
+
 class Sequence(PipecLayer):
+    """Its layers in order; a merge layer also reads the output of the earlier layer it names."""
+
     def __init__(self, name, layers):
         super().__init__(name)
         self.layers = nn.ModuleList(layers)
 
     def run(self, x, context):
+        outputs = {}
         for layer in self.layers:
-            x = layer.run(x, context)
+            x = layer.merge(x, outputs[layer.skip], context) if isinstance(layer, (Add, Concat)) else layer.run(x, context)
+            outputs[layer.pipec_name] = x
         return x
 
 
