@@ -187,6 +187,7 @@ export const diagnosticMessages = {
   costsStageCount: { code: 'PIPE5103', severity: 'error', template: 'the costs file describes {given} stages but the pipeline has {expected}', summary: 'A costs file measured on another stage split.' },
   costsStageIndex: { code: 'PIPE5104', severity: 'error', template: 'stage {stage} appears {count} times in the costs file; every stage 0–{last} must appear exactly once', summary: 'A costs file with missing or repeated stages.' },
   costsBackwardMismatch: { code: 'PIPE5105', severity: 'error', template: 'stage {stage}: backward {backward} is not backwardInput + backwardWeight ({sum})', summary: 'A costs file whose fused backward disagrees with its split parts.' },
+  tuneNearMiss: { code: 'PIPE5420', severity: 'error', template: 'nothing of the {tried} configurations tried fits {capacity} per device; closest: {closest}, peak {peak} on {device} ({over} over)', summary: '`pipec tune` found no configuration that fits in memory, even with recompute, offload and replicas; the hint says which other knob, or how much device memory, would make the closest one fit.' },
   nothingFits: { code: 'PIPE5110', severity: 'error', template: 'none of the {tried} configurations tried checks and fits in memory; most often: {reason}', summary: '`pipec tune` found no configuration that fits the cluster.' },
 
   // PIPE6xxx — runtime: carried by RuntimeFault (runtime/messages.ts); the detail says what happened
