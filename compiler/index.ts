@@ -81,7 +81,7 @@ export { partitionLayers, type PartitionRequest, type PartitionResult } from './
 export { autoSchedule, autoScheduleWithReport } from './autoschedule/autoSchedule.ts';
 export {
   describeConfiguration, tune,
-  type TuneCandidate, type TuneFix, type TuneKnob, type TuneKnobs, type TuneMemoryOverflow, type TuneNearMiss, type TuneRejection, type TuneResult, type TunedConfiguration,
+  type TuneCandidate, type TuneFix, type TuneKnob, type TuneKnobs, type TuneMemoryOverflow, type TuneNearMiss, type TuneRejection, type TuneRequest, type TuneResult, type TunedConfiguration,
 } from './tune/tune.ts';
 export type { ExternModuleReader } from './check/extern.ts';
 

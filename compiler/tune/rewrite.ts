@@ -26,6 +26,13 @@ export interface TuneConfiguration {
   readonly offload?: readonly string[];
   /** `precision` setting; absent: the program's own. */
   readonly precision?: 'fp32' | 'bf16' | 'fp16';
+  /**
+   * The layers of each stage, written out (`stages placement P { s0 = ... }`)
+   * instead of `stages auto(N)`: for a split the partitioner's memory
+   * estimate refuses but the memory check accepts. Names as CheckedLayer
+   * names them (`conv[3]`).
+   */
+  readonly stageLayers?: readonly (readonly string[])[];
 }
 
 function identifier(name: string, span: Span): ast.Identifier {
@@ -34,6 +41,33 @@ function identifier(name: string, span: Span): ast.Identifier {
 
 function numberLiteral(value: number, span: Span): ast.NumberLiteral {
   return { kind: 'NumberLiteral', value, text: String(value), span };
+}
+
+/** `stages placement P { s0 = a, b[1] ... }`. */
+function writtenStages(stageLayers: readonly (readonly string[])[], placement: string, span: Span): ast.StagesBlock {
+  return {
+    kind: 'StagesBlock',
+    placement: identifier(placement, span),
+    stages: stageLayers.map((layers, s) => ({
+      kind: 'StageDeclaration',
+      name: identifier(`s${s}`, span),
+      layers: layers.map((name) => layerReference(name, span)),
+      span,
+    })),
+    span,
+  };
+}
+
+/** `conv` or `conv[3]` as a layer reference (writableLayerName says which names can be). */
+function layerReference(name: string, span: Span): ast.LayerReference {
+  const indexed = /^(\w+)\[(\d+)\]$/.exec(name);
+  if (indexed === null) return { kind: 'LayerReference', base: identifier(name, span), span };
+  return { kind: 'LayerReference', base: identifier(indexed[1], span), index: numberLiteral(Number(indexed[2]), span), span };
+}
+
+/** Whether a layer's name can be written as a stage's layer reference (a nested `block[2].attn` cannot). */
+export function writableLayerName(name: string): boolean {
+  return /^[A-Za-z_]\w*(\[\d+\])?$/.test(name);
 }
 
 /** A pipeline setting's value: a number, or a name (`precision bf16`). */
@@ -99,6 +133,10 @@ export function rewriteDocument(document: ast.Document, pipeline: ast.PipelineDe
       if (stagesDone) continue;
       stagesDone = true;
       const span = member.span;
+      if (configuration.stageLayers !== undefined) {
+        members.push(writtenStages(configuration.stageLayers, configuration.placement, span));
+        continue;
+      }
       members.push({
         kind: 'AutoStages',
         count: numberLiteral(configuration.stages, span),

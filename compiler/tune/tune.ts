@@ -30,7 +30,7 @@
 //     answer to "what would make it fit" (TuneNearMiss), each one compiled
 //     and checked, never estimated.
 
-import { makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
+import { hasErrors, makeDiagnostic, type Diagnostic } from '../../grammar/diagnostic.ts';
 import type * as ast from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import { compiledDocument, simulateCompilation, withStages, type Compilation } from '../compilation.ts';
@@ -38,8 +38,8 @@ import type { CheckedProgram } from '../program.ts';
 import { builtinScheduleNames, standardSchedules } from '../schedule/builtin.ts';
 import { candidatePlacementKinds, placeRegular, satisfiesPlacement } from '../placement.ts';
 import { requiredPlacement } from '../schedule/contract.ts';
-import { formatMemory } from '../show/format.ts';
-import { findPipeline, type TuneConfiguration } from './rewrite.ts';
+import { compactNumber, formatMemory } from '../show/format.ts';
+import { findPipeline, writableLayerName, type TuneConfiguration } from './rewrite.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 
 export type { TuneConfiguration } from './rewrite.ts';
@@ -149,7 +149,7 @@ export interface TuneResult {
 }
 
 const AUTO_SCHEDULES = ['auto(memory: 1 * activations(1f1b))', 'auto(memory: 2 * activations(1f1b))'];
-/** How many of the closest misses round 3 repairs. */
+/** How many of the closest misses each round of repair tries. */
 const REPAIRED_MISSES = 3;
 
 interface Knobs {
@@ -162,6 +162,7 @@ interface Knobs {
 /** What a tune session knows about the program, shared by every round. */
 interface Session {
   readonly base: Compilation;
+  readonly request: TuneRequest;
   readonly program: CheckedProgram;
   readonly knobs: Knobs;
   /** Whether the cluster links the pipeline's devices to host memory (offload has somewhere to go). */
@@ -191,7 +192,7 @@ export function tune(request: TuneRequest): TuneResult {
     precision: request.knobs?.precision ?? false,
   };
   const session: Session = {
-    base, program, knobs, hostMemory: linksToHostMemory(base), globalBatch: program.pipeline.replicas * program.pipeline.batch,
+    base, request, program, knobs, hostMemory: linksToHostMemory(base), globalBatch: program.pipeline.replicas * program.pipeline.batch,
     compiled: new Map(), unreadPartitions: new Set(), ranked: [], rejected: [], total: 0, onProgress: request.onProgress,
   };
 
@@ -318,14 +319,20 @@ function memoryVariants(session: Session, miss: TunedConfiguration, overflowing:
   // The stage sets that overflow, fewest stages first, then every stage.
   const sets = [...overflowing].sort((a, b) => a.length - b.length).filter((set) => set.length < all.length);
   const spread = (attribute: 'recompute' | 'offload') => [...sets, all].map((stages) => withoutOutcome({ ...miss, [attribute]: stages }));
+  // More, smaller microbatches past the grid's largest count cost no extra work, only bubble and per-step overhead.
+  const more = miss.microbatches * 2;
+  const largest = Math.max(...microbatchOptions(session.program, session.request, miss.stages / miss.stagesPerDevice, miss.batch));
+  if (miss.microbatches === largest && more <= miss.batch && (session.program.pipeline.remainder !== 'error' || miss.batch % more === 0)) {
+    groups.push([withoutOutcome({ ...miss, microbatches: more })]);
+  }
   if (knobs.recompute) groups.push(spread('recompute'));
   if (knobs.offload && session.hostMemory) groups.push(spread('offload'));
   return groups;
 }
 
 function withoutOutcome(configuration: TunedConfiguration): TunedConfiguration {
-  const { stages, stagesPerDevice, placement, microbatches, schedule, replicas, batch, recompute, offload, precision } = configuration;
-  return { stages, stagesPerDevice, placement, microbatches, schedule, replicas, batch, recompute, offload, precision };
+  const { stages, stagesPerDevice, placement, microbatches, schedule, replicas, batch, recompute, offload, precision, stageLayers } = configuration;
+  return { stages, stagesPerDevice, placement, microbatches, schedule, replicas, batch, recompute, offload, precision, ...(stageLayers === undefined ? {} : { stageLayers }) };
 }
 
 function isMemoryMiss(outcome: TuneCandidate | TuneRejection): outcome is TuneRejection & { memory: TuneMemoryOverflow } {
@@ -362,13 +369,23 @@ function evaluateOnce(session: Session, configuration: TunedConfiguration): Tune
   return outcome;
 }
 
-function evaluate(session: Session, configuration: TunedConfiguration, memoryFloor?: number): TuneCandidate | TuneRejection {
+function evaluate(session: Session, asGiven: TunedConfiguration, memoryFloor?: number): TuneCandidate | TuneRejection {
+  // A repair spreads a rejection: drop what its outcome said.
+  const configuration = withoutOutcome(asGiven);
   // Candidates split within memory whatever the base asked for (the CLI checks the base with 'check-later').
   const compiled = withStages(session.base, configuration, { memoryFloor, autoStagesMemory: 'fit' });
   const error = compiled.diagnostics.find((d) => d.severity === 'error');
   if (error !== undefined) {
     const rejection = { ...configuration, reason: `${error.code}: ${error.message}` };
-    const memory = memoryFloor === undefined ? overflowOf(session, configuration, compiled) : undefined;
+    const unfitted = splitForComputeAlone(session, configuration, compiled, memoryFloor);
+    if (unfitted !== undefined && !hasErrors(unfitted.diagnostics)) {
+      // The partitioner's estimate refused every split, but the memory check accepts the balanced one: write it out.
+      const stageLayers = writtenSplit(unfitted);
+      if (stageLayers !== undefined) return evaluate(session, { ...configuration, stageLayers }, memoryFloor);
+    }
+    const memory = memoryFloor !== undefined ? undefined
+      : compiled.ir !== undefined && onlyErrors(compiled, diagnosticMessages.outOfMemory.code) ? overflowFromIr(session, compiled)
+        : unfitted?.ir !== undefined && onlyErrors(unfitted, diagnosticMessages.outOfMemory.code) ? overflowFromIr(session, unfitted) : undefined;
     return memory === undefined ? rejection : { ...rejection, memory };
   }
   const simulated = simulateCompilation(compiled, { detail: false });
@@ -382,47 +399,63 @@ function evaluate(session: Session, configuration: TunedConfiguration, memoryFlo
     const capacity = compiled.ir!.devices[d].memory.capacity;
     peakFraction = Math.max(peakFraction, capacity > 0 ? device.memory.peak / capacity : 0);
   });
+  if (peakFraction > 1) {
+    // The memory check frees an offloaded stash at once; in time, the copy to the host must finish first.
+    const memory = memoryFloor === undefined ? overflowFromPeaks(session, compiled, result.devices.map((device) => device.memory.peak)) : undefined;
+    const reason = `the simulated peak, ${formatMemory(peakMemory, 'bytes')}, exceeds a device's memory (offload copies finish too late)`;
+    return memory === undefined ? { ...configuration, reason } : { ...configuration, reason, memory };
+  }
   return { ...configuration, makespan: result.makespan, bubble: result.bubble, peakMemory, peakFraction, document: compiledDocument(compiled)! };
 }
 
+const onlyErrors = (compiled: Compilation, code: string) => compiled.diagnostics.every((d) => d.severity !== 'error' || d.code === code);
+
 /**
- * How far a failed configuration is over memory: from the memory check
- * (PIPE5001, every other phase clean), or, when the partitioner found no
- * split that fits (PIPE3015), from the same configuration split for
- * compute alone and put through the memory check. Not for `auto`
- * schedules there: their search costs more than every other schedule
- * together, and round 2 takes the overflowing stages of their split from
- * the other schedules.
+ * When the partitioner found no split within memory (PIPE3015 alone), the
+ * same configuration split for compute alone and put through the memory
+ * check: it says by how much it is over, or that it fits after all (the
+ * partitioner's estimate counts 1F1B's activations in flight, every tensor
+ * once per layer). Not for `auto` schedules: their search costs more than
+ * every other schedule together, and round 2 takes the overflowing stages
+ * of their split from the other schedules.
  */
-function overflowOf(session: Session, configuration: TunedConfiguration, compiled: Compilation): TuneMemoryOverflow | undefined {
-  const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
-  const onlyMemory = errors.every((d) => d.code === diagnosticMessages.outOfMemory.code);
-  if (onlyMemory && compiled.ir !== undefined) return overflowFromIr(session, compiled);
-  if (!errors.every((d) => d.code === diagnosticMessages.autoPartition.code)) return undefined;
+function splitForComputeAlone(session: Session, configuration: TunedConfiguration, compiled: Compilation, memoryFloor: number | undefined): Compilation | undefined {
+  if (configuration.stageLayers !== undefined || !onlyErrors(compiled, diagnosticMessages.autoPartition.code)) return undefined;
   if (isAutoSchedule(configuration)) {
-    session.unreadPartitions.add(configurationKey(configuration));
+    if (memoryFloor === undefined) session.unreadPartitions.add(configurationKey(configuration));
     return undefined;
   }
-  const unfitted = withStages(session.base, configuration, { autoStagesMemory: 'check-later' });
-  if (unfitted.ir === undefined || !unfitted.diagnostics.every((d) => d.severity !== 'error' || d.code === diagnosticMessages.outOfMemory.code)) return undefined;
-  return overflowFromIr(session, unfitted);
+  return withStages(session.base, configuration, { memoryFloor, autoStagesMemory: 'check-later' });
+}
+
+/** The stages of a compiled split as layer names, when every name can be written in a stages block. */
+function writtenSplit(compiled: Compilation): string[][] | undefined {
+  const program = compiled.program!;
+  const names = program.pipeline.stages.map((stage) => stage.layers.map((layer) => program.model.layers[layer].name));
+  return names.every((layers) => layers.every(writableLayerName)) ? names : undefined;
 }
 
 function overflowFromIr(session: Session, compiled: Compilation): TuneMemoryOverflow | undefined {
+  return overflowFromPeaks(session, compiled, compiled.ir!.devices.map((device) => device.memory.peak));
+}
+
+/** The overflow of per-device peaks (in the IR's device order) against the program's real capacities. */
+function overflowFromPeaks(session: Session, compiled: Compilation, peaks: readonly number[]): TuneMemoryOverflow | undefined {
   const cluster = session.program.cluster;
   let worst: TuneMemoryOverflow | undefined;
   let largestPeak = 0;
   const overRanks = new Set<number>();
-  for (const device of compiled.ir!.devices) {
+  compiled.ir!.devices.forEach((device, d) => {
+    const peak = peaks[d];
     const capacity = cluster.devices[device.index]?.memoryBytes ?? 0;
-    largestPeak = Math.max(largestPeak, device.memory.peak);
-    if (capacity <= 0 || device.memory.peak <= capacity) continue;
+    largestPeak = Math.max(largestPeak, peak);
+    if (capacity <= 0 || peak <= capacity) return;
     overRanks.add(device.rank);
-    const peakFraction = device.memory.peak / capacity;
+    const peakFraction = peak / capacity;
     if (worst === undefined || peakFraction > worst.peakFraction) {
-      worst = { device: device.index, deviceName: device.name, peakMemory: device.memory.peak, capacity, peakFraction, largestPeak: 0, overflowingStages: [] };
+      worst = { device: device.index, deviceName: device.name, peakMemory: peak, capacity, peakFraction, largestPeak: 0, overflowingStages: [] };
     }
-  }
+  });
   if (worst === undefined) return undefined;
   const overflowingStages = compiled.program!.pipeline.stages.filter((stage) => overRanks.has(stage.device)).map((stage) => stage.name);
   return { ...worst, largestPeak, overflowingStages };
@@ -472,10 +505,45 @@ function repairs(session: Session, miss: TuneRejection & { memory: TuneMemoryOve
   return list;
 }
 
+/** Rounds of repair: a repair that misses by less than the closest becomes the next round's closest. */
+const REPAIR_ROUNDS = 3;
+
 function repairClosest(session: Session): TuneNearMiss | undefined {
-  const misses = session.rejected.filter(isMemoryMiss).sort((a, b) => a.memory.peakFraction - b.memory.peakFraction);
-  if (misses.length === 0) return undefined;
-  const closest = misses[0];
+  let nearMiss: TuneNearMiss | undefined;
+  for (let round = 0; round < REPAIR_ROUNDS; round++) {
+    const closest = closestMiss(session);
+    if (closest === undefined || closest === nearMiss?.closest) break;
+    nearMiss = repairMisses(session, closest);
+    if (nearMiss === undefined) return undefined; // something fits now
+    if (closestMiss(session) === closest) break;
+  }
+  if (nearMiss === undefined) return undefined;
+  const least = smallestMemory(session, nearMiss.closest);
+  const fixes = [...nearMiss.fixes];
+  if (least !== undefined) {
+    fixes.push({
+      knobs: ['memory'], change: `devices with ${distinctMemory(least.capacity, nearMiss.closest.memory.capacity)} (${describeConfiguration(least.configuration)})`,
+      configuration: least.configuration, peakMemory: least.peakMemory, capacity: least.capacity,
+    });
+  }
+  return {
+    closest: nearMiss.closest,
+    fixes: fixes.sort((a, b) => a.knobs.length - b.knobs.length),
+    ...(least === undefined ? {} : { smallestMemory: { bytes: least.capacity, configuration: least.configuration } }),
+  };
+}
+
+function closestMiss(session: Session): (TuneRejection & { memory: TuneMemoryOverflow }) | undefined {
+  let closest: (TuneRejection & { memory: TuneMemoryOverflow }) | undefined;
+  for (const rejection of session.rejected) {
+    if (isMemoryMiss(rejection) && (closest === undefined || rejection.memory.peakFraction < closest.memory.peakFraction)) closest = rejection;
+  }
+  return closest;
+}
+
+/** One round: the closest misses with one knob or a pair turned; what fits with knobs tune may not turn becomes a fix of `closest`. */
+function repairMisses(session: Session, closest: TuneRejection & { memory: TuneMemoryOverflow }): TuneNearMiss | undefined {
+  const misses = [closest, ...session.rejected.filter((r) => isMemoryMiss(r) && r !== closest).sort((a, b) => a.memory!.peakFraction - b.memory!.peakFraction)] as (TuneRejection & { memory: TuneMemoryOverflow })[];
   const fixes: TuneFix[] = [];
   for (const miss of misses.slice(0, REPAIRED_MISSES)) {
     const singles = repairs(session, miss);
@@ -507,16 +575,14 @@ function repairClosest(session: Session): TuneNearMiss | undefined {
       fixes.push({
         knobs: attempt.repairs.map((repair) => repair.knob),
         change: attempt.repairs.map((repair) => repair.change).join(' and '),
-        configuration: attempt.configuration,
+        configuration: withoutOutcome(outcome),
         peakMemory: outcome.peakMemory,
         capacity: closest.memory.capacity,
       });
     }
   }
   if (session.ranked.length > 0) return undefined;
-  const memoryFix = biggerDevices(session, closest);
-  if (memoryFix !== undefined) fixes.push(memoryFix);
-  return { closest, fixes: fixes.sort((a, b) => a.knobs.length - b.knobs.length), ...smallestMemory(session) };
+  return { closest, fixes };
 }
 
 /** A configuration tune may not adopt itself (a knob switched off, precision): compiled to see whether it fits, not ranked. */
@@ -525,40 +591,42 @@ function evaluateOutsideSearch(session: Session, configuration: TunedConfigurati
   return evaluate(session, configuration, memoryFloor);
 }
 
-/** Devices with the closest miss's largest peak: compiled on them, so the claim is checked (the partitioner may split differently there). */
-function biggerDevices(session: Session, closest: TuneRejection & { memory: TuneMemoryOverflow }): TuneFix | undefined {
-  const fitted = fitsWithMemory(session, closest, closest.memory.largestPeak);
-  if (fitted === undefined) return undefined;
-  return { knobs: ['memory'], change: `devices with ${formatMemory(fitted.capacity, 'bytes')}`, configuration: withoutOutcome(closest), peakMemory: fitted.peakMemory, capacity: fitted.capacity };
-}
+/**
+ * Steps up from a configuration's own peak to the device memory tried for
+ * it: the partitioner's estimate of a split (1F1B's activations in flight)
+ * can ask for more than the schedule then uses, so the peak alone may not
+ * pass it.
+ */
+const MEMORY_STEPS = [1, 1.05, 1.25, 1.5, 2];
 
 /**
- * Device memory (at least `bytes`) on which the configuration compiles and
- * fits, checked by compiling it there: on larger devices the partitioner
- * may pick a faster split that needs more, so what that split needs is read
- * and tried, a few rounds up.
+ * The least device memory of MEMORY_STEPS × `bytes` on which the
+ * configuration compiles and fits, checked by compiling it there.
  */
-function fitsWithMemory(session: Session, configuration: TunedConfiguration, bytes: number): { capacity: number; peakMemory: number } | undefined {
-  let capacity = Math.ceil(bytes);
-  for (let attempt = 0; attempt < 3; attempt++) {
+function fitsWithMemory(session: Session, configuration: TunedConfiguration, bytes: number): { capacity: number; peakMemory: number; configuration: TunedConfiguration } | undefined {
+  for (const step of MEMORY_STEPS) {
+    // Whole KiB, so the claim reads as a size someone could declare.
+    const capacity = Math.ceil((bytes * step) / 1024) * 1024;
     const outcome = evaluateOutsideSearch(session, configuration, capacity);
-    if (!('reason' in outcome)) return { capacity, peakMemory: outcome.peakMemory };
-    const split = withStages(session.base, configuration, { memoryFloor: capacity, autoStagesMemory: 'check-later' });
-    const needed = split.ir === undefined ? undefined : Math.max(...split.ir.devices.map((device) => device.memory.peak));
-    if (needed === undefined || needed <= capacity) return undefined;
-    capacity = Math.ceil(needed);
+    // The configuration as it fitted: with its split written out when the partitioner refused it.
+    if (!('reason' in outcome)) return { capacity, peakMemory: outcome.peakMemory, configuration: withoutOutcome(outcome) };
   }
   return undefined;
 }
 
-/** Over every miss of the search: the least memory that would hold one, checked on such devices. */
-function smallestMemory(session: Session): Pick<TuneNearMiss, 'smallestMemory'> {
-  const misses = session.rejected.filter(isMemoryMiss).sort((a, b) => a.memory.largestPeak - b.memory.largestPeak);
-  for (const miss of misses.slice(0, REPAIRED_MISSES)) {
+/**
+ * The least device memory under which some miss fits: the closest one and
+ * those that need the least memory at their peak, each compiled on such
+ * devices.
+ */
+function smallestMemory(session: Session, closest: TuneRejection & { memory: TuneMemoryOverflow }): { capacity: number; peakMemory: number; configuration: TunedConfiguration } | undefined {
+  const byPeak = session.rejected.filter(isMemoryMiss).sort((a, b) => a.memory.largestPeak - b.memory.largestPeak);
+  let least: { capacity: number; peakMemory: number; configuration: TunedConfiguration } | undefined;
+  for (const miss of [...new Set([closest, ...byPeak.slice(0, REPAIRED_MISSES)])]) {
     const fitted = fitsWithMemory(session, miss, miss.memory.largestPeak);
-    if (fitted !== undefined) return { smallestMemory: { bytes: fitted.capacity, configuration: withoutOutcome(miss) } };
+    if (fitted !== undefined && (least === undefined || fitted.capacity < least.capacity)) least = fitted;
   }
-  return {};
+  return least;
 }
 
 /** `1f1b, 4 stages, m=8`, with the knobs the configuration turns. */
@@ -568,12 +636,13 @@ export function describeConfiguration(configuration: TunedConfiguration): string
   if (configuration.recompute.length > 0) parts.push(`recompute ${configuration.recompute.join(' ')}`);
   if (configuration.offload.length > 0) parts.push(`offload ${configuration.offload.join(' ')}`);
   if (configuration.precision !== 'fp32') parts.push(configuration.precision);
+  if (configuration.stageLayers !== undefined) parts.push('split written out');
   return parts.join(', ');
 }
 
 /** The near miss as a diagnostic at the memory declaration of the device furthest over. */
 function nearMissDiagnostic(session: Session, nearMiss: TuneNearMiss, pipelineNode: ast.PipelineDeclaration): Diagnostic {
-  const { closest, fixes, smallestMemory } = nearMiss;
+  const { closest, fixes } = nearMiss;
   const { memory } = closest;
   const device = session.program.cluster.devices[memory.device];
   const span = memorySpan(session, device.span) ?? device.span;
@@ -581,18 +650,28 @@ function nearMissDiagnostic(session: Session, nearMiss: TuneNearMiss, pipelineNo
     tried: session.compiled.size,
     capacity: formatMemory(memory.capacity, 'bytes'),
     closest: describeConfiguration(closest),
-    peak: formatMemory(memory.peakMemory, 'bytes'),
+    peak: distinctMemory(memory.peakMemory, memory.capacity),
     device: memory.deviceName,
     over: formatMemory(memory.peakMemory - memory.capacity, 'bytes'),
   };
-  const smallest = smallestMemory === undefined ? '' : `; the least device memory any configuration fits in is ${formatMemory(smallestMemory.bytes, 'bytes')} (${describeConfiguration(smallestMemory.configuration)})`;
   const hint = fixes.length > 0
-    ? `it would fit with ${fixes.map((fix) => `${fix.change} (peak ${formatMemory(fix.peakMemory, 'bytes')})`).join(', or ')}${smallest}`
-    : `no knob tune can turn makes it fit${smallest}`;
+    ? `it would fit with: ${fixes.map((fix) => (fix.knobs.includes('memory') ? fix.change : `${fix.change} (peak ${formatMemory(fix.peakMemory, 'bytes')})`)).join('; or ')}`
+    : 'no knob tune can turn makes it fit, and no device memory it tried does either';
   return makeDiagnostic(diagnosticMessages.tuneNearMiss, span, args, {
     hint,
-    related: [{ span: pipelineNode.name.span, message: `the pipeline tuned` }],
+    related: [{ span: pipelineNode.name.span, message: 'the pipeline tuned' }],
   });
+}
+
+/** `bytes` with enough decimals to read differently from `reference` (48.03 MiB against 48 MiB). */
+export function distinctMemory(bytes: number, reference: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const index = Math.min(units.length - 1, Math.max(0, Math.floor(Math.log2(Math.max(1, bytes)) / 10)));
+  const scale = 1024 ** index;
+  for (let digits = 1; digits < 4; digits++) {
+    if ((bytes / scale).toFixed(digits) !== (reference / scale).toFixed(digits)) return `${compactNumber(bytes / scale, digits)} ${units[index]}`;
+  }
+  return `${compactNumber(bytes / scale, 4)} ${units[index]}`;
 }
 
 /** The span of the `memory` property of the device declaration at `deviceSpan`, when the declaration is in a source tune read. */
