@@ -180,7 +180,10 @@ describe('pipec tune', () => {
 describe('pipec tune when nothing fits', () => {
   const nothingFits = 'test/tune/fixtures/nothing_fits.pipe';
   const text = runTune(nothingFits, { top: 10, format: 'text', maxStagesPerDevice: 1 });
-  const data = json(runTune(nothingFits, { top: 10, format: 'json', maxStagesPerDevice: 1 }).output);
+  const data = JSON.parse(runTune(nothingFits, { top: 10, format: 'json', maxStagesPerDevice: 1 }).output) as {
+    tried: number;
+    nearMiss: { closest: { description: string; memory: { deviceName: string; capacity: number } }; fixes: { change: string }[]; smallestMemory: { bytes: number } };
+  };
 
   it('exits 1 with PIPE5420 at the memory of the device furthest over', () => {
     expect(text.exitCode).toBe(1);
