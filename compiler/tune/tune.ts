@@ -35,6 +35,7 @@ import type * as ast from '../../grammar/ast.ts';
 import type { Span } from '../../grammar/source.ts';
 import { compiledDocument, simulateCompilation, withStages, type Compilation } from '../compilation.ts';
 import type { CheckedProgram } from '../program.ts';
+import { deriveCostModel } from '../cost/costModel.ts';
 import { builtinScheduleNames, standardSchedules } from '../schedule/builtin.ts';
 import { candidatePlacementKinds, placeRegular, satisfiesPlacement } from '../placement.ts';
 import { requiredPlacement } from '../schedule/contract.ts';
@@ -246,12 +247,13 @@ function commonestReason(rejected: readonly TuneRejection[]): string {
   return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'nothing to try';
 }
 
-/** The program's own compilation tells: its derived costs carry a host bandwidth only when a host device is linked to a pipeline device. */
+/**
+ * Whether offload has somewhere to go: the cost model times copies only
+ * over a link from a pipeline device to host memory, and without one they
+ * would look free.
+ */
 function linksToHostMemory(base: Compilation): boolean {
-  const program = base.program!;
-  const hosts = program.cluster.devices.filter((device) => device.flopsPerSecond === 0 && device.memoryBytes > 0).map((device) => device.index);
-  const compute = new Set(program.cluster.devices.filter((device) => device.flopsPerSecond > 0).map((device) => device.index));
-  return program.cluster.links.some((link) => (hosts.includes(link.to) && compute.has(link.from)) || (hosts.includes(link.from) && compute.has(link.to)));
+  return deriveCostModel(base.program!).hostBandwidth !== undefined;
 }
 
 /** Every way to split the compute devices into replicas × pipeline ranks, the program's own first. */

@@ -89,6 +89,17 @@ describe('tune turns the memory knob a program needs', () => {
     expectFits(printDocument(best.document));
   });
 
+  it('precision only when asked for: bf16 then fits where fp32 does not', () => {
+    const file = fixture('recompute_only.pipe');
+    const fp32 = tuned(file, { recompute: false, replicas: false });
+    expect(fp32.rejected.every((r) => r.precision === 'fp32')).toBe(true);
+    const mixed = tuned(file, { recompute: false, replicas: false, precision: true });
+    const best = mixed.ranked[0];
+    expect(best.precision).toBe('bf16');
+    expect(printDocument(best.document)).toContain('precision bf16');
+    expectFits(printDocument(best.document));
+  });
+
   it('keeps a configuration that fits as it is: recompute and offload are only tried where memory overflows', () => {
     const result = tuned('test/simulate/fixtures/deep_mlp.pipe', {}, { maxStagesPerDevice: 1, schedules: ['1f1b'] });
     expect(result.ranked.length).toBeGreaterThan(0);
