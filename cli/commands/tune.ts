@@ -134,12 +134,13 @@ export function runTune(file: string, options: TuneCommandOptions): { output: st
   return { output: `${lines.join('\n')}\n`, errorOutput: '', exitCode: 0, best };
 }
 
-/** The memory knobs a candidate turns: `recompute s0 s1`, `offload s3`, `bf16`, or `-`. */
+/** The memory knobs a candidate turns: `recompute s0 s1`, `offload s3`, `bf16`, a split written out (the partitioner's estimate refused it), or `-`. */
 function memoryKnobs(candidate: TuneCandidate): string {
   const parts = [
     ...(candidate.recompute.length > 0 ? [`recompute ${candidate.recompute.join(' ')}`] : []),
     ...(candidate.offload.length > 0 ? [`offload ${candidate.offload.join(' ')}`] : []),
     ...(candidate.precision !== 'fp32' ? [candidate.precision] : []),
+    ...(candidate.stageLayers !== undefined ? ['split written out'] : []),
   ];
   return parts.length > 0 ? parts.join(', ') : '-';
 }
