@@ -192,7 +192,7 @@ describe('pipec tune when nothing fits', () => {
     const at = source.indexOf('memory 24MiB');
     const line = source.slice(0, at).split('\n').length;
     const column = at - source.lastIndexOf('\n', at - 1);
-    expect(text.errorOutput).toContain(`${nothingFits}:${line}:${column}: error PIPE5420: nothing of the ${data.tried} configurations tried fits 24 MiB per device`);
+    expect(text.errorOutput).toContain(`${nothingFits}:${line}:${column}: error PIPE5420: none of the ${data.tried} configurations tried fits 24 MiB per device`);
   });
 
   it('renders the near miss the JSON carries: the closest configuration, its device and every fix', () => {
