@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  compileFile, createMemoryHost, simulateCompilation, tune, withStages,
+  compileFile, compiledDocument, createMemoryHost, simulateCompilation, tune, withStages,
   type Compilation, type TuneKnobs, type TuneRequest, type TunedConfiguration,
 } from '../../compiler/index.ts';
 import { printDocument } from '../../grammar/index.ts';
@@ -147,6 +147,11 @@ describe('when nothing fits', () => {
       const peak = Math.max(...simulated.result.devices.map((d) => d.memory.peak));
       expect(peak).toBe(fix.peakMemory);
       expect(peak).toBeLessThanOrEqual(fix.capacity);
+      // The program the fix describes, printed and compiled as a user would (a split written out included), is the one measured.
+      const printed = printDocument(compiledDocument(compiled)!);
+      const again = compileFile('fix.pipe', createMemoryHost({ 'fix.pipe': printed }));
+      expect(again.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      expect(simulateCompilation(again, { detail: false })!.result.makespan).toBe(simulated.result.makespan);
     }
     const smallest = nearMiss.smallestMemory!;
     const capacity = nearMiss.closest.memory.capacity;
