@@ -186,6 +186,12 @@ export function tune(request: TuneRequest): TuneResult {
   const document = compiledDocument(base);
   const pipelineNode = document === undefined ? undefined : findPipeline(document, program.pipeline.name);
   if (pipelineNode === undefined) throw new Error(`tune: the pipeline ${program.pipeline.name} checked but is not in the entry file`);
+  // A new split has other stages, so `frozen s0` cannot be carried over;
+  // dropping it would silently train what the user froze.
+  const frozenStages = pipelineNode.members.find((member): member is ast.StageAttribute => member.kind === 'StageAttribute' && member.attribute === 'frozen');
+  if (frozenStages !== undefined) {
+    return { ranked: [], rejected: [], tried: 0, diagnostics: [makeDiagnostic(diagnosticMessages.tuneFrozenStages, frozenStages.span, { stages: frozenStages.stages.map((stage) => stage.name).join(', ') })] };
+  }
   const knobs: Knobs = {
     recompute: request.knobs?.recompute ?? true,
     offload: request.knobs?.offload ?? true,

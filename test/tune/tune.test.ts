@@ -162,3 +162,22 @@ describe('when nothing fits', () => {
     expect(result.diagnostics[0].hint).toContain('devices with');
   });
 });
+
+describe('frozen stages', () => {
+  it('refuses a frozen stage attribute at its line, which another split could not keep, and keeps frozen layers', () => {
+    // zb_h2: a rule schedule, which plans a frozen prefix forward only
+    const text = readFileSync('samples/mlp.pipe', 'utf8').replace(/\n\s*schedule 1f1b\n/, '\n  schedule zb_h2\n  frozen s0\n');
+    expect(text).toContain('frozen s0');
+    const base = compileFile('frozen.pipe', createMemoryHost({ 'frozen.pipe': text }));
+    expect(base.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const result = tune({ base });
+    expect(result.ranked).toEqual([]);
+    expect(result.diagnostics.map((d) => d.code)).toEqual(['PIPE5421']);
+    const span = result.diagnostics[0].span!;
+    expect(text.slice(span.start, span.end)).toBe('frozen s0');
+    // A frozen layer names no stage, so tune searches as usual.
+    const frozenLayer = readFileSync('samples/frozen_encoder.pipe', 'utf8');
+    const layerBase = compileFile('encoder.pipe', createMemoryHost({ 'encoder.pipe': frozenLayer }));
+    expect(tune({ base: layerBase }).diagnostics.filter((d) => d.code === 'PIPE5421')).toEqual([]);
+  });
+});
