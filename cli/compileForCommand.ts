@@ -14,6 +14,8 @@ export interface CommandCompileOptions extends CostFlags {
   readonly color?: boolean;
   readonly maxErrors?: number;
   readonly until?: Phase;
+  /** `pipec tune`: the program's own auto split may overflow memory (tune replaces it); see CompileRequest.autoStagesMemory. */
+  readonly autoStagesMemory?: 'fit' | 'check-later';
 }
 
 export type CommandCompilation =
@@ -27,7 +29,8 @@ export function compileForCommand(file: string, purpose: string, options: Comman
   const costs = costChoice(options);
   if ('error' in costs) return { ok: false, errorOutput: costs.error, exitCode: 2 };
   const compilation = compileFile(entryName(file), createNodeHost(), {
-    pipeline: options.pipeline, readExternModule, until: options.until, ...readOptionsFor(file), ...(costs.choice ? { costs: costs.choice as CostChoice } : {}),
+    pipeline: options.pipeline, readExternModule, until: options.until, ...readOptionsFor(file),
+    ...(options.autoStagesMemory === undefined ? {} : { autoStagesMemory: options.autoStagesMemory }), ...(costs.choice ? { costs: costs.choice as CostChoice } : {}),
   });
   const render = { color: options.color ?? false, format: options.format ?? 'text', maxErrors: options.maxErrors } as const;
   if (!succeeded(compilation)) {

@@ -19,6 +19,7 @@ import { autoSchedule } from './autoschedule/autoSchedule.ts';
 import { bareAutoSchedule } from './autoschedule/bare.ts';
 import type { MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
+import type { AutoStagesMemory } from './check/stages.ts';
 import type { ExternModuleReader } from './check/extern.ts';
 import { didYouMean } from './check/suggest.ts';
 import { deriveCostModel, readCostsFile } from './cost/costModel.ts';
@@ -41,7 +42,7 @@ import type { MemoryUnit, TimeUnit } from './show/format.ts';
 import { STANDARD_SCHEDULES, standardLibrary } from './stdlib/index.ts';
 import { importTorchCsv } from './torch/csv.ts';
 import { MAX_ACTIONS, MAX_DEVICES, MAX_MICROBATCHES } from './limits.ts';
-import { findPipeline, rewriteDocument, rewriteSchedule, type TuneConfiguration } from './tune/rewrite.ts';
+import { findPipeline, rewriteDeviceMemory, rewriteDocument, rewriteSchedule, type TuneConfiguration } from './tune/rewrite.ts';
 
 export const PHASES = ['parse', 'check', 'schedule', 'lower', 'verify'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -65,6 +66,8 @@ export interface CompileRequest {
   readonly costs?: CostChoice;
   /** Reads extern layers' TypeScript (the Node edge passes the ts-morph reader). */
   readonly readExternModule?: ExternModuleReader;
+  /** How `stages auto(N)` treats device memory (CheckOptions.autoStagesMemory; default 'fit'). */
+  readonly autoStagesMemory?: AutoStagesMemory;
   readonly autoSchedule?: AutoScheduler;
   /**
    * The project folder: imports and extern modules resolve inside it or are
@@ -158,7 +161,7 @@ function runProgramPhases(start: Compilation): Compilation {
 
 function checkPhase(compilation: Compilation): Compilation {
   const { parsed, host, request } = compilation;
-  const options: CheckOptions = { pipeline: request.pipeline, readExternModule: request.readExternModule };
+  const options: CheckOptions = { pipeline: request.pipeline, readExternModule: request.readExternModule, autoStagesMemory: request.autoStagesMemory };
   const checked = checkParsedProgram(parsed!, host!, options);
   const next: Compilation = {
     ...compilation, phases: [...compilation.phases, 'check'], diagnostics: checked.diagnostics, sources: checked.sources,
@@ -293,10 +296,10 @@ export function verifyEveryPipeline(compilation: Compilation): Compilation {
 
 // ─────────────────────── variants of a program ───────────────────────
 
-function recheck(base: Compilation, document: ast.Document, extra: Partial<Compilation> = {}): Compilation {
+function recheck(base: Compilation, document: ast.Document, extra: Partial<Compilation> = {}, request: Partial<CompileRequest> = {}): Compilation {
   const parsed = withEntryDocument(base.parsed!, document);
   return runProgramPhases({
-    origin: 'program', name: base.name, request: { ...base.request, until: 'verify' }, sources: base.parsed!.loaded.sources, diagnostics: parsed.diagnostics,
+    origin: 'program', name: base.name, request: { ...base.request, ...request, until: 'verify' }, sources: base.parsed!.loaded.sources, diagnostics: parsed.diagnostics,
     phases: ['parse'], parsed, host: base.host, ...extra,
   });
 }
@@ -356,16 +359,33 @@ function needsRestage(compilation: Compilation): boolean {
 
 /**
  * The program with another split into stages, microbatch count and
- * schedule (tune's candidates, --compare's re-splits): the AST's stages,
- * microbatches and schedule members are replaced, nothing else.
+ * schedule (tune's candidates, --compare's re-splits), and the other knobs
+ * the configuration sets (replicas, batch, recompute, offload, precision):
+ * those members of the AST are replaced, nothing else. With `memoryFloor`,
+ * the cluster's compute devices with less memory get that many bytes.
  */
-export function withStages(base: Compilation, configuration: TuneConfiguration): Compilation {
+export function withStages(base: Compilation, configuration: TuneConfiguration, options: VariantOptions = {}): Compilation {
   const program = base.program;
   const document = base.parsed === undefined ? undefined : entryDocument(base.parsed);
   if (base.origin !== 'program' || program === undefined || document === undefined) return base;
   const pipeline = findPipeline(document, program.pipeline.name);
   if (pipeline === undefined) return base;
-  return recheck(base, rewriteDocument(document, pipeline, configuration));
+  const rewritten = rewriteDocument(document, pipeline, configuration);
+  const { memoryFloor } = options;
+  const request = options.autoStagesMemory === undefined ? {} : { autoStagesMemory: options.autoStagesMemory };
+  if (memoryFloor === undefined) return recheck(base, rewritten, {}, request);
+  // The devices a pipeline computes on that have less than the floor (tune asks "would it fit on larger devices?").
+  const small = program.cluster.devices.filter((device) => device.flopsPerSecond > 0 && device.memoryBytes < memoryFloor);
+  const raise = (declaration: ast.DeviceDeclaration) => small.some((device) => device.span.file === declaration.span.file && device.span.start === declaration.span.start);
+  const larger = rewriteDeviceMemory(rewritten, program.cluster.name, raise, memoryFloor);
+  return larger === undefined ? { ...base, diagnostics: [], stop: { kind: 'usage', message: `cluster ${program.cluster.name} is not declared in ${base.name}, so its memory cannot be changed` } } : recheck(base, larger, {}, request);
+}
+
+export interface VariantOptions {
+  /** Compute devices with less memory get this many bytes ("would it fit on larger devices?"). */
+  readonly memoryFloor?: number;
+  /** Overrides the base request's autoStagesMemory for the variant. */
+  readonly autoStagesMemory?: AutoStagesMemory;
 }
 
 /** The entry document of a program compilation, as checked (rewritten ones included): what `tune -o` prints. */

@@ -80,7 +80,10 @@ export { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit
 export { partitionLayers, type PartitionRequest, type PartitionResult } from './partition/partition.ts';
 export { autoSchedule, autoScheduleWithReport } from './autoschedule/autoSchedule.ts';
 export { autoScheduleWithMemoryActions, describePairs, memoryPlanLines, type MemoryActionReport, type MemoryActionRequest, type MemoryMode, type MemoryPlanSummary } from './autoschedule/memoryActions.ts';
-export { tune, type TuneCandidate, type TuneResult } from './tune/tune.ts';
+export {
+  describeConfiguration, tune,
+  type TuneCandidate, type TuneFix, type TuneKnob, type TuneKnobs, type TuneMemoryOverflow, type TuneNearMiss, type TuneRejection, type TuneRequest, type TuneResult, type TunedConfiguration,
+} from './tune/tune.ts';
 export type { ExternModuleReader } from './check/extern.ts';
 
 /** `check` under its short name: parse and type-check a program and its imports. */

@@ -25,7 +25,7 @@ import { checkModel, containsFrozen, freezeLayer, trainableParameters } from './
 import type { ExternLayerEntry, ModelCheckResult } from './model.ts';
 import { checkScheduleUse } from './scheduleUse.ts';
 import { checkSettings, dataMismatch } from './settings.ts';
-import { planStages, type PlannedStage } from './stages.ts';
+import { planStages, type AutoStagesMemory, type PlannedStage } from './stages.ts';
 import { checkVocabParallel, withVocabShards } from './vocabParallel.ts';
 import { placeSkipEdges, receivedSkipBytes } from './skips.ts';
 import { didYouMean, suggestName } from './suggest.ts';
@@ -35,6 +35,14 @@ import { MAX_ACTIONS } from '../limits.ts';
 export interface CheckOptions {
   /** Which pipeline to hand on (default: the first in the entry file). All are checked. */
   readonly pipeline?: string;
+  /**
+   * How `stages auto(N)` treats device memory: 'fit' (the default) keeps
+   * the split within every device's capacity and reports PIPE3015 when no
+   * split fits; 'check-later' splits for balance alone and leaves the
+   * overflow to the memory check (PIPE5001), which says by how much (what
+   * `pipec tune` reads from a split that does not fit).
+   */
+  readonly autoStagesMemory?: AutoStagesMemory;
   /**
    * Reads extern layers' TypeScript. The Node edge passes the ts-morph reader
    * (externTypeScript.ts) to check parameters against the implementation;
@@ -145,7 +153,7 @@ export function checkParsedProgram(parsed: ParsedProgram, host: CompilerHost, op
   const programs = new Map<string, CheckedProgram>();
   const schedules = table.schedules as ReadonlyMap<string, ScheduleDeclaration>;
   for (const declaration of userPipelines) {
-    const checked = checkPipeline(declaration, table, models, clusters, reporter);
+    const checked = checkPipeline(declaration, table, models, clusters, reporter, options.autoStagesMemory ?? 'fit');
     if (checked === undefined) continue;
     programs.set(declaration.name.name, {
       model: checked.model, cluster: checked.cluster, pipeline: checked.pipeline, schedules, sources: loaded.sources,
@@ -166,6 +174,7 @@ function checkPipeline(
   models: ReadonlyMap<string, ModelCheckResult>,
   clusters: ReadonlyMap<string, ClusterCheckResult>,
   reporter: Reporter,
+  autoStagesMemory: AutoStagesMemory,
 ): { pipeline: CheckedPipeline; model: CheckedProgram['model']; cluster: CheckedProgram['cluster'] } | undefined {
   const name = declaration.name.name;
   const errorsBefore = reporter.diagnostics.filter((d) => d.severity === 'error').length;
@@ -226,6 +235,7 @@ function checkPipeline(
       microbatchSize,
       optimizerStateFactor: settings.optimizer?.stateFactor ?? 0,
       precision: settings.precision,
+      autoStagesMemory,
       reporter,
     })
     : undefined;

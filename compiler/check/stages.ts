@@ -28,6 +28,7 @@ import { suggestName } from './suggest.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
 import { MAX_AUTO_STAGES } from '../limits.ts';
 import { activationScale, bytesPerParameter } from './settings.ts';
+import { bytesPerExample } from '../layers/catalog.ts';
 
 export interface PlannedStage {
   readonly name: string;
@@ -59,8 +60,13 @@ export interface StageInputs {
   readonly optimizerStateFactor: number;
   /** Number formats (the `precision` setting): bytes per parameter and of activations. */
   readonly precision: Precision;
+  /** Whether `stages auto(N)` must fit the devices' memory (CheckOptions.autoStagesMemory). */
+  readonly autoStagesMemory?: AutoStagesMemory;
   readonly reporter: Reporter;
 }
+
+/** 'fit': the split stays within capacity (PIPE3015 when none does); 'check-later': the memory check reports the overflow. */
+export type AutoStagesMemory = 'fit' | 'check-later';
 
 const BALANCES = ['compute', 'memory'] as const;
 
@@ -359,18 +365,27 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
   // The partitioner wants one cost per layer; with uniform ranks the speed of rank 0 stands for all.
   const referenceSpeed = speedOf(0);
   const perParameter = bytesPerParameter(inputs.precision, inputs.optimizerStateFactor);
+  // 1F1B's estimate: rank r holds P - r microbatches' activations. A stage the
+  // pipeline marks `recompute` keeps only its input for those and one full
+  // activation while it runs a backward; an `offload` stage keeps one.
+  const marked = stageAttributes(inputs.pipeline);
+  const inflight = placed.stageRank.map((rank) => placed.ranks - rank);
+  const lean = (s: number) => marked.recompute.has(`s${s}`) || marked.offload.has(`s${s}`);
   const request = {
     layers: model.layers.map((layer) => ({
       computeTime: ((layer.forwardFlops + layer.backwardInputFlops + layer.backwardWeightFlops) * rows) / referenceSpeed,
       // A frozen layer holds its weights only: no gradient, no optimizer state.
       staticBytes: layer.parameters * perParameter.parameter + trainableParameters(layer) * (perParameter.gradient + perParameter.optimizerState),
       activationBytes: layer.activationBytes * rows * activationScale(inputs.precision),
+      inputBytes: bytesPerExample(layer.inputShape) * rows * (layer.inputShape.dtype === 'i32' ? 1 : activationScale(inputs.precision)),
     })),
     stageCount: count,
     stageDevice: placed.stageRank,
     deviceCapacity: rankDevices.map((device) => device.memoryBytes),
-    inflightMicrobatches: placed.stageRank.map((rank) => placed.ranks - rank),
+    inflightMicrobatches: inflight.map((held, s) => (lean(s) ? 1 : held)),
+    checkpointMicrobatches: inflight.map((held, s) => (marked.recompute.has(`s${s}`) && !marked.offload.has(`s${s}`) ? held : 0)),
     balance,
+    withinCapacity: inputs.autoStagesMemory !== 'check-later',
   };
   const result = partitionLayers(request);
   if (!result.ok) {
@@ -391,6 +406,18 @@ function planAuto(block: AutoStages, inputs: StageInputs): { stages: PlannedStag
       span: block.span,
     })),
   };
+}
+
+/** The stage names the pipeline's `recompute` and `offload` members list (`stages auto(N)` names its stages s0..sN-1). */
+function stageAttributes(pipeline: PipelineDeclaration): { recompute: ReadonlySet<string>; offload: ReadonlySet<string> } {
+  const recompute = new Set<string>();
+  const offload = new Set<string>();
+  for (const member of pipeline.members) {
+    if (member.kind !== 'StageAttribute') continue;
+    const into = member.attribute === 'recompute' ? recompute : member.attribute === 'offload' ? offload : undefined;
+    if (into) for (const identifier of (member as StageAttribute).stages) into.add(identifier.name);
+  }
+  return { recompute, offload };
 }
 
 function applyAttributes(pipeline: PipelineDeclaration, stages: readonly PlannedStage[], reporter: Reporter): PlannedStage[] {

@@ -13,14 +13,20 @@
 //    on where stage s starts and on the memory already used on the devices that
 //    still receive stages. A state whose objective and memory are both at least
 //    those of a state already explored from the same (s, start) cannot do
-//    better, so it is skipped.
+//    better, so it is skipped. (A recompute stage's checkpoints, its input
+//    kept per microbatch, depend only on where it starts, so (s, start)
+//    still determines them.)
 // When each device runs one stage, the dominance memo degenerates to "best
 // objective seen at (s, start)", i.e. the classic O(n·L²) dynamic program.
 // docs/costs.md states the argument in full.
 
 export interface PartitionRequest {
-  /** Per layer, per microbatch: F+B time, weights+grads+optimizer bytes, activation bytes. */
-  readonly layers: readonly { readonly computeTime: number; readonly staticBytes: number; readonly activationBytes: number }[];
+  /**
+   * Per layer, per microbatch: F+B time, weights+grads+optimizer bytes,
+   * activation bytes, and the bytes of the layer's input (what a recompute
+   * stage starting at this layer keeps per microbatch; absent: 0).
+   */
+  readonly layers: readonly { readonly computeTime: number; readonly staticBytes: number; readonly activationBytes: number; readonly inputBytes?: number }[];
   readonly stageCount: number;
   /** Rank of each stage (from the placement). */
   readonly stageDevice: readonly number[];
@@ -28,7 +34,18 @@ export interface PartitionRequest {
   readonly deviceCapacity: readonly number[];
   /** Per stage: how many microbatches' activations are live at peak. */
   readonly inflightMicrobatches: readonly number[];
+  /**
+   * Per stage: how many microbatches keep only the stage's input at peak
+   * (a recompute stage's checkpoints); absent: none.
+   */
+  readonly checkpointMicrobatches?: readonly number[];
   readonly balance: 'compute' | 'memory';
+  /**
+   * Whether every device's capacity bounds the split (default true). False:
+   * the best split by `balance` alone, for a caller that checks memory
+   * itself and wants the overflow measured, not refused.
+   */
+  readonly withinCapacity?: boolean;
 }
 
 export type PartitionResult =
@@ -78,7 +95,7 @@ export function partitionLayers(request: PartitionRequest): PartitionResult {
   const problem = validateRequest(request);
   if (problem !== undefined) return { ok: false, reason: problem };
 
-  const found = searchPartition(request, true);
+  const found = searchPartition(request, request.withinCapacity ?? true);
   if (found.boundaries !== undefined) {
     return found.truncated
       ? { ok: true, firstLayerOfStage: found.boundaries, optimal: false }
@@ -121,7 +138,7 @@ export function deviceMemory(request: PartitionRequest, firstLayerOfStage: reado
       staticBytes += request.layers[l].staticBytes;
       activationBytes += request.layers[l].activationBytes;
     }
-    memory[request.stageDevice[s]] += staticBytes + request.inflightMicrobatches[s] * activationBytes;
+    memory[request.stageDevice[s]] += staticBytes + request.inflightMicrobatches[s] * activationBytes + checkpointBytes(request, s, firstLayerOfStage[s]);
   }
   return memory;
 }
@@ -136,6 +153,12 @@ export function stageComputeTimes(request: PartitionRequest, firstLayerOfStage: 
     times.push(time);
   }
   return times;
+}
+
+/** Bytes stage `stage` keeps as checkpoints when it starts at layer `start`. */
+function checkpointBytes(request: PartitionRequest, stage: number, start: number): number {
+  const count = request.checkpointMicrobatches?.[stage] ?? 0;
+  return count === 0 ? 0 : count * (request.layers[start]?.inputBytes ?? 0);
 }
 
 function validateRequest(request: PartitionRequest): string | undefined {
@@ -299,9 +322,10 @@ function explore(
   const capacity = request.deviceCapacity[device];
   const inflight = request.inflightMicrobatches[stage];
   const before = memory[device];
+  const checkpoints = checkpointBytes(request, stage, start);
   const stageBytes = (end: number): number =>
     state.staticPrefix[end] - state.staticPrefix[start] +
-    inflight * (state.activationPrefix[end] - state.activationPrefix[start]);
+    inflight * (state.activationPrefix[end] - state.activationPrefix[start]) + checkpoints;
   const idealTime = remainingTime / stagesLeft;
   const idealFraction = fraction(remainingBytes, relevantCapacity);
   const ends: number[] = [];

@@ -42,6 +42,7 @@ const layerArbitrary = fc.record({
   computeTime: fc.integer({ min: 1, max: 20 }),
   staticBytes: fc.integer({ min: 0, max: 30 }),
   activationBytes: fc.integer({ min: 0, max: 10 }),
+  inputBytes: fc.integer({ min: 0, max: 5 }),
 });
 
 const requestArbitrary = fc
@@ -52,8 +53,10 @@ const requestArbitrary = fc
     placement: fc.constantFrom<'loop' | 'v'>('loop', 'v'),
     capacity: fc.integer({ min: 20, max: 200 }),
     balance: fc.constantFrom<'compute' | 'memory'>('compute', 'memory'),
+    // Stages marked recompute keep their input per microbatch in flight (a cost that depends on where they start).
+    checkpoints: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 6, maxLength: 6 }),
   })
-  .map(({ layers, devices, stagesPerDevice, placement, capacity, balance }): PartitionRequest => {
+  .map(({ layers, devices, stagesPerDevice, placement, capacity, balance, checkpoints }): PartitionRequest => {
     const stageCount = devices * stagesPerDevice;
     return {
       layers,
@@ -61,6 +64,7 @@ const requestArbitrary = fc
       stageDevice: placeStages(placement, devices, stagesPerDevice),
       deviceCapacity: Array.from({ length: devices }, (_, d) => capacity + 10 * d),
       inflightMicrobatches: Array.from({ length: stageCount }, (_, s) => stageCount - s),
+      checkpointMicrobatches: checkpoints.slice(0, stageCount),
       balance,
     };
   });
@@ -125,6 +129,23 @@ describe('partitionLayers', () => {
     // Compute balance would split 4 | 4, which puts 80 bytes on device 1; with 70 it must move.
     const tight = { ...request, balance: 'compute' as const, deviceCapacity: [100, 70] };
     expect(partitionLayers(tight)).toEqual({ ok: true, firstLayerOfStage: [0, 5] });
+  });
+
+  it('counts a recompute stage\'s checkpoints at the layer it starts with', () => {
+    const layers = [0, 1, 2, 3].map((l) => ({ computeTime: 1, staticBytes: 0, activationBytes: 0, inputBytes: 10 * (l + 1) }));
+    const request: PartitionRequest = { layers, stageCount: 2, stageDevice: [0, 1], deviceCapacity: [1000, 1000], inflightMicrobatches: [1, 1], checkpointMicrobatches: [0, 3], balance: 'compute' };
+    // Stage 1 starting at layer 2 keeps 3 × 30 bytes of checkpoints.
+    expect(deviceMemory(request, [0, 2])).toEqual([0, 90]);
+    // At 80 bytes stage 1 must start where its input is smaller, or later.
+    const tight = { ...request, deviceCapacity: [1000, 80] };
+    expect(partitionLayers(tight)).toEqual({ ok: true, firstLayerOfStage: [0, 1] });
+  });
+
+  it('splits for balance alone when told not to keep within capacity', () => {
+    const layers = Array.from({ length: 4 }, () => ({ computeTime: 1, staticBytes: 40, activationBytes: 0 }));
+    const request: PartitionRequest = { layers, stageCount: 2, stageDevice: [0, 1], deviceCapacity: [50, 50], inflightMicrobatches: [1, 1], balance: 'compute' };
+    expect(partitionLayers(request).ok).toBe(false);
+    expect(partitionLayers({ ...request, withinCapacity: false })).toEqual({ ok: true, firstLayerOfStage: [0, 2] });
   });
 
   it('says which device cannot fit when nothing fits', () => {

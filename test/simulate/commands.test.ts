@@ -176,3 +176,32 @@ describe('pipec tune', () => {
     expect(Math.max(...rerun.devices.map((d) => d.memory.peak / d.memory.capacity!))).toBeLessThanOrEqual(1);
   });
 });
+
+describe('pipec tune when nothing fits', () => {
+  const nothingFits = 'test/tune/fixtures/nothing_fits.pipe';
+  const text = runTune(nothingFits, { top: 10, format: 'text', maxStagesPerDevice: 1 });
+  const data = JSON.parse(runTune(nothingFits, { top: 10, format: 'json', maxStagesPerDevice: 1 }).output) as {
+    tried: number;
+    nearMiss: { closest: { description: string; memory: { deviceName: string; capacity: number } }; fixes: { change: string }[]; smallestMemory: { bytes: number } };
+  };
+
+  it('exits 1 with PIPE5420 at the memory of the device furthest over', () => {
+    expect(text.exitCode).toBe(1);
+    expect(text.output).toBe('');
+    const source = readFileSync(nothingFits, 'utf8');
+    const at = source.indexOf('memory 24MiB');
+    const line = source.slice(0, at).split('\n').length;
+    const column = at - source.lastIndexOf('\n', at - 1);
+    expect(text.errorOutput).toContain(`${nothingFits}:${line}:${column}: error PIPE5420: none of the ${data.tried} configurations tried fits 24 MiB per device`);
+  });
+
+  it('renders the near miss the JSON carries: the closest configuration, its device and every fix', () => {
+    const { closest, fixes } = data.nearMiss;
+    expect(text.errorOutput).toContain(`closest: ${closest.description}`);
+    expect(text.errorOutput).toContain(`on ${closest.memory.deviceName} (`);
+    expect(fixes.length).toBeGreaterThan(0);
+    for (const fix of fixes) expect(text.errorOutput).toContain(fix.change);
+    expect(data.nearMiss.smallestMemory.bytes).toBeGreaterThan(closest.memory.capacity);
+  });
+});
+
