@@ -38,7 +38,8 @@ import type { CheckedProgram } from '../program.ts';
 import { deriveCostModel } from '../cost/costModel.ts';
 import { builtinScheduleNames, standardSchedules } from '../schedule/builtin.ts';
 import { candidatePlacementKinds, placeRegular, satisfiesPlacement } from '../placement.ts';
-import { requiredPlacement } from '../schedule/contract.ts';
+import { requiredPlacement, scheduleContract } from '../schedule/contract.ts';
+import type { ScheduleDeclaration } from '../../grammar/ast.ts';
 import { compactNumber, formatMemory } from '../show/format.ts';
 import { findPipeline, writableLayerName, type TuneConfiguration } from './rewrite.ts';
 import { diagnosticMessages } from '../../grammar/diagnosticMessages.ts';
@@ -303,6 +304,7 @@ function searchSpace(program: CheckedProgram, request: TuneRequest, knobs: Knobs
             const declaration = declarations.get(schedule);
             const required = declaration ? requiredPlacement(declaration) : undefined;
             if (required !== undefined && !satisfiesPlacement(placed, required)) continue;
+            if (!runsVocabShards(schedule, declaration, pipeline.vocabParallel !== undefined)) continue;
             for (const precision of precisions) {
               configurations.push({ stages: ranks * perDevice, stagesPerDevice: perDevice, placement, microbatches, schedule, replicas, batch, recompute: [], offload: [], precision });
             }
@@ -312,6 +314,18 @@ function searchSpace(program: CheckedProgram, request: TuneRequest, knobs: Knobs
     }
   }
   return configurations;
+}
+
+/**
+ * Whether a schedule can run this pipeline's vocabulary shards, or their
+ * absence: one that `requires vocab parallel` needs them; with them, an
+ * explicit order must be written for them and auto plans none.
+ */
+function runsVocabShards(name: string, declaration: ScheduleDeclaration | undefined, vocabParallel: boolean): boolean {
+  if (name.startsWith('auto')) return !vocabParallel;
+  if (declaration === undefined) return true;
+  if (scheduleContract(declaration).vocabParallel !== undefined) return vocabParallel;
+  return !vocabParallel || !declaration.body.some((statement) => statement.kind === 'OnDeviceBlock');
 }
 
 const stageNames = (configuration: TuneConfiguration) => Array.from({ length: configuration.stages }, (_, s) => `s${s}`);
