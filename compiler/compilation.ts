@@ -17,6 +17,7 @@ import { diagnosticMessages } from '../grammar/diagnosticMessages.ts';
 import { spanOf } from '../grammar/source.ts';
 import { autoSchedule } from './autoschedule/autoSchedule.ts';
 import { bareAutoSchedule } from './autoschedule/bare.ts';
+import type { ExactVerdict } from './autoschedule/autoSchedule.ts';
 import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
 import type { ExternModuleReader } from './check/extern.ts';
 import { didYouMean } from './check/suggest.ts';
@@ -105,6 +106,8 @@ export interface Compilation {
   readonly ir?: IrProgram;
   /** Set by withSchedule when the schedule needed another stage split: what it became. */
   readonly restaged?: string;
+  /** Bare `auto` with exact: what the exact search proved about the schedule (a program reports it as PIPE5400 / PIPE5401). */
+  readonly exact?: ExactVerdict;
 }
 
 /** No errors and nothing stopped it: every phase asked for produced its value. */
@@ -380,6 +383,8 @@ export interface BareScheduleShape {
   readonly stagesPerDevice?: number;
   /** `auto` only: activation units per device (default 2 × stages per device × P). */
   readonly memory?: number;
+  /** `auto` only: prove the optimum by branch and bound (compiler/autoschedule/exact.ts). */
+  readonly exact?: boolean;
 }
 
 function uniformSpec(choice: CostChoice | undefined): CostSpec | { error: string } {
@@ -423,13 +428,15 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
   const tooLarge = bareShapeProblem(shape.devices, shape.microbatches, stagesPerDevice);
   if (tooLarge !== undefined) return usage(`${describe}: ${tooLarge}`);
   let schedule: ComputeSchedule;
+  let exact: ExactVerdict | undefined;
   if (key === 'auto') {
     const auto = bareAutoSchedule({
-      devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice, memory: shape.memory,
+      devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice, memory: shape.memory, exact: shape.exact,
       cost: request.costs?.kind === 'uniform' ? request.costs.spec : undefined,
     });
     if ('error' in auto) return usage(auto.error, ['check', 'schedule']);
     schedule = auto.schedule;
+    exact = auto.report.exact;
   } else {
     const built = builtinSchedule(key, { devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice });
     const error = built.diagnostics.find((d) => d.severity === 'error');
@@ -443,7 +450,7 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
     return usage(`${describe}: ${first.message}`, ['check', 'schedule']);
   }
   const costs = costModelFromSpec(spec, schedule.stageDevice);
-  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs) };
+  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs), ...(exact ? { exact } : {}) };
   if (stopped(scheduled, 'lower')) return scheduled;
   const lowered = lowerPhase(scheduled);
   return stopped(lowered, 'verify') ? lowered : verifyPhase(lowered);

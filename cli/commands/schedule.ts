@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import {
   builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
-  type ComputeSchedule, type SimulatedCompilation,
+  normaliseScheduleName, type ComputeSchedule, type ExactVerdict, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, chosenFormat, positiveInteger, positiveNumber, writeOutput } from '../io.ts';
@@ -29,6 +29,8 @@ export interface ScheduleCommandOptions {
   readonly memory?: number;
   /** Uniform costs, e.g. F=1,I=1,W=1,C=0.5 (default unit costs). */
   readonly cost?: string;
+  /** `auto` only: prove the optimum by branch and bound; the report says proven or the gap to the lower bound. */
+  readonly exact?: boolean;
 }
 
 export function register(program: Command): void {
@@ -43,7 +45,8 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .option('--no-color', 'plain output without ANSI colours')
     .option('--memory <K>', 'auto: activation units per device (default 2P)', positiveNumber('--memory'))
-    .option('--cost <spec>', 'uniform costs for the timing (and for auto), e.g. F=1,I=1,W=1,C=0.5 (default unit costs)');
+    .option('--cost <spec>', 'uniform costs for the timing (and for auto), e.g. F=1,I=1,W=1,C=0.5 (default unit costs)')
+    .option('--exact', 'auto: prove the optimum by branch and bound after the heuristic (small pipelines, e.g. -p 4 -m 8); says proven or the gap to the lower bound', false);
   addFormatOptions(command, ['text', 'json', 'torch-csv', 'ir'], 'text')
     .action((name: string, options: ScheduleCommandOptions) => {
       const result = runSchedule(name, { ...options, format: chosenFormat(options, 'text') });
@@ -55,8 +58,9 @@ export function register(program: Command): void {
 
 /** The command's work without process I/O, for tests and the benchmark. */
 export function runSchedule(name: string, options: ScheduleCommandOptions): { output?: string; errorOutput: string; exitCode: number; schedule?: ComputeSchedule } {
+  if (options.exact && normaliseScheduleName(name) !== 'auto') return { errorOutput: `pipec: --exact is for schedule auto, not ${name}\n`, exitCode: 2 };
   const compilation = compileBareSchedule(
-    { name, devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory },
+    { name, devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory, exact: options.exact },
     options.cost === undefined ? {} : { costs: { kind: 'uniform', spec: options.cost } },
   );
   if (compilation.stop !== undefined) return { errorOutput: `pipec: ${compilation.stop.message}\n`, exitCode: 2 };
@@ -97,6 +101,7 @@ export function scheduleJson(simulated: SimulatedCompilation) {
     splitBackward: schedule.splitBackward,
     costs: simulated.compilation.costLabel,
     timing: timed,
+    ...(simulated.compilation.exact ? { exact: simulated.compilation.exact } : {}),
     ...(simulated.costs.kind === 'unit' ? { unitCosts: timed } : {}),
     orders: ordersAsData(schedule),
   };
@@ -115,5 +120,17 @@ export function scheduleText(simulated: SimulatedCompilation): string {
       `${costs}: makespan ${Number(timed.makespan.toFixed(6))}, bubble ${(timed.bubble * 100).toFixed(1)}%, ` +
       `peak activations per device ${timed.peakActivations.join(' ')}`,
   );
+  const exact = simulated.compilation.exact;
+  if (exact !== undefined) lines.push(describeExactVerdict(exact, timed.makespan));
   return `${lines.join('\n')}\n`;
+}
+
+/** The exact search's verdict in one line: a proven optimum, or the best found and its gap to the lower bound. */
+function describeExactVerdict(exact: ExactVerdict, makespan: number): string {
+  const number = (value: number) => String(Number(value.toFixed(6)));
+  const heuristic = exact.heuristicMakespan > makespan + 1e-9 ? `the heuristic alone reached ${number(exact.heuristicMakespan)}` : 'the heuristic reached it';
+  if (exact.proven) return `exact: makespan ${number(makespan)} is the proven optimum (${heuristic}; ${exact.nodes} search nodes, ${exact.ms} ms)`;
+  const gap = makespan - exact.lowerBound;
+  return `exact: not proven within ${exact.nodes} search nodes: makespan ${number(makespan)}, lower bound ${number(exact.lowerBound)}, ` +
+    `so at most ${number(gap)} (${((gap / exact.lowerBound) * 100).toFixed(1)}%) above the optimum`;
 }

@@ -7,7 +7,9 @@
 //     several patience values, activation caps from the limit down, and
 //     both stage preferences (works for any placement, loop and V included);
 //  3. the standard library's schedules that fit the shape (B split into I, W);
-//  4. local search from the best few of those.
+//  4. local search from the best few of those;
+//  5. only when asked (exact mode), exact.ts's branch and bound from the
+//     winner, which proves it optimal or finds the optimum.
 // Every candidate goes through one evaluator that rejects dependency
 // violations, circular waits and activation peaks above the limit, so what
 // comes out validates like any other schedule.
@@ -22,6 +24,7 @@ import { PRIORITY_RANKS, runListStrategy } from './listStrategy.ts';
 import { improveByLocalSearch, type ScoredOrders } from './localSearch.ts';
 import { buildTables, fromComputeSchedule, makeEvaluator, toComputeSchedule, type CodeOrders, type ProblemTables } from './orders.ts';
 import { zeroBubbleGreedyOrders, ZERO_BUBBLE_SWITCHES } from './zeroBubbleGreedy.ts';
+import { solveExactly, type ExactOptions } from './exact.ts';
 
 export interface AutoScheduleRequest {
   readonly shape: PipelineShape;
@@ -40,6 +43,19 @@ export interface AutoScheduleReport {
   /** Which construction the winner started from. */
   readonly origin: string;
   readonly candidatesTried: number;
+  /** With options.exact: what the exact search (exact.ts) proved. */
+  readonly exact?: ExactVerdict;
+}
+
+export interface ExactVerdict {
+  /** True when no order is shorter than the returned one. */
+  readonly proven: boolean;
+  /** No order is shorter than this (the makespan when proven). */
+  readonly lowerBound: number;
+  /** The heuristic portfolio's makespan before the exact search (the search's incumbent). */
+  readonly heuristicMakespan: number;
+  readonly nodes: number;
+  readonly ms: number;
 }
 
 export function autoSchedule(request: AutoScheduleRequest): ComputeSchedule {
@@ -47,7 +63,10 @@ export function autoSchedule(request: AutoScheduleRequest): ComputeSchedule {
 }
 
 /** As autoSchedule, with the makespan, bound and provenance (for `pipec schedule auto` and the bench). */
-export function autoScheduleWithReport(request: AutoScheduleRequest, options: { readonly searchEvaluations?: number } = {}): AutoScheduleReport {
+export function autoScheduleWithReport(
+  request: AutoScheduleRequest,
+  options: { readonly searchEvaluations?: number; readonly exact?: boolean | Omit<ExactOptions, 'incumbent'> } = {},
+): AutoScheduleReport {
   const problemText = describeProblem(request);
   if (problemText !== undefined) throw new Error(problemText);
   const tables = buildTables(request);
@@ -112,7 +131,7 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
   });
   // The evaluator's verdict on the winner is the number we report.
   const makespan = evaluator.makespan(best.orders);
-  return {
+  const heuristic = {
     schedule: toComputeSchedule(tables, 'auto', best.orders),
     makespan,
     lowerBound: tables.lowerBound,
@@ -120,6 +139,16 @@ export function autoScheduleWithReport(request: AutoScheduleRequest, options: { 
     origin: best.origin,
     candidatesTried: tried,
   };
+  return options.exact ? withExactSearch(tables, heuristic, best.orders, options.exact === true ? {} : options.exact) : heuristic;
+}
+
+// ── exact mode (`auto(..., exact: true)`, `--exact`): the heuristic's winner is the incumbent ──
+function withExactSearch(tables: ProblemTables, heuristic: AutoScheduleReport, incumbent: CodeOrders, options: Omit<ExactOptions, 'incumbent'>): AutoScheduleReport {
+  const result = solveExactly(tables, { ...options, incumbent });
+  const improved = result.orders !== undefined && result.makespan < heuristic.makespan - 1e-9;
+  const exact: ExactVerdict = { proven: result.proven, lowerBound: result.lowerBound, heuristicMakespan: heuristic.makespan, nodes: result.nodes, ms: result.ms };
+  if (!improved) return { ...heuristic, exact };
+  return { ...heuristic, schedule: toComputeSchedule(tables, 'auto', result.orders!), makespan: result.makespan, origin: 'exact search', exact };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface BareAutoRequest {
   readonly memory?: number;
   /** `F=1,I=1,W=1,C=0.5`; default unit costs. */
   readonly cost?: string;
+  /** Run the exact search after the heuristic (`--exact`): the report says whether the order is a proven optimum. */
+  readonly exact?: boolean;
 }
 
 /** The schedule and its report, or a message for a usage error. */
@@ -36,9 +38,10 @@ export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule:
       shape: { devices: request.devices, stages: stageDevice.length, microbatches: request.microbatches, stageDevice },
       costs,
       memoryLimit: Array.from({ length: request.devices }, () => limit),
-    });
+    }, request.exact ? { exact: true } : {});
     return { schedule: report.schedule, report };
   } catch (error) {
     return { error: `schedule auto: ${error instanceof Error ? error.message : String(error)}` };
   }
 }
+

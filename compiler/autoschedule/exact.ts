@@ -50,9 +50,13 @@ import { makeEvaluator, OP_F, OP_I, OP_W, type CodeOrders, type ProblemTables } 
 export interface ExactOptions {
   /** A valid order to beat (the heuristic's); the search prunes against its makespan. */
   readonly incumbent?: CodeOrders;
-  /** Search nodes before giving up on a proof (default 3,000,000). */
+  /**
+   * Search nodes before giving up on a proof (default 400,000, a few
+   * seconds). Nodes rather than time decide by default, so a verdict is the
+   * same on any machine.
+   */
   readonly nodeBudget?: number;
-  /** Milliseconds before giving up on a proof (default 10,000). */
+  /** Milliseconds before giving up on a proof (default 60,000: only a guard for a very slow machine). */
   readonly timeBudgetMs?: number;
 }
 
@@ -76,8 +80,8 @@ const MEMO_VECTORS_TOTAL = 1_500_000;
 export function solveExactly(tables: ProblemTables, options: ExactOptions = {}): ExactResult {
   const started = Date.now();
   const { stages: n, microbatches: m, devices, stageDevice, duration, activationDelay, gradientDelay, activation, limit, stagesOf } = tables;
-  const nodeBudget = options.nodeBudget ?? 3_000_000;
-  const timeBudgetMs = options.timeBudgetMs ?? 10_000;
+  const nodeBudget = options.nodeBudget ?? 400_000;
+  const timeBudgetMs = options.timeBudgetMs ?? 60_000;
 
   // done[op * n + s]: how many of stage s's actions of this kind are in the orders (microbatches 0..done-1).
   const done = new Int32Array(3 * n);

@@ -4,7 +4,8 @@
 // contract holds (`requires placement v`, `requires v == 2`, `requires
 // m >= 2 * p "..."`, see compiler/schedule/contract.ts), reported at the
 // `schedule` line with the requirement as related span.
-// `schedule auto(memory: X)` takes bytes or K * activations(NAME).
+// `schedule auto(memory: X)` takes bytes or K * activations(NAME), and
+// optionally exact: true (prove the optimum by branch and bound).
 // The schedule bodies themselves are validated by the schedules phase.
 
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
@@ -166,12 +167,23 @@ function checkAutoSchedule(
   reporter: Reporter,
 ): CheckedScheduleUse | undefined {
   const memory = use.args.find((argument) => argument.name === undefined || argument.name.name === 'memory');
+  const exactArgument = use.args.find((argument) => argument.name?.name === 'exact');
   for (const argument of use.args) {
-    if (argument !== memory) {
-      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ...' });
+    if (argument !== memory && argument !== exactArgument) {
+      reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes only memory: ... and exact: true or false' });
       return undefined;
     }
   }
+  // exact: true asks for the branch and bound that proves the optimum (compiler/autoschedule/exact.ts).
+  let exact = false;
+  if (exactArgument !== undefined) {
+    if (exactArgument.value.kind !== 'BooleanLiteral') {
+      reporter.report(diagnosticMessages.autoExactFlag, exactArgument.value.span, { actual: describe(exactArgument.value) });
+      return undefined;
+    }
+    exact = exactArgument.value.value;
+  }
+  const exactArgs: Record<string, ArgumentValue> = exact ? { exact: true } : {};
   if (memory === undefined) {
     reporter.report(diagnosticMessages.scheduleArgument, use.span, { name: 'auto', problem: 'it needs the argument memory' }, {
       hint: 'e.g. schedule auto(memory: 1.0 * activations(1f1b)) or auto(memory: 12GiB)',
@@ -182,7 +194,7 @@ function checkAutoSchedule(
   if (value.kind === 'QuantityLiteral') {
     const bytes = readQuantity(value, 'bytes', 'memory', reporter);
     if (bytes === undefined) return undefined;
-    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes' }, span: use.span };
+    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes', ...exactArgs }, span: use.span };
   }
   const activations = readActivations(value);
   if (activations === undefined) {
@@ -197,7 +209,7 @@ function checkAutoSchedule(
   }
   return {
     name: 'auto',
-    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference },
+    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference, ...exactArgs },
     span: use.span,
   };
 }

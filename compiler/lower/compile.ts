@@ -10,7 +10,8 @@ import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
-import { autoSchedule } from '../autoschedule/autoSchedule.ts';
+import { formatTime } from '../show/format.ts';
+import { autoSchedule, autoScheduleWithReport, type AutoScheduleRequest } from '../autoschedule/autoSchedule.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -230,6 +231,7 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
+      if (use.args.exact === true) return exactAutoSchedule({ shape, costs, memoryLimit }, use.span, diagnostics);
       return automatic({ shape, costs, memoryLimit });
     } catch (error) {
       diagnostics.push(makeDiagnostic(diagnosticMessages.autoScheduleFailed, use.span, { detail: error instanceof Error ? error.message : String(error) }));
@@ -250,6 +252,32 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     : evaluated.diagnostics;
   diagnostics.push(...atUse);
   return evaluated.schedule;
+}
+
+/**
+ * `auto(memory: ..., exact: true)`: the built-in portfolio, then the exact
+ * search from its winner (compiler/autoschedule/exact.ts), always the
+ * built-in one (an injected AutoScheduler has no proof to report). The
+ * verdict is a diagnostic at the `schedule` line: the proven optimum (info),
+ * or the best found and its gap to the lower bound (warning).
+ */
+function exactAutoSchedule(request: AutoScheduleRequest, span: Span, diagnostics: Diagnostic[]): ComputeSchedule {
+  const report = autoScheduleWithReport(request, { exact: true });
+  const verdict = report.exact!;
+  const number = (value: number) => formatTime(value, request.costs.kind === 'unit' ? 'steps' : 'seconds');
+  if (verdict.proven) {
+    const detail = report.makespan < verdict.heuristicMakespan - 1e-9
+      ? `the heuristic alone reached ${number(verdict.heuristicMakespan)}`
+      : 'the heuristic reached it';
+    diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactProven, span, { makespan: number(report.makespan), detail }));
+  } else {
+    const gap = report.makespan - verdict.lowerBound;
+    diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactUnproven, span, {
+      nodes: verdict.nodes, makespan: number(report.makespan), bound: number(verdict.lowerBound),
+      gap: `${number(gap)} (${((gap / Math.max(verdict.lowerBound, 1e-30)) * 100).toFixed(1)}%)`,
+    }));
+  }
+  return report.schedule;
 }
 
 /**
