@@ -58,6 +58,11 @@ export interface ExactOptions {
   readonly nodeBudget?: number;
   /** Milliseconds before giving up on a proof (default 60,000: only a guard for a very slow machine). */
   readonly timeBudgetMs?: number;
+  /**
+   * Unproven, spend half the nodes raising the lower bound (default true).
+   * False gives every node to the search for a better order (auto's polish).
+   */
+  readonly raiseBound?: boolean;
 }
 
 export interface ExactResult {
@@ -353,24 +358,30 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
   };
 
   let nodes = 0;
+  let runNodes = 0;
+  let runBudget = 0;
   let outOfBudget = false;
+  // Prune what cannot finish before this: the best makespan so far, or lower in a run that only raises the bound.
+  let threshold = best;
   const totalActions = n * m * 3;
   let scheduled = 0;
 
   const explore = (): void => {
     if (outOfBudget) return;
     nodes++;
-    if ((nodes & 1023) === 0 && (nodes >= nodeBudget || Date.now() - started > timeBudgetMs)) { outOfBudget = true; return; }
+    runNodes++;
+    if ((runNodes & 1023) === 0 && (runNodes >= runBudget || Date.now() - started > timeBudgetMs)) { outOfBudget = true; return; }
     if (scheduled === totalActions) {
       let makespan = 0;
       for (let d = 0; d < devices; d++) if (free[d] > makespan) makespan = free[d];
-      if (makespan < best - EPSILON) {
+      if (makespan < threshold - EPSILON) {
         best = makespan;
+        threshold = makespan;
         bestOrders = orders.map((order) => order.slice());
       }
       return;
     }
-    if (lowerBound() >= best - EPSILON) return;
+    if (lowerBound() >= threshold - EPSILON) return;
     if (dominated()) return;
     // The device to extend: free earliest among the unfinished, uncommitted ones.
     let chosen = -1;
@@ -427,10 +438,39 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     }
   };
 
-  const rootBound = lowerBound();
-  explore();
+  // One run: an exhaustive search below `limitTo`. Finished, it proves no
+  // order is shorter than the threshold it ended with (limitTo, or a better
+  // order it found). The memo is per run: a state is pruned only against
+  // states whose subtrees this same run explores in full.
+  const run = (limitTo: number, budget: number): boolean => {
+    memo.clear();
+    memoVectors = 0;
+    threshold = limitTo;
+    runNodes = 0;
+    runBudget = budget;
+    outOfBudget = false;
+    explore();
+    return !outOfBudget;
+  };
+  let bound = lowerBound();
+  const raiseBound = options.raiseBound ?? true;
+  let proven = run(best, raiseBound ? Math.ceil(nodeBudget / 2) : nodeBudget);
+  if (proven) bound = best;
+  // Not proven: the root bound is usually weak, so spend the other half
+  // raising it, bisecting between it and the best makespan. A run below T
+  // that finishes proves the optimum is at least T (or, when it found an
+  // order under T, that the order is optimal).
+  const probes = 5;
+  let unprovable = best;
+  for (let probe = 0; raiseBound && !proven && Number.isFinite(best) && probe < probes && Date.now() - started <= timeBudgetMs && unprovable - bound > EPSILON * 10; probe++) {
+    const target = bound + (unprovable - bound) / 2;
+    const before = best;
+    if (run(target, Math.ceil(nodeBudget / 2 / probes))) {
+      if (best < before - EPSILON) { proven = true; bound = best; }
+      else bound = target;
+    } else unprovable = Math.min(target, best);
+  }
   const ms = Date.now() - started;
-  const proven = !outOfBudget;
   // The search times orders as the evaluator does; the evaluator's verdict is the number reported.
   const makespan = bestOrders === undefined ? Number.POSITIVE_INFINITY : evaluator.makespan(bestOrders);
   if (Math.abs(makespan - best) > 1e-6 && Number.isFinite(best)) throw new Error(`solveExactly: search timed ${best}, the evaluator ${makespan}`);
@@ -438,7 +478,7 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     orders: bestOrders,
     makespan,
     proven,
-    lowerBound: proven ? makespan : Math.min(makespan, rootBound),
+    lowerBound: proven ? makespan : Math.min(makespan, bound),
     nodes,
     ms,
   };
