@@ -79,7 +79,7 @@ export { toPerfettoTrace, mergePerfettoTraces } from './show/perfettoTrace.ts';
 export { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from './show/format.ts';
 export { partitionLayers, type PartitionRequest, type PartitionResult } from './partition/partition.ts';
 export { autoSchedule, autoScheduleWithReport, type AutoScheduleReport, type ExactVerdict } from './autoschedule/autoSchedule.ts';
-export { solveExactly, type ExactOptions, type ExactResult } from './autoschedule/exact.ts';
+export { EXACT_MAX_ACTIONS, solveExactly, type ExactOptions, type ExactResult } from './autoschedule/exact.ts';
 export { tune, type TuneCandidate, type TuneResult } from './tune/tune.ts';
 export type { ExternModuleReader } from './check/extern.ts';
 

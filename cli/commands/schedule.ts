@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import {
   builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, scheduleCells, TWO_COPIES_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
-  normaliseScheduleName, type ComputeSchedule, type ExactVerdict, type SimulatedCompilation,
+  EXACT_MAX_ACTIONS, normaliseScheduleName, type ComputeSchedule, type ExactVerdict, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, chosenFormat, positiveInteger, positiveNumber, writeOutput } from '../io.ts';
@@ -131,6 +131,10 @@ function describeExactVerdict(exact: ExactVerdict, makespan: number): string {
   const heuristic = exact.heuristicMakespan > makespan + 1e-9 ? `the heuristic alone reached ${number(exact.heuristicMakespan)}` : 'the heuristic reached it';
   if (exact.proven) return `exact: makespan ${number(makespan)} is the proven optimum (${heuristic}; ${exact.nodes} search nodes, ${exact.ms} ms)`;
   const gap = makespan - exact.lowerBound;
+  if (exact.tooLarge) {
+    return `exact: too many compute actions for the exact search (at most ${EXACT_MAX_ACTIONS}); the heuristic's makespan ${number(makespan)} is at most ` +
+      `${number(gap)} (${((gap / exact.lowerBound) * 100).toFixed(1)}%) above the lower bound ${number(exact.lowerBound)}`;
+  }
   return `exact: not proven within ${exact.nodes} search nodes: makespan ${number(makespan)}, lower bound ${number(exact.lowerBound)}, ` +
     `so at most ${number(gap)} (${((gap / exact.lowerBound) * 100).toFixed(1)}%) above the optimum`;
 }

@@ -57,6 +57,8 @@ export interface ExactVerdict {
   readonly heuristicMakespan: number;
   readonly nodes: number;
   readonly ms: number;
+  /** The problem has more compute actions than the search takes on (exact.ts's EXACT_MAX_ACTIONS): nothing was searched. */
+  readonly tooLarge: boolean;
 }
 
 export function autoSchedule(request: AutoScheduleRequest): ComputeSchedule {
@@ -158,7 +160,7 @@ const POLISH_NODES = 5000;
 function withExactSearch(tables: ProblemTables, heuristic: AutoScheduleReport, incumbent: CodeOrders, options: Omit<ExactOptions, 'incumbent'>): AutoScheduleReport {
   const result = solveExactly(tables, { ...options, incumbent });
   const improved = result.orders !== undefined && result.makespan < heuristic.makespan - 1e-9;
-  const exact: ExactVerdict = { proven: result.proven, lowerBound: result.lowerBound, heuristicMakespan: heuristic.makespan, nodes: result.nodes, ms: result.ms };
+  const exact: ExactVerdict = { proven: result.proven, lowerBound: result.lowerBound, heuristicMakespan: heuristic.makespan, nodes: result.nodes, ms: result.ms, tooLarge: result.tooLarge };
   if (!improved) return { ...heuristic, exact };
   return { ...heuristic, schedule: toComputeSchedule(tables, 'auto', result.orders!), makespan: result.makespan, origin: 'exact search', exact };
 }

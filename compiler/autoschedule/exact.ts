@@ -76,7 +76,16 @@ export interface ExactResult {
   readonly lowerBound: number;
   readonly nodes: number;
   readonly ms: number;
+  /** More compute actions than EXACT_MAX_ACTIONS: nothing was searched, the bound is the root's. */
+  readonly tooLarge: boolean;
 }
+
+/**
+ * Compute actions (3 · stages · microbatches) the search takes on. Each node
+ * costs time linear in them, so a budget's worth of nodes past this takes
+ * minutes; p=8, m=32 is the largest grid-like shape inside.
+ */
+export const EXACT_MAX_ACTIONS = 768;
 
 const EPSILON = 1e-9;
 const MEMO_VECTORS_PER_KEY = 48;
@@ -143,6 +152,7 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     best = evaluator.makespan(options.incumbent);
     if (Number.isFinite(best)) bestOrders = options.incumbent.map((order) => Int32Array.from(order));
   }
+  const tooLarge = n * m * 3 > EXACT_MAX_ACTIONS;
 
   // ── lower bound of the current state ──
   const headF = new Float64Array(n * m);
@@ -453,6 +463,7 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     return !outOfBudget;
   };
   let bound = lowerBound();
+  if (tooLarge) return { orders: bestOrders, makespan: best, proven: false, lowerBound: Math.min(best, bound), nodes: 0, ms: Date.now() - started, tooLarge };
   const raiseBound = options.raiseBound ?? true;
   let proven = run(best, raiseBound ? Math.ceil(nodeBudget / 2) : nodeBudget);
   if (proven) bound = best;
@@ -481,5 +492,6 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     lowerBound: proven ? makespan : Math.min(makespan, bound),
     nodes,
     ms,
+    tooLarge,
   };
 }

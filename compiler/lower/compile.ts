@@ -12,6 +12,7 @@ import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgr
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
 import { formatTime } from '../show/format.ts';
 import { autoSchedule, autoScheduleWithReport, type AutoScheduleRequest } from '../autoschedule/autoSchedule.ts';
+import { EXACT_MAX_ACTIONS } from '../autoschedule/exact.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
 import { isStandardLibrary } from '../stdlib/index.ts';
@@ -272,10 +273,17 @@ function exactAutoSchedule(request: AutoScheduleRequest, span: Span, diagnostics
     diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactProven, span, { makespan: number(report.makespan), detail }));
   } else {
     const gap = report.makespan - verdict.lowerBound;
-    diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactUnproven, span, {
-      nodes: verdict.nodes, makespan: number(report.makespan), bound: number(verdict.lowerBound),
-      gap: `${number(gap)} (${((gap / Math.max(verdict.lowerBound, 1e-30)) * 100).toFixed(1)}%)`,
-    }));
+    const gapText = `${number(gap)} (${((gap / Math.max(verdict.lowerBound, 1e-30)) * 100).toFixed(1)}%)`;
+    if (verdict.tooLarge) {
+      const actions = request.shape.stages * request.shape.microbatches * 3;
+      diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactTooLarge, span, {
+        actions, limit: EXACT_MAX_ACTIONS, makespan: number(report.makespan), bound: number(verdict.lowerBound), gap: gapText,
+      }));
+    } else {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactUnproven, span, {
+        nodes: verdict.nodes, makespan: number(report.makespan), bound: number(verdict.lowerBound), gap: gapText,
+      }));
+    }
   }
   return report.schedule;
 }

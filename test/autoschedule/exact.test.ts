@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { autoScheduleWithReport } from '../../compiler/autoschedule/autoSchedule.ts';
-import { solveExactly } from '../../compiler/autoschedule/exact.ts';
+import { EXACT_MAX_ACTIONS, solveExactly } from '../../compiler/autoschedule/exact.ts';
 import { seededRandom } from '../../compiler/autoschedule/localSearch.ts';
 import { buildTables, fromComputeSchedule, makeEvaluator, toComputeSchedule, type SchedulingProblem } from '../../compiler/autoschedule/orders.ts';
 import type { CostModel } from '../../compiler/cost/types.ts';
@@ -142,6 +142,18 @@ describe('solveExactly past its budget', () => {
     expect(exact.lowerBound).toBeLessThan(exact.makespan);
     expect(exact.lowerBound).toBeGreaterThanOrEqual(tables.fillBound - 1e-9);
     expectSound(problem, exact);
+  });
+
+  it('does not search past EXACT_MAX_ACTIONS compute actions, and says so', () => {
+    const problem = problemOf({ devices: 8, microbatches: 64, forward: 1, backwardInput: 1, backwardWeight: 1, comm: 0.5, limit: 8 });
+    expect(8 * 64 * 3).toBeGreaterThan(EXACT_MAX_ACTIONS);
+    const tables = buildTables(problem);
+    const heuristic = autoScheduleWithReport(problem);
+    const exact = solveExactly(tables, { incumbent: fromComputeSchedule(tables, heuristic.schedule) });
+    expect(exact).toMatchObject({ tooLarge: true, proven: false, nodes: 0 });
+    expect(exact.makespan).toBeCloseTo(heuristic.makespan, 9);
+    expect(exact.lowerBound).toBeGreaterThanOrEqual(tables.fillBound - 1e-9);
+    expect(exact.lowerBound).toBeLessThanOrEqual(exact.makespan);
   });
 
   it('reports that no order fits when none does', () => {
