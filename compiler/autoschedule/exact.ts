@@ -43,7 +43,10 @@
 // earliest start from what is scheduled, plus its own time, plus the longest
 // chain of actions that must follow it), and per device, the earliest start
 // of its remaining work plus that work plus the least chain after it (for the
-// F and I only, whose followers include at least their W).
+// F and I only, whose followers include at least their W). On a device with
+// one stage the activation limit is a dependency too: with room for L
+// activations, F(k) waits for W(k - L) (see memoryLag below), which is what
+// makes the bound bite under tight limits.
 
 import { makeEvaluator, OP_F, OP_I, OP_W, type CodeOrders, type ProblemTables } from './orders.ts';
 
@@ -101,6 +104,7 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
   const done = new Int32Array(3 * n);
   const finishF = new Float64Array(n * m);
   const finishI = new Float64Array(n * m);
+  const finishW = new Float64Array(n * m);
   const free = new Float64Array(devices);
   const live = new Float64Array(devices);
   const work = new Float64Array(devices);
@@ -121,23 +125,36 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     crossBackward[s] = s < n - 1 && stageDevice[s + 1] !== stageDevice[s] ? 1 : 0;
   }
 
+  // Memory as precedence: on a device holding one stage, in-order F's and
+  // W's and a limit of `lag` activations mean F(k) cannot start before
+  // W(k - lag) has ended (the activation count after F(k) starts is k + 1
+  // minus the W's done). 0: no such edge (several stages share the device).
+  const memoryLag = new Int32Array(n);
+  for (let s = 0; s < n; s++) {
+    if (stagesOf[stageDevice[s]].length === 1 && activation[s] > 0) memoryLag[s] = Math.max(0, Math.floor(limit[stageDevice[s]] / activation[s] + EPSILON));
+  }
   // Tails: the longest chain of work that must follow an action's end, in
   // the in-order search space (so the next microbatch's same action follows
-  // too). Static: they depend on the problem only.
+  // too, and a W is followed by the F it makes room for). Static: they
+  // depend on the problem only. Microbatch k's tails need only k' > k's, and
+  // on one k, W's first, then I's down the stages, then F's up them.
   const tailF = new Float64Array(n * m);
   const tailI = new Float64Array(n * m);
   const tailW = new Float64Array(n * m);
-  for (let s = 0; s < n; s++) for (let k = m - 1; k >= 0; k--) tailW[s * m + k] = k < m - 1 ? duration[s * 3 + OP_W] + tailW[s * m + k + 1] : 0;
-  for (let s = 0; s < n; s++) {
-    for (let k = m - 1; k >= 0; k--) {
+  for (let k = m - 1; k >= 0; k--) {
+    for (let s = 0; s < n; s++) {
+      let tail = k < m - 1 ? duration[s * 3 + OP_W] + tailW[s * m + k + 1] : 0;
+      const lag = memoryLag[s];
+      if (lag > 0 && k + lag < m) tail = Math.max(tail, duration[s * 3 + OP_F] + tailF[s * m + k + lag]);
+      tailW[s * m + k] = tail;
+    }
+    for (let s = 0; s < n; s++) {
       let tail = duration[s * 3 + OP_W] + tailW[s * m + k];
       if (k < m - 1) tail = Math.max(tail, duration[s * 3 + OP_I] + tailI[s * m + k + 1]);
       if (s > 0) tail = Math.max(tail, gradientDelay[s - 1] + duration[(s - 1) * 3 + OP_I] + tailI[(s - 1) * m + k]);
       tailI[s * m + k] = tail;
     }
-  }
-  for (let s = n - 1; s >= 0; s--) {
-    for (let k = m - 1; k >= 0; k--) {
+    for (let s = n - 1; s >= 0; s--) {
       let tail = duration[s * 3 + OP_I] + tailI[s * m + k];
       if (k < m - 1) tail = Math.max(tail, duration[s * 3 + OP_F] + tailF[s * m + k + 1]);
       if (s < n - 1) tail = Math.max(tail, activationDelay[s + 1] + duration[(s + 1) * 3 + OP_F] + tailF[(s + 1) * m + k]);
@@ -162,7 +179,14 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
   const deviceHeadFI = new Float64Array(devices);
   const deviceWorkFI = new Float64Array(devices);
   const deviceTailFI = new Float64Array(devices);
+  // Two passes: the first knows only the W's already scheduled for the
+  // memory edges W(k - lag) → F(k); the second uses the first's W heads.
   const lowerBound = (): number => {
+    let bound = 0;
+    for (let pass = 0; pass < 2; pass++) bound = Math.max(bound, headPass(pass));
+    return bound;
+  };
+  const headPass = (pass: number): number => {
     let bound = 0;
     deviceHead.fill(Number.POSITIVE_INFINITY);
     deviceHeadFI.fill(Number.POSITIVE_INFINITY);
@@ -178,6 +202,12 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
         if (s > 0) {
           const arrival = (k < done[OP_F * n + s - 1] ? finishF[(s - 1) * m + k] : headF[(s - 1) * m + k] + duration[(s - 1) * 3 + OP_F]) + activationDelay[s];
           if (arrival > head) head = arrival;
+        }
+        const lag = memoryLag[s];
+        if (lag > 0 && k >= lag) {
+          const w = k - lag;
+          const room = w < done[OP_W * n + s] ? finishW[s * m + w] : pass > 0 ? headW[s * m + w] + duration[s * 3 + OP_W] : 0;
+          if (room > head) head = room;
         }
         headF[s * m + k] = head;
         previous = head + f;
@@ -328,7 +358,7 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     free[d] = end;
     if (op === OP_F) { finishF[s * m + k] = end; live[d] += activation[s]; }
     else if (op === OP_I) finishI[s * m + k] = end;
-    else live[d] -= activation[s];
+    else { finishW[s * m + k] = end; live[d] -= activation[s]; }
     done[op * n + s] = k + 1;
     work[d] -= duration[s * 3 + op];
     actionsLeft[d]--;
