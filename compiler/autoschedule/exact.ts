@@ -91,6 +91,8 @@ export interface ExactResult {
 export const EXACT_MAX_ACTIONS = 768;
 
 const EPSILON = 1e-9;
+/** Among a device's next actions ready at the same time, the one tried first: I (it frees the device below), F, W. */
+const TIE_ORDER = [OP_I, OP_F, OP_W] as const;
 const MEMO_VECTORS_PER_KEY = 48;
 const MEMO_VECTORS_TOTAL = 1_500_000;
 
@@ -436,7 +438,7 @@ export function solveExactly(tables: ProblemTables, options: ExactOptions = {}):
     const localOp: number[] = [];
     const localStart: number[] = [];
     for (const s of stagesOf[d]) {
-      for (const op of [OP_I, OP_F, OP_W]) {
+      for (const op of TIE_ORDER) {
         const k = done[op * n + s];
         if (k >= m) continue;
         if (op === OP_F) {

@@ -71,6 +71,5 @@ export function bruteForceMakespan(tables: ProblemTables): { makespan: number; l
     }
   };
   visit(0, 0);
-  void OP_I;
   return { makespan: best, leaves };
 }
