@@ -5,21 +5,30 @@
 // (test/autoschedule/reference/zeroBubbleHeuristic.ts, its order timed by
 // the same evaluator), the lower bound m·(F+I+W), the fill bound (a device
 // cannot start before the first forward reaches it), the gap to each, and
-// the time pipec took.
+// the time pipec took. Then the exact search (compiler/autoschedule/exact.ts,
+// the budget of `pipec schedule auto --exact`) from pipec's order: the
+// proven optimum, or "unproven" with the best lower bound it reached, and
+// the gap of pipec's and zero-bubble's heuristic to it.
 //   node bench/autoschedule.ts [--json]
 
 import { performance } from 'node:perf_hooks';
-import { autoScheduleWithReport } from '../compiler/index.ts';
+import { autoScheduleWithReport, solveExactly } from '../compiler/index.ts';
+import { buildTables, fromComputeSchedule } from '../compiler/autoschedule/orders.ts';
 import { gridCases, problemOf, referenceMakespan } from '../test/autoschedule/reference/grid.ts';
 
 const asJson = process.argv.includes('--json');
-const rows: Record<string, number | string | null>[] = [];
+const rows: Record<string, number | string | boolean | null>[] = [];
 for (const gridCase of gridCases()) {
   const problem = problemOf(gridCase);
   const started = performance.now();
   const report = autoScheduleWithReport(problem);
   const ms = performance.now() - started;
   const reference = referenceMakespan(problem);
+  const tables = buildTables(problem);
+  const exact = solveExactly(tables, { incumbent: fromComputeSchedule(tables, report.schedule) });
+  // Proven: the gap to the optimum; unproven: at most the gap to the bound.
+  const gapTo = (makespan: number | undefined) =>
+    makespan === undefined ? null : exact.proven ? round(makespan - exact.makespan) : `≤ ${round(makespan - exact.lowerBound)}`;
   rows.push({
     p: gridCase.devices,
     m: gridCase.microbatches,
@@ -34,6 +43,12 @@ for (const gridCase of gridCases()) {
     gapToFill: `${((report.makespan / report.fillBound - 1) * 100).toFixed(1)}%`,
     verdict: reference === undefined ? 'reference fails' : report.makespan < reference - 1e-9 ? 'better' : report.makespan > reference + 1e-9 ? 'WORSE' : 'equal',
     ms: Math.round(ms),
+    exact: exact.proven ? round(exact.makespan) : `unproven, bound ${round(exact.lowerBound)}`,
+    proven: exact.proven,
+    pipecGap: gapTo(report.makespan),
+    referenceGap: gapTo(reference),
+    exactNodes: exact.nodes,
+    exactMs: exact.ms,
   });
 }
 
@@ -50,4 +65,10 @@ if (asJson) {
   for (const row of table) console.log(row.map((cell, c) => cell.padStart(widths[c])).join('  '));
   const count = (verdict: string) => rows.filter((row) => row.verdict === verdict).length;
   console.log(`\n${rows.length} cases: better ${count('better')}, equal ${count('equal')}, worse ${count('WORSE')}, reference fails ${count('reference fails')}; slowest ${Math.max(...rows.map((r) => Number(r.ms)))} ms`);
+  const proven = rows.filter((row) => row.proven === true);
+  const atOptimum = (key: string) => proven.filter((row) => row[key] === 0).length;
+  console.log(
+    `exact: ${proven.length} of ${rows.length} proven (slowest proof ${Math.max(0, ...proven.map((r) => Number(r.exactMs)))} ms); ` +
+      `at the optimum: pipec ${atOptimum('pipecGap')}, zero-bubble ${atOptimum('referenceGap')} of ${proven.length}`,
+  );
 }

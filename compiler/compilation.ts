@@ -18,6 +18,7 @@ import { spanOf } from '../grammar/source.ts';
 import { autoSchedule } from './autoschedule/autoSchedule.ts';
 import { bareAutoSchedule } from './autoschedule/bare.ts';
 import type { MemoryPlanSummary } from './autoschedule/memoryActions.ts';
+import type { ExactVerdict } from './autoschedule/autoSchedule.ts';
 import { checkParsedProgram, entryDocument, parseProgram, withEntryDocument, type CheckOptions, type ParsedProgram } from './check/index.ts';
 import type { AutoStagesMemory } from './check/stages.ts';
 import type { ExternModuleReader } from './check/extern.ts';
@@ -111,6 +112,8 @@ export interface Compilation {
   readonly restaged?: string;
   /** `auto` with memory actions: which microbatches it recomputes or offloads, and the makespan without them. */
   readonly memoryPlan?: MemoryPlanSummary;
+  /** Bare `auto` with exact: what the exact search proved about the schedule (a program reports it as PIPE5400 / PIPE5401). */
+  readonly exact?: ExactVerdict;
 }
 
 /** No errors and nothing stopped it: every phase asked for produced its value. */
@@ -409,6 +412,8 @@ export interface BareScheduleShape {
   readonly offload?: boolean;
   readonly checkpoint?: number;
   readonly copyTime?: number;
+  /** `auto` only: prove the optimum by branch and bound (compiler/autoschedule/exact.ts). */
+  readonly exact?: boolean;
 }
 
 function uniformSpec(choice: CostChoice | undefined): CostSpec | { error: string } {
@@ -455,9 +460,10 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
   // auto with memory actions times copies on the host link it assumed.
   let autoCosts: CostModel | undefined;
   let memoryPlan: MemoryPlanSummary | undefined;
+  let exact: ExactVerdict | undefined;
   if (key === 'auto') {
     const auto = bareAutoSchedule({
-      devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice, memory: shape.memory,
+      devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice, memory: shape.memory, exact: shape.exact,
       cost: request.costs?.kind === 'uniform' ? request.costs.spec : undefined,
       recompute: shape.recompute, offload: shape.offload, checkpoint: shape.checkpoint, copyTime: shape.copyTime,
     });
@@ -465,6 +471,7 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
     schedule = auto.schedule;
     autoCosts = auto.costs;
     memoryPlan = auto.memoryPlan;
+    exact = auto.report?.exact;
   } else {
     const built = builtinSchedule(key, { devices: shape.devices, microbatches: shape.microbatches, stagesPerDevice });
     const error = built.diagnostics.find((d) => d.severity === 'error');
@@ -478,7 +485,7 @@ export function compileBareSchedule(shape: BareScheduleShape, request: CompileRe
     return usage(`${describe}: ${first.message}`, ['check', 'schedule']);
   }
   const costs = autoCosts ?? costModelFromSpec(spec, schedule.stageDevice);
-  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs), ...(memoryPlan ? { memoryPlan } : {}) };
+  const scheduled: Compilation = { ...start, phases: ['check', 'schedule'], schedule, costs, costLabel: uniformLabel(request.costs), ...(memoryPlan ? { memoryPlan } : {}), ...(exact ? { exact } : {}) };
   if (stopped(scheduled, 'lower')) return scheduled;
   const lowered = lowerPhase(scheduled);
   return stopped(lowered, 'verify') ? lowered : verifyPhase(lowered);

@@ -78,7 +78,8 @@ export { renderTimelineText } from './show/timelineText.ts';
 export { toPerfettoTrace, mergePerfettoTraces } from './show/perfettoTrace.ts';
 export { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit } from './show/format.ts';
 export { partitionLayers, type PartitionRequest, type PartitionResult } from './partition/partition.ts';
-export { autoSchedule, autoScheduleWithReport } from './autoschedule/autoSchedule.ts';
+export { autoSchedule, autoScheduleWithReport, type AutoScheduleReport, type ExactVerdict } from './autoschedule/autoSchedule.ts';
+export { EXACT_MAX_ACTIONS, solveExactly, type ExactOptions, type ExactResult } from './autoschedule/exact.ts';
 export { autoScheduleWithMemoryActions, describePairs, memoryPlanLines, type MemoryActionReport, type MemoryActionRequest, type MemoryMode, type MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 export {
   describeConfiguration, tune,

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import {
   builtinScheduleNames, compileBareSchedule, describeCopies, exportTorchCsv, memoryPlanLines, scheduleCells, TWO_COPIES_CSV_REASON, VOCAB_PARALLEL_CSV_REASON, ordersAsData, peakLiveActivations, simulateCompilation,
-  type ComputeSchedule, type SimulatedCompilation,
+  EXACT_MAX_ACTIONS, normaliseScheduleName, type ComputeSchedule, type ExactVerdict, type SimulatedCompilation,
 } from '../../compiler/index.ts';
 import { setExitCode } from '../exitCode.ts';
 import { addFormatOptions, chosenFormat, nonNegativeNumber, positiveInteger, positiveNumber, writeOutput } from '../io.ts';
@@ -34,6 +34,8 @@ export interface ScheduleCommandOptions {
   readonly offload?: boolean;
   readonly checkpoint?: number;
   readonly copyTime?: number;
+  /** `auto` only: prove the optimum by branch and bound; the report says proven or the gap to the lower bound. */
+  readonly exact?: boolean;
 }
 
 export function register(program: Command): void {
@@ -52,7 +54,8 @@ export function register(program: Command): void {
     .option('--recompute', 'auto: the search may recompute microbatches (R) to fit --memory')
     .option('--offload', 'auto: the search may offload microbatches to host memory (O, L) to fit --memory')
     .option('--checkpoint <K>', 'auto with --recompute: activation units a recomputed microbatch keeps (its stage input; default a quarter of a stash)', nonNegativeNumber('--checkpoint'))
-    .option('--copy-time <T>', "auto with --offload: time to offload or reload one stage's stash on the copy stream (default one forward's time; 0 = free)", nonNegativeNumber('--copy-time'));
+    .option('--copy-time <T>', "auto with --offload: time to offload or reload one stage's stash on the copy stream (default one forward's time; 0 = free)", nonNegativeNumber('--copy-time'))
+    .option('--exact', 'auto: prove the optimum by branch and bound after the heuristic (small pipelines, e.g. -p 4 -m 8); says proven or the gap to the lower bound', false);
   addFormatOptions(command, ['text', 'json', 'torch-csv', 'ir'], 'text')
     .action((name: string, options: ScheduleCommandOptions) => {
       const result = runSchedule(name, { ...options, format: chosenFormat(options, 'text') });
@@ -64,10 +67,11 @@ export function register(program: Command): void {
 
 /** The command's work without process I/O, for tests and the benchmark. */
 export function runSchedule(name: string, options: ScheduleCommandOptions): { output?: string; errorOutput: string; exitCode: number; schedule?: ComputeSchedule } {
+  if (options.exact && normaliseScheduleName(name) !== 'auto') return { errorOutput: `pipec: --exact is for schedule auto, not ${name}\n`, exitCode: 2 };
   const compilation = compileBareSchedule(
     {
       name, devices: options.devices, microbatches: options.microbatches, stagesPerDevice: options.stagesPerDevice, memory: options.memory,
-      recompute: options.recompute, offload: options.offload, checkpoint: options.checkpoint, copyTime: options.copyTime,
+      recompute: options.recompute, offload: options.offload, checkpoint: options.checkpoint, copyTime: options.copyTime, exact: options.exact,
     },
     options.cost === undefined ? {} : { costs: { kind: 'uniform', spec: options.cost } },
   );
@@ -111,6 +115,7 @@ export function scheduleJson(simulated: SimulatedCompilation) {
     costs: simulated.compilation.costLabel,
     timing: timed,
     ...(simulated.compilation.memoryPlan ? { memoryPlan: simulated.compilation.memoryPlan } : {}),
+    ...(simulated.compilation.exact ? { exact: simulated.compilation.exact } : {}),
     ...(simulated.costs.kind === 'unit' ? { unitCosts: timed } : {}),
     orders: ordersAsData(schedule),
   };
@@ -132,5 +137,21 @@ export function scheduleText(simulated: SimulatedCompilation): string {
   const plan = simulated.compilation.memoryPlan;
   // The search's own timing (compute in order, copies on the copy stream), with and without memory actions under the same limit.
   if (plan !== undefined) lines.push(...memoryPlanLines(plan, (value) => String(Number(value.toFixed(6))), (value) => String(Number(value.toFixed(6)))));
+  const exact = simulated.compilation.exact;
+  if (exact !== undefined) lines.push(describeExactVerdict(exact, timed.makespan));
   return `${lines.join('\n')}\n`;
+}
+
+/** The exact search's verdict in one line: a proven optimum, or the best found and its gap to the lower bound. */
+function describeExactVerdict(exact: ExactVerdict, makespan: number): string {
+  const number = (value: number) => String(Number(value.toFixed(6)));
+  const heuristic = exact.heuristicMakespan > makespan + 1e-9 ? `the heuristic alone reached ${number(exact.heuristicMakespan)}` : 'the heuristic reached it';
+  if (exact.proven) return `exact: makespan ${number(makespan)} is the proven optimum (${heuristic}; ${exact.nodes} search nodes, ${exact.ms} ms)`;
+  const gap = makespan - exact.lowerBound;
+  if (exact.tooLarge) {
+    return `exact: too many compute actions for the exact search (at most ${EXACT_MAX_ACTIONS}); the heuristic's makespan ${number(makespan)} is at most ` +
+      `${number(gap)} (${((gap / exact.lowerBound) * 100).toFixed(1)}%) above the lower bound ${number(exact.lowerBound)}`;
+  }
+  return `exact: not proven within ${exact.nodes} search nodes: makespan ${number(makespan)}, lower bound ${number(exact.lowerBound)}, ` +
+    `so at most ${number(gap)} (${((gap / exact.lowerBound) * 100).toFixed(1)}%) above the optimum`;
 }

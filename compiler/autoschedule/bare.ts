@@ -28,6 +28,8 @@ export interface BareAutoRequest {
   readonly checkpoint?: number;
   /** Time to offload or to reload one stage's stash on the copy stream; default one forward's time. */
   readonly copyTime?: number;
+  /** Run the exact search after the heuristic (`--exact`): the report says whether the order is a proven optimum. */
+  readonly exact?: boolean;
 }
 
 /** The schedule and its report, or a message for a usage error. */
@@ -44,6 +46,7 @@ export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule:
   const shape = { devices: request.devices, stages: stageDevice.length, microbatches: request.microbatches, stageDevice };
   const memoryLimit = Array.from({ length: request.devices }, () => limit);
   try {
+    if (request.exact && (request.recompute || request.offload)) return { error: 'schedule auto: --exact proves plain orders only; drop --recompute and --offload, or --exact' };
     if (request.recompute || request.offload) {
       const copyTime = request.copyTime ?? spec.forward;
       if (!(copyTime >= 0) || !(request.checkpoint === undefined || request.checkpoint >= 0)) return { error: 'schedule auto: --copy-time and --checkpoint must be 0 or more' };
@@ -60,9 +63,10 @@ export function bareAutoSchedule(request: BareAutoRequest): { readonly schedule:
         memoryPlan: summariseMemoryPlan(report),
       };
     }
-    const report = autoScheduleWithReport({ shape, costs, memoryLimit });
+    const report = autoScheduleWithReport({ shape, costs, memoryLimit }, request.exact ? { exact: true } : {});
     return { schedule: report.schedule, report, costs };
   } catch (error) {
     return { error: `schedule auto: ${error instanceof Error ? error.message : String(error)}` };
   }
 }
+

@@ -4,7 +4,8 @@
 // contract holds (`requires placement v`, `requires v == 2`, `requires
 // m >= 2 * p "..."`, see compiler/schedule/contract.ts), reported at the
 // `schedule` line with the requirement as related span.
-// `schedule auto(memory: X)` takes bytes or K * activations(NAME).
+// `schedule auto(memory: X)` takes bytes or K * activations(NAME), and
+// optionally exact: true (prove the optimum by branch and bound).
 // The schedule bodies themselves are validated by the schedules phase.
 
 import type { Expression, PipelineDeclaration, ScheduleDeclaration, ScheduleUse } from '../../grammar/ast.ts';
@@ -186,10 +187,11 @@ function checkAutoSchedule(
   reporter: Reporter,
 ): CheckedScheduleUse | undefined {
   const memory = use.args.find((argument) => argument.name === undefined || argument.name.name === 'memory');
+  const exactArgument = use.args.find((argument) => argument.name?.name === 'exact');
   // `recompute: true|false`, `offload: true|false`: whether the search may add memory actions.
   const flags: Record<string, boolean> = {};
   for (const argument of use.args) {
-    if (argument === memory) continue;
+    if (argument === memory || argument === exactArgument) continue;
     const name = argument.name?.name;
     if ((name === 'recompute' || name === 'offload') && flags[name] === undefined) {
       if (argument.value.kind !== 'BooleanLiteral') {
@@ -199,7 +201,23 @@ function checkAutoSchedule(
       flags[name] = argument.value.value;
       continue;
     }
-    reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes memory: ..., and optionally recompute: true|false and offload: true|false' });
+    reporter.report(diagnosticMessages.scheduleArgument, argument.span, { name: 'auto', problem: 'it takes memory: ..., and optionally exact, recompute and offload, each true or false' });
+    return undefined;
+  }
+  // exact: true asks for the branch and bound that proves the optimum (compiler/autoschedule/exact.ts).
+  let exact = false;
+  if (exactArgument !== undefined) {
+    if (exactArgument.value.kind !== 'BooleanLiteral') {
+      reporter.report(diagnosticMessages.autoExactFlag, exactArgument.value.span, { actual: describe(exactArgument.value) });
+      return undefined;
+    }
+    exact = exactArgument.value.value;
+  }
+  const exactArgs: Record<string, ArgumentValue> = exact ? { exact: true } : {};
+  // The exact search proves the best plain order; with memory actions there is no proof to give.
+  const withActions = use.args.find((argument) => (argument.name?.name === 'recompute' || argument.name?.name === 'offload') && flags[argument.name.name] === true);
+  if (exact && withActions !== undefined) {
+    reporter.report(diagnosticMessages.scheduleArgument, withActions.span, { name: 'auto', problem: 'exact: true proves the best order without memory actions, so it cannot be combined with recompute: true or offload: true' });
     return undefined;
   }
   if (memory === undefined) {
@@ -212,7 +230,7 @@ function checkAutoSchedule(
   if (value.kind === 'QuantityLiteral') {
     const bytes = readQuantity(value, 'bytes', 'memory', reporter);
     if (bytes === undefined) return undefined;
-    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes', ...flags }, span: use.span };
+    return { name: 'auto', args: { memory: bytes, memoryUnit: 'bytes', ...flags, ...exactArgs }, span: use.span };
   }
   const activations = readActivations(value);
   if (activations === undefined) {
@@ -227,7 +245,7 @@ function checkAutoSchedule(
   }
   return {
     name: 'auto',
-    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference, ...flags },
+    args: { memory: activations.factor, memoryUnit: 'activations', reference: activations.reference, ...flags, ...exactArgs },
     span: use.span,
   };
 }

@@ -10,7 +10,9 @@ import type { Span } from '../../grammar/source.ts';
 import type { CostModel } from '../cost/types.ts';
 import { IR_VERSION, type Instruction, type IrDevice, type IrLayer, type IrProgram } from '../ir/types.ts';
 import type { CheckedLayer, CheckedProgram, CheckedStage, CheckedTensor, TensorShape } from '../program.ts';
-import { autoSchedule } from '../autoschedule/autoSchedule.ts';
+import { formatTime } from '../show/format.ts';
+import { autoSchedule, autoScheduleWithReport, type AutoScheduleRequest } from '../autoschedule/autoSchedule.ts';
+import { EXACT_MAX_ACTIONS } from '../autoschedule/exact.ts';
 import { autoScheduleWithMemoryActions, summariseMemoryPlan, type MemoryPlanSummary } from '../autoschedule/memoryActions.ts';
 import { isZigZag } from '../placement.ts';
 import { relocateDiagnostic } from '../schedule/contract.ts';
@@ -277,6 +279,7 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
     const memoryLimit = autoMemoryLimit(program, shape, costs, diagnostics);
     if (!memoryLimit) return undefined;
     try {
+      if (use.args.exact === true) return exactAutoSchedule({ shape, costs, memoryLimit }, use.span, diagnostics);
       const actions = autoMemoryActions(program, costs);
       if (actions.recompute || actions.offload) {
         const report = autoScheduleWithMemoryActions({ shape, costs, memoryLimit, checkpoint: checkpointUnits(program, costs), ...actions }, automatic);
@@ -312,7 +315,8 @@ function scheduleFor(program: CheckedProgram, shape: PipelineShape, costs: CostM
  */
 function autoMemoryActions(program: CheckedProgram, costs: CostModel): { recompute: boolean; offload: boolean } {
   const { args } = program.pipeline.schedule;
-  const bytes = args.memoryUnit === 'bytes';
+  // exact: true proves plain orders, so memory actions are off unless asked (the checker refuses asking for both).
+  const bytes = args.memoryUnit === 'bytes' && args.exact !== true;
   return {
     recompute: typeof args.recompute === 'boolean' ? args.recompute : bytes,
     offload: typeof args.offload === 'boolean' ? args.offload : bytes && costs.hostBandwidth !== undefined,
@@ -326,6 +330,39 @@ function checkpointUnits(program: CheckedProgram, costs: CostModel): number[] {
     if (stage === undefined || !(stage.costs.activationBytes > 0)) return times.activation;
     return (Math.min(stage.costs.inputBytes, stage.costs.activationBytes) * times.activation) / stage.costs.activationBytes;
   });
+}
+
+/**
+ * `auto(memory: ..., exact: true)`: the built-in portfolio, then the exact
+ * search from its winner (compiler/autoschedule/exact.ts), always the
+ * built-in one (an injected AutoScheduler has no proof to report). The
+ * verdict is a diagnostic at the `schedule` line: the proven optimum (info),
+ * or the best found and its gap to the lower bound (warning).
+ */
+function exactAutoSchedule(request: AutoScheduleRequest, span: Span, diagnostics: Diagnostic[]): ComputeSchedule {
+  const report = autoScheduleWithReport(request, { exact: true });
+  const verdict = report.exact!;
+  const number = (value: number) => formatTime(value, request.costs.kind === 'unit' ? 'steps' : 'seconds');
+  if (verdict.proven) {
+    const detail = report.makespan < verdict.heuristicMakespan - 1e-9
+      ? `the heuristic alone reached ${number(verdict.heuristicMakespan)}`
+      : 'the heuristic reached it';
+    diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactProven, span, { makespan: number(report.makespan), detail }));
+  } else {
+    const gap = report.makespan - verdict.lowerBound;
+    const gapText = `${number(gap)} (${((gap / Math.max(verdict.lowerBound, 1e-30)) * 100).toFixed(1)}%)`;
+    if (verdict.tooLarge) {
+      const actions = request.shape.stages * request.shape.microbatches * 3;
+      diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactTooLarge, span, {
+        actions, limit: EXACT_MAX_ACTIONS, makespan: number(report.makespan), bound: number(verdict.lowerBound), gap: gapText,
+      }));
+    } else {
+      diagnostics.push(makeDiagnostic(diagnosticMessages.autoExactUnproven, span, {
+        nodes: verdict.nodes, makespan: number(report.makespan), bound: number(verdict.lowerBound), gap: gapText,
+      }));
+    }
+  }
+  return report.schedule;
 }
 
 /**

@@ -107,4 +107,12 @@ schedule grouped(p, m, k = 1) {
     expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto(memory: activations(1f1c))'])), 'PIPE2036', '1f1c', "unknown schedule '1f1c'");
     expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto'])), 'PIPE2037', 'schedule auto', 'it needs the argument memory');
   });
+
+  test('auto takes exact and the memory-action flags together, but not exact with memory actions asked for', () => {
+    const both = check(variant(['schedule 1f1b', 'schedule auto(memory: 2GiB, exact: true, recompute: false)']));
+    expectClean(both);
+    expect(both.program!.pipeline.schedule.args).toEqual({ memory: 2 * 2 ** 30, memoryUnit: 'bytes', exact: true, recompute: false });
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto(memory: 2GiB, exact: true, offload: true)'])), 'PIPE2037', 'offload: true', 'cannot be combined with recompute: true or offload: true');
+    expectDiagnostic(check(variant(['schedule 1f1b', 'schedule auto(memory: 2GiB, speed: true)'])), 'PIPE2037', 'speed: true', 'optionally exact, recompute and offload');
+  });
 });
