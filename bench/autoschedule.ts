@@ -12,8 +12,7 @@
 //   node bench/autoschedule.ts [--json]
 
 import { performance } from 'node:perf_hooks';
-import { autoScheduleWithReport, solveExactly } from '../compiler/index.ts';
-import { buildTables, fromComputeSchedule } from '../compiler/autoschedule/orders.ts';
+import { autoScheduleWithReport, exactIncumbent, exactProblemTables, solveExactly } from '../compiler/index.ts';
 import { gridCases, problemOf, referenceMakespan } from '../test/autoschedule/reference/grid.ts';
 
 const asJson = process.argv.includes('--json');
@@ -24,8 +23,8 @@ for (const gridCase of gridCases()) {
   const report = autoScheduleWithReport(problem);
   const ms = performance.now() - started;
   const reference = referenceMakespan(problem);
-  const tables = buildTables(problem);
-  const exact = solveExactly(tables, { incumbent: fromComputeSchedule(tables, report.schedule) });
+  const tables = exactProblemTables(problem);
+  const exact = solveExactly(tables, { incumbent: exactIncumbent(tables, report.schedule) });
   // Proven: the gap to the optimum; unproven: at most the gap to the bound.
   const gapTo = (makespan: number | undefined) =>
     makespan === undefined ? null : exact.proven ? round(makespan - exact.makespan) : `≤ ${round(makespan - exact.lowerBound)}`;

@@ -80,6 +80,7 @@ export { formatMemory, formatPercent, formatTime, type MemoryUnit, type TimeUnit
 export { partitionLayers, type PartitionRequest, type PartitionResult } from './partition/partition.ts';
 export { autoSchedule, autoScheduleWithReport, type AutoScheduleReport, type ExactVerdict } from './autoschedule/autoSchedule.ts';
 export { EXACT_MAX_ACTIONS, solveExactly, type ExactOptions, type ExactResult } from './autoschedule/exact.ts';
+export { buildTables as exactProblemTables, fromComputeSchedule as exactIncumbent } from './autoschedule/orders.ts';
 export { autoScheduleWithMemoryActions, describePairs, memoryPlanLines, type MemoryActionReport, type MemoryActionRequest, type MemoryMode, type MemoryPlanSummary } from './autoschedule/memoryActions.ts';
 export {
   describeConfiguration, tune,
