@@ -16,6 +16,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
+    // Vitest's default in run mode is one worker fewer than the cores: one on
+    // CI's two-core machines. Two keep both busy (the suite waits on worker
+    // threads and child processes as much as it computes).
+    maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

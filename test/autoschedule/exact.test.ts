@@ -106,10 +106,11 @@ describe('the heuristic auto against the proven optimum (p ∈ {2, 3, 4}, m ≤ 
   });
 });
 
-describe('the heuristic auto against the proven optimum on the benchmark grid (p ∈ {4, 8}, m ∈ {8, 16, 24})', () => {
+describe('the heuristic auto against the proven optimum on the benchmark grid\'s p = 4 half (m ∈ {8, 16, 24})', () => {
   // A small budget here: the cases it proves are the ones where a missed
-  // optimum would show (bench/autoschedule.ts gives the rest 400,000 nodes).
-  const results = gridCases().map((gridCase) => {
+  // optimum would show (bench/autoschedule.ts runs the whole grid, p = 8
+  // too, with 400,000 nodes; npm test keeps to the cheaper half).
+  const results = gridCases().filter((gridCase) => gridCase.devices === 4).map((gridCase) => {
     const problem = problemOf(gridCase);
     const tables = buildTables(problem);
     const heuristic = autoScheduleWithReport(problem);
@@ -119,7 +120,7 @@ describe('the heuristic auto against the proven optimum on the benchmark grid (p
 
   it('reaches it on every case the search proves, the one the portfolio alone missed included', () => {
     const proven = results.filter((r) => r.exact.proven);
-    expect(proven.length).toBeGreaterThanOrEqual(50);
+    expect(proven.length).toBeGreaterThanOrEqual(24); // of 36 within 20,000 nodes
     for (const { gridCase, heuristic, exact } of proven) expect(heuristic.makespan, label(gridCase)).toBeCloseTo(exact.makespan, 9);
     // p=4, m=24, 1/1/1, C=0.5, limit 6: the portfolio's 77, the polish's proven 76.5.
     const missed = results.find((r) => r.gridCase.devices === 4 && r.gridCase.microbatches === 24 && r.gridCase.forward === 1 && r.gridCase.backwardInput === 1 && r.gridCase.comm === 0.5 && r.gridCase.limit === 6)!;

@@ -35,10 +35,10 @@ describe('fuzzing the whole compilation', () => {
         if (report.valid) valid++;
         expect(report.findings).toEqual([]);
       }),
-      { numRuns: 1500, seed: 12_345 },
+      { numRuns: 400, seed: 12_345 },
     );
     // Enough mutants reach the IR and the simulator for the run to mean something there.
-    expect(valid).toBeGreaterThan(40);
+    expect(valid).toBeGreaterThan(10);
   });
 
   it('a valid mutant trains one step on the cpu backend (train --steps 1) with a finite loss', async () => {
