@@ -8,21 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExport, runTorchExport } from '../../cli/commands/export.ts';
+import { runExport } from '../../cli/commands/export.ts';
+import { torchProgramExport } from '../helpers/torchExport.ts';
 
 const SAMPLE = path.join('samples', 'frozen_encoder.pipe');
-
-async function torchProgramExport(file: string, directory: string): Promise<{ code: number; output: string }> {
-  const written: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await runTorchExport(file, directory, { comms: false, format: 'text', color: false, unit: true });
-    return { code, output: written.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 describe('export of frozen layers and stages', () => {
   it('--torch-csv refuses a forward-only stage with PIPE6440 at its stage and returns no CSV', async () => {

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExport, runTorchExport } from '../../cli/commands/export.ts';
+import { runExport } from '../../cli/commands/export.ts';
+import { torchProgramExport } from '../helpers/torchExport.ts';
 
 const SAMPLE = path.join('samples', 'dualpipe.pipe');
 
@@ -23,18 +24,9 @@ describe('export of two model copies on one rank', () => {
 
   it('--torch DIR refuses with PIPE6301 and makes no directory', async () => {
     const directory = path.join(mkdtempSync(path.join(tmpdir(), 'pipec-mirror-')), 'program');
-    const written: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
-    let code: number;
-    try {
-      code = await runTorchExport(SAMPLE, directory, { comms: false, format: 'text', color: false, unit: true });
-    } finally {
-      process.stderr.write = write;
-    }
+    const { code, output } = await torchProgramExport(SAMPLE, directory);
     expect(code).toBe(1);
     expect(existsSync(directory)).toBe(false);
-    const output = written.join('');
     expect(output).toContain('error PIPE6301');
     await expect(output).toMatchFileSnapshot('../cases/export/PIPE6301-torch-program-two-copies.txt');
   });

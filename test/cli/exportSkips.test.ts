@@ -8,21 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExport, runTorchExport } from '../../cli/commands/export.ts';
+import { runExport } from '../../cli/commands/export.ts';
+import { torchProgramExport } from '../helpers/torchExport.ts';
 
 const SAMPLE = path.join('samples', 'unet.pipe');
-
-async function torchExport(file: string, directory: string): Promise<{ code: number; output: string }> {
-  const written: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await runTorchExport(file, directory, { comms: false, format: 'text', color: false, unit: true });
-    return { code, output: written.join('') };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 describe('export of skip connections', () => {
   it('--torch-csv refuses cross-stage skips with PIPE6320 at the first merge\'s skip and returns no CSV', async () => {
@@ -35,7 +24,7 @@ describe('export of skip connections', () => {
 
   it('--torch DIR refuses with PIPE6321 and makes no directory', async () => {
     const directory = path.join(mkdtempSync(path.join(tmpdir(), 'pipec-skip-')), 'program');
-    const { code, output } = await torchExport(SAMPLE, directory);
+    const { code, output } = await torchProgramExport(SAMPLE, directory);
     expect(code).toBe(1);
     expect(existsSync(directory)).toBe(false);
     expect(output).toContain('error PIPE6321');
@@ -75,7 +64,7 @@ pipeline p {
 }
 `.replace('layer back = Add(skip: join)\n', '').replace('s1 on gpu[1] = back, out', 's1 on gpu[1] = out'));
     const directory = path.join(folder, 'program');
-    const { code, output } = await torchExport(file, directory);
+    const { code, output } = await torchProgramExport(file, directory);
     expect(output).toBe('');
     expect(code).toBe(0);
     expect(readFileSync(path.join(directory, 'model.py'), 'utf8')).toContain('Concat("join", skip="enc", axis=-1)');

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runExport, runTorchExport } from '../../cli/commands/export.ts';
+import { runExport } from '../../cli/commands/export.ts';
+import { torchProgramExport } from '../helpers/torchExport.ts';
 
 const SAMPLE = path.join('samples', 'gpt_vocab.pipe');
 
@@ -23,17 +24,9 @@ describe('export of a vocabulary-parallel output layer', () => {
 
   it('--torch DIR refuses with PIPE6340 and makes no directory', async () => {
     const directory = path.join(mkdtempSync(path.join(tmpdir(), 'pipec-vocab-')), 'program');
-    const written: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
-    let code: number;
-    try {
-      code = await runTorchExport(SAMPLE, directory, { comms: false, format: 'text', color: false, unit: true });
-    } finally {
-      process.stderr.write = write;
-    }
+    const { code, output } = await torchProgramExport(SAMPLE, directory);
     expect(code).toBe(1);
     expect(existsSync(directory)).toBe(false);
-    expect(written.join('')).toContain('error PIPE6340');
+    expect(output).toContain('error PIPE6340');
   });
 });
